@@ -1,0 +1,1 @@
+"""Code shared by every Jetbridge service: events, settings, Kafka, outbox, telemetry."""

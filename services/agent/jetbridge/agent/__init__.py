@@ -1,0 +1,1 @@
+"""Jetbridge agent service."""

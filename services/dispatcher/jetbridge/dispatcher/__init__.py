@@ -1,0 +1,1 @@
+"""Jetbridge dispatcher service."""
