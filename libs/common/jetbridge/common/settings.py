@@ -1,0 +1,50 @@
+"""Typed settings shared by every service and by the tests.
+
+One source of truth for endpoints: the local stack writes ``.state/stack.env``
+(``deploy/local/stack.py up``); services and tests read it through these classes.
+Environment variables override the file, so production sets plain env vars and
+never has the file at all.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+DEFAULT_STATE_DIR = REPO_ROOT / ".state"
+
+
+def env_file_path() -> Path:
+    """Where the generated env file lives (``JETBRIDGE_STATE_DIR`` moves it)."""
+    state_dir = Path(os.environ.get("JETBRIDGE_STATE_DIR", DEFAULT_STATE_DIR))
+    return state_dir / "stack.env"
+
+
+class StackSettings(BaseSettings):
+    """Endpoints of the infrastructure a service talks to."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JETBRIDGE_", env_file=None, extra="ignore", frozen=True
+    )
+
+    state_dir: Path = Field(default=DEFAULT_STATE_DIR)
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", description="host:port[,host:port] of the Kafka brokers"
+    )
+    # Admin (superuser) DSNs of the local servers. Services get their own narrower DSNs.
+    postgres_dsn: str = Field(default="", description="PostgreSQL 15 (Debian) superuser DSN")
+    postgres18_dsn: str = Field(default="", description="PostgreSQL 18 (embedded) superuser DSN")
+    mysql_dsn: str = Field(default="", description="MariaDB root DSN, mysql://user:pw@host:port/")
+    service_name: str = Field(default="jetbridge", description="producer name in envelopes")
+
+
+@lru_cache(maxsize=1)
+def load_stack_settings() -> StackSettings:
+    """Settings from the environment, falling back to the local stack's env file."""
+    env_file = env_file_path()
+    return StackSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]

@@ -1,0 +1,1 @@
+"""Per-Deployment database roles: provisioning and fencing (PostgreSQL, MySQL/MariaDB)."""
