@@ -1,0 +1,143 @@
+"""Avro single-object encoding: round trips, header, and typed errors for bad bytes."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from fastavro import schemaless_writer
+from fastavro.utils import generate_many
+
+from jetbridge.common.events import (
+    EventCodec,
+    InvalidEvent,
+    MalformedRecord,
+    SchemaRegistry,
+    UnknownEventType,
+    UnknownSchemaFingerprint,
+    new_event,
+)
+from jetbridge.common.events.codec import MAGIC
+
+REGISTRY = SchemaRegistry()
+CODEC = EventCodec(REGISTRY)
+
+
+def _failover_requested(**overrides: object) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "request_id": "req-1",
+        "source_cluster_id": "eu-west",
+        "destination_cluster_id": "eu-central",
+        "mode": "CONTROLLED",
+        "drain_timeout_seconds": 300,
+        "exclude_ineligible": False,
+        "max_concurrent_missions": 10,
+        "halt_failure_ratio": 0.5,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def _event(payload: dict[str, object], version: int = 2) -> object:
+    return new_event(
+        "FailoverRequested",
+        payload,
+        aggregate_type="FailoverRequest",
+        aggregate_id=str(payload["request_id"]),
+        producer="test",
+        schema_version=version,
+        actor="alice",
+    )
+
+
+def test_encoded_event_starts_with_magic_and_the_writer_fingerprint() -> None:
+    event = _event(_failover_requested())
+    data = CODEC.encode(event)  # type: ignore[arg-type]
+    assert data[:2] == MAGIC == b"\xc3\x01"
+    assert data[2:10] == REGISTRY.version("FailoverRequested", 2).fingerprint
+    assert CODEC.decode(data) == event
+
+
+@pytest.mark.parametrize("event_type", REGISTRY.event_types())
+def test_every_schema_version_round_trips_generated_data(event_type: str) -> None:
+    for schema in REGISTRY.versions(event_type):
+        for datum in generate_many(schema.parsed, 5):
+            buffer = io.BytesIO()
+            buffer.write(MAGIC + schema.fingerprint)
+            schemaless_writer(buffer, schema.parsed, datum)
+            decoded = CODEC.decode(buffer.getvalue())
+            assert decoded.event_type == datum["envelope"]["event_type"]
+            assert decoded.envelope.aggregate_id == datum["envelope"]["aggregate_id"]
+            for field, value in datum.items():
+                if field != "envelope":
+                    assert decoded.payload[field] == value
+
+
+def test_old_version_is_read_as_the_newest_with_defaults() -> None:
+    v1_payload = _failover_requested()
+    del v1_payload["max_concurrent_missions"], v1_payload["halt_failure_ratio"]
+    decoded = CODEC.decode(CODEC.encode(_event(v1_payload, version=1)))  # type: ignore[arg-type]
+    assert decoded.payload["max_concurrent_missions"] == 0
+    assert decoded.payload["halt_failure_ratio"] == 1.0
+    assert decoded.envelope.schema_version == 1  # the envelope still says who wrote it
+
+
+def test_occurred_at_must_be_timezone_aware() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        new_event(
+            "FailoverRequested",
+            _failover_requested(),
+            aggregate_type="FailoverRequest",
+            aggregate_id="r",
+            producer="t",
+            schema_version=2,
+            occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
+        )
+
+
+def test_follow_up_event_inherits_correlation_and_names_its_cause() -> None:
+    cause = _event(_failover_requested())
+    follow = new_event(
+        "ClusterHealthChanged",
+        {"cluster_id": "c", "previous": "HEALTHY", "current": "DEGRADED", "reason": "silence"},
+        aggregate_type="Cluster",
+        aggregate_id="c",
+        producer="t",
+        schema_version=1,
+        caused_by=cause,  # type: ignore[arg-type]
+        occurred_at=datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC),
+    )
+    assert follow.envelope.correlation_id == "req-1"
+    assert follow.envelope.causation_id == cause.envelope.event_id  # type: ignore[attr-defined]
+    assert follow.envelope.occurred_at.microsecond == 123000
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", MalformedRecord),
+        (b"{json: true}", MalformedRecord),
+        (b"\xc3\x01" + b"\x00" * 8 + b"body", UnknownSchemaFingerprint),
+    ],
+)
+def test_bad_bytes_raise_typed_errors(data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error) as raised:
+        CODEC.decode(data)
+    assert raised.value.reason  # type: ignore[attr-defined]
+
+
+def test_truncated_body_is_malformed() -> None:
+    data = CODEC.encode(_event(_failover_requested()))  # type: ignore[arg-type]
+    with pytest.raises(MalformedRecord, match="FailoverRequested.v2"):
+        CODEC.decode(data[:30])
+
+
+def test_invalid_payload_is_refused_before_publishing_and_names_the_field() -> None:
+    with pytest.raises(InvalidEvent, match="mode"):
+        CODEC.encode(_event(_failover_requested(mode="SIDEWAYS")))  # type: ignore[arg-type]
+
+
+def test_unknown_event_type_is_a_typed_error() -> None:
+    with pytest.raises(UnknownEventType):
+        REGISTRY.latest("NoSuchEvent")
