@@ -1,0 +1,158 @@
+"""Value types of the Flightdeck port: what goes in, what a claimer holds, what comes out.
+
+Plain frozen dataclasses so the Pilot's domain can use them without importing a driver.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSONValue = Any
+"""A JSON-serialisable value (kept loose: plans and step results are free-form)."""
+
+
+class Side(enum.StrEnum):
+    SOURCE = "SOURCE"
+    DESTINATION = "DESTINATION"
+
+
+class FlightState(enum.StrEnum):
+    """Life cycle of a row. A claim moves QUEUED -> RUNNING (there is no separate
+    CLAIMED state: a claimed flight is running from the store's point of view, and
+    ``current_step`` says how far it got)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (FlightState.SUCCEEDED, FlightState.FAILED, FlightState.CANCELLED)
+
+
+class Outcome(enum.StrEnum):
+    """How a claimer may finish a flight."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class LeaseLost(Exception):
+    """The claimer's lease expired or another claimer took the flight over.
+
+    Raised instead of writing: a claimer that sees it must stop touching the flight.
+    """
+
+    def __init__(self, flight_id: str, fencing_token: int) -> None:
+        super().__init__(f"lease lost on flight {flight_id!r} (fencing token {fencing_token})")
+        self.flight_id = flight_id
+        self.fencing_token = fencing_token
+
+
+@dataclass(frozen=True, slots=True)
+class NewFlight:
+    """A flight as the data-plane agent writes it (StartFlight)."""
+
+    flight_id: str
+    mission_id: str
+    request_id: str
+    deployment_id: str
+    side: Side
+    mode: str
+    plan: Sequence[JSONValue]
+    fencing_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """A row of ``dp_flights`` as stored."""
+
+    flight_id: str
+    mission_id: str
+    request_id: str
+    deployment_id: str
+    side: Side
+    mode: str
+    plan: list[JSONValue]
+    fencing_epoch: int
+    state: FlightState
+    current_step: int
+    step_results: dict[int, JSONValue]
+    error: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempt: int
+    fencing_token: int
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a claimer holds: the flight as claimed plus its fencing token.
+
+    Every write by the claimer names ``fencing_token``; the store refuses it once a
+    newer claim exists or the lease has expired.
+    """
+
+    flight: Flight
+    owner: str
+    fencing_token: int
+    attempt: int
+    lease_expires_at: datetime
+    cancel_requested: bool = False
+
+    @property
+    def flight_id(self) -> str:
+        return self.flight.flight_id
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event to publish, written in the same transaction as the state it reports."""
+
+    topic: str
+    payload: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutboxEvent:
+    """An outbox row as read back (by the relay that publishes it, or by tests)."""
+
+    seq: int
+    event_id: uuid.UUID
+    flight_id: str | None
+    topic: str
+    key: bytes | None
+    payload: bytes
+    headers: list[tuple[str, bytes]]
+    created_at: datetime
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One entry of a batched ``complete_many``."""
+
+    claim: Claim
+    outcome: Outcome
+    outbox_events: Sequence[OutboxEvent] = ()
+    error: str | None = None
+
+
+def step_results_from_json(raw: Mapping[str, JSONValue] | None) -> dict[int, JSONValue]:
+    """JSON objects have string keys; steps are ints."""
+    return {int(k): v for k, v in (raw or {}).items()}

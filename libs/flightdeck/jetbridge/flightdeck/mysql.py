@@ -1,0 +1,330 @@
+"""Flightdeck on MySQL 8 / MariaDB 10.6+ (asyncmy pool).
+
+No UPDATE ... RETURNING and no LISTEN here, so: a claim is SELECT ... FOR UPDATE SKIP
+LOCKED then UPDATE in one transaction; a claimer's write locks its rows, checks the
+fencing token under the lock, then writes (with its outbox rows) before COMMIT; and
+``wait_for_work`` polls. Sessions run READ COMMITTED (no gap locks between claimers)
+and every time comes from the server's UTC clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import asyncmy
+from asyncmy.cursors import DictCursor
+
+from . import codec
+from .migrator import migrate_mysql
+from .models import (
+    Claim,
+    Completion,
+    Flight,
+    FlightState,
+    JSONValue,
+    LeaseLost,
+    NewFlight,
+    OutboxEvent,
+    Outcome,
+    StoredOutboxEvent,
+)
+from .queries import load_queries
+
+# Portable across MySQL 8 and MariaDB (tx_isolation / transaction_isolation differ).
+# No time zone setting needed: DATETIME columns only ever hold UTC_TIMESTAMP values.
+_INIT = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+_BATCH_ROWS = 500
+
+
+def mysql_connect_kwargs(dsn: str) -> dict[str, Any]:
+    """``mysql://user:pw@host:port/db`` to asyncmy keyword arguments."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("mysql", "mariadb", "mysql+asyncmy"):
+        raise ValueError(f"not a MySQL DSN: {parts.scheme}://...")
+    kwargs: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+    }
+    database = parts.path.lstrip("/")
+    if database:
+        kwargs["database"] = database
+    return kwargs
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+class MySQLFlightdeck:
+    """The ``Flightdeck`` port on MySQL/MariaDB; build it with :meth:`open`."""
+
+    def __init__(self, pool: Any, poll_interval: float) -> None:
+        self._pool = pool
+        self._poll_interval = poll_interval
+        self._q = load_queries("mysql")
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        migrate: bool = True,
+        poll_interval: float = 0.05,
+    ) -> MySQLFlightdeck:
+        kwargs = mysql_connect_kwargs(dsn)
+        if migrate:
+            conn = await asyncmy.connect(**kwargs, autocommit=True, init_command=_INIT)
+            try:
+                await migrate_mysql(conn)
+            finally:
+                await conn.ensure_closed()
+        pool = await asyncmy.create_pool(
+            minsize=min_size, maxsize=max_size, autocommit=True, init_command=_INIT, **kwargs
+        )
+        return cls(pool, poll_interval)
+
+    async def close(self) -> None:
+        self._pool.close()
+        await self._pool.wait_closed()
+
+    @contextlib.asynccontextmanager
+    async def _cursor(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as conn, conn.cursor(DictCursor) as cur:
+            yield cur
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as conn, conn.cursor(DictCursor) as cur:
+            await conn.begin()
+            try:
+                yield cur
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+    # -- the agent's side ------------------------------------------------------------
+
+    async def enqueue(self, flight: NewFlight) -> bool:
+        return await self.enqueue_many([flight]) == 1
+
+    async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
+        inserted = 0
+        async with self._cursor() as cur:
+            for start in range(0, len(flights), _BATCH_ROWS):
+                chunk = flights[start : start + _BATCH_ROWS]
+                sql = self._q["enqueue"].replace(
+                    "{values}", ", ".join([self._q["enqueue_values"]] * len(chunk))
+                )
+                args: list[Any] = []
+                for f in chunk:
+                    args += [
+                        f.flight_id,
+                        f.mission_id,
+                        f.request_id,
+                        f.deployment_id,
+                        str(f.side),
+                        f.mode,
+                        codec.dumps(list(f.plan)),
+                        f.fencing_epoch,
+                    ]
+                # ON DUPLICATE KEY no-op: affected rows = 1 per new row, 0 per duplicate.
+                inserted += await cur.execute(sql, args)
+        return inserted
+
+    async def request_cancel(self, flight_id: str) -> Flight | None:
+        async with self._cursor() as cur:
+            await cur.execute(self._q["request_cancel"], (flight_id,))
+            await cur.execute(self._q["get"], (flight_id,))
+            row = await cur.fetchone()
+        return codec.flight_from_row(row) if row else None
+
+    async def get(self, flight_id: str) -> Flight | None:
+        async with self._cursor() as cur:
+            await cur.execute(self._q["get"], (flight_id,))
+            row = await cur.fetchone()
+        return codec.flight_from_row(row) if row else None
+
+    # -- the claimer's side ----------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
+        async with self._transaction() as cur:
+            await cur.execute(self._q["claim_expired"], (limit,))
+            rows = list(await cur.fetchall())
+            if len(rows) < limit:
+                await cur.execute(self._q["claim_queued"], (limit - len(rows),))
+                rows += await cur.fetchall()
+            if not rows:
+                return []
+            await cur.execute(self._q["now"])
+            now: datetime = (await cur.fetchone())["now"]
+            expires = now + timedelta(seconds=lease_seconds)
+            ids = [r["flight_id"] for r in rows]
+            await cur.execute(
+                self._q["mark_claimed"].replace("{ids}", _placeholders(len(ids))),
+                [owner, expires, now, *ids],
+            )
+        claims = []
+        for r in sorted(rows, key=lambda r: r["seq"]):
+            flight = codec.flight_from_row(
+                {
+                    **r,
+                    "state": FlightState.RUNNING.value,
+                    "lease_owner": owner,
+                    "lease_expires_at": expires,
+                    "attempt": r["attempt"] + 1,
+                    "fencing_token": r["fencing_token"] + 1,
+                    "updated_at": now,
+                }
+            )
+            claims.append(codec.claim_from_flight(flight))
+        return claims
+
+    async def _lock_valid(self, cur: Any, claims: Sequence[Claim]) -> dict[str, dict[str, Any]]:
+        """Lock the claimed rows; return those whose claim still holds, by flight id."""
+        ids = [c.flight_id for c in claims]
+        await cur.execute(self._q["lock_claimed"].replace("{ids}", _placeholders(len(ids))), ids)
+        rows = {r["flight_id"]: r for r in await cur.fetchall()}
+        valid = {}
+        for c in claims:
+            row = rows.get(c.flight_id)
+            if (
+                row is not None
+                and row["fencing_token"] == c.fencing_token
+                and row["state"] == FlightState.RUNNING.value
+                and row["live"]
+            ):
+                valid[c.flight_id] = row
+        return valid
+
+    async def renew(self, claim: Claim, lease_seconds: float) -> Claim:
+        async with self._transaction() as cur:
+            row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
+            if row is None:
+                raise LeaseLost(claim.flight_id, claim.fencing_token)
+            expires = row["now"] + timedelta(seconds=lease_seconds)
+            await cur.execute(self._q["renew"], (expires, row["now"], claim.flight_id))
+        return replace(
+            claim,
+            lease_expires_at=expires.replace(tzinfo=UTC),
+            cancel_requested=bool(row["cancel_requested"]),
+        )
+
+    async def record_step_result(
+        self,
+        claim: Claim,
+        step_index: int,
+        result: Mapping[str, JSONValue],
+        outbox_events: Sequence[OutboxEvent] = (),
+    ) -> Claim:
+        async with self._transaction() as cur:
+            row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
+            if row is None:
+                raise LeaseLost(claim.flight_id, claim.fencing_token)
+            results = json.loads(row["step_results"])
+            results[str(step_index)] = dict(result)
+            await cur.execute(
+                self._q["store_step_result"],
+                (codec.dumps(results), step_index + 1, claim.flight_id),
+            )
+            await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
+        return replace(claim, cancel_requested=bool(row["cancel_requested"]))
+
+    async def complete(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        outbox_events: Sequence[OutboxEvent] = (),
+        error: str | None = None,
+    ) -> None:
+        lost = await self.complete_many([Completion(claim, outcome, outbox_events, error)])
+        if lost:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+
+    async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
+        if not completions:
+            return set()
+        async with self._transaction() as cur:
+            valid = await self._lock_valid(cur, [c.claim for c in completions])
+            groups: dict[tuple[str, str | None], list[str]] = {}
+            for c in completions:
+                if c.claim.flight_id in valid:
+                    groups.setdefault((str(c.outcome), c.error), []).append(c.claim.flight_id)
+            for (outcome, error), ids in groups.items():
+                await cur.execute(
+                    self._q["finish"].replace("{ids}", _placeholders(len(ids))),
+                    [outcome, error, *ids],
+                )
+            await self._insert_events(
+                cur,
+                [
+                    (c.claim.flight_id, e)
+                    for c in completions
+                    if c.claim.flight_id in valid
+                    for e in c.outbox_events
+                ],
+            )
+        return {c.claim.flight_id for c in completions} - valid.keys()
+
+    async def _insert_events(self, cur: Any, events: Sequence[tuple[str, OutboxEvent]]) -> None:
+        for start in range(0, len(events), _BATCH_ROWS):
+            chunk = events[start : start + _BATCH_ROWS]
+            sql = self._q["insert_outbox"].replace(
+                "{values}", ", ".join([self._q["insert_outbox_values"]] * len(chunk))
+            )
+            args: list[Any] = []
+            for flight_id, e in chunk:
+                args += [
+                    str(e.event_id),
+                    flight_id,
+                    e.topic,
+                    e.key,
+                    e.payload,
+                    codec.encode_headers(e.headers),
+                ]
+            await cur.execute(sql, args)
+
+    # -- wake-ups --------------------------------------------------------------------
+
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - port contract
+        """Poll every ``poll_interval`` until work exists (True) or ``timeout`` (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            async with self._cursor() as cur:
+                await cur.execute(self._q["has_work"])
+                if (await cur.fetchone())["has_work"]:
+                    return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(self._poll_interval, remaining))
+
+    # -- the outbox relay's side -----------------------------------------------------
+
+    async def outbox_pending(self, limit: int) -> list[StoredOutboxEvent]:
+        async with self._cursor() as cur:
+            await cur.execute(self._q["outbox_pending"], (limit,))
+            rows = await cur.fetchall()
+        return [codec.outbox_from_row(r) for r in rows]
+
+    async def mark_published(self, event_ids: Sequence[object]) -> None:
+        if not event_ids:
+            return
+        ids = [str(uuid.UUID(str(e))) for e in event_ids]
+        async with self._cursor() as cur:
+            await cur.execute(
+                self._q["mark_published"].replace("{ids}", _placeholders(len(ids))), ids
+            )

@@ -1,0 +1,91 @@
+"""The Flightdeck port: what the agent and the Pilot may ask of the claim store.
+
+Two adapters implement it (PostgreSQL, MySQL/MariaDB); one contract test suite holds
+them to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from .models import (
+    Claim,
+    Completion,
+    Flight,
+    JSONValue,
+    NewFlight,
+    OutboxEvent,
+    Outcome,
+    StoredOutboxEvent,
+)
+
+
+@runtime_checkable
+class Flightdeck(Protocol):
+    async def enqueue(self, flight: NewFlight) -> bool:
+        """Insert the flight unless its id exists; True when it was new.
+
+        Idempotent by ``flight_id`` so a retried StartFlight is harmless.
+        """
+        ...
+
+    async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
+        """Batch ``enqueue``; returns how many were new."""
+        ...
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
+        """Claim up to ``limit`` flights: expired leases first (reclaim), then QUEUED
+        flights in enqueue order. Each claim bumps ``attempt`` and ``fencing_token``."""
+        ...
+
+    async def renew(self, claim: Claim, lease_seconds: float) -> Claim:
+        """Extend the lease from now; raises ``LeaseLost``. The returned claim carries
+        the current ``cancel_requested`` flag."""
+        ...
+
+    async def record_step_result(
+        self,
+        claim: Claim,
+        step_index: int,
+        result: Mapping[str, JSONValue],
+        outbox_events: Sequence[OutboxEvent] = (),
+    ) -> Claim:
+        """Store a step's result, advance ``current_step`` and insert the events that
+        report it, all in one transaction and only if the claim still holds (else
+        ``LeaseLost`` and nothing is written)."""
+        ...
+
+    async def complete(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        outbox_events: Sequence[OutboxEvent] = (),
+        error: str | None = None,
+    ) -> None:
+        """Finish the flight (and insert its events) atomically; raises ``LeaseLost``."""
+        ...
+
+    async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
+        """Batch ``complete`` in one transaction; returns the ids whose lease was lost
+        (nothing was written for those)."""
+        ...
+
+    async def request_cancel(self, flight_id: str) -> Flight | None:
+        """Cancel a QUEUED flight at once; flag a RUNNING one for its claimer.
+        Returns the flight afterwards, None when unknown."""
+        ...
+
+    async def get(self, flight_id: str) -> Flight | None: ...
+
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - a plain bound
+        """Block until work may be available or ``timeout`` passes; True when woken."""
+        ...
+
+    async def outbox_pending(self, limit: int) -> list[StoredOutboxEvent]:
+        """Unpublished outbox events in insertion order (for the relay)."""
+        ...
+
+    async def mark_published(self, event_ids: Sequence[object]) -> None: ...
+
+    async def close(self) -> None: ...

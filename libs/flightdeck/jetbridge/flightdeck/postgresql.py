@@ -1,0 +1,212 @@
+"""Flightdeck on PostgreSQL (asyncpg pool).
+
+Every operation is ONE statement (data-modifying CTEs), hence one round trip and its
+own transaction: a claim of N flights, a step result with its events, a batch of N
+completions with their events. ``wait_for_work`` LISTENs on a dedicated connection;
+``enqueue`` NOTIFYs in the inserting statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from . import codec
+from .migrator import migrate_postgresql
+from .models import (
+    Claim,
+    Completion,
+    Flight,
+    JSONValue,
+    LeaseLost,
+    NewFlight,
+    OutboxEvent,
+    Outcome,
+    StoredOutboxEvent,
+)
+from .queries import load_queries
+
+CHANNEL = "flightdeck_dp_flights"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=codec.dumps, decoder=codec.loads, schema="pg_catalog", format="text"
+    )
+
+
+class PostgresFlightdeck:
+    """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._q = load_queries("postgresql")
+        self._listener: asyncpg.Connection | None = None
+        self._woken = asyncio.Event()
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 4, migrate: bool = True
+    ) -> PostgresFlightdeck:
+        if migrate:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await migrate_postgresql(conn)
+            finally:
+                await conn.close()
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+        return cls(pool, dsn)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+        await self._pool.close()
+
+    # -- the agent's side ------------------------------------------------------------
+
+    async def enqueue(self, flight: NewFlight) -> bool:
+        return await self.enqueue_many([flight]) == 1
+
+    async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
+        if not flights:
+            return 0
+        row = await self._pool.fetchrow(
+            self._q["enqueue"],
+            [f.flight_id for f in flights],
+            [f.mission_id for f in flights],
+            [f.request_id for f in flights],
+            [f.deployment_id for f in flights],
+            [str(f.side) for f in flights],
+            [f.mode for f in flights],
+            [codec.dumps(list(f.plan)) for f in flights],
+            [f.fencing_epoch for f in flights],
+        )
+        assert row is not None
+        return int(row["inserted"])
+
+    async def request_cancel(self, flight_id: str) -> Flight | None:
+        row = await self._pool.fetchrow(self._q["request_cancel"], flight_id)
+        return codec.flight_from_row(row) if row is not None else None
+
+    async def get(self, flight_id: str) -> Flight | None:
+        row = await self._pool.fetchrow(self._q["get"], flight_id)
+        return codec.flight_from_row(row) if row is not None else None
+
+    # -- the claimer's side ----------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
+        rows = await self._pool.fetch(self._q["claim"], owner, limit, float(lease_seconds))
+        rows = sorted(rows, key=lambda r: r["seq"])
+        return [codec.claim_from_flight(codec.flight_from_row(r)) for r in rows]
+
+    async def renew(self, claim: Claim, lease_seconds: float) -> Claim:
+        row = await self._pool.fetchrow(
+            self._q["renew"], claim.flight_id, claim.fencing_token, float(lease_seconds)
+        )
+        if row is None:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+        return _refreshed(claim, row)
+
+    async def record_step_result(
+        self,
+        claim: Claim,
+        step_index: int,
+        result: Mapping[str, JSONValue],
+        outbox_events: Sequence[OutboxEvent] = (),
+    ) -> Claim:
+        ids, _, topics, keys, payloads, headers = codec.event_columns(
+            [(claim.flight_id, e) for e in outbox_events]
+        )
+        row = await self._pool.fetchrow(
+            self._q["record_step_result"],
+            claim.flight_id,
+            claim.fencing_token,
+            step_index,
+            codec.dumps(dict(result)),
+            ids,
+            topics,
+            keys,
+            payloads,
+            headers,
+        )
+        if row is None:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+        return _refreshed(claim, row)
+
+    async def complete(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        outbox_events: Sequence[OutboxEvent] = (),
+        error: str | None = None,
+    ) -> None:
+        lost = await self.complete_many([Completion(claim, outcome, outbox_events, error)])
+        if lost:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+
+    async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
+        if not completions:
+            return set()
+        events = [(c.claim.flight_id, e) for c in completions for e in c.outbox_events]
+        rows = await self._pool.fetch(
+            self._q["complete_many"],
+            [c.claim.flight_id for c in completions],
+            [c.claim.fencing_token for c in completions],
+            [str(c.outcome) for c in completions],
+            [c.error for c in completions],
+            *codec.event_columns(events),
+        )
+        done = {r["flight_id"] for r in rows}
+        return {c.claim.flight_id for c in completions} - done
+
+    # -- wake-ups --------------------------------------------------------------------
+
+    async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - port contract
+        """Sleep until an enqueue NOTIFYs (True) or ``timeout`` passes (False).
+
+        A notification that arrived since the last wake-up returns at once, so a
+        claimer that found nothing and then waits never misses an enqueue made in
+        between. Expired leases do not notify: the caller's timeout bounds reclaim.
+        """
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+            # Anything enqueued before LISTEN took effect would be missed: look once.
+            if await self._listener.fetchval(self._q["has_work"]):
+                return True
+        try:
+            await asyncio.wait_for(self._woken.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._woken.clear()
+        return True
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._woken.set()
+
+    # -- the outbox relay's side -----------------------------------------------------
+
+    async def outbox_pending(self, limit: int) -> list[StoredOutboxEvent]:
+        rows = await self._pool.fetch(self._q["outbox_pending"], limit)
+        return [codec.outbox_from_row(r) for r in rows]
+
+    async def mark_published(self, event_ids: Sequence[object]) -> None:
+        await self._pool.execute(self._q["mark_published"], list(event_ids))
+
+
+def _refreshed(claim: Claim, row: codec.Row) -> Claim:
+    return replace(
+        claim,
+        lease_expires_at=row["lease_expires_at"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )

@@ -1,0 +1,100 @@
+-- Flightdeck queries for MySQL 8 / MariaDB 10.6+ (asyncmy, %s parameters).
+-- MariaDB has no UPDATE ... RETURNING, so a claimer's write runs in a transaction:
+-- lock the rows (lock_claimed), check the fencing token, state and lease in Python
+-- under that lock, then write. {ids}/{values} are filled with placeholders only.
+
+-- name: enqueue
+INSERT INTO `dp_flights`
+    (`flight_id`, `mission_id`, `request_id`, `deployment_id`, `side`, `mode`, `plan`,
+     `fencing_epoch`, `step_results`, `created_at`, `updated_at`)
+VALUES {values}
+ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
+
+-- name: enqueue_values
+(%s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+
+-- name: now
+SELECT UTC_TIMESTAMP(6) AS `now`;
+
+-- name: claim_expired
+SELECT * FROM `dp_flights`
+WHERE `state` = 'RUNNING' AND `lease_expires_at` < UTC_TIMESTAMP(6)
+ORDER BY `lease_expires_at`
+LIMIT %s
+FOR UPDATE SKIP LOCKED;
+
+-- name: claim_queued
+SELECT * FROM `dp_flights`
+WHERE `state` = 'QUEUED'
+ORDER BY `seq`
+LIMIT %s
+FOR UPDATE SKIP LOCKED;
+
+-- name: mark_claimed
+UPDATE `dp_flights`
+SET `state` = 'RUNNING',
+    `lease_owner` = %s,
+    `lease_expires_at` = %s,
+    `attempt` = `attempt` + 1,
+    `fencing_token` = `fencing_token` + 1,
+    `updated_at` = %s
+WHERE `flight_id` IN ({ids});
+
+-- name: lock_claimed
+SELECT `flight_id`, `fencing_token`, `state`, `step_results`, `cancel_requested`,
+       (`lease_expires_at` > UTC_TIMESTAMP(6)) AS `live`, UTC_TIMESTAMP(6) AS `now`
+FROM `dp_flights`
+WHERE `flight_id` IN ({ids})
+FOR UPDATE;
+
+-- name: renew
+UPDATE `dp_flights`
+SET `lease_expires_at` = %s, `updated_at` = %s
+WHERE `flight_id` = %s;
+
+-- name: store_step_result
+UPDATE `dp_flights`
+SET `step_results` = %s, `current_step` = %s, `updated_at` = UTC_TIMESTAMP(6)
+WHERE `flight_id` = %s;
+
+-- name: finish
+UPDATE `dp_flights`
+SET `state` = %s, `error` = %s, `lease_expires_at` = NULL,
+    `finished_at` = UTC_TIMESTAMP(6), `updated_at` = UTC_TIMESTAMP(6)
+WHERE `flight_id` IN ({ids});
+
+-- name: insert_outbox
+INSERT INTO `dp_flight_outbox`
+    (`event_id`, `flight_id`, `topic`, `key`, `payload`, `headers`, `created_at`)
+VALUES {values};
+
+-- name: insert_outbox_values
+(%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6));
+
+-- name: request_cancel
+-- MySQL applies SET left to right: `finished_at` sees the new `state`.
+UPDATE `dp_flights`
+SET `state` = CASE WHEN `state` = 'QUEUED' THEN 'CANCELLED' ELSE `state` END,
+    `finished_at` = CASE WHEN `state` = 'CANCELLED' THEN UTC_TIMESTAMP(6) ELSE `finished_at` END,
+    `cancel_requested` = TRUE,
+    `updated_at` = UTC_TIMESTAMP(6)
+WHERE `flight_id` = %s AND `state` IN ('QUEUED', 'RUNNING');
+
+-- name: get
+SELECT * FROM `dp_flights` WHERE `flight_id` = %s;
+
+-- name: has_work
+SELECT EXISTS (SELECT 1 FROM `dp_flights` WHERE `state` = 'QUEUED')
+    OR EXISTS (SELECT 1 FROM `dp_flights`
+               WHERE `state` = 'RUNNING' AND `lease_expires_at` < UTC_TIMESTAMP(6))
+    AS `has_work`;
+
+-- name: outbox_pending
+SELECT * FROM `dp_flight_outbox`
+WHERE `published_at` IS NULL
+ORDER BY `seq`
+LIMIT %s;
+
+-- name: mark_published
+UPDATE `dp_flight_outbox` SET `published_at` = UTC_TIMESTAMP(6)
+WHERE `event_id` IN ({ids}) AND `published_at` IS NULL;

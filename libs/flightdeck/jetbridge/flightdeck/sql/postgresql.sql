@@ -1,0 +1,146 @@
+-- Flightdeck queries for PostgreSQL (asyncpg, $n parameters).
+-- A claimer's write is valid only while its fencing token is the flight's current
+-- one, the flight is RUNNING and the lease has not expired (server clock): every
+-- claimer write below carries that same WHERE clause.
+
+-- name: enqueue
+-- Insert-if-absent by flight id; NOTIFY in the same statement (hence transaction),
+-- so listeners wake only once the flights are visible.
+WITH "new" AS (
+    INSERT INTO "dp_flights"
+        ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",
+         "plan", "fencing_epoch")
+    SELECT i."flight_id", i."mission_id", i."request_id", i."deployment_id", i."side",
+           i."mode", i."plan"::jsonb, i."fencing_epoch"
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::bigint[])
+         AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
+              "mode", "plan", "fencing_epoch")
+    ON CONFLICT ("flight_id") DO NOTHING
+    RETURNING "flight_id"
+)
+SELECT count(*) AS "inserted",
+       CASE WHEN count(*) > 0 THEN pg_notify('flightdeck_dp_flights', '') END AS "notified"
+FROM "new";
+
+-- name: claim
+-- Expired leases first (reclaim), then queued flights in enqueue order; rows another
+-- transaction holds are skipped, never waited for.
+WITH "expired" AS (
+    SELECT "flight_id" FROM "dp_flights"
+    WHERE "state" = 'RUNNING' AND "lease_expires_at" < now()
+    ORDER BY "lease_expires_at"
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), "queued" AS (
+    SELECT "flight_id" FROM "dp_flights"
+    WHERE "state" = 'QUEUED'
+    ORDER BY "seq"
+    LIMIT (SELECT $2 - count(*) FROM "expired")
+    FOR UPDATE SKIP LOCKED
+), "picked" AS (
+    SELECT "flight_id" FROM "expired"
+    UNION ALL
+    SELECT "flight_id" FROM "queued"
+)
+UPDATE "dp_flights" AS f
+SET "state" = 'RUNNING',
+    "lease_owner" = $1,
+    "lease_expires_at" = now() + make_interval(secs => $3::double precision),
+    "attempt" = f."attempt" + 1,
+    "fencing_token" = f."fencing_token" + 1,
+    "updated_at" = now()
+FROM "picked"
+WHERE f."flight_id" = "picked"."flight_id"
+RETURNING f.*;
+
+-- name: renew
+UPDATE "dp_flights"
+SET "lease_expires_at" = now() + make_interval(secs => $3::double precision),
+    "updated_at" = now()
+WHERE "flight_id" = $1 AND "fencing_token" = $2
+  AND "state" = 'RUNNING' AND "lease_expires_at" > now()
+RETURNING "lease_expires_at", "cancel_requested";
+
+-- name: record_step_result
+-- The outbox insert joins the UPDATE's result: no valid claim, no event.
+WITH "upd" AS (
+    UPDATE "dp_flights"
+    SET "step_results" = jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb),
+        "current_step" = $3::integer + 1,
+        "updated_at" = now()
+    WHERE "flight_id" = $1 AND "fencing_token" = $2
+      AND "state" = 'RUNNING' AND "lease_expires_at" > now()
+    RETURNING "flight_id", "lease_expires_at", "cancel_requested"
+), "ev" AS (
+    INSERT INTO "dp_flight_outbox"
+        ("event_id", "flight_id", "topic", "key", "payload", "headers")
+    SELECT e."event_id", "upd"."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
+    FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::text[])
+         AS e("event_id", "topic", "key", "payload", "headers")
+    CROSS JOIN "upd"
+)
+SELECT * FROM "upd";
+
+-- name: complete_many
+-- Finish many flights in one statement; events are inserted only for the flights
+-- whose claim held. Returns the ids that were finished.
+WITH "input" AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+        AS i("flight_id", "token", "outcome", "error")
+), "upd" AS (
+    UPDATE "dp_flights" AS f
+    SET "state" = i."outcome",
+        "error" = i."error",
+        "lease_expires_at" = NULL,
+        "finished_at" = now(),
+        "updated_at" = now()
+    FROM "input" AS i
+    WHERE f."flight_id" = i."flight_id" AND f."fencing_token" = i."token"
+      AND f."state" = 'RUNNING' AND f."lease_expires_at" > now()
+    RETURNING f."flight_id"
+), "ev" AS (
+    INSERT INTO "dp_flight_outbox"
+        ("event_id", "flight_id", "topic", "key", "payload", "headers")
+    SELECT e."event_id", e."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
+    FROM unnest($5::uuid[], $6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::text[])
+         AS e("event_id", "flight_id", "topic", "key", "payload", "headers")
+    WHERE e."flight_id" IN (SELECT "flight_id" FROM "upd")
+)
+SELECT "flight_id" FROM "upd";
+
+-- name: request_cancel
+-- QUEUED: cancelled at once. RUNNING: flagged; the claimer sees it on its next write.
+WITH "upd" AS (
+    UPDATE "dp_flights"
+    SET "state" = CASE WHEN "state" = 'QUEUED' THEN 'CANCELLED' ELSE "state" END,
+        "finished_at" = CASE WHEN "state" = 'QUEUED' THEN now() ELSE "finished_at" END,
+        "cancel_requested" = true,
+        "updated_at" = now()
+    WHERE "flight_id" = $1 AND "state" IN ('QUEUED', 'RUNNING')
+    RETURNING *
+)
+SELECT * FROM "upd"
+UNION ALL
+SELECT * FROM "dp_flights"
+WHERE "flight_id" = $1 AND NOT EXISTS (SELECT 1 FROM "upd");
+
+-- name: get
+SELECT * FROM "dp_flights" WHERE "flight_id" = $1;
+
+-- name: has_work
+SELECT EXISTS (
+    SELECT 1 FROM "dp_flights" WHERE "state" = 'QUEUED'
+    UNION ALL
+    SELECT 1 FROM "dp_flights" WHERE "state" = 'RUNNING' AND "lease_expires_at" < now()
+) AS "has_work";
+
+-- name: outbox_pending
+SELECT * FROM "dp_flight_outbox"
+WHERE "published_at" IS NULL
+ORDER BY "seq"
+LIMIT $1;
+
+-- name: mark_published
+UPDATE "dp_flight_outbox" SET "published_at" = now()
+WHERE "event_id" = ANY($1::uuid[]) AND "published_at" IS NULL;
