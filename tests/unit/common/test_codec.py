@@ -92,7 +92,7 @@ def test_occurred_at_must_be_timezone_aware() -> None:
             aggregate_id="r",
             producer="t",
             schema_version=2,
-            occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
+            occurred_at=datetime(2026, 1, 1),
         )
 
 
@@ -129,7 +129,7 @@ def test_bad_bytes_raise_typed_errors(data: bytes, error: type[Exception]) -> No
 
 def test_truncated_body_is_malformed() -> None:
     data = CODEC.encode(_event(_failover_requested()))  # type: ignore[arg-type]
-    with pytest.raises(MalformedRecord, match="FailoverRequested.v2"):
+    with pytest.raises(MalformedRecord, match=r"FailoverRequested\.v2"):
         CODEC.decode(data[:30])
 
 

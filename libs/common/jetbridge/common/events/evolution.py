@@ -7,6 +7,7 @@ in both directions, with fastavro's own schema resolution (what consumers do).
 from __future__ import annotations
 
 import io
+import itertools
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.utils import generate_many
@@ -41,7 +42,7 @@ def check_registry(registry: SchemaRegistry) -> list[str]:
     problems: list[str] = []
     for event_type in registry.event_types():
         versions = registry.versions(event_type)
-        for older, newer in zip(versions, versions[1:], strict=False):
+        for older, newer in itertools.pairwise(versions):
             if newer.version != older.version + 1:
                 problems.append(f"{event_type}: v{older.version} is followed by v{newer.version}")
             problems.extend(incompatibilities(older, newer))

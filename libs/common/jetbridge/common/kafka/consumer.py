@@ -99,9 +99,7 @@ class EventConsumer:
         """Consume until ``stop()``; then commit what was handled and leave the group."""
         try:
             while not self._stopping.is_set():
-                batches = await self._consumer.getmany(
-                    timeout_ms=200, max_records=self._max_batch
-                )
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_batch)
                 if batches:
                     async with self._batch_lock:
                         await self._handle_batches(batches)

@@ -73,6 +73,12 @@ class EventPublisher:
             for event in events
         )
 
+    async def publish_many_to(self, topic: str, events: Iterable[EventRecord]) -> None:
+        """Like ``publish_many`` but to another topic (tests, replays into a sandbox)."""
+        await self.send_raw_many(
+            (topic, self.codec.key_of(e), self.codec.encode(e), event_headers(e)) for e in events
+        )
+
     async def send_raw(
         self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
     ) -> tuple[int, int]:

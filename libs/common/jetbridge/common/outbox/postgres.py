@@ -1,0 +1,150 @@
+"""The outbox writer (inside the caller's transaction) and its relay to Kafka.
+
+Delivery is at-least-once: the relay marks rows published only after Kafka
+acknowledged them, so a relay killed between the two republishes that batch on
+restart, and consumers drop the repeats by event id. Nothing is lost: a row is only
+ever marked after its acknowledgement.
+
+Exactly one relay publishes at a time per database (a session advisory lock), so
+rows leave in ``position`` order and per-aggregate order holds: each aggregate has
+one writer, whose transactions commit one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import asyncpg
+
+from jetbridge.common.events.codec import EventCodec
+from jetbridge.common.events.envelope import EventRecord
+from jetbridge.common.kafka.headers import Headers, event_headers
+from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).resolve().parent
+OUTBOX_MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
+_Q = load_queries(_HERE / "queries.sql")
+RELAY_LOCK_KEY = 0x6A62_0B0C  # "jb" outbox: one relay per database
+
+
+async def migrate_outbox(conn: asyncpg.Connection) -> list[int]:
+    return await migrate_postgresql(conn, OUTBOX_MIGRATIONS, ledger="jetbridge_outbox_migrations")
+
+
+class OutboxWriter:
+    """Adds events to the outbox on the caller's connection, inside its transaction."""
+
+    def __init__(self, codec: EventCodec | None = None) -> None:
+        self.codec = codec or EventCodec()
+
+    async def add(
+        self, conn: asyncpg.Connection, events: Iterable[EventRecord], *, topic: str | None = None
+    ) -> None:
+        """Encode and insert; an event id already there is left as it was (idempotent)."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("OutboxWriter.add must run inside the caller's transaction")
+        rows = [
+            (
+                event.event_id,
+                topic or self.codec.schema_for(event).topic,
+                self.codec.key_of(event),
+                self.codec.encode(event),
+                json.dumps([[k, v.decode()] for k, v in event_headers(event)]),
+            )
+            for event in events
+        ]
+        if rows:
+            await conn.execute(
+                _Q["insert_event"], *(list(column) for column in zip(*rows, strict=True))
+            )
+
+
+class RawBatchSender(Protocol):
+    """What the relay needs from a publisher (``EventPublisher`` is one)."""
+
+    async def send_raw_many(
+        self, records: Iterable[tuple[str, bytes | None, bytes, Headers]]
+    ) -> None: ...
+
+
+AfterPublish = Callable[[Sequence[int]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes pending rows in order, then marks them; wakes on NOTIFY or a poll tick."""
+
+    def __init__(
+        self,
+        dsn: str,
+        sender: RawBatchSender,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._sender = sender
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._after_publish = after_publish  # test hook: runs between publish and mark
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.published = 0
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        try:
+            # Standby relays wait here until the leader's session ends.
+            await conn.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK_KEY)
+            await conn.add_listener("jetbridge_outbox", self._on_notify)
+            while not self._stopping.is_set():
+                if await self.relay_once(conn) == 0:
+                    await self._sleep_until_woken()
+        finally:
+            await conn.close()
+
+    async def relay_once(self, conn: asyncpg.Connection) -> int:
+        """Publish and mark one batch; returns how many rows it published."""
+        async with conn.transaction():
+            rows = await conn.fetch(_Q["pending_batch"], self._batch_size)
+            if not rows:
+                return 0
+            await self._sender.send_raw_many(
+                (
+                    row["topic"],
+                    row["key"],
+                    row["value"],
+                    [(k, v.encode()) for k, v in json.loads(row["headers"])],
+                )
+                for row in rows
+            )
+            positions = [row["position"] for row in rows]
+            if self._after_publish is not None:
+                await self._after_publish(positions)
+            await conn.execute(_Q["mark_published"], positions)
+        self.published += len(rows)
+        return len(rows)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _sleep_until_woken(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+
+
+async def count_pending(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval(_Q["count_pending"]))

@@ -1,0 +1,20 @@
+"""SQL kept in ``.sql`` files: named queries and versioned migrations (any dialect)."""
+
+from jetbridge.common.sql.files import (
+    Migration,
+    load_migrations,
+    load_queries,
+    parse_named_queries,
+    split_statements,
+)
+from jetbridge.common.sql.migrate import migrate_mysql, migrate_postgresql
+
+__all__ = [
+    "Migration",
+    "load_migrations",
+    "load_queries",
+    "migrate_mysql",
+    "migrate_postgresql",
+    "parse_named_queries",
+    "split_statements",
+]

@@ -1,0 +1,102 @@
+"""Applying versioned migrations, recorded in a per-component ledger table.
+
+Safe to call from every process at start-up: a database-scoped lock (PostgreSQL
+advisory lock, MySQL ``GET_LOCK``) serialises concurrent migrators, and applied
+versions are skipped, so the second caller finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from jetbridge.common.sql.files import Migration, split_statements
+
+_LEDGER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+MYSQL_LOCK_TIMEOUT_S = 60
+
+
+def _ledger(name: str) -> str:
+    # Ledger names are constants of our own code; checked, then used as identifiers.
+    if not _LEDGER_NAME.match(name):
+        raise ValueError(f"ledger table name {name!r} must match {_LEDGER_NAME.pattern}")
+    return name
+
+
+def _lock_key(ledger: str) -> int:
+    return zlib.crc32(ledger.encode())
+
+
+async def migrate_postgresql(
+    conn: asyncpg.Connection, migrations: Sequence[Migration], *, ledger: str
+) -> list[int]:
+    """Apply pending migrations in one transaction; returns the versions applied.
+
+    PostgreSQL DDL is transactional, so a failed migration leaves nothing behind.
+    """
+    table = _ledger(ledger)
+    applied_now: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(table))
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{table}" ('
+            '"version" integer PRIMARY KEY, "name" text NOT NULL, '
+            '"applied_at" timestamptz NOT NULL DEFAULT now())'
+        )
+        done = {r["version"] for r in await conn.fetch(f'SELECT "version" FROM "{table}"')}  # noqa: S608
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute(
+                f'INSERT INTO "{table}" ("version", "name") VALUES ($1, $2)',  # noqa: S608
+                migration.version,
+                migration.name,
+            )
+            applied_now.append(migration.version)
+    return applied_now
+
+
+async def migrate_mysql(conn: Any, migrations: Sequence[Migration], *, ledger: str) -> list[int]:
+    """Apply pending migrations under ``GET_LOCK`` (an asyncmy connection, autocommit).
+
+    MySQL commits DDL implicitly, so each statement is idempotent and the version is
+    recorded only after all of a migration's statements ran.
+    """
+    table = _ledger(ledger)
+    lock_name = f"{table}."
+    applied_now: list[int] = []
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT GET_LOCK(CONCAT(%s, DATABASE()), %s)", (lock_name, MYSQL_LOCK_TIMEOUT_S)
+        )
+        (got,) = await cur.fetchone()
+        if got != 1:
+            raise TimeoutError(f"could not take the migration lock of {table}")
+        try:
+            await cur.execute(
+                f"CREATE TABLE IF NOT EXISTS `{table}` ("
+                "`version` INT NOT NULL PRIMARY KEY, `name` VARCHAR(191) NOT NULL, "
+                "`applied_at` DATETIME(6) NOT NULL) ENGINE=InnoDB"
+            )
+            await cur.execute(f"SELECT `version` FROM `{table}`")  # noqa: S608
+            done = {row[0] for row in await cur.fetchall()}
+            for migration in migrations:
+                if migration.version in done:
+                    continue
+                for statement in split_statements(migration.sql):
+                    await cur.execute(statement)
+                await cur.execute(
+                    f"INSERT INTO `{table}` (`version`, `name`, `applied_at`) "  # noqa: S608
+                    "VALUES (%s, %s, UTC_TIMESTAMP(6))",
+                    (migration.version, migration.name),
+                )
+                applied_now.append(migration.version)
+        finally:
+            await cur.execute("SELECT RELEASE_LOCK(CONCAT(%s, DATABASE()))", (lock_name,))
+            await cur.fetchall()
+    return applied_now

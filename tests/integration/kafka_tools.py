@@ -1,0 +1,52 @@
+"""Small helpers for integration tests on the real broker: private topics, draining."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import ConsumerRecord
+
+
+async def create_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
+    """A topic of the test's own, so tests never read or pollute the event logs."""
+    name = f"test.{prefix}.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, expected: int, timeout_s: float = 30.0
+) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the start, once ``expected`` have arrived."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                records.extend(batch)
+        if len(records) >= expected:
+            # Anything more that is already there counts too (e.g. unexpected repeats).
+            await asyncio.sleep(0.3)
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
