@@ -1,0 +1,148 @@
+"""The Cluster aggregate: a registered data plane, its health and its facts.
+
+Three small state machines live here: registration, health, and the failover switch.
+Facts (versions, plane mode, secrets setup, inventory) are not states: the latest
+snapshot simply replaces the previous one.
+"""
+
+from __future__ import annotations
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.aggregate import Aggregate
+from jetbridge.navigator.domain.statemachine import TransitionTable
+from jetbridge.navigator.domain.vocabulary import (
+    DatabaseEndpointStatus,
+    FailoverSwitch,
+    Health,
+    PlaneMode,
+    Registration,
+)
+
+REGISTRATION = TransitionTable[Registration](
+    "Cluster.registration",
+    {
+        Registration.UNREGISTERED: frozenset({Registration.REGISTERED}),
+        Registration.REGISTERED: frozenset({Registration.DEREGISTERED}),
+        Registration.DEREGISTERED: frozenset(),
+    },
+)
+
+_ALL_HEALTH = frozenset({Health.HEALTHY, Health.DEGRADED, Health.UNREACHABLE})
+HEALTH = TransitionTable[Health](
+    "Cluster.health",
+    {Health.UNKNOWN: _ALL_HEALTH} | {h: _ALL_HEALTH - {h} for h in _ALL_HEALTH},
+)
+
+FAILOVER_SWITCH = TransitionTable[FailoverSwitch](
+    "Cluster.failover",
+    {
+        FailoverSwitch.DISABLED: frozenset({FailoverSwitch.ENABLED}),
+        FailoverSwitch.ENABLED: frozenset(),
+    },
+)
+
+
+class Cluster(Aggregate):
+    NAME = "Cluster"
+    CREATED_BY = ev.ClusterRegistered
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.name = ""
+        self.registration = Registration.UNREGISTERED
+        self.health = Health.UNKNOWN
+        self.registered_at: int | None = None
+        self.failover = FailoverSwitch.DISABLED
+        self.failover_enabled_at: int | None = None
+        # Inventory (as the data plane reports it) when failover was switched on.
+        self.deployments_before_failover: tuple[str, ...] = ()
+        # Facts, replaced wholesale by each ClusterFactsChanged.
+        self.facts_observed_at: int | None = None
+        self.jetbridge_version = ""
+        self.plane_mode = PlaneMode.UNKNOWN
+        self.external_secrets_enabled = False
+        self.external_secret_manager_name: str | None = None
+        self.cluster_secret_store_valid = False
+        self.cluster_secret_store_authenticated = False
+        self.log_sink_configured = False
+        self.database_endpoint_status = DatabaseEndpointStatus.UNKNOWN
+        self.deployment_ids: tuple[str, ...] = ()
+
+    @property
+    def cluster_id(self) -> str:
+        return self.id
+
+    @property
+    def registered(self) -> bool:
+        return self.registration is Registration.REGISTERED
+
+    @property
+    def failover_enabled(self) -> bool:
+        return self.failover is FailoverSwitch.ENABLED
+
+    @property
+    def reachable(self) -> bool:
+        """DP-Link currently has a stream to it (degraded still answers)."""
+        return self.health in (Health.HEALTHY, Health.DEGRADED)
+
+    @property
+    def cluster_secret_store_ok(self) -> bool:
+        return self.cluster_secret_store_valid and self.cluster_secret_store_authenticated
+
+    def state_name(self) -> str:
+        return f"{self.registration.value}/{self.health.value}/{self.failover.value}"
+
+    def _when(self, event: ev.DomainEvent) -> None:
+        match event:
+            case ev.ClusterRegistered():
+                REGISTRATION.check(
+                    self.id, self.registration, Registration.REGISTERED, event.event_type()
+                )
+                self.registration = Registration.REGISTERED
+                self.name = event.name
+                self.registered_at = event.registered_at
+                if event.failover_enabled:
+                    self.failover = FailoverSwitch.ENABLED
+                    self.failover_enabled_at = event.registered_at
+            case ev.ClusterDeregistered():
+                REGISTRATION.check(
+                    self.id, self.registration, Registration.DEREGISTERED, event.event_type()
+                )
+                self.registration = Registration.DEREGISTERED
+            case ev.ClusterHealthChanged():
+                self._require_registered(event)
+                HEALTH.check(self.id, self.health, Health(event.current), event.event_type())
+                self.health = Health(event.current)
+            case ev.ClusterFactsChanged():
+                self._require_registered(event)
+                self._take_facts(event)
+            case ev.FailoverEnabled():
+                self._require_registered(event)
+                FAILOVER_SWITCH.check(
+                    self.id, self.failover, FailoverSwitch.ENABLED, event.event_type()
+                )
+                self.failover = FailoverSwitch.ENABLED
+                self.failover_enabled_at = event.enabled_at
+                self.deployments_before_failover = self.deployment_ids
+            case ev.FailoverEnableRefused():
+                self._require_registered(event)
+            case _:
+                raise self._illegal(event)
+
+    def _require_registered(self, event: ev.DomainEvent) -> None:
+        if not self.registered:
+            raise self._illegal(event)
+
+    def _take_facts(self, event: ev.ClusterFactsChanged) -> None:
+        plane_mode = PlaneMode(event.plane_mode)
+        db_status = DatabaseEndpointStatus(event.database_endpoint_status)
+        self.facts_observed_at = event.observed_at
+        self.jetbridge_version = event.jetbridge_version
+        self.plane_mode = plane_mode
+        self.external_secrets_enabled = event.external_secrets_enabled
+        self.external_secret_manager_name = event.external_secret_manager_name
+        self.cluster_secret_store_valid = event.cluster_secret_store_valid
+        self.cluster_secret_store_authenticated = event.cluster_secret_store_authenticated
+        self.log_sink_configured = event.log_sink_configured
+        self.database_endpoint_status = db_status
+        self.deployment_ids = tuple(event.deployment_ids)

@@ -1,0 +1,112 @@
+"""Events of the Cluster aggregate (key ``cluster_id``) and the Deployment one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from jetbridge.navigator.domain.events.base import (
+    FAILOVER_TOPIC,
+    ClusterEvent,
+    DeploymentEvent,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterRegistered(ClusterEvent):
+    """A data plane joined the control plane (``failover_enabled`` from its install)."""
+
+    name: str
+    registered_at: int
+    failover_enabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterDeregistered(ClusterEvent):
+    deregistered_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterFactsChanged(ClusterEvent):
+    """DP-Link's latest full snapshot of what the cluster reports about itself."""
+
+    observed_at: int
+    jetbridge_version: str
+    plane_mode: str
+    external_secrets_enabled: bool
+    external_secret_manager_name: str | None
+    cluster_secret_store_valid: bool
+    cluster_secret_store_authenticated: bool
+    log_sink_configured: bool
+    database_endpoint_status: str
+    deployment_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterHealthChanged(ClusterEvent):
+    """Health crossed a threshold (transitions only, never a repeat)."""
+
+    previous: str
+    current: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverEnabled(ClusterEvent):
+    enabled_at: int
+    enabled_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverEnableRefused(ClusterEvent):
+    """Enabling was refused; ``deployment_ids`` lists what already runs there."""
+
+    reason_code: str
+    reason: str
+    requested_by: str
+    refused_at: int
+    deployment_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentCreated(DeploymentEvent):
+    cluster_id: str
+    name: str
+    deploy_mechanism: str
+    image: str
+    priority: int
+    created_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentUpdated(DeploymentEvent):
+    deploy_mechanism: str
+    image: str
+    priority: int
+    updated_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentDeleted(DeploymentEvent):
+    deleted_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentFenced(DeploymentEvent):
+    """Only ``writer_cluster_id``'s role may now write this Deployment's databases."""
+
+    TOPIC: ClassVar[str] = FAILOVER_TOPIC
+
+    mission_id: str
+    epoch: int
+    writer_cluster_id: str
+    fenced_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentRelocated(DeploymentEvent):
+    TOPIC: ClassVar[str] = FAILOVER_TOPIC
+    mission_id: str
+    from_cluster_id: str
+    to_cluster_id: str
+    relocated_at: int

@@ -1,0 +1,102 @@
+"""Events of the FailoverRequest aggregate (key ``request_id``).
+
+Findings (reasons, warnings, ineligible Deployments) travel as parallel lists of
+strings: index ``i`` of ``*_codes``, ``*_subjects`` and ``*_messages`` is one finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jetbridge.navigator.domain.events.base import RequestEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverRequested(RequestEvent):
+    """The accepted-for-review request and the eligibility snapshot it was judged on.
+
+    ``deployment_ids`` is the scope in start order (priority, then id). When
+    ``exclude_ineligible`` is true the ineligible Deployments are listed in
+    ``excluded_*`` and left where they are; otherwise a non-empty ``excluded_*`` comes
+    with a :class:`FailoverRejected`.
+    """
+
+    source_cluster_id: str
+    destination_cluster_id: str
+    mode: str
+    requested_by: str
+    requested_at: int
+    drain_timeout_seconds: int = 600
+    exclude_ineligible: bool = False
+    max_concurrent_missions: int = 0
+    halt_failure_ratio: float = 1.0
+    max_attempts: int = 5
+    backoff_base_seconds: int = 2
+    backoff_max_seconds: int = 60
+    deployment_ids: list[str] = field(default_factory=list)
+    excluded_deployment_ids: list[str] = field(default_factory=list)
+    excluded_reason_codes: list[str] = field(default_factory=list)
+    excluded_reason_messages: list[str] = field(default_factory=list)
+    warning_codes: list[str] = field(default_factory=list)
+    warning_subjects: list[str] = field(default_factory=list)
+    warning_messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverRejected(RequestEvent):
+    rejected_at: int
+    reason_codes: list[str] = field(default_factory=list)
+    reason_subjects: list[str] = field(default_factory=list)
+    reason_messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverStarted(RequestEvent):
+    started_at: int
+    mission_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissionsHalted(RequestEvent):
+    """Blast radius: too many missions failed, no new mission starts."""
+
+    halted_at: int
+    failed_count: int
+    mission_count: int
+    halt_failure_ratio: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverCancelRequested(RequestEvent):
+    """Operator cancel of a running request: no new mission starts; running ones end."""
+
+    requested_by: str
+    requested_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverCancelled(RequestEvent):
+    cancelled_by: str
+    cancelled_at: int
+    succeeded_mission_ids: list[str] = field(default_factory=list)
+    failed_mission_ids: list[str] = field(default_factory=list)
+    cancelled_mission_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverSucceeded(RequestEvent):
+    succeeded_at: int
+    mission_ids: list[str] = field(default_factory=list)
+    cleanup_pending_mission_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverFailed(RequestEvent):
+    """Partial success stays visible: every mission is listed with its outcome."""
+
+    failed_at: int
+    succeeded_mission_ids: list[str] = field(default_factory=list)
+    failed_mission_ids: list[str] = field(default_factory=list)
+    failed_reason_codes: list[str] = field(default_factory=list)
+    failed_reasons: list[str] = field(default_factory=list)
+    cancelled_mission_ids: list[str] = field(default_factory=list)
