@@ -1,0 +1,335 @@
+"""ONE behavioural contract for every Flightdeck adapter (eventsourcing style).
+
+``FlightdeckContract`` holds the tests; each dialect's module subclasses it with a
+``db_dsn`` fixture (a database of its own on a real server) and a few raw-SQL hooks.
+The class name does not start with ``Test`` so pytest only collects the subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from jetbridge.flightdeck import (
+    Completion,
+    Flightdeck,
+    FlightState,
+    LeaseLost,
+    NewFlight,
+    OutboxEvent,
+    Outcome,
+    Side,
+)
+
+SHORT_LEASE = 0.3  # seconds; long enough for a claim round trip, short to wait out
+
+
+def flight(n: int | str, *, steps: int = 3, epoch: int = 7) -> NewFlight:
+    return NewFlight(
+        flight_id=f"flt-{n}",
+        mission_id=f"msn-{n}",
+        request_id="req-1",
+        deployment_id=f"dep-{n}",
+        side=Side.DESTINATION,
+        mode="CONTROLLED",
+        plan=[{"step": i, "kind": "noop"} for i in range(steps)],
+        fencing_epoch=epoch,
+    )
+
+
+class FlightdeckContract:
+    # -- hooks the dialect modules provide ------------------------------------------
+
+    async def open_store(self, dsn: str) -> Flightdeck:
+        raise NotImplementedError
+
+    async def fetch(self, dsn: str, sql: str) -> list[dict[str, Any]]:
+        """Run a parameterless query (plain identifiers, valid in both dialects)."""
+        raise NotImplementedError
+
+    def lock_row(self, dsn: str, flight_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold ``SELECT ... FOR UPDATE`` on a flight in an open transaction."""
+        raise NotImplementedError
+
+    def fresh_database(self) -> contextlib.AbstractAsyncContextManager[str]:
+        raise NotImplementedError
+
+    async def migrate(self, dsn: str) -> list[int]:
+        """Run the migrator once on its own connection; returns versions applied."""
+        raise NotImplementedError
+
+    # -- fixtures --------------------------------------------------------------------
+
+    @pytest.fixture
+    async def store(self, db_dsn: str) -> AsyncIterator[Flightdeck]:
+        fd = await self.open_store(db_dsn)
+        await self.fetch(db_dsn, "DELETE FROM dp_flight_outbox")
+        await self.fetch(db_dsn, "DELETE FROM dp_flights")
+        yield fd
+        await fd.close()
+
+    @pytest.fixture
+    async def other(self, db_dsn: str, store: Flightdeck) -> AsyncIterator[Flightdeck]:
+        """A second claimer with its own connection pool."""
+        fd = await self.open_store(db_dsn)
+        yield fd
+        await fd.close()
+
+    async def outbox_counts(self, dsn: str) -> dict[str | None, int]:
+        rows = await self.fetch(
+            dsn, "SELECT flight_id, COUNT(*) AS n FROM dp_flight_outbox GROUP BY flight_id"
+        )
+        return {r["flight_id"]: int(r["n"]) for r in rows}
+
+    # -- enqueue ---------------------------------------------------------------------
+
+    async def test_enqueue_is_idempotent_by_flight_id(self, store: Flightdeck) -> None:
+        assert await store.enqueue(flight(1)) is True
+        retried = dataclasses.replace(flight(1), mode="FORCED")
+        assert await store.enqueue(retried) is False
+        assert await store.enqueue_many([flight(1), flight(2), flight(2), flight(3)]) == 2
+        stored = await store.get("flt-1")
+        assert stored is not None
+        assert stored.mode == "CONTROLLED"  # the retry did not overwrite the first write
+        assert stored.state is FlightState.QUEUED
+        assert stored.plan == [{"step": i, "kind": "noop"} for i in range(3)]
+        assert (stored.fencing_epoch, stored.attempt, stored.fencing_token) == (7, 0, 0)
+        assert stored.side is Side.DESTINATION
+        assert await store.get("flt-missing") is None
+
+    # -- claim -----------------------------------------------------------------------
+
+    async def test_claim_in_enqueue_order_bumps_attempt_and_token(self, store: Flightdeck) -> None:
+        for n in ("c", "a", "e", "b", "d"):  # ids deliberately not sorted
+            await store.enqueue(flight(n))
+        first = await store.claim("pilot-1", 3, 30)
+        assert [c.flight_id for c in first] == ["flt-c", "flt-a", "flt-e"]
+        for c in first:
+            assert (c.owner, c.attempt, c.fencing_token) == ("pilot-1", 1, 1)
+            assert c.flight.state is FlightState.RUNNING
+            assert c.flight.lease_owner == "pilot-1"
+        rest = await store.claim("pilot-2", 10, 30)
+        assert [c.flight_id for c in rest] == ["flt-b", "flt-d"]
+        assert await store.claim("pilot-3", 10, 30) == []
+        stored = await store.get("flt-a")
+        assert stored is not None and stored.lease_expires_at is not None
+        assert stored.lease_expires_at > stored.updated_at
+
+    async def test_claim_skips_locked_rows_without_waiting(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue_many([flight(i) for i in range(3)])
+        async with self.lock_row(db_dsn, "flt-0"):
+            claims = await asyncio.wait_for(store.claim("pilot-1", 10, 30), 5)
+            assert [c.flight_id for c in claims] == ["flt-1", "flt-2"]
+        later = await store.claim("pilot-1", 10, 30)
+        assert [c.flight_id for c in later] == ["flt-0"]
+
+    async def test_concurrent_claimers_never_share_a_flight(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue_many([flight(i) for i in range(300)])
+        claimers = [await self.open_store(db_dsn) for _ in range(6)]
+        got: dict[str, list[str]] = {}
+
+        async def run(i: int, fd: Flightdeck) -> None:
+            while batch := await fd.claim(f"pilot-{i}", 7, 30):
+                for c in batch:
+                    got.setdefault(c.flight_id, []).append(c.owner)
+
+        try:
+            await asyncio.gather(*(run(i, fd) for i, fd in enumerate(claimers)))
+        finally:
+            for fd in claimers:
+                await fd.close()
+        assert len(got) == 300
+        assert all(len(owners) == 1 for owners in got.values())
+        assert len({o for owners in got.values() for o in owners}) > 1  # really concurrent
+
+    # -- leases ----------------------------------------------------------------------
+
+    async def test_expired_lease_is_reclaimed_and_stale_claimer_fenced(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        await store.enqueue(flight(1))
+        (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)
+        assert await other.claim("pilot-new", 1, 30) == []  # lease still held
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        (fresh,) = await other.claim("pilot-new", 1, 30)
+        assert fresh.flight_id == stale.flight_id
+        assert (fresh.attempt, fresh.fencing_token) == (2, stale.fencing_token + 1)
+        for write in (
+            store.renew(stale, 30),
+            store.record_step_result(stale, 0, {"ok": True}),
+            store.complete(stale, Outcome.SUCCEEDED),
+        ):
+            with pytest.raises(LeaseLost) as info:
+                await write
+            assert info.value.fencing_token == stale.fencing_token
+        await other.complete(fresh, Outcome.SUCCEEDED)
+        done = await store.get(fresh.flight_id)
+        assert done is not None
+        assert (done.state, done.lease_owner, done.attempt) == (
+            FlightState.SUCCEEDED,
+            "pilot-new",
+            2,
+        )
+
+    async def test_expired_lease_refuses_writes_even_before_reclaim(
+        self, store: Flightdeck
+    ) -> None:
+        await store.enqueue(flight(1))
+        (claim,) = await store.claim("pilot-1", 1, SHORT_LEASE)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        with pytest.raises(LeaseLost):
+            await store.renew(claim, 30)
+        with pytest.raises(LeaseLost):
+            await store.complete(claim, Outcome.SUCCEEDED)
+        stored = await store.get(claim.flight_id)
+        assert stored is not None and stored.state is FlightState.RUNNING
+
+    async def test_renew_extends_the_lease(self, store: Flightdeck, other: Flightdeck) -> None:
+        await store.enqueue(flight(1))
+        (claim,) = await store.claim("pilot-1", 1, SHORT_LEASE)
+        renewed = await store.renew(claim, 30)
+        assert renewed.lease_expires_at > claim.lease_expires_at
+        assert renewed.fencing_token == claim.fencing_token
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        assert await other.claim("pilot-2", 1, 30) == []  # not expired: renewal held
+        await store.complete(renewed, Outcome.SUCCEEDED)
+
+    # -- cancel ----------------------------------------------------------------------
+
+    async def test_cancel_queued_flight_is_final_and_never_claimed(self, store: Flightdeck) -> None:
+        await store.enqueue_many([flight(1), flight(2)])
+        cancelled = await store.request_cancel("flt-1")
+        assert cancelled is not None
+        assert (cancelled.state, cancelled.cancel_requested) == (FlightState.CANCELLED, True)
+        assert cancelled.finished_at is not None
+        assert [c.flight_id for c in await store.claim("pilot-1", 10, 30)] == ["flt-2"]
+        assert await store.request_cancel("flt-unknown") is None
+
+    async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
+        await store.enqueue(flight(1))
+        (claim,) = await store.claim("pilot-1", 1, 30)
+        flagged = await store.request_cancel("flt-1")
+        assert flagged is not None
+        assert (flagged.state, flagged.cancel_requested) == (FlightState.RUNNING, True)
+        assert (await store.renew(claim, 30)).cancel_requested is True
+        step = await store.record_step_result(claim, 0, {"ok": True})
+        assert step.cancel_requested is True
+        await store.complete(claim, Outcome.CANCELLED, error="cancelled by operator")
+        final = await store.get("flt-1")
+        assert final is not None
+        assert (final.state, final.error) == (FlightState.CANCELLED, "cancelled by operator")
+        again = await store.request_cancel("flt-1")  # on a finished flight: no change
+        assert again is not None and again.state is FlightState.CANCELLED
+
+    # -- steps and the outbox --------------------------------------------------------
+
+    async def test_step_result_and_events_commit_together(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(flight(1))
+        (claim,) = await store.claim("pilot-1", 1, 30)
+        event = OutboxEvent(
+            topic="jetbridge.flights",
+            payload=b"\x00step0",
+            key=b"flt-1",
+            headers=[("content-type", b"avro/binary"), ("trace", b"\xff\x00")],
+        )
+        await store.record_step_result(claim, 0, {"ok": True, "ns": "airflow-1"}, [event])
+        await store.record_step_result(claim, 1, {"ok": True}, [])
+        stored = await store.get("flt-1")
+        assert stored is not None
+        assert stored.current_step == 2
+        assert stored.step_results == {0: {"ok": True, "ns": "airflow-1"}, 1: {"ok": True}}
+        (row,) = await store.outbox_pending(10)
+        assert (row.event_id, row.flight_id, row.topic) == (
+            event.event_id,
+            "flt-1",
+            "jetbridge.flights",
+        )
+        assert (row.key, row.payload, row.headers) == (b"flt-1", b"\x00step0", list(event.headers))
+        await store.mark_published([row.event_id])
+        assert await store.outbox_pending(10) == []
+        assert await self.outbox_counts(db_dsn) == {"flt-1": 1}
+
+    async def test_failed_token_check_writes_neither_result_nor_event(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(flight(1))
+        (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        (fresh,) = await other.claim("pilot-new", 1, 30)
+        with pytest.raises(LeaseLost):
+            await store.record_step_result(
+                stale, 0, {"by": "stale"}, [OutboxEvent("jetbridge.flights", b"stale")]
+            )
+        stored = await store.get("flt-1")
+        assert stored is not None
+        assert (stored.step_results, stored.current_step) == ({}, 0)
+        assert await self.outbox_counts(db_dsn) == {}
+        await other.record_step_result(fresh, 0, {"by": "fresh"}, [OutboxEvent("t", b"fresh")])
+        assert await self.outbox_counts(db_dsn) == {"flt-1": 1}
+
+    async def test_complete_many_skips_lost_claims_atomically(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(flight("stale"))
+        (stale,) = await store.claim("pilot-1", 1, SHORT_LEASE)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        (taken,) = await other.claim("pilot-2", 1, 30)
+        await store.enqueue_many([flight(i) for i in range(4)])
+        good = await store.claim("pilot-1", 10, 30)
+        assert len(good) == 4
+        completions = [
+            Completion(c, Outcome.SUCCEEDED, [OutboxEvent("t", c.flight_id.encode())]) for c in good
+        ]
+        completions[1] = Completion(good[1], Outcome.FAILED, [OutboxEvent("t", b"x")], "boom")
+        completions.append(Completion(stale, Outcome.SUCCEEDED, [OutboxEvent("t", b"stale")]))
+        lost = await store.complete_many(completions)
+        assert lost == {"flt-stale"}
+        counts = await self.outbox_counts(db_dsn)
+        assert counts == {c.flight_id: 1 for c in good}
+        failed = await store.get(good[1].flight_id)
+        assert failed is not None and (failed.state, failed.error) == (FlightState.FAILED, "boom")
+        still = await store.get("flt-stale")
+        assert still is not None
+        assert (still.state, still.fencing_token) == (FlightState.RUNNING, taken.fencing_token)
+
+    # -- wake-ups --------------------------------------------------------------------
+
+    async def test_wait_for_work_wakes_on_enqueue(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        assert await store.wait_for_work(0.2) is False  # empty queue: times out
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiter = asyncio.create_task(store.wait_for_work(10))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        await other.enqueue(flight(1))
+        assert await asyncio.wait_for(waiter, 5) is True
+        assert loop.time() - started < 2
+        assert [c.flight_id for c in await store.claim("pilot-1", 1, 30)] == ["flt-1"]
+
+    # -- migrations ------------------------------------------------------------------
+
+    async def test_migrations_are_idempotent_and_safe_concurrently(self) -> None:
+        async with self.fresh_database() as dsn:
+            results = await asyncio.gather(*(self.migrate(dsn) for _ in range(4)))
+            assert sorted(results) == [[], [], [], [1]]  # exactly one process applied 0001
+            assert await self.migrate(dsn) == []
+            ledger = await self.fetch(dsn, "SELECT version FROM flightdeck_migrations")
+            assert [int(r["version"]) for r in ledger] == [1]
+            fd = await self.open_store(dsn)  # opening migrates again: still a no-op
+            try:
+                assert await fd.enqueue(flight(1)) is True
+            finally:
+                await fd.close()
