@@ -1,0 +1,385 @@
+"""PostgreSQL Fencer (asyncpg).
+
+Order of a fence, so that at no instant can both sides write:
+  1. lock the epoch row; compare-and-set the epoch; REVOKE CONNECT from PUBLIC and
+     the old role (APC-managed: also NOLOGIN); COMMIT. New old-side logins now fail.
+  2. end every old-side session and wait until each is gone, including backends that
+     passed the CONNECT check just before the commit (see ``_sweep``).
+  3. lock the epoch row again; if it still holds OUR epoch, GRANT CONNECT (and LOGIN)
+     to the new role; COMMIT. A newer fencer in between wins and we grant nothing.
+Between 1 and 3 neither side can connect: a crash there is safe and resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from jetbridge.fencing.domain import (
+    Decision,
+    DeploymentDatabases,
+    FencingIncomplete,
+    FencingOutcome,
+    FencingPhase,
+    FencingState,
+    MissingPrivilege,
+    NotProvisioned,
+    OwnershipModel,
+    ProvisionResult,
+    Side,
+    decide,
+)
+from jetbridge.fencing.quoting import Quoted, join, pg_ident, pg_literal, render
+from jetbridge.fencing.sqlfiles import queries
+
+Q = queries("postgresql")
+
+
+def _ms(since: float) -> float:
+    return (time.monotonic() - since) * 1000.0
+
+
+@asynccontextmanager
+async def _privilege(privilege: str, obj: str) -> AsyncIterator[None]:
+    """Turn PostgreSQL's insufficient_privilege (42501) into MissingPrivilege."""
+    try:
+        yield
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise MissingPrivilege(privilege, obj, str(exc)) from exc
+
+
+class PostgresFencer:
+    """Fences with a NON-superuser admin role (superusers would bypass CONNECT)."""
+
+    def __init__(self, admin_dsn: str, *, sweep_timeout_s: float = 10.0) -> None:
+        self._dsn = admin_dsn
+        self._sweep_timeout_s = sweep_timeout_s
+
+    async def _connect(self, database: str | None = None) -> asyncpg.Connection:
+        kwargs: dict[str, Any] = {"database": database} if database else {}
+        return await asyncpg.connect(self._dsn, **kwargs)
+
+    @staticmethod
+    async def _ddl(conn: asyncpg.Connection, name: str, **parts: Quoted) -> None:
+        await conn.execute(render(Q[name], **parts))
+
+    # --------------------------------------------------------------- preflight
+
+    async def _whoami(self, conn: asyncpg.Connection) -> asyncpg.Record:
+        me = await conn.fetchrow(Q["whoami"])
+        assert me is not None
+        if not me["rolcreatedb"] and not me["rolsuper"]:
+            raise MissingPrivilege("CREATEDB", f"role {me['name']}")
+        return me
+
+    async def _require_members(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> None:
+        """Jetbridge acts through the owner role and the terminator role only."""
+        for role in (dep.owner_role, dep.terminator_role):
+            row = await conn.fetchrow(Q["my_membership"], role)
+            assert row is not None
+            if not (row["member"] and row["inherits"]):
+                raise MissingPrivilege(
+                    f"MEMBER OF {pg_ident(role)} (with INHERIT)", f"Deployment {dep.deployment_id}"
+                )
+        for login in (dep.role_a, dep.role_b):
+            if not await conn.fetchval(Q["privileges_of"], dep.terminator_role, login):
+                raise MissingPrivilege(
+                    f"MEMBER OF {pg_ident(login)} granted to {pg_ident(dep.terminator_role)}",
+                    f"role {dep.terminator_role}",
+                    "the terminator role needs the login roles' privileges to end sessions",
+                )
+
+    async def _roles(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> dict[str, Any]:
+        rows = await conn.fetch(Q["roles"], list(dep.all_roles))
+        found = {row["rolname"]: row for row in rows}
+        missing = [role for role in dep.all_roles if role not in found]
+        if missing:
+            raise NotProvisioned(dep.deployment_id, f"roles {missing} do not exist")
+        for login in (dep.role_a, dep.role_b):
+            if found[login]["rolsuper"]:
+                raise FencingIncomplete(dep.deployment_id, f"login role {login!r} is a superuser")
+        return found
+
+    async def _database_oids(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> list[int]:
+        rows = await conn.fetch(Q["databases"], list(dep.databases))
+        if len(rows) != len(dep.databases):
+            have = {row["datname"] for row in rows}
+            raise NotProvisioned(
+                dep.deployment_id, f"databases {[d for d in dep.databases if d not in have]}"
+            )
+        return [row["oid"] for row in rows]
+
+    # --------------------------------------------------------------- provision
+
+    async def provision(
+        self, deployment: DeploymentDatabases, passwords: Mapping[Side, str] | None = None
+    ) -> ProvisionResult:
+        dep = deployment
+        active, blocked = dep.initial_active, dep.initial_active.other()
+        created: list[str] = []
+        conn = await self._connect()
+        try:
+            me = await self._whoami(conn)
+            if dep.ownership is OwnershipModel.APC_MANAGED:
+                created = await self._create_roles(conn, dep, me, passwords)
+            await self._require_members(conn, dep)
+            await self._roles(conn, dep)
+            existing = {
+                row["datname"] for row in await conn.fetch(Q["databases"], list(dep.databases))
+            }
+            for db in dep.databases:
+                if db not in existing:
+                    async with _privilege(f"CREATEDB and SET ROLE {pg_ident(dep.owner_role)}", db):
+                        await self._ddl(
+                            conn,
+                            "create_database",
+                            database=pg_ident(db),
+                            owner=pg_ident(dep.owner_role),
+                        )
+                async with _privilege(f"ownership of database {pg_ident(db)}", db):
+                    await self._ddl(conn, "lock_down_database", database=pg_ident(db))
+                    await self._ddl(
+                        conn,
+                        "revoke_connect",
+                        database=pg_ident(db),
+                        role=pg_ident(dep.role(blocked)),
+                    )
+            await self._prepare_databases(dep)
+        finally:
+            await conn.close()
+        state = await self.state(dep)
+        if state.epoch == 0:
+            # Fresh: block the inactive side at once, end any session it already has
+            # (customer-created roles may have been used), then open the active side.
+            await self.fence(dep, active, 0)
+        else:
+            active = state.target_side
+        return ProvisionResult(
+            deployment_id=dep.deployment_id,
+            databases=dep.databases,
+            roles_created=tuple(created),
+            active_side=active,
+            active_role=dep.role(active),
+            blocked_role=dep.role(active.other()),
+            epoch=state.epoch,
+        )
+
+    async def _create_roles(
+        self,
+        conn: asyncpg.Connection,
+        dep: DeploymentDatabases,
+        me: asyncpg.Record,
+        passwords: Mapping[Side, str] | None,
+    ) -> list[str]:
+        if not me["rolcreaterole"] and not me["rolsuper"]:
+            raise MissingPrivilege("CREATEROLE", f"role {me['name']}")
+        existing = {row["rolname"] for row in await conn.fetch(Q["roles"], list(dep.all_roles))}
+        created: list[str] = []
+        async with _privilege("CREATEROLE", f"Deployment {dep.deployment_id}"), conn.transaction():
+            for role in (dep.owner_role, dep.data_role, dep.terminator_role):
+                if role not in existing:
+                    await self._ddl(conn, "create_group_role", role=pg_ident(role))
+                    created.append(role)
+            for side in Side:
+                role = dep.role(side)
+                if role in existing:
+                    continue
+                if not passwords or side not in passwords:
+                    raise ValueError(f"APC_MANAGED provisioning needs a password for side {side}")
+                await self._ddl(
+                    conn,
+                    "create_login_role",
+                    role=pg_ident(role),
+                    password=pg_literal(passwords[side]),
+                    data_role=pg_ident(dep.data_role),
+                )
+                await self._ddl(
+                    conn,
+                    "act_as_data_role",
+                    role=pg_ident(role),
+                    data_role_literal=pg_literal(dep.data_role),
+                )
+                created.append(role)
+            await self._ddl(
+                conn,
+                "grant_role",
+                granted=join([pg_ident(dep.role_a), pg_ident(dep.role_b)]),
+                grantee=pg_ident(dep.terminator_role),
+            )
+            await self._ddl(
+                conn,
+                "grant_role",
+                granted=join([pg_ident(dep.owner_role), pg_ident(dep.terminator_role)]),
+                grantee=pg_ident(me["name"]),
+            )
+        return created
+
+    async def _prepare_databases(self, dep: DeploymentDatabases) -> None:
+        for db in dep.databases:
+            conn = await self._connect(db)
+            try:
+                async with (
+                    _privilege(f"SET ROLE {pg_ident(dep.owner_role)}", db),
+                    conn.transaction(),
+                ):
+                    await self._ddl(conn, "set_local_role", role=pg_ident(dep.owner_role))
+                    await self._ddl(conn, "grant_schema", data_role=pg_ident(dep.data_role))
+                    if db == dep.epoch_database:
+                        await self._ddl(conn, "state_schema", owner=pg_ident(dep.owner_role))
+                        await conn.execute(Q["state_table"])
+                        await conn.execute(
+                            Q["init_state"], dep.deployment_id, dep.initial_active.value
+                        )
+            finally:
+                await conn.close()
+
+    # ------------------------------------------------------------------- state
+
+    async def state(self, deployment: DeploymentDatabases) -> FencingState:
+        try:
+            conn = await self._connect(deployment.epoch_database)
+        except asyncpg.InvalidCatalogNameError as exc:
+            raise NotProvisioned(deployment.deployment_id, str(exc)) from exc
+        try:
+            async with _privilege(
+                f"MEMBER OF {pg_ident(deployment.owner_role)}", "jetbridge_fencing.state"
+            ):
+                row = await conn.fetchrow(Q["read_state"])
+        except asyncpg.UndefinedTableError as exc:
+            raise NotProvisioned(deployment.deployment_id, "no jetbridge_fencing.state") from exc
+        finally:
+            await conn.close()
+        if row is None:
+            raise NotProvisioned(deployment.deployment_id, "empty jetbridge_fencing.state")
+        return _state(row)
+
+    # ------------------------------------------------------------------- fence
+
+    async def fence(
+        self, deployment: DeploymentDatabases, activate: Side, epoch: int
+    ) -> FencingOutcome:
+        dep, started = deployment, time.monotonic()
+        old, new = dep.role(activate.other()), dep.role(activate)
+        conn = await self._connect(dep.epoch_database)
+        try:
+            await self._require_members(conn, dep)
+            roles = await self._roles(conn, dep)
+            db_oids = await self._database_oids(conn, dep)
+            apc = dep.ownership is OwnershipModel.APC_MANAGED
+            async with conn.transaction():
+                current = _state(await conn.fetchrow(Q["lock_state"]))
+                decision = decide(current, epoch, activate)
+                async with _privilege(
+                    f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
+                ):
+                    for db in dep.databases:
+                        await self._ddl(
+                            conn, "revoke_connect", database=pg_ident(db), role=pg_ident(old)
+                        )
+                if apc:
+                    async with _privilege(
+                        "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {old}"
+                    ):
+                        await self._ddl(conn, "nologin", role=pg_ident(old))
+                await conn.execute(Q["claim_epoch"], epoch, activate.value)
+            revoked_ms = _ms(started)
+            still = await conn.fetch(Q["connectable"], old, list(dep.databases))
+            if still:
+                raise FencingIncomplete(
+                    dep.deployment_id,
+                    f"{old!r} can still CONNECT to {[r['datname'] for r in still]} through a "
+                    "role membership or PUBLIC; new side NOT granted",
+                )
+            terminated = await self._sweep(conn, dep, roles[old]["oid"], db_oids)
+            gone_ms = _ms(started)
+            async with conn.transaction():
+                now = _state(await conn.fetchrow(Q["lock_state"]))
+                if (now.epoch, now.target_side) != (epoch, activate):
+                    decide(now, epoch, activate)  # raises StaleFencingEpoch: a newer fencer won
+                if apc:
+                    async with _privilege(
+                        "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {new}"
+                    ):
+                        await self._ddl(conn, "login", role=pg_ident(new))
+                async with _privilege(
+                    f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
+                ):
+                    for db in dep.databases:
+                        await self._ddl(
+                            conn, "grant_connect", database=pg_ident(db), role=pg_ident(new)
+                        )
+                await conn.execute(Q["mark_active"], epoch, activate.value)
+        finally:
+            await conn.close()
+        return FencingOutcome(
+            deployment_id=dep.deployment_id,
+            epoch=epoch,
+            active_side=activate,
+            active_role=new,
+            fenced_side=activate.other(),
+            fenced_role=old,
+            sessions_terminated=terminated,
+            revoked_ms=revoked_ms,
+            sessions_gone_ms=gone_ms,
+            took_ms=_ms(started),
+            already_applied=decision is Decision.ALREADY_APPLIED,
+        )
+
+    async def _sweep(
+        self, conn: asyncpg.Connection, dep: DeploymentDatabases, role_oid: int, db_oids: list[int]
+    ) -> int:
+        """End the old role's sessions; return once none exists and none can appear.
+
+        A backend that passed its CONNECT check just before our REVOKE committed is not
+        yet in pg_stat_activity, but it holds the database's startup lock until it is:
+        so we loop until no such backend and no session of the role is left.
+        """
+        deadline = time.monotonic() + self._sweep_timeout_s
+        signalled: set[int] = set()
+        while True:
+            starting = await conn.fetch(Q["starting_backends"], db_oids)
+            pids = [row["pid"] for row in await conn.fetch(Q["role_sessions"], role_oid)]
+            fresh = [pid for pid in pids if pid not in signalled]
+            if fresh:
+                async with _privilege(
+                    f"MEMBER OF {pg_ident(dep.terminator_role)}", "the login roles' sessions"
+                ):
+                    await conn.fetchval(Q["terminate"], fresh)
+                signalled.update(fresh)
+            if not starting and not pids:
+                return len(signalled)
+            if time.monotonic() > deadline:
+                raise FencingIncomplete(
+                    dep.deployment_id, f"sessions {pids} (starting: {len(starting)}) still alive"
+                )
+            await asyncio.sleep(0.001)
+
+    # -------------------------------------------------------------------- drop
+
+    async def drop(self, deployment: DeploymentDatabases) -> None:
+        dep = deployment
+        conn = await self._connect()
+        try:
+            for db in dep.databases:
+                await self._ddl(conn, "drop_database", database=pg_ident(db))
+            if dep.ownership is OwnershipModel.APC_MANAGED:
+                for role in dep.all_roles:
+                    await self._ddl(conn, "drop_role", role=pg_ident(role))
+        finally:
+            await conn.close()
+
+
+def _state(row: asyncpg.Record | None) -> FencingState:
+    if row is None:
+        raise NotProvisioned("?", "empty jetbridge_fencing.state")
+    return FencingState(
+        deployment_id=row["deployment_id"],
+        epoch=row["epoch"],
+        target_side=Side(row["target_side"]),
+        phase=FencingPhase(row["phase"]),
+    )
