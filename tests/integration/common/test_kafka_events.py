@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 from fastavro import schemaless_writer
@@ -81,7 +82,7 @@ async def test_every_schema_version_round_trips_through_the_broker(kafka_bootstr
                     buffer.seek(0, io.SEEK_END)
                     schemaless_writer(buffer, schema.parsed, datum)
                     await publisher.send_raw(topic, b"k", buffer.getvalue(), [])
-                    sent[str(datum["envelope"]["event_id"])] = datum
+                    sent[str(uuid.UUID(str(datum["envelope"]["event_id"])))] = datum
     records = await read_all(kafka_bootstrap, topic, expected=len(sent))
     assert len(records) == len(sent)
     for record in records:
