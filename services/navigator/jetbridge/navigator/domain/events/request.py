@@ -15,10 +15,11 @@ from jetbridge.navigator.domain.events.base import RequestEvent
 class FailoverRequested(RequestEvent):
     """The accepted-for-review request and the eligibility snapshot it was judged on.
 
-    ``deployment_ids`` is the scope in start order (priority, then id). When
-    ``exclude_ineligible`` is true the ineligible Deployments are listed in
-    ``excluded_*`` and left where they are; otherwise a non-empty ``excluded_*`` comes
-    with a :class:`FailoverRejected`.
+    ``deployment_ids`` is the scope in start order (highest priority first, then id).
+    ``ineligible_*`` names every Deployment that cannot fail over, one finding per
+    (Deployment, reason). With ``exclude_ineligible`` (the operator's explicit choice)
+    they are excluded and stay where they are; without it a non-empty list comes with a
+    :class:`FailoverRejected`.
     """
 
     source_cluster_id: str
@@ -34,9 +35,9 @@ class FailoverRequested(RequestEvent):
     backoff_base_seconds: int = 2
     backoff_max_seconds: int = 60
     deployment_ids: list[str] = field(default_factory=list)
-    excluded_deployment_ids: list[str] = field(default_factory=list)
-    excluded_reason_codes: list[str] = field(default_factory=list)
-    excluded_reason_messages: list[str] = field(default_factory=list)
+    ineligible_deployment_ids: list[str] = field(default_factory=list)
+    ineligible_reason_codes: list[str] = field(default_factory=list)
+    ineligible_reason_messages: list[str] = field(default_factory=list)
     warning_codes: list[str] = field(default_factory=list)
     warning_subjects: list[str] = field(default_factory=list)
     warning_messages: list[str] = field(default_factory=list)
