@@ -1,0 +1,46 @@
+# Thin entry points; the logic lives in deploy/local/ (see docs/operations-local-stack.md).
+PY     := .venv/bin/python
+STACK  := $(PY) deploy/local/stack.py
+PYTEST := .venv/bin/pytest
+
+.PHONY: bootstrap stack-up stack-down stack-status stack-logs stack-reset lint test demo proto
+
+bootstrap:
+	bash deploy/local/bootstrap.sh
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+stack-logs:
+	$(STACK) logs
+
+stack-reset:
+	$(STACK) reset
+
+lint:
+	.venv/bin/ruff check libs services tests deploy
+	.venv/bin/mypy libs services
+
+# pytest's exit code is the target's: 5 ("no tests collected") fails like any other.
+test:
+	bash deploy/local/bootstrap.sh
+	$(STACK) up
+	$(PYTEST) -q -p no:cacheprovider --durations=15; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+# For now: the stack up and its status; a later issue replaces this with the demo.
+demo:
+	bash deploy/local/bootstrap.sh
+	$(STACK) up
+	$(STACK) status
+
+# Placeholder: will generate gRPC stubs (grpc_tools.protoc) from schemas/proto into
+# **/_generated/. Nothing to generate yet.
+proto:
+	@echo "make proto: no gRPC stubs to generate yet"
