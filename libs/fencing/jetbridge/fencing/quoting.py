@@ -41,6 +41,13 @@ def my_ident(name: str) -> Quoted:
     return Quoted("`" + _no_nul(name).replace("`", "``") + "`")
 
 
+def my_grant_database(name: str) -> Quoted:
+    """A database name in GRANT/REVOKE ... ON db.*, where ``_`` and ``%`` are wildcards:
+    escaped so that the grant covers exactly this database and no look-alike."""
+    escaped = _no_nul(name).replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return my_ident(escaped)
+
+
 def my_literal(value: str, *, no_backslash_escapes: bool = False) -> Quoted:
     """MySQL/MariaDB string literal; backslashes escaped unless NO_BACKSLASH_ESCAPES."""
     escaped = _no_nul(value)
