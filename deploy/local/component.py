@@ -20,6 +20,7 @@ from procs import (
     alive,
     cmdline,
     find_processes,
+    listener_pids,
     port_open,
     read_pid,
     say,
@@ -41,13 +42,22 @@ class Component(ABC):
     """One server of the stack (Kafka broker, a PostgreSQL, MariaDB)."""
 
     name: str
-    ports: tuple[int, ...]
+    base_ports: tuple[int, ...]  # before JETBRIDGE_STACK_PORT_OFFSET
     stop_signal: signal.Signals = signal.SIGTERM
     start_timeout: float = 90.0
     stop_timeout: float = 60.0
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(self.layout.port(p) for p in self.base_ports)
+
+    @property
+    def port(self) -> int:
+        """The client port (the first one)."""
+        return self.ports[0]
 
     # --- what each component defines -------------------------------------------------
     @property
@@ -106,9 +116,6 @@ class Component(ABC):
             return [pid, *others]
         return find_processes(self.owns)
 
-    def foreign_pids(self) -> list[int]:
-        """Servers of the same kind on another checkout's state (they hold our ports)."""
-        return find_processes(lambda argv: self.is_server(argv) and not self.owns(argv))
 
     def status(self) -> Status:
         pids = self.our_pids()
@@ -181,17 +188,26 @@ class Component(ABC):
             self.pid_file.write_text(f"{pid}\n")
 
     def _clear_ports(self, takeover: bool) -> None:
+        """Our ports must be free. If the same kind of server of another checkout's
+        stack holds them (a developer's stack left up when CI runs in a fresh clone),
+        stop it when taking over; anything else holding them is an error."""
         busy = [p for p in self.ports if port_open(p)]
         if not busy:
             return
-        foreign = self.foreign_pids()
-        if foreign and takeover:
+        holders = sorted({pid for p in busy for pid in listener_pids(p)})
+        foreign = [pid for pid in holders if self.is_server(cmdline(pid))]
+        if foreign and foreign == holders and takeover:
             say(self.name, f"port(s) {busy} held by another checkout's stack "
                            f"(pid(s) {foreign}): stopping it (takeover)")
             self._stop_pids(foreign)
             if not any(port_open(p) for p in self.ports):
                 return
-        who = f"another checkout's stack (pid(s) {foreign})" if foreign else "an unknown process"
-        hint = (" Stop that stack (`stack.py down` in its checkout) or run `stack.py up "
-                "--takeover` (the default when CI=true).") if foreign else ""
+        if foreign and foreign == holders:
+            who = f"another checkout's {self.name} (pid(s) {foreign})"
+            hint = (" Stop that stack (`stack.py down` in its checkout), run `stack.py up "
+                    "--takeover` (the default when CI=true), or set "
+                    "JETBRIDGE_STACK_PORT_OFFSET.")
+        else:
+            names = [f"{pid} {' '.join(cmdline(pid))[:80]}" for pid in holders]
+            who, hint = f"other process(es): {names or 'unknown'}", ""
         raise StackError(f"{self.name}: port(s) {busy} are in use by {who}.{hint}")

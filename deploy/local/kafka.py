@@ -111,7 +111,7 @@ def load_topics(path: Path = TOPICS_FILE) -> list[TopicSpec]:
 
 class Kafka(Component):
     name = "kafka"
-    ports = (KAFKA_PORT, KAFKA_CONTROLLER_PORT)
+    base_ports = (KAFKA_PORT, KAFKA_CONTROLLER_PORT)
     start_timeout = 120.0
 
     @property
@@ -131,7 +131,7 @@ class Kafka(Component):
         return self.data_dir / "data"
 
     def endpoint(self) -> str:
-        return f"{HOST}:{KAFKA_PORT}"
+        return f"{HOST}:{self.port}"
 
     def is_server(self, argv: list[str]) -> bool:
         return "kafka.Kafka" in argv and argv[-1].endswith("/kafka/server.properties")
@@ -168,12 +168,13 @@ class Kafka(Component):
         asyncio.run(self._ensure_topics(load_topics()))
 
     def _render_properties(self) -> str:
+        port, controller = self.ports
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{KAFKA_CONTROLLER_PORT}",
-            "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT}",
+            "controller.quorum.voters": f"1@{HOST}:{controller}",
+            "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -208,7 +209,7 @@ class Kafka(Component):
                                    client_id="jetbridge-stack")
 
     async def _metadata_ok(self) -> bool:
-        if not port_open(KAFKA_PORT):
+        if not port_open(self.port):
             return False
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # retries are expected
         admin = self._admin()

@@ -28,11 +28,18 @@ class Layout:
     """Paths of one stack instance; every component derives its own from these."""
 
     state_dir: Path
+    port_offset: int = 0
 
     @classmethod
     def from_env(cls) -> Layout:
+        """``JETBRIDGE_STATE_DIR`` moves the state; ``JETBRIDGE_STACK_PORT_OFFSET`` shifts
+        every port, so a second checkout can run a stack beside the default one."""
         raw = os.environ.get("JETBRIDGE_STATE_DIR")
-        return cls(Path(raw).resolve() if raw else REPO_ROOT / ".state")
+        offset = int(os.environ.get("JETBRIDGE_STACK_PORT_OFFSET", "0"))
+        return cls(Path(raw).resolve() if raw else REPO_ROOT / ".state", offset)
+
+    def port(self, base: int) -> int:
+        return base + self.port_offset
 
     @property
     def logs_dir(self) -> Path:

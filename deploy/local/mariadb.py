@@ -49,7 +49,7 @@ SERVER_OPTIONS = [
 
 class MariaDB(Component):
     name = "mariadb"
-    ports = (MARIADB_PORT,)
+    base_ports = (MARIADB_PORT,)
     stop_signal = signal.SIGTERM  # mariadbd's clean shutdown
 
     @property
@@ -76,7 +76,7 @@ class MariaDB(Component):
         return self.layout.password("mariadb")
 
     def endpoint(self) -> str:
-        return f"mysql://root:{self.password()}@{HOST}:{MARIADB_PORT}/"
+        return f"mysql://root:{self.password()}@{HOST}:{self.port}/"
 
     def is_server(self, argv: list[str]) -> bool:
         return (bool(argv) and os.path.basename(argv[0]) in {"mariadbd", "mysqld"}
@@ -105,12 +105,12 @@ class MariaDB(Component):
         argv = ["/usr/sbin/mariadbd", "--no-defaults", f"--user={OS_USER}",
                 f"--datadir={self.data_dir}", f"--socket={self.socket}",
                 f"--pid-file={self.socket.parent / 'mariadbd.pid'}",
-                f"--bind-address={HOST}", f"--port={MARIADB_PORT}",
+                f"--bind-address={HOST}", f"--port={self.port}",
                 f"--log-error={self.log_file}", *SERVER_OPTIONS]
         return spawn_detached(argv, self.log_file)
 
     def ready(self) -> bool:
-        if not (port_open(MARIADB_PORT) and self.socket.exists()):
+        if not (port_open(self.port) and self.socket.exists()):
             return False
         try:
             # `ping` succeeds once the server accepts connections, whatever the auth.
@@ -139,7 +139,7 @@ class MariaDB(Component):
 
     async def _password_ok(self) -> bool:
         try:
-            conn = await asyncmy.connect(host=HOST, port=MARIADB_PORT, user="root",
+            conn = await asyncmy.connect(host=HOST, port=self.port, user="root",
                                          password=self.password(), connect_timeout=10)
         except OperationalError as err:
             if err.args and err.args[0] in (1045, 1130):  # access denied / host not allowed

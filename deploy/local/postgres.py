@@ -108,7 +108,7 @@ class Postgres(Component):
         super().__init__(layout)
         self.flavor = flavor
         self.name = flavor.label
-        self.ports = (flavor.port,)
+        self.base_ports = (flavor.port,)
 
     @property
     def base_dir(self) -> Path:
@@ -125,7 +125,7 @@ class Postgres(Component):
     @property
     def socket_dir(self) -> Path:
         inside = self.base_dir / "run"
-        if len(str(inside / f".s.PGSQL.{self.flavor.port}")) <= SOCKET_PATH_MAX:
+        if len(str(inside / f".s.PGSQL.{self.port}")) <= SOCKET_PATH_MAX:
             return inside
         # A deep checkout (CI clones) can exceed the socket path limit.
         digest = hashlib.sha256(str(inside).encode()).hexdigest()[:10]
@@ -135,7 +135,7 @@ class Postgres(Component):
         return self.layout.password(self.flavor.label)
 
     def endpoint(self) -> str:
-        return f"postgresql://postgres:{self.password()}@{HOST}:{self.flavor.port}/postgres"
+        return f"postgresql://postgres:{self.password()}@{HOST}:{self.port}/postgres"
 
     def is_server(self, argv: list[str]) -> bool:
         if not argv or os.path.basename(argv[0]) != "postgres" or "-D" not in argv:
@@ -156,7 +156,7 @@ class Postgres(Component):
         if not self.initialized():
             self._initdb()
         self._write_owned(self.data_dir / "jetbridge.conf", SETTINGS.format(
-            host=HOST, port=self.flavor.port, socket_dir=self.socket_dir, label=self.flavor.label))
+            host=HOST, port=self.port, socket_dir=self.socket_dir, label=self.flavor.label))
         self._write_owned(self.data_dir / "pg_hba.conf", HBA)
         self._write_owned(self.data_dir / "pg_ident.conf", f"owner {user} postgres\n")
 
@@ -174,7 +174,7 @@ class Postgres(Component):
     def ready(self) -> bool:
         try:
             run([str(self.flavor.bin_dir() / "pg_isready"), "-q", "-h", HOST, "-p",
-                 str(self.flavor.port), "-t", "2"], "pg_isready", timeout=10)
+                 str(self.port), "-t", "2"], "pg_isready", timeout=10)
         except StackError:
             return False
         return True
@@ -185,7 +185,7 @@ class Postgres(Component):
             return
         say(self.name, "password on the server differs from .state/secrets: re-syncing")
         run([str(self.flavor.bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
-             str(self.socket_dir), "-p", str(self.flavor.port), "-U", "postgres", "-d",
+             str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d",
              "postgres"], f"{self.name} set password", user=self.flavor.os_user,
             input_text=f"ALTER ROLE postgres PASSWORD '{self.password()}';\n")
         if not asyncio.run(self._password_ok()):

@@ -93,6 +93,31 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
     return False
 
 
+def listener_pids(port: int) -> list[int]:
+    """Pids holding a listening TCP socket on ``port`` (from /proc/net/tcp{,6})."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return []
+    holders = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in inodes:
+                        holders.append(int(entry.name))
+                        break
+    return sorted(holders)
+
+
 def wait_until(
     check: Callable[[], bool],
     timeout: float,
