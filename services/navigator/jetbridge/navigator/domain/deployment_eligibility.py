@@ -1,0 +1,97 @@
+"""Which Deployments on a source cluster can fail over, named one by one.
+
+The spec's limitations: image-based Deployments only (no git-sync, no DAG-only deploys);
+only Deployments created after failover was enabled on the cluster that created them;
+clusters that already had Deployments when failover was enabled are not supported.
+A Deployment is judged against the cluster it was *created* on (its origin), so one that
+moved away under failover management can move back (failback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jetbridge.navigator.domain.cluster import Cluster
+from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.reasons import Code, Finding, finding
+from jetbridge.navigator.domain.vocabulary import DeployMechanism
+
+_MECHANISM_CODES = {
+    DeployMechanism.GIT_SYNC: Code.GIT_SYNC_NOT_SUPPORTED,
+    DeployMechanism.DAG_ONLY: Code.DAG_ONLY_NOT_SUPPORTED,
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Eligible Deployments in start order, and a finding per ineligible one and reason."""
+
+    eligible: tuple[Deployment, ...]
+    ineligible: tuple[Finding, ...]
+
+    @property
+    def ineligible_ids(self) -> list[str]:
+        return list(dict.fromkeys(f.subject_id for f in self.ineligible))
+
+
+def start_order(deployment: Deployment) -> tuple[int, str]:
+    """Higher priority starts first; ties by id so the order is total and replayable."""
+    return (-deployment.priority, deployment.deployment_id)
+
+
+def _created_before(d: Deployment, origin: Cluster | None) -> bool:
+    enabled_at = origin.failover_enabled_at if origin is not None else None
+    return enabled_at is None or d.created_at < enabled_at
+
+
+def tainted_clusters(
+    clusters: Mapping[str, Cluster], deployments: Mapping[str, Deployment]
+) -> set[str]:
+    """Clusters that held Deployments when failover was switched on for them."""
+    out = {cid for cid, c in clusters.items() if c.deployments_before_failover}
+    for d in deployments.values():
+        origin = clusters.get(d.origin_cluster_id)
+        if origin is not None and origin.failover_enabled and _created_before(d, origin):
+            out.add(d.origin_cluster_id)
+    return out
+
+
+def deployment_scope(
+    source_id: str, clusters: Mapping[str, Cluster], deployments: Mapping[str, Deployment]
+) -> Scope:
+    """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster)."""
+    source = clusters.get(source_id)
+    on_source = {
+        d.deployment_id: d
+        for d in deployments.values()
+        if d.active and d.cluster_id == source_id
+    }
+    reported = source.deployment_ids if source is not None else ()
+    unknown = sorted({i for i in reported if i not in deployments} - set(on_source))
+    tainted = tainted_clusters(clusters, deployments)
+    findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
+    eligible: list[Deployment] = []
+    for d in sorted(on_source.values(), key=start_order):
+        reasons = judge(d, clusters, tainted)
+        findings += reasons
+        if not reasons:
+            eligible.append(d)
+    return Scope(tuple(eligible), tuple(findings))
+
+
+def judge(d: Deployment, clusters: Mapping[str, Cluster], tainted: set[str]) -> list[Finding]:
+    """Every reason this Deployment cannot fail over (empty: it can)."""
+    out: list[Finding] = []
+    did = d.deployment_id
+    if d.deploy_mechanism in _MECHANISM_CODES:
+        out.append(finding(_MECHANISM_CODES[d.deploy_mechanism], did))
+    origin = clusters.get(d.origin_cluster_id)
+    if _created_before(d, origin):
+        out.append(finding(Code.CREATED_BEFORE_FAILOVER_ENABLED, did, d.origin_cluster_id))
+    else:
+        for cid in dict.fromkeys((d.origin_cluster_id, d.cluster_id)):
+            if cid in tainted:
+                out.append(finding(Code.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER, did, cid))
+                break
+    return out

@@ -1,0 +1,158 @@
+"""Cluster-level eligibility of a failover, as the spec states it, plus warnings.
+
+The spec's rules, each with its stable code:
+- Trigger button (source): registered; ``failoverEnabled``; ``external-secrets.enabled``;
+  ``global.dataPlaneFailover.externalSecretManagerName`` set; a valid, authenticated
+  ClusterSecretStore; split plane mode (``global.plane.mode: data``, not unified); no
+  failover already in progress on it.
+- Destination (dropdown): not the source; registered; HEALTHY; no pending failover
+  targeting it; and the secrets/plane prerequisites, which must hold on both clusters.
+- One addition for the one-writer rule: a destination that is itself the source of a
+  running failover is refused (DESTINATION_FAILOVER_IN_PROGRESS).
+Warnings never block; they are recorded in FailoverRequested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from jetbridge.navigator.domain.cluster import Cluster
+from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.reasons import Code, Finding, finding
+from jetbridge.navigator.domain.vocabulary import (
+    DatabaseEndpointStatus,
+    FailoverMode,
+    Health,
+    PlaneMode,
+)
+
+
+def _prerequisites(cluster: Cluster, secrets_code: Code) -> list[Finding]:
+    """What both sides need: external secrets, a secret manager, a store, data plane."""
+    out: list[Finding] = []
+    cid = cluster.cluster_id
+    if not cluster.external_secrets_enabled:
+        out.append(finding(secrets_code, cid))
+    if not cluster.external_secret_manager_name:
+        out.append(finding(Code.SECRET_MANAGER_NAME_MISSING, cid))
+    if not cluster.cluster_secret_store_ok:
+        out.append(finding(Code.CLUSTER_SECRET_STORE_INVALID, cid))
+    if cluster.plane_mode is PlaneMode.UNIFIED:
+        out.append(finding(Code.UNIFIED_PLANE_MODE, cid))
+    elif cluster.plane_mode is not PlaneMode.DATA:
+        out.append(finding(Code.PLANE_MODE_NOT_DATA, cid, cluster.plane_mode.value))
+    return out
+
+
+def _active(requests: Iterable[FailoverRequest]) -> list[FailoverRequest]:
+    return sorted((r for r in requests if r.active), key=lambda r: r.request_id)
+
+
+def source_blockers(
+    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+) -> list[Finding]:
+    """Why the Trigger Failover button is inactive for this source (empty: active)."""
+    source = clusters.get(source_id)
+    if source is None or not source.registered:
+        return [finding(Code.SOURCE_NOT_REGISTERED, source_id)]
+    out: list[Finding] = []
+    if not source.failover_enabled:
+        out.append(finding(Code.SOURCE_FAILOVER_DISABLED, source_id))
+    out += _prerequisites(source, Code.SOURCE_EXTERNAL_SECRETS_DISABLED)
+    for r in _active(requests):
+        if r.involves(source_id):
+            out.append(finding(Code.SOURCE_FAILOVER_IN_PROGRESS, source_id, r.request_id))
+            break
+    return out
+
+
+def destination_blockers(
+    source_id: str,
+    destination_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+) -> list[Finding]:
+    """Why ``destination_id`` is not a valid target for ``source_id`` (empty: valid)."""
+    if destination_id == source_id:
+        return [finding(Code.SAME_SOURCE_AND_DESTINATION, destination_id)]
+    dest = clusters.get(destination_id)
+    if dest is None or not dest.registered:
+        return [finding(Code.DESTINATION_NOT_REGISTERED, destination_id)]
+    out: list[Finding] = []
+    if dest.health is not Health.HEALTHY:
+        out.append(finding(Code.DESTINATION_NOT_HEALTHY, destination_id, dest.health.value))
+    active = _active(requests)
+    targeting = [r for r in active if r.destination_cluster_id == destination_id]
+    if targeting:
+        out.append(
+            finding(Code.DESTINATION_HAS_PENDING_FAILOVER, destination_id, targeting[0].id)
+        )
+    draining = [r for r in active if r.source_cluster_id == destination_id]
+    if draining:
+        out.append(
+            finding(Code.DESTINATION_FAILOVER_IN_PROGRESS, destination_id, draining[0].id)
+        )
+    out += _prerequisites(dest, Code.DESTINATION_EXTERNAL_SECRETS_DISABLED)
+    return out
+
+
+def request_blockers(
+    source_id: str,
+    destination_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+) -> list[Finding]:
+    """Every cluster-level reason to reject, source first (order is stable)."""
+    requests = list(requests)
+    out = source_blockers(source_id, clusters, requests)
+    for f in destination_blockers(source_id, destination_id, clusters, requests):
+        if f not in out:  # SAME_SOURCE_AND_DESTINATION can otherwise repeat findings
+            out.append(f)
+    return out
+
+
+def valid_destinations(
+    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+) -> list[str]:
+    """The UI dropdown: clusters a request from ``source_id`` could target right now."""
+    requests = list(requests)
+    return sorted(
+        cid
+        for cid in clusters
+        if not destination_blockers(source_id, cid, clusters, requests)
+    )
+
+
+def destination_options(
+    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+) -> dict[str, list[Finding]]:
+    """Every other cluster with why it is not a valid target (for greyed-out entries)."""
+    requests = list(requests)
+    return {
+        cid: destination_blockers(source_id, cid, clusters, requests)
+        for cid in sorted(clusters)
+        if cid != source_id
+    }
+
+
+def warnings(source: Cluster, destination: Cluster, mode: FailoverMode) -> list[Finding]:
+    """Go past the spec: risks an operator should see, none of which blocks."""
+    out: list[Finding] = []
+    dst = destination.cluster_id
+    sv, dv = source.jetbridge_version, destination.jetbridge_version
+    if sv and dv and sv != dv:
+        out.append(finding(Code.JETBRIDGE_VERSION_MISMATCH, dst, f"{sv} vs {dv}"))
+    if destination.database_endpoint_status is DatabaseEndpointStatus.READ_ONLY_REPLICA:
+        out.append(finding(Code.DATABASE_ENDPOINT_READ_ONLY, dst))
+    elif destination.database_endpoint_status is DatabaseEndpointStatus.UNREACHABLE:
+        out.append(finding(Code.DATABASE_ENDPOINT_UNREACHABLE, dst))
+    if not destination.log_sink_configured:
+        out.append(finding(Code.DESTINATION_LOG_SINK_MISSING, dst))
+    sn, dn = source.external_secret_manager_name, destination.external_secret_manager_name
+    if sn and dn and sn != dn:
+        out.append(finding(Code.SECRET_MANAGER_NAMES_DIFFER, dst, f"{sn} vs {dn}"))
+    if not destination.failover_enabled:
+        out.append(finding(Code.DESTINATION_FAILOVER_DISABLED, dst))
+    if mode is FailoverMode.CONTROLLED and not source.reachable:
+        out.append(finding(Code.SOURCE_UNREACHABLE_FOR_CONTROLLED, source.cluster_id))
+    return out

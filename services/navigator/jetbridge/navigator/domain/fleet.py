@@ -1,0 +1,164 @@
+"""Everything the Navigator knows, folded from the log, and the one place that decides.
+
+``Fleet`` holds every aggregate by id. ``apply`` routes an event to its aggregate (the
+same code path live and on replay, so ``Fleet.replay(log) == fleet``). ``decide`` turns a
+command into events; ``react`` returns whatever follows from the state at ``now``
+(starting requests, the mission sagas, blast radius, the end of requests). Both are
+pure: they return events and leave the fleet untouched; the caller appends the events
+to the log and applies them. Deciding twice on the same state adds nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.aggregate import Aggregate
+from jetbridge.navigator.domain.cluster import Cluster
+from jetbridge.navigator.domain.commands import (
+    CancelFailover,
+    Command,
+    EnableFailover,
+    RequestFailover,
+)
+from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.errors import UnknownAggregate, UnknownEvent
+from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.flight import Flight
+from jetbridge.navigator.domain.mission import Mission
+from jetbridge.navigator.domain.mission_saga import MissionContext, advance_mission
+from jetbridge.navigator.domain.request_saga import advance_request
+from jetbridge.navigator.domain.requesting import (
+    decide_cancel,
+    decide_enable_failover,
+    decide_request,
+    start_request,
+)
+from jetbridge.navigator.domain.vocabulary import CleanupStatus, MissionStatus, RequestStatus
+
+A = TypeVar("A", bound=Aggregate)
+MAX_REACT_ROUNDS = 32
+
+
+class Fleet:
+    def __init__(self) -> None:
+        self.clusters: dict[str, Cluster] = {}
+        self.deployments: dict[str, Deployment] = {}
+        self.requests: dict[str, FailoverRequest] = {}
+        self.missions: dict[str, Mission] = {}
+        self.flights: dict[str, Flight] = {}
+
+    @classmethod
+    def replay(cls, events: Iterable[ev.DomainEvent]) -> Fleet:
+        fleet = cls()
+        for event in events:
+            fleet.apply(event)
+        return fleet
+
+    def _table(self, aggregate: str) -> tuple[dict[str, Any], type[Aggregate]]:
+        tables: dict[str, tuple[dict[str, Any], type[Aggregate]]] = {
+            "Cluster": (self.clusters, Cluster),
+            "Deployment": (self.deployments, Deployment),
+            "FailoverRequest": (self.requests, FailoverRequest),
+            "Mission": (self.missions, Mission),
+            "Flight": (self.flights, Flight),
+        }
+        if aggregate not in tables:
+            raise UnknownEvent("Fleet", aggregate)
+        return tables[aggregate]
+
+    def apply(self, event: ev.DomainEvent) -> None:
+        """Fold one event; an illegal one raises and changes nothing."""
+        table, cls = self._table(event.AGGREGATE)
+        aggregate = table.get(event.aggregate_id)
+        if aggregate is None:
+            fresh = cls(event.aggregate_id)
+            fresh.apply(event)
+            table[event.aggregate_id] = fresh
+        else:
+            aggregate.apply(event)
+
+    def apply_all(self, events: Iterable[ev.DomainEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def clone(self) -> Fleet:
+        return copy.deepcopy(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fleet) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def decide(self, command: Command, now: int) -> list[ev.DomainEvent]:
+        match command:
+            case RequestFailover():
+                return decide_request(command, self.clusters, self.deployments, self.requests, now)
+            case CancelFailover():
+                return decide_cancel(command, self.requests.get(command.request_id), now)
+            case EnableFailover():
+                cluster = self.clusters.get(command.cluster_id)
+                return decide_enable_failover(command, cluster, self.deployments, now)
+
+    def react(self, now: int) -> list[ev.DomainEvent]:
+        """Everything that follows from the current state at ``now``, until it settles."""
+        work = self.clone()
+        out: list[ev.DomainEvent] = []
+        for _ in range(MAX_REACT_ROUNDS):
+            round_events = work._react_once(now)
+            if not round_events:
+                return out
+            out += round_events
+        return out
+
+    def _react_once(self, now: int) -> list[ev.DomainEvent]:
+        out: list[ev.DomainEvent] = []
+        for request in sorted(self.requests.values(), key=lambda r: r.requested_at):
+            if request.status is RequestStatus.PENDING:
+                events = start_request(request, self.deployments, now)
+            else:
+                events = advance_request(request, self.missions, now)
+            self.apply_all(events)
+            out += events
+        for mission in list(self.missions.values()):
+            if self._settled(mission):
+                continue
+            events = advance_mission(self.mission_context(mission.id), now)
+            self.apply_all(events)
+            out += events
+        return out
+
+    def _settled(self, m: Mission) -> bool:
+        """Nothing can follow any more: skip it (a pure shortcut, not a rule)."""
+        if not m.terminal or m.cleanup is CleanupStatus.PENDING:
+            return False
+        for fid in (m.source_flight_id, m.destination_flight_id):
+            flight = self.flights.get(fid)
+            if flight is None or not flight.terminal:
+                return False
+        dep = self.deployments.get(m.deployment_id)
+        unmoved = dep is not None and dep.active and dep.cluster_id == m.source_cluster_id
+        return not (m.status is MissionStatus.SUCCEEDED and unmoved)
+
+    def mission_context(self, mission_id: str) -> MissionContext:
+        m = self._get(self.missions, mission_id, "Mission")
+        request = self._get(self.requests, m.request_id, "FailoverRequest")
+        source = self.clusters.get(m.source_cluster_id)
+        destination = self.clusters.get(m.destination_cluster_id)
+        return MissionContext(
+            mission=m,
+            source=self._get(self.flights, m.source_flight_id, "Flight"),
+            destination=self._get(self.flights, m.destination_flight_id, "Flight"),
+            deployment=self._get(self.deployments, m.deployment_id, "Deployment"),
+            retry=request.policy.retry,
+            source_reachable=source is not None and source.reachable,
+            destination_reachable=destination is not None and destination.reachable,
+        )
+
+    @staticmethod
+    def _get(table: dict[str, A], key: str, name: str) -> A:
+        if key not in table:
+            raise UnknownAggregate(name, key)
+        return table[key]

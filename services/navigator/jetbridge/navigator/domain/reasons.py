@@ -1,0 +1,131 @@
+"""Stable reason codes and the sentences an operator reads.
+
+Codes are part of the event contract (UIs and alerts match on them): never rename one,
+only add. Each finding names its subject (a cluster or Deployment id) so a message
+can say which one is at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # The request as a whole (blocking).
+    SOURCE_NOT_REGISTERED = "SOURCE_NOT_REGISTERED"
+    SOURCE_FAILOVER_DISABLED = "SOURCE_FAILOVER_DISABLED"
+    SOURCE_EXTERNAL_SECRETS_DISABLED = "SOURCE_EXTERNAL_SECRETS_DISABLED"
+    DESTINATION_EXTERNAL_SECRETS_DISABLED = "DESTINATION_EXTERNAL_SECRETS_DISABLED"
+    SECRET_MANAGER_NAME_MISSING = "SECRET_MANAGER_NAME_MISSING"
+    CLUSTER_SECRET_STORE_INVALID = "CLUSTER_SECRET_STORE_INVALID"
+    UNIFIED_PLANE_MODE = "UNIFIED_PLANE_MODE"
+    PLANE_MODE_NOT_DATA = "PLANE_MODE_NOT_DATA"
+    DESTINATION_NOT_REGISTERED = "DESTINATION_NOT_REGISTERED"
+    DESTINATION_NOT_HEALTHY = "DESTINATION_NOT_HEALTHY"
+    DESTINATION_HAS_PENDING_FAILOVER = "DESTINATION_HAS_PENDING_FAILOVER"
+    DESTINATION_FAILOVER_IN_PROGRESS = "DESTINATION_FAILOVER_IN_PROGRESS"
+    SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
+    SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
+    INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
+    # One Deployment.
+    DEPLOYMENT_UNKNOWN = "DEPLOYMENT_UNKNOWN"
+    GIT_SYNC_NOT_SUPPORTED = "GIT_SYNC_NOT_SUPPORTED"
+    DAG_ONLY_NOT_SUPPORTED = "DAG_ONLY_NOT_SUPPORTED"
+    CREATED_BEFORE_FAILOVER_ENABLED = "CREATED_BEFORE_FAILOVER_ENABLED"
+    CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
+    # Enabling failover on a cluster.
+    CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
+    CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
+    # Warnings: shown, recorded, never blocking.
+    JETBRIDGE_VERSION_MISMATCH = "JETBRIDGE_VERSION_MISMATCH"
+    DATABASE_ENDPOINT_READ_ONLY = "DATABASE_ENDPOINT_READ_ONLY"
+    DATABASE_ENDPOINT_UNREACHABLE = "DATABASE_ENDPOINT_UNREACHABLE"
+    DESTINATION_LOG_SINK_MISSING = "DESTINATION_LOG_SINK_MISSING"
+    SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
+    DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
+    SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
+    NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
+
+
+MESSAGES: dict[Code, str] = {
+    Code.SOURCE_NOT_REGISTERED: "Cluster {s} is not registered with the control plane.",
+    Code.SOURCE_FAILOVER_DISABLED: "Failover is not enabled on source cluster {s} "
+    "(failoverEnabled is false).",
+    Code.SOURCE_EXTERNAL_SECRETS_DISABLED: "External secrets are not enabled on source "
+    "cluster {s} (external-secrets.enabled is false).",
+    Code.DESTINATION_EXTERNAL_SECRETS_DISABLED: "External secrets are not enabled on "
+    "destination cluster {s} (external-secrets.enabled is false).",
+    Code.SECRET_MANAGER_NAME_MISSING: "Cluster {s} has no external secret manager name "
+    "(global.dataPlaneFailover.externalSecretManagerName is not set).",
+    Code.CLUSTER_SECRET_STORE_INVALID: "Cluster {s} has no valid, authenticated "
+    "ClusterSecretStore.",
+    Code.UNIFIED_PLANE_MODE: "Cluster {s} runs in unified plane mode; failover needs "
+    "separate control and data planes.",
+    Code.PLANE_MODE_NOT_DATA: "Cluster {s} does not report global.plane.mode: data "
+    "(reported: {detail}).",
+    Code.DESTINATION_NOT_REGISTERED: "Destination cluster {s} is not registered.",
+    Code.DESTINATION_NOT_HEALTHY: "Destination cluster {s} is not healthy (health: {detail}).",
+    Code.DESTINATION_HAS_PENDING_FAILOVER: "Destination cluster {s} is already the "
+    "destination of failover {detail}.",
+    Code.DESTINATION_FAILOVER_IN_PROGRESS: "Destination cluster {s} is the source of "
+    "failover {detail}, which is still running.",
+    Code.SAME_SOURCE_AND_DESTINATION: "Source and destination are the same cluster ({s}).",
+    Code.SOURCE_FAILOVER_IN_PROGRESS: "Failover {detail} is already in progress on "
+    "source cluster {s}.",
+    Code.INELIGIBLE_DEPLOYMENTS: "{detail} Deployment(s) on {s} cannot fail over; "
+    "exclude them explicitly to proceed without them.",
+    Code.DEPLOYMENT_UNKNOWN: "Deployment {s} is reported by the cluster but unknown to "
+    "the control plane, so its deploy mechanism and age cannot be checked.",
+    Code.GIT_SYNC_NOT_SUPPORTED: "Deployment {s} uses git-sync deploys; only image-based "
+    "Deployments can fail over.",
+    Code.DAG_ONLY_NOT_SUPPORTED: "Deployment {s} uses DAG-only deploys; only image-based "
+    "Deployments can fail over.",
+    Code.CREATED_BEFORE_FAILOVER_ENABLED: "Deployment {s} was created before failover "
+    "was enabled on cluster {detail}.",
+    Code.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER: "Deployment {s} lives on cluster "
+    "{detail}, which already had Deployments when failover was enabled.",
+    Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
+    Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
+    "has {detail} Deployment(s).",
+    Code.JETBRIDGE_VERSION_MISMATCH: "Source and destination run different Jetbridge "
+    "versions ({detail}); keep them compatible.",
+    Code.DATABASE_ENDPOINT_READ_ONLY: "From destination {s} the database endpoint is a "
+    "read-only replica: promote it and move the endpoint before failing over.",
+    Code.DATABASE_ENDPOINT_UNREACHABLE: "Destination {s} cannot reach the database "
+    "endpoint.",
+    Code.DESTINATION_LOG_SINK_MISSING: "Destination {s} has no log sink configured; task "
+    "logs written there will not be readable from the UI.",
+    Code.SECRET_MANAGER_NAMES_DIFFER: "Source and destination use different external "
+    "secret managers ({detail}); both must reach the same store.",
+    Code.DESTINATION_FAILOVER_DISABLED: "Failover is not enabled on destination {s}: "
+    "moving back (failback) will not be possible until it is.",
+    Code.SOURCE_UNREACHABLE_FOR_CONTROLLED: "Source {s} is unreachable: a Controlled "
+    "failover cannot drain it; consider Forced.",
+    Code.NO_DEPLOYMENTS_TO_MOVE: "No Deployment on {s} will move.",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason or warning: a stable code, its subject and an operator sentence."""
+
+    code: Code
+    subject_id: str
+    message: str
+
+
+def finding(code: Code, subject_id: str, detail: object = "") -> Finding:
+    return Finding(code, subject_id, MESSAGES[code].format(s=subject_id, detail=detail))
+
+
+def codes(findings: list[Finding]) -> list[str]:
+    return [f.code.value for f in findings]
+
+
+def subjects(findings: list[Finding]) -> list[str]:
+    return [f.subject_id for f in findings]
+
+
+def messages(findings: list[Finding]) -> list[str]:
+    return [f.message for f in findings]

@@ -1,0 +1,199 @@
+"""Decisions on operator commands: request, cancel, enable failover; start a request.
+
+One writer decides: :func:`decide_request` is given every request known so far and
+refuses (with a recorded rejection) a second request using a cluster that an active
+request already holds, so two concurrent requests for the same source or destination
+can never both be accepted. Re-deciding a command whose request already exists yields
+no events, so a restarted Navigator never decides twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain import plans
+from jetbridge.navigator.domain import reasons as rs
+from jetbridge.navigator.domain.cluster import Cluster
+from jetbridge.navigator.domain.commands import CancelFailover, EnableFailover, RequestFailover
+from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.deployment_eligibility import deployment_scope
+from jetbridge.navigator.domain.eligibility import request_blockers, warnings
+from jetbridge.navigator.domain.errors import CommandRefused
+from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.reasons import Code, finding
+from jetbridge.navigator.domain.vocabulary import FlightKind, RequestStatus
+
+
+def decide_request(
+    cmd: RequestFailover,
+    clusters: Mapping[str, Cluster],
+    deployments: Mapping[str, Deployment],
+    requests: Mapping[str, FailoverRequest],
+    now: int,
+) -> list[ev.DomainEvent]:
+    """FailoverRequested, plus FailoverRejected when it may not go ahead."""
+    if cmd.request_id in requests and requests[cmd.request_id].exists:
+        return []
+    src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
+    blockers = request_blockers(src, dst, clusters, requests.values())
+    scope = deployment_scope(src, clusters, deployments)
+    warned: list[rs.Finding] = []
+    if src in clusters and dst in clusters and src != dst:
+        warned = warnings(clusters[src], clusters[dst], cmd.mode)
+    if not scope.eligible:
+        warned.append(finding(Code.NO_DEPLOYMENTS_TO_MOVE, src))
+    ineligible = list(scope.ineligible)
+    p = cmd.policy
+    requested = ev.FailoverRequested(
+        request_id=cmd.request_id,
+        source_cluster_id=src,
+        destination_cluster_id=dst,
+        mode=cmd.mode.value,
+        requested_by=cmd.requested_by,
+        requested_at=now,
+        drain_timeout_seconds=p.drain_timeout_seconds,
+        exclude_ineligible=cmd.exclude_ineligible,
+        max_concurrent_missions=p.blast_radius.max_concurrent_missions,
+        halt_failure_ratio=p.blast_radius.halt_failure_ratio,
+        max_attempts=p.retry.max_attempts,
+        backoff_base_seconds=p.retry.backoff_base_seconds,
+        backoff_max_seconds=p.retry.backoff_max_seconds,
+        deployment_ids=[d.deployment_id for d in scope.eligible],
+        ineligible_deployment_ids=rs.subjects(ineligible),
+        ineligible_reason_codes=rs.codes(ineligible),
+        ineligible_reason_messages=rs.messages(ineligible),
+        warning_codes=rs.codes(warned),
+        warning_subjects=rs.subjects(warned),
+        warning_messages=rs.messages(warned),
+    )
+    reasons = list(blockers)
+    if ineligible and not cmd.exclude_ineligible:
+        reasons.append(finding(Code.INELIGIBLE_DEPLOYMENTS, src, len(scope.ineligible_ids)))
+        reasons += ineligible
+    if not reasons:
+        return [requested]
+    rejected = ev.FailoverRejected(
+        request_id=cmd.request_id,
+        rejected_at=now,
+        reason_codes=rs.codes(reasons),
+        reason_subjects=rs.subjects(reasons),
+        reason_messages=rs.messages(reasons),
+    )
+    return [requested, rejected]
+
+
+def decide_cancel(
+    cmd: CancelFailover, request: FailoverRequest | None, now: int
+) -> list[ev.DomainEvent]:
+    if request is None or not request.exists:
+        raise CommandRefused("UNKNOWN_REQUEST", f"no failover request {cmd.request_id!r}")
+    if request.status is RequestStatus.PENDING:
+        return [
+            ev.FailoverCancelled(
+                request_id=request.id, cancelled_by=cmd.requested_by, cancelled_at=now
+            )
+        ]
+    if request.status is RequestStatus.IN_PROGRESS:
+        if request.cancel_requested:
+            return []
+        return [
+            ev.FailoverCancelRequested(
+                request_id=request.id, requested_by=cmd.requested_by, requested_at=now
+            )
+        ]
+    raise CommandRefused(
+        "REQUEST_FINISHED", f"failover {request.id!r} already ended {request.status.value}"
+    )
+
+
+def decide_enable_failover(
+    cmd: EnableFailover,
+    cluster: Cluster | None,
+    deployments: Mapping[str, Deployment],
+    now: int,
+) -> list[ev.DomainEvent]:
+    """The spec: failover cannot be enabled on a cluster that already has Deployments."""
+    if cluster is None or not cluster.registered:
+        raise CommandRefused(
+            Code.CLUSTER_NOT_REGISTERED.value,
+            finding(Code.CLUSTER_NOT_REGISTERED, cmd.cluster_id).message,
+        )
+    if cluster.failover_enabled:
+        return []
+    present = set(cluster.deployment_ids) | {
+        d.deployment_id for d in deployments.values() if d.active and d.cluster_id == cluster.id
+    }
+    if present:
+        why = finding(Code.CLUSTER_HAS_DEPLOYMENTS, cluster.id, len(present))
+        return [
+            ev.FailoverEnableRefused(
+                cluster_id=cluster.id,
+                reason_code=why.code.value,
+                reason=why.message,
+                requested_by=cmd.requested_by,
+                refused_at=now,
+                deployment_ids=sorted(present),
+            )
+        ]
+    return [ev.FailoverEnabled(cluster_id=cluster.id, enabled_at=now, enabled_by=cmd.requested_by)]
+
+
+def start_request(
+    request: FailoverRequest, deployments: Mapping[str, Deployment], now: int
+) -> list[ev.DomainEvent]:
+    """PENDING -> IN_PROGRESS: one Mission per Deployment in scope, two Flights each."""
+    if request.status is not RequestStatus.PENDING:
+        return []
+    out: list[ev.DomainEvent] = []
+    mission_ids: list[str] = []
+    for dep_id in request.deployment_ids:
+        d = deployments.get(dep_id)
+        if d is None or not d.active or d.cluster_id != request.source_cluster_id:
+            continue  # gone or moved since the request was judged
+        mid = plans.mission_id(request.id, dep_id)
+        mission_ids.append(mid)
+        out.append(
+            ev.MissionCreated(
+                mission_id=mid,
+                request_id=request.id,
+                deployment_id=dep_id,
+                source_cluster_id=request.source_cluster_id,
+                destination_cluster_id=request.destination_cluster_id,
+                mode=request.mode.value,
+                priority=d.priority,
+                fencing_epoch=d.next_fencing_epoch,
+                source_flight_id=plans.flight_id(mid, FlightKind.SOURCE),
+                destination_flight_id=plans.flight_id(mid, FlightKind.DESTINATION),
+                created_at=now,
+            )
+        )
+        for kind in (FlightKind.SOURCE, FlightKind.DESTINATION):
+            out.append(_plan_flight(request, d, mid, kind, now))
+    started = ev.FailoverStarted(request_id=request.id, started_at=now, mission_ids=mission_ids)
+    return [started, *out]
+
+
+def _plan_flight(
+    request: FailoverRequest, d: Deployment, mid: str, kind: FlightKind, now: int
+) -> ev.FlightPlanned:
+    steps = plans.plan(request.mode, kind)
+    drain = request.policy.drain_timeout_seconds
+    cluster = (
+        request.source_cluster_id if kind is FlightKind.SOURCE else request.destination_cluster_id
+    )
+    return ev.FlightPlanned(
+        flight_id=plans.flight_id(mid, kind),
+        mission_id=mid,
+        request_id=request.id,
+        deployment_id=d.deployment_id,
+        kind=kind.value,
+        cluster_id=cluster,
+        mode=request.mode.value,
+        fencing_epoch=d.next_fencing_epoch,
+        drain_timeout_seconds=drain,
+        image=d.image,
+        planned_at=now,
+        steps=[s.name.value for s in steps],
+        step_deadline_seconds=[plans.deadline_seconds(s.name, drain) for s in steps],
+    )
