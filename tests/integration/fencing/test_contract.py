@@ -1,0 +1,181 @@
+"""The Fencer contract, run against every engine variant (see conftest.VARIANTS)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jetbridge.fencing.domain import (
+    FencingPhase,
+    MissingPrivilege,
+    OwnershipModel,
+    Side,
+    StaleFencingEpoch,
+    fencing_completed_payload,
+    fencing_refused_payload,
+)
+
+from .conftest import deployed
+from .harness import Engine, Session
+
+pytestmark = pytest.mark.integration
+
+
+async def can_login_and_write(engine: Engine, dep, side: Side) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        session = await engine.login(dep, side)
+    except Exception:
+        return False
+    try:
+        await session.write(f"check-{side}")
+        return True
+    except Exception:
+        return False
+    finally:
+        await session.close()
+
+
+async def probe_ready(engine: Engine, dep) -> Session:  # type: ignore[no-untyped-def]
+    """A held session of side A (which created the probe tables in ``deployed``)."""
+    return await engine.login(dep, Side.A)
+
+
+async def test_provision_blocks_the_inactive_side_at_once(engine: Engine) -> None:
+    async with deployed(engine, extra_db=True) as dep:
+        fencer = engine.fencer(engine.admin)
+        state = await fencer.state(dep)
+        assert (state.epoch, state.active_side, state.phase) == (0, Side.A, FencingPhase.ACTIVE)
+        session = await probe_ready(engine, dep)
+        assert await session.write("A") == 1
+        await session.close()
+        assert not await can_login_and_write(engine, dep, Side.B)
+        again = await fencer.provision(dep, engine.passwords)  # idempotent
+        assert (again.epoch, again.active_side, again.blocked_role) == (0, Side.A, dep.role_b)
+        assert await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_fence_moves_writes_ends_old_sessions_and_fails_back(engine: Engine) -> None:
+    async with deployed(engine, extra_db=True) as dep:
+        fencer = engine.fencer(engine.admin)
+        held = await probe_ready(engine, dep)
+        await held.write("A")
+        outcome = await fencer.fence(dep, Side.B, 1)
+        assert (outcome.epoch, outcome.active_role, outcome.fenced_role) == (1, dep.role_b, dep.role_a)
+        assert outcome.sessions_terminated >= 1 and not outcome.already_applied
+        assert outcome.revoked_ms <= outcome.sessions_gone_ms <= outcome.took_ms
+        assert await engine.sessions_of(dep.role_a) == 0
+        with pytest.raises(Exception):  # noqa: B017 - driver-specific "connection closed"
+            await held.write("A")
+        await held.close()
+        assert not await can_login_and_write(engine, dep, Side.A)
+        assert await can_login_and_write(engine, dep, Side.B)  # B uses the tables A created
+        state = await fencer.state(dep)
+        assert (state.epoch, state.active_side) == (1, Side.B)
+
+        back = await fencer.fence(dep, Side.A, 2)  # failback
+        assert (back.epoch, back.active_side) == (2, Side.A)
+        assert await can_login_and_write(engine, dep, Side.A)
+        assert not await can_login_and_write(engine, dep, Side.B)
+
+
+async def test_same_epoch_and_side_is_idempotent(engine: Engine) -> None:
+    async with deployed(engine) as dep:
+        fencer = engine.fencer(engine.admin)
+        first = await fencer.fence(dep, Side.B, 7)
+        again = await fencer.fence(dep, Side.B, 7)
+        assert not first.already_applied and again.already_applied
+        assert (again.epoch, again.active_side, again.sessions_terminated) == (7, Side.B, 0)
+        assert await can_login_and_write(engine, dep, Side.B)
+        assert not await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_stale_fencer_is_refused_as_data_and_changes_nothing(engine: Engine) -> None:
+    async with deployed(engine) as dep:
+        fencer = engine.fencer(engine.admin)
+        await probe_ready(engine, dep)
+        await fencer.fence(dep, Side.B, 5)
+        holder = await engine.login(dep, Side.B)
+        for epoch, side in ((4, Side.A), (5, Side.A), (3, Side.B)):
+            with pytest.raises(StaleFencingEpoch) as refused:
+                await fencer.fence(dep, side, epoch)
+            assert (refused.value.current_epoch, refused.value.attempted_epoch) == (5, epoch)
+        payload = fencing_refused_payload(refused.value, dep, flight_id="f1", mission_id="m1")
+        assert payload["attempted_epoch"] == 3 and payload["current_epoch"] == 5
+        assert payload["current_active_role"] == dep.role_b
+        await holder.write("B")  # the active side's session survived the refusals
+        await holder.close()
+        state = await fencer.state(dep)
+        assert (state.epoch, state.active_side) == (5, Side.B)
+        assert not await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_concurrent_fencers_the_newest_epoch_wins(engine: Engine) -> None:
+    async with deployed(engine) as dep:
+        fencer = engine.fencer(engine.admin)
+        results = await asyncio.gather(
+            fencer.fence(dep, Side.B, 1), fencer.fence(dep, Side.A, 2), return_exceptions=True
+        )
+        for result in results:
+            assert not isinstance(result, BaseException) or isinstance(result, StaleFencingEpoch)
+        state = await fencer.state(dep)
+        assert (state.epoch, state.active_side) == (2, Side.A)
+        assert await can_login_and_write(engine, dep, Side.A)
+        assert not await can_login_and_write(engine, dep, Side.B)
+
+
+async def test_quotes_spaces_and_unicode_in_names(engine: Engine) -> None:
+    async with deployed(engine, weird=True, extra_db=True) as dep:
+        assert "'" in dep.role_a and '"' in dep.databases[0] and "ü" in dep.data_role
+        fencer = engine.fencer(engine.admin)
+        session = await probe_ready(engine, dep)
+        await session.close()
+        outcome = await fencer.fence(dep, Side.B, 1)
+        payload = fencing_completed_payload(outcome, flight_id="f", mission_id="m")
+        assert payload["active_role"] == dep.role_b and payload["epoch"] == 1
+        assert await can_login_and_write(engine, dep, Side.B)
+        assert not await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_missing_privilege_is_named(engine: Engine) -> None:
+    if engine.kind == "mysql":
+        lacking, expected = "CONNECTION ADMIN", "CONNECTION ADMIN"
+    elif engine.ownership is OwnershipModel.APC_MANAGED:
+        lacking, expected = "CREATEROLE", "CREATEROLE"
+    else:
+        lacking, expected = "CREATEDB", "CREATEDB"
+    admin = await engine.create_admin(without=lacking)
+    dep = engine.deployment()
+    try:
+        if engine.ownership is OwnershipModel.CUSTOMER_MANAGED:
+            engine.run_customer_sql(dep, admin)
+        with pytest.raises(MissingPrivilege) as missing:
+            await engine.fencer(admin).provision(dep, engine.passwords)
+        assert missing.value.privilege == expected and expected in str(missing.value)
+    finally:
+        await engine.superuser_drop(dep)
+        await engine.drop_admin(admin)
+
+
+async def test_fence_without_the_right_to_end_sessions_is_refused_up_front(engine: Engine) -> None:
+    """No terminator membership (PostgreSQL) / no CONNECTION ADMIN (MariaDB): the fence
+    fails naming it BEFORE revoking anything, so the active side keeps working."""
+    async with deployed(engine) as dep:
+        await engine.take_kill_right(dep, give_back=False)
+        try:
+            with pytest.raises(MissingPrivilege) as missing:
+                await engine.fencer(engine.admin).fence(dep, Side.B, 1)
+        finally:
+            await engine.take_kill_right(dep, give_back=True)
+        expected = "CONNECTION ADMIN" if engine.kind == "mysql" else dep.terminator_role
+        assert expected in missing.value.privilege
+        assert await can_login_and_write(engine, dep, Side.A)
+        state = await engine.fencer(engine.admin).state(dep)
+        assert (state.epoch, state.active_side) == (0, Side.A)
+
+
+async def test_drop_removes_databases(engine: Engine) -> None:
+    fencer = engine.fencer(engine.admin)
+    async with deployed(engine) as dep:
+        await fencer.drop(dep)
+        assert not await can_login_and_write(engine, dep, Side.A)
