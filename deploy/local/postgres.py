@@ -53,7 +53,7 @@ SETTINGS = """\
 listen_addresses = '{host}'
 port = {port}
 unix_socket_directories = '{socket_dir}'
-cluster_name = 'jetbridge-{label}'
+cluster_name = '{cluster_name}'
 max_connections = 300
 shared_buffers = 128MB
 password_encryption = scram-sha-256
@@ -88,6 +88,16 @@ class Flavor:
         if self.major == "15":
             return Path("/usr/lib/postgresql/15/bin")
         return _embedded_bin_dir()
+
+
+def _parent_is_postmaster(pid: int) -> bool:
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    ppid = int(stat_line.rsplit(")", 1)[1].split()[1])
+    parent = cmdline(ppid)
+    return bool(parent) and os.path.basename(parent[0]) == "postgres" and "-D" in parent
 
 
 def _embedded_bin_dir() -> Path:
@@ -131,6 +141,13 @@ class Postgres(Component):
         digest = hashlib.sha256(str(inside).encode()).hexdigest()[:10]
         return Path("/tmp") / f"jetbridge-pg-{digest}"
 
+    @property
+    def cluster_name(self) -> str:
+        """Names this instance in its processes' titles ("postgres: NAME: checkpointer");
+        the data dir's hash keeps two checkouts' instances apart."""
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:8]
+        return f"jetbridge-{self.flavor.label}-{digest}"
+
     def password(self) -> str:
         return self.layout.password(self.flavor.label)
 
@@ -156,7 +173,8 @@ class Postgres(Component):
         if not self.initialized():
             self._initdb()
         self._write_owned(self.data_dir / "jetbridge.conf", SETTINGS.format(
-            host=HOST, port=self.port, socket_dir=self.socket_dir, label=self.flavor.label))
+            host=HOST, port=self.port, socket_dir=self.socket_dir,
+            cluster_name=self.cluster_name))
         self._write_owned(self.data_dir / "pg_hba.conf", HBA)
         self._write_owned(self.data_dir / "pg_ident.conf", f"owner {user} postgres\n")
 
@@ -262,11 +280,15 @@ class Postgres(Component):
 
     def _wait_for_orphans(self) -> None:
         """After a kill -9 of the postmaster its children linger for a moment and
-        hold the shared memory; a new postmaster refuses to start until they exit."""
-        title = f"postgres: jetbridge-{self.flavor.label}:"
+        hold the shared memory; a new postmaster refuses to start until they exit.
+        An orphan carries this instance's cluster_name AND has lost its postmaster
+        (a live instance's children are never touched)."""
+        title = f"postgres: {self.cluster_name}:"
 
         def orphans() -> list[int]:
-            return find_processes(lambda argv: bool(argv) and argv[0].startswith(title))
+            return [pid for pid in find_processes(
+                lambda argv: bool(argv) and argv[0].startswith(title))
+                if not _parent_is_postmaster(pid)]
 
         deadline = time.monotonic() + 10
         while orphans() and time.monotonic() < deadline:
