@@ -21,11 +21,14 @@ import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from component import Component
 from layout import HOST, KAFKA_CONTROLLER_PORT, KAFKA_PORT, REPO_ROOT, jar_cache_root
 from procs import StackError, port_open, run, say, spawn_detached, timed
+
+if TYPE_CHECKING:
+    from aiokafka.admin import AIOKafkaAdminClient
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -205,6 +208,8 @@ class Kafka(Component):
         return "\n".join(lines) + "\n"
 
     def _admin(self) -> AIOKafkaAdminClient:
+        from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415 (lazy: `status`, `down`, `jars` stay fast)
+
         return AIOKafkaAdminClient(bootstrap_servers=self.endpoint(), request_timeout_ms=5000,
                                    client_id="jetbridge-stack")
 
@@ -223,6 +228,8 @@ class Kafka(Component):
             await admin.close()
 
     async def _ensure_topics(self, specs: list[TopicSpec]) -> None:
+        from aiokafka.admin import NewTopic  # noqa: PLC0415 (lazy: `status`, `down`, `jars` stay fast)
+
         admin = self._admin()
         await admin.start()
         try:

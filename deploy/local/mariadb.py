@@ -15,8 +15,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import asyncmy
-from asyncmy.errors import OperationalError
 from component import Component
 from layout import HOST, MARIADB_PORT
 from procs import (
@@ -138,6 +136,9 @@ class MariaDB(Component):
             raise StackError("mariadb: password login still fails after setting it")
 
     async def _password_ok(self) -> bool:
+        import asyncmy  # noqa: PLC0415 (lazy: `status`, `down`, `jars` stay fast)
+        from asyncmy.errors import OperationalError  # noqa: PLC0415
+
         try:
             conn = await asyncmy.connect(host=HOST, port=self.port, user="root",
                                          password=self.password(), connect_timeout=10)

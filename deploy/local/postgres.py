@@ -23,7 +23,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from component import Component
 from layout import HOST, POSTGRES15_PORT, POSTGRES18_PORT, Layout
 from procs import (
@@ -210,6 +209,8 @@ class Postgres(Component):
             raise StackError(f"{self.name}: password login still fails after re-sync")
 
     async def _password_ok(self) -> bool:
+        import asyncpg  # noqa: PLC0415 (lazy: `status`, `down`, `jars` stay fast)
+
         try:
             conn = await asyncpg.connect(self.endpoint(), timeout=10)
         except asyncpg.InvalidPasswordError:
