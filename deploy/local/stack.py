@@ -118,7 +118,7 @@ def cmd_status(layout: Layout, args: argparse.Namespace) -> int:
     print(f"state dir: {layout.state_dir}")
     for st in statuses:
         pid = f"pid {st.pid}" if st.pid else "-"
-        print(f"  {st.name:<11} {st.detail:<10} {pid:<11} {mask(st.endpoint)}")
+        print(f"  {st.name:<11} {pid:<10} {mask(st.endpoint):<52} {st.detail}")
     env = layout.env_file
     print(f"env file:  {env}" if env.exists() else "env file:  (none: run `make stack-up`)")
     return 0 if all(st.running for st in statuses) else 1
