@@ -1,0 +1,1 @@
+"""Adapters of the agent: the gRPC server, proto conversions, fact sources."""

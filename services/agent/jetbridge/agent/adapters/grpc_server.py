@@ -1,0 +1,144 @@
+"""The agent's gRPC server: the DataPlane service over mTLS, control plane callers only.
+
+The Link stream is an async generator: one heartbeat at once (so a reconnecting
+DP-Link learns the cluster is back without waiting an interval), then one per
+interval; a reader task handles the control plane's acks and pings on the side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from jetbridge.agent.adapters.convert import (
+    flight_to_proto,
+    heartbeat_to_proto,
+    start_flight_from_proto,
+    state_to_proto,
+)
+from jetbridge.agent.domain.flights import InvalidFlight
+from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
+from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
+from jetbridge.agent.service_layer.ports import FactsSource
+from jetbridge.common.dataplane_api import pb2, pb2_grpc
+from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
+from jetbridge.common.tls import CONTROL_PLANE_URI, TlsFiles
+
+log = logging.getLogger(__name__)
+
+
+class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
+    def __init__(
+        self,
+        cluster_id: str,
+        flights: FlightService,
+        facts: FactsSource,
+        heartbeat_interval: float = 1.0,
+    ) -> None:
+        self.cluster_id = cluster_id
+        self._flights = flights
+        self._facts = facts
+        self._interval = heartbeat_interval
+        self.links_open = 0
+        self.acks_received = 0
+
+    async def StartFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            started = await self._flights.start(start_flight_from_proto(request))
+        except InvalidFlight as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except FlightConflict as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        return pb2.StartFlightResponse(
+            flight_id=started.flight.flight_id,
+            created=started.created,
+            state=state_to_proto(started.flight.state),
+        )
+
+    async def CancelFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        flight = await self._flights.cancel(request.flight_id)
+        if flight is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
+        assert flight is not None  # abort() raised otherwise
+        return pb2.CancelFlightResponse(flight=flight_to_proto(flight))
+
+    async def GetFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        flight = await self._flights.get(request.flight_id)
+        if flight is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
+        assert flight is not None  # abort() raised otherwise
+        return pb2.GetFlightResponse(flight=flight_to_proto(flight))
+
+    async def Link(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        beats = HeartbeatSource(self.cluster_id, self._facts)
+        pongs: asyncio.Queue[Any] = asyncio.Queue()
+        reader = asyncio.create_task(self._read_control(requests, pongs))
+        self.links_open += 1
+        try:
+            next_beat = time.monotonic()
+            while not reader.done():
+                timeout = max(0.0, next_beat - time.monotonic())
+                with contextlib.suppress(TimeoutError):
+                    yield await asyncio.wait_for(pongs.get(), timeout)
+                    continue
+                yield heartbeat_to_proto(await beats.next())
+                next_beat += self._interval
+                if next_beat < time.monotonic():  # we fell behind: do not burst
+                    next_beat = time.monotonic() + self._interval
+        finally:
+            self.links_open -= 1
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read_control(self, requests: AsyncIterator[Any], pongs: asyncio.Queue[Any]) -> None:
+        async for message in requests:
+            kind = message.WhichOneof("body")
+            if kind == "ack":
+                self.acks_received += 1
+            elif kind == "ping":
+                now_ms = time.time_ns() // 1_000_000
+                await pongs.put(
+                    pb2.DataPlaneMessage(pong=pb2.Pong(nonce=message.ping.nonce, sent_at=now_ms))
+                )
+
+
+class AgentServer:
+    """Owns the grpc.aio server; ``start`` binds and returns the port."""
+
+    def __init__(
+        self,
+        servicer: DataPlaneServicer,
+        tls: TlsFiles,
+        listen: str = "127.0.0.1:0",
+        allowed_peers: tuple[str, ...] = (CONTROL_PLANE_URI,),
+        server_factory: Callable[..., grpc.aio.Server] = grpc.aio.server,
+    ) -> None:
+        self.servicer = servicer
+        self._tls = tls
+        self._listen = listen
+        self._server = server_factory(interceptors=[RequirePeerIdentity(allowed_peers)])
+        pb2_grpc.add_DataPlaneServicer_to_server(servicer, self._server)  # type: ignore[no-untyped-call]
+        self.port = 0
+
+    async def start(self) -> int:
+        self.port = self._server.add_secure_port(self._listen, server_credentials(self._tls))
+        if self.port == 0:
+            raise OSError(f"could not bind {self._listen}")
+        await self._server.start()
+        log.info("agent serving", extra={"cluster_id": self.servicer.cluster_id, "port": self.port})
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self._server.stop(grace)
+
+    async def wait(self) -> None:
+        await self._server.wait_for_termination()

@@ -1,0 +1,121 @@
+"""StartFlight as a Flightdeck row, and what makes a repeated StartFlight the same flight.
+
+The agent writes flights, the Pilot runs them: the row's ``plan`` is the contract
+between the two. Each plan entry is one step with its deadline and the parameters the
+step needs (the Deployment spec reference, the drain timeout), so the Pilot never has
+to ask the control plane for them mid-flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jetbridge.flightdeck.models import Flight, NewFlight, Side
+
+MODES = ("CONTROLLED", "FORCED")
+
+
+class InvalidFlight(ValueError):
+    """A StartFlight that cannot become a flight (missing ids, unknown mode...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    name: str
+    deadline_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpecRef:
+    deployment_id: str
+    image: str = ""
+    uri: str = ""
+    revision: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartFlight:
+    flight_id: str
+    mission_id: str
+    request_id: str
+    deployment_id: str
+    side: Side
+    mode: str
+    fencing_epoch: int
+    steps: Sequence[PlanStep]
+    deployment_spec: DeploymentSpecRef
+    drain_timeout_seconds: int = 0
+
+    def validate(self) -> None:
+        for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
+            if not getattr(self, name):
+                raise InvalidFlight(f"{name} is required")
+        if self.mode not in MODES:
+            raise InvalidFlight(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.fencing_epoch < 1:
+            raise InvalidFlight("fencing_epoch must be >= 1")
+        if not self.steps:
+            raise InvalidFlight("a flight needs at least one step")
+        if any(not step.name for step in self.steps):
+            raise InvalidFlight("every step needs a name")
+        if self.drain_timeout_seconds < 0:
+            raise InvalidFlight("drain_timeout_seconds must be >= 0")
+
+
+def plan_of(command: StartFlight) -> list[dict[str, Any]]:
+    """The ``plan`` column: one JSON object per step, in order."""
+    spec = command.deployment_spec
+    params = {
+        "deployment_spec": {
+            "deployment_id": spec.deployment_id or command.deployment_id,
+            "image": spec.image,
+            "uri": spec.uri,
+            "revision": spec.revision,
+        },
+        "drain_timeout_seconds": command.drain_timeout_seconds,
+    }
+    return [
+        {"name": step.name, "deadline_seconds": step.deadline_seconds, "params": params}
+        for step in command.steps
+    ]
+
+
+def new_flight(command: StartFlight) -> NewFlight:
+    command.validate()
+    return NewFlight(
+        flight_id=command.flight_id,
+        mission_id=command.mission_id,
+        request_id=command.request_id,
+        deployment_id=command.deployment_id,
+        side=command.side,
+        mode=command.mode,
+        plan=plan_of(command),
+        fencing_epoch=command.fencing_epoch,
+    )
+
+
+def conflict(existing: Flight, command: StartFlight) -> str | None:
+    """Why ``command`` is not a repeat of the stored flight with the same id (None: it is).
+
+    A retried StartFlight carries the same mission, side and epoch; anything else
+    reusing the id is a bug upstream and must not silently alias the stored flight.
+    """
+    differences = [
+        f"{name} {have!r} != {want!r}"
+        for name, have, want in (
+            ("mission_id", existing.mission_id, command.mission_id),
+            ("deployment_id", existing.deployment_id, command.deployment_id),
+            ("side", existing.side, command.side),
+            ("fencing_epoch", existing.fencing_epoch, command.fencing_epoch),
+        )
+        if have != want
+    ]
+    return "; ".join(differences) or None
+
+
+def step_names(flight: Flight) -> list[str]:
+    return [
+        str(step.get("name", "")) if isinstance(step, dict) else str(step) for step in flight.plan
+    ]

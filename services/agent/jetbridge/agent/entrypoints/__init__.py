@@ -1,0 +1,1 @@
+"""Process wiring of the agent (``python -m jetbridge.agent``)."""

@@ -1,0 +1,52 @@
+"""Wire and run the data-plane agent until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from jetbridge.agent.adapters.facts_static import StaticFactsSource
+from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
+from jetbridge.agent.entrypoints.settings import AgentSettings
+from jetbridge.agent.service_layer.flights import FlightService
+from jetbridge.common.logs import configure_logging
+from jetbridge.common.tls import TlsLayout
+from jetbridge.flightdeck import open_flightdeck
+
+
+async def run(settings: AgentSettings) -> None:
+    flightdeck = await open_flightdeck(settings.flightdeck_dsn)
+    facts = (
+        StaticFactsSource.from_file(settings.facts_file)
+        if settings.facts_file
+        else StaticFactsSource()
+    )
+    servicer = DataPlaneServicer(
+        settings.cluster_id,
+        FlightService(flightdeck),
+        facts,
+        heartbeat_interval=settings.heartbeat_interval_s,
+    )
+    server = AgentServer(
+        servicer, TlsLayout(settings.tls_dir).cluster(settings.cluster_id), settings.listen
+    )
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop(grace=2.0)
+        await flightdeck.close()
+
+
+def main() -> None:
+    settings = AgentSettings()  # type: ignore[call-arg]  # required fields come from env
+    configure_logging("agent", settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The agent's settings, from ``JETBRIDGE_AGENT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jetbridge.common.settings import DEFAULT_STATE_DIR
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_AGENT_", extra="ignore", frozen=True)
+
+    cluster_id: str = Field(description="This data plane's cluster id (its certificate's identity)")
+    listen: str = Field(default="127.0.0.1:50051", description="host:port of the gRPC server")
+    flightdeck_dsn: str = Field(description="postgresql://... or mysql://... of dp_flights")
+    tls_dir: Path = Field(
+        default=DEFAULT_STATE_DIR / "tls", description="CA and certificates (local stack layout)"
+    )
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    facts_file: Path | None = Field(default=None, description="JSON facts for the static source")
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Use cases of the agent: flights into Flightdeck, heartbeats out on the Link stream."""
