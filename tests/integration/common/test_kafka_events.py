@@ -186,3 +186,44 @@ async def test_trace_context_crosses_the_broker(kafka_bootstrap: str) -> None:
         )
         is not None
     )
+
+
+async def test_a_rebalance_in_mid_stream_loses_nothing_and_repeats_nothing(
+    kafka_bootstrap: str,
+) -> None:
+    topic = await create_topic(kafka_bootstrap, "rebalance", partitions=6)
+    dlq = await create_topic(kafka_bootstrap, "dlq")
+    events = [_event(i) for i in range(3000)]
+    seen_by: dict[str, list[str]] = {"a": [], "b": []}
+
+    def collector(name: str) -> Callable[[EventRecord, ConsumedRecord], Awaitable[None]]:
+        async def handler(event: EventRecord, _: ConsumedRecord) -> None:
+            seen_by[name].append(event.event_id)
+            await asyncio.sleep(0.001)  # slow enough that the rebalance lands mid-stream
+
+        return handler
+
+    async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
+        await publisher.publish_many_to(topic, events)
+        first = _consumer(kafka_bootstrap, publisher, topic, dlq, "rebalance", collector("a"))
+        second = _consumer(kafka_bootstrap, publisher, topic, dlq, "rebalance", collector("b"))
+        await first.start()
+        first_task = asyncio.create_task(first.run())
+        while len(seen_by["a"]) < 300:
+            await asyncio.sleep(0.01)
+        await second.start()  # joins: partitions move from the first to the second
+        second_task = asyncio.create_task(second.run())
+        while len(seen_by["b"]) < 300:
+            await asyncio.sleep(0.01)
+        await first.stop()  # leaves: its partitions move to the second
+        await first_task
+        deadline = time.monotonic() + 60
+        while len(set(seen_by["a"]) | set(seen_by["b"])) < len(events):
+            assert time.monotonic() < deadline, "events were lost in the rebalances"
+            await asyncio.sleep(0.05)
+        await second.stop()
+        await second_task
+
+    handled = seen_by["a"] + seen_by["b"]
+    assert set(handled) == {e.event_id for e in events}
+    assert len(handled) == len(events), f"{len(handled) - len(events)} events handled twice"
