@@ -24,6 +24,7 @@ from procs import (
     port_open,
     run,
     say,
+    socket_dir,
     spawn_detached,
     timed,
 )
@@ -60,7 +61,7 @@ class MariaDB(Component):
 
     @property
     def socket(self) -> Path:
-        return self.base_dir / "run" / "mariadb.sock"
+        return socket_dir(self.base_dir / "run", "mariadb.sock") / "mariadb.sock"
 
     @property
     def pid_file(self) -> Path:

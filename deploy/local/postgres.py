@@ -34,6 +34,7 @@ from procs import (
     read_pid,
     run,
     say,
+    socket_dir,
     stop_pid,
     timed,
 )
@@ -42,7 +43,6 @@ from procs import (
 # (always, as root here); the stack never uses that runtime dir.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-SOCKET_PATH_MAX = 107  # sun_path limit on Linux, including the socket file name
 
 # Settings for a local dev/test stack: fast and disposable, NOT durable. With fsync,
 # full_page_writes and synchronous_commit off, a power loss or OS crash can corrupt
@@ -133,12 +133,7 @@ class Postgres(Component):
 
     @property
     def socket_dir(self) -> Path:
-        inside = self.base_dir / "run"
-        if len(str(inside / f".s.PGSQL.{self.port}")) <= SOCKET_PATH_MAX:
-            return inside
-        # A deep checkout (CI clones) can exceed the socket path limit.
-        digest = hashlib.sha256(str(inside).encode()).hexdigest()[:10]
-        return Path("/tmp") / f"jetbridge-pg-{digest}"
+        return socket_dir(self.base_dir / "run", f".s.PGSQL.{self.port}")
 
     @property
     def cluster_name(self) -> str:

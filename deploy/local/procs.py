@@ -9,6 +9,7 @@ so a second `up` never starts a second server on the same data.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import signal
@@ -217,6 +218,18 @@ def make_owned_file(path: Path, user: str, mode: int = 0o640) -> None:
     entry = pwd.getpwnam(user)
     os.chown(path, entry.pw_uid, entry.pw_gid)
     path.chmod(mode)
+
+
+SOCKET_PATH_MAX = 107  # sun_path on Linux holds 108 bytes with the trailing NUL
+
+
+def socket_dir(preferred: Path, socket_name: str) -> Path:
+    """``preferred`` unless the socket path would be too long (deep CI clones); then a
+    short directory under /tmp named by a hash of ``preferred`` (stable per checkout)."""
+    if len(str(preferred / socket_name)) <= SOCKET_PATH_MAX:
+        return preferred
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"jetbridge-{digest}"
 
 
 def tail(path: Path, lines: int = 25) -> str:
