@@ -8,19 +8,23 @@ PYTEST := .venv/bin/pytest
 bootstrap:
 	bash deploy/local/bootstrap.sh
 
-stack-up:
+# The stack targets need the venv; a fresh clone gets it from bootstrap first.
+$(PY):
+	bash deploy/local/bootstrap.sh
+
+stack-up: | $(PY)
 	$(STACK) up
 
-stack-down:
+stack-down: | $(PY)
 	$(STACK) down
 
-stack-status:
+stack-status: | $(PY)
 	$(STACK) status
 
-stack-logs:
+stack-logs: | $(PY)
 	$(STACK) logs
 
-stack-reset:
+stack-reset: | $(PY)
 	$(STACK) reset
 
 lint:
