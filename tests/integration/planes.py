@@ -67,8 +67,10 @@ class RunningAgent:
         facts: StaticFactsSource,
         heartbeat_interval: float,
         port: int = 0,
+        certificate_of: str | None = None,
     ) -> None:
         self.cluster_id = cluster_id
+        self.certificate_of = certificate_of or cluster_id
         self.tls = tls
         self.flightdeck = flightdeck
         self.facts = facts
@@ -88,7 +90,7 @@ class RunningAgent:
             heartbeat_interval=self.heartbeat_interval,
         )
         # The certificate is the one of ``cluster_id`` unless a test swaps it (impostor).
-        self.server = AgentServer(servicer, self.tls.cluster(self.cluster_id), self.endpoint)
+        self.server = AgentServer(servicer, self.tls.cluster(self.certificate_of), self.endpoint)
         self.port = await self.server.start()
 
     async def stop(self) -> None:
@@ -105,9 +107,15 @@ async def running_agent(
     *,
     heartbeat_interval: float = 0.1,
     facts: StaticFactsSource | None = None,
+    certificate_of: str | None = None,
 ) -> AsyncIterator[RunningAgent]:
     agent = RunningAgent(
-        cluster_id, tls, flightdeck, facts or StaticFactsSource(sample_facts()), heartbeat_interval
+        cluster_id,
+        tls,
+        flightdeck,
+        facts or StaticFactsSource(sample_facts()),
+        heartbeat_interval,
+        certificate_of=certificate_of,
     )
     await agent.start()
     try:

@@ -1,0 +1,166 @@
+"""Rebuild in-memory state by reading whole partitions from offset 0, then follow them.
+
+For state a service keeps in memory from an event log (DP-Link's registrations, the
+Dispatcher's endpoints and cancellations), as opposed to work it must do once
+(``EventConsumer``, which commits offsets). Nothing is committed here: every
+(re)assignment replays the partition, so the state never depends on a checkpoint.
+
+Two modes:
+
+- ``group_id`` set: Kafka's group protocol splits the partitions among replicas, and
+  ``on_revoked`` / ``on_ready`` tell the owner when a partition leaves or becomes
+  caught up (DP-Link's cluster ownership);
+- ``group_id`` None: every partition of the topics is assigned to this process (a
+  broadcast table every replica needs whole).
+
+``ready`` is set once every assigned partition has been read up to the end offset it
+had when it was assigned: a handler may wait for it before acting on the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from jetbridge.common.events.codec import EventCodec
+from jetbridge.common.events.envelope import EventRecord
+from jetbridge.common.events.errors import EventCodecError
+from jetbridge.common.kafka.deadletter import ConsumedRecord
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[EventRecord, ConsumedRecord], Awaitable[None] | None]
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, replay: PartitionReplay) -> None:
+        self._replay = replay
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._replay._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._replay._assigned(set(assigned))
+
+
+class PartitionReplay:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        handler: Handler,
+        group_id: str | None = None,
+        codec: EventCodec | None = None,
+        on_ready: PartitionsCallback | None = None,
+        on_revoked: PartitionsCallback | None = None,
+        client_id: str = "jetbridge-replay",
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+    ) -> None:
+        self.codec = codec or EventCodec()
+        self.ready = asyncio.Event()
+        self.assigned: set[TopicPartition] = set()
+        self._caught_up: set[TopicPartition] = set()
+        self._targets: dict[TopicPartition, int] = {}
+        self._topics = list(topics)
+        self._handler = handler
+        self._group_id = group_id
+        self._on_ready = on_ready
+        self._on_revoked = on_revoked
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        if self._group_id is not None:
+            self._consumer.subscribe(self._topics, listener=_Listener(self))
+            return
+        await self._consumer.topics()  # loads metadata
+        partitions = {
+            TopicPartition(topic, p)
+            for topic in self._topics
+            for p in self._consumer.partitions_for_topic(topic) or ()
+        }
+        self._consumer.assign(list(partitions))
+        await self._assigned(partitions)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(timeout_ms=100, max_records=1000)
+                for records in batches.values():
+                    for record in records:
+                        await self._handle(record)
+                await self._check_caught_up()
+        finally:
+            if self.assigned and self._on_revoked is not None:
+                await self._on_revoked(set(self.assigned))
+            await self._consumer.stop()
+
+    async def _handle(self, record: ConsumerRecord) -> None:
+        consumed = ConsumedRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple(record.headers or ()),
+            timestamp_ms=record.timestamp,
+        )
+        try:
+            event = self.codec.decode(consumed.value or b"")
+        except EventCodecError as error:  # the group consumers dead-letter it, not us
+            log.warning("skipping undecodable record %s: %s", consumed.offset, error.reason)
+            return
+        result = self._handler(event, consumed)
+        if inspect.isawaitable(result):
+            await result
+
+    async def _assigned(self, partitions: set[TopicPartition]) -> None:
+        self.assigned = set(partitions)
+        self._caught_up.clear()
+        self.ready.clear()
+        if not partitions:
+            self.ready.set()
+            return
+        await self._consumer.seek_to_beginning(*partitions)
+        self._targets = dict(await self._consumer.end_offsets(list(partitions)))
+        log.info("replaying %d partitions", len(partitions))
+        await self._check_caught_up()
+
+    async def _revoked(self, partitions: set[TopicPartition]) -> None:
+        if self._on_revoked is not None and partitions:
+            await self._on_revoked(partitions)
+        self.assigned -= partitions
+        self._caught_up -= partitions
+
+    async def _check_caught_up(self) -> None:
+        newly: set[TopicPartition] = set()
+        for tp in self.assigned - self._caught_up:
+            if await self._consumer.position(tp) >= self._targets.get(tp, 0):
+                newly.add(tp)
+        if newly:
+            self._caught_up |= newly
+            if self._on_ready is not None:
+                await self._on_ready(newly)
+        if self._caught_up >= self.assigned:
+            self.ready.set()

@@ -1,0 +1,5 @@
+"""``python -m jetbridge.dplink``: the DP-Link process."""
+
+from jetbridge.dplink.entrypoints.__main__ import main
+
+main()

@@ -1,0 +1,1 @@
+"""DP-Link's pure core: the health state machine, facts digests, registrations."""

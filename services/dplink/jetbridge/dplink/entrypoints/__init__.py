@@ -1,0 +1,1 @@
+"""Process wiring of DP-Link (``python -m jetbridge.dplink``)."""

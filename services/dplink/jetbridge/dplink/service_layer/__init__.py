@@ -1,0 +1,1 @@
+"""DP-Link use cases: watch health, publish transitions and facts, supervise links."""

@@ -1,0 +1,84 @@
+"""Real agents over loopback mTLS, a real DP-Link replica, its events on the real broker."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from jetbridge.agent.adapters.facts_static import StaticFactsSource
+from jetbridge.dplink.domain.health import Health
+from jetbridge.dplink.entrypoints.app import DPLink
+from jetbridge.flightdeck import Flightdeck
+from tests.integration.dplink.helpers import (
+    events_of,
+    publish,
+    registered,
+    settings,
+    wait_until,
+)
+from tests.integration.kafka_tools import create_topic
+from tests.integration.planes import make_tls, running_agent, sample_facts, unique_cluster
+
+HEARTBEAT, DEGRADED, UNREACHABLE = 0.1, 0.3, 1.0
+
+
+async def test_stop_and_restart_an_agent(
+    kafka_bootstrap: str, deck: Flightdeck, tmp_path: Path
+) -> None:
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    topic = await create_topic(kafka_bootstrap, "dplink-health")
+    facts = StaticFactsSource(sample_facts())
+    async with running_agent(
+        cluster, tls, deck, heartbeat_interval=HEARTBEAT, facts=facts
+    ) as agent:
+        await publish(kafka_bootstrap, topic, registered(cluster, agent.endpoint))
+        app = DPLink(settings(kafka_bootstrap, topic, tls.root))
+        await app.start()
+        try:
+            monitor = app.monitor
+
+            def health() -> Health | None:
+                return monitor.health(cluster) if cluster in monitor.watched() else None
+
+            await wait_until(lambda: health() is Health.HEALTHY, 30, "HEALTHY")
+            facts.update(failover_enabled=False)  # one facts change -> one more event
+            await wait_until(lambda: app.sink.published >= 3, 10, "facts change published")
+
+            stopped_at = time.time()
+            await agent.stop()
+            degraded_at = await wait_until(lambda: health() is Health.DEGRADED, 5, "DEGRADED")
+            unreachable_at = await wait_until(
+                lambda: health() is Health.UNREACHABLE, 5, "UNREACHABLE"
+            )
+
+            restarted_at = time.time()
+            await agent.start()  # same port
+            healthy_at = await wait_until(lambda: health() is Health.HEALTHY, 5, "HEALTHY again")
+            await app.sink.flush()
+        finally:
+            await app.stop()
+
+    # The last heartbeat came at most one interval before the stop: the crossings are
+    # seen within one heartbeat of the thresholds.
+    assert DEGRADED - HEARTBEAT <= degraded_at - stopped_at <= DEGRADED + HEARTBEAT
+    assert UNREACHABLE - HEARTBEAT <= unreachable_at - stopped_at <= UNREACHABLE + HEARTBEAT
+    # Three heartbeats after the reconnect (backoff capped at 0.2 s, first beat at once).
+    assert 2 * HEARTBEAT <= healthy_at - restarted_at <= 3 * HEARTBEAT + 0.2 + 0.3
+
+    health_events = await events_of(kafka_bootstrap, topic, "ClusterHealthChanged", cluster, 4)
+    steps = [(e.payload["previous"], e.payload["current"]) for e in health_events]
+    assert steps == [
+        ("UNKNOWN", "HEALTHY"),
+        ("HEALTHY", "DEGRADED"),
+        ("DEGRADED", "UNREACHABLE"),
+        ("UNREACHABLE", "HEALTHY"),
+    ]
+    occurred = {e.payload["current"]: e.envelope.occurred_at.timestamp() for e in health_events}
+    assert abs(occurred["DEGRADED"] - degraded_at) < 0.05
+    assert abs(occurred["UNREACHABLE"] - unreachable_at) < 0.05
+
+    facts_events = await events_of(kafka_bootstrap, topic, "ClusterFactsChanged", cluster, 2)
+    assert [e.payload["failover_enabled"] for e in facts_events] == [True, False]
+    assert facts_events[0].payload["facts_digest"] != facts_events[1].payload["facts_digest"]
+    assert facts_events[0].payload["external_secret_manager_name"] == "aws-secrets-manager"
