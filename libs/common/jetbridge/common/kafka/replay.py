@@ -15,6 +15,9 @@ Two modes:
 
 ``ready`` is set once every assigned partition has been read up to the end offset it
 had when it was assigned: a handler may wait for it before acting on the state.
+``sync()`` is the stronger read barrier: it returns once everything on the assigned
+partitions at the time of the call has been applied (e.g. a cancellation published
+before the flight that a handler is about to dispatch).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class PartitionReplay:
         self._on_ready = on_ready
         self._on_revoked = on_revoked
         self._stopping = asyncio.Event()
+        self._progress = asyncio.Condition()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -111,10 +115,27 @@ class PartitionReplay:
                     for record in records:
                         await self._handle(record)
                 await self._check_caught_up()
+                async with self._progress:
+                    self._progress.notify_all()
         finally:
             if self.assigned and self._on_revoked is not None:
                 await self._on_revoked(set(self.assigned))
             await self._consumer.stop()
+
+    async def sync(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a plain bound
+        """Wait until every record on the assigned partitions right now has been handled."""
+        targets = await self._consumer.end_offsets(list(self.assigned))
+
+        async def reached() -> bool:
+            for tp, end in targets.items():
+                if tp in self.assigned and await self._consumer.position(tp) < end:
+                    return False
+            return True
+
+        async with asyncio.timeout(timeout):
+            while not await reached():
+                async with self._progress:
+                    await self._progress.wait()
 
     async def _handle(self, record: ConsumerRecord) -> None:
         consumed = ConsumedRecord(

@@ -1,0 +1,31 @@
+-- name: take_writer_epoch
+INSERT INTO "jetbridge_writers" ("name", "epoch", "holder") VALUES ($1, 1, $2)
+ON CONFLICT ("name") DO UPDATE
+SET "epoch" = "jetbridge_writers"."epoch" + 1, "holder" = $2, "acquired_at" = now()
+RETURNING "epoch";
+
+-- name: check_writer_epoch
+SELECT "epoch", "holder" FROM "jetbridge_writers" WHERE "name" = $1 FOR SHARE;
+
+-- name: append_events
+INSERT INTO "jetbridge_event_store"
+    ("event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at", "record")
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[])
+ON CONFLICT ("event_id") DO NOTHING
+RETURNING "event_id";
+
+-- name: save_position
+INSERT INTO "jetbridge_consumer_positions" ("consumer", "topic", "partition", "next_offset")
+SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::bigint[])
+ON CONFLICT ("consumer", "topic", "partition") DO UPDATE SET "next_offset" = EXCLUDED."next_offset";
+
+-- name: positions
+SELECT "topic", "partition", "next_offset" FROM "jetbridge_consumer_positions"
+WHERE "consumer" = $1;
+
+-- name: read_from
+SELECT "position", "record" FROM "jetbridge_event_store"
+WHERE "position" > $1 ORDER BY "position" LIMIT $2;
+
+-- name: known_ids
+SELECT "event_id" FROM "jetbridge_event_store" WHERE "event_id" = ANY($1::uuid[]);
