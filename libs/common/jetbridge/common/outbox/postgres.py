@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
@@ -34,6 +35,9 @@ OUTBOX_MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
 _Q = load_queries(_HERE / "queries.sql")
 RELAY_LOCK_KEY = 0x6A62_0B0C  # "jb" outbox: one relay per database
 
+# A plain connection or one borrowed from a pool: the outbox writes on either.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
 
 async def migrate_outbox(conn: asyncpg.Connection) -> list[int]:
     return await migrate_postgresql(conn, OUTBOX_MIGRATIONS, ledger="jetbridge_outbox_migrations")
@@ -46,7 +50,7 @@ class OutboxWriter:
         self.codec = codec or EventCodec()
 
     async def add(
-        self, conn: asyncpg.Connection, events: Iterable[EventRecord], *, topic: str | None = None
+        self, conn: Connection, events: Iterable[EventRecord], *, topic: str | None = None
     ) -> None:
         """Encode and insert; an event id already there is left as it was (idempotent)."""
         if not conn.is_in_transaction():
