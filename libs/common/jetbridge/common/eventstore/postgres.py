@@ -20,6 +20,7 @@ import asyncpg
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.outbox import OutboxWriter
+from jetbridge.common.outbox.postgres import Connection
 from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
 
 _HERE = Path(__file__).resolve().parent
@@ -97,7 +98,7 @@ class PostgresEventStore:
         return Appended(stored=len(fresh), published=len(to_publish))
 
     async def _insert(
-        self, conn: asyncpg.Connection, events: Sequence[EventRecord]
+        self, conn: Connection, events: Sequence[EventRecord]
     ) -> list[asyncpg.Record]:
         if not events:
             return []
