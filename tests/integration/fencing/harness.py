@@ -88,6 +88,7 @@ class Engine:
         default_factory=lambda: {Side.A: "pw A'" + secrets.token_hex(4), Side.B: "pw\\B" + secrets.token_hex(4)}
     )
     _count: int = 0
+    last_sessions: list[Any] = field(default_factory=list)  # for failure messages
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -286,8 +287,22 @@ class Engine:
         finally:
             await session.close()
 
-    async def sessions_of(self, role: str) -> int:
-        """How many server sessions the role has, as the superuser sees them."""
+    async def watermark(self) -> int:
+        """MariaDB: the newest thread id now (threads only get larger ids); PG: unused."""
+        if self.kind == "postgres":
+            return 0
+        async with _my(self.superuser_dsn) as su:
+            ((top,),) = await _q(su, "SELECT MAX(ID) FROM information_schema.PROCESSLIST")
+            return int(top)
+
+    async def sessions_of(self, role: str, before: int = 0) -> int:
+        """The role's sessions, as the superuser sees them.
+
+        MariaDB also lists refused login attempts (USER comes from the handshake; they
+        show as Connect, Busy or Killed in state "login"): a thread counts if it existed
+        at ``before`` (a ``watermark()`` taken when the fence began) or if it is an
+        authenticated session (idle or running a statement).
+        """
         if self.kind == "postgres":
             su = await asyncpg.connect(self.superuser_dsn)
             try:
@@ -295,8 +310,14 @@ class Engine:
             finally:
                 await su.close()
         async with _my(self.superuser_dsn) as su:
-            ((count,),) = await _q(su, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", [role])
-            return int(count)
+            rows = await _q(
+                su,
+                "SELECT ID, COMMAND, STATE, TIME_MS FROM information_schema.PROCESSLIST "
+                "WHERE USER = %s AND (ID <= %s OR COMMAND IN ('Sleep', 'Query', 'Execute', 'Fetch'))",
+                [role, before],
+            )
+            self.last_sessions = [(before, *row) for row in rows]
+            return len(rows)
 
 
 class _my:

@@ -259,13 +259,15 @@ class MySQLFencer:
     async def _sweep(self, conn: asyncmy.Connection, dep: DeploymentDatabases, user: str) -> int:
         """KILL the locked account's sessions and wait until none is listed.
 
-        The user name is set from the handshake, before the lock check, so a session
-        that got past ACCOUNT LOCK is already listed when we look.
+        Called after ACCOUNT LOCK returned. The user name is set from the handshake,
+        before the lock check, so any thread that got past the lock is listed with an
+        id at or below the watermark we read now; later threads are refused logins.
         """
         deadline = time.monotonic() + self._sweep_timeout_s
         killed: set[int] = set()
+        ((watermark,),) = await self._fetch(conn, Q["thread_watermark"])
         while True:
-            ids = [row[0] for row in await self._fetch(conn, Q["sessions_of"], [user])]
+            ids = [row[0] for row in await self._fetch(conn, Q["sessions_of"], [user, watermark])]
             if not ids:
                 return len(killed)
             for thread_id in ids:

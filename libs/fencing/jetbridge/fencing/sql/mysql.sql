@@ -14,8 +14,16 @@ SELECT GET_LOCK(%s, %s);
 -- name: release_lock
 SELECT RELEASE_LOCK(%s);
 
+-- Thread ids only grow: a thread created after the account was locked authenticates
+-- after it and is refused, so only threads up to this watermark can be sessions.
+-- name: thread_watermark
+SELECT MAX(ID) FROM information_schema.PROCESSLIST;
+
+-- Refused login attempts are listed too (USER is set from the handshake, before the
+-- lock check); threads above the watermark are such attempts and are left alone.
 -- name: sessions_of
-SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s AND ID <> CONNECTION_ID();
+SELECT ID FROM information_schema.PROCESSLIST
+WHERE USER = %s AND ID <= %s AND ID <> CONNECTION_ID();
 
 -- name: kill
 KILL CONNECTION %s;
