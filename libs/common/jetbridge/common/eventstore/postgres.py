@@ -20,8 +20,7 @@ import asyncpg
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.outbox import OutboxWriter
-from jetbridge.common.outbox.postgres import Connection
-from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
+from jetbridge.common.sql import PgConnection, load_migrations, load_queries, migrate_postgresql
 
 _HERE = Path(__file__).resolve().parent
 _MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
@@ -40,7 +39,7 @@ class WriterFenced(Exception):
         self.current = current
 
 
-async def migrate_event_store(conn: asyncpg.Connection) -> list[int]:
+async def migrate_event_store(conn: PgConnection) -> list[int]:
     return await migrate_postgresql(conn, _MIGRATIONS, ledger="jetbridge_event_store_migrations")
 
 
@@ -98,7 +97,7 @@ class PostgresEventStore:
         return Appended(stored=len(fresh), published=len(to_publish))
 
     async def _insert(
-        self, conn: Connection, events: Sequence[EventRecord]
+        self, conn: PgConnection, events: Sequence[EventRecord]
     ) -> list[asyncpg.Record]:
         if not events:
             return []

@@ -110,7 +110,7 @@ class EventConsumer:
         offsets: dict[TopicPartition, int] = {}
         for partition, records in batches.items():
             for record in records:
-                await self._handle_one(_consumed(record))
+                await self._handle_one(consumed_record(record))
                 offsets[partition] = record.offset + 1
         await self._consumer.commit(offsets)
 
@@ -152,7 +152,7 @@ class EventConsumer:
         self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
 
 
-def _consumed(record: ConsumerRecord) -> ConsumedRecord:
+def consumed_record(record: ConsumerRecord) -> ConsumedRecord:
     return ConsumedRecord(
         topic=record.topic,
         partition=record.partition,

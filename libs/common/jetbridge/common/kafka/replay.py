@@ -28,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events.codec import EventCodec
@@ -73,6 +74,7 @@ class PartitionReplay:
         self._caught_up: set[TopicPartition] = set()
         self._targets: dict[TopicPartition, int] = {}
         self._topics = list(topics)
+        self._bootstrap = bootstrap_servers
         self._handler = handler
         self._group_id = group_id
         self._on_ready = on_ready
@@ -95,17 +97,27 @@ class PartitionReplay:
         if self._group_id is not None:
             self._consumer.subscribe(self._topics, listener=_Listener(self))
             return
-        await self._consumer.topics()  # loads metadata
-        partitions = {
-            TopicPartition(topic, p)
-            for topic in self._topics
-            for p in self._consumer.partitions_for_topic(topic) or ()
-        }
+        partitions = await self._all_partitions()
         self._consumer.assign(list(partitions))
         await self._assigned(partitions)
 
     async def stop(self) -> None:
         self._stopping.set()
+
+    async def _all_partitions(self) -> set[TopicPartition]:
+        """Every partition of the topics (the consumer's own metadata is lazy)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(self._topics)
+        finally:
+            await admin.close()
+        missing = [d["topic"] for d in described if d["error_code"] != 0]
+        if missing:
+            raise LookupError(f"topics not found: {missing}")
+        return {
+            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+        }
 
     async def run(self) -> None:
         try:

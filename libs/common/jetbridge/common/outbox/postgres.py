@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Protocol
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.headers import Headers, event_headers
-from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
+from jetbridge.common.sql import PgConnection, load_migrations, load_queries, migrate_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,8 @@ OUTBOX_MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
 _Q = load_queries(_HERE / "queries.sql")
 RELAY_LOCK_KEY = 0x6A62_0B0C  # "jb" outbox: one relay per database
 
-# A plain connection or one borrowed from a pool: the outbox writes on either.
-Connection = asyncpg.Connection | PoolConnectionProxy
 
-
-async def migrate_outbox(conn: asyncpg.Connection) -> list[int]:
+async def migrate_outbox(conn: PgConnection) -> list[int]:
     return await migrate_postgresql(conn, OUTBOX_MIGRATIONS, ledger="jetbridge_outbox_migrations")
 
 
@@ -50,7 +46,7 @@ class OutboxWriter:
         self.codec = codec or EventCodec()
 
     async def add(
-        self, conn: Connection, events: Iterable[EventRecord], *, topic: str | None = None
+        self, conn: PgConnection, events: Iterable[EventRecord], *, topic: str | None = None
     ) -> None:
         """Encode and insert; an event id already there is left as it was (idempotent)."""
         if not conn.is_in_transaction():
@@ -150,5 +146,5 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
 
 
-async def count_pending(conn: asyncpg.Connection) -> int:
+async def count_pending(conn: PgConnection) -> int:
     return int(await conn.fetchval(_Q["count_pending"]))

@@ -7,10 +7,11 @@ from jetbridge.common.sql.files import (
     parse_named_queries,
     split_statements,
 )
-from jetbridge.common.sql.migrate import migrate_mysql, migrate_postgresql
+from jetbridge.common.sql.migrate import PgConnection, migrate_mysql, migrate_postgresql
 
 __all__ = [
     "Migration",
+    "PgConnection",
     "load_migrations",
     "load_queries",
     "migrate_mysql",

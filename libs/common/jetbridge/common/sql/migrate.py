@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from jetbridge.common.sql.files import Migration, split_statements
 
 _LEDGER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MYSQL_LOCK_TIMEOUT_S = 60
+
+# A plain connection or one borrowed from a pool: our SQL runs on either.
+PgConnection = asyncpg.Connection | PoolConnectionProxy
 
 
 def _ledger(name: str) -> str:
@@ -32,7 +36,7 @@ def _lock_key(ledger: str) -> int:
 
 
 async def migrate_postgresql(
-    conn: asyncpg.Connection, migrations: Sequence[Migration], *, ledger: str
+    conn: PgConnection, migrations: Sequence[Migration], *, ledger: str
 ) -> list[int]:
     """Apply pending migrations in one transaction; returns the versions applied.
 

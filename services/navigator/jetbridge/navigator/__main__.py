@@ -1,0 +1,3 @@
+from jetbridge.navigator.entrypoints.app import main
+
+main()

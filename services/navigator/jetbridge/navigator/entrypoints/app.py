@@ -1,0 +1,151 @@
+"""Composition root of the Navigator: PostgreSQL store + outbox relay + Kafka inputs.
+
+The Navigator reads EVERY partition of its input topics itself (no consumer group):
+it is the single writer of the failover aggregates and needs the whole picture. A
+second Navigator started by mistake takes the writer epoch and the first one's next
+append fails with ``WriterFenced``, which stops it; run one replica (a Kubernetes
+Deployment with ``replicas: 1`` and ``strategy: Recreate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jetbridge.common import topics
+from jetbridge.common.events import EventCodec, EventCodecError, default_registry
+from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
+from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
+from jetbridge.common.kafka.consumer import consumed_record
+from jetbridge.common.logs import configure_logging
+from jetbridge.common.outbox import OutboxRelay, migrate_outbox
+from jetbridge.common.settings import env_file_path
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, NavigatorService
+
+log = logging.getLogger(__name__)
+INPUT_TOPICS = (topics.COMMANDS, topics.FLIGHT_EVENTS, topics.CLUSTER_EVENTS)
+
+
+class NavigatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    navigator_dsn: str = Field(description="PostgreSQL DSN of the Navigator's own database")
+    navigator_tick_ms: int = 250
+    navigator_batch: int = 1000
+
+
+def clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class NavigatorApp:
+    def __init__(self, settings: NavigatorSettings) -> None:
+        self.settings = settings
+        self.holder = f"{socket.gethostname()}/{os.getpid()}"
+        self._stopping = asyncio.Event()
+        self.service: NavigatorService | None = None
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        s = self.settings
+        pool = await asyncpg.create_pool(s.navigator_dsn, min_size=1, max_size=4)
+        async with pool.acquire() as conn:
+            await migrate_outbox(conn)
+            await migrate_event_store(conn)
+        store = PostgresEventStore(pool, writer="navigator", holder=self.holder)
+        await store.take_writer_epoch()
+        mapper = EventMapper(default_registry(), producer=f"navigator/{self.holder}")
+        service = self.service = NavigatorService(store, mapper, clock_ms)
+        started = time.monotonic()
+        folded = await service.recover()
+        log.info("recovered %d events in %.2fs", folded, time.monotonic() - started)
+        publisher = EventPublisher(s.kafka_bootstrap_servers, client_id="navigator")
+        await publisher.start()
+        relay = OutboxRelay(s.navigator_dsn, publisher, poll_interval_s=0.5)
+        relay_task = asyncio.create_task(relay.run())
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            await self._assign(consumer, store)
+            dead = DeadLetterPublisher(publisher, consumer_group=CONSUMER)
+            await self._loop(consumer, service, dead)
+        finally:
+            await consumer.stop()
+            await relay.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(relay_task, timeout=5)
+            await publisher.stop()
+            await pool.close()
+
+    async def _assign(self, consumer: AIOKafkaConsumer, store: PostgresEventStore) -> None:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in INPUT_TOPICS
+            for p in sorted(await _partitions(consumer, topic))
+        ]
+        consumer.assign(partitions)
+        positions = await store.positions(CONSUMER)
+        for tp in partitions:
+            if (tp.topic, tp.partition) in positions:
+                consumer.seek(tp, positions[(tp.topic, tp.partition)])
+            else:
+                await consumer.seek_to_beginning(tp)
+
+    async def _loop(
+        self, consumer: AIOKafkaConsumer, service: NavigatorService, dead: DeadLetterPublisher
+    ) -> None:
+        codec = EventCodec(service.mapper.registry)
+        next_tick = 0.0
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(
+                timeout_ms=self.settings.navigator_tick_ms,
+                max_records=self.settings.navigator_batch,
+            )
+            inputs: list[Input] = []
+            for records in batches.values():
+                for r in records:
+                    try:
+                        event = codec.decode(r.value or b"")
+                    except EventCodecError as error:
+                        await dead.send(consumed_record(r), reason=error.reason, detail=str(error))
+                        continue
+                    inputs.append(Input(event, r.topic, r.partition, r.offset))
+            now = time.monotonic()
+            if inputs or now >= next_tick:
+                await service.handle(inputs)
+                next_tick = now + self.settings.navigator_tick_ms / 1000
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        await consumer._client.force_metadata_update()
+    raise RuntimeError(f"topic {topic} does not exist: run the stack (make stack-up)")
+
+
+def main() -> None:
+    configure_logging("navigator")
+    env_file = env_file_path()
+    settings = NavigatorSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+    app = NavigatorApp(settings)
+    asyncio.run(app.run())

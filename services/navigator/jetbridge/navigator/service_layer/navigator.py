@@ -1,0 +1,197 @@
+"""The Navigator's one decision loop: fold what happened, decide what follows, save it.
+
+One writer decides (the event store's writer epoch fences any other). Per batch of
+inputs (operator commands, outcomes from the data planes, cluster facts):
+
+1. each input is folded into the in-memory ``Fleet`` (commands are decided first);
+2. ``Fleet.react(now)`` returns everything that follows (the sagas, deadlines, ends);
+3. the folded inputs, the new decisions, the outbox rows for those decisions and the
+   input positions are appended in ONE transaction.
+
+If the append fails the process stops and a fresh one recovers from the store: the
+in-memory fleet is never trusted past a failed write. Repeats of an input (a relay
+republishing, a redelivery) are dropped by event id before they are folded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jetbridge.common.events import EventRecord, new_event
+from jetbridge.common.eventstore import Appended
+from jetbridge.common.kafka.dedupe import InMemoryDedupe
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.errors import CommandRefused, DomainError
+from jetbridge.navigator.domain.fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+Position = tuple[str, int]
+CONSUMER = "navigator"
+
+
+class EventLog(Protocol):
+    async def append(
+        self,
+        events: Sequence[EventRecord],
+        *,
+        publish: Sequence[EventRecord] = (),
+        positions: Mapping[Position, int] | None = None,
+        consumer: str = "",
+    ) -> Appended: ...
+
+    def read_all(self) -> AsyncIterator[EventRecord]: ...
+
+    async def positions(self, consumer: str) -> dict[Position, int]: ...
+
+
+@dataclass(frozen=True)
+class Input:
+    record: EventRecord
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class BatchResult:
+    folded: int = 0
+    decided: list[EventRecord] = field(default_factory=list)
+    refused: int = 0
+    ignored: int = 0
+
+
+class NavigatorService:
+    def __init__(self, store: EventLog, mapper: EventMapper, clock_ms: Callable[[], int]):
+        self.store = store
+        self.mapper = mapper
+        self.clock_ms = clock_ms
+        self.fleet = Fleet()
+        self._folded = InMemoryDedupe(capacity=5_000_000)
+
+    async def recover(self) -> int:
+        """Rebuild the fleet from the store, in the order it was folded."""
+        count = 0
+        async for record in self.store.read_all():
+            await self._folded.remember(record.event_id)
+            if self.mapper.is_domain_event(record):
+                self.fleet.apply(self.mapper.to_domain(record))
+                count += 1
+        return count
+
+    async def handle(self, inputs: Sequence[Input]) -> BatchResult:
+        """Fold a batch of inputs, react, and save it all atomically."""
+        now = self.clock_ms()
+        result = BatchResult()
+        stored: list[EventRecord] = []
+        positions: dict[Position, int] = {}
+        for item in inputs:
+            positions[(item.topic, item.partition)] = item.offset + 1
+            record = item.record
+            if await self._folded.seen(record.event_id):
+                continue
+            if self.mapper.is_command(record):
+                decided = self._decide(record, now, result)
+                stored.append(record)  # the command itself is part of the story
+                stored += decided
+                result.decided += decided
+            elif self.mapper.is_domain_event(record):
+                if self._fold_outcome(record):
+                    stored.append(record)
+                    result.folded += 1
+                else:
+                    result.ignored += 1
+            else:
+                result.ignored += 1
+            await self._folded.remember(record.event_id)
+        reactions = self._react(now, inputs[-1].record if inputs else None)
+        stored += reactions
+        result.decided += reactions
+        if stored or positions:
+            await self.store.append(
+                stored, publish=result.decided, positions=positions, consumer=CONSUMER
+            )
+        for record in result.decided:
+            await self._folded.remember(record.event_id)
+        return result
+
+    def _decide(self, record: EventRecord, now: int, result: BatchResult) -> list[EventRecord]:
+        try:
+            command = self.mapper.to_command(record)
+            events = self.fleet.decide(command, now)
+        except (CommandRefused, ValueError) as error:
+            result.refused += 1
+            code = error.code if isinstance(error, CommandRefused) else "INVALID_COMMAND"
+            log.warning("command %s refused: %s", record.event_type, error)
+            return [self._refusal(record, code, str(error))]
+        return self._apply_all(events, caused_by=record, actor=record.envelope.actor, now=now)
+
+    def _fold_outcome(self, record: EventRecord) -> bool:
+        """An outside fact (cluster, dispatch, step outcome); illegal ones change nothing."""
+        try:
+            self.fleet.apply(self.mapper.to_domain(record))
+        except DomainError as error:
+            log.warning("ignored %s %s: %s", record.event_type, record.event_id, error)
+            return False
+        return True
+
+    def _react(self, now: int, cause: EventRecord | None) -> list[EventRecord]:
+        return self._apply_all(self.fleet.react(now), caused_by=cause, actor=None, now=now)
+
+    def _apply_all(
+        self,
+        events: Sequence[ev.DomainEvent],
+        *,
+        caused_by: EventRecord | None,
+        actor: str | None,
+        now: int,
+    ) -> list[EventRecord]:
+        records = []
+        for event in events:
+            self.fleet.apply(event)
+            records.append(
+                self.mapper.to_record(
+                    event,
+                    correlation_id=self._request_of(event),
+                    caused_by=caused_by,
+                    actor=actor,
+                    occurred_at_ms=now,
+                )
+            )
+        return records
+
+    def _request_of(self, event: ev.DomainEvent) -> str:
+        """The failover request an event belongs to: every log line and event carries it."""
+        request_id = getattr(event, "request_id", None)
+        if request_id:
+            return str(request_id)
+        mission = self.fleet.missions.get(getattr(event, "mission_id", ""))
+        if mission is not None and mission.request_id:
+            return mission.request_id
+        flight = self.fleet.flights.get(getattr(event, "flight_id", ""))
+        if flight is not None and flight.request_id:
+            return flight.request_id
+        return event.aggregate_id
+
+    def _refusal(self, command: EventRecord, code: str, message: str) -> EventRecord:
+        subject = str(command.payload.get("request_id") or command.payload.get("cluster_id") or "")
+        return new_event(
+            "CommandRefused",
+            {
+                "command_id": command.event_id,
+                "command_type": command.event_type,
+                "subject_id": subject,
+                "reason_code": code,
+                "reason": message,
+            },
+            aggregate_type="Command",
+            aggregate_id=subject or command.event_id,
+            producer=self.mapper.producer,
+            schema_version=self.mapper.registry.latest("CommandRefused").version,
+            caused_by=command,
+            actor=command.envelope.actor,
+        )
