@@ -116,7 +116,6 @@ class Component(ABC):
             return [pid, *others]
         return find_processes(self.owns)
 
-
     def status(self) -> Status:
         pids = self.our_pids()
         answering = all(port_open(p) for p in self.ports)

@@ -15,7 +15,6 @@ import pwd
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -194,15 +193,6 @@ def run(argv: Sequence[str], what: str, *, user: str | None = None, timeout: flo
     return result.stdout
 
 
-def chown_tree(path: Path, user: str) -> None:
-    """Hand a directory (and everything below it) to a system user."""
-    entry = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
-
-
 def make_owned_dir(path: Path, user: str, mode: int = 0o700) -> None:
     """Create ``path`` for a system user (initdb insists on 0700/0750)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -248,6 +238,3 @@ def timed(component: str, action: str) -> Iterator[None]:
     yield
     say(component, f"{action} in {time.monotonic() - start:.1f}s")
 
-
-def python() -> str:
-    return sys.executable
