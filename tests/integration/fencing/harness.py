@@ -28,7 +28,7 @@ CUSTOMER_SQL = (
     Path(__file__).resolve().parents[3]
     / "libs/fencing/jetbridge/fencing/sql/customer_setup_postgresql.sql"
 )
-WEIRD = ' "q" \'x\' ü€日'  # quotes, spaces, unicode (BMP: MariaDB identifiers)
+WEIRD = " \"q\" 'x' ü€日"  # quotes, spaces, unicode (BMP: MariaDB identifiers)
 
 
 class Session(Protocol):
@@ -85,7 +85,10 @@ class Engine:
     admin: str = ""
     admin_password: str = field(default_factory=lambda: secrets.token_hex(12))
     passwords: dict[Side, str] = field(
-        default_factory=lambda: {Side.A: "pw A'" + secrets.token_hex(4), Side.B: "pw\\B" + secrets.token_hex(4)}
+        default_factory=lambda: {
+            Side.A: "pw A'" + secrets.token_hex(4),
+            Side.B: "pw\\B" + secrets.token_hex(4),
+        }
     )
     _count: int = 0
     last_sessions: list[Any] = field(default_factory=list)  # for failure messages
@@ -93,7 +96,9 @@ class Engine:
     @property
     def host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.superuser_dsn)
-        return parts.hostname or "127.0.0.1", parts.port or (5432 if self.kind == "postgres" else 3306)
+        return parts.hostname or "127.0.0.1", parts.port or (
+            5432 if self.kind == "postgres" else 3306
+        )
 
     # ----------------------------------------------------------- deployments
 
@@ -124,8 +129,9 @@ class Engine:
             flags = [f for f in flags if f != without]
             su = await asyncpg.connect(self.superuser_dsn)
             try:
+                password = pg_literal(self.admin_password)
                 await su.execute(
-                    f"CREATE ROLE {pg_ident(name)} {' '.join(flags)} PASSWORD {pg_literal(self.admin_password)}"
+                    f"CREATE ROLE {pg_ident(name)} {' '.join(flags)} PASSWORD {password}"
                 )
             finally:
                 await su.close()
@@ -134,10 +140,15 @@ class Engine:
             async with _my(self.superuser_dsn) as su:
                 acct = my_account(name, "%")
                 await _q(su, f"CREATE USER {acct} IDENTIFIED BY '{self.admin_password}'")
-                await _q(su, f"GRANT {', '.join(g for g in grants if g != without)} ON *.* TO {acct}")
+                await _q(
+                    su, f"GRANT {', '.join(g for g in grants if g != without)} ON *.* TO {acct}"
+                )
                 pattern = my_ident(self.tag + "%")  # every database of this test run
                 await _q(su, f"GRANT ALL PRIVILEGES ON {pattern}.* TO {acct} WITH GRANT OPTION")
-                await _q(su, f"GRANT ALL PRIVILEGES ON {my_grant_database('jetbridge_fencing')}.* TO {acct}")
+                await _q(
+                    su,
+                    f"GRANT ALL PRIVILEGES ON {my_grant_database('jetbridge_fencing')}.* TO {acct}",
+                )
         return name
 
     def fencer(self, admin: str) -> PostgresFencer | MySQLFencer:
@@ -197,14 +208,21 @@ class Engine:
                         "SELECT grantor::regrole::text AS g FROM pg_auth_members "
                         "WHERE roleid = $1::text::regrole AND member = $2::text::regrole "
                         "AND inherit_option",
-                        term, admin,
+                        term,
+                        admin,
                     )
                     for row in grantors:
-                        await su.execute(f"REVOKE {term} FROM {admin} GRANTED BY {row['g']} CASCADE")
+                        await su.execute(
+                            f"REVOKE {term} FROM {admin} GRANTED BY {row['g']} CASCADE"
+                        )
             finally:
                 await su.close()
             return
-        verb = "GRANT CONNECTION ADMIN ON *.* TO {}" if give_back else "REVOKE CONNECTION ADMIN ON *.* FROM {}"
+        verb = (
+            "GRANT CONNECTION ADMIN ON *.* TO {}"
+            if give_back
+            else "REVOKE CONNECTION ADMIN ON *.* FROM {}"
+        )
         async with _my(self.superuser_dsn) as su:
             await _q(su, verb.format(my_account(self.admin, "%")))
 
@@ -232,24 +250,38 @@ class Engine:
             )
             if exists:
                 await _q(
-                    su, "DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = %s", [dep.deployment_id]
+                    su,
+                    "DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = %s",
+                    [dep.deployment_id],
                 )
 
     # ------------------------------------------------------------- sessions
 
-    async def login(self, dep: DeploymentDatabases, side: Side, *, timeout: float = 5.0) -> Session:
+    async def login(
+        self, dep: DeploymentDatabases, side: Side, *, connect_timeout: float = 5.0
+    ) -> Session:
         host, port = self.host_port
         if self.kind == "postgres":
             conn = await asyncpg.connect(
-                host=host, port=port, user=dep.role(side), password=self.passwords[side],
-                database=dep.epoch_database, timeout=timeout,
+                host=host,
+                port=port,
+                user=dep.role(side),
+                password=self.passwords[side],
+                database=dep.epoch_database,
+                timeout=connect_timeout,
             )
             return PgSession(conn)
-        conn = await asyncmy.connect(
-            host=host, port=port, user=dep.role(side), password=self.passwords[side],
-            database=dep.epoch_database, autocommit=True, charset="utf8mb4", connect_timeout=int(timeout),
+        my_conn = await asyncmy.connect(
+            host=host,
+            port=port,
+            user=dep.role(side),
+            password=self.passwords[side],
+            database=dep.epoch_database,
+            autocommit=True,
+            charset="utf8mb4",
+            connect_timeout=int(connect_timeout),
         )
-        return MySession(conn)
+        return MySession(my_conn)
 
     async def create_probe_tables(self, session: Session) -> None:
         ddl = [
@@ -270,9 +302,13 @@ class Engine:
             return PgSession(await asyncpg.connect(self.superuser_dsn, database=dep.epoch_database))
         parts = urlsplit(self.superuser_dsn)
         conn = await asyncmy.connect(
-            host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""), database=dep.epoch_database,
-            autocommit=True, charset="utf8mb4",
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=dep.epoch_database,
+            autocommit=True,
+            charset="utf8mb4",
         )
         return MySession(conn)
 
@@ -283,7 +319,10 @@ class Engine:
                 rows = await session.conn.fetch("SELECT n, side FROM probe_log ORDER BY n")
                 return [(r["n"], r["side"]) for r in rows]
             assert isinstance(session, MySession)
-            return [(int(n), str(s)) for n, s in await _q(session.conn, "SELECT n, side FROM probe_log ORDER BY n")]
+            return [
+                (int(n), str(s))
+                for n, s in await _q(session.conn, "SELECT n, side FROM probe_log ORDER BY n")
+            ]
         finally:
             await session.close()
 
@@ -306,14 +345,19 @@ class Engine:
         if self.kind == "postgres":
             su = await asyncpg.connect(self.superuser_dsn)
             try:
-                return int(await su.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role))
+                return int(
+                    await su.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role
+                    )
+                )
             finally:
                 await su.close()
         async with _my(self.superuser_dsn) as su:
             rows = await _q(
                 su,
                 "SELECT ID, COMMAND, STATE, TIME_MS FROM information_schema.PROCESSLIST "
-                "WHERE USER = %s AND (ID <= %s OR COMMAND IN ('Sleep', 'Query', 'Execute', 'Fetch'))",
+                "WHERE USER = %s AND (ID <= %s "
+                "OR COMMAND IN ('Sleep', 'Query', 'Execute', 'Fetch'))",
                 [role, before],
             )
             self.last_sessions = [(before, *row) for row in rows]
@@ -328,9 +372,12 @@ class _my:
 
     async def __aenter__(self) -> Any:
         self.conn = await asyncmy.connect(
-            host=self.parts.hostname, port=self.parts.port or 3306,
-            user=unquote(self.parts.username or ""), password=unquote(self.parts.password or ""),
-            autocommit=True, charset="utf8mb4",
+            host=self.parts.hostname,
+            port=self.parts.port or 3306,
+            user=unquote(self.parts.username or ""),
+            password=unquote(self.parts.password or ""),
+            autocommit=True,
+            charset="utf8mb4",
         )
         return self.conn
 

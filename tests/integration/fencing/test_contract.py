@@ -61,7 +61,11 @@ async def test_fence_moves_writes_ends_old_sessions_and_fails_back(engine: Engin
         held = await probe_ready(engine, dep)
         await held.write("A")
         outcome = await fencer.fence(dep, Side.B, 1)
-        assert (outcome.epoch, outcome.active_role, outcome.fenced_role) == (1, dep.role_b, dep.role_a)
+        assert (outcome.epoch, outcome.active_role, outcome.fenced_role) == (
+            1,
+            dep.role_b,
+            dep.role_a,
+        )
         assert outcome.sessions_terminated >= 1 and not outcome.already_applied
         assert outcome.revoked_ms <= outcome.sessions_gone_ms <= outcome.took_ms
         assert await engine.sessions_of(dep.role_a) == 0

@@ -46,12 +46,14 @@ class Probe:
     write_failed: int = 0
 
 
-async def _holder(engine: Engine, dep: DeploymentDatabases, side: Side, probe: Probe, stop: asyncio.Event) -> None:
+async def _holder(
+    engine: Engine, dep: DeploymentDatabases, side: Side, probe: Probe, stop: asyncio.Event
+) -> None:
     session: Session | None = None
     while not stop.is_set():
         try:
             if session is None:
-                session = await engine.login(dep, side, timeout=2)
+                session = await engine.login(dep, side, connect_timeout=2)
             n = await session.write(side.value)
             probe.writes.append((time.monotonic(), n))
         except Exception:
@@ -64,10 +66,12 @@ async def _holder(engine: Engine, dep: DeploymentDatabases, side: Side, probe: P
         await session.close()
 
 
-async def _connector(engine: Engine, dep: DeploymentDatabases, side: Side, probe: Probe, stop: asyncio.Event) -> None:
+async def _connector(
+    engine: Engine, dep: DeploymentDatabases, side: Side, probe: Probe, stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         try:
-            session = await engine.login(dep, side, timeout=2)
+            session = await engine.login(dep, side, connect_timeout=2)
         except Exception:
             probe.connect_refused += 1
         else:
@@ -144,12 +148,20 @@ async def test_prober_no_split_brain_across_100_fencings(engine: Engine) -> None
                 assert left == 0, f"fence {epoch}: {engine.last_sessions}"
                 gone_ms.append(outcome.sessions_gone_ms)
                 if os.environ.get("JB_DEBUG"):
-                    print(epoch, round(outcome.revoked_ms), round(outcome.sessions_gone_ms), round(outcome.took_ms), outcome.sessions_terminated)
+                    print(
+                        epoch,
+                        round(outcome.revoked_ms),
+                        round(outcome.sessions_gone_ms),
+                        round(outcome.took_ms),
+                        outcome.sessions_terminated,
+                    )
                 granted_ms.append(outcome.took_ms)
                 terminated += outcome.sessions_terminated
                 deadline = t0 + 5
                 while not any(t > t0 for t, _ in probes[new].writes[-3:]):
-                    assert time.monotonic() < deadline, f"side {new} never wrote after fence {epoch}"
+                    assert time.monotonic() < deadline, (
+                        f"side {new} never wrote after fence {epoch}"
+                    )
                     await asyncio.sleep(0.001)
                 first_write_ms.append((min(t for t, _ in probes[new].writes if t > t0) - t0) * 1000)
         finally:
@@ -162,7 +174,9 @@ async def test_prober_no_split_brain_across_100_fencings(engine: Engine) -> None
         check_no_split_brain(log)
         writes = {s: sum(1 for _, side in log if side == s.value) for s in Side}
         assert writes[Side.A] > FENCINGS // 2 and writes[Side.B] > FENCINGS // 2
-        assert sum(p.connect_refused for p in probes.values()) > FENCINGS  # the fenced side kept trying
+        assert (
+            sum(p.connect_refused for p in probes.values()) > FENCINGS
+        )  # the fenced side kept trying
         assert terminated >= FENCINGS  # a held session was ended on (nearly) every fence
 
         figures = {
@@ -175,7 +189,8 @@ async def test_prober_no_split_brain_across_100_fencings(engine: Engine) -> None
             "old_sessions_gone_ms": _summary(gone_ms),
             "new_side_granted_ms": _summary(granted_ms),
             "new_side_first_write_ms": _summary(first_write_ms),
-            "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
+            f"Python {platform.python_version()}",
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,9 @@ class MySQLFencer:
         return conn
 
     @staticmethod
-    async def _fetch(conn: asyncmy.Connection, sql: str, args: Sequence[Any] | None = None) -> list[Any]:
+    async def _fetch(
+        conn: asyncmy.Connection, sql: str, args: Sequence[Any] | None = None
+    ) -> list[Any]:
         async with conn.cursor() as cur:
             await cur.execute(sql, args)
             return list(await cur.fetchall())
@@ -118,13 +120,19 @@ class MySQLFencer:
     def account(self, user: str) -> Quoted:
         return my_account(user, self._host, no_backslash_escapes=self._nbe)
 
-    async def _exec(self, conn: asyncmy.Connection, name: str, args: Sequence[Any] | None = None, **parts: Quoted) -> list[Any]:
+    async def _exec(
+        self,
+        conn: asyncmy.Connection,
+        name: str,
+        args: Sequence[Any] | None = None,
+        **parts: Quoted,
+    ) -> list[Any]:
         return await self._fetch(conn, self.render(name, **parts), args)
 
     # --------------------------------------------------------------- preflight
 
     async def _require_global(self, conn: asyncmy.Connection) -> None:
-        (current_user, _), = await self._fetch(conn, Q["whoami"])
+        ((current_user, _),) = await self._fetch(conn, Q["whoami"])
         user, _, host = str(current_user).rpartition("@")
         grantee = f"'{user}'@'{host}'"
         have = {row[0] for row in await self._fetch(conn, Q["global_privileges"], [grantee])}
@@ -195,14 +203,16 @@ class MySQLFencer:
 
     # ------------------------------------------------------------------- fence
 
-    async def fence(self, deployment: DeploymentDatabases, activate: Side, epoch: int) -> FencingOutcome:
+    async def fence(
+        self, deployment: DeploymentDatabases, activate: Side, epoch: int
+    ) -> FencingOutcome:
         dep, started = deployment, time.monotonic()
         old, new = dep.role(activate.other()), dep.role(activate)
         lock = "jetbridge-fencing:" + hashlib.sha256(dep.deployment_id.encode()).hexdigest()[:40]
         conn = await self._connect()
         try:
             await self._require_global(conn)
-            (got,), = await self._fetch(conn, Q["get_lock"], [lock, self._lock_timeout_s])
+            ((got,),) = await self._fetch(conn, Q["get_lock"], [lock, self._lock_timeout_s])
             if got != 1:
                 raise FencingBusy(dep.deployment_id, float(self._lock_timeout_s))
             try:
@@ -212,7 +222,9 @@ class MySQLFencer:
                     if not rows:
                         raise NotProvisioned(dep.deployment_id, f"no row in {self._state}.epochs")
                     decision = decide(_state(rows[0]), epoch, activate)
-                    await self._exec(conn, "claim_epoch", [epoch, activate.value, dep.deployment_id])
+                    await self._exec(
+                        conn, "claim_epoch", [epoch, activate.value, dep.deployment_id]
+                    )
                     await conn.commit()
                 except BaseException:
                     await conn.rollback()
@@ -228,7 +240,12 @@ class MySQLFencer:
                     await self._exec(conn, "unlock_account", account=self.account(new))
                 for db in dep.databases:
                     async with _privilege("ALL PRIVILEGES WITH GRANT OPTION", f"database {db}"):
-                        await self._exec(conn, "grant_database", database=my_grant_database(db), account=self.account(new))
+                        await self._exec(
+                            conn,
+                            "grant_database",
+                            database=my_grant_database(db),
+                            account=self.account(new),
+                        )
                 await self._exec(conn, "mark_active", [dep.deployment_id, epoch, activate.value])
             finally:
                 await self._fetch(conn, Q["release_lock"], [lock])
@@ -251,7 +268,12 @@ class MySQLFencer:
     async def _revoke(self, conn: asyncmy.Connection, db: str, user: str) -> None:
         try:
             async with _privilege("ALL PRIVILEGES WITH GRANT OPTION", f"database {db}"):
-                await self._exec(conn, "revoke_database", database=my_grant_database(db), account=self.account(user))
+                await self._exec(
+                    conn,
+                    "revoke_database",
+                    database=my_grant_database(db),
+                    account=self.account(user),
+                )
         except MySQLError as exc:
             if not exc.args or exc.args[0] != _NO_SUCH_GRANT:  # nothing granted: fine
                 raise
