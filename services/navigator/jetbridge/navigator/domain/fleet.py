@@ -36,7 +36,7 @@ from jetbridge.navigator.domain.requesting import (
     decide_request,
     start_request,
 )
-from jetbridge.navigator.domain.vocabulary import CleanupStatus, MissionStatus, RequestStatus
+from jetbridge.navigator.domain.vocabulary import CleanupStatus, RequestStatus
 
 A = TypeVar("A", bound=Aggregate)
 MAX_REACT_ROUNDS = 32
@@ -138,9 +138,7 @@ class Fleet:
             flight = self.flights.get(fid)
             if flight is None or not flight.terminal:
                 return False
-        dep = self.deployments.get(m.deployment_id)
-        unmoved = dep is not None and dep.active and dep.cluster_id == m.source_cluster_id
-        return not (m.status is MissionStatus.SUCCEEDED and unmoved)
+        return True
 
     def mission_context(self, mission_id: str) -> MissionContext:
         m = self._get(self.missions, mission_id, "Mission")

@@ -151,11 +151,12 @@ def _failed_step(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | Non
     )
 
 
-def _deadline_at(w: MissionContext, f: Flight, cur: Step) -> int | None:
+def deadline_at(f: Flight, cur: Step, retry: RetryPolicy) -> int | None:
+    """When the current step's attempt times out (None: no clock runs for it)."""
     if cur.status is StepStatus.RUNNING and cur.started_at is not None:
         return cur.started_at + cur.deadline_seconds * MS
     if cur.status is StepStatus.CLEARED:
-        return max(cur.not_before, f.last_progress_at) + w.retry.claim_timeout_seconds * MS
+        return max(cur.not_before, f.last_progress_at) + retry.claim_timeout_seconds * MS
     return None
 
 
@@ -163,7 +164,7 @@ def _deadline(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | None:
     cur = f.current()
     if f.status is not FlightStatus.ACTIVE or cur is None:
         return None
-    deadline = _deadline_at(w, f, cur)
+    deadline = deadline_at(f, cur, w.retry)
     if deadline is None or now < deadline:
         return None
     return ev.FlightStepDeadlineExceeded(
@@ -220,6 +221,17 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             )
     needed = [s for f in (w.destination, w.source) for s in f.steps if not _is_cleanup(f, s.name)]
     if all(s.status is StepStatus.SUCCEEDED for s in needed):
+        dep = w.deployment
+        if dep.active and dep.cluster_id == m.source_cluster_id:
+            # Before MissionSucceeded, never after: a later failback moves it back, and a
+            # finished mission must not move it again.
+            return ev.DeploymentRelocated(
+                deployment_id=dep.id,
+                mission_id=m.id,
+                from_cluster_id=m.source_cluster_id,
+                to_cluster_id=m.destination_cluster_id,
+                relocated_at=now,
+            )
         return ev.MissionSucceeded(
             mission_id=m.id,
             succeeded_at=now,
@@ -229,16 +241,8 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
 
 
 def _after_success(w: MissionContext, now: int) -> ev.DomainEvent | None:
-    """Relocate the Deployment, then track (and finish) the source cleanup, if any."""
-    m, dep, src = w.mission, w.deployment, w.source
-    if dep.active and dep.cluster_id == m.source_cluster_id:
-        return ev.DeploymentRelocated(
-            deployment_id=dep.id,
-            mission_id=m.id,
-            from_cluster_id=m.source_cluster_id,
-            to_cluster_id=m.destination_cluster_id,
-            relocated_at=now,
-        )
+    """Track (and finish) the source cleanup of a succeeded mission, if it has one."""
+    m, src = w.mission, w.source
     has_cleanup = any(_is_cleanup(src, s.name) for s in src.steps)
     if m.cleanup is CleanupStatus.NOT_NEEDED and has_cleanup:
         return ev.SourceCleanupPending(

@@ -1,0 +1,266 @@
+"""The saga per Mission, in both modes, driven by a scripted data plane."""
+
+from __future__ import annotations
+
+import pytest
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.mission_saga import FENCING_EPOCH_MISMATCH
+from jetbridge.navigator.domain.policy import FailoverPolicy, RetryPolicy
+from jetbridge.navigator.domain.vocabulary import (
+    CleanupStatus,
+    FailoverMode,
+    Health,
+    MissionStatus,
+    RequestStatus,
+    StepName,
+)
+from tests.unit.navigator.builders import cluster_events, deployment, health
+from tests.unit.navigator.sim import Simulation
+
+CONTROLLED, FORCED = FailoverMode.CONTROLLED, FailoverMode.FORCED
+
+
+def world(n: int = 3) -> Simulation:
+    events = cluster_events("a") + cluster_events("b")
+    events += [deployment(f"d{i}", "a", priority=i) for i in range(n)]
+    return Simulation(events)
+
+
+def request(sim: Simulation, mode: FailoverMode, policy: FailoverPolicy | None = None) -> None:
+    sim.command(RequestFailover("r1", "a", "b", mode, "alice", policy=policy or FailoverPolicy()))
+
+
+def position(sim: Simulation, predicate: object) -> int:
+    for i, e in enumerate(sim.log):
+        if predicate(e):  # type: ignore[operator]
+            return i
+    raise AssertionError("no such event")
+
+
+def step_event(kind: str, dep: str, step: StepName, cls: type[ev.DomainEvent]):  # type: ignore[no-untyped-def]
+    flight = f"r1/{dep}/{kind}"
+
+    def match(e: ev.DomainEvent) -> bool:
+        if not isinstance(e, cls) or getattr(e, "flight_id", None) != flight:
+            return False
+        if isinstance(e, ev.FlightStepsCleared):
+            return step.value in e.steps
+        if isinstance(e, ev.FlightStepStarted | ev.FlightStepSucceeded):
+            return e.step == step.value
+        return True
+
+    return match
+
+
+def test_controlled_orders_prepare_drain_fence_up_then_delete() -> None:
+    sim = world(1)
+    request(sim, CONTROLLED)
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    started = lambda kind, step: position(  # noqa: E731
+        sim, step_event(kind, "d0", step, ev.FlightStepStarted)
+    )
+    drained = position(sim, step_event("source", "d0", StepName.DRAIN_TASKS, ev.DrainCompleted))
+    fenced = position(sim, lambda e: isinstance(e, ev.FencingCompleted))
+    ready = position(
+        sim, step_event("destination", "d0", StepName.WAIT_READY, ev.FlightStepSucceeded)
+    )
+    # Prepare and drain run side by side: both start before either flight goes further.
+    assert started("destination", StepName.CREATE_NAMESPACE) < drained
+    assert started("source", StepName.STOP_SCHEDULING) < fenced
+    assert drained < started("destination", StepName.FENCE_DATABASE) < fenced
+    assert fenced < started("destination", StepName.UPSERT_DEPLOYMENT) < ready
+    assert ready < started("source", StepName.DELETE_DEPLOYMENT)
+    # DELETE is not even cleared before the destination is Ready.
+    assert ready < position(
+        sim, step_event("source", "d0", StepName.DELETE_DEPLOYMENT, ev.FlightStepsCleared)
+    )
+
+
+def test_controlled_fence_is_never_cleared_before_drain_even_if_destination_is_fast() -> None:
+    sim = world(1)
+    sim.fail("d0", "SOURCE", StepName.DRAIN_TASKS, "hang")  # the drain takes its time
+    request(sim, CONTROLLED)
+    for _ in range(20):
+        sim.record(sim.fleet.react(sim.now))
+        sim.data_plane()
+        sim.now += 1_000
+    dst = sim.fleet.flights["r1/d0/destination"]
+    assert dst.succeeded(StepName.APPLY_EXTERNAL_SECRETS)
+    assert dst.step(StepName.FENCE_DATABASE).attempts == 0  # waiting for the drain
+    sim.unhang("d0", "SOURCE", StepName.DRAIN_TASKS)
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_controlled_drain_timeout_proceeds_and_records_tasks_still_running() -> None:
+    sim = world(1)
+    sim.fail("d0", "SOURCE", StepName.DRAIN_TASKS, "drain_timeout:4")
+    request(sim, CONTROLLED)
+    sim.run()
+    (succeeded,) = sim.of_type(ev.MissionSucceeded)
+    assert isinstance(succeeded, ev.MissionSucceeded)
+    assert succeeded.tasks_still_running_after_drain == 4
+    assert sim.fleet.missions["r1/d0"].tasks_still_running_after_drain == 4
+
+
+def test_forced_fences_first_then_brings_destination_up() -> None:
+    sim = world(1)
+    request(sim, FORCED)
+    sim.run()
+    fenced = position(sim, lambda e: isinstance(e, ev.FencingCompleted))
+    for step in (StepName.CREATE_NAMESPACE, StepName.UPSERT_DEPLOYMENT, StepName.WAIT_READY):
+        assert fenced < position(sim, step_event("destination", "d0", step, ev.FlightStepStarted))
+    # Nothing runs on the source before the destination is up.
+    ready = position(
+        sim, step_event("destination", "d0", StepName.WAIT_READY, ev.FlightStepSucceeded)
+    )
+    assert ready < position(
+        sim, step_event("source", "d0", StepName.DELETE_DEPLOYMENT, ev.FlightStepsCleared)
+    )
+    assert sim.fleet.deployments["d0"].fencing_epoch == 1
+    assert sim.fleet.deployments["d0"].writer_cluster_id == "b"
+
+
+def test_forced_with_unreachable_source_succeeds_and_cleans_up_when_it_returns() -> None:
+    sim = world(2)
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    request(sim, FORCED)
+    sim.run()
+    req = sim.fleet.requests["r1"]
+    assert req.status is RequestStatus.SUCCEEDED  # cleanup does not hold it back
+    (done,) = sim.of_type(ev.FailoverSucceeded)
+    assert isinstance(done, ev.FailoverSucceeded)
+    assert sorted(done.cleanup_pending_mission_ids) == ["r1/d0", "r1/d1"]
+    assert all(m.cleanup is CleanupStatus.PENDING for m in sim.fleet.missions.values())
+    assert not any(
+        isinstance(e, ev.FlightStepsCleared) and e.flight_id.endswith("source") for e in sim.log
+    )
+    sim.record([health("a", Health.UNREACHABLE, Health.HEALTHY)])
+    sim.run()
+    assert all(m.cleanup is CleanupStatus.COMPLETED for m in sim.fleet.missions.values())
+    assert req.status is RequestStatus.SUCCEEDED
+
+
+def test_transient_failures_are_retried_with_backoff() -> None:
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "transient", "transient")
+    request(sim, CONTROLLED)
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    retries = [
+        e
+        for e in sim.of_type(ev.FlightStepsCleared)
+        if isinstance(e, ev.FlightStepsCleared) and e.steps[0] == "UPSERT_DEPLOYMENT"
+    ]
+    assert [r.not_before - r.cleared_at for r in retries] == [2_000, 4_000]  # 2s, then 4s
+    assert sim.fleet.flights["r1/d0/destination"].step(StepName.UPSERT_DEPLOYMENT).attempts == 3
+
+
+def test_dispatch_failure_is_a_transient_failure() -> None:
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.CREATE_NAMESPACE, "dispatch")
+    request(sim, CONTROLLED)
+    sim.run()
+    assert len(sim.of_type(ev.FlightDispatchFailed)) == 1
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_exhausted_retries_fail_the_mission_with_the_reason() -> None:
+    sim = world(2)
+    sim.fail("d1", "DESTINATION", StepName.WAIT_READY, *["transient"] * 3)
+    policy = FailoverPolicy(retry=RetryPolicy(max_attempts=3))
+    request(sim, CONTROLLED, policy)
+    sim.run()
+    failed = sim.fleet.missions["r1/d1"]
+    assert failed.status is MissionStatus.FAILED
+    assert failed.reason_code == "WAIT_READY_ERROR"
+    assert "WAIT_READY on b failed after 3 attempt(s)" in failed.reason
+    assert failed.fenced_when_failed is True  # the operator learns the DB moved
+    # The source was never deleted: DELETE waits for a Ready destination.
+    src = sim.fleet.flights["r1/d1/source"]
+    assert src.step(StepName.DELETE_DEPLOYMENT).attempts == 0
+    assert sim.fleet.deployments["d1"].cluster_id == "a"
+    assert sim.fleet.missions["r1/d0"].status is MissionStatus.SUCCEEDED
+    req = sim.fleet.requests["r1"]
+    assert req.status is RequestStatus.FAILED
+    assert req.failed_mission_ids == ("r1/d1",)
+
+
+def test_permanent_failure_fails_at_once_and_winds_the_other_flight_down() -> None:
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "permanent")
+    request(sim, CONTROLLED)
+    sim.run()
+    m = sim.fleet.missions["r1/d0"]
+    assert m.status is MissionStatus.FAILED
+    assert m.fenced_when_failed is False
+    assert sim.fleet.flights["r1/d0/destination"].step("APPLY_EXTERNAL_SECRETS").attempts == 1
+    assert sim.fleet.flights["r1/d0/source"].status.value == "CANCELLED"
+    assert sim.fleet.deployments["d0"].fencing_epoch == 0
+
+
+def test_hung_step_hits_its_deadline_and_is_retried() -> None:
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.CREATE_NAMESPACE, "hang")
+    request(sim, CONTROLLED)
+    for _ in range(5):
+        sim.record(sim.fleet.react(sim.now))
+        sim.data_plane()
+    sim.unhang("d0", "DESTINATION", StepName.CREATE_NAMESPACE)
+    sim.now += 61_000  # CREATE_NAMESPACE has 60 s
+    sim.run()
+    (late,) = sim.of_type(ev.FlightStepDeadlineExceeded)
+    assert isinstance(late, ev.FlightStepDeadlineExceeded)
+    assert late.step == "CREATE_NAMESPACE" and late.attempt == 1
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_fence_with_a_foreign_epoch_fails_the_mission() -> None:
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.FENCE_DATABASE, "wrong_epoch")
+    request(sim, FORCED)
+    sim.run()
+    m = sim.fleet.missions["r1/d0"]
+    assert m.status is MissionStatus.FAILED and m.reason_code == FENCING_EPOCH_MISMATCH
+    assert sim.fleet.deployments["d0"].fencing_epoch == 0
+
+
+def test_late_and_duplicate_outcomes_change_nothing() -> None:
+    sim = world(1)
+    request(sim, FORCED)
+    sim.run()
+    before = sim.fleet.clone()
+    dup = next(e for e in sim.log if isinstance(e, ev.FlightStepSucceeded))
+    sim.record([dup])
+    flight = sim.fleet.flights[dup.flight_id]
+    assert flight.ignored_outcomes == 1
+    assert sim.fleet.react(sim.now) == []
+    flight.ignored_outcomes, flight.version = 0, flight.version - 1
+    assert sim.fleet == before
+
+
+def test_replay_equals_live_and_deciding_again_adds_nothing() -> None:
+    sim = world(3)
+    sim.fail("d1", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "transient")
+    sim.fail("d2", "SOURCE", StepName.DRAIN_TASKS, "drain_timeout:2")
+    request(sim, CONTROLLED)
+    sim.run()
+    assert Fleet.replay(sim.log) == sim.fleet
+    assert sim.fleet.react(sim.now + 10**9) == []
+
+
+@pytest.mark.parametrize("mode", list(FailoverMode))
+def test_epochs_are_monotonic_per_deployment(mode: FailoverMode) -> None:
+    sim = world(1)
+    request(sim, mode)
+    sim.run()
+    sim.command(RequestFailover("r2", "b", "a", mode, "alice"))
+    sim.run()
+    created = [e for e in sim.log if isinstance(e, ev.MissionCreated)]
+    assert [e.fencing_epoch for e in created] == [1, 2]
+    fenced = [e.epoch for e in sim.log if isinstance(e, ev.DeploymentFenced)]
+    assert fenced == [1, 2]
