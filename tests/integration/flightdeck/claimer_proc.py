@@ -10,12 +10,12 @@ import asyncio
 import json
 import sys
 
-from jetbridge.flightdeck import OutboxEvent, open_flightdeck
+from jetbridge.flightdeck import Claim, OutboxEvent, open_flightdeck
 
 
 async def main(dsn: str, owner: str, lease_seconds: float) -> None:
     store = await open_flightdeck(dsn)
-    claims = []
+    claims: list[Claim] = []
     while not claims:
         claims = await store.claim(owner, 1, lease_seconds)
         if not claims:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from jetbridge.flightdeck import (
+    Claim,
     Completion,
     Flightdeck,
     FlightState,
@@ -123,7 +124,7 @@ async def test_sigkilled_claimer_loses_lease_and_another_finishes(target: Target
         assert await store.claim("pilot-survivor", 1, 30) == []  # lease not yet expired
         loop = asyncio.get_running_loop()
         deadline = loop.time() + lease + 5
-        claims = []
+        claims: list[Claim] = []
         while not claims and loop.time() < deadline:
             await asyncio.sleep(0.1)
             claims = await store.claim("pilot-survivor", 1, 30)

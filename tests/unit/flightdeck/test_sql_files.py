@@ -35,7 +35,7 @@ def test_every_query_an_adapter_names_exists(dialect: str) -> None:
     source = (PACKAGE / f"{dialect}.py").read_text()
     used = set(re.findall(r'self\._q\["([a-z_]+)"\]', source))
     assert used, "adapter uses named queries"
-    assert used <= set(load_queries(dialect)), used - set(load_queries(dialect))  # type: ignore[arg-type]
+    assert used <= set(load_queries(dialect)), used - set(load_queries(dialect))
 
 
 def test_both_dialects_have_the_same_migration_versions() -> None:

@@ -61,7 +61,10 @@ class PostgresFlightdeck:
             finally:
                 await conn.close()
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
         )
         return cls(pool, dsn)
 

@@ -84,20 +84,29 @@ SELECT * FROM "upd";
 
 -- name: complete_many
 -- Finish many flights in one statement; events are inserted only for the flights
--- whose claim held. Returns the ids that were finished.
+-- whose claim held. Returns the ids that were finished. The claim check sits in a
+-- LATERAL lookup by primary key so the planner never scans the lease index instead.
 WITH "input" AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
         AS i("flight_id", "token", "outcome", "error")
+), "held" AS (
+    SELECT i.*
+    FROM "input" AS i
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM "dp_flights" AS f
+        WHERE f."flight_id" = i."flight_id" AND f."fencing_token" = i."token"
+          AND f."state" = 'RUNNING' AND f."lease_expires_at" > now()
+        FOR UPDATE
+    ) AS "ok"
 ), "upd" AS (
     UPDATE "dp_flights" AS f
-    SET "state" = i."outcome",
-        "error" = i."error",
+    SET "state" = h."outcome",
+        "error" = h."error",
         "lease_expires_at" = NULL,
         "finished_at" = now(),
         "updated_at" = now()
-    FROM "input" AS i
-    WHERE f."flight_id" = i."flight_id" AND f."fencing_token" = i."token"
-      AND f."state" = 'RUNNING' AND f."lease_expires_at" > now()
+    FROM "held" AS h
+    WHERE f."flight_id" = h."flight_id"
     RETURNING f."flight_id"
 ), "ev" AS (
     INSERT INTO "dp_flight_outbox"

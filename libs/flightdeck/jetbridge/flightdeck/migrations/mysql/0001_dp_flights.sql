@@ -29,7 +29,6 @@ CREATE TABLE IF NOT EXISTS `dp_flights` (
     UNIQUE KEY `dp_flights_seq_uq` (`seq`),
     KEY `dp_flights_state_seq_idx` (`state`, `seq`),
     KEY `dp_flights_state_lease_idx` (`state`, `lease_expires_at`),
-    KEY `dp_flights_mission_idx` (`mission_id`),
     CONSTRAINT `dp_flights_side_ck` CHECK (`side` IN ('SOURCE', 'DESTINATION')),
     CONSTRAINT `dp_flights_state_ck`
         CHECK (`state` IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'))
@@ -47,6 +46,5 @@ CREATE TABLE IF NOT EXISTS `dp_flight_outbox` (
     `published_at` DATETIME(6) NULL,
     PRIMARY KEY (`seq`),
     UNIQUE KEY `dp_flight_outbox_event_uq` (`event_id`),
-    KEY `dp_flight_outbox_pending_idx` (`published_at`, `seq`),
-    KEY `dp_flight_outbox_flight_idx` (`flight_id`)
+    KEY `dp_flight_outbox_pending_idx` (`published_at`, `seq`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

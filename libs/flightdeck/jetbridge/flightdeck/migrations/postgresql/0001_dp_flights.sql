@@ -29,11 +29,12 @@ CREATE TABLE IF NOT EXISTS "dp_flights" (
 );
 
 -- Claim scans: queued flights in enqueue order, running flights by lease expiry.
+-- Kept to these two partial indexes (plus the primary key): every claim and
+-- completion is a non-HOT update that pays for each index on the table.
 CREATE INDEX IF NOT EXISTS "dp_flights_queued_idx"
     ON "dp_flights" ("seq") WHERE "state" = 'QUEUED';
 CREATE INDEX IF NOT EXISTS "dp_flights_lease_idx"
     ON "dp_flights" ("lease_expires_at") WHERE "state" = 'RUNNING';
-CREATE INDEX IF NOT EXISTS "dp_flights_mission_idx" ON "dp_flights" ("mission_id");
 
 CREATE TABLE IF NOT EXISTS "dp_flight_outbox" (
     "seq"          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -49,4 +50,3 @@ CREATE TABLE IF NOT EXISTS "dp_flight_outbox" (
 
 CREATE INDEX IF NOT EXISTS "dp_flight_outbox_pending_idx"
     ON "dp_flight_outbox" ("seq") WHERE "published_at" IS NULL;
-CREATE INDEX IF NOT EXISTS "dp_flight_outbox_flight_idx" ON "dp_flight_outbox" ("flight_id");
