@@ -1,0 +1,160 @@
+"""Blast radius, one writer, cancellation and failback at the domain level."""
+
+from __future__ import annotations
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import CancelFailover, RequestFailover
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
+from jetbridge.navigator.domain.reasons import Code
+from jetbridge.navigator.domain.vocabulary import (
+    FailoverMode,
+    MissionStatus,
+    RequestStatus,
+    StepName,
+)
+from tests.unit.navigator.builders import cluster_events, deployment
+from tests.unit.navigator.sim import Simulation
+
+PRIORITIES = {"d0": 5, "d1": 50, "d2": 10, "d3": 50, "d4": 1, "d5": 20}
+
+
+def world() -> Simulation:
+    events = cluster_events("a") + cluster_events("b") + cluster_events("c")
+    events += [deployment(d, "a", priority=p) for d, p in PRIORITIES.items()]
+    return Simulation(events)
+
+
+def policy(limit: int = 0, ratio: float = 1.0, attempts: int = 1) -> FailoverPolicy:
+    return FailoverPolicy(
+        retry=RetryPolicy(max_attempts=attempts),
+        blast_radius=BlastRadius(max_concurrent_missions=limit, halt_failure_ratio=ratio),
+    )
+
+
+def started_order(sim: Simulation) -> list[str]:
+    return [e.mission_id for e in sim.log if isinstance(e, ev.MissionStarted)]
+
+
+def max_running(sim: Simulation) -> int:
+    running, peak = set(), 0
+    for e in sim.log:
+        if isinstance(e, ev.MissionStarted):
+            running.add(e.mission_id)
+        elif isinstance(e, ev.MissionSucceeded | ev.MissionFailed):
+            running.discard(e.mission_id)
+        peak = max(peak, len(running))
+    return peak
+
+
+def test_missions_start_in_priority_order_within_the_concurrency_limit() -> None:
+    sim = world()
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(2)))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    assert started_order(sim) == [f"r1/{d}" for d in ("d1", "d3", "d5", "d2", "d0", "d4")]
+    assert max_running(sim) == 2
+
+
+def test_no_limit_starts_everything_at_once() -> None:
+    sim = world()
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.FORCED, "op"))
+    sim.run()
+    assert max_running(sim) == 6
+
+
+def test_halts_new_missions_once_the_failed_share_is_reached() -> None:
+    sim = world()
+    for d in ("d1", "d3"):  # the two first to start fail for good
+        sim.fail(d, "DESTINATION", StepName.CREATE_NAMESPACE, "permanent")
+    sim.command(
+        RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(2, 0.3))
+    )
+    sim.run()
+    (halt,) = sim.of_type(ev.MissionsHalted)
+    assert isinstance(halt, ev.MissionsHalted)
+    assert (halt.failed_count, halt.mission_count) == (2, 6)
+    statuses = {m.deployment_id: m.status for m in sim.fleet.missions.values()}
+    assert statuses == {
+        "d1": MissionStatus.FAILED,
+        "d3": MissionStatus.FAILED,
+        **{d: MissionStatus.CANCELLED for d in ("d5", "d2", "d0", "d4")},
+    }
+    (failed,) = sim.of_type(ev.FailoverFailed)
+    assert isinstance(failed, ev.FailoverFailed)
+    assert failed.failed_mission_ids == ["r1/d1", "r1/d3"]
+    assert failed.failed_reason_codes == ["CREATE_NAMESPACE_ERROR"] * 2
+    assert len(failed.cancelled_mission_ids) == 4
+    # Nothing was fenced or moved for the cancelled ones.
+    assert all(sim.fleet.deployments[d].cluster_id == "a" for d in PRIORITIES)
+
+
+def test_below_the_ratio_the_request_runs_on_and_partial_success_stays_visible() -> None:
+    sim = world()
+    sim.fail("d2", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "permanent")
+    sim.command(
+        RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(2, 0.5))
+    )
+    sim.run()
+    assert not sim.of_type(ev.MissionsHalted)
+    (failed,) = sim.of_type(ev.FailoverFailed)
+    assert isinstance(failed, ev.FailoverFailed)
+    assert failed.failed_mission_ids == ["r1/d2"]
+    assert len(failed.succeeded_mission_ids) == 5
+    assert sim.fleet.deployments["d2"].cluster_id == "a"
+    assert sim.fleet.deployments["d1"].cluster_id == "b"
+
+
+def test_operator_cancel_lets_running_missions_finish_and_starts_no_more() -> None:
+    sim = world()
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(1)))
+    sim.record(sim.fleet.react(sim.now))
+    sim.data_plane()
+    sim.command(CancelFailover("r1", "bob"))
+    assert sim.fleet.requests["r1"].status is RequestStatus.IN_PROGRESS  # d1 still running
+    sim.run()
+    req = sim.fleet.requests["r1"]
+    assert req.status is RequestStatus.CANCELLED
+    (cancelled,) = sim.of_type(ev.FailoverCancelled)
+    assert isinstance(cancelled, ev.FailoverCancelled)
+    assert cancelled.succeeded_mission_ids == ["r1/d1"]
+    assert len(cancelled.cancelled_mission_ids) == 5
+
+
+def test_one_writer_refuses_a_second_request_on_the_same_clusters() -> None:
+    sim = world()
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op"))
+    same_dest = sim.command(RequestFailover("r2", "c", "b", FailoverMode.CONTROLLED, "op"))
+    same_src = sim.command(RequestFailover("r3", "a", "c", FailoverMode.CONTROLLED, "op"))
+    assert isinstance(same_dest[-1], ev.FailoverRejected)
+    assert Code.DESTINATION_HAS_PENDING_FAILOVER in same_dest[-1].reason_codes
+    assert isinstance(same_src[-1], ev.FailoverRejected)
+    assert Code.SOURCE_FAILOVER_IN_PROGRESS in same_src[-1].reason_codes
+    # Deciding a known request again yields nothing: no duplicate decision on restart.
+    assert sim.fleet.decide(RequestFailover("r1", "a", "b", FailoverMode.FORCED, "x"), 0) == []
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    assert sim.fleet.requests["r2"].status is RequestStatus.REJECTED
+    # Once r1 ended, the clusters are free again.
+    again = sim.command(RequestFailover("r4", "c", "a", FailoverMode.CONTROLLED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in again)
+
+
+def test_failback_moves_the_same_deployments_back() -> None:
+    sim = world()
+    sim.command(RequestFailover("out", "a", "b", FailoverMode.FORCED, "op"))
+    sim.run()
+    assert {d.cluster_id for d in sim.fleet.deployments.values()} == {"b"}
+    back = sim.command(RequestFailover("back", "b", "a", FailoverMode.CONTROLLED, "op"))
+    assert len(back) == 1, back  # accepted: relocated Deployments stay eligible
+    assert isinstance(back[0], ev.FailoverRequested)
+    assert sorted(back[0].deployment_ids) == sorted(PRIORITIES)
+    sim.run()
+    assert sim.fleet.requests["back"].status is RequestStatus.SUCCEEDED
+    assert {d.cluster_id for d in sim.fleet.deployments.values()} == {"a"}
+    assert {d.fencing_epoch for d in sim.fleet.deployments.values()} == {2}
+    assert {d.writer_cluster_id for d in sim.fleet.deployments.values()} == {"a"}
+    # The first request's missions stay as they were; replay agrees with the live state.
+    assert sim.fleet.requests["out"].status is RequestStatus.SUCCEEDED
+    assert Fleet.replay(sim.log) == sim.fleet
+    assert sim.fleet.react(sim.now) == []

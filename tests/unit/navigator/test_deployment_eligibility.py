@@ -1,0 +1,208 @@
+"""Per-Deployment eligibility, the operator's exclude flag, enabling failover, warnings."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import EnableFailover, RequestFailover
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.reasons import Code
+from jetbridge.navigator.domain.vocabulary import (
+    DatabaseEndpointStatus,
+    FailoverMode,
+    Health,
+    RequestStatus,
+)
+from tests.unit.navigator.builders import T0, cluster_events, deployment, facts, health
+
+C = Code
+ENABLED_AT = T0 + 50_000
+
+
+def fleet_with(*extra: ev.DomainEvent, src_kw: dict[str, object] | None = None) -> Fleet:
+    """src registered without failover, switched on at ENABLED_AT; dst valid."""
+    f = Fleet.replay(
+        cluster_events("src", failover_enabled=False, **(src_kw or {})) + cluster_events("dst")
+    )
+    f.apply(ev.FailoverEnabled(cluster_id="src", enabled_at=ENABLED_AT, enabled_by="op"))
+    f.apply(deployment("good", "src", created_at=ENABLED_AT + 1, priority=3))
+    f.apply_all(extra)
+    return f
+
+
+def request(f: Fleet, exclude: bool = False, mode: FailoverMode = FailoverMode.CONTROLLED):
+    cmd = RequestFailover("r1", "src", "dst", mode, "op", exclude_ineligible=exclude)
+    return f.decide(cmd, ENABLED_AT + 100_000)
+
+
+# name -> (events that add the case, expected per-Deployment findings)
+CASES: dict[str, tuple[list[ev.DomainEvent], set[tuple[Code, str]]]] = {
+    "git-sync": (
+        [deployment("gs", "src", created_at=ENABLED_AT + 5, mechanism="GIT_SYNC")],
+        {(C.GIT_SYNC_NOT_SUPPORTED, "gs")},
+    ),
+    "dag-only": (
+        [deployment("dag", "src", created_at=ENABLED_AT + 5, mechanism="DAG_ONLY")],
+        {(C.DAG_ONLY_NOT_SUPPORTED, "dag")},
+    ),
+    "old git-sync": (
+        [deployment("oldgs", "src", created_at=ENABLED_AT - 5, mechanism="GIT_SYNC")],
+        {(C.GIT_SYNC_NOT_SUPPORTED, "oldgs"), (C.CREATED_BEFORE_FAILOVER_ENABLED, "oldgs")},
+    ),
+    "unknown to navigator": (
+        [facts("src", deployment_ids=["good", "ghost"])],
+        {(C.DEPLOYMENT_UNKNOWN, "ghost")},
+    ),
+}
+
+
+def findings(events: list[ev.DomainEvent]) -> tuple[set[tuple[Code, str]], list[ev.DomainEvent]]:
+    out = request(fleet_with(*events))
+    requested = out[0]
+    assert isinstance(requested, ev.FailoverRequested)
+    got = set(
+        zip(
+            (Code(c) for c in requested.ineligible_reason_codes),
+            requested.ineligible_deployment_ids,
+            strict=True,
+        )
+    )
+    return got, out
+
+
+def test_created_before_enabling_taints_the_cluster_for_every_deployment() -> None:
+    got, _ = findings([deployment("old", "src", created_at=ENABLED_AT - 1)])
+    assert got == {
+        (C.CREATED_BEFORE_FAILOVER_ENABLED, "old"),
+        (C.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER, "good"),
+    }
+
+
+def test_cluster_that_reported_deployments_when_failover_was_enabled_is_tainted() -> None:
+    f = Fleet.replay(cluster_events("src", failover_enabled=False) + cluster_events("dst"))
+    f.apply(facts("src", deployment_ids=["legacy"]))
+    f.apply(ev.FailoverEnabled(cluster_id="src", enabled_at=ENABLED_AT, enabled_by="op"))
+    f.apply(facts("src", deployment_ids=[]))  # legacy was removed since
+    f.apply(deployment("new", "src", created_at=ENABLED_AT + 1))
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), ENABLED_AT)
+    assert isinstance(out[-1], ev.FailoverRejected)
+    assert (C.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER.value, "new") in zip(
+        out[-1].reason_codes, out[-1].reason_subjects, strict=True
+    )
+
+
+def oracle(names: tuple[str, ...]) -> set[tuple[Code, str]]:
+    """Each case's own findings; an old Deployment also taints every other known one."""
+    want: set[tuple[Code, str]] = set().union(*(CASES[n][1] for n in names))
+    if "old git-sync" in names:
+        others = {"good"} | {
+            d for n in names if n in ("git-sync", "dag-only") for _, d in CASES[n][1]
+        }
+        want |= {(C.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER, d) for d in others}
+    return want
+
+
+COMBOS = [c for n in (1, 2, 3, 4) for c in itertools.combinations(CASES, n)]
+
+
+@pytest.mark.parametrize("names", COMBOS, ids=[" + ".join(c) for c in COMBOS])
+def test_deployment_rules_alone_and_in_combination(names: tuple[str, ...]) -> None:
+    got, out = findings([e for n in names for e in CASES[n][0]])
+    assert got == oracle(names)
+    assert isinstance(out[-1], ev.FailoverRejected)  # default: rejected, not excluded
+
+
+def test_by_default_ineligible_deployments_reject_the_request_one_by_one() -> None:
+    f = fleet_with(*CASES["git-sync"][0], *CASES["dag-only"][0])
+    requested, rejected = request(f)
+    assert isinstance(requested, ev.FailoverRequested) and not requested.exclude_ineligible
+    assert isinstance(rejected, ev.FailoverRejected)
+    assert rejected.reason_codes[0] == C.INELIGIBLE_DEPLOYMENTS
+    assert "2 Deployment(s) on src cannot fail over" in rejected.reason_messages[0]
+    assert list(zip(rejected.reason_codes[1:], rejected.reason_subjects[1:], strict=True)) == [
+        (C.DAG_ONLY_NOT_SUPPORTED, "dag"),
+        (C.GIT_SYNC_NOT_SUPPORTED, "gs"),
+    ]
+    assert "git-sync" in rejected.reason_messages[2]
+
+
+def test_the_operator_flag_excludes_them_and_the_events_record_it() -> None:
+    f = fleet_with(*CASES["git-sync"][0], *CASES["dag-only"][0])
+    out = request(f, exclude=True)
+    assert len(out) == 1
+    requested = out[0]
+    assert isinstance(requested, ev.FailoverRequested)
+    assert requested.exclude_ineligible is True
+    assert requested.deployment_ids == ["good"]
+    assert requested.ineligible_deployment_ids == ["dag", "gs"]
+    f.apply_all(out)
+    f.apply_all(f.react(ENABLED_AT + 100_000))
+    assert [m.deployment_id for m in f.missions.values()] == ["good"]
+    assert f.requests["r1"].status is RequestStatus.IN_PROGRESS
+
+
+def test_enabling_failover_on_a_cluster_with_deployments_is_refused() -> None:
+    f = Fleet.replay(cluster_events("c", failover_enabled=False))
+    f.apply(deployment("d", "c"))
+    (refused,) = f.decide(EnableFailover("c", "op"), T0)
+    assert isinstance(refused, ev.FailoverEnableRefused)
+    assert refused.reason_code == C.CLUSTER_HAS_DEPLOYMENTS and refused.deployment_ids == ["d"]
+    f.apply(refused)
+    assert not f.clusters["c"].failover_enabled
+
+
+def test_enabling_failover_on_an_empty_cluster_works_once() -> None:
+    f = Fleet.replay(cluster_events("c", failover_enabled=False))
+    (enabled,) = f.decide(EnableFailover("c", "op"), T0 + 5)
+    f.apply(enabled)
+    assert f.clusters["c"].failover_enabled and f.clusters["c"].failover_enabled_at == T0 + 5
+    assert f.decide(EnableFailover("c", "op"), T0 + 6) == []
+
+
+WARNINGS = {
+    "versions differ": ({"version": "2.1.0"}, C.JETBRIDGE_VERSION_MISMATCH),
+    "read-only replica": (
+        {"db": DatabaseEndpointStatus.READ_ONLY_REPLICA},
+        C.DATABASE_ENDPOINT_READ_ONLY,
+    ),
+    "db unreachable": ({"db": DatabaseEndpointStatus.UNREACHABLE}, C.DATABASE_ENDPOINT_UNREACHABLE),
+    "no log sink": ({"log_sink": False}, C.DESTINATION_LOG_SINK_MISSING),
+    "other secret manager": ({"secret_manager": "gcp"}, C.SECRET_MANAGER_NAMES_DIFFER),
+    "no failback": ({"failover_enabled": False}, C.DESTINATION_FAILOVER_DISABLED),
+}
+
+
+@pytest.mark.parametrize("name", list(WARNINGS))
+def test_warnings_are_recorded_and_never_block(name: str) -> None:
+    kw, code = WARNINGS[name]
+    f = Fleet.replay(cluster_events("src") + cluster_events("dst", **kw))  # type: ignore[arg-type]
+    f.apply(deployment("d", "src"))
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0 + 5000)
+    assert len(out) == 1
+    requested = out[0]
+    assert isinstance(requested, ev.FailoverRequested)
+    assert requested.warning_codes == [code.value]
+    assert requested.warning_subjects == ["dst"]
+
+
+def test_controlled_with_an_unreachable_source_warns() -> None:
+    f = Fleet.replay(cluster_events("src") + cluster_events("dst"))
+    f.apply_all([deployment("d", "src"), health("src", Health.HEALTHY, Health.UNREACHABLE)])
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.CONTROLLED, "op"), T0)
+    assert isinstance(out[0], ev.FailoverRequested) and len(out) == 1
+    assert out[0].warning_codes == [C.SOURCE_UNREACHABLE_FOR_CONTROLLED.value]
+    forced = f.decide(RequestFailover("r2", "src", "dst", FailoverMode.FORCED, "op"), T0)
+    assert isinstance(forced[0], ev.FailoverRequested) and forced[0].warning_codes == []
+
+
+def test_an_empty_source_warns_and_succeeds_with_nothing_to_move() -> None:
+    f = Fleet.replay(cluster_events("src") + cluster_events("dst"))
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0)
+    assert isinstance(out[0], ev.FailoverRequested)
+    assert out[0].warning_codes == [C.NO_DEPLOYMENTS_TO_MOVE.value]
+    f.apply_all(out)
+    f.apply_all(f.react(T0))
+    assert f.requests["r1"].status is RequestStatus.SUCCEEDED
