@@ -8,6 +8,7 @@ from the server's own protocol, not from the pid alone.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from abc import ABC, abstractmethod
@@ -70,8 +71,8 @@ class Component(ABC):
     def pid_file(self) -> Path: ...
 
     @abstractmethod
-    def is_server(self, argv: list[str]) -> bool:
-        """True for this kind of server, whichever checkout's state it runs on."""
+    def server_data_dir(self, argv: list[str]) -> str | None:
+        """The data dir of a server of this kind (whichever checkout's), else None."""
 
     @abstractmethod
     def initialized(self) -> bool:
@@ -101,12 +102,11 @@ class Component(ABC):
         """Work needing a running server (topics, passwords); must be idempotent."""
 
     # --- shared life cycle ------------------------------------------------------------
+    def is_server(self, argv: list[str]) -> bool:
+        return self.server_data_dir(argv) is not None
+
     def owns(self, argv: list[str]) -> bool:
-        data = str(self.data_dir)
-        return self.is_server(argv) and any(
-            arg == data or arg.startswith(data + "/") or arg.endswith("=" + data)
-            for arg in argv
-        )
+        return self.server_data_dir(argv) == str(self.data_dir)
 
     def our_pids(self) -> list[int]:
         """Servers running on our data: from the pid file, else from a /proc scan."""
@@ -189,15 +189,19 @@ class Component(ABC):
     def _clear_ports(self, takeover: bool) -> None:
         """Our ports must be free. If the same kind of server of another checkout's
         stack holds them (a developer's stack left up when CI runs in a fresh clone),
-        stop it when taking over; anything else holding them is an error."""
+        stop it when taking over, or when that checkout's data dir no longer exists
+        (a deleted clone's leftover). Anything else holding them is an error."""
         busy = [p for p in self.ports if port_open(p)]
         if not busy:
             return
         holders = sorted({pid for p in busy for pid in listener_pids(p)})
-        foreign = [pid for pid in holders if self.is_server(cmdline(pid))]
-        if foreign and foreign == holders and takeover:
+        dirs = {pid: self.server_data_dir(cmdline(pid)) for pid in holders}
+        foreign = [pid for pid, data in dirs.items() if data is not None]
+        orphaned = all(not os.path.isdir(dirs[pid] or "") for pid in foreign)
+        if foreign and foreign == holders and (takeover or orphaned):
+            why = "takeover" if takeover else "its data dir is gone"
             say(self.name, f"port(s) {busy} held by another checkout's stack "
-                           f"(pid(s) {foreign}): stopping it (takeover)")
+                           f"(pid(s) {foreign}): stopping it ({why})")
             self._stop_pids(foreign)
             if not any(port_open(p) for p in self.ports):
                 return

@@ -136,8 +136,10 @@ class Kafka(Component):
     def endpoint(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def is_server(self, argv: list[str]) -> bool:
-        return "kafka.Kafka" in argv and argv[-1].endswith("/kafka/server.properties")
+    def server_data_dir(self, argv: list[str]) -> str | None:
+        if "kafka.Kafka" in argv and argv[-1].endswith("/kafka/server.properties"):
+            return os.path.dirname(argv[-1])
+        return None
 
     def initialized(self) -> bool:
         return (self.log_dirs / "meta.properties").exists()

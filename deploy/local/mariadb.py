@@ -77,10 +77,13 @@ class MariaDB(Component):
     def endpoint(self) -> str:
         return f"mysql://root:{self.password()}@{HOST}:{self.port}/"
 
-    def is_server(self, argv: list[str]) -> bool:
-        return (bool(argv) and os.path.basename(argv[0]) in {"mariadbd", "mysqld"}
-                and any(a.startswith("--datadir=") and a.endswith("/mariadb/data")
-                        for a in argv))
+    def server_data_dir(self, argv: list[str]) -> str | None:
+        if not argv or os.path.basename(argv[0]) not in {"mariadbd", "mysqld"}:
+            return None
+        for arg in argv:
+            if arg.startswith("--datadir=") and arg.endswith("/mariadb/data"):
+                return arg.removeprefix("--datadir=")
+        return None
 
     def initialized(self) -> bool:
         return self.installed_marker.exists() and (self.data_dir / "mysql").is_dir()

@@ -148,11 +148,13 @@ class Postgres(Component):
     def endpoint(self) -> str:
         return f"postgresql://postgres:{self.password()}@{HOST}:{self.port}/postgres"
 
-    def is_server(self, argv: list[str]) -> bool:
+    def server_data_dir(self, argv: list[str]) -> str | None:
         if not argv or os.path.basename(argv[0]) != "postgres" or "-D" not in argv:
-            return False
+            return None
         index = argv.index("-D") + 1
-        return index < len(argv) and argv[index].endswith(f"/{self.flavor.label}/data")
+        if index < len(argv) and argv[index].endswith(f"/{self.flavor.label}/data"):
+            return argv[index]
+        return None
 
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()

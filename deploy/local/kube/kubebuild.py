@@ -14,6 +14,7 @@ staging module at v0.0.0 and points them at ./staging, which `go install` refuse
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -124,7 +125,7 @@ def _nice() -> list[str]:
 
 def _run(cmd: list[str], cwd: Path) -> str:
     proc = subprocess.run(_nice() + cmd, cwd=cwd, env=go_env(), text=True,
-                          capture_output=True)
+                          capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stderr[-4000:]}")
     return proc.stdout
@@ -203,36 +204,42 @@ def build(comp: Component) -> None:
     for name, pkg in comp.packages.items():
         cmd = ["go", "build", "-v", "-trimpath", "-ldflags", " ".join(("-s", "-w", *comp.ldflags)),
                "-o", str(out / name), pkg]
-        _build_with_progress(cmd, src, comp.key, name, total, start)
+        _build_with_progress(cmd, src, f"{comp.key}: {name}", total, start)
     (out / ".complete").write_text(f"{comp.module} {comp.version}\n")
     say(f"{comp.key}: done in {time.monotonic() - start:.0f}s -> {out}")
 
 
-def _build_with_progress(cmd: list[str], cwd: Path, key: str, name: str, total: int,
+def _build_with_progress(cmd: list[str], cwd: Path, label: str, total: int,
                          start: float) -> None:
     proc = subprocess.Popen(_nice() + cmd, cwd=cwd, env=go_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    compiled, last, tail = 0, 0.0, []
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail = (tail + [line])[-40:]
+    compiled, last = 0, 0.0
+    tail: list[str] = []
+    for raw in proc.stdout:
+        line = raw.rstrip()
+        tail = [*tail[-39:], line]
         if line and " " not in line:  # -v prints one package path per compiled package
             compiled += 1
         now = time.monotonic()
         if now - last >= 15:
             last = now
-            say(f"{key}: {name}: {compiled} packages compiled (of <= {total}), "
+            say(f"{label}: {compiled} packages compiled (of <= {total}), "
                 f"{now - start:.0f}s")
     if proc.wait() != 0:
-        raise RuntimeError(f"building {name} failed:\n" + "\n".join(tail))
+        raise RuntimeError(f"building {label} failed:\n" + "\n".join(tail))
 
 
 def ensure_binaries(force: bool = False) -> dict[str, Path]:
     """Build what is missing from the cache (one build at a time); return binary paths."""
-    for comp in COMPONENTS:
-        if force or not is_built(comp):
-            build(comp)
+    if force or not all(is_built(c) for c in COMPONENTS):
+        root = cache_root()
+        root.mkdir(parents=True, exist_ok=True)
+        with (root / "build.lock").open("w") as lock:  # concurrent `up`s build once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for comp in COMPONENTS:
+                if force or not is_built(comp):
+                    build(comp)
     return {name: bin_dir(comp) / name for comp in COMPONENTS for name in comp.packages}
 
 
