@@ -8,7 +8,6 @@ from the server's own protocol, not from the pid alone.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from abc import ABC, abstractmethod
@@ -75,8 +74,8 @@ class Component(ABC):
         """The data dir of a server of this kind (whichever checkout's), else None."""
 
     @abstractmethod
-    def initialized(self) -> bool:
-        """The data directory is set up (first-time init already done)."""
+    def initialized_at(self, data_dir: Path) -> bool:
+        """First-time init was done in ``data_dir`` (ours or another checkout's)."""
 
     @abstractmethod
     def prepare(self) -> None:
@@ -102,6 +101,9 @@ class Component(ABC):
         """Work needing a running server (topics, passwords); must be idempotent."""
 
     # --- shared life cycle ------------------------------------------------------------
+    def initialized(self) -> bool:
+        return self.initialized_at(self.data_dir)
+
     def is_server(self, argv: list[str]) -> bool:
         return self.server_data_dir(argv) is not None
 
@@ -197,7 +199,8 @@ class Component(ABC):
         holders = sorted({pid for p in busy for pid in listener_pids(p)})
         dirs = {pid: self.server_data_dir(cmdline(pid)) for pid in holders}
         foreign = [pid for pid, data in dirs.items() if data is not None]
-        orphaned = all(not os.path.isdir(dirs[pid] or "") for pid in foreign)
+        orphaned = all(not self.initialized_at(Path(dirs[pid] or "/nonexistent"))
+                       for pid in foreign)
         if foreign and foreign == holders and (takeover or orphaned):
             why = "takeover" if takeover else "its data dir is gone"
             say(self.name, f"port(s) {busy} held by another checkout's stack "

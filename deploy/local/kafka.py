@@ -141,8 +141,10 @@ class Kafka(Component):
             return os.path.dirname(argv[-1])
         return None
 
-    def initialized(self) -> bool:
-        return (self.log_dirs / "meta.properties").exists()
+    def initialized_at(self, data_dir: Path) -> bool:
+        # Not the directory itself: a running broker re-creates partition dirs under
+        # a deleted path. meta.properties is written only by `format`.
+        return (data_dir / "data" / "meta.properties").exists()
 
     def prepare(self) -> None:
         libs = ensure_jars()

@@ -85,8 +85,8 @@ class MariaDB(Component):
                 return arg.removeprefix("--datadir=")
         return None
 
-    def initialized(self) -> bool:
-        return self.installed_marker.exists() and (self.data_dir / "mysql").is_dir()
+    def initialized_at(self, data_dir: Path) -> bool:
+        return (data_dir.parent / ".installed").exists() and (data_dir / "mysql").is_dir()
 
     def prepare(self) -> None:
         make_owned_dir(self.base_dir, OS_USER, 0o755)

@@ -156,8 +156,8 @@ class Postgres(Component):
             return argv[index]
         return None
 
-    def initialized(self) -> bool:
-        return (self.data_dir / "PG_VERSION").exists()
+    def initialized_at(self, data_dir: Path) -> bool:
+        return (data_dir / "PG_VERSION").exists()
 
     def prepare(self) -> None:
         user = self.flavor.os_user
