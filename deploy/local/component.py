@@ -193,10 +193,16 @@ class Component(ABC):
         stack holds them (a developer's stack left up when CI runs in a fresh clone),
         stop it when taking over, or when that checkout's data dir no longer exists
         (a deleted clone's leftover). Anything else holding them is an error."""
-        busy = [p for p in self.ports if port_open(p)]
-        if not busy:
-            return
-        holders = sorted({pid for p in busy for pid in listener_pids(p)})
+        deadline = time.monotonic() + 15
+        while True:
+            busy = [p for p in self.ports if port_open(p)]
+            if not busy:
+                return
+            holders = sorted({pid for p in busy for pid in listener_pids(p)})
+            # A holder without a command line is exiting: give it time to let go.
+            if all(cmdline(pid) for pid in holders) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
         dirs = {pid: self.server_data_dir(cmdline(pid)) for pid in holders}
         foreign = [pid for pid, data in dirs.items() if data is not None]
         orphaned = all(not self.initialized_at(Path(dirs[pid] or "/nonexistent"))
