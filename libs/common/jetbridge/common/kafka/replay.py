@@ -81,6 +81,7 @@ class PartitionReplay:
         self._on_revoked = on_revoked
         self._stopping = asyncio.Event()
         self._progress = asyncio.Condition()
+        self._probe: AIOKafkaConsumer | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -88,6 +89,7 @@ class PartitionReplay:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            fetch_max_wait_ms=100,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
         )
@@ -133,21 +135,42 @@ class PartitionReplay:
             if self.assigned and self._on_revoked is not None:
                 await self._on_revoked(set(self.assigned))
             await self._consumer.stop()
+            if self._probe is not None:
+                await self._probe.stop()
 
     async def sync(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a plain bound
-        """Wait until every record on the assigned partitions right now has been handled."""
-        targets = await self._consumer.end_offsets(list(self.assigned))
+        """Wait until every record on the assigned partitions right now has been handled.
 
-        async def reached() -> bool:
-            for tp, end in targets.items():
-                if tp in self.assigned and await self._consumer.position(tp) < end:
-                    return False
-            return True
-
+        End offsets come from a separate, paused probe consumer: asking the fetching
+        consumer itself from another task stalled on its metadata lock under load.
+        """
+        assigned = set(self.assigned)
         async with asyncio.timeout(timeout):
-            while not await reached():
+            probe = await self._probe_for(assigned)
+            targets = await probe.end_offsets(list(assigned))
+            while not await self._reached(targets):
                 async with self._progress:
                     await self._progress.wait()
+
+    async def _reached(self, targets: dict[TopicPartition, int]) -> bool:
+        for tp, end in targets.items():
+            if tp in self.assigned and await self._consumer.position(tp) < end:
+                return False
+        return True
+
+    async def _probe_for(self, partitions: set[TopicPartition]) -> AIOKafkaConsumer:
+        if self._probe is None:
+            self._probe = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+            await self._probe.start()
+        if self._probe.assignment() != partitions:
+            self._probe.assign(list(partitions))
+            self._probe.pause(*partitions)
+        return self._probe
 
     async def _handle(self, record: ConsumerRecord) -> None:
         consumed = ConsumedRecord(

@@ -1,0 +1,1 @@
+"""Dispatcher adapters: the gRPC client of the data planes, Kafka in and out."""

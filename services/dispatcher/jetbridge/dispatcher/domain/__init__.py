@@ -1,0 +1,1 @@
+"""The Dispatcher's pure core: what to dispatch, where, and which failures to retry."""

@@ -1,0 +1,104 @@
+"""Flights to dispatch, the state that gates them, and the retry rule.
+
+The state (endpoints from ClusterRegistered, cancelled missions and requests) is folded
+from events every replica reads in full; the decision for one FlightPlanned is a pure
+function of that state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
+CLUSTER_URI_PREFIX = "spiffe://jetbridge/cluster/"
+
+
+def is_transient(code: str) -> bool:
+    """gRPC statuses worth retrying: the data plane may answer a moment later."""
+    return code in TRANSIENT_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFlight:
+    flight_id: str
+    mission_id: str
+    request_id: str
+    deployment_id: str
+    side: str  # SOURCE | DESTINATION (FlightPlanned.kind)
+    cluster_id: str
+    mode: str  # CONTROLLED | FORCED
+    fencing_epoch: int
+    drain_timeout_seconds: int
+    image: str
+    steps: tuple[str, ...]
+    step_deadline_seconds: tuple[int, ...]
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> PlannedFlight:
+        return cls(
+            flight_id=str(payload["flight_id"]),
+            mission_id=str(payload["mission_id"]),
+            request_id=str(payload["request_id"]),
+            deployment_id=str(payload["deployment_id"]),
+            side=str(payload["kind"]),
+            cluster_id=str(payload["cluster_id"]),
+            mode=str(payload["mode"]),
+            fencing_epoch=int(payload["fencing_epoch"]),
+            drain_timeout_seconds=int(payload.get("drain_timeout_seconds") or 0),
+            image=str(payload.get("image") or ""),
+            steps=tuple(str(s) for s in payload.get("steps") or ()),
+            step_deadline_seconds=tuple(int(s) for s in payload.get("step_deadline_seconds") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    address: str
+    identity: str
+
+
+@dataclass
+class DispatchState:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    cancelled_missions: set[str] = field(default_factory=set)
+    cancelled_requests: set[str] = field(default_factory=set)
+
+    def apply(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        if event_type == "ClusterRegistered" and payload.get("endpoint"):
+            cluster_id = str(payload["cluster_id"])
+            identity = str(payload.get("certificate_identity") or "")
+            self.endpoints[cluster_id] = Endpoint(
+                str(payload["endpoint"]), identity or CLUSTER_URI_PREFIX + cluster_id
+            )
+        elif event_type == "ClusterDeregistered":
+            self.endpoints.pop(str(payload["cluster_id"]), None)
+        elif event_type == "MissionCancelled":
+            self.cancelled_missions.add(str(payload["mission_id"]))
+        elif event_type == "FailoverCancelled":
+            self.cancelled_requests.add(str(payload["request_id"]))
+            self.cancelled_missions.update(str(m) for m in payload.get("cancelled_mission_ids", []))
+
+    def cancelled(self, flight: PlannedFlight) -> str | None:
+        """Why the flight must not be dispatched (None: it may be)."""
+        if flight.mission_id in self.cancelled_missions:
+            return f"mission {flight.mission_id} is cancelled"
+        if flight.request_id in self.cancelled_requests:
+            return f"failover request {flight.request_id} is cancelled"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``max_attempts`` StartFlight calls, each bounded by ``call_deadline_s``."""
+
+    max_attempts: int = 6
+    call_deadline_s: float = 5.0
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 5.0
+    registration_wait_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.call_deadline_s <= 0:
+            raise ValueError("need max_attempts >= 1 and call_deadline_s > 0")

@@ -1,0 +1,1 @@
+"""Process wiring of the Dispatcher (``python -m jetbridge.dispatcher``)."""

@@ -1,0 +1,76 @@
+"""The Dispatcher assembled: state reader + work consumer + gRPC client + outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jetbridge.common.events.envelope import EventRecord
+from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
+from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.tls import TlsLayout
+from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
+from jetbridge.dispatcher.adapters.kafka import PublisherOutcomes, StateReader
+from jetbridge.dispatcher.domain.model import DispatchState, RetryPolicy
+from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
+from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
+
+
+class DispatcherApp:
+    def __init__(self, settings: DispatcherSettings) -> None:
+        self.settings = settings
+        self.state = DispatchState()
+        self.reader = StateReader(
+            self.state, settings.kafka_bootstrap_servers, settings.state_topics
+        )
+        self.publisher = EventPublisher(settings.kafka_bootstrap_servers, client_id="dispatcher")
+        self.client = GrpcDataPlaneClient(TlsLayout(settings.tls_dir).control_plane())
+        self.dispatcher = Dispatcher(
+            self.client,
+            self.state,
+            self.reader,
+            PublisherOutcomes(self.publisher, settings.outcomes_topic),
+            policy=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                call_deadline_s=settings.call_deadline_s,
+                backoff_base_s=settings.backoff_base_s,
+                backoff_cap_s=settings.backoff_cap_s,
+                registration_wait_s=settings.registration_wait_s,
+            ),
+        )
+        dead_letters = (
+            DeadLetterPublisher(self.publisher, consumer_group=settings.group_id)
+            if settings.dead_letter_topic is None
+            else DeadLetterPublisher(
+                self.publisher, consumer_group=settings.group_id, topic=settings.dead_letter_topic
+            )
+        )
+        self.consumer = EventConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.group_id,
+            topics=[settings.work_topic],
+            handler=self._handle,
+            dead_letters=dead_letters,
+            # A dispatch already retries transient errors itself; one more attempt on
+            # an unexpected error, then the record goes to the dead letters.
+            handler_attempts=2,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _handle(self, event: EventRecord, _: ConsumedRecord) -> None:
+        await self.dispatcher.handle(event)
+
+    async def start(self) -> None:
+        await self.publisher.start()
+        await self.reader.replay.start()
+        await self.consumer.start()
+        self._tasks = [
+            asyncio.create_task(self.reader.replay.run(), name="dispatcher-state"),
+            asyncio.create_task(self.consumer.run(), name="dispatcher-work"),
+        ]
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.reader.replay.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.close()
+        await self.publisher.stop()

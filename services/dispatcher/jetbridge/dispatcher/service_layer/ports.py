@@ -1,0 +1,33 @@
+"""Ports of the Dispatcher."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from jetbridge.common.events.envelope import EventRecord
+from jetbridge.dispatcher.domain.model import Endpoint, PlannedFlight
+
+
+class DispatchError(Exception):
+    """A StartFlight that failed with gRPC status ``code`` (a status name)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class DataPlaneClient(Protocol):
+    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
+        """StartFlight with a deadline; True when the flight was new. Raises DispatchError."""
+        ...
+
+
+class StateView(Protocol):
+    """The folded state plus a read barrier over the events it is folded from."""
+
+    async def sync(self) -> None: ...
+
+
+class Outcomes(Protocol):
+    async def publish(self, event: EventRecord) -> None: ...

@@ -1,0 +1,238 @@
+"""The Dispatcher on the real broker, handing flights to real agents over loopback mTLS."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from jetbridge.agent.adapters.facts_static import StaticFactsSource
+from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
+from jetbridge.agent.service_layer.flights import FlightService
+from jetbridge.common.events import EventCodec, EventRecord, new_event
+from jetbridge.dispatcher.entrypoints.app import DispatcherApp
+from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
+from jetbridge.flightdeck import Flightdeck
+from tests.integration.dplink.helpers import publish, registered, wait_until
+from tests.integration.kafka_tools import create_topic, read_all
+from tests.integration.planes import flightdeck_on, make_tls, sample_facts, unique_cluster
+
+CODEC = EventCodec()
+
+
+def planned(cluster_id: str, mission_id: str, request_id: str = "r-1") -> EventRecord:
+    flight_id = f"f-{uuid.uuid4().hex[:8]}"
+    return new_event(
+        "FlightPlanned",
+        {
+            "flight_id": flight_id,
+            "mission_id": mission_id,
+            "request_id": request_id,
+            "deployment_id": f"d-{mission_id}",
+            "kind": "DESTINATION",
+            "cluster_id": cluster_id,
+            "mode": "CONTROLLED",
+            "fencing_epoch": 3,
+            "drain_timeout_seconds": 600,
+            "image": "registry.example.com/airflow:1.2.3",
+            "planned_at": int(time.time() * 1000),
+            "steps": ["CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT"],
+            "step_deadline_seconds": [60, 120, 600],
+        },
+        aggregate_type="Flight",
+        aggregate_id=flight_id,
+        producer="test",
+        schema_version=1,
+    )
+
+
+def cancelled_mission(mission_id: str) -> EventRecord:
+    return new_event(
+        "MissionCancelled",
+        {
+            "mission_id": mission_id,
+            "reason_code": "OPERATOR",
+            "reason": "cancelled by test",
+            "cancelled_at": int(time.time() * 1000),
+        },
+        aggregate_type="Mission",
+        aggregate_id=mission_id,
+        producer="test",
+        schema_version=1,
+    )
+
+
+def cancelled_request(request_id: str) -> EventRecord:
+    return new_event(
+        "FailoverCancelled",
+        {"request_id": request_id, "cancelled_by": "test", "cancelled_at": int(time.time() * 1000)},
+        aggregate_type="FailoverRequest",
+        aggregate_id=request_id,
+        producer="test",
+        schema_version=1,
+    )
+
+
+class FailFirstStartFlights(grpc.aio.ServerInterceptor):
+    """Makes the agent answer the first ``n`` StartFlight calls with a transient status."""
+
+    def __init__(self, n: int, code: grpc.StatusCode) -> None:
+        self.remaining = n
+        self.code = code
+
+    async def intercept_service(
+        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
+    ) -> Any:
+        if details.method.endswith("/StartFlight") and self.remaining > 0:
+            self.remaining -= 1
+            code = self.code
+
+            async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await context.abort(code, "injected transient failure")
+
+            handler = await continuation(details)
+            return grpc.unary_unary_rpc_method_handler(
+                refuse,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return await continuation(details)
+
+
+async def _agent(
+    cluster_id: str, tls_files: Any, deck: Flightdeck, interceptor: grpc.aio.ServerInterceptor
+) -> AgentServer:
+    servicer = DataPlaneServicer(
+        cluster_id, FlightService(deck), StaticFactsSource(sample_facts()), 1.0
+    )
+    server = AgentServer(
+        servicer,
+        tls_files,
+        server_factory=lambda interceptors: grpc.aio.server(
+            interceptors=[interceptor, *interceptors]
+        ),
+    )
+    await server.start()
+    return server
+
+
+async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missions(
+    kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    work = await create_topic(kafka_bootstrap, "dispatcher-work", partitions=3)
+    outcomes = await create_topic(kafka_bootstrap, "dispatcher-outcomes", partitions=3)
+    injected = FailFirstStartFlights(2, grpc.StatusCode.UNAVAILABLE)
+    async with flightdeck_on(postgres_dsn) as deck:
+        agent = await _agent(cluster, tls.cluster(cluster), deck, injected)
+        endpoint = f"127.0.0.1:{agent.port}"
+        go, stop_mission, stop_request = (
+            planned(cluster, "m-go"),
+            planned(cluster, "m-stop"),
+            planned(cluster, "m-other", request_id="r-stop"),
+        )
+        # Cancellations are on the log before the flights they stop.
+        await publish(
+            kafka_bootstrap,
+            work,
+            registered(cluster, endpoint),
+            cancelled_mission("m-stop"),
+            cancelled_request("r-stop"),
+        )
+        await publish(kafka_bootstrap, work, stop_mission, go, stop_request)
+        app = DispatcherApp(
+            DispatcherSettings(
+                kafka_bootstrap_servers=kafka_bootstrap,
+                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
+                work_topic=work,
+                state_topics=(work,),
+                outcomes_topic=outcomes,
+                dead_letter_topic=outcomes,
+                tls_dir=tls.root,
+                backoff_base_s=0.05,
+                backoff_cap_s=0.2,
+            )
+        )
+        await app.start()
+        try:
+            # three setup events, then three flights
+            await wait_until(lambda: app.consumer.stats.handled >= 6, 30, "all six records handled")
+            stored = {
+                f.payload["flight_id"]: await deck.get(f.payload["flight_id"])
+                for f in (go, stop_mission, stop_request)
+            }
+        finally:
+            await app.stop()
+            await agent.stop(None)
+
+    records = await read_all(kafka_bootstrap, outcomes, expected=1)
+    events = [CODEC.decode(r.value) for r in records]
+    assert [e.event_type for e in events] == ["FlightDispatched"]
+    dispatched = events[0]
+    assert dispatched.payload["flight_id"] == go.payload["flight_id"]
+    assert dispatched.payload["attempts"] == 3 and dispatched.payload["created"] is True
+    assert dispatched.envelope.causation_id == go.event_id
+    assert injected.remaining == 0
+    assert stored[go.payload["flight_id"]] is not None
+    assert stored[go.payload["flight_id"]].fencing_epoch == 3
+    assert stored[stop_mission.payload["flight_id"]] is None
+    assert stored[stop_request.payload["flight_id"]] is None
+    assert set(app.dispatcher.skipped) == {
+        stop_mission.payload["flight_id"],
+        stop_request.payload["flight_id"],
+    }
+
+
+async def test_a_permanent_refusal_and_an_unknown_cluster_are_reported(
+    kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    work = await create_topic(kafka_bootstrap, "dispatcher-work", partitions=3)
+    outcomes = await create_topic(kafka_bootstrap, "dispatcher-outcomes", partitions=3)
+    refuse_all = FailFirstStartFlights(100, grpc.StatusCode.FAILED_PRECONDITION)
+    async with flightdeck_on(postgres_dsn) as deck:
+        agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_all)
+        refused, orphan = planned(cluster, "m-1"), planned("nowhere", "m-2")
+        await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"))
+        await publish(kafka_bootstrap, work, refused, orphan)
+        app = DispatcherApp(
+            DispatcherSettings(
+                kafka_bootstrap_servers=kafka_bootstrap,
+                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
+                work_topic=work,
+                state_topics=(work,),
+                outcomes_topic=outcomes,
+                dead_letter_topic=outcomes,
+                tls_dir=tls.root,
+                registration_wait_s=0.3,
+            )
+        )
+        await app.start()
+        try:
+            await wait_until(
+                lambda: app.consumer.stats.handled >= 3, 30, "all three records handled"
+            )
+        finally:
+            await app.stop()
+            await agent.stop(None)
+    events = {
+        e.payload["flight_id"]: e
+        for e in (
+            CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=2)
+        )
+    }
+    assert {e.event_type for e in events.values()} == {"FlightDispatchFailed"}
+    first = events[refused.payload["flight_id"]].payload
+    assert (first["error_code"], first["transient"], first["attempts"]) == (
+        "FAILED_PRECONDITION",
+        False,
+        1,
+    )
+    second = events[orphan.payload["flight_id"]].payload
+    assert (second["error_code"], second["transient"]) == ("UNKNOWN_CLUSTER", True)
