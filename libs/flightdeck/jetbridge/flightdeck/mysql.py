@@ -168,8 +168,7 @@ class MySQLFlightdeck:
                 rows += await cur.fetchall()
             if not rows:
                 return []
-            await cur.execute(self._q["now"])
-            now: datetime = (await cur.fetchone())["now"]
+            now: datetime = max(r["now"] for r in rows)
             expires = now + timedelta(seconds=lease_seconds)
             ids = [r["flight_id"] for r in rows]
             await cur.execute(

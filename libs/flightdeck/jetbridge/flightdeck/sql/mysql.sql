@@ -13,18 +13,16 @@ ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 -- name: enqueue_values
 (%s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
 
--- name: now
-SELECT UTC_TIMESTAMP(6) AS `now`;
-
 -- name: claim_expired
-SELECT * FROM `dp_flights`
+-- `now` (server UTC) rides along so the lease expiry needs no extra round trip.
+SELECT *, UTC_TIMESTAMP(6) AS `now` FROM `dp_flights`
 WHERE `state` = 'RUNNING' AND `lease_expires_at` < UTC_TIMESTAMP(6)
 ORDER BY `lease_expires_at`
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
 
 -- name: claim_queued
-SELECT * FROM `dp_flights`
+SELECT *, UTC_TIMESTAMP(6) AS `now` FROM `dp_flights`
 WHERE `state` = 'QUEUED'
 ORDER BY `seq`
 LIMIT %s
