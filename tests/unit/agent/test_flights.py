@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from jetbridge.agent.domain.flights import (
+    DeploymentSpecRef,
+    InvalidFlight,
+    PlanStep,
+    StartFlight,
+    new_flight,
+)
+from jetbridge.common.tls import cluster_id_of, cluster_identity, dns_name
+from jetbridge.flightdeck import Side
+
+
+def _command(**changes: object) -> StartFlight:
+    values: dict[str, object] = {
+        "flight_id": "f",
+        "mission_id": "m",
+        "request_id": "r",
+        "deployment_id": "d",
+        "side": Side.DESTINATION,
+        "mode": "CONTROLLED",
+        "fencing_epoch": 4,
+        "steps": (PlanStep("CREATE_NAMESPACE", 60), PlanStep("DRAIN_TASKS")),
+        "deployment_spec": DeploymentSpecRef("d", image="img"),
+        "drain_timeout_seconds": 300,
+    }
+    values.update(changes)
+    return StartFlight(**values)  # type: ignore[arg-type]
+
+
+def test_plan_carries_each_step_with_its_parameters() -> None:
+    flight = new_flight(_command())
+    assert [step["name"] for step in flight.plan] == ["CREATE_NAMESPACE", "DRAIN_TASKS"]
+    assert flight.plan[0]["deadline_seconds"] == 60
+    assert flight.plan[1]["params"]["drain_timeout_seconds"] == 300
+    assert flight.plan[0]["params"]["deployment_spec"]["image"] == "img"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"flight_id": ""}, {"mode": "SIDEWAYS"}, {"fencing_epoch": 0}, {"steps": ()}],
+)
+def test_invalid_commands_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(InvalidFlight):
+        new_flight(_command(**changes))
+
+
+def test_identities() -> None:
+    assert cluster_identity("east-1") == "spiffe://jetbridge/cluster/east-1"
+    assert cluster_id_of("spiffe://jetbridge/cluster/east-1") == "east-1"
+    assert dns_name("spiffe://jetbridge/cluster/east-1") == "east-1.cluster.jetbridge.internal"
+    with pytest.raises(ValueError):
+        cluster_identity("Not_A_Label")
+
+
+def test_ensure_certificates_is_idempotent_and_names_each_party(tmp_path: object) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from jetbridge.common.tls import (  # noqa: PLC0415
+        CONTROL_PLANE_URI,
+        certificate_identities,
+        ensure_certificates,
+    )
+
+    root = Path(str(tmp_path))
+    layout = ensure_certificates(root, ["a", "b"])
+    first = layout.cluster("a").cert.read_bytes()
+    again = ensure_certificates(root, ["a", "b", "c"])
+    assert again.cluster("a").cert.read_bytes() == first  # kept, not reissued
+    assert certificate_identities(again.cluster("c").cert.read_bytes()) == [cluster_identity("c")]
+    assert certificate_identities(again.control_plane().cert.read_bytes()) == [CONTROL_PLANE_URI]
+    assert oct(again.cluster("c").key.stat().st_mode & 0o777) == "0o600"

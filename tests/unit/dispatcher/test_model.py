@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from jetbridge.common.backoff import Backoff
+from jetbridge.dispatcher.domain.model import DispatchState, PlannedFlight, is_transient
+
+PAYLOAD = {
+    "flight_id": "f",
+    "mission_id": "m",
+    "request_id": "r",
+    "deployment_id": "d",
+    "kind": "SOURCE",
+    "cluster_id": "c",
+    "mode": "FORCED",
+    "fencing_epoch": 2,
+    "drain_timeout_seconds": 0,
+    "image": "i",
+    "planned_at": 0,
+    "steps": ["DELETE_DEPLOYMENT"],
+}
+
+
+def test_transient_codes() -> None:
+    assert all(is_transient(c) for c in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"))
+    assert not any(
+        is_transient(c) for c in ("FAILED_PRECONDITION", "INVALID_ARGUMENT", "UNKNOWN_CLUSTER")
+    )
+
+
+def test_state_gates_cancelled_missions_and_requests() -> None:
+    state = DispatchState()
+    flight = PlannedFlight.from_payload(PAYLOAD)
+    assert state.cancelled(flight) is None
+    state.apply("FailoverCancelled", {"request_id": "r", "cancelled_mission_ids": []})
+    assert "request r" in (state.cancelled(flight) or "")
+    other = DispatchState()
+    other.apply("MissionCancelled", {"mission_id": "m"})
+    assert "mission m" in (other.cancelled(flight) or "")
+
+
+def test_endpoints_follow_registrations() -> None:
+    state = DispatchState()
+    state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})
+    assert state.endpoints["c"].identity == "spiffe://jetbridge/cluster/c"
+    state.apply("ClusterDeregistered", {"cluster_id": "c"})
+    assert state.endpoints == {}
+
+
+def test_backoff_is_capped_full_jitter() -> None:
+    backoff = Backoff(base=0.1, cap=1.0)
+    assert [backoff.ceiling(a) for a in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert backoff.delay(3, lambda lo, hi: hi) == 0.8
+    assert backoff.delay(3, lambda lo, hi: lo) == 0.0
