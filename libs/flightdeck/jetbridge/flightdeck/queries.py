@@ -1,85 +1,35 @@
-"""Loading SQL from files: named queries and versioned migrations.
+"""Flightdeck's SQL files: named queries per dialect and versioned migrations.
 
-SQL stays in ``.sql`` files (one per dialect) so it can be read, linted and diffed as
-SQL; ``-- name: foo`` starts the block that ``load_queries(...)["foo"]`` returns.
+The parsing lives in ``jetbridge.common.sql``; this module only knows where
+Flightdeck keeps its files (``sql/<dialect>.sql``, ``migrations/<dialect>/``).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from jetbridge.common.sql import Migration, parse_named_queries, split_statements
+from jetbridge.common.sql import load_migrations as _load_migrations
+from jetbridge.common.sql import load_queries as _load_queries
 
 Dialect = Literal["postgresql", "mysql"]
 
 _HERE = Path(__file__).resolve().parent
-_NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
-_MIGRATION = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
+
+__all__ = [
+    "Dialect",
+    "Migration",
+    "load_migrations",
+    "load_queries",
+    "parse_named_queries",
+    "split_statements",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-def parse_named_queries(text: str) -> dict[str, str]:
-    """Split a file into ``{name: sql}``; comment lines inside a block are dropped."""
-    queries: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        match = _NAME.match(line.strip())
-        if match:
-            name = match.group(1)
-            if name in queries:
-                raise ValueError(f"duplicate query name {name!r}")
-            current = queries[name] = []
-        elif current is not None and not line.lstrip().startswith("--"):
-            current.append(line)
-    return {name: "\n".join(lines).strip().rstrip(";") for name, lines in queries.items()}
-
-
-@cache
 def load_queries(dialect: Dialect) -> dict[str, str]:
-    return parse_named_queries((_HERE / "sql" / f"{dialect}.sql").read_text())
+    return _load_queries(_HERE / "sql" / f"{dialect}.sql")
 
 
-@cache
 def load_migrations(dialect: Dialect) -> tuple[Migration, ...]:
-    """Migrations of a dialect in version order; versions must be unique."""
-    found: list[Migration] = []
-    for path in sorted((_HERE / "migrations" / dialect).glob("*.sql")):
-        match = _MIGRATION.match(path.name)
-        if not match:
-            raise ValueError(f"bad migration file name {path.name!r} (want NNNN_name.sql)")
-        found.append(Migration(int(match.group(1)), match.group(2), path.read_text()))
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise ValueError(f"duplicate migration versions in {dialect}: {versions}")
-    return tuple(found)
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of a migration for drivers that run one at a time (MySQL).
-
-    Our migrations end each statement with ``;`` at the end of a line and never put
-    ``;`` inside literals, which keeps this split trivially correct.
-    """
-    statements: list[str] = []
-    buf: list[str] = []
-    for line in sql.splitlines():
-        if line.lstrip().startswith("--") and not buf:
-            continue
-        buf.append(line)
-        if line.rstrip().endswith(";"):
-            statement = "\n".join(buf).strip().rstrip(";").strip()
-            if statement:
-                statements.append(statement)
-            buf = []
-    tail = "\n".join(buf).strip()
-    if tail:
-        statements.append(tail)
-    return statements
+    return _load_migrations(_HERE / "migrations" / dialect)
