@@ -73,9 +73,7 @@ class Deployment(Aggregate):
                 self.image = event.image
                 self.priority = event.priority
             case ev.DeploymentDeleted():
-                DEPLOYMENT.check(
-                    self.id, self.status, DeploymentStatus.DELETED, event.event_type()
-                )
+                DEPLOYMENT.check(self.id, self.status, DeploymentStatus.DELETED, event.event_type())
                 self.status = DeploymentStatus.DELETED
             case ev.DeploymentFenced():
                 self._require_active(event)

@@ -63,9 +63,7 @@ def deployment_scope(
     """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster)."""
     source = clusters.get(source_id)
     on_source = {
-        d.deployment_id: d
-        for d in deployments.values()
-        if d.active and d.cluster_id == source_id
+        d.deployment_id: d for d in deployments.values() if d.active and d.cluster_id == source_id
     }
     reported = source.deployment_ids if source is not None else ()
     unknown = sorted({i for i in reported if i not in deployments} - set(on_source))

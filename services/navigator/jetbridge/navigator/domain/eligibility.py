@@ -84,14 +84,10 @@ def destination_blockers(
     active = _active(requests)
     targeting = [r for r in active if r.destination_cluster_id == destination_id]
     if targeting:
-        out.append(
-            finding(Code.DESTINATION_HAS_PENDING_FAILOVER, destination_id, targeting[0].id)
-        )
+        out.append(finding(Code.DESTINATION_HAS_PENDING_FAILOVER, destination_id, targeting[0].id))
     draining = [r for r in active if r.source_cluster_id == destination_id]
     if draining:
-        out.append(
-            finding(Code.DESTINATION_FAILOVER_IN_PROGRESS, destination_id, draining[0].id)
-        )
+        out.append(finding(Code.DESTINATION_FAILOVER_IN_PROGRESS, destination_id, draining[0].id))
     out += _prerequisites(dest, Code.DESTINATION_EXTERNAL_SECRETS_DISABLED)
     return out
 
@@ -117,9 +113,7 @@ def valid_destinations(
     """The UI dropdown: clusters a request from ``source_id`` could target right now."""
     requests = list(requests)
     return sorted(
-        cid
-        for cid in clusters
-        if not destination_blockers(source_id, cid, clusters, requests)
+        cid for cid in clusters if not destination_blockers(source_id, cid, clusters, requests)
     )
 
 

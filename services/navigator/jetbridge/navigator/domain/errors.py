@@ -31,9 +31,7 @@ class WrongAggregate(DomainError):
         self.aggregate = aggregate
         self.expected_id = expected_id
         self.got_id = got_id
-        super().__init__(
-            f"{aggregate} {expected_id!r} cannot apply {event} keyed by {got_id!r}"
-        )
+        super().__init__(f"{aggregate} {expected_id!r} cannot apply {event} keyed by {got_id!r}")
 
 
 class UnknownEvent(DomainError):

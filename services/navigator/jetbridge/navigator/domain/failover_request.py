@@ -138,7 +138,5 @@ class FailoverRequest(Aggregate):
         self.requested_at = event.requested_at
         self.exclude_ineligible = event.exclude_ineligible
         self.deployment_ids = tuple(event.deployment_ids)
-        self.ineligible_deployment_ids = tuple(
-            dict.fromkeys(event.ineligible_deployment_ids)
-        )
+        self.ineligible_deployment_ids = tuple(dict.fromkeys(event.ineligible_deployment_ids))
         self.warning_codes = tuple(event.warning_codes)

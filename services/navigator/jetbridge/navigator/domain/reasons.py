@@ -92,8 +92,7 @@ MESSAGES: dict[Code, str] = {
     "versions ({detail}); keep them compatible.",
     Code.DATABASE_ENDPOINT_READ_ONLY: "From destination {s} the database endpoint is a "
     "read-only replica: promote it and move the endpoint before failing over.",
-    Code.DATABASE_ENDPOINT_UNREACHABLE: "Destination {s} cannot reach the database "
-    "endpoint.",
+    Code.DATABASE_ENDPOINT_UNREACHABLE: "Destination {s} cannot reach the database endpoint.",
     Code.DESTINATION_LOG_SINK_MISSING: "Destination {s} has no log sink configured; task "
     "logs written there will not be readable from the UI.",
     Code.SECRET_MANAGER_NAMES_DIFFER: "Source and destination use different external "

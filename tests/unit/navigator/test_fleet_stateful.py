@@ -1,0 +1,230 @@
+"""Hypothesis stateful test of the whole Navigator domain with a random data plane.
+
+Operators request and cancel failovers, clusters change health, time passes, and the
+data plane answers cleared steps at random (success, transient or permanent failure,
+dispatch failure, silence, late duplicates). Properties, after every step: every
+decided event applies cleanly (no illegal transition is ever decided); the log replays
+to the live state; deciding again at the same time adds nothing; terminal requests stay
+terminal; no two active requests share a cluster; epochs never decrease; and the saga
+order holds (Controlled: no fence before the drain, no delete before Ready; both modes:
+nothing comes up on the destination before the fence).
+"""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import CancelFailover, RequestFailover
+from jetbridge.navigator.domain.errors import CommandRefused
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
+from jetbridge.navigator.domain.vocabulary import (
+    FailoverMode,
+    FlightKind,
+    FlightStatus,
+    Health,
+    StepName,
+    StepStatus,
+)
+from tests.unit.navigator.builders import T0, cluster_events, deployment, health
+
+CLUSTERS = ["a", "b", "c"]
+OUTCOMES = ["ok", "ok", "ok", "transient", "permanent", "dispatch", "silent", "duplicate"]
+
+
+class FleetMachine(RuleBasedStateMachine):
+    @initialize(n=st.integers(1, 4))
+    def world(self, n: int) -> None:
+        self.fleet = Fleet()
+        self.log: list[ev.DomainEvent] = []
+        self.now = T0 + 10_000
+        self.ended: dict[str, str] = {}
+        self.epochs: dict[str, int] = {}
+        self.last_outcome: ev.DomainEvent | None = None
+        self.seq = 0
+        events = [e for c in CLUSTERS for e in cluster_events(c)]
+        events += [deployment(f"d{i}", "a", priority=i % 2) for i in range(n)]
+        self.record(events)
+
+    def record(self, events: list[ev.DomainEvent]) -> None:
+        for e in events:
+            self.fleet.apply(e)  # raises on an illegal decision: the test fails
+            self.log.append(e)
+
+    @rule(
+        data=st.data(),
+        mode=st.sampled_from(list(FailoverMode)),
+        limit=st.integers(0, 2),
+        ratio=st.sampled_from([0.3, 1.0]),
+        anywhere=st.booleans(),
+    )
+    def request(
+        self, data: st.DataObject, mode: FailoverMode, limit: int, ratio: float, anywhere: bool
+    ) -> None:
+        """Half the time from a cluster that holds Deployments to another one."""
+        holding = sorted({d.cluster_id for d in self.fleet.deployments.values()})
+        src = data.draw(st.sampled_from(CLUSTERS if anywhere else holding))
+        others = CLUSTERS if anywhere else [c for c in CLUSTERS if c != src]
+        dst = data.draw(st.sampled_from(others))
+        self.seq += 1
+        policy = FailoverPolicy(
+            retry=RetryPolicy(max_attempts=2, backoff_base_seconds=1),
+            blast_radius=BlastRadius(max_concurrent_missions=limit, halt_failure_ratio=ratio),
+        )
+        cmd = RequestFailover(f"r{self.seq}", src, dst, mode, "op", policy=policy)
+        self.record(self.fleet.decide(cmd, self.now))
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        if not self.fleet.requests:
+            return
+        rid = data.draw(st.sampled_from(sorted(self.fleet.requests)))
+        try:
+            self.record(self.fleet.decide(CancelFailover(rid, "op"), self.now))
+        except CommandRefused:
+            assert self.fleet.requests[rid].terminal
+
+    @rule()
+    def react(self) -> None:
+        self.record(self.fleet.react(self.now))
+        assert self.fleet.react(self.now) == [], "deciding again must add nothing"
+
+    @rule(seconds=st.sampled_from([1, 5, 130, 1000]))
+    def time_passes(self, seconds: int) -> None:
+        self.now += seconds * 1000
+
+    @rule(
+        cluster=st.sampled_from(CLUSTERS),
+        to=st.sampled_from([Health.HEALTHY, Health.HEALTHY, Health.DEGRADED, Health.UNREACHABLE]),
+    )
+    def health_changes(self, cluster: str, to: Health) -> None:
+        current = self.fleet.clusters[cluster].health
+        if current is not to:
+            self.record([health(cluster, current, to)])
+
+    def _active_flights(self) -> list[str]:
+        return sorted(
+            f.id
+            for f in self.fleet.flights.values()
+            if f.status is FlightStatus.ACTIVE
+            and (cur := f.current()) is not None
+            and cur.status in (StepStatus.CLEARED, StepStatus.RUNNING)
+        )
+
+    @rule(data=st.data(), outcome=st.sampled_from(OUTCOMES))
+    def data_plane_answers_one(self, data: st.DataObject, outcome: str) -> None:
+        if outcome == "duplicate":
+            if self.last_outcome is not None:
+                self.record([self.last_outcome])
+            return
+        active = self._active_flights()
+        if active and outcome != "silent":
+            self.answer(data.draw(st.sampled_from(active)), outcome)
+
+    @rule(data=st.data())
+    def data_plane_answers_all(self, data: st.DataObject) -> None:
+        """A whole round, mostly successful: carries missions to their end."""
+        for fid in self._active_flights():
+            outcome = data.draw(st.sampled_from(["ok"] * 8 + OUTCOMES))
+            if outcome not in ("silent", "duplicate"):
+                self.answer(fid, outcome)
+        self.record(self.fleet.react(self.now))
+
+    def answer(self, flight_id: str, outcome: str) -> None:
+        f = self.fleet.flights[flight_id]
+        cur = f.current()
+        assert cur is not None
+        step, attempt, at = cur.name.value, cur.attempts, self.now
+        answer: ev.DomainEvent
+        if cur.status is StepStatus.CLEARED:
+            if outcome == "dispatch":
+                answer = ev.FlightDispatchFailed(
+                    flight_id=f.id,
+                    error_code="X",
+                    error="x",
+                    transient=True,
+                    failed_at=at,
+                    steps=[step],
+                )
+            else:
+                answer = ev.FlightStepStarted(
+                    flight_id=f.id, step=step, attempt=attempt, started_at=at
+                )
+        elif outcome in ("transient", "permanent", "dispatch"):
+            answer = ev.FlightStepFailed(
+                flight_id=f.id,
+                step=step,
+                attempt=attempt,
+                error_code="E",
+                error="e",
+                transient=outcome != "permanent",
+                failed_at=at,
+            )
+        elif cur.name is StepName.DRAIN_TASKS:
+            answer = ev.DrainTimedOut(
+                flight_id=f.id, attempt=attempt, tasks_still_running=1, timed_out_at=at
+            )
+        elif cur.name is StepName.FENCE_DATABASE:
+            answer = ev.FencingCompleted(
+                flight_id=f.id,
+                mission_id=f.mission_id,
+                deployment_id=f.deployment_id,
+                epoch=f.fencing_epoch,
+                attempt=attempt,
+                fenced_at=at,
+            )
+        else:
+            answer = ev.FlightStepSucceeded(
+                flight_id=f.id, step=step, attempt=attempt, succeeded_at=at
+            )
+        self.record([answer])
+        self.last_outcome = answer
+
+    @invariant()
+    def replay_equals_live(self) -> None:
+        assert Fleet.replay(self.log) == self.fleet
+
+    @invariant()
+    def terminal_requests_stay_terminal(self) -> None:
+        for rid, r in self.fleet.requests.items():
+            if rid in self.ended:
+                assert r.status.value == self.ended[rid]
+            elif r.terminal:
+                self.ended[rid] = r.status.value
+
+    @invariant()
+    def one_writer_per_cluster(self) -> None:
+        held = [
+            c
+            for r in self.fleet.requests.values()
+            if r.active
+            for c in {r.source_cluster_id, r.destination_cluster_id}
+        ]
+        assert len(held) == len(set(held))
+
+    @invariant()
+    def epochs_never_decrease(self) -> None:
+        for did, d in self.fleet.deployments.items():
+            assert d.fencing_epoch >= self.epochs.get(did, 0)
+            self.epochs[did] = d.fencing_epoch
+
+    @invariant()
+    def saga_order_holds(self) -> None:
+        for m in self.fleet.missions.values():
+            src = self.fleet.flights[m.source_flight_id]
+            dst = self.fleet.flights[m.destination_flight_id]
+            assert src.kind is FlightKind.SOURCE and dst.kind is FlightKind.DESTINATION
+            if src.step(StepName.DELETE_DEPLOYMENT).attempts:
+                assert dst.succeeded(StepName.WAIT_READY)
+            upsert = dst.step(StepName.UPSERT_DEPLOYMENT)  # cleared with the fence in Forced,
+            if upsert.started_at is not None or upsert.status is StepStatus.SUCCEEDED:
+                assert dst.succeeded(StepName.FENCE_DATABASE)  # but never run before it
+            if m.mode is FailoverMode.CONTROLLED and dst.step(StepName.FENCE_DATABASE).attempts:
+                assert src.succeeded(StepName.DRAIN_TASKS)
+
+
+TestFleet = FleetMachine.TestCase
+TestFleet.settings = settings(max_examples=75, stateful_step_count=80, deadline=None)
