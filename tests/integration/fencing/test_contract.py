@@ -135,7 +135,9 @@ async def test_quotes_spaces_and_unicode_in_names(engine: Engine) -> None:
         session = await probe_ready(engine, dep)
         await session.close()
         outcome = await fencer.fence(dep, Side.B, 1)
-        payload = fencing_completed_payload(outcome, flight_id="f", mission_id="m")
+        payload = fencing_completed_payload(
+            outcome, flight_id="f", mission_id="m", attempt=1, fenced_at_ms=1_700_000_000_000
+        )
         assert payload["active_role"] == dep.role_b and payload["epoch"] == 1
         assert await can_login_and_write(engine, dep, Side.B)
         assert not await can_login_and_write(engine, dep, Side.A)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastavro import schemaless_reader, schemaless_writer
@@ -11,6 +14,7 @@ from fastavro.utils import generate_many
 
 from jetbridge.common.events import (
     EventCodec,
+    EventRecord,
     InvalidEvent,
     MalformedRecord,
     SchemaRegistry,
@@ -19,6 +23,7 @@ from jetbridge.common.events import (
     new_event,
 )
 from jetbridge.common.events.codec import MAGIC
+from jetbridge.common.events.registry import default_schemas_dir
 
 REGISTRY = SchemaRegistry()
 CODEC = EventCodec(REGISTRY)
@@ -30,16 +35,15 @@ def _failover_requested(**overrides: object) -> dict[str, object]:
         "source_cluster_id": "eu-west",
         "destination_cluster_id": "eu-central",
         "mode": "CONTROLLED",
-        "drain_timeout_seconds": 300,
-        "exclude_ineligible": False,
-        "max_concurrent_missions": 10,
-        "halt_failure_ratio": 0.5,
+        "requested_by": "alice",
+        "requested_at": 1_700_000_000_000,
+        "deployment_ids": ["d1", "d2"],
     }
     payload.update(overrides)
     return payload
 
 
-def _event(payload: dict[str, object], version: int = 2) -> object:
+def _event(payload: dict[str, object], version: int = 1) -> EventRecord:
     return new_event(
         "FailoverRequested",
         payload,
@@ -51,11 +55,16 @@ def _event(payload: dict[str, object], version: int = 2) -> object:
     )
 
 
+def _with_defaults(payload: dict[str, object]) -> dict[str, object]:
+    """What a reader gets: every field, defaults filled in."""
+    return CODEC.decode(CODEC.encode(_event(payload))).payload  # type: ignore[return-value]
+
+
 def test_encoded_event_starts_with_magic_and_the_writer_fingerprint() -> None:
-    event = _event(_failover_requested())
-    data = CODEC.encode(event)  # type: ignore[arg-type]
+    event = _event(_with_defaults(_failover_requested()))
+    data = CODEC.encode(event)
     assert data[:2] == MAGIC == b"\xc3\x01"
-    assert data[2:10] == REGISTRY.version("FailoverRequested", 2).fingerprint
+    assert data[2:10] == REGISTRY.version("FailoverRequested", 1).fingerprint
     assert CODEC.decode(data) == event
 
 
@@ -75,12 +84,15 @@ def test_every_schema_version_round_trips_generated_data(event_type: str) -> Non
                     assert decoded.payload[field] == value
 
 
-def test_old_version_is_read_as_the_newest_with_defaults() -> None:
-    v1_payload = _failover_requested()
-    del v1_payload["max_concurrent_missions"], v1_payload["halt_failure_ratio"]
-    decoded = CODEC.decode(CODEC.encode(_event(v1_payload, version=1)))  # type: ignore[arg-type]
-    assert decoded.payload["max_concurrent_missions"] == 0
-    assert decoded.payload["halt_failure_ratio"] == 1.0
+def test_old_version_is_read_as_the_newest_with_defaults(tmp_path: Path) -> None:
+    shutil.copytree(default_schemas_dir() / "avro", tmp_path / "avro")
+    v1 = json.loads((tmp_path / "avro/events/FailoverRequested.v1.avsc").read_text())
+    v1["fields"].append({"name": "ticket", "type": "string", "default": "none"})
+    (tmp_path / "avro/events/FailoverRequested.v2.avsc").write_text(json.dumps(v1))
+    codec = EventCodec(SchemaRegistry(tmp_path))
+    decoded = codec.decode(codec.encode(_event(_with_defaults(_failover_requested()))))
+    assert decoded.payload["ticket"] == "none"
+    assert decoded.payload["request_id"] == "req-1"
     assert decoded.envelope.schema_version == 1  # the envelope still says who wrote it
 
 
@@ -92,7 +104,7 @@ def test_occurred_at_must_be_timezone_aware() -> None:
             aggregate_type="FailoverRequest",
             aggregate_id="r",
             producer="t",
-            schema_version=2,
+            schema_version=1,
             occurred_at=datetime(2026, 1, 1),
         )
 
@@ -130,7 +142,7 @@ def test_bad_bytes_raise_typed_errors(data: bytes, error: type[Exception]) -> No
 
 def test_truncated_body_is_malformed() -> None:
     data = CODEC.encode(_event(_failover_requested()))  # type: ignore[arg-type]
-    with pytest.raises(MalformedRecord, match=r"FailoverRequested\.v2"):
+    with pytest.raises(MalformedRecord, match=r"FailoverRequested\.v1"):
         CODEC.decode(data[:30])
 
 

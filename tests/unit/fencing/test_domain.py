@@ -87,7 +87,9 @@ def _fields(event: str) -> list[str]:
 
 def test_fencing_completed_payload_matches_the_stored_schema() -> None:
     outcome = FencingOutcome("d1", 4, Side.B, "r_b", Side.A, "r_a", 2, 1.0, 2.0, 3.0)
-    payload = fencing_completed_payload(outcome, flight_id="f", mission_id="m")
+    payload = fencing_completed_payload(
+        outcome, flight_id="f", mission_id="m", attempt=1, fenced_at_ms=1_700_000_000_000
+    )
     assert list(payload) == _fields("FencingCompleted")
     assert payload["epoch"] == 4 and payload["sessions_terminated"] == 2
 

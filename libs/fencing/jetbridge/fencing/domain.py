@@ -266,7 +266,7 @@ def decide(current: FencingState, attempted_epoch: int, activate: Side) -> Decis
 
 
 def fencing_completed_payload(
-    outcome: FencingOutcome, *, flight_id: str, mission_id: str
+    outcome: FencingOutcome, *, flight_id: str, mission_id: str, attempt: int, fenced_at_ms: int
 ) -> dict[str, object]:
     """Payload of ``FencingCompleted`` (schemas/avro/events/FencingCompleted.v1.avsc)."""
     return {
@@ -277,6 +277,8 @@ def fencing_completed_payload(
         "active_role": outcome.active_role,
         "fenced_role": outcome.fenced_role,
         "sessions_terminated": outcome.sessions_terminated,
+        "attempt": attempt,
+        "fenced_at": fenced_at_ms,
     }
 
 

@@ -112,8 +112,6 @@ def mismatches(registry: SchemaRegistry | None = None) -> list[str]:
             have_type = _comparable(_resolve(have["type"], enums))
             if want_type != have_type and not _same_named_enum(want_type, have_type):
                 problems.append(f"{name}.{field['name']}: schema {have_type} != code {want_type}")
-            if ("default" in field) != ("default" in have):
-                problems.append(f"{name}.{field['name']}: default differs")
         for extra, have in stored_fields.items():
             if "default" not in have:
                 problems.append(f"{name}.{extra}: in the schema without a default, not in code")
