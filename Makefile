@@ -45,7 +45,7 @@ demo:
 	$(STACK) up
 	$(STACK) status
 
-# Placeholder: will generate gRPC stubs (grpc_tools.protoc) from schemas/proto into
-# **/_generated/. Nothing to generate yet.
-proto:
-	@echo "make proto: no gRPC stubs to generate yet"
+# gRPC stubs from schemas/proto into libs/common/jetbridge/common/_generated/ (never
+# committed; also generated on first import of jetbridge.common.dataplane_api).
+proto: | $(PY)
+	$(PY) schemas/proto/generate.py
