@@ -50,3 +50,22 @@ async def read_all(
     finally:
         await consumer.stop()
     return records
+
+
+async def create_sandbox(bootstrap: str) -> str:
+    """Every topic of topics.toml under a fresh prefix: a private copy of the event bus."""
+    from jetbridge.common.topics import topic_specs
+
+    prefix = f"sandbox{uuid.uuid4().hex[:8]}."
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(prefix + spec.name, spec.partitions, 1, topic_configs=spec.config())
+                for spec in topic_specs()
+            ]
+        )
+    finally:
+        await admin.close()
+    return prefix

@@ -51,13 +51,19 @@ class Appended:
 
 class PostgresEventStore:
     def __init__(
-        self, pool: asyncpg.Pool, *, writer: str, holder: str, codec: EventCodec | None = None
+        self,
+        pool: asyncpg.Pool,
+        *,
+        writer: str,
+        holder: str,
+        codec: EventCodec | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self._pool = pool
         self._writer = writer
         self._holder = holder
         self.codec = codec or EventCodec()
-        self._outbox = OutboxWriter(self.codec)
+        self._outbox = OutboxWriter(self.codec, topic_prefix=topic_prefix)
         self.epoch = 0
 
     async def take_writer_epoch(self) -> int:

@@ -26,8 +26,11 @@ class EventPublisher:
         client_id: str,
         codec: EventCodec | None = None,
         linger_ms: int = 5,
+        topic_prefix: str = "",
     ) -> None:
         self.codec = codec or EventCodec()
+        # Every topic name gets this prefix: isolated sandboxes on one broker (tests).
+        self.topic_prefix = topic_prefix
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -54,7 +57,7 @@ class EventPublisher:
         """Publish one event; returns (partition, offset) once the broker has it."""
         schema = self.codec.schema_for(event)
         metadata = await self._producer.send_and_wait(
-            schema.topic,
+            self.topic_prefix + schema.topic,
             value=self.codec.encode(event),
             key=self.codec.key_of(event),
             headers=event_headers(event),
@@ -65,7 +68,7 @@ class EventPublisher:
         """Send a batch and wait for every acknowledgement (one round of batching)."""
         await self.send_raw_many(
             (
-                self.codec.schema_for(event).topic,
+                self.topic_prefix + self.codec.schema_for(event).topic,
                 self.codec.key_of(event),
                 self.codec.encode(event),
                 event_headers(event),

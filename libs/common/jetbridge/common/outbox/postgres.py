@@ -42,8 +42,9 @@ async def migrate_outbox(conn: PgConnection) -> list[int]:
 class OutboxWriter:
     """Adds events to the outbox on the caller's connection, inside its transaction."""
 
-    def __init__(self, codec: EventCodec | None = None) -> None:
+    def __init__(self, codec: EventCodec | None = None, *, topic_prefix: str = "") -> None:
         self.codec = codec or EventCodec()
+        self.topic_prefix = topic_prefix  # isolated sandboxes on one broker (tests)
 
     async def add(
         self, conn: PgConnection, events: Iterable[EventRecord], *, topic: str | None = None
@@ -54,7 +55,7 @@ class OutboxWriter:
         rows = [
             (
                 event.event_id,
-                topic or self.codec.schema_for(event).topic,
+                topic or self.topic_prefix + self.codec.schema_for(event).topic,
                 self.codec.key_of(event),
                 self.codec.encode(event),
                 json.dumps([[k, v.decode()] for k, v in event_headers(event)]),

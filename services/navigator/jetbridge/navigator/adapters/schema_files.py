@@ -85,6 +85,8 @@ def _comparable(avro: Any) -> Any:
             return ("enum", tuple(avro["symbols"]))
         if avro.get("type") == "array":
             return ("array", _comparable(avro["items"]))
+        if "logicalType" in avro:  # decodes to another Python type (datetime, Decimal...)
+            return (avro["type"], avro["logicalType"])
         return _comparable(avro["type"])
     return "long" if avro == "int" else avro  # both are Python ints
 

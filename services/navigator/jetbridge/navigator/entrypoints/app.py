@@ -43,6 +43,7 @@ class NavigatorSettings(BaseSettings):
     navigator_dsn: str = Field(description="PostgreSQL DSN of the Navigator's own database")
     navigator_tick_ms: int = 250
     navigator_batch: int = 1000
+    topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")
 
 
 def clock_ms() -> int:
@@ -65,14 +66,18 @@ class NavigatorApp:
         async with pool.acquire() as conn:
             await migrate_outbox(conn)
             await migrate_event_store(conn)
-        store = PostgresEventStore(pool, writer="navigator", holder=self.holder)
+        store = PostgresEventStore(
+            pool, writer="navigator", holder=self.holder, topic_prefix=s.topic_prefix
+        )
         await store.take_writer_epoch()
         mapper = EventMapper(default_registry(), producer=f"navigator/{self.holder}")
         service = self.service = NavigatorService(store, mapper, clock_ms)
         started = time.monotonic()
         folded = await service.recover()
         log.info("recovered %d events in %.2fs", folded, time.monotonic() - started)
-        publisher = EventPublisher(s.kafka_bootstrap_servers, client_id="navigator")
+        publisher = EventPublisher(
+            s.kafka_bootstrap_servers, client_id="navigator", topic_prefix=s.topic_prefix
+        )
         await publisher.start()
         relay = OutboxRelay(s.navigator_dsn, publisher, poll_interval_s=0.5)
         relay_task = asyncio.create_task(relay.run())
@@ -85,7 +90,9 @@ class NavigatorApp:
         await consumer.start()
         try:
             await self._assign(consumer, store)
-            dead = DeadLetterPublisher(publisher, consumer_group=CONSUMER)
+            dead = DeadLetterPublisher(
+                publisher, consumer_group=CONSUMER, topic=s.topic_prefix + topics.DEAD_LETTER
+            )
             await self._loop(consumer, service, dead)
         finally:
             await consumer.stop()
@@ -98,7 +105,7 @@ class NavigatorApp:
     async def _assign(self, consumer: AIOKafkaConsumer, store: PostgresEventStore) -> None:
         partitions = [
             TopicPartition(topic, p)
-            for topic in INPUT_TOPICS
+            for topic in (self.settings.topic_prefix + t for t in INPUT_TOPICS)
             for p in sorted(await _partitions(consumer, topic))
         ]
         consumer.assign(partitions)

@@ -1,0 +1,230 @@
+"""The Navigator on real Kafka + PostgreSQL, with scripted data planes answering flights.
+
+Done-when of the Navigator issue: Controlled and Forced failovers of 50 Deployments
+reach SUCCEEDED, a failback of the same Deployments succeeds, one failing Deployment
+yields FAILED with the others SUCCEEDED, and a Navigator rebuilt from its store equals
+the live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from jetbridge.common.events import EventRecord, SchemaRegistry, new_event
+from jetbridge.common.eventstore import PostgresEventStore
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.domain.vocabulary import MissionStatus, RequestStatus
+from jetbridge.navigator.entrypoints.app import NavigatorApp, NavigatorSettings
+from jetbridge.navigator.service_layer.navigator import NavigatorService
+from tests.integration.kafka_tools import create_sandbox
+from tests.integration.navigator.scripted_planes import ScriptedPlanes, now_ms
+from tests.unit.navigator.builders import cluster_events, deployment
+
+REGISTRY = SchemaRegistry()
+DEPLOYMENTS = 50
+
+
+@dataclass
+class World:
+    app: NavigatorApp
+    publisher: EventPublisher
+    planes: ScriptedPlanes
+    mapper: EventMapper
+    tasks: tuple[asyncio.Task[None], ...]
+
+    @property
+    def service(self) -> NavigatorService:
+        assert self.app.service is not None
+        return self.app.service
+
+    async def until(self, what: str, check: Callable[[], bool], timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            for task in self.tasks:  # a crashed Navigator or data plane fails the test now
+                if task.done():
+                    task.result()
+                    raise AssertionError(f"{task.get_name()} stopped while waiting for {what}")
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.05)
+
+    async def facts(self, cluster_ids: list[str], deployment_ids: list[str]) -> None:
+        start = now_ms() - 60_000
+        domain = [e for c in cluster_ids for e in cluster_events(c, at=start)]
+        domain += [deployment(d, cluster_ids[0], created_at=start + 1_000) for d in deployment_ids]
+        await self.publisher.publish_many(
+            [
+                self.mapper.to_record(
+                    e,
+                    correlation_id=e.aggregate_id,
+                    caused_by=None,
+                    actor=None,
+                    occurred_at_ms=start,
+                )
+                for e in domain
+            ]
+        )
+        fleet = self.service.fleet
+        await self.until(
+            "the facts to be folded",
+            lambda: (
+                len(fleet.deployments) == len(deployment_ids)
+                and all(c in fleet.clusters and fleet.clusters[c].reachable for c in cluster_ids)
+            ),
+        )
+
+    async def request(self, source: str, destination: str, mode: str) -> str:
+        request_id = f"req-{uuid.uuid4().hex[:8]}"
+        command = new_event(
+            "RequestFailover",
+            {
+                "request_id": request_id,
+                "source_cluster_id": source,
+                "destination_cluster_id": destination,
+                "mode": mode,
+                "drain_timeout_seconds": 60,
+                "max_concurrent_missions": 20,
+            },
+            aggregate_type="Command",
+            aggregate_id=request_id,
+            producer="test-console",
+            schema_version=1,
+            actor="alice@example.com",
+        )
+        await self.publisher.publish(command)
+        return request_id
+
+    async def finished(self, request_id: str) -> RequestStatus:
+        requests = self.service.fleet.requests
+        terminal = {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED}
+        await self.until(
+            f"request {request_id} to end",
+            lambda: request_id in requests and requests[request_id].status in terminal,
+        )
+        return requests[request_id].status
+
+
+@pytest.fixture
+async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
+    prefix = await create_sandbox(kafka_bootstrap)
+    settings = NavigatorSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        navigator_dsn=pg_database,
+        navigator_tick_ms=100,
+        topic_prefix=prefix,
+    )
+    app = NavigatorApp(settings)
+    mapper = EventMapper(REGISTRY, producer="test")
+    planes = ScriptedPlanes(kafka_bootstrap, prefix, mapper)
+    stop = asyncio.Event()
+    app_task = asyncio.create_task(app.run(), name="navigator")
+    planes_task = asyncio.create_task(planes.run(stop), name="scripted planes")
+    publisher = EventPublisher(kafka_bootstrap, client_id="test", topic_prefix=prefix)
+    await publisher.start()
+    deadline = time.monotonic() + 30
+    while app.service is None:
+        assert not app_task.done(), app_task.exception()
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    try:
+        yield World(app, publisher, planes, mapper, (app_task, planes_task))
+    finally:
+        stop.set()
+        await app.stop()
+        await publisher.stop()
+        for task in (app_task, planes_task):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=15)
+
+
+async def test_controlled_then_forced_failback_of_50_deployments(world: World) -> None:
+    ids = [f"dep-{i:03d}" for i in range(DEPLOYMENTS)]
+    await world.facts(["east", "west"], ids)
+
+    started = time.monotonic()
+    there = await world.request("east", "west", "CONTROLLED")
+    assert await world.finished(there) is RequestStatus.SUCCEEDED
+    controlled_s = time.monotonic() - started
+    fleet = world.service.fleet
+    assert {fleet.deployments[d].cluster_id for d in ids} == {"west"}
+
+    started = time.monotonic()
+    back = await world.request("west", "east", "FORCED")
+    assert await world.finished(back) is RequestStatus.SUCCEEDED
+    forced_s = time.monotonic() - started
+    assert {fleet.deployments[d].cluster_id for d in ids} == {"east"}
+    # Every mission of both requests succeeded, each fenced with a newer epoch.
+    missions = [m for m in fleet.missions.values() if m.request_id in (there, back)]
+    assert len(missions) == 2 * DEPLOYMENTS
+    assert all(m.status is MissionStatus.SUCCEEDED for m in missions)
+    epochs = {(m.request_id, m.fencing_epoch) for m in missions}
+    assert {e for r, e in epochs if r == there} == {1}
+    assert {e for r, e in epochs if r == back} == {2}
+    print(f"controlled 50: {controlled_s:.1f}s, forced failback 50: {forced_s:.1f}s")
+
+    # A Navigator rebuilt from the store decides from exactly the same state.
+    await world.app.stop()  # quiesce: nothing is appended while we compare
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    pool = await asyncpg.create_pool(world.app.settings.navigator_dsn, min_size=1, max_size=2)
+    try:
+        store = PostgresEventStore(pool, writer="navigator", holder="test")
+        rebuilt = NavigatorService(store, world.mapper, world.service.clock_ms)
+        await rebuilt.recover()
+    finally:
+        await pool.close()
+    for table in ("clusters", "deployments", "requests", "missions", "flights"):
+        live, replayed = getattr(fleet, table), getattr(rebuilt.fleet, table)
+        differing = [k for k in live if k not in replayed or vars(live[k]) != vars(replayed[k])]
+        assert not differing, f"{table} differ after replay: {differing[:3]}"
+    assert rebuilt.fleet == fleet
+
+
+async def test_one_failing_deployment_fails_the_request_and_the_rest_succeed(
+    world: World,
+) -> None:
+    ids = [f"dep-{i:03d}" for i in range(DEPLOYMENTS)]
+    world.planes.fail_permanently.add(("dep-007", "DESTINATION", "UPSERT_DEPLOYMENT"))
+    await world.facts(["north", "south"], ids)
+    request_id = await world.request("north", "south", "CONTROLLED")
+    assert await world.finished(request_id) is RequestStatus.FAILED
+    missions = {
+        m.deployment_id: m
+        for m in world.service.fleet.missions.values()
+        if m.request_id == request_id
+    }
+    assert missions["dep-007"].status is MissionStatus.FAILED
+    assert all(m.status is MissionStatus.SUCCEEDED for d, m in missions.items() if d != "dep-007")
+
+
+async def test_a_refused_command_is_an_event_and_changes_nothing(world: World) -> None:
+    cancel: EventRecord = new_event(
+        "CancelFailover",
+        {"request_id": "no-such-request"},
+        aggregate_type="Command",
+        aggregate_id="no-such-request",
+        producer="test-console",
+        schema_version=1,
+        actor="bob",
+    )
+    await world.publisher.publish(cancel)
+    store = world.service.store
+
+    async def refusals() -> list[EventRecord]:
+        return [e async for e in store.read_all() if e.event_type == "CommandRefused"]
+
+    deadline = time.monotonic() + 30
+    while not (found := await refusals()):
+        assert time.monotonic() < deadline, "no CommandRefused recorded"
+        await asyncio.sleep(0.1)
+    assert found[0].payload["reason_code"] == "UNKNOWN_REQUEST"
+    assert found[0].envelope.causation_id == cancel.event_id
+    assert found[0].envelope.actor == "bob"
+    assert world.service.fleet.requests == {}
