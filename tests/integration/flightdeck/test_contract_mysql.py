@@ -14,6 +14,7 @@ from jetbridge.flightdeck.migrator import migrate_mysql
 from jetbridge.flightdeck.mysql import MySQLFlightdeck, mysql_connect_kwargs
 
 from .contract import FlightdeckContract
+from .contract_clearance import ClearanceContract
 from .dbs import mysql_database, mysql_fetch
 
 
@@ -23,7 +24,7 @@ async def db_dsn(mysql_dsn: str) -> AsyncIterator[str]:
         yield dsn
 
 
-class TestMySQLFlightdeck(FlightdeckContract):
+class TestMySQLFlightdeck(FlightdeckContract, ClearanceContract):
     @pytest.fixture(autouse=True)
     def _admin(self, mysql_dsn: str) -> None:
         self.admin_dsn = mysql_dsn

@@ -14,6 +14,7 @@ from jetbridge.flightdeck.migrator import migrate_postgresql
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
 
 from .contract import FlightdeckContract
+from .contract_clearance import ClearanceContract
 from .dbs import pg_fetch, postgres_database
 
 
@@ -23,7 +24,7 @@ async def db_dsn(postgres_dsn: str) -> AsyncIterator[str]:
         yield dsn
 
 
-class TestPostgresFlightdeck(FlightdeckContract):
+class TestPostgresFlightdeck(FlightdeckContract, ClearanceContract):
     @pytest.fixture(autouse=True)
     def _admin(self, postgres_dsn: str) -> None:
         self.admin_dsn = postgres_dsn

@@ -46,13 +46,17 @@ def test_both_dialects_have_the_same_migration_versions() -> None:
 
 
 def test_mysql_migration_splits_into_create_statements() -> None:
-    (migration,) = load_migrations("mysql")
+    migration, clearances = load_migrations("mysql")
     statements = split_statements(migration.sql)
     assert [s.split("(")[0].split()[-1] for s in statements] == [
         "`dp_flights`",
         "`dp_flight_outbox`",
     ]
     assert all(s.startswith("CREATE TABLE IF NOT EXISTS") for s in statements)
+    # 0002: the re-runnable CREATE first, then ONE atomic ALTER (last, see its header).
+    create, alter = split_statements(clearances.sql)
+    assert create.startswith("CREATE TABLE IF NOT EXISTS `dp_flight_clearances`")
+    assert alter.startswith("ALTER TABLE `dp_flights`") and "`claimable`" in alter
 
 
 def test_mysql_dsn_is_parsed_with_escapes() -> None:

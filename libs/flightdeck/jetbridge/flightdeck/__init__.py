@@ -9,6 +9,7 @@ results and the events reporting them commit together through ``dp_flight_outbox
 from .factory import open_flightdeck
 from .models import (
     Claim,
+    Cleared,
     Completion,
     Flight,
     FlightState,
@@ -23,6 +24,7 @@ from .port import Flightdeck
 
 __all__ = [
     "Claim",
+    "Cleared",
     "Completion",
     "Flight",
     "FlightState",

@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from .models import (
     OutboxEvent,
     Side,
     StoredOutboxEvent,
+    step_attempts_from_json,
     step_results_from_json,
 )
 
@@ -81,6 +83,33 @@ def flight_from_row(row: Row) -> Flight:
         created_at=created,
         updated_at=updated,
         finished_at=utc(row["finished_at"]),
+        cleared_through=row["cleared_through"],
+        not_before=utc(row["not_before"]),
+        step_attempts=step_attempts_from_json(loads(row["step_attempts"])),
+    )
+
+
+def refreshed_claim(claim: Claim, row: Row) -> Claim:
+    """The claim after one of its writes: lease, cancel flag and clearance as stored now.
+
+    The row carries ``lease_expires_at``, ``cancel_requested``, ``current_step``,
+    ``cleared_through``, ``not_before`` and ``step_attempts`` (what a claimer needs to
+    decide its next step without another read).
+    """
+    flight = replace(
+        claim.flight,
+        current_step=int(row["current_step"]),
+        cleared_through=row["cleared_through"],
+        not_before=utc(row["not_before"]),
+        step_attempts=step_attempts_from_json(loads(row["step_attempts"])),
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+    expires = utc(row["lease_expires_at"])
+    return replace(
+        claim,
+        flight=flight,
+        lease_expires_at=expires if expires is not None else claim.lease_expires_at,
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 

@@ -69,6 +69,9 @@ class NewFlight:
     mode: str
     plan: Sequence[JSONValue]
     fencing_epoch: int
+    # Index of the last step the data plane may run (-1: none yet, wait for ClearSteps);
+    # None: the whole plan is cleared (flights no Navigator gates, e.g. provisioning).
+    cleared_through: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,19 @@ class Flight:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    cleared_through: int | None = None
+    not_before: datetime | None = None
+    step_attempts: dict[int, int] = field(default_factory=dict)
+
+    def is_cleared(self, step_index: int) -> bool:
+        """May the data plane run this step now (ignoring ``not_before``)?"""
+        if not 0 <= step_index < len(self.plan):
+            return False
+        return self.cleared_through is None or step_index <= self.cleared_through
+
+    def attempt_of(self, step_index: int) -> int:
+        """The attempt an outcome of this step reports: its clearance count (>= 1)."""
+        return max(1, self.step_attempts.get(step_index, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,24 @@ class Completion:
     outcome: Outcome
     outbox_events: Sequence[OutboxEvent] = ()
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared:
+    """What ClearSteps found: the flight afterwards, and whether this clearance was new
+    (False: a redelivered clearance, or a flight that failed or was cancelled)."""
+
+    flight: Flight
+    applied: bool
+
+
+def check_clearance(first_step: int, last_step: int) -> None:
+    if first_step < 0 or last_step < first_step:
+        raise ValueError(f"bad clearance range [{first_step}, {last_step}]")
+
+
+def step_attempts_from_json(raw: Mapping[str, JSONValue] | None) -> dict[int, int]:
+    return {int(k): int(v) for k, v in (raw or {}).items()}
 
 
 def step_results_from_json(raw: Mapping[str, JSONValue] | None) -> dict[int, JSONValue]:

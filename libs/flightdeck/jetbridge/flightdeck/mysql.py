@@ -14,7 +14,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +25,7 @@ from . import codec
 from .migrator import migrate_mysql
 from .models import (
     Claim,
+    Cleared,
     Completion,
     Flight,
     FlightState,
@@ -35,6 +35,7 @@ from .models import (
     OutboxEvent,
     Outcome,
     StoredOutboxEvent,
+    check_clearance,
 )
 from .queries import load_queries
 
@@ -42,6 +43,7 @@ from .queries import load_queries
 # No time zone setting needed: DATETIME columns only ever hold UTC_TIMESTAMP values.
 _INIT = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 _BATCH_ROWS = 500
+_CLEARABLE = (FlightState.QUEUED.value, FlightState.RUNNING.value, FlightState.SUCCEEDED.value)
 
 
 def mysql_connect_kwargs(dsn: str) -> dict[str, Any]:
@@ -139,6 +141,7 @@ class MySQLFlightdeck:
                         f.mode,
                         codec.dumps(list(f.plan)),
                         f.fencing_epoch,
+                        f.cleared_through,
                     ]
                 # ON DUPLICATE KEY no-op: affected rows = 1 per new row, 0 per duplicate.
                 inserted += await cur.execute(sql, args)
@@ -215,11 +218,7 @@ class MySQLFlightdeck:
                 raise LeaseLost(claim.flight_id, claim.fencing_token)
             expires = row["now"] + timedelta(seconds=lease_seconds)
             await cur.execute(self._q["renew"], (expires, row["now"], claim.flight_id))
-        return replace(
-            claim,
-            lease_expires_at=expires.replace(tzinfo=UTC),
-            cancel_requested=bool(row["cancel_requested"]),
-        )
+        return codec.refreshed_claim(claim, {**row, "lease_expires_at": expires})
 
     async def record_step_result(
         self,
@@ -227,6 +226,8 @@ class MySQLFlightdeck:
         step_index: int,
         result: Mapping[str, JSONValue],
         outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        attempt: int | None = None,
     ) -> Claim:
         async with self._transaction() as cur:
             row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
@@ -234,12 +235,72 @@ class MySQLFlightdeck:
                 raise LeaseLost(claim.flight_id, claim.fencing_token)
             results = json.loads(row["step_results"])
             results[str(step_index)] = dict(result)
+            attempts = codec.loads(row["step_attempts"]) or {}
+            newer = attempt is not None and int(attempts.get(str(step_index), 0)) > attempt
+            current = row["current_step"]
+            if current == step_index and not newer:
+                current = step_index + 1  # else: re-cleared or rewound meanwhile
             await cur.execute(
                 self._q["store_step_result"],
-                (codec.dumps(results), step_index + 1, claim.flight_id),
+                (codec.dumps(results), current, claim.flight_id),
             )
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
-        return replace(claim, cancel_requested=bool(row["cancel_requested"]))
+        return codec.refreshed_claim(claim, {**row, "current_step": current})
+
+    async def release(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        failed_step: int | None = None,
+        result: Mapping[str, JSONValue] | None = None,
+    ) -> None:
+        async with self._transaction() as cur:
+            row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
+            if row is None:
+                raise LeaseLost(claim.flight_id, claim.fencing_token)
+            results = json.loads(row["step_results"])
+            cleared = row["cleared_through"]
+            if failed_step is not None:
+                results[str(failed_step)] = dict(result or {})
+                cleared = failed_step - 1
+            await cur.execute(
+                self._q["release"], (codec.dumps(results), cleared, claim.flight_id)
+            )
+            await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
+
+    async def clear_steps(
+        self,
+        flight_id: str,
+        clearance_id: str,
+        first_step: int,
+        last_step: int,
+        not_before: datetime | None = None,
+    ) -> Cleared | None:
+        check_clearance(first_step, last_step)
+        naive = not_before.astimezone(UTC).replace(tzinfo=None) if not_before else None
+        async with self._transaction() as cur:
+            await cur.execute(self._q["lock_flight"], (flight_id,))
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            if row["state"] not in _CLEARABLE:
+                return Cleared(codec.flight_from_row(row), applied=False)
+            inserted = await cur.execute(
+                self._q["insert_clearance"], (flight_id, clearance_id, first_step, last_step, naive)
+            )
+            if not inserted:
+                return Cleared(codec.flight_from_row(row), applied=False)
+            attempts = codec.loads(row["step_attempts"]) or {}
+            for i in range(first_step, last_step + 1):
+                attempts[str(i)] = int(attempts.get(str(i), 0)) + 1
+            await cur.execute(
+                self._q["apply_clearance"],
+                (first_step, last_step, naive, codec.dumps(attempts), flight_id),
+            )
+            await cur.execute(self._q["get"], (flight_id,))
+            row = await cur.fetchone()
+        return Cleared(codec.flight_from_row(row), applied=True)
 
     async def complete(
         self,

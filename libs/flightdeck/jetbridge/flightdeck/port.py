@@ -7,10 +7,12 @@ them to the same behaviour.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from .models import (
     Claim,
+    Cleared,
     Completion,
     Flight,
     JSONValue,
@@ -50,10 +52,46 @@ class Flightdeck(Protocol):
         step_index: int,
         result: Mapping[str, JSONValue],
         outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        attempt: int | None = None,
     ) -> Claim:
         """Store a step's result, advance ``current_step`` and insert the events that
         report it, all in one transaction and only if the claim still holds (else
-        ``LeaseLost`` and nothing is written)."""
+        ``LeaseLost`` and nothing is written).
+
+        With ``attempt``, the step is not counted done when a newer clearance of it (a
+        higher attempt) or a rewind arrived meanwhile: the claimer then runs it again.
+        The returned claim carries the stored clearance and cancel flag."""
+        ...
+
+    async def release(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        failed_step: int | None = None,
+        result: Mapping[str, JSONValue] | None = None,
+    ) -> None:
+        """Hand the flight back to the queue (QUEUED, lease dropped) with its events.
+
+        With ``failed_step``: store that step's ``result`` and revoke the clearance from
+        that step on. Claimable again once a step past ``current_step`` is cleared.
+        Raises ``LeaseLost``."""
+        ...
+
+    async def clear_steps(
+        self,
+        flight_id: str,
+        clearance_id: str,
+        first_step: int,
+        last_step: int,
+        not_before: datetime | None = None,
+    ) -> Cleared | None:
+        """Allow steps ``first_step..last_step`` (indexes, inclusive) to run, not before
+        ``not_before``; each gets one more attempt. Idempotent by ``clearance_id``.
+
+        Rewinds ``current_step`` to ``first_step`` if needed, reopens a SUCCEEDED flight;
+        a FAILED or CANCELLED one is left alone (``applied`` False). None: unknown id."""
         ...
 
     async def complete(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ from . import codec
 from .migrator import migrate_postgresql
 from .models import (
     Claim,
+    Cleared,
     Completion,
     Flight,
     JSONValue,
@@ -28,6 +29,7 @@ from .models import (
     OutboxEvent,
     Outcome,
     StoredOutboxEvent,
+    check_clearance,
 )
 from .queries import load_queries
 
@@ -93,6 +95,7 @@ class PostgresFlightdeck:
             [f.mode for f in flights],
             [codec.dumps(list(f.plan)) for f in flights],
             [f.fencing_epoch for f in flights],
+            [f.cleared_through for f in flights],
         )
         assert row is not None
         return int(row["inserted"])
@@ -118,7 +121,7 @@ class PostgresFlightdeck:
         )
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)
-        return _refreshed(claim, row)
+        return codec.refreshed_claim(claim, row)
 
     async def record_step_result(
         self,
@@ -126,6 +129,8 @@ class PostgresFlightdeck:
         step_index: int,
         result: Mapping[str, JSONValue],
         outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        attempt: int | None = None,
     ) -> Claim:
         ids, _, topics, keys, payloads, headers = codec.event_columns(
             [(claim.flight_id, e) for e in outbox_events]
@@ -141,10 +146,53 @@ class PostgresFlightdeck:
             keys,
             payloads,
             headers,
+            attempt,
         )
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)
-        return _refreshed(claim, row)
+        return codec.refreshed_claim(claim, row)
+
+    async def release(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        failed_step: int | None = None,
+        result: Mapping[str, JSONValue] | None = None,
+    ) -> None:
+        ids, _, topics, keys, payloads, headers = codec.event_columns(
+            [(claim.flight_id, e) for e in outbox_events]
+        )
+        row = await self._pool.fetchrow(
+            self._q["release"],
+            claim.flight_id,
+            claim.fencing_token,
+            failed_step,
+            codec.dumps(dict(result or {})) if failed_step is not None else None,
+            ids,
+            topics,
+            keys,
+            payloads,
+            headers,
+        )
+        if row is None:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+
+    async def clear_steps(
+        self,
+        flight_id: str,
+        clearance_id: str,
+        first_step: int,
+        last_step: int,
+        not_before: datetime | None = None,
+    ) -> Cleared | None:
+        check_clearance(first_step, last_step)
+        row = await self._pool.fetchrow(
+            self._q["clear_steps"], flight_id, clearance_id, first_step, last_step, not_before
+        )
+        if row is None:
+            return None
+        return Cleared(codec.flight_from_row(row), applied=bool(row["applied"]))
 
     async def complete(
         self,
@@ -206,10 +254,3 @@ class PostgresFlightdeck:
     async def mark_published(self, event_ids: Sequence[object]) -> None:
         await self._pool.execute(self._q["mark_published"], list(event_ids))
 
-
-def _refreshed(claim: Claim, row: codec.Row) -> Claim:
-    return replace(
-        claim,
-        lease_expires_at=row["lease_expires_at"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )

@@ -6,12 +6,12 @@
 -- name: enqueue
 INSERT INTO `dp_flights`
     (`flight_id`, `mission_id`, `request_id`, `deployment_id`, `side`, `mode`, `plan`,
-     `fencing_epoch`, `step_results`, `created_at`, `updated_at`)
+     `fencing_epoch`, `cleared_through`, `step_results`, `created_at`, `updated_at`)
 VALUES {values}
 ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 
 -- name: enqueue_values
-(%s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+(%s, %s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
 
 -- name: claim_expired
 -- `now` (server UTC) rides along so the lease expiry needs no extra round trip.
@@ -22,8 +22,10 @@ LIMIT %s
 FOR UPDATE SKIP LOCKED;
 
 -- name: claim_queued
+-- Queued with a cleared step pending (the generated `claimable` column and its index).
 SELECT *, UTC_TIMESTAMP(6) AS `now` FROM `dp_flights`
-WHERE `state` = 'QUEUED'
+WHERE `claimable` = 1
+  AND (`not_before` IS NULL OR `not_before` <= UTC_TIMESTAMP(6))
 ORDER BY `seq`
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
@@ -40,6 +42,7 @@ WHERE `flight_id` IN ({ids});
 
 -- name: lock_claimed
 SELECT `flight_id`, `fencing_token`, `state`, `step_results`, `cancel_requested`,
+       `current_step`, `cleared_through`, `not_before`, `step_attempts`, `lease_expires_at`,
        (`lease_expires_at` > UTC_TIMESTAMP(6)) AS `live`, UTC_TIMESTAMP(6) AS `now`
 FROM `dp_flights`
 WHERE `flight_id` IN ({ids})
@@ -53,6 +56,29 @@ WHERE `flight_id` = %s;
 -- name: store_step_result
 UPDATE `dp_flights`
 SET `step_results` = %s, `current_step` = %s, `updated_at` = UTC_TIMESTAMP(6)
+WHERE `flight_id` = %s;
+
+-- name: release
+UPDATE `dp_flights`
+SET `state` = 'QUEUED', `lease_expires_at` = NULL, `step_results` = %s,
+    `cleared_through` = %s, `updated_at` = UTC_TIMESTAMP(6)
+WHERE `flight_id` = %s;
+
+-- name: lock_flight
+SELECT * FROM `dp_flights` WHERE `flight_id` = %s FOR UPDATE;
+
+-- name: insert_clearance
+INSERT IGNORE INTO `dp_flight_clearances`
+    (`flight_id`, `clearance_id`, `first_step`, `last_step`, `not_before`, `created_at`)
+VALUES (%s, %s, %s, %s, %s, UTC_TIMESTAMP(6));
+
+-- name: apply_clearance
+-- A flight that had finished all its steps is reopened (see the PostgreSQL query).
+UPDATE `dp_flights`
+SET `finished_at` = CASE WHEN `state` = 'SUCCEEDED' THEN NULL ELSE `finished_at` END,
+    `state` = CASE WHEN `state` = 'SUCCEEDED' THEN 'QUEUED' ELSE `state` END,
+    `current_step` = %s, `cleared_through` = %s, `not_before` = %s, `step_attempts` = %s,
+    `updated_at` = UTC_TIMESTAMP(6)
 WHERE `flight_id` = %s;
 
 -- name: finish
@@ -82,7 +108,8 @@ WHERE `flight_id` = %s AND `state` IN ('QUEUED', 'RUNNING');
 SELECT * FROM `dp_flights` WHERE `flight_id` = %s;
 
 -- name: has_work
-SELECT EXISTS (SELECT 1 FROM `dp_flights` WHERE `state` = 'QUEUED')
+SELECT EXISTS (SELECT 1 FROM `dp_flights` WHERE `claimable` = 1
+               AND (`not_before` IS NULL OR `not_before` <= UTC_TIMESTAMP(6)))
     OR EXISTS (SELECT 1 FROM `dp_flights`
                WHERE `state` = 'RUNNING' AND `lease_expires_at` < UTC_TIMESTAMP(6))
     AS `has_work`;

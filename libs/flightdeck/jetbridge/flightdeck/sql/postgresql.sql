@@ -9,13 +9,13 @@
 WITH "new" AS (
     INSERT INTO "dp_flights"
         ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",
-         "plan", "fencing_epoch")
+         "plan", "fencing_epoch", "cleared_through")
     SELECT i."flight_id", i."mission_id", i."request_id", i."deployment_id", i."side",
-           i."mode", i."plan"::jsonb, i."fencing_epoch"
+           i."mode", i."plan"::jsonb, i."fencing_epoch", i."cleared_through"
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                $6::text[], $7::text[], $8::bigint[])
+                $6::text[], $7::text[], $8::bigint[], $9::integer[])
          AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
-              "mode", "plan", "fencing_epoch")
+              "mode", "plan", "fencing_epoch", "cleared_through")
     ON CONFLICT ("flight_id") DO NOTHING
     RETURNING "flight_id"
 )
@@ -24,8 +24,9 @@ SELECT count(*) AS "inserted",
 FROM "new";
 
 -- name: claim
--- Expired leases first (reclaim), then queued flights in enqueue order; rows another
--- transaction holds are skipped, never waited for.
+-- Expired leases first (reclaim), then queued flights with a cleared step pending whose
+-- ``not_before`` has passed, in enqueue order (the predicate is dp_flights_ready_idx's);
+-- rows another transaction holds are skipped, never waited for.
 WITH "expired" AS (
     SELECT "flight_id" FROM "dp_flights"
     WHERE "state" = 'RUNNING' AND "lease_expires_at" < now()
@@ -35,6 +36,8 @@ WITH "expired" AS (
 ), "queued" AS (
     SELECT "flight_id" FROM "dp_flights"
     WHERE "state" = 'QUEUED'
+      AND ("cleared_through" IS NULL OR "current_step" <= "cleared_through")
+      AND ("not_before" IS NULL OR "not_before" <= now())
     ORDER BY "seq"
     LIMIT (SELECT $2 - count(*) FROM "expired")
     FOR UPDATE SKIP LOCKED
@@ -60,18 +63,26 @@ SET "lease_expires_at" = now() + make_interval(secs => $3::double precision),
     "updated_at" = now()
 WHERE "flight_id" = $1 AND "fencing_token" = $2
   AND "state" = 'RUNNING' AND "lease_expires_at" > now()
-RETURNING "lease_expires_at", "cancel_requested";
+RETURNING "lease_expires_at", "cancel_requested", "current_step", "cleared_through",
+          "not_before", "step_attempts";
 
 -- name: record_step_result
--- The outbox insert joins the UPDATE's result: no valid claim, no event.
+-- The outbox insert joins the UPDATE's result: no valid claim, no event. With an
+-- attempt ($10), the step only counts as done if no newer clearance of it arrived
+-- meanwhile (Navigator gave up on this attempt and wants another one); a clearance
+-- that rewound the flight to another step is never overtaken either.
 WITH "upd" AS (
     UPDATE "dp_flights"
     SET "step_results" = jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb),
-        "current_step" = $3::integer + 1,
+        "current_step" = CASE
+            WHEN "current_step" = $3::integer AND ($10::integer IS NULL
+              OR COALESCE(("step_attempts" ->> ($3::integer::text))::integer, 0) <= $10::integer)
+            THEN $3::integer + 1 ELSE "current_step" END,
         "updated_at" = now()
     WHERE "flight_id" = $1 AND "fencing_token" = $2
       AND "state" = 'RUNNING' AND "lease_expires_at" > now()
-    RETURNING "flight_id", "lease_expires_at", "cancel_requested"
+    RETURNING "flight_id", "lease_expires_at", "cancel_requested", "current_step", "cleared_through",
+          "not_before", "step_attempts"
 ), "ev" AS (
     INSERT INTO "dp_flight_outbox"
         ("event_id", "flight_id", "topic", "key", "payload", "headers")
@@ -118,6 +129,73 @@ WITH "input" AS (
 )
 SELECT "flight_id" FROM "upd";
 
+-- name: release
+-- Hand a flight back to the queue at a step boundary (no cleared step left, or a step
+-- failed). With a failed step ($3), store its result and revoke the clearance from it
+-- on: Navigator decides whether that step runs again. The flight is claimable again as
+-- soon as more steps are cleared (the ready index predicate).
+WITH "upd" AS (
+    UPDATE "dp_flights"
+    SET "state" = 'QUEUED',
+        "lease_expires_at" = NULL,
+        "step_results" = CASE WHEN $3::integer IS NULL THEN "step_results"
+            ELSE jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb) END,
+        "cleared_through" = CASE WHEN $3::integer IS NULL THEN "cleared_through"
+            ELSE $3::integer - 1 END,
+        "updated_at" = now()
+    WHERE "flight_id" = $1 AND "fencing_token" = $2
+      AND "state" = 'RUNNING' AND "lease_expires_at" > now()
+    RETURNING "flight_id",
+        ("cleared_through" IS NULL OR "current_step" <= "cleared_through") AS "ready"
+), "ev" AS (
+    INSERT INTO "dp_flight_outbox"
+        ("event_id", "flight_id", "topic", "key", "payload", "headers")
+    SELECT e."event_id", "upd"."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
+    FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::text[])
+         AS e("event_id", "topic", "key", "payload", "headers")
+    CROSS JOIN "upd"
+)
+SELECT "flight_id",
+       CASE WHEN "ready" THEN pg_notify('flightdeck_dp_flights', '') END AS "notified"
+FROM "upd";
+
+-- name: clear_steps
+-- Record clearance $2 once (idempotent by id); only a new one moves the flight: its
+-- cleared range becomes [$3, $4] (rewinding ``current_step`` to $3 when Navigator asks
+-- for a step again), each step in it gets one more attempt, and a flight that had
+-- finished all its steps is reopened (steps are idempotent; Navigator is the judge).
+-- Failed and cancelled flights stay as they are.
+WITH "target" AS (
+    SELECT "flight_id", "state", "step_attempts" FROM "dp_flights"
+    WHERE "flight_id" = $1
+    FOR UPDATE
+), "new" AS (
+    INSERT INTO "dp_flight_clearances"
+        ("flight_id", "clearance_id", "first_step", "last_step", "not_before")
+    SELECT "flight_id", $2, $3, $4, $5 FROM "target"
+    WHERE "state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
+    ON CONFLICT DO NOTHING
+    RETURNING "flight_id"
+), "upd" AS (
+    UPDATE "dp_flights" AS f
+    SET "current_step" = $3,
+        "cleared_through" = $4,
+        "not_before" = $5,
+        "step_attempts" = f."step_attempts" || COALESCE((
+            SELECT jsonb_object_agg(i::text, COALESCE((f."step_attempts" ->> i::text)::integer, 0) + 1)
+            FROM generate_series($3::integer, $4::integer) AS i), '{}'::jsonb),
+        "state" = CASE WHEN f."state" = 'SUCCEEDED' THEN 'QUEUED' ELSE f."state" END,
+        "finished_at" = CASE WHEN f."state" = 'SUCCEEDED' THEN NULL ELSE f."finished_at" END,
+        "updated_at" = now()
+    FROM "new"
+    WHERE f."flight_id" = "new"."flight_id"
+    RETURNING f.*
+)
+SELECT *, true AS "applied", pg_notify('flightdeck_dp_flights', '') AS "notified" FROM "upd"
+UNION ALL
+SELECT f.*, false AS "applied", NULL AS "notified" FROM "dp_flights" AS f
+WHERE f."flight_id" = $1 AND NOT EXISTS (SELECT 1 FROM "upd");
+
 -- name: request_cancel
 -- QUEUED: cancelled at once. RUNNING: flagged; the claimer sees it on its next write.
 WITH "upd" AS (
@@ -139,7 +217,10 @@ SELECT * FROM "dp_flights" WHERE "flight_id" = $1;
 
 -- name: has_work
 SELECT EXISTS (
-    SELECT 1 FROM "dp_flights" WHERE "state" = 'QUEUED'
+    SELECT 1 FROM "dp_flights"
+    WHERE "state" = 'QUEUED'
+      AND ("cleared_through" IS NULL OR "current_step" <= "cleared_through")
+      AND ("not_before" IS NULL OR "not_before" <= now())
     UNION ALL
     SELECT 1 FROM "dp_flights" WHERE "state" = 'RUNNING' AND "lease_expires_at" < now()
 ) AS "has_work";

@@ -1,0 +1,165 @@
+"""The clearance part of the Flightdeck contract (migration 0002), for every adapter.
+
+A gated flight (``cleared_through=-1``) waits for ClearSteps; only cleared steps are
+claimable; a claimer releases the flight at the end of its cleared steps or at a
+failed step; a redelivered clearance changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jetbridge.flightdeck import Flightdeck, FlightState, LeaseLost, OutboxEvent, Outcome
+
+from .contract import SHORT_LEASE, flight
+
+
+def gated(n: int | str, steps: int = 3):  # type: ignore[no-untyped-def]
+    return dataclasses.replace(flight(n, steps=steps), cleared_through=-1)
+
+
+class ClearanceContract:
+    async def test_gated_flight_waits_for_its_clearance(self, store: Flightdeck) -> None:
+        await store.enqueue(gated(1))
+        assert await store.claim("pilot-1", 10, 30) == []
+        assert await store.wait_for_work(0.1) is False
+        assert await store.clear_steps("flt-missing", "c1", 0, 0) is None
+        cleared = await store.clear_steps("flt-1", "c1", 0, 1)
+        assert cleared is not None and cleared.applied
+        assert (cleared.flight.cleared_through, cleared.flight.step_attempts) == (1, {0: 1, 1: 1})
+        again = await store.clear_steps("flt-1", "c1", 0, 1)  # redelivered: no change
+        assert again is not None and not again.applied
+        assert again.flight.step_attempts == {0: 1, 1: 1}
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        assert claim.flight.is_cleared(1) and not claim.flight.is_cleared(2)
+        assert claim.flight.attempt_of(0) == 1
+
+    async def test_release_parks_until_more_steps_are_cleared(self, store: Flightdeck) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 0)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        claim = await store.record_step_result(
+            claim, 0, {"ok": True}, [OutboxEvent("t", b"s0")], attempt=1
+        )
+        assert (claim.flight.current_step, claim.flight.cleared_through) == (1, 0)
+        await store.release(claim, [OutboxEvent("t", b"parked")])
+        parked = await store.get("flt-1")
+        assert parked is not None
+        assert (parked.state, parked.lease_expires_at) == (FlightState.QUEUED, None)
+        assert await store.claim("pilot-1", 10, 30) == []
+        with pytest.raises(LeaseLost):  # released: the old claim can no longer write
+            await store.renew(claim, 30)
+        await store.clear_steps("flt-1", "c2", 1, 2)
+        (again,) = await store.claim("pilot-2", 10, 30)
+        assert (again.flight.current_step, again.flight.cleared_through) == (1, 2)
+        assert again.flight.step_results == {0: {"ok": True}}
+        assert again.fencing_token == claim.fencing_token + 1
+
+    async def test_failed_step_revokes_its_clearance_until_a_retry(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 2)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=1)
+        await store.release(
+            claim, [OutboxEvent("t", b"failed")], failed_step=1, result={"error": "boom"}
+        )
+        failed = await store.get("flt-1")
+        assert failed is not None
+        assert (failed.state, failed.current_step, failed.cleared_through) == (
+            FlightState.QUEUED,
+            1,
+            0,
+        )
+        assert failed.step_results[1] == {"error": "boom"}
+        assert await store.claim("pilot-1", 10, 30) == []
+        retry_at = datetime.now(UTC) + timedelta(seconds=0.6)
+        await store.clear_steps("flt-1", "c2", 1, 2, not_before=retry_at)
+        assert await store.claim("pilot-1", 10, 30) == []  # backoff not over yet
+        await asyncio.sleep(0.8)
+        (retry,) = await store.claim("pilot-1", 10, 30)
+        assert retry.flight.step_attempts == {0: 1, 1: 2, 2: 2}
+        assert retry.flight.attempt_of(1) == 2
+        counts = await self.outbox_counts(db_dsn)  # type: ignore[attr-defined]
+        assert counts == {"flt-1": 1}
+
+    async def test_a_newer_clearance_of_a_running_step_is_not_overtaken(
+        self, store: Flightdeck
+    ) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 1)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        # Navigator timed attempt 1 out and cleared the step again while it ran.
+        await store.clear_steps("flt-1", "c2", 0, 1)
+        claim = await store.record_step_result(claim, 0, {"late": True}, attempt=1)
+        assert claim.flight.current_step == 0  # run it again, as attempt 2
+        assert claim.flight.attempt_of(0) == 2
+        claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=2)
+        assert claim.flight.current_step == 1
+
+    async def test_clearance_rewinds_and_reopens_a_finished_flight(
+        self, store: Flightdeck
+    ) -> None:
+        await store.enqueue_many([gated(1, steps=1), gated(2, steps=1)])
+        for n in (1, 2):
+            await store.clear_steps(f"flt-{n}", "c1", 0, 0)
+        one, two = await store.claim("pilot-1", 10, 30)
+        one = await store.record_step_result(one, 0, {"ok": True}, attempt=1)
+        await store.complete(one, Outcome.SUCCEEDED)
+        await store.complete(two, Outcome.FAILED, error="permanent")
+        reopened = await store.clear_steps("flt-1", "c2", 0, 0)
+        assert reopened is not None and reopened.applied
+        assert (reopened.flight.state, reopened.flight.current_step) == (FlightState.QUEUED, 0)
+        assert reopened.flight.finished_at is None
+        refused = await store.clear_steps("flt-2", "c2", 0, 0)
+        assert refused is not None and not refused.applied
+        assert refused.flight.state is FlightState.FAILED
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        assert (claim.flight_id, claim.flight.attempt_of(0)) == ("flt-1", 2)
+
+    async def test_parked_flight_is_cancelled_at_once(self, store: Flightdeck) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 0)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        claim = await store.record_step_result(claim, 0, {"ok": True})
+        await store.release(claim)
+        cancelled = await store.request_cancel("flt-1")
+        assert cancelled is not None and cancelled.state is FlightState.CANCELLED
+        late = await store.clear_steps("flt-1", "c2", 1, 1)
+        assert late is not None and not late.applied
+        assert await store.claim("pilot-1", 10, 30) == []
+
+    async def test_clearance_wakes_a_waiting_claimer(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        await store.enqueue(gated(1))
+        assert await store.wait_for_work(0.1) is False
+        waiter = asyncio.create_task(store.wait_for_work(10))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        await other.clear_steps("flt-1", "c1", 0, 0)
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    async def test_stale_claimer_cannot_release(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 2)
+        (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        (fresh,) = await other.claim("pilot-new", 1, 30)
+        with pytest.raises(LeaseLost):
+            await store.release(stale, failed_step=0, result={"by": "stale"})
+        stored = await store.get("flt-1")
+        assert stored is not None
+        assert (stored.state, stored.cleared_through, stored.step_results) == (
+            FlightState.RUNNING,
+            2,
+            {},
+        )
+        assert fresh.fencing_token == stale.fencing_token + 1
