@@ -102,9 +102,7 @@ class ClearanceContract:
         claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=2)
         assert claim.flight.current_step == 1
 
-    async def test_clearance_rewinds_and_reopens_a_finished_flight(
-        self, store: Flightdeck
-    ) -> None:
+    async def test_clearance_rewinds_and_reopens_a_finished_flight(self, store: Flightdeck) -> None:
         await store.enqueue_many([gated(1, steps=1), gated(2, steps=1)])
         for n in (1, 2):
             await store.clear_steps(f"flt-{n}", "c1", 0, 0)
@@ -145,9 +143,7 @@ class ClearanceContract:
         await other.clear_steps("flt-1", "c1", 0, 0)
         assert await asyncio.wait_for(waiter, 5) is True
 
-    async def test_stale_claimer_cannot_release(
-        self, store: Flightdeck, other: Flightdeck
-    ) -> None:
+    async def test_stale_claimer_cannot_release(self, store: Flightdeck, other: Flightdeck) -> None:
         await store.enqueue(gated(1))
         await store.clear_steps("flt-1", "c1", 0, 2)
         (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)

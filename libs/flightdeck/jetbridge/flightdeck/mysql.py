@@ -264,9 +264,7 @@ class MySQLFlightdeck:
             if failed_step is not None:
                 results[str(failed_step)] = dict(result or {})
                 cleared = failed_step - 1
-            await cur.execute(
-                self._q["release"], (codec.dumps(results), cleared, claim.flight_id)
-            )
+            await cur.execute(self._q["release"], (codec.dumps(results), cleared, claim.flight_id))
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 
     async def clear_steps(

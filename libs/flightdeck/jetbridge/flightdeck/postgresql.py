@@ -253,4 +253,3 @@ class PostgresFlightdeck:
 
     async def mark_published(self, event_ids: Sequence[object]) -> None:
         await self._pool.execute(self._q["mark_published"], list(event_ids))
-
