@@ -73,3 +73,22 @@ async def test_read_all_pages_in_fold_order(pool: asyncpg.Pool) -> None:
         await store.append(events[start : start + 10])
     read = [e.event_id async for e in store.read_all(batch=7)]
     assert read == [e.event_id for e in events]
+
+
+async def test_ledger_gets_a_copy_of_every_stored_event_once(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool, writer="w", holder="h")
+    await store.take_writer_epoch()
+    folded, decided = _event(1), _event(2)  # both ClusterHealthChanged: cluster.events
+    await store.append(
+        [folded, decided], publish=[decided], ledger_topic="jetbridge.cluster.events"
+    )
+    await store.append([folded], ledger_topic="ledger")  # a repeat adds nothing
+    async with pool.acquire() as conn:
+        rows = await conn.fetch('SELECT "event_id", "topic" FROM "jetbridge_outbox"')
+    # decided is already published on the ledger topic: no second copy of it.
+    assert sorted((str(r["event_id"]), r["topic"]) for r in rows) == sorted(
+        [
+            (decided.event_id, "jetbridge.cluster.events"),
+            (folded.event_id, "jetbridge.cluster.events"),
+        ]
+    )

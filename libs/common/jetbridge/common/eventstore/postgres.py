@@ -81,8 +81,14 @@ class PostgresEventStore:
         publish: Sequence[EventRecord] = (),
         positions: Mapping[Position, int] | None = None,
         consumer: str = "",
+        ledger_topic: str | None = None,
     ) -> Appended:
-        """Store ``events``, queue ``publish`` for Kafka and move ``positions``, atomically."""
+        """Store ``events``, queue ``publish`` for Kafka and move ``positions``, atomically.
+
+        With ``ledger_topic``, every newly stored event is also queued for that topic
+        (unless it is published there anyway): readers of the ledger see everything
+        this writer folded, each aggregate's events in the order it folded them.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(_Q["check_writer_epoch"], self._writer)
             if row is None or row["epoch"] != self.epoch:
@@ -93,6 +99,12 @@ class PostgresEventStore:
             fresh = {str(r["event_id"]) for r in stored}
             to_publish = [e for e in publish if e.event_id in fresh]
             await self._outbox.add(conn, to_publish)
+            if ledger_topic is not None:
+                published_there = {
+                    e.event_id for e in to_publish if self._outbox.topic_of(e) == ledger_topic
+                }
+                copies = [e for e in events if e.event_id in fresh - published_there]
+                await self._outbox.add(conn, copies, topic=ledger_topic)
             if positions:
                 topics, partitions, offsets = zip(
                     *((t, p, o) for (t, p), o in positions.items()), strict=True

@@ -46,6 +46,9 @@ class OutboxWriter:
         self.codec = codec or EventCodec()
         self.topic_prefix = topic_prefix  # isolated sandboxes on one broker (tests)
 
+    def topic_of(self, event: EventRecord) -> str:
+        return self.topic_prefix + self.codec.schema_for(event).topic
+
     async def add(
         self, conn: PgConnection, events: Iterable[EventRecord], *, topic: str | None = None
     ) -> None:
@@ -55,7 +58,7 @@ class OutboxWriter:
         rows = [
             (
                 event.event_id,
-                topic or self.topic_prefix + self.codec.schema_for(event).topic,
+                topic or self.topic_of(event),
                 self.codec.key_of(event),
                 self.codec.encode(event),
                 json.dumps([[k, v.decode()] for k, v in event_headers(event)]),

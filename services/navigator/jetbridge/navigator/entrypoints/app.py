@@ -71,7 +71,9 @@ class NavigatorApp:
         )
         await store.take_writer_epoch()
         mapper = EventMapper(default_registry(), producer=f"navigator/{self.holder}")
-        service = self.service = NavigatorService(store, mapper, clock_ms)
+        service = self.service = NavigatorService(
+            store, mapper, clock_ms, ledger_topic=s.topic_prefix + topics.FAILOVER_EVENTS
+        )
         started = time.monotonic()
         folded = await service.recover()
         log.info("recovered %d events in %.2fs", folded, time.monotonic() - started)

@@ -42,6 +42,7 @@ class EventLog(Protocol):
         publish: Sequence[EventRecord] = (),
         positions: Mapping[Position, int] | None = None,
         consumer: str = "",
+        ledger_topic: str | None = None,
     ) -> Appended: ...
 
     def read_all(self) -> AsyncIterator[EventRecord]: ...
@@ -66,8 +67,18 @@ class BatchResult:
 
 
 class NavigatorService:
-    def __init__(self, store: EventLog, mapper: EventMapper, clock_ms: Callable[[], int]):
+    def __init__(
+        self,
+        store: EventLog,
+        mapper: EventMapper,
+        clock_ms: Callable[[], int],
+        *,
+        ledger_topic: str | None = None,
+    ) -> None:
         self.store = store
+        # failover.events is the Navigator's ledger: its decisions AND the outside facts
+        # it folded (copied there), so projections and auditors read one ordered log.
+        self.ledger_topic = ledger_topic
         self.mapper = mapper
         self.clock_ms = clock_ms
         self.fleet = Fleet()
@@ -113,7 +124,11 @@ class NavigatorService:
         result.decided += reactions
         if stored or positions:
             await self.store.append(
-                stored, publish=result.decided, positions=positions, consumer=CONSUMER
+                stored,
+                publish=result.decided,
+                positions=positions,
+                consumer=CONSUMER,
+                ledger_topic=self.ledger_topic,
             )
         for record in result.decided:
             await self._folded.remember(record.event_id)
