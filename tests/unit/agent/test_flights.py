@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from jetbridge.agent.domain.flights import (
+    ClearSteps,
     DeploymentSpecRef,
+    InvalidClearance,
     InvalidFlight,
     PlanStep,
     StartFlight,
+    clearance_range,
     new_flight,
 )
 from jetbridge.common.tls import cluster_id_of, cluster_identity, dns_name
-from jetbridge.flightdeck import Side
+from jetbridge.flightdeck import Flight, FlightState, Side
 
 
 def _command(**changes: object) -> StartFlight:
@@ -72,3 +77,55 @@ def test_ensure_certificates_is_idempotent_and_names_each_party(tmp_path: object
     assert certificate_identities(again.cluster("c").cert.read_bytes()) == [cluster_identity("c")]
     assert certificate_identities(again.control_plane().cert.read_bytes()) == [CONTROL_PLANE_URI]
     assert oct(again.cluster("c").key.stat().st_mode & 0o777) == "0o600"
+
+
+def _stored(steps: tuple[str, ...]) -> Flight:
+    new = new_flight(_command(steps=tuple(PlanStep(s) for s in steps)))
+    now = datetime.now(UTC)
+    return Flight(
+        **{f: getattr(new, f) for f in ("flight_id", "mission_id", "request_id")},
+        deployment_id=new.deployment_id,
+        side=new.side,
+        mode=new.mode,
+        plan=list(new.plan),
+        fencing_epoch=new.fencing_epoch,
+        state=FlightState.QUEUED,
+        current_step=0,
+        step_results={},
+        error=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        attempt=0,
+        fencing_token=0,
+        cancel_requested=False,
+        created_at=now,
+        updated_at=now,
+        finished_at=None,
+        cleared_through=new.cleared_through,
+    )
+
+
+def test_new_flights_wait_for_a_clearance() -> None:
+    assert new_flight(_command()).cleared_through == -1
+
+
+def test_clearance_range_maps_a_run_of_step_names_to_plan_indexes() -> None:
+    flight = _stored(("STOP_SCHEDULING", "DRAIN_TASKS", "DELETE_DEPLOYMENT"))
+
+    def clear(*steps: str, clearance_id: str = "c1") -> tuple[int, int]:
+        return clearance_range(flight, ClearSteps("f", steps, clearance_id))
+
+    assert clear("STOP_SCHEDULING", "DRAIN_TASKS") == (0, 1)
+    assert clear("DELETE_DEPLOYMENT") == (2, 2)
+    assert clear("DRAIN_TASKS", "DELETE_DEPLOYMENT") == (1, 2)
+    for bad in (
+        ("DRAIN_TASKS", "STOP_SCHEDULING"),  # out of order
+        ("STOP_SCHEDULING", "DELETE_DEPLOYMENT"),  # not contiguous
+        ("WAIT_READY",),  # not in this plan
+        ("DELETE_DEPLOYMENT", "DELETE_DEPLOYMENT"),  # past the end
+        (),
+    ):
+        with pytest.raises(InvalidClearance):
+            clear(*bad)
+    with pytest.raises(InvalidClearance):
+        clear("DRAIN_TASKS", clearance_id="")

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from jetbridge.agent.domain.flights import (
+    ClearSteps,
     DeploymentSpecRef,
     InvalidFlight,
     PlanStep,
@@ -52,6 +53,15 @@ def start_flight_from_proto(request: Any) -> StartFlight:
     )
 
 
+def clear_steps_from_proto(request: Any) -> ClearSteps:
+    return ClearSteps(
+        flight_id=request.flight_id,
+        steps=tuple(request.steps),
+        clearance_id=request.clearance_id,
+        not_before_ms=request.not_before_ms,
+    )
+
+
 def flight_to_proto(flight: Flight) -> Any:
     return pb2.Flight(
         flight_id=flight.flight_id,
@@ -69,6 +79,9 @@ def flight_to_proto(flight: Flight) -> Any:
         steps=step_names(flight),
         created_at=_ms(flight.created_at),
         updated_at=_ms(flight.updated_at),
+        cleared_steps=len(flight.plan)
+        if flight.cleared_through is None
+        else max(0, flight.cleared_through + 1),
     )
 
 

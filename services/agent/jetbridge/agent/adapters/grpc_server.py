@@ -17,12 +17,13 @@ from typing import Any
 import grpc
 
 from jetbridge.agent.adapters.convert import (
+    clear_steps_from_proto,
     flight_to_proto,
     heartbeat_to_proto,
     start_flight_from_proto,
     state_to_proto,
 )
-from jetbridge.agent.domain.flights import InvalidFlight
+from jetbridge.agent.domain.flights import InvalidClearance, InvalidFlight
 from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
 from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
@@ -59,6 +60,18 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             flight_id=started.flight.flight_id,
             created=started.created,
             state=state_to_proto(started.flight.state),
+        )
+
+    async def ClearSteps(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            cleared = await self._flights.clear(clear_steps_from_proto(request))
+        except InvalidClearance as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        if cleared is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
+        assert cleared is not None  # abort() raised otherwise
+        return pb2.ClearStepsResponse(
+            flight=flight_to_proto(cleared.flight), applied=cleared.applied
         )
 
     async def CancelFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

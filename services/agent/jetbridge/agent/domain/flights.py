@@ -21,6 +21,10 @@ class InvalidFlight(ValueError):
     """A StartFlight that cannot become a flight (missing ids, unknown mode...)."""
 
 
+class InvalidClearance(ValueError):
+    """A ClearSteps whose steps are not a contiguous run of the flight's plan."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     name: str
@@ -93,7 +97,36 @@ def new_flight(command: StartFlight) -> NewFlight:
         mode=command.mode,
         plan=plan_of(command),
         fencing_epoch=command.fencing_epoch,
+        cleared_through=-1,  # nothing runs before Navigator clears it (ClearSteps)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClearSteps:
+    flight_id: str
+    steps: Sequence[str]
+    clearance_id: str
+    not_before_ms: int = 0
+
+
+def clearance_range(flight: Flight, command: ClearSteps) -> tuple[int, int]:
+    """Plan indexes (first, last) of the cleared steps, checked against the plan.
+
+    Step names are unique within a plan, so the first name fixes the position; the
+    rest must follow it in plan order.
+    """
+    if not command.clearance_id:
+        raise InvalidClearance("clearance_id is required")
+    names = step_names(flight)
+    if not command.steps:
+        raise InvalidClearance("a clearance names at least one step")
+    if command.steps[0] not in names:
+        raise InvalidClearance(f"{command.steps[0]!r} is not in the plan {names}")
+    first = names.index(command.steps[0])
+    last = first + len(command.steps) - 1
+    if names[first : last + 1] != list(command.steps):
+        raise InvalidClearance(f"{list(command.steps)} is not a run of the plan {names}")
+    return first, last
 
 
 def conflict(existing: Flight, command: StartFlight) -> str | None:

@@ -1,12 +1,19 @@
-"""StartFlight / CancelFlight / GetFlight on top of Flightdeck."""
+"""StartFlight / ClearSteps / CancelFlight / GetFlight on top of Flightdeck."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from jetbridge.agent.domain.flights import StartFlight, conflict, new_flight
-from jetbridge.flightdeck import Flight, Flightdeck
+from jetbridge.agent.domain.flights import (
+    ClearSteps,
+    StartFlight,
+    clearance_range,
+    conflict,
+    new_flight,
+)
+from jetbridge.flightdeck import Cleared, Flight, Flightdeck
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,33 @@ class FlightService:
             extra={"flight_id": command.flight_id, "mission_id": command.mission_id},
         )
         return Started(flight=flight, created=created)
+
+    async def clear(self, command: ClearSteps) -> Cleared | None:
+        """Record a clearance once (idempotent by its id); None for an unknown flight.
+
+        Raises ``InvalidClearance`` when the steps do not fit the plan.
+        """
+        flight = await self._flightdeck.get(command.flight_id)
+        if flight is None:
+            return None
+        first, last = clearance_range(flight, command)
+        not_before = (
+            datetime.fromtimestamp(command.not_before_ms / 1000, UTC)
+            if command.not_before_ms > 0
+            else None
+        )
+        cleared = await self._flightdeck.clear_steps(
+            command.flight_id, command.clearance_id, first, last, not_before
+        )
+        if cleared is not None:
+            log.info(
+                "flight %s steps %s %s",
+                command.flight_id,
+                list(command.steps),
+                "cleared" if cleared.applied else "already cleared or finished",
+                extra={"flight_id": command.flight_id, "clearance_id": command.clearance_id},
+            )
+        return cleared
 
     async def cancel(self, flight_id: str) -> Flight | None:
         return await self._flightdeck.request_cancel(flight_id)
