@@ -45,6 +45,8 @@ class Component:
     ldflags: tuple[str, ...] = ()
     godebug: str = ""
     replaces: dict[str, str] = field(default_factory=dict)
+    # extra file in bin/ -> files of the upstream module concatenated into it
+    files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -73,7 +75,14 @@ COMPONENTS = (
     Component(name="etcd", version=ETCD_VERSION, module="go.etcd.io/etcd/server/v3",
               packages={"etcd": "go.etcd.io/etcd/server/v3"}),
     Component(name="kwok", version=KWOK_VERSION, module="sigs.k8s.io/kwok",
-              packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
+              packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+              # kwok exits with "no stages found" without them: its "fast" stage set
+              files={"kwok-stages.yaml": (
+                  "kustomize/stage/node/fast/node-initialize.yaml",
+                  "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+                  "kustomize/stage/pod/fast/pod-ready.yaml",
+                  "kustomize/stage/pod/fast/pod-complete.yaml",
+                  "kustomize/stage/pod/fast/pod-delete.yaml")}),
 )
 
 
@@ -90,9 +99,9 @@ def bin_dir(comp: Component) -> Path:
 
 
 def binary(name: str) -> Path:
-    """Path of a built binary by name (``kube-apiserver``, ``etcd``, ...)."""
+    """Path of a built binary (``kube-apiserver``, ``etcd``, ...) or extra file by name."""
     for comp in COMPONENTS:
-        if name in comp.packages:
+        if name in comp.packages or name in comp.files:
             return bin_dir(comp) / name
     raise KeyError(name)
 
@@ -100,7 +109,8 @@ def binary(name: str) -> Path:
 def is_built(comp: Component) -> bool:
     # The stamp is written last, so a build killed half-way is never taken as done.
     stamp = bin_dir(comp) / ".complete"
-    return stamp.exists() and all((bin_dir(comp) / b).exists() for b in comp.packages)
+    return stamp.exists() and all((bin_dir(comp) / b).exists()
+                                  for b in [*comp.packages, *comp.files])
 
 
 def say(message: str) -> None:
@@ -205,6 +215,11 @@ def build(comp: Component) -> None:
         cmd = ["go", "build", "-v", "-trimpath", "-ldflags", " ".join(("-s", "-w", *comp.ldflags)),
                "-o", str(out / name), pkg]
         _build_with_progress(cmd, src, f"{comp.key}: {name}", total, start)
+    if comp.files:
+        mod_dir = Path(_run(["go", "list", "-m", "-f", "{{.Dir}}", comp.module], src).strip())
+        for name, parts in comp.files.items():
+            text = "".join("---\n" + (mod_dir / part).read_text() for part in parts)
+            (out / name).write_text(text)
     (out / ".complete").write_text(f"{comp.module} {comp.version}\n")
     say(f"{comp.key}: done in {time.monotonic() - start:.0f}s -> {out}")
 

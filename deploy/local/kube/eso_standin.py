@@ -1,0 +1,383 @@
+"""LOCAL STAND-IN for the External Secrets Operator: a dev/test tool, not the operator.
+
+No ESO controller runs on the local data planes (no images, no Helm release), so this
+small poller does the three things Jetbridge relies on, against the real apiserver and
+a real Secrets Manager API (moto on loopback):
+
+- validates (Cluster)SecretStores every tick and sets ``Ready`` True/False (reasons
+  ``Valid`` / ``ValidationFailed`` / ``InvalidProviderConfig``), so a store that stops
+  answering turns NOT Ready within about one tick plus the client timeout;
+- pushes PushSecret data (``v1alpha1``) into the store (``Synced`` / ``Errored``), with
+  a finalizer that deletes the remote keys when ``deletionPolicy: Delete``;
+- materialises ExternalSecret (``v1``) targets as Secrets, owned by the ExternalSecret
+  (``SecretSynced`` / ``SecretSyncedError``), re-synced on spec change, on
+  ``refreshInterval`` and when the target Secret disappears.
+
+It polls (one list per kind per tick) instead of watching: simpler, restart-safe, and
+cheap at local scale. What it does NOT do is listed in docs/local-kubernetes.md.
+Run: ``python eso_standin.py --kubeconfig K --endpoint http://127.0.0.1:PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eso_store import Credentials, ProviderError, SecretsManager, StoreError, parse_duration
+
+GROUP = "external-secrets.io"
+FINALIZER = "pushsecret.externalsecrets.io/finalizer"
+MANAGED_LABEL = "reconcile.external-secrets.io/managed"
+RETRY_AFTER = 2.0
+Obj = dict[str, Any]
+
+
+def items(listing: object) -> list[Obj]:
+    """The typed client returns custom object lists as plain ``object``."""
+    return list(cast(Obj, listing)["items"])
+
+
+def now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def ready_condition(obj: Obj) -> Obj | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return dict(cond)
+    return None
+
+
+class StandIn:
+    def __init__(self, api: client.ApiClient, endpoint: str) -> None:
+        self.core = client.CoreV1Api(api)
+        self.crd = client.CustomObjectsApi(api)
+        self.endpoint = endpoint
+        self.stores: dict[tuple[str, str, str], SecretsManager | str] = {}
+        self.clients: dict[Credentials, SecretsManager] = {}
+        self.due: dict[str, tuple[int, float]] = {}  # uid -> (generation synced, next due)
+
+    # --- status helpers ---------------------------------------------------------------
+    def set_status(self, plural: str, version: str, obj: Obj, *, ok: bool, reason: str,
+                   message: str, extra: Obj | None = None) -> None:
+        """Patch /status only when something changed (no write churn on every tick)."""
+        old = ready_condition(obj)
+        status = "True" if ok else "False"
+        same = old is not None and (old.get("status"), old.get("reason"),
+                                    old.get("message")) == (status, reason, message)
+        if same and not extra:
+            return
+        cond = {"type": "Ready", "status": status, "reason": reason, "message": message,
+                "lastTransitionTime": old["lastTransitionTime"] if same and old
+                else now_rfc3339()}
+        body: Obj = {"status": {"conditions": [cond], **(extra or {})}}
+        meta = obj["metadata"]
+        try:
+            if "namespace" in meta:
+                self.crd.patch_namespaced_custom_object_status(
+                    GROUP, version, meta["namespace"], plural, meta["name"], body,
+                    _content_type="application/merge-patch+json")
+            else:
+                self.crd.patch_cluster_custom_object_status(
+                    GROUP, version, plural, meta["name"], body,
+                    _content_type="application/merge-patch+json")
+        except ApiException as err:
+            if err.status != 404:  # deleted meanwhile: nothing to report on
+                raise
+        if old is None or old.get("status") != status:
+            where = f"{meta.get('namespace', '')}/{meta['name']}".lstrip("/")
+            print(f"{now_rfc3339()} {plural} {where}: Ready={status} {reason}: {message}",
+                  flush=True)
+
+    # --- stores -----------------------------------------------------------------------
+    def provider(self, obj: Obj) -> SecretsManager:
+        """Client for a store spec; raises ValueError for configs the stand-in can't serve."""
+        aws = ((obj.get("spec") or {}).get("provider") or {}).get("aws")
+        if not aws or aws.get("service", "SecretsManager") != "SecretsManager":
+            raise ValueError("the local stand-in serves only provider.aws SecretsManager")
+        refs = (aws.get("auth") or {}).get("secretRef") or {}
+        default_ns = obj["metadata"].get("namespace")
+        values = []
+        for field in ("accessKeyIDSecretRef", "secretAccessKeySecretRef"):
+            ref = refs.get(field) or {}
+            ns = ref.get("namespace") or default_ns
+            if not ref.get("name") or not ref.get("key") or not ns:
+                raise ValueError(f"auth.secretRef.{field} is incomplete")
+            try:
+                secret = self.core.read_namespaced_secret(ref["name"], ns)
+            except ApiException as err:
+                raise ValueError(f"cannot read {ns}/{ref['name']}: {err.reason}") from err
+            raw = (secret.data or {}).get(ref["key"])
+            if raw is None:
+                raise ValueError(f"{ns}/{ref['name']} has no key {ref['key']!r}")
+            values.append(base64.b64decode(raw).decode())
+        creds = Credentials(aws.get("region", "us-east-1"), values[0], values[1])
+        if creds not in self.clients:
+            self.clients[creds] = SecretsManager(self.endpoint, creds)
+        return self.clients[creds]
+
+    def reconcile_stores(self) -> None:
+        found: dict[tuple[str, str, str], SecretsManager | str] = {}
+        listed = [("ClusterSecretStore", "clustersecretstores",
+                   self.crd.list_cluster_custom_object(GROUP, "v1", "clustersecretstores"))]
+        listed.append(("SecretStore", "secretstores",
+                       self.crd.list_cluster_custom_object(GROUP, "v1", "secretstores")))
+        for kind, plural, listing in listed:
+            for obj in items(listing):
+                key = (kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+                try:
+                    sm = self.provider(obj)
+                except ValueError as err:
+                    found[key] = f"store {key[2]} has an invalid provider config: {err}"
+                    self.set_status(plural, "v1", obj, ok=False,
+                                    reason="InvalidProviderConfig", message=str(err))
+                    continue
+                try:
+                    sm.validate()
+                except StoreError as err:
+                    msg = f"unable to validate store: {type(err).__name__}: {err}"
+                    found[key] = f"store {key[2]} is not ready: {msg}"
+                    self.set_status(plural, "v1", obj, ok=False, reason="ValidationFailed",
+                                    message=msg)
+                    continue
+                found[key] = sm
+                self.set_status(plural, "v1", obj, ok=True, reason="Valid",
+                                message="store validated",
+                                extra=None if ready_condition(obj)
+                                else {"capabilities": "ReadWrite"})
+        self.stores = found
+
+    def store_for(self, ref: Obj | None, namespace: str) -> SecretsManager:
+        ref = ref or {}
+        kind = ref.get("kind") or "SecretStore"
+        key = (kind, namespace if kind == "SecretStore" else "", ref.get("name", ""))
+        store = self.stores.get(key)
+        if store is None:
+            raise ProviderError(f"{kind} {ref.get('name')!r} not found")
+        if isinstance(store, str):
+            raise ProviderError(store)
+        return store
+
+    # --- resync bookkeeping -----------------------------------------------------------
+    def is_due(self, obj: Obj) -> bool:
+        uid, gen = obj["metadata"]["uid"], obj["metadata"].get("generation", 0)
+        seen = self.due.get(uid)
+        return seen is None or seen[0] != gen or time.monotonic() >= seen[1]
+
+    def mark(self, obj: Obj, ok: bool) -> None:
+        spec = obj.get("spec") or {}
+        try:
+            every = parse_duration(spec.get("refreshInterval"), 3600.0)
+        except ValueError:
+            every = 3600.0
+        wait = (every if every > 0 else float("inf")) if ok else RETRY_AFTER
+        self.due[obj["metadata"]["uid"]] = (obj["metadata"].get("generation", 0),
+                                            time.monotonic() + wait)
+
+    # --- PushSecret -------------------------------------------------------------------
+    def reconcile_push_secrets(self) -> None:
+        for ps in items(self.crd.list_cluster_custom_object(GROUP, "v1alpha1", "pushsecrets")):
+            meta, spec = ps["metadata"], ps.get("spec") or {}
+            delete_remote = spec.get("deletionPolicy") == "Delete"
+            finalizers = meta.get("finalizers") or []
+            if meta.get("deletionTimestamp"):
+                if FINALIZER in finalizers:
+                    self.finalize_push_secret(ps, [f for f in finalizers if f != FINALIZER])
+                continue
+            if delete_remote and FINALIZER not in finalizers:
+                self.patch_finalizers(meta, [*finalizers, FINALIZER])
+            if not self.is_due(ps):
+                continue
+            try:
+                synced = self.push(ps)
+            except (ProviderError, *StoreError, ApiException) as err:
+                self.set_status("pushsecrets", "v1alpha1", ps, ok=False, reason="Errored",
+                                message=_msg(err))
+                self.mark(ps, False)
+                continue
+            self.set_status("pushsecrets", "v1alpha1", ps, ok=True, reason="Synced",
+                            message="PushSecret synced successfully",
+                            extra={"syncedPushSecrets": synced, "refreshTime": now_rfc3339(),
+                                   "syncedResourceVersion": f"{meta.get('generation', 0)}"})
+            self.mark(ps, True)
+
+    def push(self, ps: Obj) -> Obj:
+        meta, spec = ps["metadata"], ps.get("spec") or {}
+        name = ((spec.get("selector") or {}).get("secret") or {}).get("name")
+        if not name:
+            raise ProviderError("spec.selector.secret.name is required by the stand-in")
+        try:
+            secret = self.core.read_namespaced_secret(name, meta["namespace"])
+        except ApiException as err:
+            raise ProviderError(f"source secret {name!r}: {err.reason}") from err
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        if_not_exists = spec.get("updatePolicy") == "IfNotExists"
+        synced: Obj = {}
+        for ref in spec.get("secretStoreRefs") or []:
+            store = self.store_for(ref, meta["namespace"])
+            done: Obj = {}
+            for item in spec.get("data") or []:
+                match = item.get("match") or {}
+                remote = match.get("remoteRef") or {}
+                key, prop = remote.get("remoteKey"), remote.get("property")
+                if not key:
+                    raise ProviderError("data[].match.remoteRef.remoteKey is required")
+                src = match.get("secretKey")
+                if src and src not in data:
+                    raise ProviderError(f"source secret {name!r} has no key {src!r}")
+                value = data[src] if src else json.dumps(data, sort_keys=True)
+                store.push(key, value, prop, if_not_exists)
+                done[key] = {"match": match}
+            synced[ref.get("name", "")] = done
+        if not synced:
+            raise ProviderError("spec.secretStoreRefs is empty")
+        return synced
+
+    def finalize_push_secret(self, ps: Obj, remaining: list[str]) -> None:
+        status = ps.get("status") or {}
+        try:
+            for store_name, keys in (status.get("syncedPushSecrets") or {}).items():
+                ref = next((r for r in ps["spec"].get("secretStoreRefs") or []
+                            if r.get("name") == store_name), None)
+                store = self.store_for(ref, ps["metadata"]["namespace"])
+                for remote, item in keys.items():
+                    match = (item or {}).get("match") or {}
+                    if not (match.get("remoteRef") or {}).get("property"):
+                        store.delete(remote)  # a property inside a shared secret stays
+        except (ProviderError, *StoreError) as err:
+            self.set_status("pushsecrets", "v1alpha1", ps, ok=False, reason="Errored",
+                                message=f"cannot delete remote secrets: {_msg(err)}")
+            return
+        self.patch_finalizers(ps["metadata"], remaining)
+
+    def patch_finalizers(self, meta: Obj, finalizers: list[str]) -> None:
+        self.crd.patch_namespaced_custom_object(
+            GROUP, "v1alpha1", meta["namespace"], "pushsecrets", meta["name"],
+            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+            _content_type="application/merge-patch+json")
+
+    # --- ExternalSecret ---------------------------------------------------------------
+    def reconcile_external_secrets(self) -> None:
+        secrets = self.core.list_secret_for_all_namespaces(label_selector=f"{MANAGED_LABEL}=true")
+        owned = {(m.namespace, m.name) for s in secrets.items if (m := s.metadata)}
+        for es in items(self.crd.list_cluster_custom_object(GROUP, "v1", "externalsecrets")):
+            meta, spec = es["metadata"], es.get("spec") or {}
+            if meta.get("deletionTimestamp"):
+                continue
+            target = (spec.get("target") or {}).get("name") or meta["name"]
+            policy = (spec.get("target") or {}).get("creationPolicy") or "Owner"
+            missing = policy == "Owner" and (meta["namespace"], target) not in owned
+            if not (self.is_due(es) or missing):
+                continue
+            try:
+                digest = self.materialise(es, target, policy)
+            except (ProviderError, *StoreError, ApiException) as err:
+                self.set_status("externalsecrets", "v1", es, ok=False,
+                                reason="SecretSyncedError",
+                                message=f"could not sync secret: {_msg(err)}")
+                self.mark(es, False)
+                continue
+            self.set_status("externalsecrets", "v1", es, ok=True, reason="SecretSynced",
+                            message="secret synced",
+                            extra={"refreshTime": now_rfc3339(), "binding": {"name": target},
+                                   "syncedResourceVersion":
+                                   f"{meta.get('generation', 0)}-{digest}"})
+            self.mark(es, True)
+
+    def materialise(self, es: Obj, target: str, policy: str) -> str:
+        meta, spec = es["metadata"], es.get("spec") or {}
+        store = self.store_for(spec.get("secretStoreRef"), meta["namespace"])
+        values: dict[str, str] = {}
+        for item in spec.get("dataFrom") or []:
+            key = (item.get("extract") or {}).get("key")
+            if not key:
+                raise ProviderError("only dataFrom[].extract is supported by the stand-in")
+            values.update(store.extract(key))
+        for item in spec.get("data") or []:
+            ref = item.get("remoteRef") or {}
+            values[item["secretKey"]] = store.fetch(ref["key"], ref.get("property"))
+        digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+        if policy == "None":
+            return digest
+        template = (spec.get("target") or {}).get("template") or {}
+        tmeta = template.get("metadata") or {}
+        body: Obj = {
+            "apiVersion": "v1", "kind": "Secret", "type": template.get("type", "Opaque"),
+            "metadata": {"name": target, "namespace": meta["namespace"],
+                         "labels": {**(tmeta.get("labels") or {}), MANAGED_LABEL: "true"},
+                         "annotations": {**(tmeta.get("annotations") or {}),
+                                         "reconcile.external-secrets.io/data-hash": digest}},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+        }
+        if policy == "Owner":
+            body["metadata"]["ownerReferences"] = [{
+                "apiVersion": f"{GROUP}/v1", "kind": "ExternalSecret", "name": meta["name"],
+                "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
+        try:
+            self.core.read_namespaced_secret(target, meta["namespace"])
+            exists = True
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            exists = False
+        if exists:
+            self.core.patch_namespaced_secret(target, meta["namespace"], body)
+        elif policy == "Merge":
+            raise ProviderError(f"target secret {target!r} does not exist (creationPolicy Merge)")
+        else:
+            self.core.create_namespaced_secret(meta["namespace"], cast(Any, body))
+        return digest
+
+    def tick(self) -> None:
+        self.reconcile_stores()
+        self.reconcile_push_secrets()
+        self.reconcile_external_secrets()
+
+
+def _msg(err: Exception) -> str:
+    if isinstance(err, ApiException):
+        return f"kubernetes API: {err.status} {err.reason}"
+    return f"{type(err).__name__}: {err}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kubeconfig", required=True)
+    ap.add_argument("--endpoint", required=True, help="Secrets Manager endpoint URL")
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
+    ap.add_argument("--ready-file", help="written with our pid after the first full tick")
+    args = ap.parse_args()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    api = config.new_client_from_config(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
+    standin = StandIn(api, args.endpoint)
+    print(f"{now_rfc3339()} ESO stand-in: endpoint {args.endpoint}, tick {args.interval}s",
+          flush=True)
+    first = True
+    while not stop:
+        started = time.monotonic()
+        try:
+            standin.tick()
+            if first and args.ready_file:
+                Path(args.ready_file).write_text(f"{os.getpid()}\n")
+                first = False
+        except Exception as err:
+            print(f"{now_rfc3339()} tick failed: {_msg(err)}", flush=True)
+        time.sleep(max(0.05, args.interval - (time.monotonic() - started)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
