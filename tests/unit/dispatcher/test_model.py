@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 from jetbridge.common.backoff import Backoff
-from jetbridge.dispatcher.domain.model import DispatchState, PlannedFlight, is_transient
+from jetbridge.dispatcher.domain.model import (
+    Clearance,
+    DispatchState,
+    PlannedFlight,
+    is_transient,
+)
 
 PAYLOAD = {
     "flight_id": "f",
@@ -50,3 +55,14 @@ def test_backoff_is_capped_full_jitter() -> None:
     assert [backoff.ceiling(a) for a in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     assert backoff.delay(3, lambda lo, hi: hi) == 0.8
     assert backoff.delay(3, lambda lo, hi: lo) == 0.0
+
+
+def test_planned_flights_are_folded_and_clearances_keep_their_event_id() -> None:
+    state = DispatchState()
+    state.apply("FlightPlanned", PAYLOAD)
+    assert state.planned["f"].cluster_id == "c"
+    clearance = Clearance.from_event(
+        "ev-1", {"flight_id": "f", "steps": ["DELETE_DEPLOYMENT"], "not_before": 5, "cleared_at": 4}
+    )
+    assert clearance == Clearance("ev-1", "f", ("DELETE_DEPLOYMENT",), 5, 4)
+    assert PlannedFlight.unknown("x").flight_id == "x"

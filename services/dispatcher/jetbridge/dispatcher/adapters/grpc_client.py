@@ -1,4 +1,5 @@
-"""StartFlight over mTLS, one cached channel per (endpoint, expected identity)."""
+"""StartFlight, ClearSteps and CancelFlight over mTLS, one cached channel per
+(endpoint, expected identity)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import grpc
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
 from jetbridge.common.tls import TlsFiles
-from jetbridge.dispatcher.domain.model import Endpoint, PlannedFlight
+from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.ports import DispatchError
 
 _SIDES = {"SOURCE": pb2.SIDE_SOURCE, "DESTINATION": pb2.SIDE_DESTINATION}
@@ -59,6 +60,35 @@ class GrpcDataPlaneClient:
         except grpc.aio.AioRpcError as error:
             raise DispatchError(error.code().name, error.details() or "") from error
         return bool(response.created)
+
+    async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
+        self.calls += 1
+        request = pb2.ClearStepsRequest(
+            flight_id=clearance.flight_id,
+            steps=list(clearance.steps),
+            not_before_ms=clearance.not_before_ms,
+            clearance_id=clearance.clearance_id,
+            cleared_at_ms=clearance.cleared_at_ms,
+        )
+        try:
+            response = await self._stub(endpoint).ClearSteps(request, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise DispatchError(error.code().name, error.details() or "") from error
+        return bool(response.applied)
+
+    async def cancel_flight(
+        self,
+        endpoint: Endpoint,
+        flight_id: str,
+        reason: str,
+        timeout: float,  # noqa: ASYNC109
+    ) -> None:
+        self.calls += 1
+        request = pb2.CancelFlightRequest(flight_id=flight_id, reason=reason)
+        try:
+            await self._stub(endpoint).CancelFlight(request, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise DispatchError(error.code().name, error.details() or "") from error
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -52,6 +52,36 @@ class PlannedFlight:
             step_deadline_seconds=tuple(int(s) for s in payload.get("step_deadline_seconds") or ()),
         )
 
+    @classmethod
+    def unknown(cls, flight_id: str) -> PlannedFlight:
+        """A flight never planned on the log (only its id is known), for reports."""
+        return cls(flight_id, "", "", "", "", "", "", 0, 0, "", (), ())
+
+
+@dataclass(frozen=True, slots=True)
+class Clearance:
+    """Navigator's FlightStepsCleared, as the agent's ClearSteps carries it.
+
+    ``clearance_id`` is the event id: a redelivered event is the same clearance, which
+    the agent applies once.
+    """
+
+    clearance_id: str
+    flight_id: str
+    steps: tuple[str, ...]
+    not_before_ms: int
+    cleared_at_ms: int
+
+    @classmethod
+    def from_event(cls, event_id: str, payload: Mapping[str, Any]) -> Clearance:
+        return cls(
+            clearance_id=event_id,
+            flight_id=str(payload["flight_id"]),
+            steps=tuple(str(s) for s in payload.get("steps") or ()),
+            not_before_ms=int(payload.get("not_before") or 0),
+            cleared_at_ms=int(payload.get("cleared_at") or 0),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -64,9 +94,15 @@ class DispatchState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     cancelled_missions: set[str] = field(default_factory=set)
     cancelled_requests: set[str] = field(default_factory=set)
+    # Every planned flight by id: a clearance or a cancellation names only the flight,
+    # the plan says which cluster runs it (and lets a lost StartFlight be re-sent).
+    planned: dict[str, PlannedFlight] = field(default_factory=dict)
 
     def apply(self, event_type: str, payload: Mapping[str, Any]) -> None:
-        if event_type == "ClusterRegistered" and payload.get("endpoint"):
+        if event_type == "FlightPlanned":
+            flight = PlannedFlight.from_payload(payload)
+            self.planned[flight.flight_id] = flight
+        elif event_type == "ClusterRegistered" and payload.get("endpoint"):
             cluster_id = str(payload["cluster_id"])
             identity = str(payload.get("certificate_identity") or "")
             self.endpoints[cluster_id] = Endpoint(

@@ -1,4 +1,9 @@
-"""Dispatch one FlightPlanned: gate on cancellation, find the cluster, StartFlight, report.
+"""Hand Navigator's flight decisions to the data planes and report the outcome.
+
+FlightPlanned -> StartFlight, FlightStepsCleared -> ClearSteps (re-sending StartFlight
+if the agent lost the flight), FlightCancelled/FlightFailed -> CancelFlight. Each
+delivery is reported as FlightDispatched / FlightDispatchFailed naming the steps it
+carried, so Navigator fails (and retries) a clearance that never reached the plane.
 
 Before deciding, the state is synced (every cancellation or registration already on
 the log is applied), so a mission cancelled before its flight was planned is never
@@ -11,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.events.envelope import EventRecord, new_event
 from jetbridge.dispatcher.domain.model import (
+    Clearance,
     DispatchState,
     Endpoint,
     PlannedFlight,
@@ -32,6 +38,8 @@ from jetbridge.dispatcher.service_layer.ports import (
 
 log = logging.getLogger(__name__)
 PRODUCER = "dispatcher"
+# Navigator's decisions that end a flight: the data plane must stop it (CancelFlight).
+CANCELLING = frozenset({"FlightCancelled", "FlightFailed"})
 
 
 class Dispatcher:
@@ -55,10 +63,17 @@ class Dispatcher:
         self._wall_ms = wall_ms
         self._backoff = Backoff(self.policy.backoff_base_s, self.policy.backoff_cap_s)
         self.skipped: list[str] = []
+        self.cancelled: list[str] = []
 
     async def handle(self, event: EventRecord) -> None:
-        if event.event_type != "FlightPlanned":
-            return
+        if event.event_type == "FlightPlanned":
+            await self._start(event)
+        elif event.event_type == "FlightStepsCleared":
+            await self._clear(event)
+        elif event.event_type in CANCELLING:
+            await self._cancel(event)
+
+    async def _start(self, event: EventRecord) -> None:
         flight = PlannedFlight.from_payload(event.payload)
         await self._view.sync()
         if why := self._state.cancelled(flight):
@@ -70,11 +85,93 @@ class Dispatcher:
                 event, flight, "UNKNOWN_CLUSTER", "no registration", transient=True, attempts=0
             )
             return
+
+        async def call() -> bool:
+            return await self._client.start_flight(endpoint, flight, self.policy.call_deadline_s)
+
+        await self._deliver(event, flight, flight.steps, call)
+
+    async def _clear(self, event: EventRecord) -> None:
+        """FlightStepsCleared -> ClearSteps; a flight the agent lost is started again."""
+        clearance = Clearance.from_event(event.event_id, event.payload)
+        await self._view.sync()
+        flight = self._state.planned.get(clearance.flight_id)
+        if flight is None:
+            unknown = PlannedFlight.unknown(clearance.flight_id)
+            await self._failed(
+                event,
+                unknown,
+                "UNKNOWN_FLIGHT",
+                "no FlightPlanned seen",
+                transient=True,
+                attempts=0,
+                steps=clearance.steps,
+            )
+            return
+        if why := self._state.cancelled(flight):
+            self._skip(flight, why)
+            return
+        endpoint = await self._endpoint_of(flight.cluster_id)
+        if endpoint is None:
+            await self._failed(
+                event,
+                flight,
+                "UNKNOWN_CLUSTER",
+                "no registration",
+                transient=True,
+                attempts=0,
+                steps=clearance.steps,
+            )
+            return
+        deadline = self.policy.call_deadline_s
+
+        async def call() -> bool:
+            try:
+                await self._client.clear_steps(endpoint, clearance, deadline)
+            except DispatchError as error:
+                if error.code != "NOT_FOUND":
+                    raise
+                created = await self._client.start_flight(endpoint, flight, deadline)
+                await self._client.clear_steps(endpoint, clearance, deadline)
+                return created
+            return False
+
+        await self._deliver(event, flight, clearance.steps, call)
+
+    async def _cancel(self, event: EventRecord) -> None:
+        """Navigator ended the flight: stop it on the data plane at its next step boundary."""
+        await self._view.sync()
+        flight = self._state.planned.get(str(event.payload["flight_id"]))
+        endpoint = self._state.endpoints.get(flight.cluster_id) if flight else None
+        if flight is None or endpoint is None:
+            return
+        reason = str(event.payload.get("reason") or event.event_type)
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                created = await self._client.start_flight(
-                    endpoint, flight, self.policy.call_deadline_s
+                await self._client.cancel_flight(
+                    endpoint, flight.flight_id, reason, self.policy.call_deadline_s
                 )
+                self.cancelled.append(flight.flight_id)
+                return
+            except DispatchError as error:
+                if error.code == "NOT_FOUND":
+                    return  # never started: nothing to stop
+                if not is_transient(error.code) or attempt == self.policy.max_attempts:
+                    log.warning("CancelFlight %s: %s", flight.flight_id, error)
+                    return
+                await self._sleep(self._backoff.delay(attempt - 1))
+
+    async def _deliver(
+        self,
+        event: EventRecord,
+        flight: PlannedFlight,
+        steps: Sequence[str],
+        call: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Call with retries of transient errors; report FlightDispatched or ...Failed."""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                created = await call()
             except DispatchError as error:
                 transient = is_transient(error.code)
                 if not transient or attempt == self.policy.max_attempts:
@@ -85,9 +182,10 @@ class Dispatcher:
                         error.message,
                         transient=transient,
                         attempts=attempt,
+                        steps=steps,
                     )
                     return
-                log.info("StartFlight %s: %s, retrying", flight.flight_id, error.code)
+                log.info("%s %s: %s, retrying", event.event_type, flight.flight_id, error.code)
                 await self._sleep(self._backoff.delay(attempt - 1))
                 await self._view.sync()
                 if why := self._state.cancelled(flight):
@@ -99,6 +197,7 @@ class Dispatcher:
                     "FlightDispatched",
                     event,
                     flight,
+                    steps,
                     {"dispatched_at": self._wall_ms(), "attempts": attempt, "created": created},
                 )
             )
@@ -127,6 +226,7 @@ class Dispatcher:
         *,
         transient: bool,
         attempts: int,
+        steps: Sequence[str] | None = None,
     ) -> None:
         log.warning("dispatch of %s failed: %s %s", flight.flight_id, code, message)
         await self._outcomes.publish(
@@ -134,6 +234,7 @@ class Dispatcher:
                 "FlightDispatchFailed",
                 cause,
                 flight,
+                flight.steps if steps is None else steps,
                 {
                     "error_code": code,
                     "error": message[:2000],
@@ -146,11 +247,15 @@ class Dispatcher:
 
     @staticmethod
     def _event(
-        event_type: str, cause: EventRecord, flight: PlannedFlight, fields: dict[str, Any]
+        event_type: str,
+        cause: EventRecord,
+        flight: PlannedFlight,
+        steps: Sequence[str],
+        fields: dict[str, Any],
     ) -> EventRecord:
         payload = {
             "flight_id": flight.flight_id,
-            "steps": list(flight.steps),
+            "steps": list(steps),
             "mission_id": flight.mission_id,
             "cluster_id": flight.cluster_id,
             **fields,

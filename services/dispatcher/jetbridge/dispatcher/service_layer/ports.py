@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from jetbridge.common.events.envelope import EventRecord
-from jetbridge.dispatcher.domain.model import Endpoint, PlannedFlight
+from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
 
 
 class DispatchError(Exception):
@@ -20,6 +20,22 @@ class DispatchError(Exception):
 class DataPlaneClient(Protocol):
     async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
         """StartFlight with a deadline; True when the flight was new. Raises DispatchError."""
+        ...
+
+    async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
+        """ClearSteps; True when applied (False: a repeat or a finished flight).
+
+        Raises DispatchError (NOT_FOUND: the agent does not know the flight)."""
+        ...
+
+    async def cancel_flight(
+        self,
+        endpoint: Endpoint,
+        flight_id: str,
+        reason: str,
+        timeout: float,  # noqa: ASYNC109
+    ) -> None:
+        """CancelFlight; raises DispatchError."""
         ...
 
 

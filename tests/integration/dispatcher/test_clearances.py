@@ -1,0 +1,115 @@
+"""The Dispatcher hands Navigator's clearances and cancellations to a real agent (real
+broker, loopback mTLS, Flightdeck on PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+
+from jetbridge.common.events import EventCodec, EventRecord, new_event
+from jetbridge.dispatcher.entrypoints.app import DispatcherApp
+from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
+from jetbridge.flightdeck import FlightState
+from tests.integration.dplink.helpers import publish, registered, wait_until
+from tests.integration.kafka_tools import create_topic, read_all
+from tests.integration.planes import flightdeck_on, make_tls, unique_cluster
+
+from .test_dispatcher import FailFirstStartFlights, _agent, planned
+
+CODEC = EventCodec()
+
+
+def flight_event(event_type: str, flight_id: str, **payload: object) -> EventRecord:
+    return new_event(
+        event_type,
+        {"flight_id": flight_id, **payload},
+        aggregate_type="Flight",
+        aggregate_id=flight_id,
+        producer="test",
+        schema_version=1,
+    )
+
+
+def cleared(flight_id: str, *steps: str) -> EventRecord:
+    now = int(time.time() * 1000)
+    return flight_event(
+        "FlightStepsCleared", flight_id, cleared_at=now, not_before=now, steps=list(steps)
+    )
+
+
+async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
+    kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    work = await create_topic(kafka_bootstrap, "dispatcher-work", partitions=3)
+    outcomes = await create_topic(kafka_bootstrap, "dispatcher-outcomes", partitions=3)
+    # The first StartFlight is refused: the clearance finds no flight and starts it again.
+    refuse_once = FailFirstStartFlights(1, grpc.StatusCode.FAILED_PRECONDITION)
+    async with flightdeck_on(postgres_dsn) as deck:
+        agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_once)
+        lost, kept = planned(cluster, "m-lost"), planned(cluster, "m-kept")
+        lost_id, kept_id = lost.payload["flight_id"], kept.payload["flight_id"]
+        first = cleared(kept_id, "CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS")
+        await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"), lost)
+        app = DispatcherApp(
+            DispatcherSettings(
+                kafka_bootstrap_servers=kafka_bootstrap,
+                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
+                work_topic=work,
+                state_topics=(work,),
+                outcomes_topic=outcomes,
+                dead_letter_topic=outcomes,
+                tls_dir=tls.root,
+            )
+        )
+        await app.start()
+        stats = app.consumer.stats
+        try:
+            await wait_until(lambda: stats.handled >= 2, 30, "the lost flight refused")
+            await publish(
+                kafka_bootstrap,
+                work,
+                kept,
+                cleared(lost_id, "CREATE_NAMESPACE"),
+                first,
+                first,  # a repeat: the consumer drops it, the agent would apply it once
+                flight_event("FlightCancelled", kept_id, reason="mission FAILED", cancelled_at=1),
+            )
+            await wait_until(
+                lambda: stats.handled + stats.duplicates >= 7, 30, "all records handled"
+            )
+            stored = {fid: await deck.get(fid) for fid in (lost_id, kept_id)}
+        finally:
+            await app.stop()
+            await agent.stop(None)
+
+    lost_row, kept_row = stored[lost_id], stored[kept_id]
+    assert lost_row is not None and kept_row is not None
+    assert (lost_row.state, lost_row.cleared_through, lost_row.step_attempts) == (
+        FlightState.QUEUED,
+        0,
+        {0: 1},
+    )
+    assert kept_row.step_attempts == {0: 1, 1: 1}
+    assert kept_row.state is FlightState.CANCELLED  # queued: cancelled at once
+    assert app.dispatcher.cancelled == [kept_id]
+
+    events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=4)]
+    by_flight: dict[str, list[tuple[str, list[str], bool | None]]] = {}
+    for e in events:
+        by_flight.setdefault(e.payload["flight_id"], []).append(
+            (e.event_type, list(e.payload["steps"]), e.payload.get("created"))
+        )
+    plan = ["CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT"]
+    assert by_flight[lost_id] == [
+        ("FlightDispatchFailed", plan, None),
+        ("FlightDispatched", ["CREATE_NAMESPACE"], True),  # started again by the clearance
+    ]
+    assert by_flight[kept_id] == [
+        ("FlightDispatched", plan, True),
+        ("FlightDispatched", plan[:2], False),
+    ]
