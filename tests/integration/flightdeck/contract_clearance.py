@@ -159,3 +159,17 @@ class ClearanceContract:
             {},
         )
         assert fresh.fencing_token == stale.fencing_token + 1
+
+    async def test_report_writes_events_only_under_a_valid_claim(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 0)
+        (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)
+        reported = await store.report(stale, [OutboxEvent("t", b"started")])
+        assert (reported.flight.current_step, reported.flight.cleared_through) == (0, 0)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        with pytest.raises(LeaseLost):
+            await store.report(stale, [OutboxEvent("t", b"ghost")])
+        assert [e.payload for e in await store.outbox_pending(10)] == [b"started"]
+        assert await self.outbox_counts(db_dsn) == {"flt-1": 1}  # type: ignore[attr-defined]

@@ -247,6 +247,14 @@ class MySQLFlightdeck:
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
         return codec.refreshed_claim(claim, {**row, "current_step": current})
 
+    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
+        async with self._transaction() as cur:
+            row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
+            if row is None:
+                raise LeaseLost(claim.flight_id, claim.fencing_token)
+            await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
+        return codec.refreshed_claim(claim, row)
+
     async def release(
         self,
         claim: Claim,

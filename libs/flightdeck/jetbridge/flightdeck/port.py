@@ -64,6 +64,11 @@ class Flightdeck(Protocol):
         The returned claim carries the stored clearance and cancel flag."""
         ...
 
+    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
+        """Insert events alone (a step started), only while the claim holds (else
+        ``LeaseLost``); returns the claim with the stored clearance and cancel flag."""
+        ...
+
     async def release(
         self,
         claim: Claim,

@@ -152,6 +152,24 @@ class PostgresFlightdeck:
             raise LeaseLost(claim.flight_id, claim.fencing_token)
         return codec.refreshed_claim(claim, row)
 
+    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
+        ids, _, topics, keys, payloads, headers = codec.event_columns(
+            [(claim.flight_id, e) for e in outbox_events]
+        )
+        row = await self._pool.fetchrow(
+            self._q["report"],
+            claim.flight_id,
+            claim.fencing_token,
+            ids,
+            topics,
+            keys,
+            payloads,
+            headers,
+        )
+        if row is None:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+        return codec.refreshed_claim(claim, row)
+
     async def release(
         self,
         claim: Claim,

@@ -129,6 +129,25 @@ WITH "input" AS (
 )
 SELECT "flight_id" FROM "upd";
 
+-- name: report
+-- Events alone (a step started, a flight claimed), under the same claim check.
+WITH "upd" AS (
+    UPDATE "dp_flights"
+    SET "updated_at" = now()
+    WHERE "flight_id" = $1 AND "fencing_token" = $2
+      AND "state" = 'RUNNING' AND "lease_expires_at" > now()
+    RETURNING "flight_id", "lease_expires_at", "cancel_requested", "current_step",
+              "cleared_through", "not_before", "step_attempts"
+), "ev" AS (
+    INSERT INTO "dp_flight_outbox"
+        ("event_id", "flight_id", "topic", "key", "payload", "headers")
+    SELECT e."event_id", "upd"."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
+    FROM unnest($3::uuid[], $4::text[], $5::bytea[], $6::bytea[], $7::text[])
+         AS e("event_id", "topic", "key", "payload", "headers")
+    CROSS JOIN "upd"
+)
+SELECT * FROM "upd";
+
 -- name: release
 -- Hand a flight back to the queue at a step boundary (no cleared step left, or a step
 -- failed). With a failed step ($3), store its result and revoke the clearance from it
