@@ -10,6 +10,7 @@ nothing else, so late or duplicated reports can never corrupt the state.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from jetbridge.navigator.domain import events as ev
@@ -96,6 +97,11 @@ class Flight(Aggregate):
 
     def state_name(self) -> str:
         return self.status.value
+
+    def _copy_container(self, value: object) -> object:
+        if value is self.steps:  # Steps hold only immutable values: copy each one
+            return [copy.copy(s) for s in self.steps]
+        return super()._copy_container(value)
 
     def step(self, name: StepName | str) -> Step:
         for candidate in self.steps:

@@ -4,7 +4,9 @@ One writer decides (the event store's writer epoch fences any other). Per batch 
 inputs (operator commands, outcomes from the data planes, cluster facts):
 
 1. each input is folded into the in-memory ``Fleet`` (commands are decided first);
-2. ``Fleet.react(now)`` returns everything that follows (the sagas, deadlines, ends);
+2. the :class:`Reactor` returns everything that follows (the sagas, deadlines, ends),
+   asking only the requests and missions the batch touched or whose deadline came
+   (the same decisions as ``Fleet.react``, without copying and scanning the fleet);
 3. the folded inputs, the new decisions, the outbox rows for those decisions and the
    input positions are appended in ONE transaction.
 
@@ -27,6 +29,7 @@ from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import CommandRefused, DomainError
 from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.service_layer.reactor import Reactor
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class NavigatorService:
         clock_ms: Callable[[], int],
         *,
         ledger_topic: str | None = None,
+        full_react: bool = False,
     ) -> None:
         self.store = store
         # failover.events is the Navigator's ledger: its decisions AND the outside facts
@@ -82,6 +86,10 @@ class NavigatorService:
         self.mapper = mapper
         self.clock_ms = clock_ms
         self.fleet = Fleet()
+        self.reactor = Reactor(self.fleet)
+        # ``full_react``: the reference path (Fleet.react over the whole fleet), kept for
+        # benchmarks and comparisons; the Reactor decides the same events faster.
+        self.full_react = full_react
         self._folded = InMemoryDedupe(capacity=5_000_000)
 
     async def recover(self) -> int:
@@ -90,7 +98,7 @@ class NavigatorService:
         async for record in self.store.read_all():
             await self._folded.remember(record.event_id)
             if self.mapper.is_domain_event(record):
-                self.fleet.apply(self.mapper.to_domain(record))
+                self._apply(self.mapper.to_domain(record))
                 count += 1
         return count
 
@@ -148,14 +156,23 @@ class NavigatorService:
     def _fold_outcome(self, record: EventRecord) -> bool:
         """An outside fact (cluster, dispatch, step outcome); illegal ones change nothing."""
         try:
-            self.fleet.apply(self.mapper.to_domain(record))
+            self._apply(self.mapper.to_domain(record))
         except DomainError as error:
             log.warning("ignored %s %s: %s", record.event_type, record.event_id, error)
             return False
         return True
 
+    def _apply(self, event: ev.DomainEvent) -> None:
+        if self.full_react:
+            self.fleet.apply(event)
+        else:
+            self.reactor.apply(event)
+
     def _react(self, now: int, cause: EventRecord | None) -> list[EventRecord]:
-        return self._apply_all(self.fleet.react(now), caused_by=cause, actor=None, now=now)
+        if self.full_react:
+            return self._apply_all(self.fleet.react(now), caused_by=cause, actor=None, now=now)
+        events = self.reactor.react(now)  # already folded into the fleet
+        return self._records(events, caused_by=cause, actor=None, now=now)
 
     def _apply_all(
         self,
@@ -165,19 +182,28 @@ class NavigatorService:
         actor: str | None,
         now: int,
     ) -> list[EventRecord]:
-        records = []
         for event in events:
-            self.fleet.apply(event)
-            records.append(
-                self.mapper.to_record(
-                    event,
-                    correlation_id=self._request_of(event),
-                    caused_by=caused_by,
-                    actor=actor,
-                    occurred_at_ms=now,
-                )
+            self._apply(event)
+        return self._records(events, caused_by=caused_by, actor=actor, now=now)
+
+    def _records(
+        self,
+        events: Sequence[ev.DomainEvent],
+        *,
+        caused_by: EventRecord | None,
+        actor: str | None,
+        now: int,
+    ) -> list[EventRecord]:
+        return [
+            self.mapper.to_record(
+                event,
+                correlation_id=self._request_of(event),
+                caused_by=caused_by,
+                actor=actor,
+                occurred_at_ms=now,
             )
-        return records
+            for event in events
+        ]
 
     def _request_of(self, event: ev.DomainEvent) -> str:
         """The failover request an event belongs to: every log line and event carries it."""

@@ -1,0 +1,167 @@
+"""The service layer's incremental Reactor decides exactly what ``Fleet.react`` decides.
+
+Two fleets receive the same outside events; one reacts with ``Fleet.react`` (the
+reference: copy and scan everything), the twin with the Reactor (only what changed or
+came due). After every reaction the decided events must be equal, in the same order,
+and the two fleets must stay equal. Checked on the whole-fleet Hypothesis machine and
+on larger scripted runs (limits, retries, hangs and deadlines, failures, halts,
+unreachable clusters, failback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule
+
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
+from jetbridge.navigator.domain.vocabulary import (
+    CleanupStatus,
+    FailoverMode,
+    Health,
+    RequestStatus,
+    StepName,
+)
+from jetbridge.navigator.service_layer.reactor import Reactor
+from tests.unit.navigator.builders import cluster_events, deployment, health
+from tests.unit.navigator.sim import Simulation
+from tests.unit.navigator.test_fleet_stateful import OUTCOMES, FleetMachine
+
+
+class TwinMachine(FleetMachine):
+    """The whole-fleet machine, with a Reactor-driven twin checked at every reaction."""
+
+    twin: Fleet
+    reactor: Reactor
+
+    def record(self, events: list[ev.DomainEvent]) -> None:
+        if not hasattr(self, "twin"):
+            self.twin = Fleet()
+            self.reactor = Reactor(self.twin)
+        super().record(events)
+        if events is not getattr(self, "_reacted", None):
+            for e in events:
+                self.reactor.apply(e)
+
+    def reaction(self) -> None:
+        expected = self.fleet.react(self.now)
+        got = self.reactor.react(self.now)
+        assert got == expected
+        self._reacted = expected
+        self.record(expected)
+
+    @rule()
+    def react(self) -> None:
+        self.reaction()
+        assert self.fleet.react(self.now) == []
+        assert self.reactor.react(self.now) == []
+
+    @rule(data=st.data())
+    def data_plane_answers_all(self, data: st.DataObject) -> None:
+        for fid in self._active_flights():
+            outcome = data.draw(st.sampled_from(["ok"] * 8 + OUTCOMES))
+            if outcome not in ("silent", "duplicate"):
+                self.answer(fid, outcome)
+        self.reaction()
+
+    @invariant()
+    def twin_equals_live(self) -> None:
+        if hasattr(self, "twin"):
+            assert self.twin == self.fleet
+
+
+TestReactorTwin = TwinMachine.TestCase
+TestReactorTwin.settings = settings(max_examples=40, stateful_step_count=80, deadline=None)
+
+
+class TwinSimulation(Simulation):
+    """The scripted data plane, reacting through both paths and comparing."""
+
+    def __init__(self, events: Iterable[ev.DomainEvent]) -> None:
+        self.twin = Fleet()
+        self.reactor = Reactor(self.twin)
+        self.reactions = 0
+        super().__init__(events)
+
+    def record(self, events: Iterable[ev.DomainEvent]) -> list[ev.DomainEvent]:
+        recorded = super().record(events)
+        for e in recorded:
+            self.reactor.apply(e)
+        return recorded
+
+    def run(self, max_rounds: int = 20_000, tick_ms: int = 1_000) -> None:
+        for _ in range(max_rounds):
+            expected = self.fleet.react(self.now)
+            got = self.reactor.react(self.now)
+            assert got == expected, f"at {self.now}: {got[:3]} != {expected[:3]}"
+            for e in expected:
+                self.fleet.apply(e)
+                self.log.append(e)
+            self.reactions += 1
+            progressed = bool(expected) | bool(self.data_plane())
+            if progressed:
+                self.now += tick_ms
+                continue
+            wake = self.next_wakeup()
+            if wake is None:
+                assert self.twin == self.fleet
+                return
+            self.now = max(self.now + tick_ms, wake)
+        raise AssertionError("simulation did not settle")
+
+
+def world(n: int) -> TwinSimulation:
+    events = cluster_events("a") + cluster_events("b") + cluster_events("c")
+    events += [deployment(f"d{i:02d}", "a", priority=i % 7) for i in range(n)]
+    return TwinSimulation(events)
+
+
+def policy(limit: int, ratio: float = 1.0, attempts: int = 3) -> FailoverPolicy:
+    return FailoverPolicy(
+        retry=RetryPolicy(max_attempts=attempts, backoff_base_seconds=2),
+        blast_radius=BlastRadius(max_concurrent_missions=limit, halt_failure_ratio=ratio),
+    )
+
+
+def test_same_decisions_with_limits_retries_hangs_and_failures() -> None:
+    sim = world(30)
+    sim.fail("d03", "DESTINATION", StepName.CREATE_NAMESPACE, "transient", "transient")
+    sim.fail("d05", "SOURCE", StepName.STOP_SCHEDULING, "hang")  # deadlines fire
+    sim.fail("d07", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "permanent")
+    sim.fail("d09", "SOURCE", StepName.DRAIN_TASKS, "drain_timeout:3")
+    sim.fail("d11", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "dispatch")
+    sim.fail("d13", "DESTINATION", StepName.FENCE_DATABASE, "wrong_epoch")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(4)))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.FAILED
+    assert sim.reactions > 50
+
+
+def test_same_decisions_with_a_halt_and_a_forced_failback_to_an_unreachable_source() -> None:
+    sim = world(12)
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(3)))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    # Forced back from an unreachable source: cleanup waits until the source returns.
+    sim.record([health("b", Health.HEALTHY, Health.UNREACHABLE)])
+    sim.command(RequestFailover("r2", "b", "a", FailoverMode.FORCED, "op", policy=policy(5)))
+    sim.run()
+    assert sim.fleet.requests["r2"].status is RequestStatus.SUCCEEDED
+    pending = [m for m in sim.fleet.missions.values() if m.cleanup is CleanupStatus.PENDING]
+    assert len(pending) == 12
+    sim.record([health("b", Health.UNREACHABLE, Health.HEALTHY)])
+    sim.run()
+    assert all(m.cleanup is CleanupStatus.COMPLETED for m in pending)
+    # Then a request that halts after the first failures.
+    for i in range(12):
+        sim.fail(f"d{i:02d}", "DESTINATION", StepName.CREATE_NAMESPACE, "permanent")
+    ratio = policy(2, ratio=0.2, attempts=1)
+    sim.command(RequestFailover("r3", "a", "c", FailoverMode.CONTROLLED, "op", policy=ratio))
+    sim.run()
+    assert sim.fleet.requests["r3"].halted
+    assert sim.twin == sim.fleet
