@@ -1,0 +1,2 @@
+"""The Pilot's adapters: clusters (in-memory twin, Kubernetes), fencing, task counts,
+event encoding."""

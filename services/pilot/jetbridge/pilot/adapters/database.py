@@ -1,0 +1,134 @@
+"""libs/fencing and the Airflow metadata database, seen from one cluster's side.
+
+``LibFencer`` adapts a ``jetbridge.fencing`` Fencer (PostgreSQL or MySQL/MariaDB) to the
+Pilot's ``DatabaseFencer``: the Deployment's databases and roles follow
+``DeploymentDatabases.named`` and this cluster activates its own side. ``PgTaskInstances``
+counts unfinished task instances in the Deployment's metadata database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from urllib.parse import quote, urlsplit
+
+import asyncpg
+
+from jetbridge.fencing.domain import (
+    DeploymentDatabases,
+    Fencer,
+    FencingError,
+    FencingOutcome,
+    Side,
+    StaleFencingEpoch,
+)
+from jetbridge.pilot.domain.steps import (
+    ErrorCode,
+    Fenced,
+    FenceRefused,
+    FencingRefusedFailure,
+    permanent,
+    transient,
+)
+
+# Airflow's unfinished task instance states (a controlled drain waits for none).
+ACTIVE_STATES = ("queued", "running", "deferred")
+
+
+def _fenced(outcome: FencingOutcome, epoch: int) -> Fenced:
+    return Fenced(
+        epoch=epoch,
+        active_role=outcome.active_role,
+        fenced_role=outcome.fenced_role,
+        sessions_terminated=outcome.sessions_terminated,
+        already_applied=outcome.already_applied,
+    )
+
+
+class LibFencer:
+    def __init__(
+        self,
+        fencer: Fencer,
+        *,
+        side: str,
+        server_url: str,
+        prefix: str = "airflow_",
+    ) -> None:
+        self.side = side.upper()
+        self._fencer = fencer
+        self._server = urlsplit(server_url)
+        self._prefix = prefix
+
+    def databases(self, deployment_id: str) -> DeploymentDatabases:
+        return DeploymentDatabases.named(deployment_id, prefix=self._prefix)
+
+    def connection_url(self, deployment_id: str, side: str, password: str) -> str:
+        dep = self.databases(deployment_id)
+        role = dep.role(Side(side.upper()))
+        host = self._server.hostname or "127.0.0.1"
+        port = f":{self._server.port}" if self._server.port else ""
+        scheme = "postgresql" if self._server.scheme.startswith("postgres") else "mysql"
+        db = quote(dep.epoch_database)
+        return f"{scheme}://{quote(role)}:{quote(password, safe='')}@{host}{port}/{db}"
+
+    async def provision(self, deployment_id: str, passwords: Mapping[str, str]) -> Fenced:
+        dep = self.databases(deployment_id)
+        dep = dataclasses.replace(dep, initial_active=Side(self.side))
+        try:
+            result = await self._fencer.provision(
+                dep, {Side(k.upper()): v for k, v in passwords.items()}
+            )
+        except FencingError as error:
+            raise permanent(ErrorCode.FENCING_FAILED, f"provisioning: {error}") from error
+        except (OSError, asyncpg.PostgresError) as error:
+            raise transient(ErrorCode.DATABASE_UNAVAILABLE, f"provisioning: {error}") from error
+        return Fenced(
+            epoch=result.epoch,
+            active_role=result.active_role,
+            fenced_role=result.blocked_role,
+            sessions_terminated=0,
+            already_applied=not result.roles_created,
+        )
+
+    async def fence(self, deployment_id: str, epoch: int) -> Fenced:
+        dep = self.databases(deployment_id)
+        try:
+            outcome = await self._fencer.fence(dep, Side(self.side), epoch)
+        except StaleFencingEpoch as stale:
+            refusal = FenceRefused(
+                attempted_epoch=stale.attempted_epoch,
+                current_epoch=stale.current_epoch,
+                requested_active_role=dep.role(stale.attempted_side),
+                current_active_role=dep.role(stale.current_side),
+            )
+            raise FencingRefusedFailure(refusal, str(stale)) from stale
+        except FencingError as error:
+            # Busy or incomplete fences are retried; a missing privilege needs an operator.
+            name = type(error).__name__
+            if name in ("FencingBusy", "FencingIncomplete"):
+                raise transient(ErrorCode.FENCING_FAILED, str(error)) from error
+            raise permanent(ErrorCode.FENCING_FAILED, str(error)) from error
+        except (OSError, asyncpg.PostgresError) as error:
+            raise transient(ErrorCode.DATABASE_UNAVAILABLE, f"fencing: {error}") from error
+        return _fenced(outcome, epoch)
+
+
+class PgTaskInstances:
+    """Counts from ``task_instance`` in the Deployment's metadata database (PostgreSQL)."""
+
+    def __init__(self, admin_dsn: str, *, prefix: str = "airflow_") -> None:
+        self._dsn = admin_dsn
+        self._prefix = prefix
+
+    async def active(self, deployment_id: str) -> dict[str, int]:
+        database = DeploymentDatabases.named(deployment_id, prefix=self._prefix).epoch_database
+        conn = await asyncpg.connect(self._dsn, database=database)
+        try:
+            rows = await conn.fetch(
+                "SELECT state, count(*) AS n FROM task_instance "
+                "WHERE state = ANY($1::text[]) GROUP BY state",
+                list(ACTIVE_STATES),
+            )
+        finally:
+            await conn.close()
+        return {str(r["state"]): int(r["n"]) for r in rows}

@@ -1,0 +1,167 @@
+"""The Kubernetes ``ClusterPort``: the official client (dynamic API) against one cluster.
+
+Objects go through server-side apply with the Pilot as field manager (re-applying the
+same manifest is a no-op, taking over fields a human changed is deliberate). The client
+is synchronous, so calls run on a small thread pool of this adapter's own. API errors
+become typed step failures: timeouts, 5xx, 409 and "namespace is terminating" are
+transient; other refusals (invalid object, forbidden) are permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config, dynamic
+from kubernetes.client.exceptions import ApiException
+
+from jetbridge.pilot.domain.airflow import Manifest
+from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent, transient
+
+FIELD_MANAGER = "jetbridge-pilot"
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ResourceQuota": "v1",
+    "LimitRange": "v1",
+    "Secret": "v1",
+    "Pod": "v1",
+    "Deployment": "apps/v1",
+    "PushSecret": "external-secrets.io/v1alpha1",
+    "ExternalSecret": "external-secrets.io/v1",
+}
+T = TypeVar("T")
+
+
+class KubernetesCluster:
+    def __init__(
+        self, name: str, kubeconfig: Path, *, threads: int = 8, request_timeout_s: float = 10.0
+    ) -> None:
+        self.name = name
+        self._kubeconfig = kubeconfig
+        self._timeout = request_timeout_s
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"kube-{name}")
+        self._lock = threading.Lock()
+        self._dyn: dynamic.DynamicClient | None = None
+        self._api: client.ApiClient | None = None
+
+    def _client(self) -> dynamic.DynamicClient:
+        with self._lock:
+            if self._dyn is None:
+                cfg = client.Configuration()
+                config.load_kube_config(str(self._kubeconfig), client_configuration=cfg)  # type: ignore[no-untyped-call]
+                cfg.connection_pool_maxsize = 16
+                self._api = client.ApiClient(cfg)
+                self._dyn = dynamic.DynamicClient(self._api)  # type: ignore[no-untyped-call]
+            return self._dyn
+
+    def _resource(self, kind: str) -> Any:
+        return self._client().resources.get(api_version=API_VERSIONS[kind], kind=kind)
+
+    async def _call(self, what: str, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn)
+        except ApiException as error:
+            raise self._failure(what, error) from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise transient(
+                ErrorCode.CLUSTER_UNAVAILABLE, f"{self.name}: {what}: {error}"
+            ) from error
+
+    def _failure(self, what: str, error: ApiException) -> StepFailure:
+        detail = f"{self.name}: {what}: {error.status} {error.reason}"
+        body = str(error.body or "")
+        if error.status in (409, 429) or error.status >= 500 or "being terminated" in body:
+            return transient(ErrorCode.CLUSTER_UNAVAILABLE, detail)
+        return permanent(ErrorCode.CLUSTER_REFUSED, f"{detail}: {body[:300]}")
+
+    # -- ClusterPort -------------------------------------------------------------------
+
+    async def apply(self, manifest: Manifest) -> None:
+        kind, meta = manifest["kind"], manifest["metadata"]
+
+        def run() -> None:
+            self._client().server_side_apply(  # type: ignore[no-untyped-call]
+                self._resource(kind),
+                body=manifest,
+                name=meta["name"],
+                namespace=meta.get("namespace"),
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                _request_timeout=self._timeout,
+            )
+
+        await self._call(f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}", run)
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        def run() -> Manifest | None:
+            try:
+                obj = self._resource(kind).get(
+                    name=name, namespace=namespace, _request_timeout=self._timeout
+                )
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+            return dict(obj.to_dict())
+
+        return await self._call(f"get {kind} {namespace or ''}/{name}", run)
+
+    async def list(
+        self, kind: str, namespace: str, labels: Mapping[str, str]
+    ) -> builtins.list[Manifest]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+
+        def run() -> builtins.list[Manifest]:
+            found = self._resource(kind).get(
+                namespace=namespace, label_selector=selector, _request_timeout=self._timeout
+            )
+            return [dict(item) for item in found.to_dict().get("items") or []]
+
+        return await self._call(f"list {kind} {namespace}", run)
+
+    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        def run() -> bool:
+            try:
+                self._resource(kind).delete(
+                    name=name,
+                    namespace=namespace,
+                    body={"propagationPolicy": "Background"},
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as error:
+                if error.status == 404:
+                    return False
+                raise
+            return True
+
+        return await self._call(f"delete {kind} {namespace or ''}/{name}", run)
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> bool:
+        def run() -> bool:
+            try:
+                self._resource("Deployment").patch(
+                    name=name,
+                    namespace=namespace,
+                    body={"spec": {"replicas": replicas}},
+                    content_type="application/merge-patch+json",
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as error:
+                if error.status == 404:
+                    return False
+                raise
+            return True
+
+        return await self._call(f"scale {namespace}/{name}", run)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._api is not None:
+            self._api.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,267 @@
+"""IN-MEMORY twin of a Kubernetes cluster (unit tests and orchestration benchmarks only).
+
+It keeps Kubernetes-shaped objects and plays the controllers the Pilot relies on:
+Deployments report ready replicas unless their image is "unpullable" (then their pods
+wait in ImagePullBackOff), a PushSecret copies its Secret into a shared
+:class:`MemorySecretStore`, an ExternalSecret materialises its target Secret from it,
+and deleting a Namespace deletes what is in it. ``state_file`` keeps the objects in a
+JSON file under an exclusive lock, so Pilot processes that get SIGKILLed in tests share
+one cluster that outlives them. ``creations`` counts how often each object was created:
+a converging re-run creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import contextlib
+import copy
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jetbridge.pilot.domain.airflow import Manifest
+from jetbridge.pilot.domain.steps import ErrorCode, permanent, transient
+
+CLUSTER_SCOPED = frozenset({"Namespace"})
+Key = str  # "kind/namespace/name"
+
+
+@dataclass
+class MemorySecretStore:
+    """The shared external store (what a ClusterSecretStore points at)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    down: bool = False
+
+
+def _key(kind: str, namespace: str | None, name: str) -> Key:
+    return f"{kind}/{'' if kind in CLUSTER_SCOPED else namespace or ''}/{name}"
+
+
+class InMemoryCluster:
+    def __init__(
+        self,
+        name: str,
+        store: MemorySecretStore | None = None,
+        *,
+        unpullable: frozenset[str] = frozenset(),
+        state_file: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store or MemorySecretStore()
+        self.unpullable = set(unpullable)
+        self.fail_next = 0  # the next N calls raise CLUSTER_UNAVAILABLE (fault injection)
+        self.calls = 0
+        self._state_file = state_file
+        self._objects: dict[Key, Manifest] = {}
+        self.creations: dict[Key, int] = {}
+
+    # -- persistence (only with a state file) -----------------------------------------
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[None]:
+        self.calls += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise transient(ErrorCode.CLUSTER_UNAVAILABLE, f"{self.name}: injected outage")
+        if self._state_file is None:
+            yield
+            return
+        lock = self._state_file.with_suffix(".lock")
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if self._state_file.exists():
+                raw = json.loads(self._state_file.read_text())
+                self._objects, self.creations = raw["objects"], raw["creations"]
+                self.store.values = raw["store"]
+            yield
+            tmp = self._state_file.with_suffix(".tmp")
+            body = {
+                "objects": self._objects,
+                "creations": self.creations,
+                "store": self.store.values,
+            }
+            tmp.write_text(json.dumps(body))
+            os.replace(tmp, self._state_file)
+
+    # -- ClusterPort -------------------------------------------------------------------
+
+    async def apply(self, manifest: Manifest) -> None:
+        kind, meta = manifest["kind"], manifest["metadata"]
+        namespace = meta.get("namespace")
+        with self._state():
+            if kind not in CLUSTER_SCOPED:
+                ns = self._objects.get(_key("Namespace", None, namespace))
+                if ns is None:
+                    raise permanent(ErrorCode.CLUSTER_REFUSED, f"namespace {namespace} not found")
+                if ns["status"]["phase"] == "Terminating":
+                    raise transient(
+                        ErrorCode.CLUSTER_REFUSED, f"namespace {namespace} is terminating"
+                    )
+            key = _key(kind, namespace, meta["name"])
+            old = self._objects.get(key)
+            new = copy.deepcopy(manifest)
+            if kind == "Secret":
+                data = dict((old or {}).get("data") or {})
+                data.update(new.pop("data", {}) or {})
+                for k, v in (new.pop("stringData", {}) or {}).items():
+                    data[k] = base64.b64encode(v.encode()).decode()
+                new["data"] = data
+            generation = int(((old or {}).get("metadata") or {}).get("generation") or 0)
+            if old is None or old.get("spec") != new.get("spec"):
+                generation += 1
+            new["metadata"]["generation"] = generation
+            new["status"] = (old or {}).get("status") or (
+                {"phase": "Active"} if kind == "Namespace" else {}
+            )
+            if old is None:
+                self.creations[key] = self.creations.get(key, 0) + 1
+            self._objects[key] = new
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        with self._state():
+            obj = self._objects.get(_key(kind, namespace, name))
+            if obj is None:
+                return None
+            self._reconcile(obj)
+            return copy.deepcopy(obj)
+
+    async def list(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
+        with self._state():
+            if kind == "Pod":
+                return self._pods(namespace, labels)
+            out = []
+            for obj in self._objects.values():
+                meta = obj["metadata"]
+                if (
+                    obj["kind"] == kind
+                    and meta.get("namespace") == namespace
+                    and _matches(meta, labels)
+                ):
+                    self._reconcile(obj)
+                    out.append(copy.deepcopy(obj))
+            return out
+
+    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        with self._state():
+            key = _key(kind, namespace, name)
+            if key not in self._objects:
+                return False
+            del self._objects[key]
+            if kind == "Namespace":
+                for other in [
+                    k for k, o in self._objects.items() if o["metadata"].get("namespace") == name
+                ]:
+                    del self._objects[other]
+            return True
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> bool:
+        with self._state():
+            obj = self._objects.get(_key("Deployment", namespace, name))
+            if obj is None:
+                return False
+            if obj["spec"].get("replicas") != replicas:
+                obj["spec"]["replicas"] = replicas
+                obj["metadata"]["generation"] += 1
+            return True
+
+    # -- the controllers ---------------------------------------------------------------
+
+    def _reconcile(self, obj: Manifest) -> None:
+        kind = obj["kind"]
+        if kind == "Deployment":
+            want = int(obj["spec"].get("replicas", 1))
+            ready = 0 if self._image(obj) in self.unpullable else want
+            obj["status"] = {
+                "observedGeneration": obj["metadata"]["generation"],
+                "replicas": want,
+                "readyReplicas": ready,
+            }
+        elif kind == "PushSecret":
+            self._condition(obj, *self._push(obj))
+        elif kind == "ExternalSecret":
+            self._condition(obj, *self._pull(obj))
+
+    def _push(self, obj: Manifest) -> tuple[bool, str]:
+        if self.store.down:
+            return False, "store unreachable: connection refused"
+        ns = obj["metadata"]["namespace"]
+        secret = self._objects.get(_key("Secret", ns, obj["spec"]["selector"]["secret"]["name"]))
+        if secret is None:
+            return False, "source secret not found"
+        values = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        for item in obj["spec"]["data"]:
+            self.store.values[item["match"]["remoteRef"]["remoteKey"]] = json.dumps(
+                values, sort_keys=True
+            )
+        return True, "PushSecret synced successfully"
+
+    def _pull(self, obj: Manifest) -> tuple[bool, str]:
+        if self.store.down:
+            return False, "could not sync secret: store unreachable: connection refused"
+        values: dict[str, str] = {}
+        for item in obj["spec"].get("dataFrom") or []:
+            remote = item["extract"]["key"]
+            if remote not in self.store.values:
+                return False, f"could not sync secret: {remote} not found in the store"
+            values.update(json.loads(self.store.values[remote]))
+        meta = obj["metadata"]
+        target = obj["spec"]["target"]["name"]
+        self._objects[_key("Secret", meta["namespace"], target)] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": target, "namespace": meta["namespace"], "generation": 1},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+            "status": {},
+        }
+        return True, "secret synced"
+
+    @staticmethod
+    def _condition(obj: Manifest, ok: bool, message: str) -> None:
+        status = "True" if ok else "False"
+        obj["status"] = {"conditions": [{"type": "Ready", "status": status, "message": message}]}
+
+    @staticmethod
+    def _image(obj: Manifest) -> str:
+        return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    def _pods(self, namespace: str, labels: Mapping[str, str]) -> builtins.list[Manifest]:
+        pods = []
+        for obj in self._objects.values():
+            meta = obj["metadata"]
+            if obj["kind"] != "Deployment" or meta.get("namespace") != namespace:
+                continue
+            if not _matches(meta, labels):
+                continue
+            image = self._image(obj)
+            waiting = {"reason": "ImagePullBackOff", "message": f"Back-off pulling image {image}"}
+            state = {"waiting": waiting} if image in self.unpullable else {"running": {}}
+            for i in range(int(obj["spec"].get("replicas", 1))):
+                pods.append(
+                    {
+                        "kind": "Pod",
+                        "metadata": {
+                            "name": f"{meta['name']}-{i}",
+                            "namespace": namespace,
+                            "labels": meta["labels"],
+                        },
+                        "status": {"containerStatuses": [{"image": image, "state": state}]},
+                    }
+                )
+        return pods
+
+    # -- test helpers ------------------------------------------------------------------
+
+    def objects(self) -> dict[Key, Manifest]:
+        with self._state():
+            return copy.deepcopy(self._objects)
+
+
+def _matches(meta: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    have = meta.get("labels") or {}
+    return all(have.get(k) == v for k, v in labels.items())

@@ -1,0 +1,205 @@
+"""An Airflow Deployment as Kubernetes objects: pure manifest builders.
+
+One namespace per Deployment; its components (scheduler, api-server, triggerer,
+dag-processor, workers) as Kubernetes Deployments labelled ``tier=airflow``,
+``component=...``, ``release=...``; secrets by name only. Every object carries the
+labels that let the Pilot find (and delete) exactly what it made. Re-applying the same
+manifests is a no-op, which is what makes the steps idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jetbridge.pilot.domain.steps import ErrorCode, permanent
+
+Manifest = dict[str, Any]
+MANAGED_BY = "jetbridge-pilot"
+DEPLOYMENT_LABEL = "jetbridge.io/deployment"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    replicas: int
+    args: tuple[str, ...]
+    cpu: str = "100m"
+    memory: str = "256Mi"
+
+
+DEFAULT_COMPONENTS = (
+    Component("scheduler", 1, ("scheduler",)),
+    Component("api-server", 1, ("api-server",)),
+    Component("triggerer", 1, ("triggerer",)),
+    Component("dag-processor", 1, ("dag-processor",)),
+    Component("worker", 1, ("celery", "worker")),
+)
+# A controlled drain stops the scheduler first, then workers (they finish running
+# tasks on SIGTERM), then the rest.
+SCHEDULER = "scheduler"
+WORKER = "worker"
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A DNS-1123 label fragment: lower case alphanumerics and '-'."""
+    value = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
+    return value or "d"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    deployment_id: str
+    image: str
+    components: tuple[Component, ...] = DEFAULT_COMPONENTS
+    env: Mapping[str, str] = field(default_factory=dict)  # provisioning only; a Secret
+
+    @classmethod
+    def from_params(cls, deployment_id: str, params: Mapping[str, Any]) -> DeploymentSpec:
+        spec = params.get("deployment_spec")
+        spec = spec if isinstance(spec, Mapping) else {}
+        comps: tuple[Component, ...] = DEFAULT_COMPONENTS
+        overrides = params.get("replicas")
+        if isinstance(overrides, Mapping):
+            comps = tuple(
+                Component(c.name, int(overrides.get(c.name, c.replicas)), c.args, c.cpu, c.memory)
+                for c in DEFAULT_COMPONENTS
+            )
+        env = params.get("env")
+        return cls(
+            deployment_id=str(spec.get("deployment_id") or deployment_id),
+            image=str(spec.get("image") or ""),
+            components=comps,
+            env={str(k): str(v) for k, v in env.items()} if isinstance(env, Mapping) else {},
+        )
+
+    @property
+    def release(self) -> str:
+        return slug(self.deployment_id)
+
+    @property
+    def namespace(self) -> str:
+        return f"airflow-{self.release}"
+
+    def labels(self, component: str | None = None) -> dict[str, str]:
+        labels = {
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+            DEPLOYMENT_LABEL: self.release,
+            "release": self.release,
+            "tier": "airflow",
+        }
+        if component is not None:
+            labels["component"] = component
+        return labels
+
+    def deployment_name(self, component: str) -> str:
+        return f"{self.release}-{component}"
+
+    def secret_name(self, kind: str) -> str:
+        return f"{self.release}-{kind}"
+
+
+def resolve_image(image: str, registry: str) -> str:
+    """The installation's single registry serves every image: prefix bare references,
+    refuse references to another registry (an operator must fix the Deployment)."""
+    if not image:
+        raise permanent(ErrorCode.IMAGE_PULL_FAILED, "the Deployment spec names no image")
+    first, _, rest = image.partition("/")
+    has_host = bool(rest) and ("." in first or ":" in first or first == "localhost")
+    if not has_host:
+        return f"{registry}/{image}"
+    if first != registry:
+        raise permanent(
+            ErrorCode.IMAGE_REGISTRY_MISMATCH,
+            f"image {image} is not served by the installation's registry {registry}",
+        )
+    return image
+
+
+def _meta(spec: DeploymentSpec, name: str, component: str | None = None) -> Manifest:
+    return {"name": name, "namespace": spec.namespace, "labels": spec.labels(component)}
+
+
+def namespace_manifests(
+    spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi"
+) -> list[Manifest]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": spec.namespace, "labels": spec.labels()},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": _meta(spec, f"{spec.release}-quota"),
+            "spec": {"hard": {"requests.cpu": cpu, "requests.memory": memory, "pods": "50"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": _meta(spec, f"{spec.release}-limits"),
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "1", "memory": "2Gi"},
+                        "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+                    }
+                ]
+            },
+        },
+    ]
+
+
+def component_manifest(
+    spec: DeploymentSpec,
+    component: Component,
+    image: str,
+    db_side: str,
+    replicas: int | None = None,
+) -> Manifest:
+    name = spec.deployment_name(component.name)
+    labels = spec.labels(component.name)
+    selector = {"release": spec.release, "component": component.name}
+    env = [
+        _secret_env("AIRFLOW__CORE__FERNET_KEY", spec.secret_name("fernet-key"), "fernet-key"),
+        _secret_env(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            spec.secret_name(f"metadata-{db_side.lower()}"),
+            "connection",
+        ),
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(spec, name, component.name),
+        "spec": {
+            "replicas": component.replicas if replicas is None else replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 600 if component.name == WORKER else 60,
+                    "containers": [
+                        {
+                            "name": component.name,
+                            "image": image,
+                            "args": list(component.args),
+                            "env": env,
+                            "envFrom": [{"secretRef": {"name": spec.secret_name("env")}}],
+                            "resources": {
+                                "requests": {"cpu": component.cpu, "memory": component.memory}
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}

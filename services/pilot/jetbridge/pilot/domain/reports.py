@@ -1,0 +1,162 @@
+"""The events a Pilot reports, as (event type, payload) pairs matching the Avro schemas.
+
+One attempt of a step reports ``FlightStepStarted`` then exactly one outcome:
+``FlightStepSucceeded``, or the richer ``DrainCompleted``/``DrainTimedOut`` for the drain
+and ``FencingCompleted`` for the fence (Navigator reads those instead), or
+``FlightStepFailed`` (with ``FencingRefused`` beside it for a stale epoch). Times are
+epoch milliseconds. Secret values never appear: names and counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jetbridge.flightdeck.models import Flight
+from jetbridge.pilot.domain.steps import (
+    Drained,
+    Fenced,
+    FenceRefused,
+    StepFailure,
+    StepOutcome,
+)
+
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Report:
+    event_type: str
+    payload: dict[str, Any]
+
+
+def claimed(flight: Flight, owner: str, fencing_token: int, claim_attempt: int, at: int) -> Report:
+    return Report(
+        "FlightClaimed",
+        {
+            "flight_id": flight.flight_id,
+            "mission_id": flight.mission_id,
+            "deployment_id": flight.deployment_id,
+            "owner": owner,
+            "claim_attempt": claim_attempt,
+            "fencing_token": fencing_token,
+            "current_step": flight.current_step,
+            "claimed_at": at,
+        },
+    )
+
+
+def started(flight_id: str, step: str, attempt: int, at: int) -> Report:
+    return Report(
+        "FlightStepStarted",
+        {"flight_id": flight_id, "step": step, "attempt": attempt, "started_at": at},
+    )
+
+
+def outcome(flight: Flight, step: str, attempt: int, result: StepOutcome, at: int) -> list[Report]:
+    """The event(s) that end a successful attempt."""
+    fid = flight.flight_id
+    if isinstance(result, Drained):
+        if result.timed_out:
+            return [
+                Report(
+                    "DrainTimedOut",
+                    {
+                        "flight_id": fid,
+                        "attempt": attempt,
+                        "tasks_still_running": result.still_running,
+                        "timed_out_at": at,
+                    },
+                )
+            ]
+        return [Report("DrainCompleted", {"flight_id": fid, "attempt": attempt, "drained_at": at})]
+    if isinstance(result, Fenced):
+        return [
+            Report(
+                "FencingCompleted",
+                {
+                    "flight_id": fid,
+                    "mission_id": flight.mission_id,
+                    "deployment_id": flight.deployment_id,
+                    "epoch": result.epoch,
+                    "active_role": result.active_role,
+                    "fenced_role": result.fenced_role,
+                    "sessions_terminated": result.sessions_terminated,
+                    "attempt": attempt,
+                    "fenced_at": at,
+                },
+            )
+        ]
+    return [
+        Report(
+            "FlightStepSucceeded",
+            {"flight_id": fid, "step": step, "attempt": attempt, "succeeded_at": at},
+        )
+    ]
+
+
+def failed(  # noqa: PLR0917 - one report's facts
+    flight: Flight,
+    step: str,
+    attempt: int,
+    failure: StepFailure,
+    at: int,
+    refused: FenceRefused | None = None,
+) -> list[Report]:
+    reports = [
+        Report(
+            "FlightStepFailed",
+            {
+                "flight_id": flight.flight_id,
+                "step": step,
+                "attempt": attempt,
+                "error_code": failure.code.value,
+                "error": failure.message[:MAX_ERROR_CHARS],
+                "transient": failure.transient,
+                "failed_at": at,
+            },
+        )
+    ]
+    if refused is not None:
+        reports.append(
+            Report(
+                "FencingRefused",
+                {
+                    "flight_id": flight.flight_id,
+                    "mission_id": flight.mission_id,
+                    "deployment_id": flight.deployment_id,
+                    "attempted_epoch": refused.attempted_epoch,
+                    "current_epoch": refused.current_epoch,
+                    "requested_active_role": refused.requested_active_role,
+                    "current_active_role": refused.current_active_role,
+                    "reason": "STALE_EPOCH",
+                },
+            )
+        )
+    return reports
+
+
+def step_result(result: StepOutcome | StepFailure, attempt: int, at: int) -> dict[str, Any]:
+    """What Flightdeck stores for the step (JSON, no secret values)."""
+    if isinstance(result, StepFailure):
+        return {
+            "ok": False,
+            "attempt": attempt,
+            "error_code": result.code.value,
+            "error": result.message[:MAX_ERROR_CHARS],
+            "transient": result.transient,
+            "at": at,
+        }
+    body: dict[str, Any] = {"ok": True, "attempt": attempt, "at": at}
+    if isinstance(result, Drained):
+        body.update(
+            still_running=result.still_running,
+            timed_out=result.timed_out,
+            by_state=dict(result.by_state),
+            waited_seconds=round(result.waited_seconds, 3),
+        )
+    elif isinstance(result, Fenced):
+        body.update(epoch=result.epoch, already_applied=result.already_applied)
+    else:
+        body.update(result.details)
+    return body

@@ -1,0 +1,98 @@
+"""Secret replication as External Secrets objects: pure manifest builders.
+
+The home cluster pushes each Airflow secret WHOLE (no ``secretKey``: the store keeps
+the secret's JSON) through the ClusterSecretStore with a PushSecret; another cluster
+pulls it back with an ExternalSecret ``dataFrom.extract``, so the destination never
+needs to know the secret's keys. Only names travel: values stay in Secrets and the store.
+Database credentials exist once per side (``metadata-a``/``metadata-b``); each cluster
+mounts its own side's set, so fencing decides which cluster can reach the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
+
+GROUP = "external-secrets.io"
+FERNET, ENV = "fernet-key", "env"
+SIDES = ("a", "b")
+
+
+def metadata_kind(side: str) -> str:
+    return f"metadata-{side.lower()}"
+
+
+def pushed_kinds() -> tuple[str, ...]:
+    """What the home cluster pushes: both sides' credentials, so either side can run."""
+    return (FERNET, ENV, *(metadata_kind(s) for s in SIDES))
+
+
+def pulled_kinds(side: str) -> tuple[str, ...]:
+    return (FERNET, ENV, metadata_kind(side))
+
+
+def remote_key(spec: DeploymentSpec, kind: str) -> str:
+    return f"jetbridge/{spec.release}/{kind}"
+
+
+def secret_manifest(spec: DeploymentSpec, kind: str, values: Mapping[str, str]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": spec.secret_name(kind),
+            "namespace": spec.namespace,
+            "labels": spec.labels(),
+        },
+        "stringData": dict(values),
+    }
+
+
+def push_secret_manifest(spec: DeploymentSpec, kind: str, store: str) -> Manifest:
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "PushSecret",
+        "metadata": {
+            "name": spec.secret_name(kind),
+            "namespace": spec.namespace,
+            "labels": spec.labels(),
+        },
+        "spec": {
+            # Deleting the source's objects must never delete what the destination reads.
+            "deletionPolicy": "None",
+            "refreshInterval": "1m",
+            "secretStoreRefs": [{"name": store, "kind": "ClusterSecretStore"}],
+            "selector": {"secret": {"name": spec.secret_name(kind)}},
+            "data": [{"match": {"remoteRef": {"remoteKey": remote_key(spec, kind)}}}],
+        },
+    }
+
+
+def external_secret_manifest(spec: DeploymentSpec, kind: str, store: str) -> Manifest:
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": spec.secret_name(kind),
+            "namespace": spec.namespace,
+            "labels": spec.labels(),
+        },
+        "spec": {
+            "refreshInterval": "1m",
+            "secretStoreRef": {"name": store, "kind": "ClusterSecretStore"},
+            "target": {"name": spec.secret_name(kind), "creationPolicy": "Owner"},
+            "dataFrom": [{"extract": {"key": remote_key(spec, kind)}}],
+        },
+    }
+
+
+def ready_condition(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    """(Ready?, message) from ``status.conditions[type=Ready]``; no status: not yet."""
+    status = obj.get("status")
+    for cond in (status.get("conditions") or []) if isinstance(status, Mapping) else []:
+        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
+            return cond.get("status") == "True", str(cond.get("message") or "")
+    return False, "no Ready condition yet"

@@ -1,0 +1,206 @@
+"""Steps on the Kubernetes cluster: namespace, secrets, components, readiness, deletion.
+
+Every step converges: it applies the whole desired state (or deletes it) and then
+waits, so re-running it after a crash anywhere finds what is already there and
+continues. Waits end at the attempt's deadline with a failure naming what was not
+ready (an image, a secret and the store's message, a component).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets as random_secrets
+from typing import Any
+
+from jetbridge.flightdeck.models import Side
+from jetbridge.pilot.domain import secrets as sec
+from jetbridge.pilot.domain.airflow import (
+    SCHEDULER,
+    Manifest,
+    component_manifest,
+    namespace_manifests,
+    resolve_image,
+)
+from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, Succeeded, transient
+from jetbridge.pilot.service_layer.context import StepContext
+
+PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+
+
+async def create_namespace(ctx: StepContext) -> Succeeded:
+    spec = ctx.spec
+
+    async def active() -> tuple[bool, str]:
+        ns = await ctx.cluster.get("Namespace", None, spec.namespace)
+        phase = ((ns or {}).get("status") or {}).get("phase")
+        return phase != "Terminating", f"namespace {spec.namespace} is still terminating"
+
+    # A namespace left Terminating by an earlier deletion refuses new objects: wait.
+    await ctx.poll(active, ErrorCode.NOT_READY, "namespace")
+    for manifest in namespace_manifests(spec, ctx.config.quota_cpu, ctx.config.quota_memory):
+        await ctx.cluster.apply(manifest)
+    return Succeeded({"namespace": spec.namespace})
+
+
+async def apply_external_secrets(ctx: StepContext) -> Succeeded:
+    """Home cluster (SOURCE side of a provisioning flight): Secrets + PushSecrets.
+    Any other cluster (DESTINATION): ExternalSecrets pulling them. Then wait Ready."""
+    spec, store = ctx.spec, ctx.config.secret_store
+    if ctx.flight.side is Side.SOURCE:
+        await _ensure_source_secrets(ctx)
+        objects = [sec.push_secret_manifest(spec, k, store) for k in sec.pushed_kinds()]
+    else:
+        kinds = sec.pulled_kinds(ctx.db_side)
+        objects = [sec.external_secret_manifest(spec, k, store) for k in kinds]
+    for manifest in objects:
+        await ctx.cluster.apply(manifest)
+
+    async def ready() -> tuple[bool, str]:
+        waiting = []
+        for manifest in objects:
+            meta = manifest["metadata"]
+            live = await ctx.cluster.get(manifest["kind"], meta["namespace"], meta["name"])
+            ok, why = sec.ready_condition(live or {})
+            if not ok:
+                waiting.append(f"{manifest['kind']} {meta['name']} not Ready ({why})")
+        return not waiting, "; ".join(waiting)
+
+    code = ErrorCode.SECRETS_NOT_READY
+    await ctx.poll(ready, code, f"secrets through ClusterSecretStore {store}")
+    return Succeeded({"secrets": [m["metadata"]["name"] for m in objects]})
+
+
+async def _ensure_source_secrets(ctx: StepContext) -> None:
+    """Create the Airflow Secrets once; a re-run keeps the values already there."""
+    spec = ctx.spec
+    for kind in sec.pushed_kinds():
+        if await ctx.cluster.get("Secret", spec.namespace, spec.secret_name(kind)) is not None:
+            continue
+        values: dict[str, str]
+        if kind == sec.FERNET:
+            values = {
+                "fernet-key": base64.urlsafe_b64encode(random_secrets.token_bytes(32)).decode()
+            }
+        elif kind == sec.ENV:
+            values = dict(spec.env) or {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        else:
+            side = kind.rsplit("-", 1)[1]
+            password = random_secrets.token_urlsafe(24)
+            url = ctx.ports.fencer.connection_url(spec.deployment_id, side, password)
+            values = {"password": password, "connection": url}
+        await ctx.cluster.apply(sec.secret_manifest(spec, kind, values))
+
+
+async def read_passwords(ctx: StepContext) -> dict[str, str]:
+    """Both sides' database passwords from this cluster's Secrets (provisioning)."""
+    out: dict[str, str] = {}
+    for side in sec.SIDES:
+        secret = await ctx.cluster.get(
+            "Secret", ctx.spec.namespace, ctx.spec.secret_name(sec.metadata_kind(side))
+        )
+        data: dict[str, Any] = (secret or {}).get("data") or {}
+        if "password" not in data:
+            raise transient(ErrorCode.SECRETS_NOT_READY, f"no database credentials for side {side}")
+        out[side.upper()] = base64.b64decode(data["password"]).decode()
+    return out
+
+
+async def upsert_deployment(ctx: StepContext) -> Succeeded:
+    spec = ctx.spec
+    image = resolve_image(spec.image, ctx.config.registry)
+    for component in spec.components:
+        await ctx.cluster.apply(component_manifest(spec, component, image, ctx.db_side))
+    await _wait_components_ready(ctx, image)
+    return Succeeded({"image": image, "components": [c.name for c in spec.components]})
+
+
+async def wait_ready(ctx: StepContext) -> Succeeded:
+    await _wait_components_ready(ctx, None)
+    return Succeeded({"ready": [c.name for c in ctx.spec.components]})
+
+
+async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
+    spec = ctx.spec
+    pull_problem = ""
+
+    async def ready() -> tuple[bool, str]:
+        nonlocal pull_problem
+        waiting = []
+        for c in spec.components:
+            live = await ctx.cluster.get("Deployment", spec.namespace, spec.deployment_name(c.name))
+            if live is None:
+                waiting.append(f"{c.name} missing")
+            elif not deployment_ready(live):
+                waiting.append(f"{c.name} not ready")
+        if waiting:
+            pull_problem = await _pull_errors(ctx) or pull_problem
+        return not waiting, ", ".join(waiting)
+
+    try:
+        await ctx.poll(ready, ErrorCode.NOT_READY, f"Deployment {spec.deployment_id}")
+    except StepFailure as failure:
+        if pull_problem:
+            shown = image or "the Deployment's image"
+            raise transient(
+                ErrorCode.IMAGE_PULL_FAILED,
+                f"image {shown} cannot be pulled on {ctx.cluster.name}: {pull_problem}",
+            ) from failure
+        if image is not None:
+            raise transient(ErrorCode.NOT_READY, f"{failure.message} (image {image})") from failure
+        raise
+
+
+async def _pull_errors(ctx: StepContext) -> str:
+    for pod in await ctx.cluster.list("Pod", ctx.spec.namespace, {"release": ctx.spec.release}):
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in PULL_ERRORS:
+                return f"{waiting['reason']}: {waiting.get('message') or status.get('image')}"
+    return ""
+
+
+def deployment_ready(live: Manifest) -> bool:
+    want = int((live.get("spec") or {}).get("replicas", 1))
+    status = live.get("status") or {}
+    generation = int((live.get("metadata") or {}).get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    return (
+        observed >= generation
+        and int(status.get("readyReplicas") or 0) >= want
+        and (want > 0 or int(status.get("replicas") or 0) == 0)
+    )
+
+
+async def stop_scheduling(ctx: StepContext) -> Succeeded:
+    spec = ctx.spec
+    name = spec.deployment_name(SCHEDULER)
+    if not await ctx.cluster.scale(spec.namespace, name, 0):
+        return Succeeded({"scheduler": "absent"})
+
+    async def stopped() -> tuple[bool, str]:
+        live = await ctx.cluster.get("Deployment", spec.namespace, name)
+        pods = int(((live or {}).get("status") or {}).get("replicas") or 0)
+        return pods == 0, f"{pods} scheduler pod(s) still running"
+
+    await ctx.poll(stopped, ErrorCode.NOT_READY, "stop scheduling")
+    return Succeeded({"scheduler": "stopped"})
+
+
+async def scale_down_rest(ctx: StepContext) -> None:
+    """After the drain: workers first (they finish on SIGTERM), then the rest."""
+    spec = ctx.spec
+    order = sorted(spec.components, key=lambda c: c.name != "worker")
+    for c in order:
+        await ctx.cluster.scale(spec.namespace, spec.deployment_name(c.name), 0)
+
+
+async def delete_deployment(ctx: StepContext) -> Succeeded:
+    spec = ctx.spec
+    existed = await ctx.cluster.delete("Namespace", None, spec.namespace)
+
+    async def gone() -> tuple[bool, str]:
+        ns = await ctx.cluster.get("Namespace", None, spec.namespace)
+        return ns is None, f"namespace {spec.namespace} still terminating"
+
+    await ctx.poll(gone, ErrorCode.NOT_READY, "delete")
+    return Succeeded({"namespace": spec.namespace, "deleted": existed})

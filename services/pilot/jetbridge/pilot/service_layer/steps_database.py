@@ -1,0 +1,60 @@
+"""Steps on the database side: the controlled drain and the fence.
+
+The drain reads the Deployment's Airflow metadata database (``task_instance``) until
+nothing is queued, running or deferred, or the drain timeout passes; either way it
+then scales workers and the rest down and reports what was still running. The fence
+goes through libs/fencing with the mission's epoch (idempotent per epoch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure, transient
+from jetbridge.pilot.service_layer.context import StepContext
+from jetbridge.pilot.service_layer.steps_cluster import read_passwords, scale_down_rest
+
+DEFAULT_DRAIN_TIMEOUT_S = 600
+
+
+async def drain_tasks(ctx: StepContext) -> Drained:
+    clock = ctx.ports.clock
+    timeout = float(ctx.params.get("drain_timeout_seconds") or DEFAULT_DRAIN_TIMEOUT_S)
+    started = clock.monotonic()
+    # Leave time before the attempt's deadline to scale down and report.
+    until = min(started + timeout, ctx.deadline - 2 * ctx.config.poll_interval_s)
+    by_state: dict[str, int] = {}
+    while True:
+        try:
+            by_state = await ctx.ports.tasks.active(ctx.spec.deployment_id)
+        except StepFailure:
+            raise
+        except Exception as error:  # the metadata DB is down: retry inside the attempt
+            if clock.monotonic() >= until:
+                raise transient(
+                    ErrorCode.DATABASE_UNAVAILABLE, f"task_instance: {error}"
+                ) from error
+            by_state = {"unknown": -1}
+        running = sum(n for n in by_state.values() if n > 0)
+        if by_state.get("unknown") is None and running == 0:
+            break
+        if clock.monotonic() >= until:
+            break
+        await asyncio.sleep(min(ctx.config.poll_interval_s, max(0.0, until - clock.monotonic())))
+    still = sum(n for n in by_state.values() if n > 0)
+    await scale_down_rest(ctx)
+    return Drained(
+        still_running=still,
+        timed_out=still > 0,
+        by_state={k: v for k, v in by_state.items() if v > 0},
+        waited_seconds=clock.monotonic() - started,
+    )
+
+
+async def fence_database(ctx: StepContext) -> Fenced:
+    """Fence with the mission's epoch; a provisioning flight creates the roles instead
+    (only this cluster's side may connect, epoch 0)."""
+    fencer = ctx.ports.fencer
+    if ctx.params.get("provision"):
+        return await fencer.provision(ctx.spec.deployment_id, await read_passwords(ctx))
+    return await fencer.fence(ctx.spec.deployment_id, ctx.flight.fencing_epoch)

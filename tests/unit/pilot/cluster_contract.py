@@ -1,0 +1,160 @@
+"""ONE contract for every ClusterPort adapter: the in-memory twin (unit) and the
+Kubernetes adapter against the local clusters (integration) run these same tests.
+
+Subclasses provide ``pair`` (two clusters sharing one secrets store, like two data
+planes behind one ClusterSecretStore) and ``store`` (the ClusterSecretStore's name).
+Waits poll: real controllers (kwok, the ESO stand-in) take a few ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from jetbridge.pilot.domain import secrets as sec
+from jetbridge.pilot.domain.airflow import (
+    DeploymentSpec,
+    component_manifest,
+    namespace_manifests,
+)
+from jetbridge.pilot.domain.steps import StepFailure
+from jetbridge.pilot.service_layer.ports import ClusterPort
+from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
+
+WAIT_S = 60.0
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT_S  # noqa: ASYNC109
+) -> Any:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    last: Any = None
+    while loop.time() < end:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def new_spec() -> DeploymentSpec:
+    return DeploymentSpec(f"contract-{uuid.uuid4().hex[:8]}", "registry.test/airflow:1")
+
+
+class ClusterContract:
+    store = "jetbridge-secrets"
+
+    @pytest.fixture
+    def pair(self) -> tuple[ClusterPort, ClusterPort]:
+        raise NotImplementedError
+
+    async def _namespace(self, cluster: ClusterPort, spec: DeploymentSpec) -> None:
+        for manifest in namespace_manifests(spec):
+            await cluster.apply(manifest)
+
+    async def test_apply_is_idempotent_and_delete_says_whether_it_existed(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        await self._namespace(cluster, spec)  # again: no error, same objects
+        ns = await cluster.get("Namespace", None, spec.namespace)
+        assert ns is not None and ns["metadata"]["labels"]["release"] == spec.release
+        quota = await cluster.get("ResourceQuota", spec.namespace, f"{spec.release}-quota")
+        assert quota is not None and quota["spec"]["hard"]["pods"] == "50"
+        assert await cluster.get("LimitRange", spec.namespace, f"{spec.release}-limits")
+        assert await cluster.delete("Namespace", None, spec.namespace) is True
+
+        async def gone() -> bool:
+            return await cluster.get("Namespace", None, spec.namespace) is None
+
+        await eventually(gone, "the namespace to disappear", 90)
+        assert await cluster.delete("Namespace", None, spec.namespace) is False
+
+    async def test_an_object_in_a_missing_namespace_is_refused(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        cluster, _ = pair
+        spec = new_spec()
+        with pytest.raises(StepFailure) as info:
+            await cluster.apply(sec.secret_manifest(spec, "env", {"A": "1"}))
+        assert not info.value.transient
+
+    async def test_deployments_become_ready_and_scale_to_zero(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            for component in spec.components[:2]:
+                await cluster.apply(component_manifest(spec, component, spec.image, "A"))
+            name = spec.deployment_name(spec.components[0].name)
+
+            async def ready() -> bool:
+                live = await cluster.get("Deployment", spec.namespace, name)
+                return live is not None and deployment_ready(live)
+
+            await eventually(ready, "the scheduler Deployment to be ready")
+            listed = await cluster.list("Deployment", spec.namespace, {"release": spec.release})
+            assert len(listed) == 2
+            assert len(await cluster.list("Pod", spec.namespace, {"release": spec.release})) >= 1
+            assert await cluster.scale(spec.namespace, name, 0) is True
+
+            async def stopped() -> bool:
+                live = await cluster.get("Deployment", spec.namespace, name)
+                return (
+                    live is not None and int((live.get("status") or {}).get("replicas") or 0) == 0
+                )
+
+            await eventually(stopped, "the scheduler to have no pods")
+            assert await cluster.scale(spec.namespace, "no-such-deployment", 0) is False
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
+
+    async def test_a_pushed_secret_is_pulled_on_the_other_cluster(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        home, other = pair
+        spec = new_spec()
+        for cluster in pair:
+            await self._namespace(cluster, spec)
+        try:
+            await home.apply(sec.secret_manifest(spec, "env", {"GREETING": "hello"}))
+            await home.apply(sec.push_secret_manifest(spec, "env", self.store))
+
+            async def ready(cluster: ClusterPort, kind: str) -> bool:
+                live = await cluster.get(kind, spec.namespace, spec.secret_name("env"))
+                return sec.ready_condition(live or {})[0]
+
+            await eventually(lambda: ready(home, "PushSecret"), "the PushSecret to be Ready")
+            await other.apply(sec.external_secret_manifest(spec, "env", self.store))
+            await eventually(
+                lambda: ready(other, "ExternalSecret"), "the ExternalSecret to be Ready"
+            )
+            pulled = await other.get("Secret", spec.namespace, spec.secret_name("env"))
+            assert pulled is not None
+            assert base64.b64decode(pulled["data"]["GREETING"]).decode() == "hello"
+
+            missing = sec.external_secret_manifest(spec, "fernet-key", self.store)
+            await other.apply(missing)
+
+            async def refused() -> str:
+                live = await other.get(
+                    "ExternalSecret", spec.namespace, spec.secret_name("fernet-key")
+                )
+                ok, why = sec.ready_condition(live or {})
+                return "" if ok or "no Ready" in why else why
+
+            why = await eventually(refused, "the ExternalSecret of a missing key to fail")
+            assert "fernet-key" in why or "not found" in why.lower()
+        finally:
+            for cluster in pair:
+                await cluster.delete("Namespace", None, spec.namespace)
