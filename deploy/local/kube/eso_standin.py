@@ -44,9 +44,45 @@ RETRY_AFTER = 2.0
 Obj = dict[str, Any]
 
 
-def items(listing: object) -> list[Obj]:
-    """The typed client returns custom object lists as plain ``object``."""
-    return list(cast(Obj, listing)["items"])
+MERGE = "application/merge-patch+json"
+
+
+class Rest:
+    """Plain-JSON calls through the kubernetes client's ApiClient (auth, TLS, retries).
+
+    The typed ``CoreV1Api`` costs ~90 MB of RSS just to import (pydantic models for the
+    whole core group); dicts in, dicts out keeps the stand-in small.
+    """
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    def call(self, method: str, path: str, body: Obj | None = None,
+             query: list[tuple[str, str]] | None = None, content_type: str = "application/json"
+             ) -> Obj:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        params = self.api.param_serialize(method=method, resource_path=path,
+                                          query_params=query or [], header_params=headers,
+                                          body=body, auth_settings=["BearerToken"])
+        resp = self.api.call_api(*params, _request_timeout=10)
+        resp.read()  # type: ignore[no-untyped-call]
+        if resp.status >= 400:
+            raise ApiException(status=resp.status, reason=resp.reason)
+        return cast(Obj, json.loads(resp.data)) if resp.data else {}
+
+    def items(self, path: str, query: list[tuple[str, str]] | None = None) -> list[Obj]:
+        return list(self.call("GET", path, query=query).get("items") or [])
+
+
+def cr_path(version: str, plural: str, name: str = "", namespace: str | None = None) -> str:
+    ns = f"/namespaces/{namespace}" if namespace else ""
+    return f"/apis/{GROUP}/{version}{ns}/{plural}" + (f"/{name}" if name else "")
+
+
+def secret_path(namespace: str, name: str = "") -> str:
+    return f"/api/v1/namespaces/{namespace}/secrets" + (f"/{name}" if name else "")
 
 
 def now_rfc3339() -> str:
@@ -62,8 +98,7 @@ def ready_condition(obj: Obj) -> Obj | None:
 
 class StandIn:
     def __init__(self, api: client.ApiClient, endpoint: str) -> None:
-        self.core = client.CoreV1Api(api)
-        self.crd = client.CustomObjectsApi(api)
+        self.kube = Rest(api)
         self.endpoint = endpoint
         self.stores: dict[tuple[str, str, str], SecretsManager | str] = {}
         self.clients: dict[Credentials, SecretsManager] = {}
@@ -85,14 +120,8 @@ class StandIn:
         body: Obj = {"status": {"conditions": [cond], **(extra or {})}}
         meta = obj["metadata"]
         try:
-            if "namespace" in meta:
-                self.crd.patch_namespaced_custom_object_status(
-                    GROUP, version, meta["namespace"], plural, meta["name"], body,
-                    _content_type="application/merge-patch+json")
-            else:
-                self.crd.patch_cluster_custom_object_status(
-                    GROUP, version, plural, meta["name"], body,
-                    _content_type="application/merge-patch+json")
+            path = cr_path(version, plural, meta["name"], meta.get("namespace")) + "/status"
+            self.kube.call("PATCH", path, body, content_type=MERGE)
         except ApiException as err:
             if err.status != 404:  # deleted meanwhile: nothing to report on
                 raise
@@ -116,10 +145,10 @@ class StandIn:
             if not ref.get("name") or not ref.get("key") or not ns:
                 raise ValueError(f"auth.secretRef.{field} is incomplete")
             try:
-                secret = self.core.read_namespaced_secret(ref["name"], ns)
+                secret = self.kube.call("GET", secret_path(ns, ref["name"]))
             except ApiException as err:
                 raise ValueError(f"cannot read {ns}/{ref['name']}: {err.reason}") from err
-            raw = (secret.data or {}).get(ref["key"])
+            raw = (secret.get("data") or {}).get(ref["key"])
             if raw is None:
                 raise ValueError(f"{ns}/{ref['name']} has no key {ref['key']!r}")
             values.append(base64.b64decode(raw).decode())
@@ -130,12 +159,9 @@ class StandIn:
 
     def reconcile_stores(self) -> None:
         found: dict[tuple[str, str, str], SecretsManager | str] = {}
-        listed = [("ClusterSecretStore", "clustersecretstores",
-                   self.crd.list_cluster_custom_object(GROUP, "v1", "clustersecretstores"))]
-        listed.append(("SecretStore", "secretstores",
-                       self.crd.list_cluster_custom_object(GROUP, "v1", "secretstores")))
-        for kind, plural, listing in listed:
-            for obj in items(listing):
+        for kind, plural in (("ClusterSecretStore", "clustersecretstores"),
+                             ("SecretStore", "secretstores")):
+            for obj in self.kube.items(cr_path("v1", plural)):
                 key = (kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 try:
                     sm = self.provider(obj)
@@ -188,7 +214,7 @@ class StandIn:
 
     # --- PushSecret -------------------------------------------------------------------
     def reconcile_push_secrets(self) -> None:
-        for ps in items(self.crd.list_cluster_custom_object(GROUP, "v1alpha1", "pushsecrets")):
+        for ps in self.kube.items(cr_path("v1alpha1", "pushsecrets")):
             meta, spec = ps["metadata"], ps.get("spec") or {}
             delete_remote = spec.get("deletionPolicy") == "Delete"
             finalizers = meta.get("finalizers") or []
@@ -219,10 +245,10 @@ class StandIn:
         if not name:
             raise ProviderError("spec.selector.secret.name is required by the stand-in")
         try:
-            secret = self.core.read_namespaced_secret(name, meta["namespace"])
+            secret = self.kube.call("GET", secret_path(meta["namespace"], name))
         except ApiException as err:
             raise ProviderError(f"source secret {name!r}: {err.reason}") from err
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
         if_not_exists = spec.get("updatePolicy") == "IfNotExists"
         synced: Obj = {}
         for ref in spec.get("secretStoreRefs") or []:
@@ -263,16 +289,16 @@ class StandIn:
         self.patch_finalizers(ps["metadata"], remaining)
 
     def patch_finalizers(self, meta: Obj, finalizers: list[str]) -> None:
-        self.crd.patch_namespaced_custom_object(
-            GROUP, "v1alpha1", meta["namespace"], "pushsecrets", meta["name"],
+        self.kube.call(
+            "PATCH", cr_path("v1alpha1", "pushsecrets", meta["name"], meta["namespace"]),
             {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-            _content_type="application/merge-patch+json")
+            content_type=MERGE)
 
     # --- ExternalSecret ---------------------------------------------------------------
     def reconcile_external_secrets(self) -> None:
-        secrets = self.core.list_secret_for_all_namespaces(label_selector=f"{MANAGED_LABEL}=true")
-        owned = {(m.namespace, m.name) for s in secrets.items if (m := s.metadata)}
-        for es in items(self.crd.list_cluster_custom_object(GROUP, "v1", "externalsecrets")):
+        secrets = self.kube.items("/api/v1/secrets", [("labelSelector", f"{MANAGED_LABEL}=true")])
+        owned = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in secrets}
+        for es in self.kube.items(cr_path("v1", "externalsecrets")):
             meta, spec = es["metadata"], es.get("spec") or {}
             if meta.get("deletionTimestamp"):
                 continue
@@ -326,18 +352,19 @@ class StandIn:
                 "apiVersion": f"{GROUP}/v1", "kind": "ExternalSecret", "name": meta["name"],
                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
         try:
-            self.core.read_namespaced_secret(target, meta["namespace"])
+            self.kube.call("GET", secret_path(meta["namespace"], target))
             exists = True
         except ApiException as err:
             if err.status != 404:
                 raise
             exists = False
         if exists:
-            self.core.patch_namespaced_secret(target, meta["namespace"], body)
+            self.kube.call("PATCH", secret_path(meta["namespace"], target), body,
+                           content_type=MERGE)
         elif policy == "Merge":
             raise ProviderError(f"target secret {target!r} does not exist (creationPolicy Merge)")
         else:
-            self.core.create_namespaced_secret(meta["namespace"], cast(Any, body))
+            self.kube.call("POST", secret_path(meta["namespace"]), body)
         return digest
 
     def tick(self) -> None:

@@ -19,8 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 MANAGED_TAG = {"Key": "managed-by", "Value": "external-secrets"}
 # Fail fast: "store does not answer" must flip readiness within a couple of seconds.
-_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1,
-                                                             "mode": "standard"})
+# ``total_max_attempts`` counts the first try; ``max_attempts`` would add a retry.
+_CONFIG = Config(connect_timeout=1, read_timeout=2,
+                 retries={"total_max_attempts": 1, "mode": "standard"})
 StoreError = (BotoCoreError, ClientError)
 
 

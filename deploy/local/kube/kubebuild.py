@@ -268,12 +268,17 @@ def main(argv: list[str]) -> int:
         for name, path in ensure_binaries(force=cmd == "rebuild").items():
             say(f"{name}: {path}")
         return 0
+    if cmd == "prune":  # binaries stay; the 3-4 GB compile cache and sources go
+        for path in [cache_root() / "go-build", *cache_root().glob("*/src")]:
+            shutil.rmtree(path, ignore_errors=True)
+            say(f"removed {path}")
+        return 0
     if cmd == "paths":
         for comp in COMPONENTS:
             state = "built" if is_built(comp) else "missing"
             say(f"{comp.key}: {bin_dir(comp)} ({state})")
         return 0
-    print("usage: kubebuild.py [build|rebuild|regenerate|paths]", file=sys.stderr)
+    print("usage: kubebuild.py [build|rebuild|regenerate|paths|prune]", file=sys.stderr)
     return 2
 
 

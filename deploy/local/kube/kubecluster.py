@@ -165,7 +165,7 @@ class Cluster:
                 "--manage-nodes-with-label-selector=", "--manage-single-node=",
                 f"--cidr={POD_CIDR}", "--node-ip=10.0.0.1",
                 "--node-lease-duration-seconds=40",
-                f"--server-address={HOST}:{p.kwok}"]),
+                f"--server-address={HOST}:{p.kwok}", "--v=WARN"]),
             Daemon("eso-standin", [
                 sys.executable, str(HERE / "eso_standin.py"),
                 f"--kubeconfig={self.component_kubeconfig('jetbridge:eso-standin')}",
