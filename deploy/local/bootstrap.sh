@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the local stack needs on a fresh Debian machine (as root), and nothing
 # when it is all there (then it takes about a second). Idempotent: run it any time.
-#   - Debian packages: postgresql (15), mariadb-server, mariadb-client, and a JRE and
+#   - Debian packages: postgresql (15), mariadb-server, mariadb-client, chromium (the
+#     console's browser test), and a JRE and
 #     Maven for the Kafka broker when java/mvn are missing
 #   - uv 0.13.9 (pip) and the project venv (.venv, `uv sync --frozen`)
 #   - the Kafka broker jars, fetched from Maven Central into ~/.cache/jetbridge
@@ -22,7 +23,7 @@ quietly() {  # run a noisy command; show its output only when it fails
 
 # --- Debian packages --------------------------------------------------------------
 missing=()
-for pkg in postgresql mariadb-server mariadb-client; do
+for pkg in postgresql mariadb-server mariadb-client chromium; do
     if ! dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii'; then
         missing+=("$pkg")
     fi

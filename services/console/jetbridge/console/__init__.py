@@ -1,0 +1,1 @@
+"""Console: the operators' HTTP API, live web UI and ``jetbridge`` CLI."""

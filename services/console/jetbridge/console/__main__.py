@@ -1,0 +1,3 @@
+from jetbridge.console.entrypoints.app import main
+
+main()

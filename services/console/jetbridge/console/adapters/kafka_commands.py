@@ -1,0 +1,31 @@
+"""Commands leave on ``jetbridge.commands`` through the shared idempotent publisher."""
+
+from __future__ import annotations
+
+from jetbridge.common.events import EventRecord
+from jetbridge.common.kafka import EventPublisher
+
+
+class KafkaCommandSender:
+    def __init__(self, bootstrap_servers: str, *, topic_prefix: str = "") -> None:
+        self._bootstrap = bootstrap_servers
+        self._prefix = topic_prefix
+        self._publisher: EventPublisher | None = None
+
+    async def start(self) -> None:
+        """aiokafka clients need a running loop: created here, not in ``__init__``."""
+        self._publisher = EventPublisher(
+            self._bootstrap, client_id="console", topic_prefix=self._prefix
+        )
+        await self._publisher.start()
+
+    async def stop(self) -> None:
+        if self._publisher is not None:
+            await self._publisher.stop()
+            self._publisher = None
+
+    async def send(self, command: EventRecord) -> None:
+        """Returns once the broker acknowledged it (acks=all): the command is durable."""
+        if self._publisher is None:
+            raise RuntimeError("the command sender is not started")
+        await self._publisher.publish(command)

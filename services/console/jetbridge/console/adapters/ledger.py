@@ -1,0 +1,264 @@
+"""The ledger read model: the Navigator's ledger folded into its own pure ``Fleet``.
+
+Why this and not only the SQL projections: eligibility, valid destinations and the
+dry-run plan need the whole domain state (cluster facts, Deployment origins, every
+active request) and the Navigator's rules; folding the ledger (``failover.events``:
+its decisions plus a copy of every fact it folded, each aggregate in fold order) into
+the same ``Fleet`` with the same ``EventMapper`` gives exactly the state the Navigator
+decided on, a little later. Each event also becomes an audit entry, which is what the
+event log and the live stream serve.
+
+The fold is per aggregate, so it does not matter how the partitions interleave. An
+event that does not fold (it never should) is counted and logged, never fatal: the
+Console keeps serving what it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from jetbridge.common.events import EventRecord
+from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.kafka.replay import PartitionReplay
+from jetbridge.console.adapters import fleet_views as fv
+from jetbridge.console.domain.audit import AuditEntry, EventFilter, clusters_named
+from jetbridge.console.domain.intents import StartIntent
+from jetbridge.console.service_layer.views import (
+    ClusterView,
+    DeploymentView,
+    DestinationsView,
+    PlanView,
+    Reason,
+    RequestDetail,
+    RequestSummary,
+)
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.deployment_eligibility import tainted_clusters
+from jetbridge.navigator.domain.errors import DomainError
+from jetbridge.navigator.domain.fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+
+class LedgerReadModel:
+    def __init__(self, mapper: EventMapper, clock: Callable[[], int]) -> None:
+        self.mapper = mapper
+        self.clock = clock
+        self.fleet = Fleet()
+        self.entries: list[AuditEntry] = []
+        self._extras: dict[str, fv.RequestExtras] = {}
+        self._refusals: dict[str, Reason] = {}
+        self._seq_of: dict[tuple[str, str], int] = {}
+        self._changed = asyncio.Event()
+        self._fold_errors = 0
+        self.is_ready: Callable[[], bool] = lambda: True
+
+    # --- writing: one ledger record at a time ---------------------------------------
+    def ingest(self, record: EventRecord, partition: int = 0, offset: int = 0) -> AuditEntry:
+        p: dict[str, Any] = dict(record.payload)
+        env = record.envelope
+        if self.mapper.is_domain_event(record):
+            try:
+                event = self.mapper.to_domain(record)
+                self.fleet.apply(event)
+                self._remember(event, p)
+            except (DomainError, TypeError, ValueError, KeyError) as error:
+                self._fold_errors += 1
+                log.warning("could not fold %s %s: %s", record.event_type, env.event_id, error)
+        elif record.event_type == "CommandRefused":
+            self._refusals[p["command_id"]] = Reason(
+                code=p["reason_code"], subject_id=p["subject_id"], message=p["reason"]
+            )
+        entry = self._entry(record, p, partition, offset)
+        self.entries.append(entry)
+        self._seq_of[(env.aggregate_type, env.aggregate_id)] = entry.seq
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        return entry
+
+    def _remember(self, event: ev.DomainEvent, payload: dict[str, Any]) -> None:
+        match event:
+            case ev.FailoverRequested():
+                self._extra(event.request_id).requested = payload
+            case ev.FailoverRejected():
+                self._extra(event.request_id).rejected = payload
+            case ev.FailoverStarted():
+                self._extra(event.request_id).started_at = event.started_at
+            case ev.FailoverFailed():
+                self._extra(event.request_id).failed = payload
+            case _:
+                pass
+
+    def _extra(self, request_id: str) -> fv.RequestExtras:
+        return self._extras.setdefault(request_id, fv.RequestExtras())
+
+    def _entry(
+        self, record: EventRecord, p: dict[str, Any], partition: int, offset: int
+    ) -> AuditEntry:
+        env = record.envelope
+        clusters = clusters_named(p)
+        request_id = p.get("request_id") if isinstance(p.get("request_id"), str) else None
+        deployment_id = p.get("deployment_id") if isinstance(p.get("deployment_id"), str) else None
+        flight = self.fleet.flights.get(p.get("flight_id", ""))
+        if flight is not None:
+            request_id = request_id or flight.request_id
+            deployment_id = deployment_id or flight.deployment_id
+            clusters.append(flight.cluster_id)
+        mission = self.fleet.missions.get(p.get("mission_id", ""))
+        if mission is not None:
+            request_id = request_id or mission.request_id
+            deployment_id = deployment_id or mission.deployment_id
+            clusters += [mission.source_cluster_id, mission.destination_cluster_id]
+        if request_id is None and env.correlation_id in self.fleet.requests:
+            request_id = env.correlation_id
+        if request_id is None and record.event_type == "CommandRefused":
+            request_id = p.get("subject_id") or None
+        return AuditEntry(
+            seq=len(self.entries) + 1,
+            event_id=env.event_id,
+            event_type=record.event_type,
+            aggregate_type=env.aggregate_type,
+            aggregate_id=env.aggregate_id,
+            occurred_at=int(env.occurred_at.timestamp() * 1000),
+            actor=env.actor,
+            producer=env.producer,
+            causation_id=env.causation_id,
+            request_id=request_id,
+            deployment_id=deployment_id,
+            cluster_ids=tuple(dict.fromkeys(c for c in clusters if c)),
+            partition=partition,
+            offset=offset,
+            payload=p,
+        )
+
+    # --- reading: the ReadModel port --------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self.is_ready()
+
+    @property
+    def fold_errors(self) -> int:
+        return self._fold_errors
+
+    def last_seq(self) -> int:
+        return len(self.entries)
+
+    async def wait_beyond(self, seq: int, timeout_s: float) -> int:
+        """Return once an event after ``seq`` was applied (or the timeout passed)."""
+        if self.last_seq() > seq:
+            return self.last_seq()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+        return self.last_seq()
+
+    def _seq(self, kind: str, key: str) -> int:
+        return self._seq_of.get((kind, key), 0)
+
+    async def clusters(self) -> list[ClusterView]:
+        tainted = tainted_clusters(self.fleet.clusters, self.fleet.deployments)
+        return [
+            fv.cluster_view(self.fleet, c, self._seq("Cluster", c.id), tainted)
+            for _, c in sorted(self.fleet.clusters.items())
+        ]
+
+    async def cluster(self, cluster_id: str) -> ClusterView | None:
+        c = self.fleet.clusters.get(cluster_id)
+        if c is None:
+            return None
+        tainted = tainted_clusters(self.fleet.clusters, self.fleet.deployments)
+        return fv.cluster_view(self.fleet, c, self._seq("Cluster", c.id), tainted)
+
+    async def destinations(self, source_id: str) -> DestinationsView | None:
+        if source_id not in self.fleet.clusters:
+            return None
+        return fv.destinations_view(self.fleet, source_id)
+
+    async def deployments(self, cluster_id: str) -> list[DeploymentView] | None:
+        if cluster_id not in self.fleet.clusters:
+            return None
+        return fv.deployment_views(self.fleet, cluster_id)
+
+    async def requests(
+        self, *, status: str | None, cluster_id: str | None, limit: int
+    ) -> list[RequestSummary]:
+        now = self.clock()
+        chosen = [
+            r
+            for r in self.fleet.requests.values()
+            if (status is None or r.status.value == status)
+            and (cluster_id is None or r.involves(cluster_id))
+        ]
+        chosen.sort(key=lambda r: (r.requested_at, r.id), reverse=True)
+        return [
+            fv.request_summary(
+                self.fleet, r, self._extra(r.id), self._seq("FailoverRequest", r.id), now
+            )
+            for r in chosen[:limit]
+        ]
+
+    async def request(self, request_id: str) -> RequestDetail | None:
+        r = self.fleet.requests.get(request_id)
+        if r is None:
+            return None
+        seq = max(
+            [self._seq("FailoverRequest", r.id)] + [self._seq("Mission", m) for m in r.mission_ids]
+        )
+        return fv.request_detail(self.fleet, r, self._extra(r.id), seq, self.clock())
+
+    async def plan(self, intent: StartIntent, now_ms: int) -> PlanView:
+        return fv.plan_view(self.fleet, intent, now_ms)
+
+    async def events(
+        self, where: EventFilter, limit: int, *, newest_first: bool = False
+    ) -> list[AuditEntry]:
+        out: list[AuditEntry] = []
+        start = max(where.after_seq, 0)  # seq n lives at index n-1
+        end = len(self.entries) if where.before_seq is None else max(where.before_seq - 1, 0)
+        window = self.entries[start:end]
+        for entry in reversed(window) if newest_first else window:
+            if where.matches(entry):
+                out.append(entry)
+                if len(out) >= limit:
+                    break
+        return out
+
+    async def refusal(self, command_id: str) -> Reason | None:
+        return self._refusals.get(command_id)
+
+
+class LedgerFollower:
+    """Reads every partition of the ledger from the start, then follows it."""
+
+    def __init__(self, bootstrap: str, topic: str, model: LedgerReadModel) -> None:
+        self.model = model
+        self._replay = PartitionReplay(
+            bootstrap_servers=bootstrap,
+            topics=[topic],
+            handler=self._handle,
+            group_id=None,
+            codec=None,
+            client_id="console-ledger",
+        )
+        model.is_ready = self._replay.ready.is_set
+        self._task: asyncio.Task[None] | None = None
+
+    def _handle(self, record: EventRecord, consumed: ConsumedRecord) -> None:
+        self.model.ingest(record, consumed.partition, consumed.offset)
+
+    async def start(self) -> None:
+        await self._replay.start()
+        self._task = asyncio.create_task(self._replay.run(), name="console-ledger")
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._replay.ready.wait(), timeout_s)
+
+    async def stop(self) -> None:
+        await self._replay.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=10)

@@ -1,0 +1,63 @@
+"""Roles and the one table that says which role each action needs.
+
+Roles are ordered (viewer < operator < admin): a higher role may do everything a
+lower one may. Authentication (bearer token, OIDC) only ever yields a ``Principal``;
+authorisation is this table, so the API and its tests read the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+
+class Action(StrEnum):
+    READ = "read"  # clusters, deployments, failovers, events, the live stream
+    PLAN = "plan"  # a dry run: creates nothing, so any authenticated reader may
+    START_FAILOVER = "start_failover"
+    CANCEL_FAILOVER = "cancel_failover"
+    ENABLE_FAILOVER = "enable_failover"  # switches a cluster under failover management
+
+
+REQUIRED: dict[Action, Role] = {
+    Action.READ: Role.VIEWER,
+    Action.PLAN: Role.VIEWER,
+    Action.START_FAILOVER: Role.OPERATOR,
+    Action.CANCEL_FAILOVER: Role.OPERATOR,
+    Action.ENABLE_FAILOVER: Role.ADMIN,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: ``subject`` becomes the ``actor`` of every command they send."""
+
+    subject: str
+    role: Role
+
+    def may(self, action: Action) -> bool:
+        return self.role.at_least(REQUIRED[action])
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {text!r} (known: {known})") from None

@@ -1,0 +1,116 @@
+"""Composition root of the Console: ledger follower + command publisher + API + UI.
+
+Run with ``python -m jetbridge.console`` (uvicorn). Settings come from ``JETBRIDGE_*``
+variables, falling back to the local stack's ``.state/stack.env``. Tokens:
+``JETBRIDGE_CONSOLE_TOKENS`` or ``JETBRIDGE_CONSOLE_TOKENS_FILE`` (see adapters/tokens).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jetbridge.common import topics
+from jetbridge.common.events import default_registry
+from jetbridge.common.logs import configure_logging
+from jetbridge.common.settings import env_file_path
+from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
+from jetbridge.console.adapters.ledger import LedgerFollower, LedgerReadModel
+from jetbridge.console.adapters.tokens import StaticTokens
+from jetbridge.console.entrypoints.api import create_app
+from jetbridge.console.service_layer.console import ConsoleService, clock_ms
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+
+log = logging.getLogger(__name__)
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")
+    console_host: str = "127.0.0.1"
+    console_port: int = 8470
+    console_tokens: str = Field(default="", description="'<role> <subject> <token>; ...'")
+    console_tokens_file: Path | None = None
+    console_answer_timeout_s: float = Field(
+        default=5.0, description="How long a start/cancel waits for the Navigator's answer."
+    )
+    console_ready_timeout_s: float = 120.0
+
+
+def load_tokens(s: ConsoleSettings) -> StaticTokens:
+    text = s.console_tokens
+    if s.console_tokens_file is not None:
+        text += "\n" + s.console_tokens_file.read_text()
+    tokens = StaticTokens.from_text(text)
+    if not len(tokens):
+        log.warning("no console tokens configured: every API call will get 401")
+    return tokens
+
+
+class ConsoleRuntime:
+    """Owns the Kafka clients; the FastAPI lifespan starts and stops them."""
+
+    def __init__(self, settings: ConsoleSettings) -> None:
+        self.settings = settings
+        mapper = EventMapper(default_registry(), producer="console")
+        self.model = LedgerReadModel(mapper, clock_ms)
+        self.sender = KafkaCommandSender(
+            settings.kafka_bootstrap_servers, topic_prefix=settings.topic_prefix
+        )
+        self.follower: LedgerFollower | None = None
+        self.service = ConsoleService(
+            self.model,
+            self.sender,
+            answer_timeout_s=settings.console_answer_timeout_s,
+        )
+        self.app: FastAPI = create_app(self.service, load_tokens(settings), lifespan=self.lifespan)
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.sender.start()
+        self.follower = LedgerFollower(
+            s.kafka_bootstrap_servers, s.topic_prefix + topics.FAILOVER_EVENTS, self.model
+        )
+        await self.follower.start()
+        try:
+            await self.follower.wait_ready(s.console_ready_timeout_s)
+        except TimeoutError:
+            log.warning("ledger not caught up yet; serving what has been read so far")
+
+    async def stop(self) -> None:
+        if self.follower is not None:
+            await self.follower.stop()
+        await self.sender.stop()
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+def main() -> None:
+    configure_logging("console")
+    env_file = env_file_path()
+    settings = ConsoleSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+    runtime = ConsoleRuntime(settings)
+    config = uvicorn.Config(
+        runtime.app,
+        host=settings.console_host,
+        port=settings.console_port,
+        log_config=None,
+        proxy_headers=True,
+    )
+    asyncio.run(uvicorn.Server(config).serve())

@@ -1,0 +1,63 @@
+"""Clusters: health, facts, eligibility with every reason, destinations, Deployments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from jetbridge.console.entrypoints.auth import Enabler, Read, Reader, Service
+from jetbridge.console.entrypoints.bodies import CLUSTER_ID
+from jetbridge.console.entrypoints.errors import ERRORS
+from jetbridge.console.service_layer.console import NotFound
+from jetbridge.console.service_layer.views import (
+    ClusterView,
+    CommandAccepted,
+    DeploymentView,
+    DestinationsView,
+)
+
+router = APIRouter(prefix="/api/v1/clusters", tags=["clusters"], responses=ERRORS)
+ClusterId = Annotated[str, Path(pattern=CLUSTER_ID)]
+
+
+def _missing(cluster_id: str) -> NotFound:
+    return NotFound(f"no cluster {cluster_id!r}")
+
+
+@router.get("")
+async def clusters(_: Reader, read: Read) -> list[ClusterView]:
+    """Every cluster: health, facts, and whether (and why not) it can fail over."""
+    return await read.clusters()
+
+
+@router.get("/{cluster_id}")
+async def cluster(cluster_id: ClusterId, _: Reader, read: Read) -> ClusterView:
+    found = await read.cluster(cluster_id)
+    if found is None:
+        raise _missing(cluster_id)
+    return found
+
+
+@router.get("/{cluster_id}/destinations")
+async def destinations(cluster_id: ClusterId, _: Reader, read: Read) -> DestinationsView:
+    """Valid destinations for this source, and why each other cluster is not one."""
+    found = await read.destinations(cluster_id)
+    if found is None:
+        raise _missing(cluster_id)
+    return found
+
+
+@router.get("/{cluster_id}/deployments")
+async def deployments(cluster_id: ClusterId, _: Reader, read: Read) -> list[DeploymentView]:
+    """The Deployments running there, each with its failover readiness and reasons."""
+    found = await read.deployments(cluster_id)
+    if found is None:
+        raise _missing(cluster_id)
+    return found
+
+
+@router.post("/{cluster_id}/enable-failover", status_code=202)
+async def enable_failover(cluster_id: ClusterId, who: Enabler, service: Service) -> CommandAccepted:
+    """Admin: put a cluster under failover management (refused if it has Deployments)."""
+    return await service.enable_failover(who, cluster_id)
