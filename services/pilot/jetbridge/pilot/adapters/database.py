@@ -129,6 +129,11 @@ class PgTaskInstances:
                 "WHERE state = ANY($1::text[]) GROUP BY state",
                 list(ACTIVE_STATES),
             )
+        except asyncpg.UndefinedTableError as error:  # no waiting will fix this
+            raise permanent(
+                ErrorCode.DATABASE_UNAVAILABLE,
+                f"{database} has no task_instance table: not an Airflow metadata database?",
+            ) from error
         finally:
             await conn.close()
         return {str(r["state"]): int(r["n"]) for r in rows}

@@ -36,12 +36,14 @@ class FlightdeckRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.2,
         topic_prefix: str = "",
+        topic: str | None = None,
     ) -> None:
         self._deck = deck
         self._sender = sender
         self._batch = batch_size
         self._poll = poll_interval_s
         self._prefix = topic_prefix
+        self._topic = topic  # every row to this one topic (sandboxes, tests)
         self._stopping = asyncio.Event()
         self.published = 0
 
@@ -50,7 +52,7 @@ class FlightdeckRelay:
         if not rows:
             return 0
         await self._sender.send_raw_many(
-            (self._prefix + r.topic, r.key, r.payload, list(r.headers)) for r in rows
+            (self._topic or self._prefix + r.topic, r.key, r.payload, list(r.headers)) for r in rows
         )
         await self._deck.mark_published([r.event_id for r in rows])
         self.published += len(rows)

@@ -1,0 +1,1 @@
+"""Process wiring of the Pilot (``python -m jetbridge.pilot``)."""

@@ -1,0 +1,94 @@
+"""The Pilot assembled: Flightdeck, one cluster, the fencer, the relay, the claim loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.fencing.domain import Fencer
+from jetbridge.flightdeck import Flightdeck, open_flightdeck
+from jetbridge.pilot.adapters.clock import SystemClock
+from jetbridge.pilot.adapters.database import LibFencer, PgTaskInstances
+from jetbridge.pilot.adapters.events import AvroEventEncoder
+from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
+from jetbridge.pilot.entrypoints.settings import PilotSettings
+from jetbridge.pilot.service_layer.context import PilotConfig, Ports
+from jetbridge.pilot.service_layer.pilot import Pilot
+from jetbridge.pilot.service_layer.ports import ClusterPort
+from jetbridge.pilot.service_layer.relay import FlightdeckRelay
+from jetbridge.pilot.service_layer.runner import FlightRunner
+
+
+def make_fencer(admin_dsn: str) -> Fencer:
+    if admin_dsn.split("://", 1)[0] in ("mysql", "mariadb"):
+        from jetbridge.fencing.mysql import MySQLFencer  # noqa: PLC0415 - optional driver
+
+        return MySQLFencer(admin_dsn)
+    from jetbridge.fencing.postgres import PostgresFencer  # noqa: PLC0415
+
+    return PostgresFencer(admin_dsn)
+
+
+class PilotApp:
+    def __init__(self, settings: PilotSettings, *, cluster: ClusterPort | None = None) -> None:
+        self.settings = settings
+        self._owns_cluster = cluster is None  # a cluster passed in is closed by its owner
+        self.cluster = cluster or KubernetesCluster(settings.cluster_name, settings.kubeconfig)
+        self.deck: Flightdeck | None = None
+        self.pilot: Pilot | None = None
+        self.relay: FlightdeckRelay | None = None
+        self.publisher: EventPublisher | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        s = self.settings
+        self.deck = deck = await open_flightdeck(s.flightdeck_dsn)
+        fencer = LibFencer(
+            make_fencer(s.database_admin_dsn),
+            side=s.database_side,
+            server_url=s.database_admin_dsn,
+            prefix=s.database_prefix,
+        )
+        tasks = PgTaskInstances(
+            s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
+        )
+        config = PilotConfig(
+            registry=s.registry,
+            secret_store=s.secret_store,
+            poll_interval_s=s.poll_interval_s,
+            default_deadline_s=s.default_deadline_s,
+        )
+        runner = FlightRunner(
+            deck,
+            Ports(self.cluster, fencer, tasks, SystemClock()),
+            AvroEventEncoder(),
+            config,
+            lease_seconds=s.lease_seconds,
+        )
+        self.pilot = Pilot(
+            deck, runner, owner=s.owner, max_flights=s.max_flights, lease_seconds=s.lease_seconds
+        )
+        self._tasks.append(asyncio.create_task(self.pilot.run(), name="pilot"))
+        if s.kafka_bootstrap_servers:
+            self.publisher = EventPublisher(s.kafka_bootstrap_servers, client_id=s.owner)
+            await self.publisher.start()
+            self.relay = FlightdeckRelay(
+                deck, self.publisher, topic_prefix=s.topic_prefix, topic=s.topic_override
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+
+    async def stop(self) -> None:
+        if self.pilot is not None:
+            await self.pilot.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.publisher is not None:
+            await self.publisher.stop()
+        close = getattr(self.cluster, "close", None) if self._owns_cluster else None
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+        if self.deck is not None:
+            await self.deck.close()
