@@ -30,7 +30,9 @@ WAIT_S = 60.0
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT_S  # noqa: ASYNC109
+    probe: Callable[[], Awaitable[Any]],
+    what: str,
+    timeout: float = WAIT_S,  # noqa: ASYNC109
 ) -> Any:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

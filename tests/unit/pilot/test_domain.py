@@ -1,0 +1,127 @@
+"""The Pilot's pure domain: next action, reports, manifests, image references."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jetbridge.common.events import EventCodec
+from jetbridge.flightdeck.models import Flight, FlightState, Side
+from jetbridge.pilot.adapters.events import AvroEventEncoder
+from jetbridge.pilot.domain import reports
+from jetbridge.pilot.domain.airflow import DeploymentSpec, resolve_image, slug
+from jetbridge.pilot.domain.decisions import Cancel, Complete, Release, RunStep, next_action
+from jetbridge.pilot.domain.steps import (
+    Drained,
+    ErrorCode,
+    Fenced,
+    FenceRefused,
+    StepFailure,
+    Succeeded,
+)
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def flight(**changes: object) -> Flight:
+    base = Flight(
+        flight_id="r/d/source",
+        mission_id="r/d",
+        request_id="r",
+        deployment_id="d",
+        side=Side.SOURCE,
+        mode="CONTROLLED",
+        plan=[
+            {"name": "STOP_SCHEDULING", "deadline_seconds": 30, "params": {"x": 1}},
+            {"name": "DRAIN_TASKS", "deadline_seconds": 60, "params": {}},
+        ],
+        fencing_epoch=2,
+        state=FlightState.RUNNING,
+        current_step=0,
+        step_results={},
+        error=None,
+        lease_owner="p",
+        lease_expires_at=NOW,
+        attempt=1,
+        fencing_token=1,
+        cancel_requested=False,
+        created_at=NOW,
+        updated_at=NOW,
+        finished_at=None,
+        cleared_through=0,
+        step_attempts={0: 2},
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_next_action_runs_only_cleared_steps_in_order() -> None:
+    assert next_action(flight(), NOW) == RunStep(0, "STOP_SCHEDULING", 2, 30, {"x": 1})
+    assert isinstance(next_action(flight(current_step=1), NOW), Release)
+    assert next_action(flight(current_step=1, cleared_through=1), NOW) == RunStep(
+        1, "DRAIN_TASKS", 1, 60, {}
+    )
+    assert isinstance(next_action(flight(current_step=2, cleared_through=1), NOW), Complete)
+    assert isinstance(next_action(flight(cancel_requested=True), NOW), Cancel)
+    later = flight(not_before=NOW + timedelta(seconds=5))
+    assert isinstance(next_action(later, NOW), Release)  # a retry's backoff
+    assert isinstance(next_action(flight(cleared_through=None, current_step=1), NOW), RunStep)
+
+
+def test_outcomes_report_the_richer_event_of_drain_and_fence() -> None:
+    f = flight()
+    kinds = [
+        reports.outcome(f, "DRAIN_TASKS", 1, Drained(0, False), 5)[0].event_type,
+        reports.outcome(f, "DRAIN_TASKS", 1, Drained(3, True), 5)[0].event_type,
+        reports.outcome(f, "FENCE_DATABASE", 1, Fenced(2, "a", "b", 0), 5)[0].event_type,
+        reports.outcome(f, "WAIT_READY", 1, Succeeded(), 5)[0].event_type,
+    ]
+    assert kinds == ["DrainCompleted", "DrainTimedOut", "FencingCompleted", "FlightStepSucceeded"]
+    timed_out = reports.outcome(f, "DRAIN_TASKS", 3, Drained(3, True), 5)[0].payload
+    assert (timed_out["tasks_still_running"], timed_out["attempt"]) == (3, 3)
+
+
+def test_a_refused_fence_is_reported_beside_the_failure() -> None:
+    failure = StepFailure(ErrorCode.FENCING_REFUSED, "stale", transient=False)
+    refused = FenceRefused(1, 4, "x_b", "x_a")
+    items = reports.failed(flight(), "FENCE_DATABASE", 1, failure, 9, refused)
+    assert [i.event_type for i in items] == ["FlightStepFailed", "FencingRefused"]
+    assert items[0].payload["transient"] is False
+    assert items[1].payload["current_epoch"] == 4
+
+
+def test_every_report_encodes_against_its_schema() -> None:
+    f = flight()
+    failure = StepFailure(
+        ErrorCode.IMAGE_PULL_FAILED, "image r/a:1 cannot be pulled", transient=True
+    )
+    items = [
+        reports.claimed(f, "pilot-1", 3, 2, 1),
+        reports.started(f.flight_id, "DRAIN_TASKS", 1, 1),
+        *reports.outcome(f, "DRAIN_TASKS", 1, Drained(2, True), 2),
+        *reports.outcome(f, "FENCE_DATABASE", 1, Fenced(2, "a", "b", 1), 2),
+        *reports.outcome(f, "WAIT_READY", 1, Succeeded(), 2),
+        *reports.failed(f, "UPSERT_DEPLOYMENT", 1, failure, 3, FenceRefused(1, 2, "b", "a")),
+    ]
+    codec = EventCodec()
+    for item, row in zip(items, AvroEventEncoder(codec).encode(f, items), strict=True):
+        decoded = codec.decode(row.payload)
+        assert (decoded.event_type, dict(decoded.payload)) == (item.event_type, item.payload)
+        assert row.key == f.flight_id.encode() and row.topic == "jetbridge.flight.events"
+
+
+def test_images_come_from_the_installation_registry() -> None:
+    assert resolve_image("org/airflow:1", "reg.example.com") == "reg.example.com/org/airflow:1"
+    assert resolve_image("reg.example.com/a:1", "reg.example.com") == "reg.example.com/a:1"
+    with pytest.raises(StepFailure) as other:
+        resolve_image("docker.io/a:1", "reg.example.com")
+    assert other.value.code is ErrorCode.IMAGE_REGISTRY_MISMATCH and not other.value.transient
+    assert "docker.io/a:1" in other.value.message
+
+
+def test_names_are_dns_labels() -> None:
+    spec = DeploymentSpec("Req 1/Dép_42", "img")
+    assert spec.release == slug("Req 1/Dép_42") == "req-1-d-p-42"
+    assert spec.namespace == "airflow-req-1-d-p-42"
+    assert len(slug("x" * 200)) == 40

@@ -1,0 +1,152 @@
+"""Steps on the in-memory twin: converging re-runs and typed failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+import pytest
+
+from jetbridge.flightdeck.models import Side
+from jetbridge.pilot.adapters.clock import SystemClock
+from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
+from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure
+from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
+from jetbridge.pilot.service_layer.steps import STEPS
+
+from .test_domain import flight
+
+REGISTRY = "reg.test"
+
+
+class FakeFencer:
+    side = "B"
+
+    def __init__(self) -> None:
+        self.fenced: list[int] = []
+
+    async def provision(self, deployment_id: str, passwords: Mapping[str, str]) -> Fenced:
+        return Fenced(0, "a", "b", 0)
+
+    async def fence(self, deployment_id: str, epoch: int) -> Fenced:
+        self.fenced.append(epoch)
+        return Fenced(epoch, "b", "a", 0, already_applied=len(self.fenced) > 1)
+
+    def connection_url(self, deployment_id: str, side: str, password: str) -> str:
+        return f"postgresql://{side}:{password}@db/x"
+
+
+class FakeTasks:
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    async def active(self, deployment_id: str) -> dict[str, int]:
+        return dict(self.counts)
+
+
+def ctx(
+    cluster: InMemoryCluster,
+    step: str,
+    *,
+    side: Side = Side.DESTINATION,
+    seconds: float = 2.0,
+    tasks: FakeTasks | None = None,
+    image: str = "org/airflow:1",
+    **params: object,
+) -> StepContext:
+    spec = {"deployment_spec": {"deployment_id": "dep-1", "image": image}, **params}
+    return StepContext(
+        flight=replace(flight(), side=side, deployment_id="dep-1"),
+        step=step,
+        attempt=1,
+        params=spec,
+        spec=DeploymentSpec.from_params("dep-1", spec),
+        config=PilotConfig(registry=REGISTRY, secret_store="store", poll_interval_s=0.05),
+        ports=Ports(cluster, FakeFencer(), tasks or FakeTasks({}), SystemClock()),
+        deadline=time.monotonic() + seconds,
+    )
+
+
+async def run(cluster: InMemoryCluster, step: str, **kw: object) -> object:
+    return await STEPS[step](ctx(cluster, step, **kw))  # type: ignore[arg-type]
+
+
+async def test_a_whole_provisioning_and_failover_converges_when_re_run() -> None:
+    store = MemorySecretStore()
+    home, other = InMemoryCluster("east", store), InMemoryCluster("west", store)
+    for _ in range(2):  # every step twice: a crash after the effect, before the record
+        await run(home, "CREATE_NAMESPACE", side=Side.SOURCE)
+        await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE)
+        await run(home, "UPSERT_DEPLOYMENT", side=Side.SOURCE)
+    fernet = home.objects()["Secret/airflow-dep-1/dep-1-fernet-key"]["data"]["fernet-key"]
+    for _ in range(2):
+        for step in (
+            "CREATE_NAMESPACE",
+            "APPLY_EXTERNAL_SECRETS",
+            "UPSERT_DEPLOYMENT",
+            "WAIT_READY",
+        ):
+            await run(other, step)
+        await run(home, "STOP_SCHEDULING", side=Side.SOURCE)
+        await run(home, "DELETE_DEPLOYMENT", side=Side.SOURCE)
+    assert set(home.creations.values()) == {1}  # nothing was ever created twice...
+    assert home.objects() == {}  # ...and all of it is gone from the source
+    assert set(other.creations.values()) == {1}
+    kinds = sorted(k.split("/")[0] for k in other.objects())
+    assert kinds.count("Deployment") == 5 and kinds.count("ExternalSecret") == 3
+    pulled = other.objects()["Secret/airflow-dep-1/dep-1-fernet-key"]["data"]["fernet-key"]
+    assert pulled == fernet  # the re-run kept the first key; the destination has the same
+    assert len(store.values) == 4  # fernet, env, metadata-a, metadata-b
+
+
+async def test_an_unpullable_image_fails_at_the_deadline_naming_the_image() -> None:
+    cluster = InMemoryCluster("west", unpullable=frozenset({f"{REGISTRY}/org/airflow:9"}))
+    await run(cluster, "CREATE_NAMESPACE")
+    started = time.monotonic()
+    with pytest.raises(StepFailure) as info:
+        await run(cluster, "UPSERT_DEPLOYMENT", image="org/airflow:9", seconds=0.5)
+    assert time.monotonic() - started >= 0.5
+    failure = info.value
+    assert failure.code is ErrorCode.IMAGE_PULL_FAILED and failure.transient
+    assert f"{REGISTRY}/org/airflow:9" in failure.message and "ImagePullBackOff" in failure.message
+
+
+async def test_a_store_that_is_down_fails_with_the_store_message() -> None:
+    store = MemorySecretStore(down=True)
+    cluster = InMemoryCluster("west", store)
+    await run(cluster, "CREATE_NAMESPACE")
+    with pytest.raises(StepFailure) as info:
+        await run(cluster, "APPLY_EXTERNAL_SECRETS", seconds=0.3)
+    assert info.value.code is ErrorCode.SECRETS_NOT_READY and info.value.transient
+    assert (
+        "store unreachable" in info.value.message
+        and "ClusterSecretStore store" in info.value.message
+    )
+
+
+async def test_a_drain_that_times_out_reports_what_still_ran() -> None:
+    cluster = InMemoryCluster("east")
+    await run(cluster, "CREATE_NAMESPACE", side=Side.SOURCE)
+    await run(cluster, "UPSERT_DEPLOYMENT", side=Side.SOURCE)
+    busy = FakeTasks({"running": 2, "deferred": 1})
+    drained = await run(
+        cluster, "DRAIN_TASKS", side=Side.SOURCE, tasks=busy, drain_timeout_seconds=0.3
+    )
+    assert drained == Drained(3, True, {"running": 2, "deferred": 1}, drained.waited_seconds)  # type: ignore[attr-defined]
+    workers = [o for k, o in cluster.objects().items() if k.startswith("Deployment/")]
+    assert {o["spec"]["replicas"] for o in workers} == {0}  # everything scaled down after
+    idle = await run(cluster, "DRAIN_TASKS", side=Side.SOURCE, drain_timeout_seconds=5)
+    assert isinstance(idle, Drained) and not idle.timed_out and idle.waited_seconds < 1
+
+
+async def test_cluster_outages_are_transient_and_refusals_permanent() -> None:
+    cluster = InMemoryCluster("west")
+    cluster.fail_next = 1
+    with pytest.raises(StepFailure) as outage:
+        await run(cluster, "CREATE_NAMESPACE")
+    assert outage.value.code is ErrorCode.CLUSTER_UNAVAILABLE and outage.value.transient
+    with pytest.raises(StepFailure) as refused:
+        await run(cluster, "UPSERT_DEPLOYMENT")  # no namespace
+    assert refused.value.code is ErrorCode.CLUSTER_REFUSED and not refused.value.transient
