@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jetbridge.console.domain.intents import MODE_HELP, Mode, StartIntent
-from jetbridge.console.domain.progress import duration_ms, progress
+from jetbridge.console.domain.progress import MissionProgress, duration_ms, progress
 from jetbridge.console.service_layer.views import (
     ClusterFacts,
     ClusterView,
@@ -50,7 +50,7 @@ from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.reasons import Finding
 from jetbridge.navigator.domain.requesting import decide_request, start_request
-from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind, StepName
+from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind, StepName, StepStatus
 
 
 def reason(f: Finding) -> Reason:
@@ -156,8 +156,7 @@ def _deployment(d: Deployment, why: list[Finding], mission_id: str | None) -> De
 def request_summary(
     fleet: Fleet, r: FailoverRequest, extras: RequestExtras, seq: int, now: int
 ) -> RequestSummary:
-    statuses = [fleet.missions[m].status.value for m in r.mission_ids if m in fleet.missions]
-    p = progress(r.status.value, statuses)
+    p = progress(r.status.value, [_mission_progress(fleet, m) for m in r.mission_ids])
     return RequestSummary(
         request_id=r.id,
         source_cluster_id=r.source_cluster_id,
@@ -173,6 +172,19 @@ def request_summary(
         progress=ProgressView(**vars(p)),
         seq=seq,
     )
+
+
+def _mission_progress(fleet: Fleet, mission_id: str) -> MissionProgress:
+    m = fleet.missions.get(mission_id)
+    if m is None:  # read before its MissionCreated: count it as waiting
+        return MissionProgress("CREATED", 0, 0)
+    done = total = 0
+    for fid in (m.source_flight_id, m.destination_flight_id):
+        flight = fleet.flights.get(fid)
+        if flight is not None:
+            total += len(flight.steps)
+            done += sum(1 for s in flight.steps if s.status is StepStatus.SUCCEEDED)
+    return MissionProgress(m.status.value, done, total)
 
 
 class RequestExtras:
@@ -225,7 +237,12 @@ def request_detail(
 
 
 def mission_view(fleet: Fleet, m: Mission, now: int) -> MissionView:
-    flights = [fleet.flights[f] for f in (m.source_flight_id, m.destination_flight_id)]
+    # Partitions interleave: a mission may be read before its flights (shown once they are).
+    flights = [
+        fleet.flights[f]
+        for f in (m.source_flight_id, m.destination_flight_id)
+        if f in fleet.flights
+    ]
     current = next(
         (
             f"{f.kind.value}:{s.name.value}"

@@ -1,8 +1,10 @@
 """How far a failover is: mission outcomes counted, one number for the progress bar.
 
-A mission counts as done once it is terminal (succeeded, failed or cancelled); the
-bar shows done / total. A request that ended with no mission (rejected, cancelled
-before it started) is complete at 100 %.
+Missions run side by side and end together, so counting finished missions alone
+makes the bar jump from 0 to 100. The percentage counts flight steps instead: a
+running mission contributes the steps that succeeded, a terminal one all of its steps
+(whatever remains of a failed or cancelled mission will not run). A request that
+ended with no mission (rejected, cancelled before it started) is complete at 100 %.
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from dataclasses import dataclass
 
 TERMINAL_REQUEST = frozenset({"SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"})
 ACTIVE_REQUEST = frozenset({"PENDING", "IN_PROGRESS"})
+TERMINAL_MISSION = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class MissionProgress:
+    status: str
+    steps_done: int
+    steps_total: int
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,8 @@ class Progress:
     cancelled: int
     running: int
     waiting: int
+    steps_done: int
+    steps_total: int
     percent: float
 
     @property
@@ -29,15 +41,16 @@ class Progress:
         return self.succeeded + self.failed + self.cancelled
 
 
-def progress(request_status: str, mission_statuses: Iterable[str]) -> Progress:
+def progress(request_status: str, missions: Iterable[MissionProgress]) -> Progress:
     counts = {"SUCCEEDED": 0, "FAILED": 0, "CANCELLED": 0, "RUNNING": 0, "CREATED": 0}
-    total = 0
-    for status in mission_statuses:
+    total = steps_done = steps_total = 0
+    for m in missions:
         total += 1
-        counts[status] = counts.get(status, 0) + 1
-    done = counts["SUCCEEDED"] + counts["FAILED"] + counts["CANCELLED"]
-    if total:
-        percent = round(100.0 * done / total, 1)
+        counts[m.status] = counts.get(m.status, 0) + 1
+        steps_total += m.steps_total
+        steps_done += m.steps_total if m.status in TERMINAL_MISSION else m.steps_done
+    if steps_total:
+        percent = round(100.0 * steps_done / steps_total, 1)
     else:
         percent = 100.0 if request_status in TERMINAL_REQUEST else 0.0
     return Progress(
@@ -47,6 +60,8 @@ def progress(request_status: str, mission_statuses: Iterable[str]) -> Progress:
         cancelled=counts["CANCELLED"],
         running=counts["RUNNING"],
         waiting=counts["CREATED"],
+        steps_done=steps_done,
+        steps_total=steps_total,
         percent=percent,
     )
 

@@ -129,7 +129,9 @@ class ProgressView(BaseModel):
     cancelled: int
     running: int
     waiting: int
-    percent: float
+    steps_done: int
+    steps_total: int
+    percent: float = Field(description="Share of flight steps done (all of a finished mission).")
 
 
 class RequestSummary(BaseModel):

@@ -1,0 +1,186 @@
+"""Headless Debian Chromium drives the web UI of a real Console, Navigator and Kafka.
+
+Done-when of the Console issue: log in, see the clusters, open the trigger dialog
+(reasons show where they apply, the dropdown lists only valid targets), start a
+Controlled failover, watch it progress live to SUCCEEDED, open its audit trail; the
+board stays usable in a narrow window. Screenshots are kept as artifacts in
+``$JETBRIDGE_ARTIFACTS_DIR/console`` (default ``.state/artifacts/console``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from playwright.async_api import Page, async_playwright, expect
+
+from jetbridge.common.settings import REPO_ROOT
+from jetbridge.navigator.domain.vocabulary import Health
+from tests.integration.console.world import TOKENS, console_world
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = (
+    Path(os.environ.get("JETBRIDGE_ARTIFACTS_DIR", REPO_ROOT / ".state" / "artifacts")) / "console"
+)
+DEPLOYMENTS = [f"orders-{i}" for i in range(1, 7)]
+
+
+async def shot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    # Optional parts of a view must vanish, never print as "null"/"undefined".
+    text = await page.locator("#view").inner_text()
+    assert "null" not in text and "undefined" not in text, f"{name}: {text[:500]}"
+    return path
+
+
+async def test_operator_triggers_and_watches_a_failover_in_the_browser(
+    postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    async with console_world(postgres_dsn, kafka_bootstrap, step_s=0.5) as world:
+        await world.seed(
+            "eu-east",
+            "eu-west",
+            DEPLOYMENTS,
+            others={
+                "legacy": {"failover_enabled": False, "external_secrets": False},
+                "eu-south": {"health": Health.DEGRADED},
+            },
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await page.goto(world.url)
+
+                # Log in (a wrong token first: it says so).
+                await page.fill("#token", "not-a-real-token-at-all")
+                await page.press("#token", "Enter")
+                await expect(page.locator("#login-error")).to_contain_text("not valid")
+                await page.fill("#token", TOKENS["operator"])
+                await page.press("#token", "Enter")
+                await expect(page.locator("#who")).to_have_text("operator@example.com · operator")
+
+                # The board: every cluster, live health, the reasons where a trigger is off.
+                for name in ("eu-east", "eu-west", "legacy", "eu-south"):
+                    await expect(page.locator(f"#c-{name}")).to_be_visible()
+                await expect(
+                    page.locator(".cluster", has=page.locator("#c-eu-south")).locator(".badge")
+                ).to_have_text("DEGRADED")
+                legacy = page.locator("#trigger-legacy")
+                await expect(legacy).to_be_disabled()
+                blockers = page.locator("#blockers-legacy")
+                await expect(blockers).to_contain_text(
+                    "Failover is not enabled on source cluster legacy"
+                )
+                await expect(blockers).to_contain_text("External secrets are not enabled")
+                await expect(page.locator("#trigger-eu-east")).to_be_enabled()
+                await shot(page, "1-board")
+
+                # The trigger dialog, opened from the keyboard.
+                await page.focus("#trigger-eu-east")
+                await page.keyboard.press("Enter")
+                dialog = page.locator("#trigger")
+                await expect(dialog).to_be_visible()
+                options = await page.locator("#t-destination option").all_inner_texts()
+                assert options == ["eu-west"], options  # legacy and eu-south are not valid targets
+                unavailable = page.locator("#t-unavailable")
+                await unavailable.locator("summary").click()
+                await expect(unavailable).to_contain_text(
+                    "eu-south: Destination cluster eu-south is not healthy"
+                )
+                await expect(unavailable).to_contain_text(
+                    "legacy: External secrets are not enabled"
+                )
+                await expect(page.locator("#mode-help-CONTROLLED")).to_contain_text(
+                    "Drains each Deployment"
+                )
+                await expect(page.locator("#mode-help-FORCED")).to_contain_text(
+                    "running tasks on the source are lost"
+                )
+                # Forced asks for an explicit confirmation; Controlled does not.
+                await page.check("#mode-FORCED")
+                await expect(page.locator("#t-confirm-row")).to_be_visible()
+                await page.check("#mode-CONTROLLED")
+                await expect(page.locator("#t-confirm-row")).to_be_hidden()
+                await page.fill("#t-drain", "30")
+                await page.click("#t-preview")
+                await expect(page.locator("#t-plan")).to_contain_text("would accept")
+                await expect(page.locator("#t-plan")).to_contain_text("6 mission(s)")
+                await shot(page, "2-trigger-dialog")
+
+                # Start it, and watch it move without reloading.
+                await page.click("#t-start")
+                await expect(page).to_have_url(re.compile(r"#/failovers/fo-"))
+                request_id = page.url.rsplit("/", 1)[1]
+                seen: set[str] = set()
+                mid_shot = False
+                deadline = time.monotonic() + 90
+                status = page.locator("h1 .badge")
+                while time.monotonic() < deadline:
+                    text = (
+                        await page.locator(".summary").inner_text()
+                        if await page.locator(".summary").count()
+                        else ""
+                    )
+                    seen.add(text)
+                    if (
+                        not mid_shot
+                        and "running" in text
+                        and not text.startswith("0%")
+                        and "100%" not in text
+                    ):
+                        first = page.locator(".missions details").first
+                        await first.locator("summary").click()
+                        await shot(page, "3-failover-in-progress")
+                        mid_shot = True
+                    if await status.count() and (await status.inner_text()) == "SUCCEEDED":
+                        break
+                    await page.wait_for_timeout(100)
+                await expect(status).to_have_text("SUCCEEDED")
+                percents = {m.group(1) for t in seen if (m := re.match(r"([\d.]+)% done", t))}
+                assert len(percents) >= 3, f"expected live progress, saw only {sorted(percents)}"
+                assert mid_shot, "never caught the failover in progress"
+                await expect(page.locator(".summary")).to_contain_text("100% done")
+                await expect(page.locator(".summary")).to_contain_text("6 succeeded")
+                first = page.locator(".missions details").first
+                await first.evaluate("d => { d.open = true; }")
+                await expect(first.locator(".steps li.SUCCEEDED").first).to_be_visible()
+                await shot(page, "4-failover-succeeded")
+
+                # The audit trail of that request, with the operator as the command's actor.
+                await page.click("text=Audit trail")
+                await expect(page).to_have_url(re.compile(r"#/events\?request_id="))
+                rows = page.locator("table tbody tr")
+                await expect(rows.filter(has_text="FailoverSucceeded")).to_have_count(1)
+                command = rows.filter(has_text="RequestFailover")
+                await expect(command).to_have_count(1)
+                await expect(command).to_contain_text("operator@example.com")
+                await expect(command).to_contain_text(request_id)
+                await shot(page, "5-audit-trail", full_page=False)
+
+                # History lists it; a narrow window keeps the board readable.
+                await page.click("#nav a[data-view=failovers]")
+                await expect(page.locator("table")).to_contain_text(request_id)
+                await page.set_viewport_size({"width": 380, "height": 800})
+                await page.click("#nav a[data-view=clusters]")
+                await expect(page.locator("#c-eu-east")).to_be_visible()
+                overflow = await page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, f"the narrow board scrolls sideways by {overflow}px"
+                await shot(page, "6-narrow-board")
+            finally:
+                await browser.close()
