@@ -32,6 +32,7 @@ API_VERSIONS = {
     "Secret": "v1",
     "Pod": "v1",
     "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
     "PushSecret": "external-secrets.io/v1alpha1",
     "ExternalSecret": "external-secrets.io/v1",
 }
