@@ -1,0 +1,124 @@
+"""The ``jetbridge`` CLI as a real process against a real Console, Navigator and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from tests.integration.console.world import TOKENS, ConsoleWorld
+
+JETBRIDGE = str(Path(sys.executable).with_name("jetbridge"))
+
+
+async def cli(world: ConsoleWorld, *args: str, role: str | None = "operator") -> tuple[int, str]:
+    token = ["--token", TOKENS[role]] if role else []
+    proc = await asyncio.create_subprocess_exec(
+        JETBRIDGE,
+        "--url",
+        world.url,
+        *token,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_cli_starts_and_watches_a_failover_to_success(world: ConsoleWorld) -> None:
+    await world.seed(
+        "cli-east",
+        "cli-west",
+        ["cli-a", "cli-b", "cli-c"],
+        others={"cli-legacy": {"failover_enabled": False}},
+    )
+    code, text = await cli(world, "--json", "clusters")
+    assert code == 0, text
+    ids = {c["cluster_id"]: c for c in json.loads(text)}
+    assert ids["cli-east"]["valid_destinations"] == ["cli-west"]
+    assert [r["code"] for r in ids["cli-legacy"]["trigger_blockers"]] == [
+        "SOURCE_FAILOVER_DISABLED"
+    ]
+
+    code, text = await cli(
+        world, "failover", "plan", "--from", "cli-legacy", "--to", "cli-west", "--json"
+    )
+    assert code == 3, text
+    assert "SOURCE_FAILOVER_DISABLED" in text
+    code, text = await cli(world, "failover", "plan", "--from", "cli-east", "--to", "cli-west")
+    assert code == 0, text
+
+    code, text = await cli(
+        world,
+        "--json",
+        "failover",
+        "start",
+        "--from",
+        "cli-east",
+        "--to",
+        "cli-west",
+        "--drain-timeout",
+        "30",
+        "--watch",
+    )
+    assert code == 0, text
+    lines = text.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert last["status"] == "SUCCEEDED" and last["progress"]["percent"] == 100.0
+    request_id = last["request_id"]
+
+    code, text = await cli(
+        world, "--json", "events", "tail", "--request", request_id, "-n", "1000", role="viewer"
+    )
+    assert code == 0, text
+    events = json.loads(text)
+    commands = [e for e in events if e["event_type"] == "RequestFailover"]
+    assert [c["actor"] for c in commands] == ["operator@example.com"]
+    assert any(e["event_type"] == "FailoverSucceeded" for e in events)
+
+    # Watching a failover that already ended returns at once with its exit code.
+    code, text = await cli(world, "failover", "watch", request_id, role="viewer")
+    assert code == 0, text
+    assert "SUCCEEDED" in text
+
+
+async def test_cli_watch_of_a_failed_failover_exits_1(world: ConsoleWorld) -> None:
+    await world.seed("fail-east", "fail-west", ["fail-a", "fail-b"])
+    world.planes.fail_permanently.add(("fail-b", "DESTINATION", "UPSERT_DEPLOYMENT"))
+    code, text = await cli(
+        world,
+        "--json",
+        "failover",
+        "start",
+        "--from",
+        "fail-east",
+        "--to",
+        "fail-west",
+        "--drain-timeout",
+        "30",
+    )
+    assert code == 0, text
+    request_id = json.loads(text)["subject_id"]
+    code, text = await cli(world, "failover", "watch", request_id)
+    assert code == 1, text
+    assert "FAILED" in text and "fail-b" in text
+
+
+async def test_cli_exit_codes_for_refusals(world: ConsoleWorld) -> None:
+    await world.seed("code-east", "code-west", ["code-a"])
+    before = len(await world.commands(0))
+    start = ["failover", "start", "--from", "code-east", "--to", "code-west"]
+    assert (await cli(world, *start, role="viewer"))[0] == 4
+    assert (await cli(world, *start, role=None))[0] == 4
+    code, text = await cli(world, *start, "--mode", "forced")
+    assert code == 8 and "confirm_forced" in text, text
+    code, text = await cli(world, "failover", "start", "--from", "code-east", "--to", "code-east")
+    assert code == 8, text
+    assert (await cli(world, "failover", "watch", "fo-does-not-exist"))[0] == 5
+    assert (await cli(world, "--url", "http://127.0.0.1:1", "clusters"))[0] == 6
+    assert (await cli(world, "failover", "start"))[0] == 2
+    # None of these sent a command.
+    assert len(await world.commands()) == before
