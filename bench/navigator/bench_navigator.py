@@ -164,7 +164,10 @@ def _command(request_id: str, source: str, destination: str, mode: str) -> Event
     return codec.decode(codec.encode(command))
 
 
-async def run(deployments: int, full_react: bool, failback: bool) -> dict[str, Any]:
+async def run(
+    deployments: int, full_react: bool, failback: bool, rounds: int = 1
+) -> dict[str, Any]:
+    """``rounds`` failovers there and back (controlled there, forced back)."""
     mapper = EventMapper(default_registry(), producer="bench")
     clock = [T0 + 10_000]
     log = MemoryLog()
@@ -181,9 +184,11 @@ async def run(deployments: int, full_react: bool, failback: bool) -> dict[str, A
         return out
 
     pending = inputs(_facts(mapper, deployments), "cluster.events")
-    requests = [("r1", "east", "west", "CONTROLLED")]
-    if failback:
-        requests.append(("r2", "west", "east", "FORCED"))
+    requests = []
+    for i in range(rounds):
+        requests.append((f"r{2 * i + 1}", "east", "west", "CONTROLLED"))
+        if failback:
+            requests.append((f"r{2 * i + 2}", "west", "east", "FORCED"))
     started, cpu = time.perf_counter(), time.process_time()
     batches = react_s = 0.0
     per_request: dict[str, float] = {}

@@ -3,7 +3,8 @@
 Done-when of the Navigator issue: Controlled and Forced failovers of 50 Deployments
 reach SUCCEEDED, a failback of the same Deployments succeeds, one failing Deployment
 yields FAILED with the others SUCCEEDED, and a Navigator rebuilt from its store equals
-the live one.
+the live one. The projector runs beside the Navigator: it folds the Navigator's very
+fleet from the ledger, and the read model rebuilt from the ledger equals the live one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jetbridge.navigator.domain.vocabulary import MissionStatus, RequestStatus
 from jetbridge.navigator.entrypoints.app import NavigatorApp, NavigatorSettings
 from jetbridge.navigator.service_layer.navigator import NavigatorService
 from tests.integration.kafka_tools import create_sandbox
+from tests.integration.navigator.read_model import LiveReadModel
 from tests.integration.navigator.scripted_planes import ScriptedPlanes, now_ms
 from tests.unit.navigator.builders import cluster_events, deployment
 
@@ -40,6 +42,7 @@ class World:
     planes: ScriptedPlanes
     mapper: EventMapper
     tasks: tuple[asyncio.Task[None], ...]
+    read_model: LiveReadModel
 
     @property
     def service(self) -> NavigatorService:
@@ -135,9 +138,13 @@ async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     try:
-        yield World(app, publisher, planes, mapper, (app_task, planes_task))
+        read_model = LiveReadModel(pg_database, kafka_bootstrap, prefix)
+        await read_model.start()
+        yield World(app, publisher, planes, mapper, (app_task, planes_task), read_model)
     finally:
         stop.set()
+        with contextlib.suppress(UnboundLocalError):
+            await read_model.close()
         await app.stop()
         await publisher.stop()
         for task in (app_task, planes_task):
@@ -169,6 +176,7 @@ async def test_controlled_then_forced_failback_of_50_deployments(world: World) -
     assert {e for r, e in epochs if r == there} == {1}
     assert {e for r, e in epochs if r == back} == {2}
     print(f"controlled 50: {controlled_s:.1f}s, forced failback 50: {forced_s:.1f}s")
+    await world.read_model.folded(fleet)  # the projector agrees with the Navigator
 
     # A Navigator rebuilt from the store decides from exactly the same state.
     await world.app.stop()  # quiesce: nothing is appended while we compare
@@ -186,6 +194,16 @@ async def test_controlled_then_forced_failback_of_50_deployments(world: World) -
         assert not differing, f"{table} differ after replay: {differing[:3]}"
     assert rebuilt.fleet == fleet
 
+    # The read model rebuilt from the ledger equals the live one, table by table.
+    sums = await world.read_model.rebuild_equals_live()
+    assert sums["missions"][0] == 2 * DEPLOYMENTS and sums["flights"][0] == 4 * DEPLOYMENTS
+    assert world.read_model.store is not None
+    for request_id in (there, back):
+        (row,) = await world.read_model.store.fetch("request_progress", request_id)
+        assert row["status"] == "SUCCEEDED" and row["requested_by"] == "alice@example.com"
+        assert row["missions_succeeded"] == row["missions_total"] == DEPLOYMENTS
+        assert row["ended_at"] >= row["started_at"] >= row["requested_at"]
+
 
 async def test_one_failing_deployment_fails_the_request_and_the_rest_succeed(
     world: World,
@@ -202,6 +220,15 @@ async def test_one_failing_deployment_fails_the_request_and_the_rest_succeed(
     }
     assert missions["dep-007"].status is MissionStatus.FAILED
     assert all(m.status is MissionStatus.SUCCEEDED for d, m in missions.items() if d != "dep-007")
+    await world.read_model.folded(world.service.fleet)
+    await world.app.stop()  # a still ledger: rebuild and compare
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    await world.read_model.rebuild_equals_live()
+    assert world.read_model.store is not None
+    (row,) = await world.read_model.store.fetch("request_progress", request_id)
+    assert row["status"] == "FAILED"
+    assert (row["missions_succeeded"], row["missions_failed"]) == (DEPLOYMENTS - 1, 1)
+    assert row["failed_missions"].count("IMAGE_NOT_FOUND") == 1
 
 
 async def test_a_refused_command_is_an_event_and_changes_nothing(world: World) -> None:

@@ -1,0 +1,127 @@
+"""The projector on a real broker and PostgreSQL: resume, repeats, rebuild.
+
+A ledger is written to a sandbox topic the way the Navigator's relay writes it (keyed
+by aggregate id), including a republished batch (the same event ids again, as a relay
+killed between publish and mark produces). A projector applies the first half and
+stops; a new one warms up from the ledger, resumes at the stored positions and
+applies the rest. The repeats change nothing, the fold equals the domain's replay,
+and a rebuild into an empty schema has the same checksum in every table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from jetbridge.common import topics
+from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.vocabulary import FailoverMode, RequestStatus, StepName
+from jetbridge.navigator.projections.projector import Projector
+from jetbridge.navigator.projections.store import ReadModelStore
+from tests.integration.kafka_tools import create_sandbox
+from tests.unit.navigator.builders import cluster_events, deployment
+from tests.unit.navigator.sim import Simulation
+
+MAPPER = EventMapper(SchemaRegistry(), producer="test")
+
+
+def ledger() -> tuple[list[EventRecord], Fleet]:
+    events = cluster_events("a") + cluster_events("b")
+    events += [deployment(f"d{i}", "a", priority=i) for i in range(12)]
+    sim = Simulation(events)
+    sim.fail("d3", "DESTINATION", StepName.CREATE_NAMESPACE, "transient")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "alice"))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    records = [
+        MAPPER.to_record(e, correlation_id="r1", caused_by=None, actor=None, occurred_at_ms=0)
+        for e in sim.log
+    ]
+    return records, sim.fleet
+
+
+async def run_until_caught_up(projector: Projector, total: int) -> None:
+    """Run the live projector until its committed positions cover ``total`` records."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(projector.run(stop))
+    deadline = time.monotonic() + 60
+    try:
+        while not (projector.ready.is_set() and sum(projector.positions.values()) >= total):
+            if task.done():
+                task.result()
+            assert time.monotonic() < deadline, "projector did not catch up"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+
+
+async def test_resume_after_a_stop_drops_repeats_and_equals_a_rebuild(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    records, expected = ledger()
+    half = len(records) // 2
+    republished = records[half - 40 : half]  # a relay's batch, published twice
+    first, second = records[:half] + republished, records[half:] + records[-25:]
+    topic = (await create_sandbox(kafka_bootstrap)) + topics.FAILOVER_EVENTS
+    publisher = EventPublisher(kafka_bootstrap, client_id="test", codec=EventCodec())
+    await publisher.start()
+    live = await ReadModelStore.open(pg_database, "live")
+    try:
+        await publisher.publish_many_to(topic, first)
+        await run_until_caught_up(Projector(live, kafka_bootstrap, topic, poll_ms=50), len(first))
+        assert sum((await live.positions()).values()) == len(first)
+        partial = await live.checksums()
+        assert partial["flights"][0] > 0
+
+        await publisher.publish_many_to(topic, second)
+        resumed = Projector(live, kafka_bootstrap, topic, poll_ms=50)
+        await run_until_caught_up(resumed, len(first) + len(second))
+        # Warm-up re-folded the first half from the ledger; only the rest was applied.
+        assert sum((await live.positions()).values()) == len(first) + len(second)
+        assert resumed.fold.repeats == len(republished) + 25
+        assert resumed.fold.refused == 0
+        assert resumed.fold.fleet == expected  # the domain's own fold, event by event
+
+        rebuilt_store = await ReadModelStore.open(pg_database, "rebuilt")
+        try:
+            report = await Projector(rebuilt_store, kafka_bootstrap, topic).rebuild()
+            (row,) = await rebuilt_store.fetch("request_progress", "r1")
+        finally:
+            await rebuilt_store.close()
+        assert report.events == len(first) + len(second)
+        assert report.repeats == len(republished) + 25
+        assert report.checksums == await live.checksums()
+        assert report.checksums["missions"][0] == 12
+        assert report.checksums["flight_steps"][0] == 12 * 8
+        assert row["status"] == "SUCCEEDED" and row["missions_succeeded"] == 12
+        assert row["last_topic"] == topic
+    finally:
+        await live.close()
+        await publisher.stop()
+
+
+async def test_a_rebuild_refuses_a_schema_that_is_not_empty(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    records, _ = ledger()
+    topic = (await create_sandbox(kafka_bootstrap)) + topics.FAILOVER_EVENTS
+    async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
+        await publisher.publish_many_to(topic, records[:50])
+    store = await ReadModelStore.open(pg_database, "once")
+    try:
+        await Projector(store, kafka_bootstrap, topic).rebuild()
+        try:
+            await Projector(store, kafka_bootstrap, topic).rebuild()
+        except RuntimeError as error:
+            assert "not empty" in str(error)
+        else:
+            raise AssertionError("a second rebuild into the same schema was accepted")
+    finally:
+        await store.close()
