@@ -34,6 +34,7 @@ from jetbridge.pilot.service_layer.steps import STEPS, StepFn
 
 log = logging.getLogger(__name__)
 REPORT_MARGIN_S = 2.0  # report before Navigator's own deadline for the attempt
+SOFT_MARGIN_S = 1.5
 
 
 class EventEncoder(Protocol):
@@ -142,7 +143,9 @@ class FlightRunner:
             spec=DeploymentSpec.from_params(flight.deployment_id, action.params),
             config=self._config,
             ports=self._ports,
-            deadline=deadline,
+            # Waits end a little before the hard deadline, so the failure they raise
+            # says what was not ready instead of a bare DEADLINE_EXCEEDED.
+            deadline=deadline - min(SOFT_MARGIN_S, budget / 10),
         )
         retry = 0
         while True:
