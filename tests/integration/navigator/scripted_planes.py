@@ -37,6 +37,10 @@ class ScriptedPlanes:
     flights: dict[str, ev.FlightPlanned] = field(default_factory=dict)
     attempts: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     answered: int = 0
+    # A relay may publish a batch twice (e.g. a Navigator killed between publish and
+    # mark): a data plane acts on each decision once, as Dispatcher does.
+    seen: set[str] = field(default_factory=set)
+    repeats: int = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         codec = EventCodec(self.mapper.registry)
@@ -63,6 +67,10 @@ class ScriptedPlanes:
             await publisher.stop()
 
     def _answer(self, record: EventRecord) -> list[EventRecord]:
+        if record.event_id in self.seen:
+            self.repeats += 1
+            return []
+        self.seen.add(record.event_id)
         if not self.mapper.is_domain_event(record):
             return []
         event = self.mapper.to_domain(record)
