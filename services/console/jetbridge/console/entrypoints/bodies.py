@@ -10,13 +10,20 @@ CLUSTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
 class FailoverBody(BaseModel):
-    """A failover to plan (dry run) or start."""
+    """A failover to plan (dry run) or start.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: ``false`` is not a number and ``"5"`` is not an integer; an unknown field
+    is an error, so a misspelt option never silently falls back to its default.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     source_cluster_id: str = Field(pattern=CLUSTER_ID, examples=["east"])
     destination_cluster_id: str = Field(pattern=CLUSTER_ID, examples=["west"])
-    mode: Mode = Field(description="CONTROLLED drains the source first; FORCED does not.")
+    mode: Mode = Field(
+        strict=False,  # the JSON string names the member
+        description="CONTROLLED drains the source first; FORCED does not.",
+    )
     drain_timeout_seconds: int = Field(
         600, ge=0, le=MAX_DRAIN_TIMEOUT_S, description="Controlled: longest wait for tasks."
     )

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jetbridge.console.domain.roles import REQUIRED
 from jetbridge.console.entrypoints.bodies import ErrorBody
 from jetbridge.console.service_layer.console import Forbidden, Invalid, NotFound, Refused
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422)
 }
 
 
@@ -67,7 +68,18 @@ async def _malformed(_: Request, e: Exception) -> JSONResponse:
     return _json(422, ErrorBody(error="INVALID", message=text, problems=problems))
 
 
+async def _http(_: Request, e: Exception) -> JSONResponse:
+    """Starlette's own refusals (a body that is not even JSON, an unknown route)."""
+    assert isinstance(e, StarletteHTTPException)
+    code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+        e.status_code, "HTTP_ERROR"
+    )
+    body = ErrorBody(error=code, message=str(e.detail))
+    return _json(e.status_code, body, dict(e.headers) if e.headers else None)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(NotFound, _not_found)

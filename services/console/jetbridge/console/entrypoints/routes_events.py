@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jetbridge.console.domain.audit import AuditEntry, EventFilter
 from jetbridge.console.domain.intents import Problem
@@ -19,6 +20,7 @@ from jetbridge.console.service_layer.views import EventPage, EventView
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERRORS)
 MAX_SEQ = 2**62
+ISO_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 class EventQuery(BaseModel):
@@ -28,12 +30,20 @@ class EventQuery(BaseModel):
     deployment_id: str | None = None
     cluster_id: str | None = None
     type: list[str] = Field(default_factory=list, description="Event types (repeatable).")
-    since: datetime | None = Field(None, description="ISO 8601 or epoch; inclusive.")
-    until: datetime | None = Field(None, description="ISO 8601 or epoch; exclusive.")
+    since: datetime | None = Field(None, description="ISO 8601 date-time; inclusive.")
+    until: datetime | None = Field(None, description="ISO 8601 date-time; exclusive.")
     after: int = Field(0, ge=0, le=MAX_SEQ, description="Oldest first, after this seq.")
     before: int | None = Field(None, ge=1, le=MAX_SEQ, description="Only seqs below this.")
     limit: int = Field(200, ge=1, le=1000)
     order: Literal["asc", "desc"] = "asc"
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        """The schema says date-time: a bare number is not one (no epoch guessing)."""
+        if isinstance(value, str) and ISO_NUMBER.fullmatch(value.strip()):
+            raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z")
+        return value
 
     def where(self) -> EventFilter:
         if self.since is not None and self.until is not None and self.until <= self.since:
