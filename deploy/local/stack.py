@@ -74,6 +74,8 @@ def write_env_file(layout: Layout, comps: list[Component]) -> None:
         "JETBRIDGE_POSTGRES_DSN": by_name["postgres15"].endpoint(),
         "JETBRIDGE_POSTGRES18_DSN": by_name["postgres18"].endpoint(),
         "JETBRIDGE_MYSQL_DSN": by_name["mariadb"].endpoint(),
+        # The key of the ledger's hash chain (jetbridge.common.audit): generated once.
+        "JETBRIDGE_LEDGER_KEY": layout.password("ledger-key"),
     }
     text = "# Written by deploy/local/stack.py up; do not edit.\n"
     text += "".join(f"{key}={value}\n" for key, value in values.items())

@@ -33,6 +33,7 @@ from tests.unit.navigator.builders import cluster_events, deployment
 
 REGISTRY = SchemaRegistry()
 DEPLOYMENTS = 50
+LEDGER_KEY = "test-ledger-key-0123456789"
 
 
 @dataclass
@@ -123,6 +124,7 @@ async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
         navigator_dsn=pg_database,
         navigator_tick_ms=100,
         topic_prefix=prefix,
+        ledger_key=LEDGER_KEY,
     )
     app = NavigatorApp(settings)
     mapper = EventMapper(REGISTRY, producer="test")

@@ -41,6 +41,9 @@ class StackSettings(BaseSettings):
     postgres18_dsn: str = Field(default="", description="PostgreSQL 18 (embedded) superuser DSN")
     mysql_dsn: str = Field(default="", description="MariaDB root DSN, mysql://user:pw@host:port/")
     service_name: str = Field(default="jetbridge", description="producer name in envelopes")
+    ledger_key: str = Field(
+        default="", description="HMAC key of the ledger's hash chain (audit); >= 16 bytes"
+    )
 
 
 @lru_cache(maxsize=1)

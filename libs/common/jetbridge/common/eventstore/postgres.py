@@ -17,9 +17,11 @@ from pathlib import Path
 
 import asyncpg
 
+from jetbridge.common.audit.chain import LedgerChain, Link
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.outbox import OutboxWriter
+from jetbridge.common.outbox.postgres import OutboxRow
 from jetbridge.common.sql import PgConnection, load_migrations, load_queries, migrate_postgresql
 
 _HERE = Path(__file__).resolve().parent
@@ -58,8 +60,12 @@ class PostgresEventStore:
         holder: str,
         codec: EventCodec | None = None,
         topic_prefix: str = "",
+        chain_key: bytes | None = None,
     ) -> None:
         self._pool = pool
+        # Ledger records are chained per aggregate (jetbridge.common.audit.chain).
+        self._chain_key = chain_key
+        self.chain: LedgerChain | None = None
         self._writer = writer
         self._holder = holder
         self.codec = codec or EventCodec()
@@ -72,7 +78,19 @@ class PostgresEventStore:
             self.epoch = int(
                 await conn.fetchval(_Q["take_writer_epoch"], self._writer, self._holder)
             )
+            if self._chain_key is not None:
+                self.chain = LedgerChain(self._chain_key, await self._heads(conn))
         return self.epoch
+
+    async def chain_heads(self) -> dict[str, tuple[int, str]]:
+        """Every aggregate's last chain link as stored (what the ledger must end with)."""
+        async with self._pool.acquire() as conn:
+            return await self._heads(conn)
+
+    @staticmethod
+    async def _heads(conn: PgConnection) -> dict[str, tuple[int, str]]:
+        rows = await conn.fetch(_Q["chain_heads"])
+        return {r["aggregate_id"]: (int(r["chain_seq"]), r["chain_link"]) for r in rows}
 
     async def append(
         self,
@@ -95,16 +113,20 @@ class PostgresEventStore:
                 current = 0 if row is None else int(row["epoch"])
                 holder = "" if row is None else str(row["holder"])
                 raise WriterFenced(self._writer, self.epoch, current, holder)
-            stored = await self._insert(conn, events)
-            fresh = {str(r["event_id"]) for r in stored}
+            values = {e.event_id: self.codec.encode(e) for e in events}
+            fresh = await self._insert(conn, events, values)
             to_publish = [e for e in publish if e.event_id in fresh]
-            await self._outbox.add(conn, to_publish)
-            if ledger_topic is not None:
-                published_there = {
-                    e.event_id for e in to_publish if self._outbox.topic_of(e) == ledger_topic
-                }
-                copies = [e for e in events if e.event_id in fresh - published_there]
-                await self._outbox.add(conn, copies, topic=ledger_topic)
+            ledger = [e for e in events if e.event_id in fresh] if ledger_topic else []
+            links = await self._link(conn, ledger, values)
+            rows = self._outbox_rows(
+                events=events,
+                fresh=fresh,
+                to_publish=to_publish,
+                ledger_topic=ledger_topic,
+                values=values,
+                links=links,
+            )
+            await self._outbox.add_rows(conn, rows)
             if positions:
                 topics, partitions, offsets = zip(
                     *((t, p, o) for (t, p), o in positions.items()), strict=True
@@ -114,22 +136,74 @@ class PostgresEventStore:
                 )
         return Appended(stored=len(fresh), published=len(to_publish))
 
-    async def _insert(
-        self, conn: PgConnection, events: Sequence[EventRecord]
-    ) -> list[asyncpg.Record]:
-        if not events:
-            return []
-        return list(
-            await conn.fetch(
-                _Q["append_events"],
-                [e.event_id for e in events],
-                [e.event_type for e in events],
-                [e.envelope.aggregate_id for e in events],
-                [e.envelope.correlation_id for e in events],
-                [e.envelope.occurred_at for e in events],
-                [self.codec.encode(e) for e in events],
-            )
+    def _outbox_rows(
+        self,
+        *,
+        events: Sequence[EventRecord],
+        fresh: set[str],
+        to_publish: Sequence[EventRecord],
+        ledger_topic: str | None,
+        values: Mapping[str, bytes],
+        links: Mapping[str, Link],
+    ) -> list[OutboxRow]:
+        """Rows in the order the events were stored: the ledger's chains stay in sequence."""
+        publish_ids = {e.event_id for e in to_publish}
+        rows: list[OutboxRow] = []
+        for e in [*events, *(p for p in to_publish if p.event_id not in values)]:
+            if e.event_id not in fresh and e.event_id in values:
+                continue
+            link = links.get(e.event_id)
+            value = values.get(e.event_id)
+            topic = self._outbox.topic_of(e)
+            chain = link.headers() if link is not None else []
+            if e.event_id in publish_ids:
+                on_ledger = topic == ledger_topic
+                rows.append(
+                    self._outbox.row(e, value=value, extra_headers=chain if on_ledger else [])
+                )
+            if (
+                ledger_topic is not None
+                and e.event_id in fresh
+                and (e.event_id not in publish_ids or topic != ledger_topic)
+            ):
+                rows.append(
+                    self._outbox.row(e, topic=ledger_topic, value=value, extra_headers=chain)
+                )
+        return rows
+
+    async def _link(
+        self, conn: PgConnection, ledger: Sequence[EventRecord], values: Mapping[str, bytes]
+    ) -> dict[str, Link]:
+        """Chain the new ledger events, in the order stored, and keep their links."""
+        if self.chain is None or not ledger:
+            return {}
+        links = {
+            e.event_id: self.chain.next(e.envelope.aggregate_id, e.event_id, values[e.event_id])
+            for e in ledger
+        }
+        await conn.execute(
+            _Q["set_chain_links"],
+            list(links),
+            [link.seq for link in links.values()],
+            [link.link for link in links.values()],
         )
+        return links
+
+    async def _insert(
+        self, conn: PgConnection, events: Sequence[EventRecord], values: Mapping[str, bytes]
+    ) -> set[str]:
+        if not events:
+            return set()
+        inserted = await conn.fetch(
+            _Q["append_events"],
+            [e.event_id for e in events],
+            [e.event_type for e in events],
+            [e.envelope.aggregate_id for e in events],
+            [e.envelope.correlation_id for e in events],
+            [e.envelope.occurred_at for e in events],
+            [values[e.event_id] for e in events],
+        )
+        return {str(r["event_id"]) for r in inserted}
 
     async def positions(self, consumer: str) -> dict[Position, int]:
         async with self._pool.acquire() as conn:

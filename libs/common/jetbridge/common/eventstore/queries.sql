@@ -29,3 +29,15 @@ WHERE "position" > $1 ORDER BY "position" LIMIT $2;
 
 -- name: known_ids
 SELECT "event_id" FROM "jetbridge_event_store" WHERE "event_id" = ANY($1::uuid[]);
+
+-- name: set_chain_links
+UPDATE "jetbridge_event_store" AS s
+SET "chain_seq" = c."seq", "chain_link" = c."link"
+FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS c("event_id", "seq", "link")
+WHERE s."event_id" = c."event_id";
+
+-- name: chain_heads
+SELECT DISTINCT ON ("aggregate_id") "aggregate_id", "chain_seq", "chain_link"
+FROM "jetbridge_event_store"
+WHERE "chain_seq" IS NOT NULL
+ORDER BY "aggregate_id", "chain_seq" DESC;

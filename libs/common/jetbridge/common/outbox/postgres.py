@@ -39,6 +39,10 @@ async def migrate_outbox(conn: PgConnection) -> list[int]:
     return await migrate_postgresql(conn, OUTBOX_MIGRATIONS, ledger="jetbridge_outbox_migrations")
 
 
+# event id, topic, key, value, headers as JSON
+OutboxRow = tuple[str, str, bytes | None, bytes, str]
+
+
 class OutboxWriter:
     """Adds events to the outbox on the caller's connection, inside its transaction."""
 
@@ -49,22 +53,32 @@ class OutboxWriter:
     def topic_of(self, event: EventRecord) -> str:
         return self.topic_prefix + self.codec.schema_for(event).topic
 
+    def row(
+        self,
+        event: EventRecord,
+        *,
+        topic: str | None = None,
+        value: bytes | None = None,
+        extra_headers: Sequence[tuple[str, bytes]] = (),
+    ) -> OutboxRow:
+        """One outbox row; pass ``value`` when the caller already encoded the event."""
+        return (
+            event.event_id,
+            topic or self.topic_of(event),
+            self.codec.key_of(event),
+            value if value is not None else self.codec.encode(event),
+            json.dumps([[k, v.decode()] for k, v in [*event_headers(event), *extra_headers]]),
+        )
+
     async def add(
         self, conn: PgConnection, events: Iterable[EventRecord], *, topic: str | None = None
     ) -> None:
         """Encode and insert; an event id already there is left as it was (idempotent)."""
+        await self.add_rows(conn, [self.row(event, topic=topic) for event in events])
+
+    async def add_rows(self, conn: PgConnection, rows: Sequence[OutboxRow]) -> None:
         if not conn.is_in_transaction():
             raise RuntimeError("OutboxWriter.add must run inside the caller's transaction")
-        rows = [
-            (
-                event.event_id,
-                topic or self.topic_of(event),
-                self.codec.key_of(event),
-                self.codec.encode(event),
-                json.dumps([[k, v.decode()] for k, v in event_headers(event)]),
-            )
-            for event in events
-        ]
         if rows:
             await conn.execute(
                 _Q["insert_event"], *(list(column) for column in zip(*rows, strict=True))

@@ -44,6 +44,9 @@ class NavigatorSettings(BaseSettings):
     navigator_tick_ms: int = 250
     navigator_batch: int = 1000
     topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")
+    ledger_key: str = Field(
+        min_length=16, description="HMAC key chaining the ledger's records (audit)"
+    )
 
 
 def clock_ms() -> int:
@@ -67,7 +70,11 @@ class NavigatorApp:
             await migrate_outbox(conn)
             await migrate_event_store(conn)
         store = PostgresEventStore(
-            pool, writer="navigator", holder=self.holder, topic_prefix=s.topic_prefix
+            pool,
+            writer="navigator",
+            holder=self.holder,
+            topic_prefix=s.topic_prefix,
+            chain_key=s.ledger_key.encode(),
         )
         await store.take_writer_epoch()
         mapper = EventMapper(default_registry(), producer=f"navigator/{self.holder}")

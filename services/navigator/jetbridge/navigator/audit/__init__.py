@@ -1,0 +1,1 @@
+"""Audit tools over the Navigator's ledger: verify, timeline, replay, export."""

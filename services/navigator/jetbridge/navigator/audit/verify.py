@@ -1,0 +1,19 @@
+"""`audit verify`: walk the ledger and report every break in its chains."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jetbridge.common.audit import Break, verify_records
+from jetbridge.navigator.audit.ledger import read_ledger
+
+
+async def verify_ledger(
+    bootstrap: str,
+    topic: str,
+    key: bytes,
+    expected_heads: Mapping[str, tuple[int, str]] | None = None,
+) -> tuple[int, list[Break]]:
+    """(records read, breaks); ``expected_heads`` from the Navigator's store catch truncation."""
+    records = [raw.ledger async for raw in read_ledger(bootstrap, topic)]
+    return len(records), verify_records(key, records, expected_heads)

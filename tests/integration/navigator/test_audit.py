@@ -1,0 +1,107 @@
+"""The ledger is tamper-evident: forged, dropped and edited events are each reported."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from jetbridge.common import topics
+from jetbridge.common.audit import LedgerRecord
+from jetbridge.common.events import new_event
+from jetbridge.common.eventstore import PostgresEventStore
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.topics import topic_specs
+from jetbridge.navigator.audit.ledger import read_ledger
+from jetbridge.navigator.audit.verify import verify_ledger
+from tests.integration.navigator.test_failover_saga import LEDGER_KEY, World
+
+KEY = LEDGER_KEY.encode()
+
+
+async def _failover_then_stop(world: World) -> tuple[str, dict[str, tuple[int, str]]]:
+    """A finished 10-Deployment failover; returns the ledger topic and the writer's heads."""
+    await world.facts(["east", "west"], [f"dep-{i}" for i in range(10)])
+    request_id = await world.request("east", "west", "CONTROLLED")
+    await world.finished(request_id)
+    store = world.service.store
+    assert isinstance(store, PostgresEventStore)
+    heads = await store.chain_heads()
+    ledger = world.app.settings.topic_prefix + topics.FAILOVER_EVENTS
+    # Wait until the relay has published everything the store holds.
+    for _ in range(100):
+        read, _ = await verify_ledger(world.app.settings.kafka_bootstrap_servers, ledger, KEY)
+        if read >= sum(seq for seq, _ in heads.values()):
+            break
+        await asyncio.sleep(0.1)
+    return ledger, heads
+
+
+async def _copy(
+    bootstrap: str, source: str, target: str, change: dict[int, LedgerRecord | None]
+) -> None:
+    """Copy a topic record by record into the same partitions, dropping or editing some."""
+    partitions = next(s.partitions for s in topic_specs() if s.name == topics.FAILOVER_EVENTS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(target, partitions, 1)])
+    await admin.close()
+    async with EventPublisher(bootstrap, client_id="copier") as publisher:
+        index = 0
+        async for raw in read_ledger(bootstrap, source):
+            record = change.get(index, raw.ledger)
+            index += 1
+            if record is None:
+                continue
+            await publisher._producer.send_and_wait(  # keep each record's partition
+                target,
+                value=record.value,
+                key=record.key.encode(),
+                headers=list(record.headers),
+                partition=record.partition,
+            )
+
+
+async def test_verify_reports_forged_dropped_and_edited_events(world: World) -> None:
+    bootstrap = world.app.settings.kafka_bootstrap_servers
+    ledger, heads = await _failover_then_stop(world)
+    read, breaks = await verify_ledger(bootstrap, ledger, KEY, heads)
+    assert breaks == [], breaks[:20]
+    assert read == sum(seq for seq, _ in heads.values())
+
+    # Dropped and edited: tampered copies of the whole ledger.
+    originals = [raw.ledger async for raw in read_ledger(bootstrap, ledger)]
+    middle = next(i for i, r in enumerate(originals[1:], 1) if r.key == originals[i - 1].key)
+    dropped, edited = ledger + ".dropped", ledger + ".edited"
+    await _copy(bootstrap, ledger, dropped, {middle: None})
+    await _copy(
+        bootstrap, ledger, edited, {middle: _with_value(originals[middle], b"\x00tampered")}
+    )
+    _, breaks = await verify_ledger(bootstrap, dropped, KEY, heads)
+    assert breaks, "a dropped event went unnoticed"
+    assert (
+        breaks[0].kind in ("GAP", "TRUNCATED") and breaks[0].aggregate_id == originals[middle].key
+    )
+    _, breaks = await verify_ledger(bootstrap, edited, KEY, heads)
+    assert [(b.kind, b.partition, b.offset) for b in breaks] == [
+        ("BAD_LINK", originals[middle].partition, originals[middle].offset)
+    ]
+
+    # Forged: produced straight onto the live ledger, around the Navigator.
+    forged = new_event(
+        "FailoverSucceeded",
+        {"request_id": "req-forged", "succeeded_at": 0},
+        aggregate_type="FailoverRequest",
+        aggregate_id="req-forged",
+        producer="mallory",
+        schema_version=1,
+    )
+    await world.publisher.publish(forged)
+    _, breaks = await verify_ledger(bootstrap, ledger, KEY, heads)
+    assert [(b.kind, b.aggregate_id) for b in breaks] == [("UNSIGNED", "req-forged")]
+
+
+def _with_value(record: LedgerRecord, value: bytes) -> LedgerRecord:
+    return LedgerRecord(
+        record.partition, record.offset, record.key, record.event_id, value, record.headers
+    )
