@@ -184,7 +184,9 @@ def request_command(request_id: str, limit: int) -> EventRecord:
 
 async def read_ledger(bootstrap: str, topic: str) -> list[tuple[int, int, bytes]]:
     """Every record of the ledger up to its end now: (partition, offset, value)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         while not consumer.partitions_for_topic(topic):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.audit import LedgerRecord
@@ -20,17 +22,17 @@ class RawRecord:
 
 async def read_ledger(bootstrap: str, topic: str, batch: int = 5000) -> AsyncIterator[RawRecord]:
     """Records partition by partition, each in offset order, up to the end seen at start."""
+    # "earliest": with the default "latest", the reset that assign() starts can race
+    # seek_to_beginning() and win, and the read would start at the end.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        if not partitions:
-            raise LookupError(f"no topic {topic!r} on {bootstrap}")
+        partitions = await _partitions_with_leaders(bootstrap, topic)
         tps = [TopicPartition(topic, number) for number in partitions]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
@@ -61,3 +63,25 @@ def _raw(partition: int, record: ConsumerRecord) -> RawRecord:
         ),
         record.timestamp,
     )
+
+
+async def _partitions_with_leaders(bootstrap: str, topic: str, timeout_s: float = 15) -> list[int]:
+    """Every partition of ``topic``, once each has a leader (a new topic needs a moment)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            [described] = await admin.describe_topics([topic])
+            partitions = described["partitions"]
+            if (
+                described["error_code"] == 0
+                and partitions
+                and all(p["leader"] >= 0 for p in partitions)
+            ):
+                return sorted(p["partition"] for p in partitions)
+            if asyncio.get_running_loop().time() > deadline:
+                raise LookupError(f"topic {topic!r} has no leader for every partition")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()

@@ -95,6 +95,8 @@ class NavigatorApp:
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
+            # never "latest": its reset on assign() can race the seeks below and skip input
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         try:
