@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "kube"))
 
+import kubestack
 from component import Component
 from kafka import Kafka, ensure_jars
 from layout import Layout
@@ -66,7 +69,9 @@ def in_parallel(comps: list[Component], action: Callable[[Component], str],
         return [failure for failure in pool.map(one, comps) if failure]
 
 
-def write_env_file(layout: Layout, comps: list[Component]) -> None:
+def write_env_file(
+    layout: Layout, comps: list[Component], kube_env: dict[str, str] | None = None
+) -> None:
     by_name = {c.name: c for c in comps}
     values = {
         "JETBRIDGE_STATE_DIR": str(layout.state_dir),
@@ -76,6 +81,8 @@ def write_env_file(layout: Layout, comps: list[Component]) -> None:
         "JETBRIDGE_MYSQL_DSN": by_name["mariadb"].endpoint(),
         # The key of the ledger's hash chain (jetbridge.common.audit): generated once.
         "JETBRIDGE_LEDGER_KEY": layout.password("ledger-key"),
+        # The local Kubernetes data planes (deploy/local/kube): kubeconfigs, secrets store.
+        **(kube_env or {}),
     }
     text = "# Written by deploy/local/stack.py up; do not edit.\n"
     text += "".join(f"{key}={value}\n" for key, value in values.items())
@@ -94,7 +101,12 @@ def cmd_up(layout: Layout, args: argparse.Namespace) -> int:
         if failures:
             say("stack", f"up FAILED ({len(failures)} component(s)); logs in {layout.logs_dir}")
             return 1
-        write_env_file(layout, comps)
+        kube_env: dict[str, str] = {}
+        if not args.no_kube:
+            kube_started = time.monotonic()
+            kube_env = kubestack.up().env()
+            say("kube", f"up: {len(kube_env)} endpoints ({time.monotonic() - kube_started:.1f}s)")
+        write_env_file(layout, comps, kube_env)
     say("stack", f"up in {time.monotonic() - started:.1f}s; env file {layout.env_file}")
     return 0
 
@@ -106,6 +118,8 @@ def cmd_down(layout: Layout, args: argparse.Namespace) -> int:
     started = time.monotonic()
     with stack_lock(layout):
         failures = in_parallel(components(layout), lambda c: c.stop(), "down")
+        for line in kubestack.down():
+            say("kube", line)
         layout.env_file.unlink(missing_ok=True)
     say("stack", f"down in {time.monotonic() - started:.1f}s")
     return 1 if failures else 0
@@ -121,6 +135,11 @@ def cmd_status(layout: Layout, args: argparse.Namespace) -> int:
     for st in statuses:
         pid = f"pid {st.pid}" if st.pid else "-"
         print(f"  {st.name:<11} {pid:<10} {mask(st.endpoint):<52} {st.detail}")
+    kube = kubestack.status()
+    store = kube["secrets_store"]
+    print(f"  {'secrets':<11} pid {store['pid']}  {store['endpoint']}  ready={store['ready']}")
+    for cluster in kube["clusters"]:
+        print(f"  {'kube':<11} {json.dumps(cluster, default=str)[:150]}")
     env = layout.env_file
     print(f"env file:  {env}" if env.exists() else "env file:  (none: run `make stack-up`)")
     return 0 if all(st.running for st in statuses) else 1
@@ -154,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start what is not running; write .state/stack.env")
     up.add_argument("--takeover", action="store_true",
                     help="stop another checkout's stack holding our ports (default if CI=true)")
+    up.add_argument("--no-kube", action="store_true",
+                    help="skip the local Kubernetes clusters (they build from source once)")
     sub.add_parser("down", help="stop every component")
     sub.add_parser("status", help="each component, its pid and endpoint; exit 1 if one is down")
     logs = sub.add_parser("logs", help="the end of each component's log")
