@@ -10,6 +10,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
+from jetbridge.common.topics import topic_specs
+
 
 async def create_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
     """A topic of the test's own, so tests never read or pollute the event logs."""
@@ -54,8 +56,6 @@ async def read_all(
 
 async def create_sandbox(bootstrap: str) -> str:
     """Every topic of topics.toml under a fresh prefix: a private copy of the event bus."""
-    from jetbridge.common.topics import topic_specs
-
     prefix = f"sandbox{uuid.uuid4().hex[:8]}."
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
