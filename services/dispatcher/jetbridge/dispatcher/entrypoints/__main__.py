@@ -10,10 +10,15 @@ from jetbridge.dispatcher.entrypoints.app import DispatcherApp
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 
 
+async def run(settings: DispatcherSettings) -> None:
+    """The app is built inside the loop: aiokafka clients need a running loop."""
+    await run_until_signalled(DispatcherApp(settings))
+
+
 def main() -> None:
     settings = DispatcherSettings()
     configure_logging("dispatcher", settings.log_level)
-    asyncio.run(run_until_signalled(DispatcherApp(settings)))
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,15 @@ from jetbridge.dplink.entrypoints.app import DPLink
 from jetbridge.dplink.entrypoints.settings import DPLinkSettings
 
 
+async def run(settings: DPLinkSettings) -> None:
+    """The app is built inside the loop: aiokafka clients need a running loop."""
+    await run_until_signalled(DPLink(settings))
+
+
 def main() -> None:
     settings = DPLinkSettings()
     configure_logging("dplink", settings.log_level)
-    asyncio.run(run_until_signalled(DPLink(settings)))
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,596 @@
+"""`make demo`: a Controlled failover of N Airflow Deployments on the local stack.
+
+Every service runs as its own process (navigator, projections, dplink, dispatcher,
+console; an agent and a pilot per data-plane cluster). The demo registers both
+clusters, provisions N image-based Deployments on dp-east through provisioning
+flights, gives some of them running tasks, starts the failover through the Console
+API as an operator, and verifies the end state on the real systems.
+
+    .venv/bin/python deploy/local/demo.py [--deployments N] [--exit-when-done]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_world import (  # noqa: E402
+    CLUSTERS,
+    PY,
+    ROOT,
+    Databases,
+    Processes,
+    create_topics,
+    delete_topics,
+    facts_file,
+    free_port,
+    read_env_file,
+    wait_port,
+)
+
+from jetbridge.common.events import new_event  # noqa: E402
+from jetbridge.common.kafka import EventPublisher  # noqa: E402
+from jetbridge.common.tls import cluster_identity, ensure_certificates  # noqa: E402
+from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
+from jetbridge.flightdeck import FlightState, NewFlight, Side, open_flightdeck  # noqa: E402
+from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster  # noqa: E402
+from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
+from jetbridge.pilot.service_layer.steps_cluster import deployment_ready  # noqa: E402
+
+OUT = Console(highlight=False)
+IMAGE = "apache/airflow:3.0.2"  # bare: the installation's registry serves it
+REGISTRY = "registry.jetbridge.local"
+SOURCE, DEST = CLUSTERS
+PROVISION_STEPS = (
+    "CREATE_NAMESPACE",
+    "APPLY_EXTERNAL_SECRETS",
+    "FENCE_DATABASE",
+    "UPSERT_DEPLOYMENT",
+    "WAIT_READY",
+)
+
+
+def phase(text: str) -> None:
+    OUT.print(f"[bold cyan]==>[/] {text}")
+
+
+def bring_up_stack() -> dict[str, str]:
+    phase("local stack: Kafka, PostgreSQL, MariaDB (deploy/local/stack.py up)")
+    subprocess.run([PY, "deploy/local/stack.py", "up"], cwd=ROOT, check=True)  # noqa: S603
+    phase("two Kubernetes data planes + shared secrets store (kubestack.py up)")
+    subprocess.run([PY, "deploy/local/kube/kubestack.py", "up"], cwd=ROOT, check=True)  # noqa: S603
+    state = ROOT / ".state"
+    return read_env_file(state / "stack.env") | read_env_file(state / "kube" / "kube.env")
+
+
+def provisioning(deployment_id: str) -> NewFlight:
+    """Creating a failover-enabled Deployment on its home cluster is an ungated flight."""
+    params = {"deployment_spec": {"deployment_id": deployment_id, "image": IMAGE}, "provision": True}
+    return NewFlight(
+        flight_id=f"provision/{deployment_id}",
+        mission_id=f"provision/{deployment_id}",
+        request_id="provision",
+        deployment_id=deployment_id,
+        side=Side.SOURCE,
+        mode="CONTROLLED",
+        plan=[{"name": s, "deadline_seconds": 120, "params": params} for s in PROVISION_STEPS],
+        fencing_epoch=0,
+    )
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
+        self.args = args
+        self.env = env
+        self.tag = f"demo{uuid.uuid4().hex[:6]}"
+        self.prefix = f"{self.tag}."
+        self.kafka = env["JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]
+        self.dbs = Databases(env["JETBRIDGE_POSTGRES_DSN"], self.tag)
+        self.state = ROOT / ".state" / "demo" / self.tag
+        self.procs = Processes(ROOT / ".state" / "logs" / "demo")
+        self.deployments = [f"{self.tag}-af{i:03d}" for i in range(args.deployments)]
+        self.token = uuid.uuid4().hex
+        self.console_port = args.port or free_port()
+        self.url = f"http://127.0.0.1:{self.console_port}"
+        self.agent_ports = {c: free_port() for c in CLUSTERS}
+        self.kubeconfigs = {
+            c: env[f"JETBRIDGE_KUBE_{c.upper().replace('-', '_')}_KUBECONFIG"] for c in CLUSTERS
+        }
+        self.kube = {c: KubernetesCluster(c, Path(self.kubeconfigs[c])) for c in CLUSTERS}
+        self.enabled_at = int(time.time() * 1000) - 60_000
+        self.tasks_total = 0
+
+    # --- set-up ------------------------------------------------------------------
+    async def setup(self) -> None:
+        phase(f"run {self.tag}: private topics {self.prefix}*, databases {self.tag}_*")
+        await create_topics(self.kafka, self.prefix)
+        await self.dbs.create()
+        self.state.mkdir(parents=True, exist_ok=True)
+        tls = ensure_certificates(ROOT / ".state", list(CLUSTERS))
+        self.tls_dir = str(tls.root)
+        for dsn in self.dbs.flightdecks.values():
+            deck = await open_flightdeck(dsn)  # migrates dp_flights
+            await deck.close()
+        for c in CLUSTERS:
+            await self.write_facts(c, [])
+        self.start_services()
+
+    async def store_ready(self, cluster: str) -> bool:
+        """The ClusterSecretStore's Ready condition, as the cluster reports it."""
+
+        def read() -> Any:
+            api = k8s_config.new_client_from_config(self.kubeconfigs[cluster])
+            try:
+                return k8s_client.CustomObjectsApi(api).get_cluster_custom_object(
+                    "external-secrets.io", "v1", "clustersecretstores",
+                    self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
+                )
+            finally:
+                api.close()
+
+        store = await asyncio.to_thread(read)
+        conditions = ((store or {}).get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+    async def write_facts(self, cluster: str, deployments: list[dict[str, Any]]) -> Path:
+        return facts_file(
+            self.state / f"facts-{cluster}.json",
+            self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
+            await self.store_ready(cluster),
+            self.enabled_at,
+            deployments,
+        )
+
+    def start_services(self) -> None:
+        p, kafka = self.prefix, {"JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.kafka}
+        phase("control plane: navigator, projections, dplink, dispatcher, console")
+        common = kafka | {"JETBRIDGE_TOPIC_PREFIX": p, "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator}
+        self.procs.start(
+            "navigator", "jetbridge.navigator", common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]}
+        )
+        self.procs.start("projections", "jetbridge.navigator.projections", common)
+        self.procs.start(
+            "dplink",
+            "jetbridge.dplink",
+            kafka
+            | {
+                "JETBRIDGE_DPLINK_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "JETBRIDGE_DPLINK_GROUP_ID": f"{self.tag}-dplink",
+                "JETBRIDGE_DPLINK_REGISTRATION_TOPIC": p + "jetbridge.cluster.events",
+                "JETBRIDGE_DPLINK_EVENTS_TOPIC": p + "jetbridge.cluster.events",
+                "JETBRIDGE_DPLINK_TLS_DIR": self.tls_dir,
+            },
+        )
+        self.procs.start(
+            "dispatcher",
+            "jetbridge.dispatcher",
+            kafka
+            | {
+                "JETBRIDGE_DISPATCHER_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "JETBRIDGE_DISPATCHER_GROUP_ID": f"{self.tag}-dispatcher",
+                "JETBRIDGE_DISPATCHER_WORK_TOPIC": p + "jetbridge.failover.events",
+                "JETBRIDGE_DISPATCHER_STATE_TOPICS": (
+                    f'["{p}jetbridge.failover.events", "{p}jetbridge.cluster.events"]'
+                ),
+                "JETBRIDGE_DISPATCHER_OUTCOMES_TOPIC": p + "jetbridge.flight.events",
+                "JETBRIDGE_DISPATCHER_DEAD_LETTER_TOPIC": p + "jetbridge.deadletter",
+                "JETBRIDGE_DISPATCHER_TLS_DIR": self.tls_dir,
+            },
+        )
+        self.procs.start(
+            "console",
+            "jetbridge.console",
+            kafka
+            | {
+                "JETBRIDGE_TOPIC_PREFIX": p,
+                "JETBRIDGE_CONSOLE_PORT": str(self.console_port),
+                "JETBRIDGE_CONSOLE_TOKENS": f"operator demo-operator {self.token}",
+            },
+        )
+        phase("data planes: an agent (gRPC, mTLS) and a pilot per cluster")
+        for c, side in ((SOURCE, "A"), (DEST, "B")):
+            self.start_agent(c)
+            self.procs.start(
+                f"pilot-{c}",
+                "jetbridge.pilot",
+                {
+                    "JETBRIDGE_PILOT_OWNER": f"pilot-{c}",
+                    "JETBRIDGE_PILOT_CLUSTER_NAME": c,
+                    "JETBRIDGE_PILOT_KUBECONFIG": self.kubeconfigs[c],
+                    "JETBRIDGE_PILOT_FLIGHTDECK_DSN": self.dbs.flightdecks[c],
+                    "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN": self.dbs.fencing_admin,
+                    "JETBRIDGE_PILOT_DATABASE_SIDE": side,
+                    "JETBRIDGE_PILOT_DATABASE_PREFIX": self.dbs.prefix,
+                    "JETBRIDGE_PILOT_TASK_INSTANCES_DSN": self.dbs.superuser_dsn,
+                    "JETBRIDGE_PILOT_REGISTRY": REGISTRY,
+                    "JETBRIDGE_PILOT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
+                    "JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                    "JETBRIDGE_PILOT_TOPIC_PREFIX": p,
+                    "JETBRIDGE_PILOT_LEASE_SECONDS": "10",
+                    "JETBRIDGE_PILOT_POLL_INTERVAL_S": "0.25",
+                },
+            )
+        wait_port(self.console_port)
+        for port in self.agent_ports.values():
+            wait_port(port)
+
+    def start_agent(self, cluster: str) -> None:
+        env = {
+            "JETBRIDGE_AGENT_CLUSTER_ID": cluster,
+            "JETBRIDGE_AGENT_LISTEN": f"127.0.0.1:{self.agent_ports[cluster]}",
+            "JETBRIDGE_AGENT_FLIGHTDECK_DSN": self.dbs.flightdecks[cluster],
+            "JETBRIDGE_AGENT_TLS_DIR": self.tls_dir,
+            "JETBRIDGE_AGENT_FACTS_FILE": str(self.state / f"facts-{cluster}.json"),
+        }
+        name = f"agent-{cluster}"
+        if name in self.procs.services:
+            self.procs.restart(name, env)
+        else:
+            self.procs.start(name, "jetbridge.agent", env)
+
+    # --- events the control plane learns from -------------------------------------
+    async def publish(self, events: list[Any]) -> None:
+        async with EventPublisher(self.kafka, client_id="demo", topic_prefix=self.prefix) as pub:
+            await pub.publish_many_to(self.prefix + "jetbridge.cluster.events", events)
+
+    async def register_clusters(self) -> None:
+        phase("register both clusters (ClusterRegistered: endpoint + certificate identity)")
+        now = int(time.time() * 1000)
+        await self.publish(
+            [
+                new_event(
+                    "ClusterRegistered",
+                    {
+                        "cluster_id": c,
+                        "name": c,
+                        "registered_at": now,
+                        "failover_enabled": True,
+                        "endpoint": f"127.0.0.1:{self.agent_ports[c]}",
+                        "certificate_identity": cluster_identity(c),
+                    },
+                    aggregate_type="Cluster",
+                    aggregate_id=c,
+                    producer="demo",
+                    schema_version=1,
+                )
+                for c in CLUSTERS
+            ]
+        )
+        await self.until("both clusters HEALTHY in the console", self.clusters_healthy, 90)
+
+    async def api(self, method: str, path: str, **kw: Any) -> Any:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            r = await client.request(
+                method, path, headers={"Authorization": f"Bearer {self.token}"}, **kw
+            )
+            if r.status_code >= 400:
+                raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
+            return r.json()
+
+    async def clusters_healthy(self) -> bool:
+        try:
+            body = await self.api("GET", "/api/v1/clusters")
+        except (httpx.HTTPError, RuntimeError):
+            return False
+        items = body if isinstance(body, list) else body.get("clusters", body.get("items", []))
+        health = {c.get("cluster_id", c.get("id")): c.get("health") for c in items}
+        return all(health.get(c) == "HEALTHY" for c in CLUSTERS)
+
+    async def until(self, what: str, check: Any, timeout_s: float) -> None:
+        end = time.monotonic() + timeout_s
+        while not await check():
+            if dead := self.procs.dead():
+                raise RuntimeError(f"{dead} stopped while waiting for {what}: see .state/logs/demo/")
+            if time.monotonic() > end:
+                raise RuntimeError(f"timed out after {timeout_s}s waiting for {what}")
+            await asyncio.sleep(0.5)
+
+    # --- Deployments ------------------------------------------------------------
+    async def provision(self) -> None:
+        n = len(self.deployments)
+        phase(f"create {n} image-based Airflow Deployments on {SOURCE} (provisioning flights)")
+        deck = await open_flightdeck(self.dbs.flightdecks[SOURCE])
+        try:
+            await deck.enqueue_many([provisioning(d) for d in self.deployments])
+            ids = [f"provision/{d}" for d in self.deployments]
+            with self.progress() as bar:
+                task = bar.add_task("provisioning", total=n)
+                end = time.monotonic() + 120 + 6 * n
+                while True:
+                    flights = [await deck.get(fid) for fid in ids]
+                    final = [f for f in flights if f is not None and f.state.is_final]
+                    bar.update(task, completed=len(final))
+                    if len(final) == n:
+                        break
+                    if time.monotonic() > end or self.procs.dead():
+                        raise RuntimeError(f"provisioning not finished: {flights}")
+                    await asyncio.sleep(0.5)
+            failed = [f.flight_id for f in final if f.state is not FlightState.SUCCEEDED]
+            if failed:
+                raise RuntimeError(f"provisioning failed: {failed} (see pilot-{SOURCE}.log)")
+        finally:
+            await deck.close()
+
+    async def announce(self) -> None:
+        """The inventory reaches the control plane through the agent's heartbeats."""
+        phase(f"{SOURCE} agent reports the inventory in its heartbeats; DeploymentCreated facts")
+        now = int(time.time() * 1000)
+        live = [
+            d
+            for d in self.deployments
+            if await self.kube[SOURCE].get("Namespace", None, DeploymentSpec(d, "").namespace)
+        ]
+        facts = [
+            {"id": d, "deploy_mechanism": "IMAGE", "created_at_ms": now, "image": IMAGE}
+            for d in live
+        ]
+        await self.write_facts(SOURCE, facts)
+        self.start_agent(SOURCE)  # the static facts source reads its file at start
+        await self.publish(
+            [
+                new_event(
+                    "DeploymentCreated",
+                    {
+                        "deployment_id": d,
+                        "cluster_id": SOURCE,
+                        "name": d,
+                        "deploy_mechanism": "IMAGE",
+                        "image": IMAGE,
+                        "priority": len(live) - i,
+                        "created_at": now,
+                    },
+                    aggregate_type="Deployment",
+                    aggregate_id=d,
+                    producer="demo",
+                    schema_version=1,
+                )
+                for i, d in enumerate(live)
+            ]
+        )
+
+        async def ready() -> bool:
+            try:
+                rows = await self.api("GET", f"/api/v1/clusters/{SOURCE}/deployments")
+            except (httpx.HTTPError, RuntimeError):
+                return False
+            ok = [r for r in rows if r["failover_ready"]]
+            return len(ok) == len(self.deployments) and await self.clusters_healthy()
+
+        await self.until("every Deployment failover-ready in the console", ready, 90)
+
+    async def running_tasks(self) -> list[tuple[str, str]]:
+        """Airflow ``task_instance`` rows 'running' in a third of the metadata databases."""
+        picked = self.deployments[:: 3] or self.deployments[:1]
+        phase(f"{len(picked)} Deployments get 2 running tasks each (task_instance rows)")
+        out = []
+        for d in picked:
+            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS task_instance (task_id text PRIMARY KEY, state text)"
+                )
+                for t in ("extract", "load"):
+                    await conn.execute("INSERT INTO task_instance VALUES ($1, 'running')", t)
+                    out.append((db, t))
+            finally:
+                await conn.close()
+        self.tasks_total = len(out)
+        return out
+
+    async def finish_tasks(self, tasks: list[tuple[str, str]]) -> None:
+        """Each running task finishes 3-8 s after the failover starts."""
+        async def one(db: str, task: str) -> None:
+            await asyncio.sleep(random.uniform(3, 8))
+            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+            try:
+                await conn.execute("UPDATE task_instance SET state = 'success' WHERE task_id = $1", task)
+            finally:
+                await conn.close()
+
+        await asyncio.gather(*(one(db, t) for db, t in tasks))
+
+    # --- the failover -------------------------------------------------------------
+    def progress(self) -> Progress:
+        return Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=OUT,
+        )
+
+    async def failover(self, tasks: list[tuple[str, str]]) -> dict[str, Any]:
+        phase(f"Controlled failover {SOURCE} -> {DEST} through the Console API (operator token)")
+        OUT.print(f"    UI: [bold]{self.url}/[/]  (token: {self.token})")
+        accepted = await self.api(
+            "POST",
+            "/api/v1/failovers",
+            json={
+                "source_cluster_id": SOURCE,
+                "destination_cluster_id": DEST,
+                "mode": "CONTROLLED",
+                "drain_timeout_seconds": 60,
+            },
+        )
+        request_id = accepted["subject_id"]
+        if accepted.get("status") in ("REJECTED",) or accepted.get("refusal"):
+            raise RuntimeError(f"failover refused: {accepted}")
+        OUT.print(f"    request {request_id}: {accepted.get('status')}")
+        finisher = asyncio.create_task(self.finish_tasks(tasks))
+        started = time.monotonic()
+        with self.progress() as bar:
+            steps = bar.add_task("flight steps", total=1)
+            missions = bar.add_task("missions done", total=len(self.deployments))
+            while True:
+                try:
+                    detail = await self.api("GET", f"/api/v1/failovers/{request_id}")
+                except RuntimeError:
+                    await asyncio.sleep(0.5)
+                    continue
+                p = detail["progress"]
+                bar.update(steps, total=max(1, p["steps_total"]), completed=p["steps_done"])
+                bar.update(missions, completed=p["succeeded"] + p["failed"] + p["cancelled"])
+                if detail["ended_at"] is not None and detail["status"] not in ("IN_PROGRESS", "REQUESTED"):
+                    break
+                if time.monotonic() - started > 300 + 10 * len(self.deployments):
+                    raise RuntimeError(f"failover not finished: {detail['status']}")
+                if dead := self.procs.dead():
+                    raise RuntimeError(f"{dead} stopped during the failover")
+                await asyncio.sleep(0.5)
+        await finisher
+        detail["wall_s"] = time.monotonic() - started
+        return detail
+
+    def summary(self, detail: dict[str, Any]) -> None:
+        phase(f"failover {detail['status']}: {detail['request_id']}")
+        table = Table("Deployment", "mission", "duration", "drain")
+        drained = 0
+        for m in sorted(detail["missions"], key=lambda m: m["deployment_id"]):
+            src = next((f for f in m["flights"] if f["kind"] == "SOURCE"), None)
+            drain = next((s for s in (src or {}).get("steps", []) if s["name"] == "DRAIN_TASKS"), None)
+            left = (src or {}).get("tasks_still_running_after_drain")
+            note = "" if drain is None else f"{(drain['duration_ms'] or 0) / 1000:.1f}s"
+            if left:
+                note += f" ({left} still running)"
+            table.add_row(
+                m["deployment_id"], m["status"], f"{(m['duration_ms'] or 0) / 1000:.1f}s", note
+            )
+        OUT.print(table)
+        total = (detail["duration_ms"] or 0) / 1000
+        drained = self.tasks_total
+        OUT.print(
+            f"total: {total:.1f}s by the Navigator's clock ({detail['wall_s']:.1f}s observed), "
+            f"{len(detail['missions'])} Deployments, {drained} running tasks drained"
+        )
+
+    # --- verification -------------------------------------------------------------
+    async def verify(self, detail: dict[str, Any]) -> bool:
+        """The end state read from Kubernetes and PostgreSQL, not from our own events."""
+        phase("verification (read from the clusters and the database server)")
+        checks: list[tuple[str, bool, str]] = []
+        checks.append(("failover SUCCEEDED", detail["status"] == "SUCCEEDED", detail["status"]))
+        not_ready, left, fenced_bad, open_bad = [], [], [], []
+        for d in self.deployments:
+            spec = DeploymentSpec(d, "")
+            if await self.kube[SOURCE].get("Namespace", None, spec.namespace) is not None:
+                left.append(d)
+            for c in spec.components:
+                live = await self.kube[DEST].get("Deployment", spec.namespace, spec.deployment_name(c.name))
+                if live is None or not deployment_ready(live):
+                    not_ready.append(f"{d}/{c.name}")
+            for side, expect_ok, bad in (("a", False, fenced_bad), ("b", True, open_bad)):
+                secret = await self.kube[DEST].get("Secret", spec.namespace, spec.secret_name(f"metadata-{side}"))
+                if secret is None:
+                    bad.append(f"{d}: no metadata-{side} secret")
+                    continue
+                dsn = base64.b64decode(secret["data"]["connection"]).decode()
+                if await can_connect(dsn) is not expect_ok:
+                    bad.append(d)
+        n = len(self.deployments)
+        checks.append((f"{n}/{n} Deployments Ready on {DEST}", not not_ready, ", ".join(not_ready[:5])))
+        checks.append((f"{n}/{n} Deployments gone from {SOURCE}", not left, ", ".join(left[:5])))
+        checks.append((f"source role ({SOURCE}, side A) cannot connect", not fenced_bad, ", ".join(fenced_bad[:5])))
+        checks.append((f"destination role ({DEST}, side B) can connect", not open_bad, ", ".join(open_bad[:5])))
+        finished = await self.tasks_finished()
+        checks.append((f"{self.tasks_total} running tasks finished before deletion", finished, ""))
+        for name, ok, why in checks:
+            mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+            OUT.print(f"VERIFY {mark} {name}" + (f" ({why})" if why and not ok else ""))
+        return all(ok for _, ok, _ in checks)
+
+    async def tasks_finished(self) -> bool:
+        """Drained: every source flight's drain completed with nothing still running."""
+        for d in self.deployments[:: 3] or self.deployments[:1]:
+            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+            try:
+                if await conn.fetchval("SELECT count(*) FROM task_instance WHERE state <> 'success'"):
+                    return False
+            finally:
+                await conn.close()
+        return True
+
+    async def cleanup(self) -> None:
+        for d in self.deployments:
+            for c in CLUSTERS:
+                with contextlib.suppress(Exception):
+                    await self.kube[c].delete("Namespace", None, DeploymentSpec(d, "").namespace)
+        with contextlib.suppress(Exception):
+            await self.dbs.drop()
+        with contextlib.suppress(Exception):
+            await delete_topics(self.kafka, self.prefix)
+        for k in self.kube.values():
+            with contextlib.suppress(Exception):
+                await k.close()
+
+
+async def can_connect(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (asyncpg.PostgresError, OSError):
+        return False
+    await conn.close()
+    return True
+
+
+async def run(args: argparse.Namespace) -> int:
+    env = bring_up_stack()
+    demo = Demo(args, env)
+    ok = False
+    try:
+        began = time.monotonic()
+        await demo.setup()
+        await demo.register_clusters()
+        await demo.provision()
+        await demo.announce()
+        tasks = await demo.running_tasks()
+        detail = await demo.failover(tasks)
+        demo.summary(detail)
+        ok = await demo.verify(detail)
+        OUT.print(f"demo wall time: {time.monotonic() - began:.1f}s (set-up included)")
+        OUT.print(f"VERIFICATION {'PASSED' if ok else 'FAILED'}")
+        if not args.exit_when_done:
+            OUT.print(f"UI still up at [bold]{demo.url}/[/] (token {demo.token}); Ctrl-C to stop")
+            while not demo.procs.dead():
+                await asyncio.sleep(1)
+            OUT.print(f"[red]{demo.procs.dead()} stopped[/]")
+    finally:
+        phase("stopping every service; removing the run's namespaces, databases, topics")
+        demo.procs.stop_all()
+        if not args.keep:
+            await demo.cleanup()
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deployments", type=int, default=20)
+    parser.add_argument("--exit-when-done", action="store_true")
+    parser.add_argument("--port", type=int, default=0, help="console port (default: a free one)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's data afterwards")
+    args = parser.parse_args()
+    try:
+        code = asyncio.run(run(args))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
