@@ -11,6 +11,7 @@
 | 6 | the console could not be reached, timed out or answered 5xx |
 | 7 | a watched failover ended CANCELLED |
 | 8 | invalid input (422): the message names the field and the rule |
+| 9 | `audit verify` found breaks in the ledger's hash chains |
 | 130 | interrupted (Ctrl-C) |
 """
 
@@ -29,6 +30,7 @@ class Exit(IntEnum):
     UNAVAILABLE = 6
     CANCELLED = 7
     INVALID = 8
+    BROKEN = 9
     INTERRUPTED = 130
 
 

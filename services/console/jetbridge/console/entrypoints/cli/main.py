@@ -7,12 +7,13 @@
     jetbridge failover watch|show|cancel REQUEST_ID
     jetbridge failover list [--status S] [--cluster C]
     jetbridge events tail [--request R] [--deployment D] [--cluster C] [--type T] [-f]
+    jetbridge audit verify|timeline|replay|export   the ledger itself (no console needed)
 
 ``--json`` prints machine-readable output (one JSON document, or JSON lines for
 ``watch`` and ``events tail -f``). The console is ``--url`` / ``JETBRIDGE_CONSOLE_URL``,
 the token ``--token`` / ``JETBRIDGE_CONSOLE_TOKEN``. Exit codes: see ``codes.py``
 (0 ok/succeeded, 1 failed, 2 usage, 3 refused/rejected, 4 auth, 5 not found,
-6 console unavailable, 7 cancelled, 8 invalid input, 130 interrupted).
+6 console unavailable, 7 cancelled, 8 invalid input, 9 ledger broken, 130 interrupted).
 """
 
 from __future__ import annotations
@@ -342,6 +343,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=50)
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(run=tail)
+    p = sub.add_parser("audit", help="verify, timeline, replay, export the ledger (Kafka)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing: see main()
     return root
 
 
@@ -368,6 +371,11 @@ async def run(argv: list[str] | None = None) -> Exit:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["audit"]:  # reads Kafka directly: no console client, no token
+        from jetbridge.navigator.audit.cli import main as audit  # noqa: PLC0415 (only when used)
+
+        sys.exit(audit(argv[1:]))
     try:
         code = asyncio.run(run(argv))
     except KeyboardInterrupt:
