@@ -117,6 +117,8 @@ class Demo:
         self.kube = {c: KubernetesCluster(c, Path(self.kubeconfigs[c])) for c in CLUSTERS}
         self.enabled_at = int(time.time() * 1000) - 60_000
         self.tasks_total = 0
+        self.timed_out = 0
+        self.picked: list[str] = []
 
     # --- set-up ------------------------------------------------------------------
     async def setup(self) -> None:
@@ -338,6 +340,7 @@ class Demo:
             for d in self.deployments
             if await self.kube[SOURCE].get("Namespace", None, DeploymentSpec(d, "").namespace)
         ]
+        self.source_dsns = {d: await self.role_dsn(SOURCE, d, "a") for d in live}
         facts = [
             {"id": d, "deploy_mechanism": "IMAGE", "created_at_ms": now, "image": IMAGE}
             for d in live
@@ -379,16 +382,17 @@ class Demo:
     async def running_tasks(self) -> list[tuple[str, str]]:
         """Airflow ``task_instance`` rows 'running' in a third of the metadata databases."""
         picked = self.deployments[:: 3] or self.deployments[:1]
+        self.picked = picked
         phase(f"{len(picked)} Deployments get 2 running tasks each (task_instance rows)")
         out = []
-        for d in picked:
+        for d in self.deployments:
             db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
             conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
-            try:
+            try:  # the slice of Airflow's schema the drain reads
                 await conn.execute(
                     "CREATE TABLE IF NOT EXISTS task_instance (task_id text PRIMARY KEY, state text)"
                 )
-                for t in ("extract", "load"):
+                for t in ("extract", "load") if d in picked else ():
                     await conn.execute("INSERT INTO task_instance VALUES ($1, 'running')", t)
                     out.append((db, t))
             finally:
@@ -396,17 +400,25 @@ class Demo:
         self.tasks_total = len(out)
         return out
 
-    async def finish_tasks(self, tasks: list[tuple[str, str]]) -> None:
-        """Each running task finishes 3-8 s after the failover starts."""
-        async def one(db: str, task: str) -> None:
-            await asyncio.sleep(random.uniform(3, 8))
-            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
-            try:
-                await conn.execute("UPDATE task_instance SET state = 'success' WHERE task_id = $1", task)
-            finally:
-                await conn.close()
+    async def finish_later(self, db: str, tasks: list[str]) -> None:
+        """Running tasks end 2-5 s after their Deployment's drain began."""
+        await asyncio.sleep(random.uniform(2, 5))
+        conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+        try:
+            await conn.execute(
+                "UPDATE task_instance SET state = 'success' WHERE task_id = ANY($1)", tasks
+            )
+        finally:
+            await conn.close()
 
-        await asyncio.gather(*(one(db, t) for db, t in tasks))
+    def drains_started(self, detail: dict[str, Any]) -> list[str]:
+        out = []
+        for m in detail["missions"]:
+            for f in m["flights"]:
+                for step in f["steps"] if f["kind"] == "SOURCE" else ():
+                    if step["name"] == "DRAIN_TASKS" and step["started_at"] is not None:
+                        out.append(m["deployment_id"])
+        return out
 
     # --- the failover -------------------------------------------------------------
     def progress(self) -> Progress:
@@ -432,7 +444,10 @@ class Demo:
         if accepted.get("status") in ("REJECTED",) or accepted.get("refusal"):
             raise RuntimeError(f"failover refused: {accepted}")
         OUT.print(f"    request {request_id}: {accepted.get('status')}")
-        finisher = asyncio.create_task(self.finish_tasks(tasks))
+        by_db: dict[str, list[str]] = {}
+        for db, t in tasks:
+            by_db.setdefault(db, []).append(t)
+        finishers: dict[str, asyncio.Task[None]] = {}
         started = time.monotonic()
         with self.progress() as bar:
             steps = bar.add_task("flight steps", total=1)
@@ -443,6 +458,10 @@ class Demo:
                 except RuntimeError:
                     await asyncio.sleep(0.5)
                     continue
+                for d in self.drains_started(detail):
+                    db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+                    if db in by_db and d not in finishers:
+                        finishers[d] = asyncio.create_task(self.finish_later(db, by_db[db]))
                 p = detail["progress"]
                 bar.update(steps, total=max(1, p["steps_total"]), completed=p["steps_done"])
                 bar.update(missions, completed=p["succeeded"] + p["failed"] + p["cancelled"])
@@ -453,7 +472,7 @@ class Demo:
                 if dead := self.procs.dead():
                     raise RuntimeError(f"{dead} stopped during the failover")
                 await asyncio.sleep(0.5)
-        await finisher
+        await asyncio.gather(*finishers.values())
         detail["wall_s"] = time.monotonic() - started
         return detail
 
@@ -466,14 +485,16 @@ class Demo:
             drain = next((s for s in (src or {}).get("steps", []) if s["name"] == "DRAIN_TASKS"), None)
             left = (src or {}).get("tasks_still_running_after_drain")
             note = "" if drain is None else f"{(drain['duration_ms'] or 0) / 1000:.1f}s"
+            if m["deployment_id"] in self.picked:
+                note += f", waited for 2 tasks ({left} left)" if left else ", waited for 2 tasks"
             if left:
-                note += f" ({left} still running)"
+                self.timed_out += left
             table.add_row(
                 m["deployment_id"], m["status"], f"{(m['duration_ms'] or 0) / 1000:.1f}s", note
             )
         OUT.print(table)
         total = (detail["duration_ms"] or 0) / 1000
-        drained = self.tasks_total
+        drained = self.tasks_total - self.timed_out
         OUT.print(
             f"total: {total:.1f}s by the Navigator's clock ({detail['wall_s']:.1f}s observed), "
             f"{len(detail['missions'])} Deployments, {drained} running tasks drained"
@@ -494,29 +515,35 @@ class Demo:
                 live = await self.kube[DEST].get("Deployment", spec.namespace, spec.deployment_name(c.name))
                 if live is None or not deployment_ready(live):
                     not_ready.append(f"{d}/{c.name}")
-            for side, expect_ok, bad in (("a", False, fenced_bad), ("b", True, open_bad)):
-                secret = await self.kube[DEST].get("Secret", spec.namespace, spec.secret_name(f"metadata-{side}"))
-                if secret is None:
-                    bad.append(f"{d}: no metadata-{side} secret")
-                    continue
-                dsn = base64.b64decode(secret["data"]["connection"]).decode()
-                if await can_connect(dsn) is not expect_ok:
-                    bad.append(d)
+            # side A's credentials as dp-east mounted them before the failover
+            if await can_connect(self.source_dsns.get(d, "")):
+                fenced_bad.append(d)
+            dest_dsn = await self.role_dsn(DEST, d, "b")
+            if not dest_dsn or not await can_connect(dest_dsn):
+                open_bad.append(d)
         n = len(self.deployments)
         checks.append((f"{n}/{n} Deployments Ready on {DEST}", not not_ready, ", ".join(not_ready[:5])))
         checks.append((f"{n}/{n} Deployments gone from {SOURCE}", not left, ", ".join(left[:5])))
         checks.append((f"source role ({SOURCE}, side A) cannot connect", not fenced_bad, ", ".join(fenced_bad[:5])))
         checks.append((f"destination role ({DEST}, side B) can connect", not open_bad, ", ".join(open_bad[:5])))
-        finished = await self.tasks_finished()
-        checks.append((f"{self.tasks_total} running tasks finished before deletion", finished, ""))
+        finished = await self.tasks_finished() and not self.timed_out
+        checks.append((f"{self.tasks_total} running tasks drained (finished, no drain timed out)", finished, f"{self.timed_out} timed out"))
         for name, ok, why in checks:
             mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
             OUT.print(f"VERIFY {mark} {name}" + (f" ({why})" if why and not ok else ""))
         return all(ok for _, ok, _ in checks)
 
+    async def role_dsn(self, cluster: str, deployment: str, side: str) -> str:
+        """The connection string a cluster mounts for one side's login role ('' if none)."""
+        spec = DeploymentSpec(deployment, "")
+        secret = await self.kube[cluster].get("Secret", spec.namespace, spec.secret_name(f"metadata-{side}"))
+        if secret is None:
+            return ""
+        return base64.b64decode(secret["data"]["connection"]).decode()
+
     async def tasks_finished(self) -> bool:
         """Drained: every source flight's drain completed with nothing still running."""
-        for d in self.deployments[:: 3] or self.deployments[:1]:
+        for d in self.picked:
             db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
             conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
             try:
@@ -541,6 +568,8 @@ class Demo:
 
 
 async def can_connect(dsn: str) -> bool:
+    if not dsn:
+        return False
     try:
         conn = await asyncpg.connect(dsn, timeout=10)
     except (asyncpg.PostgresError, OSError):
