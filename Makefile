@@ -39,11 +39,12 @@ test:
 	$(PYTEST) -q -p no:cacheprovider --durations=15; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
 
-# For now: the stack up and its status; a later issue replaces this with the demo.
+# The whole failover on the local stack (deploy/local/demo.py); stays up for the UI
+# until Ctrl-C. DEMO_ARGS="--deployments 3 --exit-when-done" is what CI runs.
 demo:
 	bash deploy/local/bootstrap.sh
 	$(STACK) up
-	$(STACK) status
+	$(PY) deploy/local/demo.py $(DEMO_ARGS)
 
 # gRPC stubs from schemas/proto into libs/common/jetbridge/common/_generated/ (never
 # committed; also generated on first import of jetbridge.common.dataplane_api).

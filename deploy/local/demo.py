@@ -32,7 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_world import (  # noqa: E402
+from demo_world import (
     CLUSTERS,
     PY,
     ROOT,
@@ -46,14 +46,14 @@ from demo_world import (  # noqa: E402
     wait_port,
 )
 
-from jetbridge.common.events import new_event  # noqa: E402
-from jetbridge.common.kafka import EventPublisher  # noqa: E402
-from jetbridge.common.tls import cluster_identity, ensure_certificates  # noqa: E402
-from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
-from jetbridge.flightdeck import FlightState, NewFlight, Side, open_flightdeck  # noqa: E402
-from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster  # noqa: E402
-from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
-from jetbridge.pilot.service_layer.steps_cluster import deployment_ready  # noqa: E402
+from jetbridge.common.events import new_event
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.tls import cluster_identity, ensure_certificates
+from jetbridge.fencing.domain import DeploymentDatabases
+from jetbridge.flightdeck import FlightState, NewFlight, Side, open_flightdeck
+from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
+from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
 
 OUT = Console(highlight=False)
 IMAGE = "apache/airflow:3.0.2"  # bare: the installation's registry serves it
@@ -73,17 +73,19 @@ def phase(text: str) -> None:
 
 
 def bring_up_stack() -> dict[str, str]:
-    phase("local stack: Kafka, PostgreSQL, MariaDB (deploy/local/stack.py up)")
-    subprocess.run([PY, "deploy/local/stack.py", "up"], cwd=ROOT, check=True)  # noqa: S603
-    phase("two Kubernetes data planes + shared secrets store (kubestack.py up)")
-    subprocess.run([PY, "deploy/local/kube/kubestack.py", "up"], cwd=ROOT, check=True)  # noqa: S603
-    state = ROOT / ".state"
-    return read_env_file(state / "stack.env") | read_env_file(state / "kube" / "kube.env")
+    """stack.py up starts (or reuses) Kafka, both PostgreSQL, MariaDB AND the two
+    Kubernetes data planes with the shared secrets store (deploy/local/kube)."""
+    phase("local stack: Kafka, PostgreSQL, MariaDB, Kubernetes dp-east + dp-west, secrets store")
+    subprocess.run([PY, "deploy/local/stack.py", "up"], cwd=ROOT, check=True)
+    return read_env_file(ROOT / ".state" / "stack.env")
 
 
 def provisioning(deployment_id: str) -> NewFlight:
     """Creating a failover-enabled Deployment on its home cluster is an ungated flight."""
-    params = {"deployment_spec": {"deployment_id": deployment_id, "image": IMAGE}, "provision": True}
+    params = {
+        "deployment_spec": {"deployment_id": deployment_id, "image": IMAGE},
+        "provision": True,
+    }
     return NewFlight(
         flight_id=f"provision/{deployment_id}",
         mission_id=f"provision/{deployment_id}",
@@ -142,7 +144,9 @@ class Demo:
             api = k8s_config.new_client_from_config(self.kubeconfigs[cluster])
             try:
                 return k8s_client.CustomObjectsApi(api).get_cluster_custom_object(
-                    "external-secrets.io", "v1", "clustersecretstores",
+                    "external-secrets.io",
+                    "v1",
+                    "clustersecretstores",
                     self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
                 )
             finally:
@@ -164,9 +168,14 @@ class Demo:
     def start_services(self) -> None:
         p, kafka = self.prefix, {"JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.kafka}
         phase("control plane: navigator, projections, dplink, dispatcher, console")
-        common = kafka | {"JETBRIDGE_TOPIC_PREFIX": p, "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator}
+        common = kafka | {
+            "JETBRIDGE_TOPIC_PREFIX": p,
+            "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator,
+        }
         self.procs.start(
-            "navigator", "jetbridge.navigator", common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]}
+            "navigator",
+            "jetbridge.navigator",
+            common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]},
         )
         self.procs.start("projections", "jetbridge.navigator.projections", common)
         self.procs.start(
@@ -245,6 +254,7 @@ class Demo:
         name = f"agent-{cluster}"
         if name in self.procs.services:
             self.procs.restart(name, env)
+            wait_port(self.agent_ports[cluster])  # before anyone dispatches to it
         else:
             self.procs.start(name, "jetbridge.agent", env)
 
@@ -300,7 +310,9 @@ class Demo:
         end = time.monotonic() + timeout_s
         while not await check():
             if dead := self.procs.dead():
-                raise RuntimeError(f"{dead} stopped while waiting for {what}: see .state/logs/demo/")
+                raise RuntimeError(
+                    f"{dead} stopped while waiting for {what}: see .state/logs/demo/"
+                )
             if time.monotonic() > end:
                 raise RuntimeError(f"timed out after {timeout_s}s waiting for {what}")
             await asyncio.sleep(0.5)
@@ -381,7 +393,7 @@ class Demo:
 
     async def running_tasks(self) -> list[tuple[str, str]]:
         """Airflow ``task_instance`` rows 'running' in a third of the metadata databases."""
-        picked = self.deployments[:: 3] or self.deployments[:1]
+        picked = self.deployments[::3] or self.deployments[:1]
         self.picked = picked
         phase(f"{len(picked)} Deployments get 2 running tasks each (task_instance rows)")
         out = []
@@ -390,7 +402,8 @@ class Demo:
             conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
             try:  # the slice of Airflow's schema the drain reads
                 await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS task_instance (task_id text PRIMARY KEY, state text)"
+                    "CREATE TABLE IF NOT EXISTS task_instance"
+                    " (task_id text PRIMARY KEY, state text)"
                 )
                 for t in ("extract", "load") if d in picked else ():
                     await conn.execute("INSERT INTO task_instance VALUES ($1, 'running')", t)
@@ -423,8 +436,11 @@ class Demo:
     # --- the failover -------------------------------------------------------------
     def progress(self) -> Progress:
         return Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=OUT,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=OUT,
         )
 
     async def failover(self, tasks: list[tuple[str, str]]) -> dict[str, Any]:
@@ -465,7 +481,10 @@ class Demo:
                 p = detail["progress"]
                 bar.update(steps, total=max(1, p["steps_total"]), completed=p["steps_done"])
                 bar.update(missions, completed=p["succeeded"] + p["failed"] + p["cancelled"])
-                if detail["ended_at"] is not None and detail["status"] not in ("IN_PROGRESS", "REQUESTED"):
+                if detail["ended_at"] is not None and detail["status"] not in (
+                    "IN_PROGRESS",
+                    "REQUESTED",
+                ):
                     break
                 if time.monotonic() - started > 300 + 10 * len(self.deployments):
                     raise RuntimeError(f"failover not finished: {detail['status']}")
@@ -482,7 +501,9 @@ class Demo:
         drained = 0
         for m in sorted(detail["missions"], key=lambda m: m["deployment_id"]):
             src = next((f for f in m["flights"] if f["kind"] == "SOURCE"), None)
-            drain = next((s for s in (src or {}).get("steps", []) if s["name"] == "DRAIN_TASKS"), None)
+            drain = next(
+                (s for s in (src or {}).get("steps", []) if s["name"] == "DRAIN_TASKS"), None
+            )
             left = (src or {}).get("tasks_still_running_after_drain")
             note = "" if drain is None else f"{(drain['duration_ms'] or 0) / 1000:.1f}s"
             if m["deployment_id"] in self.picked:
@@ -512,7 +533,9 @@ class Demo:
             if await self.kube[SOURCE].get("Namespace", None, spec.namespace) is not None:
                 left.append(d)
             for c in spec.components:
-                live = await self.kube[DEST].get("Deployment", spec.namespace, spec.deployment_name(c.name))
+                live = await self.kube[DEST].get(
+                    "Deployment", spec.namespace, spec.deployment_name(c.name)
+                )
                 if live is None or not deployment_ready(live):
                     not_ready.append(f"{d}/{c.name}")
             # side A's credentials as dp-east mounted them before the failover
@@ -522,12 +545,32 @@ class Demo:
             if not dest_dsn or not await can_connect(dest_dsn):
                 open_bad.append(d)
         n = len(self.deployments)
-        checks.append((f"{n}/{n} Deployments Ready on {DEST}", not not_ready, ", ".join(not_ready[:5])))
+        checks.append(
+            (f"{n}/{n} Deployments Ready on {DEST}", not not_ready, ", ".join(not_ready[:5]))
+        )
         checks.append((f"{n}/{n} Deployments gone from {SOURCE}", not left, ", ".join(left[:5])))
-        checks.append((f"source role ({SOURCE}, side A) cannot connect", not fenced_bad, ", ".join(fenced_bad[:5])))
-        checks.append((f"destination role ({DEST}, side B) can connect", not open_bad, ", ".join(open_bad[:5])))
+        checks.append(
+            (
+                f"source role ({SOURCE}, side A) cannot connect",
+                not fenced_bad,
+                ", ".join(fenced_bad[:5]),
+            )
+        )
+        checks.append(
+            (
+                f"destination role ({DEST}, side B) can connect",
+                not open_bad,
+                ", ".join(open_bad[:5]),
+            )
+        )
         finished = await self.tasks_finished() and not self.timed_out
-        checks.append((f"{self.tasks_total} running tasks drained (finished, no drain timed out)", finished, f"{self.timed_out} timed out"))
+        checks.append(
+            (
+                f"{self.tasks_total} running tasks drained (finished, no drain timed out)",
+                finished,
+                f"{self.timed_out} timed out",
+            )
+        )
         for name, ok, why in checks:
             mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
             OUT.print(f"VERIFY {mark} {name}" + (f" ({why})" if why and not ok else ""))
@@ -536,7 +579,9 @@ class Demo:
     async def role_dsn(self, cluster: str, deployment: str, side: str) -> str:
         """The connection string a cluster mounts for one side's login role ('' if none)."""
         spec = DeploymentSpec(deployment, "")
-        secret = await self.kube[cluster].get("Secret", spec.namespace, spec.secret_name(f"metadata-{side}"))
+        secret = await self.kube[cluster].get(
+            "Secret", spec.namespace, spec.secret_name(f"metadata-{side}")
+        )
         if secret is None:
             return ""
         return base64.b64decode(secret["data"]["connection"]).decode()
@@ -547,7 +592,9 @@ class Demo:
             db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
             conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
             try:
-                if await conn.fetchval("SELECT count(*) FROM task_instance WHERE state <> 'success'"):
+                if await conn.fetchval(
+                    "SELECT count(*) FROM task_instance WHERE state <> 'success'"
+                ):
                     return False
             finally:
                 await conn.close()
@@ -596,7 +643,7 @@ async def run(args: argparse.Namespace) -> int:
         OUT.print(f"VERIFICATION {'PASSED' if ok else 'FAILED'}")
         if not args.exit_when_done:
             OUT.print(f"UI still up at [bold]{demo.url}/[/] (token {demo.token}); Ctrl-C to stop")
-            while not demo.procs.dead():
+            while not demo.procs.dead():  # noqa: ASYNC110 - polls child processes
                 await asyncio.sleep(1)
             OUT.print(f"[red]{demo.procs.dead()} stopped[/]")
     finally:
