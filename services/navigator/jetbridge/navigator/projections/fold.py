@@ -28,6 +28,7 @@ from jetbridge.navigator.projections import rows
 from jetbridge.navigator.projections.rows import Extras, Position, Row, findings
 
 log = logging.getLogger(__name__)
+_UNKNOWN: Any = object()
 _FIELDS = {name: frozenset(f.name for f in dataclasses.fields(c)) for name, c in BY_NAME.items()}
 
 
@@ -56,17 +57,26 @@ class LedgerDecoder:
         if data[:2] != MAGIC:
             raise ValueError("not Avro single-object encoding")
         fingerprint = data[2:HEADER_LENGTH]
-        if fingerprint not in self._readers:
-            self._readers[fingerprint] = self._reader(fingerprint)
-        reader = self._readers[fingerprint]
+        reader = self._readers.get(fingerprint, _UNKNOWN)
+        if reader is _UNKNOWN:
+            reader = self._readers[fingerprint] = self._reader(fingerprint)
         if reader is None:
             return None
         event_type, writer_schema, reader_schema = reader
-        datum = schemaless_reader(io.BytesIO(data[HEADER_LENGTH:]), writer_schema, reader_schema)
+        body = io.BytesIO(data)  # shares the bytes: no copy of the body
+        body.seek(HEADER_LENGTH)
+        datum = schemaless_reader(body, writer_schema, reader_schema)
         assert isinstance(datum, dict)
+        event_id = datum.pop("envelope")["event_id"]
+        cls = BY_NAME[event_type]
+        if datum.keys() == _FIELDS[event_type]:
+            # Every field present and nothing else: the dataclass __init__ would only
+            # copy them one by one (frozen: object.__setattr__ each), so set them at once.
+            event = object.__new__(cls)
+            object.__setattr__(event, "__dict__", datum)
+            return event_id, event
         known = _FIELDS[event_type]
-        payload = {k: v for k, v in datum.items() if k in known}
-        return datum["envelope"]["event_id"], BY_NAME[event_type](**payload)
+        return event_id, cls(**{k: v for k, v in datum.items() if k in known})
 
     def _reader(self, fingerprint: bytes) -> tuple[str, Any, Any] | None:
         writer = self._registry.by_fingerprint(fingerprint)
