@@ -107,7 +107,7 @@ class Demo:
         self.kafka = env["JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]
         self.dbs = Databases(env["JETBRIDGE_POSTGRES_DSN"], self.tag)
         self.state = ROOT / ".state" / "demo" / self.tag
-        self.procs = Processes(ROOT / ".state" / "logs" / "demo")
+        self.procs = Processes(ROOT / ".state" / "logs" / "demo", self.tag)
         self.deployments = [f"{self.tag}-af{i:03d}" for i in range(args.deployments)]
         self.token = uuid.uuid4().hex
         self.console_port = args.port or free_port()

@@ -165,10 +165,13 @@ class Service:
 
 
 class Processes:
-    """Every service as its own process; pids in ``pids.json``; all stopped on exit."""
+    """Every service as its own process; pids in ``<run>.pids.json`` (two demos may run
+    at once: logs are appended JSON lines, so they interleave by time); all stopped on
+    exit."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, run: str) -> None:
         self.log_dir = log_dir
+        self.pid_file = log_dir / f"{run}.pids.json"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.services: dict[str, Service] = {}
 
@@ -176,7 +179,7 @@ class Processes:
         full = {k: v for k, v in os.environ.items() if not k.startswith("JETBRIDGE_")}
         full |= env | {"PYTHONUNBUFFERED": "1"}
         log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+        proc = subprocess.Popen(
             [PY, "-m", module],
             cwd=ROOT,
             env=full,
@@ -215,7 +218,10 @@ class Processes:
 
     def _write_pids(self) -> None:
         pids = {n: s.proc.pid for n, s in self.services.items() if s.proc}
-        (self.log_dir / "pids.json").write_text(json.dumps(pids, indent=1))
+        if pids:
+            self.pid_file.write_text(json.dumps(pids, indent=1))
+        else:
+            self.pid_file.unlink(missing_ok=True)
 
 
 def wait_port(port: int, timeout_s: float = 60.0) -> None:
