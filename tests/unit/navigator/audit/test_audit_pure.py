@@ -21,6 +21,7 @@ from jetbridge.navigator.audit.replay import replay_records
 from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.vocabulary import FailoverMode, RequestStatus, StepName
+from jetbridge.navigator.projections.fold import LedgerDecoder
 from tests.unit.navigator.builders import cluster_events, deployment
 from tests.unit.navigator.sim import Simulation
 
@@ -128,3 +129,12 @@ def test_times_are_iso_8601_with_utc_by_default() -> None:
     assert epoch_ms("2023-11-15T00:13:20.5+02:00") == T0 + 500
     with pytest.raises(argparse.ArgumentTypeError):
         epoch_ms("yesterday")
+
+
+def test_the_replay_decoder_rebuilds_the_very_domain_events_that_were_encoded() -> None:
+    raws, sim = world()
+    decoder = LedgerDecoder(SchemaRegistry())
+    by_time = sorted(raws, key=lambda r: r.timestamp_ms)
+    decoded = [decoder.decode(r.ledger.value) for r in by_time]
+    assert [d[1] for d in decoded if d is not None] == sim.log
+    assert [d[0] for d in decoded if d is not None] == [r.ledger.event_id for r in by_time]
