@@ -209,15 +209,18 @@ async def test_a_rebalance_in_mid_stream_loses_nothing_and_repeats_nothing(
         second = _consumer(kafka_bootstrap, publisher, topic, dlq, "rebalance", collector("b"))
         await first.start()
         first_task = asyncio.create_task(first.run())
+        deadline = time.monotonic() + 120
         while len(seen_by["a"]) < 300:
+            assert time.monotonic() < deadline, "the first consumer handled too little"
             await asyncio.sleep(0.01)
         await second.start()  # joins: partitions move from the first to the second
         second_task = asyncio.create_task(second.run())
         while len(seen_by["b"]) < 300:
+            assert time.monotonic() < deadline, "the second consumer never got partitions"
             await asyncio.sleep(0.01)
         await first.stop()  # leaves: its partitions move to the second
         await first_task
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while len(set(seen_by["a"]) | set(seen_by["b"])) < len(events):
             assert time.monotonic() < deadline, "events were lost in the rebalances"
             await asyncio.sleep(0.05)
