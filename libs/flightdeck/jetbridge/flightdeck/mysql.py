@@ -33,11 +33,11 @@ from .models import (
     LeaseLost,
     NewFlight,
     OutboxEvent,
-    Outcome,
     StoredOutboxEvent,
     check_clearance,
 )
 from .queries import load_queries
+from .single import CompleteOneFromMany
 
 # Portable across MySQL 8 and MariaDB (tx_isolation / transaction_isolation differ).
 # No time zone setting needed: DATETIME columns only ever hold UTC_TIMESTAMP values.
@@ -67,7 +67,7 @@ def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-class MySQLFlightdeck:
+class MySQLFlightdeck(CompleteOneFromMany):
     """The ``Flightdeck`` port on MySQL/MariaDB; build it with :meth:`open`."""
 
     def __init__(self, pool: Any, poll_interval: float) -> None:
@@ -307,17 +307,6 @@ class MySQLFlightdeck:
             await cur.execute(self._q["get"], (flight_id,))
             row = await cur.fetchone()
         return Cleared(codec.flight_from_row(row), applied=True)
-
-    async def complete(
-        self,
-        claim: Claim,
-        outcome: Outcome,
-        outbox_events: Sequence[OutboxEvent] = (),
-        error: str | None = None,
-    ) -> None:
-        lost = await self.complete_many([Completion(claim, outcome, outbox_events, error)])
-        if lost:
-            raise LeaseLost(claim.flight_id, claim.fencing_token)
 
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
         if not completions:

@@ -27,11 +27,11 @@ from .models import (
     LeaseLost,
     NewFlight,
     OutboxEvent,
-    Outcome,
     StoredOutboxEvent,
     check_clearance,
 )
 from .queries import load_queries
+from .single import CompleteOneFromMany
 
 CHANNEL = "flightdeck_dp_flights"
 
@@ -42,7 +42,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-class PostgresFlightdeck:
+class PostgresFlightdeck(CompleteOneFromMany):
     """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -211,17 +211,6 @@ class PostgresFlightdeck:
         if row is None:
             return None
         return Cleared(codec.flight_from_row(row), applied=bool(row["applied"]))
-
-    async def complete(
-        self,
-        claim: Claim,
-        outcome: Outcome,
-        outbox_events: Sequence[OutboxEvent] = (),
-        error: str | None = None,
-    ) -> None:
-        lost = await self.complete_many([Completion(claim, outcome, outbox_events, error)])
-        if lost:
-            raise LeaseLost(claim.flight_id, claim.fencing_token)
 
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
         if not completions:
