@@ -1,13 +1,14 @@
 """Build the local Kubernetes control plane from pinned versions on the Go module proxy.
 
 No kind/k3s/Docker and no release downloads here, so kube-apiserver,
-kube-controller-manager, etcd and kwok are compiled from source. Each comes from a
+kube-controller-manager, etcd and kwok are compiled from source (and helm, which the
+chart tests under tests/integration/helm run). Each comes from a
 throwaway Go module whose go.mod/go.sum are committed under ``gomod/<component>/``
 (copied into the cache before building), so a fresh machine builds exactly the tested
 dependency graph. Binaries live OUTSIDE the repo in a cache keyed by version
 (``~/.cache/jetbridge/kube/<component>-<version>/bin``) and are reused when present.
 
-``kubebuild.py regenerate`` rewrites the committed go.mod/go.sum from the pins below
+``kubebuild.py regenerate [NAME...]`` rewrites the committed go.mod/go.sum from the pins below
 (k8s.io/kubernetes needs the staging ``replace`` list: its go.mod requires every
 staging module at v0.0.0 and points them at ./staging, which `go install` refuses).
 """
@@ -31,6 +32,7 @@ GOMOD_DIR = HERE / "gomod"
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
+HELM_VERSION = "v3.22.0"
 PROXY = "https://proxy.golang.org"
 
 
@@ -51,6 +53,22 @@ class Component:
     @property
     def key(self) -> str:
         return f"{self.name}-{self.version}"
+
+
+def _helm_ldflags(version: str) -> tuple[str, ...]:
+    # What helm's Makefile stamps: its version (`helm version`, .Capabilities.HelmVersion)
+    # and the default .Capabilities.KubeVersion of `helm template`/`lint`: client-go's
+    # v0.Y.Z read as 1.Y (the pinned go.mod's), not the source's 1.20 fallback.
+    pkg = "helm.sh/helm/v3"
+    flags = [f"-X {pkg}/internal/version.version={version}",
+             f"-X {pkg}/internal/version.gitTreeState=clean"]
+    pinned = GOMOD_DIR / "helm" / "go.mod"
+    found = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", pinned.read_text(), re.M) \
+        if pinned.exists() else None
+    if found:
+        flags += [f"-X {pkg}/pkg/chartutil.k8sVersionMajor=1",
+                  f"-X {pkg}/pkg/chartutil.k8sVersionMinor={found.group(1)}"]
+    return tuple(flags)
 
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
@@ -83,6 +101,10 @@ COMPONENTS = (
                   "kustomize/stage/pod/fast/pod-ready.yaml",
                   "kustomize/stage/pod/fast/pod-complete.yaml",
                   "kustomize/stage/pod/fast/pod-delete.yaml")}),
+    # Not part of the clusters: lints and renders deploy/helm/ (tests/integration/helm).
+    Component(name="helm", version=HELM_VERSION, module="helm.sh/helm/v3",
+              packages={"helm": "helm.sh/helm/v3/cmd/helm"},
+              ldflags=_helm_ldflags(HELM_VERSION)),
 )
 
 
@@ -260,9 +282,15 @@ def ensure_binaries(force: bool = False) -> dict[str, Path]:
 
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "build"
-    if cmd == "regenerate":
+    if cmd == "regenerate":  # `regenerate helm` redoes one; no names: all of them
+        names = set(argv[1:])
+        unknown = names - {c.name for c in COMPONENTS}
+        if unknown:
+            print(f"unknown components: {sorted(unknown)}", file=sys.stderr)
+            return 2
         for comp in COMPONENTS:
-            regenerate(comp)
+            if not names or comp.name in names:
+                regenerate(comp)
         return 0
     if cmd in ("build", "rebuild"):
         for name, path in ensure_binaries(force=cmd == "rebuild").items():
@@ -278,7 +306,8 @@ def main(argv: list[str]) -> int:
             state = "built" if is_built(comp) else "missing"
             say(f"{comp.key}: {bin_dir(comp)} ({state})")
         return 0
-    print("usage: kubebuild.py [build|rebuild|regenerate|paths|prune]", file=sys.stderr)
+    print("usage: kubebuild.py [build|rebuild|regenerate [NAME...]|paths|prune]",
+          file=sys.stderr)
     return 2
 
 
