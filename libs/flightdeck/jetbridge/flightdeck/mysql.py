@@ -5,21 +5,31 @@ LOCKED then UPDATE in one transaction; a claimer's write locks its rows, checks 
 fencing token under the lock, then writes (with its outbox rows) before COMMIT; and
 ``wait_for_work`` polls. Sessions run READ COMMITTED (no gap locks between claimers)
 and every time comes from the server's UTC clock.
+
+InnoDB can still pick a transaction as a deadlock victim (error 1213) when claimers and
+completers touch the same secondary-index entries (``state``, ``lease_expires_at``)
+in different orders; it then rolls the WHOLE transaction back. Each public write here
+is one transaction with no effect outside it, so :func:`_retried` simply runs it again
+(the MySQL manual's advice); a lock wait timeout (1205) is treated the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import logging
+import random
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncmy
 from asyncmy.cursors import DictCursor
+from asyncmy.errors import OperationalError
 
 from . import codec
 from .migrator import migrate_mysql
@@ -44,6 +54,35 @@ from .single import CompleteOneFromMany
 _INIT = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 _BATCH_ROWS = 500
 _CLEARABLE = (FlightState.QUEUED.value, FlightState.RUNNING.value, FlightState.SUCCEEDED.value)
+
+
+# ER_LOCK_DEADLOCK and ER_LOCK_WAIT_TIMEOUT: the transaction was rolled back, run it again.
+_RETRYABLE = frozenset({1213, 1205})
+_RETRIES = 8
+_log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _retried(
+    method: Callable[_P, Awaitable[_T]],
+) -> Callable[_P, Awaitable[_T]]:
+    """Re-run a one-transaction method that InnoDB rolled back as a deadlock victim."""
+
+    @functools.wraps(method)
+    async def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        for attempt in range(_RETRIES):
+            try:
+                return await method(*args, **kwargs)
+            except OperationalError as exc:
+                if exc.args[0] not in _RETRYABLE or attempt == _RETRIES - 1:
+                    raise
+                _log.info("%s: rolled back (%s), running it again", method.__name__, exc)
+            # Jittered so two victims of one deadlock do not collide again at once.
+            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def mysql_connect_kwargs(dsn: str) -> dict[str, Any]:
@@ -147,6 +186,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
                 inserted += await cur.execute(sql, args)
         return inserted
 
+    @_retried
     async def request_cancel(self, flight_id: str) -> Flight | None:
         async with self._cursor() as cur:
             await cur.execute(self._q["request_cancel"], (flight_id,))
@@ -162,6 +202,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
 
     # -- the claimer's side ----------------------------------------------------------
 
+    @_retried
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
         async with self._transaction() as cur:
             await cur.execute(self._q["claim_expired"], (limit,))
@@ -211,6 +252,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
                 valid[c.flight_id] = row
         return valid
 
+    @_retried
     async def renew(self, claim: Claim, lease_seconds: float) -> Claim:
         async with self._transaction() as cur:
             row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
@@ -220,6 +262,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await cur.execute(self._q["renew"], (expires, row["now"], claim.flight_id))
         return codec.refreshed_claim(claim, {**row, "lease_expires_at": expires})
 
+    @_retried
     async def record_step_result(
         self,
         claim: Claim,
@@ -247,6 +290,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
         return codec.refreshed_claim(claim, {**row, "current_step": current})
 
+    @_retried
     async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
         async with self._transaction() as cur:
             row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
@@ -255,6 +299,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
         return codec.refreshed_claim(claim, row)
 
+    @_retried
     async def release(
         self,
         claim: Claim,
@@ -275,6 +320,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await cur.execute(self._q["release"], (codec.dumps(results), cleared, claim.flight_id))
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 
+    @_retried
     async def clear_steps(
         self,
         flight_id: str,
@@ -308,6 +354,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             row = await cur.fetchone()
         return Cleared(codec.flight_from_row(row), applied=True)
 
+    @_retried
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
         if not completions:
             return set()
@@ -375,6 +422,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
             rows = await cur.fetchall()
         return [codec.outbox_from_row(r) for r in rows]
 
+    @_retried
     async def mark_published(self, event_ids: Sequence[object]) -> None:
         if not event_ids:
             return
