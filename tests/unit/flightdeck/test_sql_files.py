@@ -46,7 +46,7 @@ def test_both_dialects_have_the_same_migration_versions() -> None:
 
 
 def test_mysql_migration_splits_into_create_statements() -> None:
-    migration, clearances = load_migrations("mysql")
+    migration, clearances, traceparent = load_migrations("mysql")
     statements = split_statements(migration.sql)
     assert [s.split("(")[0].split()[-1] for s in statements] == [
         "`dp_flights`",
@@ -57,6 +57,9 @@ def test_mysql_migration_splits_into_create_statements() -> None:
     create, alter = split_statements(clearances.sql)
     assert create.startswith("CREATE TABLE IF NOT EXISTS `dp_flight_clearances`")
     assert alter.startswith("ALTER TABLE `dp_flights`") and "`claimable`" in alter
+    # 0003: one atomic ALTER adding the column the Pilot continues the trace from.
+    (add,) = split_statements(traceparent.sql)
+    assert add.startswith("ALTER TABLE `dp_flights` ADD COLUMN `traceparent`")
 
 
 def test_mysql_dsn_is_parsed_with_escapes() -> None:

@@ -86,7 +86,16 @@ def flight_from_row(row: Row) -> Flight:
         cleared_through=row["cleared_through"],
         not_before=utc(row["not_before"]),
         step_attempts=step_attempts_from_json(loads(row["step_attempts"])),
+        traceparent=_optional(row, "traceparent"),
     )
+
+
+def _optional(row: Row, column: str) -> Any:
+    """A column a newer migration added (None if the query predates it)."""
+    try:
+        return row[column]
+    except (KeyError, IndexError):
+        return None
 
 
 def refreshed_claim(claim: Claim, row: Row) -> Claim:

@@ -72,6 +72,8 @@ class NewFlight:
     # Index of the last step the data plane may run (-1: none yet, wait for ClearSteps);
     # None: the whole plan is cleared (flights no Navigator gates, e.g. provisioning).
     cleared_through: int | None = None
+    # W3C traceparent of the StartFlight: the Pilot's spans continue that trace.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class Flight:
     cleared_through: int | None = None
     not_before: datetime | None = None
     step_attempts: dict[int, int] = field(default_factory=dict)
+    traceparent: str | None = None
 
     def is_cleared(self, step_index: int) -> bool:
         """May the data plane run this step now (ignoring ``not_before``)?"""

@@ -181,6 +181,7 @@ class MySQLFlightdeck(CompleteOneFromMany):
                         codec.dumps(list(f.plan)),
                         f.fencing_epoch,
                         f.cleared_through,
+                        f.traceparent,
                     ]
                 # ON DUPLICATE KEY no-op: affected rows = 1 per new row, 0 per duplicate.
                 inserted += await cur.execute(sql, args)

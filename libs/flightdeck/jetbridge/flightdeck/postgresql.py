@@ -96,6 +96,7 @@ class PostgresFlightdeck(CompleteOneFromMany):
             [codec.dumps(list(f.plan)) for f in flights],
             [f.fencing_epoch for f in flights],
             [f.cleared_through for f in flights],
+            [f.traceparent for f in flights],
         )
         assert row is not None
         return int(row["inserted"])

@@ -6,12 +6,13 @@
 -- name: enqueue
 INSERT INTO `dp_flights`
     (`flight_id`, `mission_id`, `request_id`, `deployment_id`, `side`, `mode`, `plan`,
-     `fencing_epoch`, `cleared_through`, `step_results`, `created_at`, `updated_at`)
+     `fencing_epoch`, `cleared_through`, `traceparent`, `step_results`, `created_at`,
+     `updated_at`)
 VALUES {values}
 ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 
 -- name: enqueue_values
-(%s, %s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
 
 -- name: claim_expired
 -- `now` (server UTC) rides along so the lease expiry needs no extra round trip.

@@ -9,13 +9,14 @@
 WITH "new" AS (
     INSERT INTO "dp_flights"
         ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",
-         "plan", "fencing_epoch", "cleared_through")
+         "plan", "fencing_epoch", "cleared_through", "traceparent")
     SELECT i."flight_id", i."mission_id", i."request_id", i."deployment_id", i."side",
-           i."mode", i."plan"::jsonb, i."fencing_epoch", i."cleared_through"
+           i."mode", i."plan"::jsonb, i."fencing_epoch", i."cleared_through",
+           i."traceparent"
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                $6::text[], $7::text[], $8::bigint[], $9::integer[])
+                $6::text[], $7::text[], $8::bigint[], $9::integer[], $10::text[])
          AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
-              "mode", "plan", "fencing_epoch", "cleared_through")
+              "mode", "plan", "fencing_epoch", "cleared_through", "traceparent")
     ON CONFLICT ("flight_id") DO NOTHING
     RETURNING "flight_id"
 )
