@@ -42,12 +42,14 @@ def secure_channel(
     files: TlsFiles,
     expected_server_identity: str,
     options: Sequence[tuple[str, Any]] = (),
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
 ) -> grpc.aio.Channel:
     """A channel that only talks to a server presenting ``expected_server_identity``."""
     return grpc.aio.secure_channel(
         target,
         channel_credentials(files),
         options=[(_TARGET_NAME_OVERRIDE, dns_name(expected_server_identity)), *options],
+        interceptors=interceptors,
     )
 
 

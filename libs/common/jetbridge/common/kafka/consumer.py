@@ -88,6 +88,11 @@ class EventConsumer:
             isolation_level="read_committed",
         )
 
+    @property
+    def kafka(self) -> AIOKafkaConsumer:
+        """The underlying client, for read-only probes (lag sampling)."""
+        return self._consumer
+
     async def start(self) -> None:
         await self._consumer.start()
         self._consumer.subscribe(self._topics, listener=_WaitForBatch(self._batch_lock))

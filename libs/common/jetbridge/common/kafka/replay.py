@@ -94,6 +94,11 @@ class PartitionReplay:
             heartbeat_interval_ms=heartbeat_interval_ms,
         )
 
+    @property
+    def kafka(self) -> AIOKafkaConsumer:
+        """The underlying client, for read-only probes (lag sampling)."""
+        return self._consumer
+
     async def start(self) -> None:
         await self._consumer.start()
         if self._group_id is not None:

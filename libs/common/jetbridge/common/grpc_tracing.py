@@ -1,0 +1,95 @@
+"""W3C trace context over gRPC metadata: a client and a server interceptor.
+
+The client opens a CLIENT span per unary call and sends its ``traceparent`` in the
+metadata; the server continues it with a SERVER span around the handler, so the
+handler's own spans and whatever it stores (Flightdeck's ``traceparent``) belong to
+the caller's trace. Streams (the Link) are not traced: one span per hours-long
+stream says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from jetbridge.common.telemetry import TRACER
+
+_TRACE_KEYS = ("traceparent", "tracestate")
+
+
+def _attributes(method: str) -> dict[str, str]:
+    service, _, name = method.lstrip("/").partition("/")
+    return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+
+def _method(details: Any) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else str(method)
+
+
+class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[Any, Any], Awaitable[Any]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        method = _method(client_call_details)
+        tracer = trace.get_tracer(TRACER)
+        with tracer.start_as_current_span(
+            method.lstrip("/"), kind=SpanKind.CLIENT, attributes=_attributes(method)
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            metadata = list(client_call_details.metadata or ()) + list(carrier.items())
+            details = grpc.aio.ClientCallDetails(
+                client_call_details.method,
+                client_call_details.timeout,
+                grpc.aio.Metadata(*metadata),
+                client_call_details.credentials,
+                client_call_details.wait_for_ready,
+            )
+            call = await continuation(details, request)
+            code = await call.code()
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code != grpc.StatusCode.OK:
+                span.set_status(Status(StatusCode.ERROR, code.name))
+            return call
+
+
+class TracingServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = _method(handler_call_details)
+        carrier = {
+            key: value if isinstance(value, str) else value.decode()
+            for key, value in handler_call_details.invocation_metadata or ()
+            if key in _TRACE_KEYS
+        }
+        inner = handler.unary_unary
+
+        async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            tracer = trace.get_tracer(TRACER)
+            with tracer.start_as_current_span(
+                method.lstrip("/"),
+                context=propagate.extract(carrier),
+                kind=SpanKind.SERVER,
+                attributes=_attributes(method),
+            ):
+                return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            traced,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

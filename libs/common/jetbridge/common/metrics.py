@@ -1,0 +1,88 @@
+"""Prometheus metrics: the per-process ``/metrics`` endpoint and Kafka consumer lag.
+
+Each service defines its own ``jetbridge_*`` metrics next to its composition root;
+what every consumer shares (lag) is here. The endpoint is off unless
+``JETBRIDGE_METRICS_PORT`` is a port number (0 or unset: off), so tests and tools
+that import a service never open a port by accident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+from typing import Protocol
+
+from aiokafka import TopicPartition
+from prometheus_client import Gauge, start_http_server
+
+log = logging.getLogger(__name__)
+METRICS_PORT_ENV = "JETBRIDGE_METRICS_PORT"
+METRICS_HOST_ENV = "JETBRIDGE_METRICS_HOST"
+
+CONSUMER_LAG = Gauge(
+    "jetbridge_kafka_consumer_lag",
+    "Records on a partition not yet consumed: the broker's high watermark minus the "
+    "consumer's position (sampled)",
+    ["consumer", "topic", "partition"],
+)
+
+
+def metrics_port(env: Mapping[str, str] | None = None) -> int:
+    """The configured port, 0 when metrics are off (unset, empty or 0)."""
+    raw = (os.environ if env is None else env).get(METRICS_PORT_ENV, "").strip()
+    return int(raw) if raw else 0
+
+
+def start_metrics_server(env: Mapping[str, str] | None = None) -> int:
+    """Serve ``/metrics`` on the configured port in a daemon thread; returns the port."""
+    env = os.environ if env is None else env
+    port = metrics_port(env)
+    if port:
+        start_http_server(port, addr=env.get(METRICS_HOST_ENV, "127.0.0.1"))
+        log.info("metrics on :%d/metrics", port)
+    return port
+
+
+def lag(highwater: int | None, position: int | None) -> int | None:
+    """Records behind; None until the consumer has fetched (no high watermark yet)."""
+    if highwater is None or position is None:
+        return None
+    return max(0, highwater - position)
+
+
+class LagSource(Protocol):
+    """What ``AIOKafkaConsumer`` offers for lag (a protocol: tests pass a fake)."""
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+    async def position(self, partition: TopicPartition) -> int: ...
+
+
+async def sample_lag(consumer: LagSource, name: str, interval_s: float = 1.0) -> None:
+    """Set ``jetbridge_kafka_consumer_lag`` for every assigned partition, forever.
+
+    Partitions no longer assigned (a rebalance) lose their series, so a dashboard
+    never shows the lag of a partition another replica now owns.
+    """
+    shown: set[TopicPartition] = set()
+    while True:
+        assigned = set(consumer.assignment())
+        for tp in shown - assigned:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(name, tp.topic, str(tp.partition))
+        shown &= assigned
+        for tp in assigned:
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 1.0)
+            except Exception:  # not fetched yet, or revoked meanwhile: next round
+                continue
+            behind = lag(consumer.highwater(tp), position)
+            if behind is not None:
+                CONSUMER_LAG.labels(name, tp.topic, str(tp.partition)).set(behind)
+                shown.add(tp)
+        await asyncio.sleep(interval_s)
