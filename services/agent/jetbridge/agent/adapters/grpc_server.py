@@ -12,9 +12,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from jetbridge.agent.adapters.convert import (
     clear_steps_from_proto,
@@ -23,12 +25,15 @@ from jetbridge.agent.adapters.convert import (
     start_flight_from_proto,
     state_to_proto,
 )
+from jetbridge.agent.adapters.metrics import START_FLIGHT_CALLS
 from jetbridge.agent.domain.flights import InvalidClearance, InvalidFlight
 from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
 from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
+from jetbridge.common.grpc_tracing import TracingServerInterceptor
+from jetbridge.common.telemetry import current_trace_context
 from jetbridge.common.tls import CONTROL_PLANE_URI, TlsFiles
 
 log = logging.getLogger(__name__)
@@ -50,12 +55,21 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         self.acks_received = 0
 
     async def StartFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        span = trace.get_current_span()
+        span.set_attributes(
+            {"jetbridge.flight.id": request.flight_id, "jetbridge.mission.id": request.mission_id}
+        )
         try:
-            started = await self._flights.start(start_flight_from_proto(request))
+            command = start_flight_from_proto(request)
+            # The Pilot continues this call's trace from the Flightdeck row.
+            traceparent = current_trace_context().get("traceparent")
+            started = await self._flights.start(replace(command, traceparent=traceparent))
         except InvalidFlight as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except FlightConflict as error:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        span.set_attribute("jetbridge.flight.created", started.created)
+        START_FLIGHT_CALLS.labels(self.cluster_id, str(started.created).lower()).inc()
         return pb2.StartFlightResponse(
             flight_id=started.flight.flight_id,
             created=started.created,
@@ -138,7 +152,9 @@ class AgentServer:
         self.servicer = servicer
         self._tls = tls
         self._listen = listen
-        self._server = server_factory(interceptors=[RequirePeerIdentity(allowed_peers)])
+        self._server = server_factory(
+            interceptors=[TracingServerInterceptor(), RequirePeerIdentity(allowed_peers)]
+        )
         pb2_grpc.add_DataPlaneServicer_to_server(servicer, self._server)  # type: ignore[no-untyped-call]
         self.port = 0
 

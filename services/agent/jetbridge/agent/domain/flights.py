@@ -51,6 +51,7 @@ class StartFlight:
     steps: Sequence[PlanStep]
     deployment_spec: DeploymentSpecRef
     drain_timeout_seconds: int = 0
+    traceparent: str | None = None  # the caller's trace, stored for the Pilot to continue
 
     def validate(self) -> None:
         for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
@@ -98,6 +99,7 @@ def new_flight(command: StartFlight) -> NewFlight:
         plan=plan_of(command),
         fencing_epoch=command.fencing_epoch,
         cleared_through=-1,  # nothing runs before Navigator clears it (ClearSteps)
+        traceparent=command.traceparent,
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
+from jetbridge.agent.adapters.metrics import sample_queue_depth
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
+from jetbridge.common.telemetry import setup_tracing
 from jetbridge.common.tls import TlsLayout
 from jetbridge.flightdeck import open_flightdeck
 
@@ -31,6 +35,9 @@ async def run(settings: AgentSettings) -> None:
         servicer, TlsLayout(settings.tls_dir).cluster(settings.cluster_id), settings.listen
     )
     await server.start()
+    sampler = asyncio.create_task(
+        sample_queue_depth(settings.cluster_id, settings.flightdeck_dsn), name="queue-depth"
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -38,6 +45,9 @@ async def run(settings: AgentSettings) -> None:
     try:
         await stop.wait()
     finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
         await server.stop(grace=2.0)
         await flightdeck.close()
 
@@ -45,7 +55,12 @@ async def run(settings: AgentSettings) -> None:
 def main() -> None:
     settings = AgentSettings()  # type: ignore[call-arg]  # required fields come from env
     configure_logging("agent", settings.log_level)
-    asyncio.run(run(settings))
+    tracing = setup_tracing("agent", attributes={"jetbridge.cluster": settings.cluster_id})
+    start_metrics_server()
+    try:
+        asyncio.run(run(settings))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

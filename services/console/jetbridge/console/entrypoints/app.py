@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from jetbridge.common import topics
 from jetbridge.common.events import default_registry
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.settings import env_file_path
 from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
 from jetbridge.console.adapters.ledger import LedgerFollower, LedgerReadModel
@@ -105,6 +106,7 @@ def main() -> None:
     configure_logging("console")
     env_file = env_file_path()
     settings = ConsoleSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+    start_metrics_server()  # its own port: /metrics stays off the operators' API
     runtime = ConsoleRuntime(settings)
     config = uvicorn.Config(
         runtime.app,

@@ -9,6 +9,7 @@ import grpc
 
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
+from jetbridge.common.grpc_tracing import TracingClientInterceptor
 from jetbridge.common.tls import TlsFiles
 from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.ports import DispatchError
@@ -47,7 +48,12 @@ class GrpcDataPlaneClient:
     def _stub(self, endpoint: Endpoint) -> Any:
         channel = self._channels.get(endpoint)
         if channel is None:
-            channel = secure_channel(endpoint.address, self._tls, endpoint.identity)
+            channel = secure_channel(
+                endpoint.address,
+                self._tls,
+                endpoint.identity,
+                interceptors=[TracingClientInterceptor()],  # traceparent in the metadata
+            )
             self._channels[endpoint] = channel
         return pb2_grpc.DataPlaneStub(channel)  # type: ignore[no-untyped-call]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.runner import run_until_signalled
+from jetbridge.common.telemetry import setup_tracing
 from jetbridge.dispatcher.entrypoints.app import DispatcherApp
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 
@@ -18,7 +20,12 @@ async def run(settings: DispatcherSettings) -> None:
 def main() -> None:
     settings = DispatcherSettings()
     configure_logging("dispatcher", settings.log_level)
-    asyncio.run(run(settings))
+    tracing = setup_tracing("dispatcher")
+    start_metrics_server()
+    try:
+        asyncio.run(run(settings))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

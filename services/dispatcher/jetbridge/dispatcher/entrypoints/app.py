@@ -7,9 +7,11 @@ import asyncio
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
 from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
 from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
 from jetbridge.dispatcher.adapters.kafka import PublisherOutcomes, StateReader
+from jetbridge.dispatcher.adapters.metrics import observe_dispatch
 from jetbridge.dispatcher.domain.model import DispatchState, RetryPolicy
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
@@ -36,6 +38,7 @@ class DispatcherApp:
                 backoff_cap_s=settings.backoff_cap_s,
                 registration_wait_s=settings.registration_wait_s,
             ),
+            on_dispatch=observe_dispatch,
         )
         dead_letters = (
             DeadLetterPublisher(self.publisher, consumer_group=settings.group_id)
@@ -66,11 +69,15 @@ class DispatcherApp:
         self._tasks = [
             asyncio.create_task(self.reader.replay.run(), name="dispatcher-state"),
             asyncio.create_task(self.consumer.run(), name="dispatcher-work"),
+            asyncio.create_task(
+                sample_lag(self.consumer.kafka, self.settings.group_id), name="dispatcher-lag"
+            ),
         ]
 
     async def stop(self) -> None:
         await self.consumer.stop()
         await self.reader.replay.stop()
+        self._tasks[-1].cancel()  # the lag sampler runs until cancelled
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.close()
         await self.publisher.stop()

@@ -19,8 +19,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.events.envelope import EventRecord, new_event
+from jetbridge.common.telemetry import current_trace_context, mark_failed, span_from
 from jetbridge.dispatcher.domain.model import (
     Clearance,
     DispatchState,
@@ -40,6 +44,14 @@ log = logging.getLogger(__name__)
 PRODUCER = "dispatcher"
 # Navigator's decisions that end a flight: the data plane must stop it (CancelFlight).
 CANCELLING = frozenset({"FlightCancelled", "FlightFailed"})
+HANDLED = frozenset({"FlightPlanned", "FlightStepsCleared", *CANCELLING})
+OUTCOME = "jetbridge.outcome"
+# (decision handled, outcome, seconds): the composition root feeds a histogram with it.
+DispatchObserver = Callable[[str, str, float], None]
+
+
+def _ignore(_kind: str, _outcome: str, _seconds: float) -> None:
+    return None
 
 
 class Dispatcher:
@@ -53,8 +65,11 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        on_dispatch: DispatchObserver | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self._on_dispatch = on_dispatch or _ignore
+        self._outcome_of_last = "NONE"
         self._client = client
         self._state = state
         self._view = view
@@ -66,12 +81,37 @@ class Dispatcher:
         self.cancelled: list[str] = []
 
     async def handle(self, event: EventRecord) -> None:
-        if event.event_type == "FlightPlanned":
-            await self._start(event)
-        elif event.event_type == "FlightStepsCleared":
-            await self._clear(event)
-        elif event.event_type in CANCELLING:
-            await self._cancel(event)
+        """One span per flight decision handled (``dispatcher.dispatch``), child of the
+        Navigator's decision span: its gRPC calls and its outcome event are inside."""
+        if event.event_type not in HANDLED:
+            return
+        attributes = {
+            "jetbridge.flight.id": str(event.payload.get("flight_id", "")),
+            "jetbridge.mission.id": str(event.payload.get("mission_id", "")),
+            "jetbridge.dispatch.kind": event.event_type,
+        }
+        started = time.monotonic()
+        self._outcome_of_last = "NONE"
+        with span_from(
+            event.envelope.trace_context,
+            "dispatcher.dispatch",
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ):
+            if event.event_type == "FlightPlanned":
+                await self._start(event)
+            elif event.event_type == "FlightStepsCleared":
+                await self._clear(event)
+            else:
+                await self._cancel(event)
+        self._on_dispatch(event.event_type, self._outcome_of_last, time.monotonic() - started)
+
+    def _outcome(self, outcome: str, attempts: int | None = None) -> None:
+        self._outcome_of_last = outcome
+        span = trace.get_current_span()
+        span.set_attribute(OUTCOME, outcome)
+        if attempts is not None:
+            span.set_attribute("jetbridge.dispatch.attempts", attempts)
 
     async def _start(self, event: EventRecord) -> None:
         flight = PlannedFlight.from_payload(event.payload)
@@ -152,12 +192,15 @@ class Dispatcher:
                     endpoint, flight.flight_id, reason, self.policy.call_deadline_s
                 )
                 self.cancelled.append(flight.flight_id)
+                self._outcome("CANCELLED", attempt)
                 return
             except DispatchError as error:
                 if error.code == "NOT_FOUND":
+                    self._outcome("NOT_FOUND", attempt)
                     return  # never started: nothing to stop
                 if not is_transient(error.code) or attempt == self.policy.max_attempts:
                     log.warning("CancelFlight %s: %s", flight.flight_id, error)
+                    self._outcome(error.code, attempt)
                     return
                 await self._sleep(self._backoff.delay(attempt - 1))
 
@@ -201,6 +244,7 @@ class Dispatcher:
                     {"dispatched_at": self._wall_ms(), "attempts": attempt, "created": created},
                 )
             )
+            self._outcome("DISPATCHED", attempt)
             return
 
     async def _endpoint_of(self, cluster_id: str) -> Endpoint | None:
@@ -215,6 +259,7 @@ class Dispatcher:
 
     def _skip(self, flight: PlannedFlight, why: str) -> None:
         self.skipped.append(flight.flight_id)
+        self._outcome("SKIPPED")
         log.info("not dispatching %s: %s", flight.flight_id, why)
 
     async def _failed(
@@ -229,6 +274,8 @@ class Dispatcher:
         steps: Sequence[str] | None = None,
     ) -> None:
         log.warning("dispatch of %s failed: %s %s", flight.flight_id, code, message)
+        self._outcome(f"FAILED_{code}", attempts)
+        mark_failed(trace.get_current_span(), f"{code}: {message}")
         await self._outcomes.publish(
             self._event(
                 "FlightDispatchFailed",
@@ -268,4 +315,5 @@ class Dispatcher:
             producer=PRODUCER,
             schema_version=1,
             caused_by=cause,
+            trace_context=current_trace_context(),  # the dispatch span
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.runner import run_until_signalled
+from jetbridge.common.telemetry import setup_tracing
 from jetbridge.dplink.entrypoints.app import DPLink
 from jetbridge.dplink.entrypoints.settings import DPLinkSettings
 
@@ -18,7 +20,12 @@ async def run(settings: DPLinkSettings) -> None:
 def main() -> None:
     settings = DPLinkSettings()
     configure_logging("dplink", settings.log_level)
-    asyncio.run(run(settings))
+    tracing = setup_tracing("dplink")
+    start_metrics_server()
+    try:
+        asyncio.run(run(settings))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

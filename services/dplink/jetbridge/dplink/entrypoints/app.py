@@ -7,9 +7,11 @@ import contextlib
 
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.kafka.producer import EventPublisher
+from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
 from jetbridge.dplink.adapters.grpc_link import LinkClient
 from jetbridge.dplink.adapters.kafka_sink import KafkaEventSink
+from jetbridge.dplink.adapters.metrics import LinkMetrics
 from jetbridge.dplink.adapters.ownership import ClusterOwnership
 from jetbridge.dplink.domain.health import Thresholds
 from jetbridge.dplink.domain.registry import Registration
@@ -42,6 +44,7 @@ class DPLink:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
+        self.metrics = LinkMetrics()
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -61,6 +64,8 @@ class DPLink:
     async def _tick(self) -> None:
         while True:
             self.monitor.tick()
+            ages = self.monitor.heartbeat_ages()
+            self.metrics.update(ages, {c: self.monitor.health(c) for c in ages})
             await asyncio.sleep(self.tick_interval)
 
     async def start(self) -> None:
@@ -70,15 +75,20 @@ class DPLink:
         self._tasks = [
             asyncio.create_task(self.ownership.run(), name="dplink-ownership"),
             asyncio.create_task(self._tick(), name="dplink-ticker"),
+            asyncio.create_task(
+                sample_lag(self.ownership.replay.kafka, self.settings.group_id),
+                name="dplink-lag",
+            ),
         ]
 
     async def stop(self) -> None:
         await self.ownership.stop()
-        ownership, ticker = self._tasks
+        ownership, *endless = self._tasks
         await ownership  # leaves the group; revocation stops the links
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+        for task in endless:  # the ticker and the lag sampler
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.supervisor.stop_all()
         await self.sink.stop()
         await self.publisher.stop()

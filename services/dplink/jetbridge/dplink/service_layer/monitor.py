@@ -85,6 +85,12 @@ class HealthMonitor:
             payload = {**facts_payload(), "cluster_id": cluster_id, "facts_digest": digest}
             self._sink.emit(self._event("ClusterFactsChanged", cluster_id, payload))
 
+    def heartbeat_ages(self) -> dict[str, float]:
+        """Seconds since each watched cluster's last heartbeat (since watching began if
+        none came yet): what an operator alerts on before the health thresholds trip."""
+        now = self._clock()
+        return {cluster_id: w.state.silence(now) for cluster_id, w in self._watched.items()}
+
     def tick(self) -> None:
         now = self._clock()
         for cluster_id, watched in self._watched.items():

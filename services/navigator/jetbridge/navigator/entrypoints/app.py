@@ -27,9 +27,13 @@ from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.outbox import OutboxRelay, migrate_outbox
 from jetbridge.common.settings import env_file_path
+from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
+from jetbridge.navigator.adapters.metrics import NavigatorMetrics
+from jetbridge.navigator.adapters.tracing import MissionTracer
 from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, NavigatorService
 
 log = logging.getLogger(__name__)
@@ -79,8 +83,13 @@ class NavigatorApp:
         await store.take_writer_epoch()
         mapper = EventMapper(default_registry(), producer=f"navigator/{self.holder}")
         service = self.service = NavigatorService(
-            store, mapper, clock_ms, ledger_topic=s.topic_prefix + topics.FAILOVER_EVENTS
+            store,
+            mapper,
+            clock_ms,
+            ledger_topic=s.topic_prefix + topics.FAILOVER_EVENTS,
+            tracer=MissionTracer(),
         )
+        self.metrics = NavigatorMetrics(service.fleet)
         started = time.monotonic()
         folded = await service.recover()
         log.info("recovered %d events in %.2fs", folded, time.monotonic() - started)
@@ -99,6 +108,7 @@ class NavigatorApp:
             auto_offset_reset="earliest",
         )
         await consumer.start()
+        lag = asyncio.create_task(sample_lag(consumer, CONSUMER), name="navigator-lag")
         try:
             await self._assign(consumer, store)
             dead = DeadLetterPublisher(
@@ -106,6 +116,7 @@ class NavigatorApp:
             )
             await self._loop(consumer, service, dead)
         finally:
+            lag.cancel()
             await consumer.stop()
             await relay.stop()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,7 +142,7 @@ class NavigatorApp:
         self, consumer: AIOKafkaConsumer, service: NavigatorService, dead: DeadLetterPublisher
     ) -> None:
         codec = EventCodec(service.mapper.registry)
-        next_tick = 0.0
+        next_tick = next_sample = 0.0
         while not self._stopping.is_set():
             batches = await consumer.getmany(
                 timeout_ms=self.settings.navigator_tick_ms,
@@ -148,8 +159,12 @@ class NavigatorApp:
                     inputs.append(Input(event, r.topic, r.partition, r.offset))
             now = time.monotonic()
             if inputs or now >= next_tick:
-                await service.handle(inputs)
+                result = await service.handle(inputs)
                 next_tick = now + self.settings.navigator_tick_ms / 1000
+                self.metrics.observe(result.decided)
+            if now >= next_sample:
+                self.metrics.sample()
+                next_sample = now + 1.0
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
@@ -165,5 +180,10 @@ def main() -> None:
     configure_logging("navigator")
     env_file = env_file_path()
     settings = NavigatorSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+    tracing = setup_tracing("navigator")
+    start_metrics_server()
     app = NavigatorApp(settings)
-    asyncio.run(app.run())
+    try:
+        asyncio.run(app.run())
+    finally:
+        tracing.shutdown()

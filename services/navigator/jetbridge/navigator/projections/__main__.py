@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jetbridge.common import topics
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.settings import env_file_path
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         schema = args.schema or settings.projections_schema
         print(json.dumps(asyncio.run(checksum(settings, schema)), indent=2))
     else:
+        start_metrics_server()
         asyncio.run(run(settings))
     sys.stdout.flush()
 

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events import SchemaRegistry, default_registry
+from jetbridge.common.metrics import sample_lag
 from jetbridge.navigator.projections.fold import LedgerDecoder, LedgerFold
 from jetbridge.navigator.projections.store import ReadModelStore
 
@@ -107,6 +108,7 @@ class Projector:
                 else:
                     await consumer.seek_to_beginning(tp)
             self.ready.set()
+            lag = asyncio.create_task(sample_lag(consumer, "projections"), name="projections-lag")
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch)
                 records = [r for rs in batches.values() for r in rs]
@@ -114,6 +116,7 @@ class Projector:
                     positions = self._fold(records)
                     self.report.rows += await self.store.write(self.fold.take_rows(), positions)
                     self.positions.update(positions)
+            lag.cancel()
         finally:
             await consumer.stop()
             await self.store.release_lock()

@@ -53,6 +53,26 @@ class EventLog(Protocol):
     async def positions(self, consumer: str) -> dict[Position, int]: ...
 
 
+class DecisionTracer(Protocol):
+    """Gives each Mission one trace (``adapters.tracing.MissionTracer``)."""
+
+    def remember(self, record: EventRecord) -> None: ...
+
+    def stamp(
+        self, record: EventRecord, mission_id: str | None, cause: EventRecord | None
+    ) -> EventRecord: ...
+
+
+class _Untraced:
+    def remember(self, record: EventRecord) -> None:
+        return None
+
+    def stamp(
+        self, record: EventRecord, mission_id: str | None, cause: EventRecord | None
+    ) -> EventRecord:
+        return record
+
+
 @dataclass(frozen=True)
 class Input:
     record: EventRecord
@@ -78,8 +98,10 @@ class NavigatorService:
         *,
         ledger_topic: str | None = None,
         full_react: bool = False,
+        tracer: DecisionTracer | None = None,
     ) -> None:
         self.store = store
+        self.tracer = tracer or _Untraced()
         # failover.events is the Navigator's ledger: its decisions AND the outside facts
         # it folded (copied there), so projections and auditors read one ordered log.
         self.ledger_topic = ledger_topic
@@ -97,6 +119,7 @@ class NavigatorService:
         count = 0
         async for record in self.store.read_all():
             await self._folded.remember(record.event_id)
+            self.tracer.remember(record)
             if self.mapper.is_domain_event(record):
                 self._apply(self.mapper.to_domain(record))
                 count += 1
@@ -194,7 +217,7 @@ class NavigatorService:
         actor: str | None,
         now: int,
     ) -> list[EventRecord]:
-        return [
+        records = [
             self.mapper.to_record(
                 event,
                 correlation_id=self._request_of(event),
@@ -204,6 +227,24 @@ class NavigatorService:
             )
             for event in events
         ]
+        if isinstance(self.tracer, _Untraced):
+            return records
+        # Each Mission's root first, so its other decisions of this batch find it.
+        order = sorted(range(len(events)), key=lambda i: events[i].event_type() != "MissionCreated")
+        cause_mission = self._mission_of(caused_by.payload) if caused_by is not None else None
+        for i in order:
+            mission = self._mission_of(records[i].payload)
+            # A batch's cause is its last input: a link only when it is this Mission's.
+            cause = caused_by if mission is not None and mission == cause_mission else None
+            records[i] = self.tracer.stamp(records[i], mission, cause)
+        return records
+
+    def _mission_of(self, payload: Mapping[str, object]) -> str | None:
+        """The Mission an event belongs to (None: a request's or a cluster's)."""
+        if mission_id := payload.get("mission_id"):
+            return str(mission_id)
+        flight = self.fleet.flights.get(str(payload.get("flight_id", "")))
+        return flight.mission_id if flight is not None and flight.mission_id else None
 
     def _request_of(self, event: ev.DomainEvent) -> str:
         """The failover request an event belongs to: every log line and event carries it."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from jetbridge.common.events import EventCodec, new_event
 from jetbridge.common.kafka.headers import event_headers
+from jetbridge.common.telemetry import current_trace_context
 from jetbridge.flightdeck import OutboxEvent
 from jetbridge.flightdeck.models import Flight
 from jetbridge.pilot.domain.reports import Report
@@ -31,6 +32,8 @@ class AvroEventEncoder:
                 producer=self.producer,
                 schema_version=version,
                 correlation_id=flight.request_id,
+                # the current span (the step's): the Navigator's decisions link to it
+                trace_context=current_trace_context(),
             )
             out.append(
                 OutboxEvent(

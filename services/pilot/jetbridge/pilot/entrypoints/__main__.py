@@ -6,6 +6,8 @@ import asyncio
 import signal
 
 from jetbridge.common.logs import configure_logging
+from jetbridge.common.metrics import start_metrics_server
+from jetbridge.common.telemetry import setup_tracing
 from jetbridge.pilot.entrypoints.app import PilotApp
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 
@@ -26,7 +28,12 @@ async def run(settings: PilotSettings) -> None:
 def main() -> None:
     settings = PilotSettings()  # type: ignore[call-arg]  # from the environment
     configure_logging("pilot", settings.log_level)
-    asyncio.run(run(settings))
+    tracing = setup_tracing("pilot", attributes={"jetbridge.cluster": settings.cluster_name})
+    start_metrics_server()
+    try:
+        asyncio.run(run(settings))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

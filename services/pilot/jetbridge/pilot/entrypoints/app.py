@@ -12,6 +12,7 @@ from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.database import LibFencer, PgTaskInstances
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
+from jetbridge.pilot.adapters.metrics import StepMetrics
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
 from jetbridge.pilot.service_layer.pilot import Pilot
@@ -65,6 +66,7 @@ class PilotApp:
             AvroEventEncoder(),
             config,
             lease_seconds=s.lease_seconds,
+            on_step=StepMetrics(s.cluster_name),
         )
         self.pilot = Pilot(
             deck, runner, owner=s.owner, max_flights=s.max_flights, lease_seconds=s.lease_seconds

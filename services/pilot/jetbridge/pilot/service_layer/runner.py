@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry import trace
+
 from jetbridge.common.backoff import Backoff
+from jetbridge.common.telemetry import mark_failed, span_from
 from jetbridge.flightdeck import Claim, Flightdeck, LeaseLost, OutboxEvent, Outcome
 from jetbridge.flightdeck.models import Flight
 from jetbridge.pilot.domain import reports
@@ -37,6 +40,21 @@ REPORT_MARGIN_S = 2.0  # report before Navigator's own deadline for the attempt
 SOFT_MARGIN_S = 1.5
 
 
+FLIGHT_ID = "jetbridge.flight.id"
+OUTCOME = "jetbridge.outcome"
+# (step name, outcome, seconds): the composition root feeds a histogram with it.
+StepObserver = Callable[[str, str, float], None]
+
+
+def _ignore(_step: str, _outcome: str, _seconds: float) -> None:
+    return None
+
+
+def _outcome_of(result: StepOutcome | StepFailure) -> str:
+    """SUCCEEDED, or the failure's error code (DEADLINE_EXCEEDED, FENCING_REFUSED...)."""
+    return str(result.code) if isinstance(result, StepFailure) else "SUCCEEDED"
+
+
 class EventEncoder(Protocol):
     def encode(self, flight: Flight, items: Sequence[reports.Report]) -> list[OutboxEvent]: ...
 
@@ -52,8 +70,10 @@ class FlightRunner:
         lease_seconds: float,
         steps: Mapping[str, StepFn] = STEPS,
         backoff: Backoff | None = None,
+        on_step: StepObserver | None = None,
     ) -> None:
         self._deck = deck
+        self._on_step = on_step or _ignore
         self._ports = ports
         self._encoder = encoder
         self._config = config
@@ -63,17 +83,38 @@ class FlightRunner:
         self.steps_run = 0
 
     async def run(self, claim: Claim) -> None:
-        """Drive the flight until it finishes, parks or the lease is lost."""
-        renewer = asyncio.create_task(self._renew(claim), name=f"renew:{claim.flight_id}")
-        worker = asyncio.create_task(self._drive(claim), name=f"fly:{claim.flight_id}")
-        done, _ = await asyncio.wait({renewer, worker}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (renewer, worker):
-            task.cancel()
-        for task in (renewer, worker):
-            with contextlib.suppress(asyncio.CancelledError, LeaseLost):
-                await task
-        if worker not in done:
-            log.warning("lost the lease of %s mid-step", claim.flight_id)
+        """Drive the flight until it finishes, parks or the lease is lost.
+
+        One ``pilot.flight`` span per claim, continuing the trace of the StartFlight
+        that queued it (the row's ``traceparent``); its steps are its children.
+        """
+        flight = claim.flight
+        carrier = {"traceparent": flight.traceparent} if flight.traceparent else {}
+        attributes = {
+            FLIGHT_ID: flight.flight_id,
+            "jetbridge.mission.id": flight.mission_id,
+            "jetbridge.deployment.id": flight.deployment_id,
+            "jetbridge.flight.side": str(flight.side),
+            "jetbridge.flight.claim_attempt": claim.attempt,
+            "jetbridge.pilot.owner": claim.owner,
+        }
+        with span_from(carrier, "pilot.flight", attributes=attributes) as span:
+            # Tasks copy the context when created: the worker's spans are children.
+            renewer = asyncio.create_task(self._renew(claim), name=f"renew:{claim.flight_id}")
+            worker = asyncio.create_task(self._drive(claim), name=f"fly:{claim.flight_id}")
+            done, _ = await asyncio.wait({renewer, worker}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (renewer, worker):
+                task.cancel()
+            for task in (renewer, worker):
+                with contextlib.suppress(asyncio.CancelledError, LeaseLost):
+                    await task
+            if worker not in done:
+                log.warning("lost the lease of %s mid-step", claim.flight_id)
+                span.set_attribute(OUTCOME, "LEASE_LOST")
+                mark_failed(span, "lease lost")
+            elif (error := worker.exception()) is not None:
+                span.set_attribute(OUTCOME, "ERROR")
+                mark_failed(span, repr(error))
 
     async def _renew(self, claim: Claim) -> None:
         """Renew at a third of the lease; returns (ending ``run``) when the lease is lost."""
@@ -92,6 +133,7 @@ class FlightRunner:
         first = True
         while True:
             action = next_action(claim.flight, datetime.now(UTC))
+            trace.get_current_span().set_attribute(OUTCOME, type(action).__name__.upper())
             if isinstance(action, Cancel):
                 await self._deck.complete(
                     claim, Outcome.CANCELLED, error="cancelled at a step boundary"
@@ -111,20 +153,39 @@ class FlightRunner:
                 error = f"unknown step {action.name!r} at index {action.index}"
                 await self._deck.complete(claim, Outcome.FAILED, error=error)
                 return
-            now = self._ports.clock.wall_ms()
-            items = [reports.started(flight_id, action.name, action.attempt, now)]
-            if first:
-                items.insert(
-                    0,
-                    reports.claimed(
-                        claim.flight, claim.owner, claim.fencing_token, claim.attempt, now
-                    ),
-                )
-                first = False
-            claim = await self._deck.report(claim, self._encoder.encode(claim.flight, items))
-            result = await self._attempt(claim.flight, action, step)
-            recorded = await self._record(claim, action, result)
+            with span_from(
+                None,  # the current span: this flight's
+                f"pilot.step {action.name}",
+                attributes={
+                    FLIGHT_ID: flight_id,
+                    "jetbridge.step.name": action.name,
+                    "jetbridge.step.index": action.index,
+                    "jetbridge.step.attempt": action.attempt,
+                },
+            ) as span:
+                # The reports below are written inside the step's span: their outbox
+                # rows carry its traceparent to the Navigator.
+                started = self._ports.clock.monotonic()
+                now = self._ports.clock.wall_ms()
+                items = [reports.started(flight_id, action.name, action.attempt, now)]
+                if first:
+                    items.insert(
+                        0,
+                        reports.claimed(
+                            claim.flight, claim.owner, claim.fencing_token, claim.attempt, now
+                        ),
+                    )
+                    first = False
+                claim = await self._deck.report(claim, self._encoder.encode(claim.flight, items))
+                result = await self._attempt(claim.flight, action, step)
+                outcome = _outcome_of(result)
+                span.set_attribute(OUTCOME, outcome)
+                if isinstance(result, StepFailure):
+                    mark_failed(span, f"{result.code}: {result.message}")
+                recorded = await self._record(claim, action, result)
+                self._on_step(action.name, outcome, self._ports.clock.monotonic() - started)
             if recorded is None:
+                trace.get_current_span().set_attribute(OUTCOME, f"STEP_{outcome}")
                 return
             claim = recorded
 

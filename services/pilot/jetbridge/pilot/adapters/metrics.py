@@ -1,0 +1,25 @@
+"""The Pilot's Prometheus metrics: how long each step takes and how it ends."""
+
+from __future__ import annotations
+
+from prometheus_client import Histogram
+
+# Steps range from a namespace create (ms) to a drain that waits for tasks (minutes).
+STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+STEP_DURATION = Histogram(
+    "jetbridge_step_duration_seconds",
+    "One attempt of a flight step, from its start to its result (retries inside included)",
+    ["cluster", "step", "outcome"],
+    buckets=STEP_BUCKETS,
+)
+
+
+class StepMetrics:
+    """The runner's ``on_step`` observer for one cluster."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+
+    def __call__(self, step: str, outcome: str, seconds: float) -> None:
+        STEP_DURATION.labels(self.cluster, step, outcome).observe(seconds)
