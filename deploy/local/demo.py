@@ -121,6 +121,7 @@ class Demo:
         self.tasks_total = 0
         self.timed_out = 0
         self.picked: list[str] = []
+        self.request_id = ""
 
     # --- set-up ------------------------------------------------------------------
     async def setup(self) -> None:
@@ -242,6 +243,10 @@ class Demo:
         wait_port(self.console_port)
         for port in self.agent_ports.values():
             wait_port(port)
+        OUT.print(
+            f"    spans: {self.procs.trace_dir}/<service>.jsonl; metrics: "
+            + ", ".join(f"{n} :{p}" for n, p in self.procs.metrics_ports.items())
+        )
 
     def start_agent(self, cluster: str) -> None:
         env = {
@@ -443,19 +448,21 @@ class Demo:
             console=OUT,
         )
 
-    async def failover(self, tasks: list[tuple[str, str]]) -> dict[str, Any]:
-        phase(f"Controlled failover {SOURCE} -> {DEST} through the Console API (operator token)")
+    async def failover(
+        self, tasks: list[tuple[str, str]], mode: str = "CONTROLLED"
+    ) -> dict[str, Any]:
+        phase(f"{mode.title()} failover {SOURCE} -> {DEST} through the Console API (operator token)")
         OUT.print(f"    UI: [bold]{self.url}/[/]  (token: {self.token})")
-        accepted = await self.api(
-            "POST",
-            "/api/v1/failovers",
-            json={
-                "source_cluster_id": SOURCE,
-                "destination_cluster_id": DEST,
-                "mode": "CONTROLLED",
-                "drain_timeout_seconds": 60,
-            },
-        )
+        body: dict[str, Any] = {
+            "source_cluster_id": SOURCE,
+            "destination_cluster_id": DEST,
+            "mode": mode,
+            "drain_timeout_seconds": 60,
+        }
+        if mode == "FORCED":
+            body["confirm_forced"] = True
+        accepted = await self.api("POST", "/api/v1/failovers", json=body)
+        self.request_id = accepted["subject_id"]
         request_id = accepted["subject_id"]
         if accepted.get("status") in ("REJECTED",) or accepted.get("refusal"):
             raise RuntimeError(f"failover refused: {accepted}")

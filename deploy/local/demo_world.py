@@ -172,12 +172,20 @@ class Processes:
     def __init__(self, log_dir: Path, run: str) -> None:
         self.log_dir = log_dir
         self.pid_file = log_dir / f"{run}.pids.json"
+        # docs/observability.md: one span file and one /metrics port per service
+        self.trace_dir = log_dir / f"{run}.traces"
+        self.metrics_ports: dict[str, int] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
         self.services: dict[str, Service] = {}
 
     def start(self, name: str, module: str, env: dict[str, str]) -> Service:
         full = {k: v for k, v in os.environ.items() if not k.startswith("JETBRIDGE_")}
-        full |= env | {"PYTHONUNBUFFERED": "1"}
+        port = self.metrics_ports.setdefault(name, free_port())  # a restart keeps it
+        full |= env | {
+            "PYTHONUNBUFFERED": "1",
+            "JETBRIDGE_TRACE_FILE": str(self.trace_dir / f"{name}.jsonl"),
+            "JETBRIDGE_METRICS_PORT": str(port),
+        }
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [PY, "-m", module],

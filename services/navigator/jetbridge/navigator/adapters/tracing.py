@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TracerProvider
 
 from jetbridge.common.events import EventRecord
 from jetbridge.common.telemetry import TRACER, context_of, link_to
@@ -30,8 +30,9 @@ DECISION = "navigator.decide"
 class MissionTracer:
     """Knows each traced Mission's root span context; stamps records with a child's."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: TracerProvider | None = None) -> None:
         self._roots: dict[str, SpanContext] = {}
+        self._tracer = trace.get_tracer(TRACER, tracer_provider=provider)
 
     def __len__(self) -> int:
         return len(self._roots)
@@ -53,7 +54,7 @@ class MissionTracer:
         """The record with the trace context of its span (unchanged if untraced)."""
         if mission_id is None:
             return record
-        tracer = trace.get_tracer(TRACER)
+        tracer = self._tracer
         links = link_to(cause.envelope.trace_context) if cause is not None else []
         attributes = _attributes(record, mission_id)
         if record.event_type == "MissionCreated":

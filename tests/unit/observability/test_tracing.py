@@ -1,0 +1,113 @@
+"""The pure parts of tracing: the span file's shape, the set-up from the environment,
+and one trace per Mission in the Navigator's stamping (no process, no broker)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from jetbridge.common.events import EventRecord, new_event
+from jetbridge.common.telemetry import TRACE_FILE_ENV, JsonLinesSpanExporter, setup_tracing
+from jetbridge.navigator.adapters.tracing import MISSION_ROOT, MissionTracer
+
+
+def _provider() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _record(event_type: str, **payload: object) -> EventRecord:
+    return new_event(
+        event_type,
+        payload,
+        aggregate_type="Mission",
+        aggregate_id=str(payload.get("mission_id", "m")),
+        producer="test",
+        schema_version=1,
+        correlation_id="req-1",
+    )
+
+
+def _traceparent(record: EventRecord) -> tuple[str, str]:
+    _, trace_id, span_id, _ = record.envelope.trace_context["traceparent"].split("-")
+    return trace_id, span_id
+
+
+def test_the_span_file_has_one_finished_span_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "spans" / "svc.jsonl"
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+    tracer = provider.get_tracer("t")
+    with (
+        tracer.start_as_current_span("parent") as parent,
+        tracer.start_as_current_span("child", attributes={"jetbridge.step.name": "DRAIN"}),
+    ):
+        pass
+    provider.shutdown()
+    child, root = (json.loads(line) for line in path.read_text().splitlines())
+    assert (child["name"], root["name"]) == ("child", "parent")
+    assert child["trace_id"] == root["trace_id"] == f"{parent.get_span_context().trace_id:032x}"
+    assert child["parent_span_id"] == root["span_id"] and root["parent_span_id"] is None
+    assert child["attributes"] == {"jetbridge.step.name": "DRAIN"}
+    assert child["start_ns"] <= child["end_ns"] and child["kind"] == "INTERNAL"
+
+
+def test_setup_tracing_names_the_service_and_writes_the_file_it_is_told(tmp_path: Path) -> None:
+    path = tmp_path / "navigator.jsonl"
+    provider = setup_tracing(
+        "navigator", {TRACE_FILE_ENV: str(path)}, attributes={"jetbridge.cluster": "dp-east"}
+    )
+    with provider.get_tracer("t").start_as_current_span("work"):
+        pass
+    provider.shutdown()
+    (span,) = (json.loads(line) for line in path.read_text().splitlines())
+    assert span["service"] == "navigator"
+    assert span["resource"]["jetbridge.cluster"] == "dp-east"
+
+
+def test_each_mission_gets_its_own_trace_and_its_decisions_are_children_of_its_root() -> None:
+    provider, exporter = _provider()
+    tracer = MissionTracer(provider)
+    created = [tracer.stamp(_record("MissionCreated", mission_id=m), m, None) for m in ("m1", "m2")]
+    planned = tracer.stamp(_record("FlightPlanned", mission_id="m1", flight_id="f1"), "m1", None)
+    (t1, root1), (t2, _) = (_traceparent(r) for r in created)
+    assert t1 != t2
+    trace_id, _ = _traceparent(planned)
+    assert trace_id == t1
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    decision = spans["navigator.decide FlightPlanned"]
+    assert decision.parent is not None and f"{decision.parent.span_id:016x}" == root1
+    assert decision.attributes is not None
+    assert decision.attributes["jetbridge.flight.id"] == "f1"
+    roots = [s for s in exporter.get_finished_spans() if s.name == MISSION_ROOT]
+    assert len(roots) == 2 and all(r.parent is None for r in roots)
+
+
+def test_a_restarted_navigator_continues_a_missions_trace_from_the_stored_root() -> None:
+    provider, _ = _provider()
+    first = MissionTracer(provider)
+    created = first.stamp(_record("MissionCreated", mission_id="m1"), "m1", None)
+    again = MissionTracer(provider)  # a fresh process: recovery replays the store
+    again.remember(created)
+    later = again.stamp(_record("MissionSucceeded", mission_id="m1"), "m1", None)
+    assert _traceparent(later)[0] == _traceparent(created)[0]
+
+
+def test_a_cause_is_a_link_and_untraced_missions_stay_untraced() -> None:
+    provider, exporter = _provider()
+    tracer = MissionTracer(provider)
+    cause = tracer.stamp(_record("MissionCreated", mission_id="other"), "other", None)
+    tracer.stamp(_record("MissionCreated", mission_id="m1"), "m1", cause)
+    root = next(
+        s for s in exporter.get_finished_spans() if s.attributes["jetbridge.mission.id"] == "m1"
+    )  # type: ignore[index]
+    assert [f"{link.context.trace_id:032x}" for link in root.links] == [_traceparent(cause)[0]]
+    old = _record("MissionStarted", mission_id="before-tracing")
+    assert tracer.stamp(old, "before-tracing", None) is old
+    assert tracer.stamp(old, None, None) is old
