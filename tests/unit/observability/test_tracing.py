@@ -6,12 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from jetbridge.common.events import EventRecord, new_event
-from jetbridge.common.telemetry import TRACE_FILE_ENV, JsonLinesSpanExporter, setup_tracing
+from jetbridge.common.telemetry import (
+    TRACE_FILE_ENV,
+    JsonLinesSpanExporter,
+    current_trace_context,
+    setup_tracing,
+    span_from,
+)
 from jetbridge.navigator.adapters.tracing import MISSION_ROOT, MissionTracer
 
 
@@ -65,7 +72,7 @@ def test_setup_tracing_names_the_service_and_writes_the_file_it_is_told(tmp_path
     )
     with provider.get_tracer("t").start_as_current_span("work"):
         pass
-    provider.shutdown()
+    provider.force_flush()  # not shutdown: it may be the process's global provider now
     (span,) = (json.loads(line) for line in path.read_text().splitlines())
     assert span["service"] == "navigator"
     assert span["resource"]["jetbridge.cluster"] == "dp-east"
@@ -111,3 +118,30 @@ def test_a_cause_is_a_link_and_untraced_missions_stay_untraced() -> None:
     old = _record("MissionStarted", mission_id="before-tracing")
     assert tracer.stamp(old, "before-tracing", None) is old
     assert tracer.stamp(old, None, None) is old
+
+
+def _global_spans() -> InMemorySpanExporter:
+    """An exporter on the process's (global) provider, installing one if none is."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+def test_span_from_continues_the_carrier_or_else_the_current_span() -> None:
+    exporter = _global_spans()
+    with span_from(None, "flight") as flight:
+        carrier = current_trace_context()
+        with span_from({}, "step"):  # no carrier: the current span's child, not a root
+            pass
+    with span_from(carrier, "elsewhere"):  # another process, given the carrier
+        pass
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    flight_id = flight.get_span_context().span_id
+    assert spans["step"].parent is not None and spans["step"].parent.span_id == flight_id
+    assert spans["elsewhere"].parent is not None
+    assert spans["elsewhere"].parent.span_id == flight_id
+    assert spans["flight"].parent is None

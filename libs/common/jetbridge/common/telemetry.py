@@ -156,10 +156,12 @@ def span_from(
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[Span]:
-    """The current span for a piece of work, child of the span ``carrier`` names."""
+    """The current span for a piece of work, child of the span ``carrier`` names, or
+    of the current span when the carrier is empty (an empty extract is a new root)."""
     tracer = trace.get_tracer(TRACER)
+    parent = context_of(carrier) if carrier else None
     with tracer.start_as_current_span(
-        name, context=context_of(carrier), kind=kind, attributes=dict(attributes or {})
+        name, context=parent, kind=kind, attributes=dict(attributes or {})
     ) as span:
         yield span
 
