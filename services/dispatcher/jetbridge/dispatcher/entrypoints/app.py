@@ -77,7 +77,8 @@ class DispatcherApp:
     async def stop(self) -> None:
         await self.consumer.stop()
         await self.reader.replay.stop()
-        self._tasks[-1].cancel()  # the lag sampler runs until cancelled
+        if self._tasks:
+            self._tasks[-1].cancel()  # the lag sampler runs until cancelled
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.close()
         await self.publisher.stop()

@@ -91,6 +91,7 @@ class Projector:
         self.positions = dict(stored)
         consumer = self._consumer()
         await consumer.start()
+        lag: asyncio.Task[None] | None = None
         try:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
@@ -116,8 +117,9 @@ class Projector:
                     positions = self._fold(records)
                     self.report.rows += await self.store.write(self.fold.take_rows(), positions)
                     self.positions.update(positions)
-            lag.cancel()
         finally:
+            if lag is not None:
+                lag.cancel()
             await consumer.stop()
             await self.store.release_lock()
 
