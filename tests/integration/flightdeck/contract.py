@@ -102,6 +102,19 @@ class FlightdeckContract:
         assert stored.side is Side.DESTINATION
         assert await store.get("flt-missing") is None
 
+    async def test_the_traceparent_is_stored_and_every_claim_carries_it(
+        self, store: Flightdeck
+    ) -> None:
+        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        await store.enqueue_many(
+            [dataclasses.replace(flight(1), traceparent=traceparent), flight(2)]
+        )
+        claims = {c.flight_id: c for c in await store.claim("pilot-a", 2, 30)}
+        assert claims["flt-1"].flight.traceparent == traceparent
+        assert claims["flt-2"].flight.traceparent is None  # queued untraced
+        stored = await store.get("flt-1")
+        assert stored is not None and stored.traceparent == traceparent
+
     # -- claim -----------------------------------------------------------------------
 
     async def test_claim_in_enqueue_order_bumps_attempt_and_token(self, store: Flightdeck) -> None:
@@ -325,12 +338,12 @@ class FlightdeckContract:
         async with self.fresh_database() as dsn:
             results = await asyncio.gather(*(self.migrate(dsn) for _ in range(4)))
             # exactly one process applied the migrations
-            assert sorted(results) == [[], [], [], [1, 2]]
+            assert sorted(results) == [[], [], [], [1, 2, 3]]
             assert await self.migrate(dsn) == []
             ledger = await self.fetch(
                 dsn, "SELECT version FROM flightdeck_migrations ORDER BY version"
             )
-            assert [int(r["version"]) for r in ledger] == [1, 2]
+            assert [int(r["version"]) for r in ledger] == [1, 2, 3]
             fd = await self.open_store(dsn)  # opening migrates again: still a no-op
             try:
                 assert await fd.enqueue(flight(1)) is True
