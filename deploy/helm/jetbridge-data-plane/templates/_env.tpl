@@ -1,0 +1,72 @@
+{{/* Data-plane env, exactly the names the settings classes read. */}}
+
+{{- define "dp.clusterId" -}}
+{{- $id := required "cluster.id is required (this data plane's cluster id, a DNS label)" .Values.cluster.id -}}
+{{- if not (regexMatch "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" $id) -}}
+{{- fail (printf "cluster.id %q must be a DNS label (a-z, 0-9, -)" $id) -}}
+{{- end -}}
+{{- $id -}}
+{{- end -}}
+
+{{- define "dp.agent.env" -}}
+- name: JETBRIDGE_AGENT_CLUSTER_ID
+  value: {{ include "dp.clusterId" . | quote }}
+- name: JETBRIDGE_AGENT_LISTEN
+  value: {{ printf "0.0.0.0:%d" (int .Values.agent.port) | quote }}
+{{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_AGENT_FLIGHTDECK_DSN" "ref" .Values.flightdeck) }}
+- name: JETBRIDGE_AGENT_TLS_DIR
+  value: /etc/jetbridge/tls
+- name: JETBRIDGE_AGENT_HEARTBEAT_INTERVAL_S
+  value: {{ .Values.agent.heartbeatIntervalS | quote }}
+- name: JETBRIDGE_AGENT_LOG_LEVEL
+  value: {{ .Values.agent.logLevel | quote }}
+{{- if .Values.agent.facts }}
+- name: JETBRIDGE_AGENT_FACTS_FILE
+  value: /etc/jetbridge/facts/facts.json
+{{- end }}
+- name: PYTHONUNBUFFERED
+  value: "1"
+{{- end -}}
+
+{{- define "dp.pilot.env" -}}
+{{- $p := .Values.pilot -}}
+- name: JETBRIDGE_PILOT_CLUSTER_NAME
+  value: {{ include "dp.clusterId" . | quote }}
+- name: JETBRIDGE_PILOT_KUBECONFIG
+  value: /etc/jetbridge/kube/kubeconfig
+{{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_PILOT_FLIGHTDECK_DSN" "ref" .Values.flightdeck) }}
+{{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN" "ref" $p.database.admin) }}
+{{- if $p.database.taskInstances.existingSecret }}
+{{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_PILOT_TASK_INSTANCES_DSN" "ref" $p.database.taskInstances) }}
+{{- end }}
+- name: JETBRIDGE_PILOT_DATABASE_SIDE
+  value: {{ $p.database.side | quote }}
+- name: JETBRIDGE_PILOT_DATABASE_PREFIX
+  value: {{ $p.database.prefix | quote }}
+- name: JETBRIDGE_PILOT_REGISTRY
+  value: {{ $p.registry | quote }}
+- name: JETBRIDGE_PILOT_SECRET_STORE
+  value: {{ $p.secretStore | quote }}
+- name: JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS
+  value: {{ required "kafka.bootstrapServers is required (the Pilot's outbox relay)" .Values.kafka.bootstrapServers | quote }}
+- name: JETBRIDGE_PILOT_TOPIC_PREFIX
+  value: {{ .Values.topicPrefix | quote }}
+- name: JETBRIDGE_PILOT_MAX_FLIGHTS
+  value: {{ $p.maxFlights | quote }}
+- name: JETBRIDGE_PILOT_LEASE_SECONDS
+  value: {{ $p.leaseSeconds | quote }}
+- name: JETBRIDGE_PILOT_POLL_INTERVAL_S
+  value: {{ $p.pollIntervalS | quote }}
+- name: JETBRIDGE_PILOT_DEFAULT_DEADLINE_S
+  value: {{ $p.defaultDeadlineS | quote }}
+- name: JETBRIDGE_PILOT_LOG_LEVEL
+  value: {{ $p.logLevel | quote }}
+- name: PYTHONUNBUFFERED
+  value: "1"
+{{- end -}}
+
+{{- define "dp.processHandler" -}}
+exec:
+  command:
+    {{- include "jetbridge.processProbeCommand" . | nindent 4 }}
+{{- end -}}
