@@ -34,9 +34,6 @@ class MissionTracer:
         self._roots: dict[str, SpanContext] = {}
         self._tracer = trace.get_tracer(TRACER, tracer_provider=provider)
 
-    def __len__(self) -> int:
-        return len(self._roots)
-
     def remember(self, record: EventRecord) -> None:
         """Recovery: a stored MissionCreated names its Mission's root span."""
         if record.event_type != "MissionCreated":

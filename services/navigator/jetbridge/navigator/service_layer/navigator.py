@@ -101,7 +101,7 @@ class NavigatorService:
         tracer: DecisionTracer | None = None,
     ) -> None:
         self.store = store
-        self.tracer = tracer or _Untraced()
+        self.tracer = tracer if tracer is not None else _Untraced()
         # failover.events is the Navigator's ledger: its decisions AND the outside facts
         # it folded (copied there), so projections and auditors read one ordered log.
         self.ledger_topic = ledger_topic
