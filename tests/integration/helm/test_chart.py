@@ -27,6 +27,7 @@ from kubernetes import client, config, dynamic
 from pydantic_settings import BaseSettings
 
 from jetbridge.agent.entrypoints.settings import AgentSettings
+from jetbridge.common.metrics import METRICS_HOST_ENV, METRICS_PORT_ENV
 from jetbridge.common.settings import StackSettings
 from jetbridge.console.entrypoints.app import ConsoleSettings
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
@@ -197,13 +198,27 @@ def probe_handler(dep: Obj, probe: str = "livenessProbe") -> tuple[str, Any]:
     return only
 
 
+NO_API_PORT = ("navigator", "projections", "dplink", "dispatcher", "pilot")
+
+
 def test_probes_match_what_each_service_serves(helm: Path) -> None:
     deps = by_kind(render(helm, CONTROL), "Deployment") | by_kind(render(helm, DATA), "Deployment")
-    for svc in ("navigator", "projections", "dplink", "dispatcher", "pilot"):  # no port at all
+    for svc in NO_API_PORT:  # only /metrics (jetbridge.common.metrics)
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             kind, handler = probe_handler(deps[f"{RELEASE}-{svc}"], probe)
+            assert (kind, handler) == ("httpGet", {"path": "/metrics", "port": "metrics"}), svc
+        assert container(deps[f"{RELEASE}-{svc}"])["ports"] == [
+            {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
+        assert env_of(deps[f"{RELEASE}-{svc}"])[METRICS_PORT_ENV]["value"] == "9464"
+    off = "--set", "metrics.enabled=false"
+    plain = by_kind(render(helm, CONTROL, *off), "Deployment") | by_kind(
+        render(helm, DATA, *off), "Deployment")
+    for svc in NO_API_PORT:  # no port at all: the exec probe
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            kind, handler = probe_handler(plain[f"{RELEASE}-{svc}"], probe)
             assert kind == "exec" and handler["command"][:2] == ["python", "-c"], svc
-        assert "ports" not in container(deps[f"{RELEASE}-{svc}"])
+        assert "ports" not in container(plain[f"{RELEASE}-{svc}"])
+        assert METRICS_PORT_ENV not in env_of(plain[f"{RELEASE}-{svc}"])
     kind, handler = probe_handler(deps[f"{RELEASE}-console"])
     assert (kind, handler) == ("httpGet", {"path": "/api/v1/health", "port": "http"})
     assert container(deps[f"{RELEASE}-console"])["ports"][0]["containerPort"] == 8470
@@ -214,7 +229,8 @@ def test_probes_match_what_each_service_serves(helm: Path) -> None:
 
 def test_process_probe_passes_only_while_pid1_has_a_live_child(helm: Path) -> None:
     """The exec probe's script, run in a fresh PID namespace where PID 1 is a shell."""
-    dep = by_kind(render(helm, CONTROL), "Deployment")[f"{RELEASE}-navigator"]
+    dep = by_kind(render(helm, CONTROL, "--set", "metrics.enabled=false"),
+                  "Deployment")[f"{RELEASE}-navigator"]
     script = probe_handler(dep)[1]["command"][2]
     probe = f"{sys.executable} -c {quote(script)}"
     unshare = ["unshare", "--fork", "--pid", "--mount-proc", "sh", "-c"]
@@ -237,7 +253,8 @@ def test_env_names_are_the_ones_the_settings_classes_read(helm: Path) -> None:
         for extra in ([], ["--values", str(ALL_ON[chart])]):
             for name, dep in by_kind(render(helm, chart, *extra), "Deployment").items():
                 svc = name.removeprefix(f"{RELEASE}-")
-                known = settings_env_names(SETTINGS[svc]) | settings_env_names(StackSettings)
+                known = settings_env_names(SETTINGS[svc]) | settings_env_names(StackSettings) | {
+                    METRICS_PORT_ENV, METRICS_HOST_ENV}  # read by jetbridge.common.metrics
                 jetbridge = {n for n in env_of(dep) if n.startswith("JETBRIDGE_")}
                 assert jetbridge, svc
                 assert jetbridge <= known, (svc, sorted(jetbridge - known))
@@ -340,17 +357,22 @@ def test_network_policies_default_deny_plus_one_per_service(helm: Path, chart: P
     assert deny["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny and "egress" not in deny
     assert set(policies) == {f"{RELEASE}-{s}" for s in SERVICES[chart]}
+    served = {f"{RELEASE}-console": 8470, f"{RELEASE}-agent": 50051}
     for name, pol in policies.items():
         spec = pol["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"]
         ports = [{p["port"] for p in rule["ports"]} for rule in spec["egress"]]
         assert ports[0] == {53}, name  # DNS first
-        served = name.endswith(("-console", "-agent"))
-        assert bool(spec["ingress"]) == served, name
+        ingress = [{p["port"] for p in rule["ports"]} for rule in spec["ingress"]]
+        assert ingress == ([{served[name]}] if name in served else []) + [{9464}], name
+    plain = by_kind(render(helm, chart, "--set", "metrics.enabled=false"), "NetworkPolicy")
+    for name, pol in plain.items():
+        if name != f"{RELEASE}-default-deny":
+            assert bool(pol["spec"]["ingress"]) == (name in served), name
     if chart == CONTROL:
         assert egress_ports(policies[f"{RELEASE}-navigator"]) == [{53}, {9092}, {5432}]
         console_in = policies[f"{RELEASE}-console"]["spec"]["ingress"]
-        assert console_in == [{"ports": [{"port": 8470, "protocol": "TCP"}]}]
+        assert console_in[0] == {"ports": [{"port": 8470, "protocol": "TCP"}]}  # from anywhere
     else:
         assert egress_ports(policies[f"{RELEASE}-pilot"]) == [
             {53}, {5432, 3306}, {5432, 3306}, {9092}, {443, 6443}]
@@ -407,6 +429,13 @@ def test_everything_optional_switched_on(helm: Path) -> None:
         "namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
     assert policies[f"{RELEASE}-agent"]["spec"]["ingress"][0]["from"] == [
         {"ipBlock": {"cidr": "198.51.100.0/24"}}]
+    for name, pol in policies.items():
+        if name != f"{RELEASE}-default-deny":
+            assert pol["spec"]["ingress"][-1]["from"] == [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": "monitoring"}}}], name  # metricsFrom
+            assert egress_ports(pol)[-1] == {4318}, name  # tracing.otlpEndpoint
+    for dep in deps.values():
+        assert env_of(dep)["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel.observability:4318"
     services = by_kind(dp, "Service")
     assert services[f"{RELEASE}-agent"]["spec"]["type"] == "LoadBalancer"
 

@@ -66,6 +66,24 @@ not notice a hung event loop; it is what can be checked honestly today.
   sys.exit(0 if alive() else 1)
 {{- end -}}
 
+{{/*
+The probe handler of a service that opens no port of its own. With metrics on, an
+HTTP GET of /metrics: prometheus_client answers it from its own thread, so it proves
+the process is up and serving, not that its event loop makes progress. With metrics
+off, the exec probe above.
+*/}}
+{{- define "jetbridge.noPortHandler" -}}
+{{- if .Values.metrics.enabled -}}
+httpGet:
+  path: /metrics
+  port: metrics
+{{- else -}}
+exec:
+  command:
+    {{- include "jetbridge.processProbeCommand" . | nindent 4 }}
+{{- end -}}
+{{- end -}}
+
 {{/* (dict "handler" <yaml of the handler> "t" <timing values>) -> probe */}}
 {{- define "jetbridge.probe" -}}
 {{ .handler }}
@@ -83,6 +101,11 @@ is not autoscaled).
 {{- define "jetbridge.deployment" -}}
 {{- $root := .root -}}
 {{- $v := .v -}}
+{{- $metrics := $root.Values.metrics -}}
+{{- $ports := .ports | default list -}}
+{{- if $metrics.enabled }}
+{{- $ports = append $ports (dict "name" "metrics" "containerPort" (int $metrics.port) "protocol" "TCP") }}
+{{- end }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -107,10 +130,16 @@ spec:
         {{- with $v.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- if or .checksum $v.podAnnotations }}
+      {{- $scrape := and $metrics.enabled $metrics.scrapeAnnotations }}
+      {{- if or .checksum $v.podAnnotations $scrape }}
       annotations:
         {{- with .checksum }}
         checksum/config: {{ . }}
+        {{- end }}
+        {{- if $scrape }}
+        prometheus.io/scrape: "true"
+        prometheus.io/port: {{ $metrics.port | quote }}
+        prometheus.io/path: /metrics
         {{- end }}
         {{- with $v.podAnnotations }}
         {{- toYaml . | nindent 8 }}
@@ -149,12 +178,23 @@ spec:
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           args:
             {{- toYaml .args | nindent 12 }}
-          {{- with .ports }}
+          {{- with $ports }}
           ports:
             {{- toYaml . | nindent 12 }}
           {{- end }}
           env:
             {{- toYaml .env | nindent 12 }}
+            {{- if $metrics.enabled }}
+            # /metrics (jetbridge.common.metrics), on every interface of the pod
+            - name: JETBRIDGE_METRICS_PORT
+              value: {{ $metrics.port | quote }}
+            - name: JETBRIDGE_METRICS_HOST
+              value: 0.0.0.0
+            {{- end }}
+            {{- with $root.Values.tracing.otlpEndpoint }}
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ . | quote }}
+            {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -282,9 +322,17 @@ spec:
     matchLabels:
       {{- include "jetbridge.selectorLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
+  {{- $ingress := .ingress | default list }}
+  {{- if .root.Values.metrics.enabled }}
+  {{- $scrape := dict "ports" (list (dict "port" (int .root.Values.metrics.port) "protocol" "TCP")) }}
+  {{- with $np.metricsFrom }}
+  {{- $_ := set $scrape "from" . }}
+  {{- end }}
+  {{- $ingress = append $ingress $scrape }}
+  {{- end }}
   ingress:
-    {{- if .ingress }}
-    {{- toYaml .ingress | nindent 4 }}
+    {{- if $ingress }}
+    {{- toYaml $ingress | nindent 4 }}
     {{- else }} []
     {{- end }}
   egress:
@@ -299,6 +347,9 @@ spec:
       {{- end }}
     {{- range .egress }}
     {{- include "jetbridge.egressRule" (dict "e" (index $np.egress .)) | nindent 4 }}
+    {{- end }}
+    {{- if .root.Values.tracing.otlpEndpoint }}
+    {{- include "jetbridge.egressRule" (dict "e" $np.egress.otlp) | nindent 4 }}
     {{- end }}
 {{- end }}
 {{- end -}}

@@ -109,7 +109,5 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
 {{- end -}}
 
 {{- define "cp.processHandler" -}}
-exec:
-  command:
-    {{- include "jetbridge.processProbeCommand" . | nindent 4 }}
+{{- include "jetbridge.noPortHandler" . -}}
 {{- end -}}

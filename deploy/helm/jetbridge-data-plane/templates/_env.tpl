@@ -66,7 +66,5 @@
 {{- end -}}
 
 {{- define "dp.processHandler" -}}
-exec:
-  command:
-    {{- include "jetbridge.processProbeCommand" . | nindent 4 }}
+{{- include "jetbridge.noPortHandler" . -}}
 {{- end -}}
