@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
+import pytest
+from pydantic import ValidationError
+
+from jetbridge.pilot.adapters.memory_cluster import (
+    DirectoryValues,
+    InMemoryCluster,
+    MemorySecretStore,
+    directory_secret_store,
+)
+from jetbridge.pilot.entrypoints.app import make_cluster
+from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.ports import ClusterPort
 
 from .cluster_contract import ClusterContract
@@ -15,3 +25,49 @@ class TestInMemoryCluster(ClusterContract):
     def pair(self) -> tuple[ClusterPort, ClusterPort]:
         store = MemorySecretStore()
         return InMemoryCluster("east", store), InMemoryCluster("west", store)
+
+
+class TestInMemoryClusterDirectoryStore(ClusterContract):
+    """Two twins as two Pilot processes would hold them: separate objects, one store
+    directory (JETBRIDGE_PILOT_MEMORY_SECRET_STORE_DIR)."""
+
+    @pytest.fixture
+    def pair(self, tmp_path: Path) -> tuple[ClusterPort, ClusterPort]:
+        east = InMemoryCluster("east", directory_secret_store(tmp_path / "store"))
+        west = InMemoryCluster("west", directory_secret_store(tmp_path / "store"))
+        return east, west
+
+
+def test_directory_values_round_trip(tmp_path: Path) -> None:
+    values = DirectoryValues(tmp_path)
+    values["jetbridge/af1/fernet"] = '{"k": "v"}'
+    other = DirectoryValues(tmp_path)  # another process naming the same directory
+    assert other["jetbridge/af1/fernet"] == '{"k": "v"}'
+    assert "jetbridge/af1/fernet" in other and "missing" not in other
+    assert list(other) == ["jetbridge/af1/fernet"] and len(other) == 1
+    del other["jetbridge/af1/fernet"]
+    assert "jetbridge/af1/fernet" not in values
+    with pytest.raises(KeyError):
+        values["jetbridge/af1/fernet"]
+
+
+def test_settings_pick_the_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = {
+        "JETBRIDGE_PILOT_CLUSTER_NAME": "dp-east",
+        "JETBRIDGE_PILOT_FLIGHTDECK_DSN": "postgresql://x/fd",
+        "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN": "postgresql://x/postgres",
+        "JETBRIDGE_PILOT_DATABASE_SIDE": "A",
+    }
+    for k, v in base.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValidationError, match="KUBECONFIG is required"):
+        PilotSettings()  # type: ignore[call-arg]
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "memory")
+    monkeypatch.setenv("JETBRIDGE_PILOT_MEMORY_SECRET_STORE_DIR", str(tmp_path / "s"))
+    settings = PilotSettings()  # type: ignore[call-arg]
+    cluster = make_cluster(settings)
+    assert isinstance(cluster, InMemoryCluster) and cluster.name == "dp-east"
+    assert isinstance(cluster.store.values, DirectoryValues)
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "kubernetes")
+    monkeypatch.setenv("JETBRIDGE_PILOT_KUBECONFIG", str(tmp_path / "kubeconfig"))
+    assert PilotSettings().kubeconfig == tmp_path / "kubeconfig"  # type: ignore[call-arg]

@@ -4,7 +4,10 @@ It keeps Kubernetes-shaped objects and plays the controllers the Pilot relies on
 Deployments report ready replicas unless their image is "unpullable" (then their pods
 wait in ImagePullBackOff), a PushSecret copies its Secret into a shared
 :class:`MemorySecretStore`, an ExternalSecret materialises its target Secret from it,
-and deleting a Namespace deletes what is in it. ``state_file`` keeps the objects in a
+and deleting a Namespace deletes what is in it. :func:`directory_secret_store` keeps the
+store's values as one file per remote key, so Pilot processes of different clusters
+(each with its own in-memory objects) share one store, as real clusters share their
+external secret manager. ``state_file`` keeps the objects in a
 JSON file under an exclusive lock, so Pilot processes that get SIGKILLed in tests share
 one cluster that outlives them. ``creations`` counts how often each object was created:
 a converging re-run creates nothing twice.
@@ -19,10 +22,11 @@ import copy
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, permanent, transient
@@ -35,8 +39,51 @@ Key = str  # "kind/namespace/name"
 class MemorySecretStore:
     """The shared external store (what a ClusterSecretStore points at)."""
 
-    values: dict[str, str] = field(default_factory=dict)
+    values: MutableMapping[str, str] = field(default_factory=dict)
     down: bool = False
+
+
+class DirectoryValues(MutableMapping[str, str]):
+    """A store's values as files in a directory (one per key, replaced atomically)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / quote(key, safe="")
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self._path(key).read_text()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: str) -> None:
+        path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(value)
+        os.replace(tmp, path)
+
+    def __delitem__(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._path(key).exists()
+
+    def __iter__(self) -> Iterator[str]:
+        return (unquote(p.name) for p in self.root.iterdir() if not p.name.startswith("."))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def directory_secret_store(root: Path) -> MemorySecretStore:
+    """A store shared by every process that names the same directory."""
+    return MemorySecretStore(values=DirectoryValues(root))
 
 
 def _key(kind: str, namespace: str | None, name: str) -> Key:
@@ -84,7 +131,7 @@ class InMemoryCluster:
             body = {
                 "objects": self._objects,
                 "creations": self.creations,
-                "store": self.store.values,
+                "store": dict(self.store.values),
             }
             tmp.write_text(json.dumps(body))
             os.replace(tmp, self._state_file)

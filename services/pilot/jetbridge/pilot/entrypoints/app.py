@@ -12,6 +12,7 @@ from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.database import LibFencer, PgTaskInstances
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
+from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, directory_secret_store
 from jetbridge.pilot.adapters.metrics import StepMetrics
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
@@ -31,11 +32,21 @@ def make_fencer(admin_dsn: str) -> Fencer:
     return PostgresFencer(admin_dsn)
 
 
+def make_cluster(settings: PilotSettings) -> ClusterPort:
+    """The cluster adapter the settings name (``cluster_adapter``)."""
+    if settings.cluster_adapter == "memory":
+        store_dir = settings.memory_secret_store_dir
+        store = directory_secret_store(store_dir) if store_dir is not None else None
+        return InMemoryCluster(settings.cluster_name, store)
+    assert settings.kubeconfig is not None  # the settings' validator
+    return KubernetesCluster(settings.cluster_name, settings.kubeconfig)
+
+
 class PilotApp:
     def __init__(self, settings: PilotSettings, *, cluster: ClusterPort | None = None) -> None:
         self.settings = settings
         self._owns_cluster = cluster is None  # a cluster passed in is closed by its owner
-        self.cluster = cluster or KubernetesCluster(settings.cluster_name, settings.kubeconfig)
+        self.cluster = cluster or make_cluster(settings)
         self.deck: Flightdeck | None = None
         self.pilot: Pilot | None = None
         self.relay: FlightdeckRelay | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +20,17 @@ class PilotSettings(BaseSettings):
 
     owner: str = Field(default_factory=_owner, description="lease owner name of this replica")
     cluster_name: str
-    kubeconfig: Path
+    cluster_adapter: Literal["kubernetes", "memory"] = Field(
+        default="kubernetes",
+        description="memory: the in-memory twin of a cluster (benchmarks of the "
+        "orchestration only; the objects live and die with this process)",
+    )
+    kubeconfig: Path | None = Field(default=None, description="required with 'kubernetes'")
+    memory_secret_store_dir: Path | None = Field(
+        default=None,
+        description="memory adapter: the secret store as a directory shared by the Pilots "
+        "of every cluster (a file per remote key); None: private to this process",
+    )
     flightdeck_dsn: str
     database_admin_dsn: str = Field(description="the non-superuser fencing role's DSN")
     database_side: str = Field(pattern="^[ABab]$", description="this cluster's login role side")
@@ -39,3 +50,9 @@ class PilotSettings(BaseSettings):
     poll_interval_s: float = Field(default=0.5, gt=0)
     default_deadline_s: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _adapter_needs(self) -> PilotSettings:
+        if self.cluster_adapter == "kubernetes" and self.kubeconfig is None:
+            raise ValueError("JETBRIDGE_PILOT_KUBECONFIG is required with the kubernetes adapter")
+        return self
