@@ -221,6 +221,10 @@ class Processes:
         self._write_pids()
 
     def stop_all(self) -> None:
+        """SIGTERM to every process at once (they stop in parallel), then wait for each."""
+        for service in self.services.values():
+            if service.proc and service.proc.poll() is None:
+                service.proc.send_signal(signal.SIGTERM)
         for name in reversed(list(self.services)):
             self.stop(name)
 
