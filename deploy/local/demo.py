@@ -451,7 +451,9 @@ class Demo:
     async def failover(
         self, tasks: list[tuple[str, str]], mode: str = "CONTROLLED"
     ) -> dict[str, Any]:
-        phase(f"{mode.title()} failover {SOURCE} -> {DEST} through the Console API (operator token)")
+        phase(
+            f"{mode.title()} failover {SOURCE} -> {DEST} through the Console API (operator token)"
+        )
         OUT.print(f"    UI: [bold]{self.url}/[/]  (token: {self.token})")
         body: dict[str, Any] = {
             "source_cluster_id": SOURCE,

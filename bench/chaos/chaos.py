@@ -1,0 +1,500 @@
+"""Chaos: a failover of N Deployments on the local stack while its parts are killed.
+
+Each run is the demo's world (deploy/local/demo.py: every service its own process, two
+kwok clusters, PostgreSQL, Kafka, the secrets store), with no running tasks, in a mode
+drawn from the run's seed. While the failover runs, a seeded monkey SIGKILLs a random
+service every few seconds and starts it again at once (navigator, projections, dplink,
+dispatcher, console, each cluster's agent and pilot), and, once per run each when
+enabled, restarts the Kafka broker and PostgreSQL 15. A prober meanwhile writes into a
+sample of the Deployments' metadata databases as side A and side B, through sessions it
+holds and through new connections, every few milliseconds.
+
+After the failover, each run checks, on the real systems:
+
+- the request is terminal and SUCCEEDED, every mission SUCCEEDED;
+- the live read model equals a rebuild from the ledger (checksum of every table);
+- no duplicated effect: exactly the five Airflow components in each Deployment's
+  namespace on the destination, the namespace gone from the source, one fencing epoch
+  per Deployment in the FencingCompleted events;
+- no lost event: no unpublished row in the Navigator's outbox nor in either
+  Flightdeck's outbox;
+- no split brain: in every probed database, no write as side A after the first write
+  as side B (so at no instant could both write), and both sides did write;
+- no secret leaked: no value of any Deployment's Secrets (fernet key, environment,
+  both sides' database passwords) in any Kafka record of the run or any service log.
+
+    .venv/bin/python bench/chaos/chaos.py [--runs 20] [--seed 1] [--deployments 50]
+
+One JSON line per run; a failing run prints its seed (``--seed S --runs 1`` replays
+its schedule) and the exit code is 1. Results: ``--out FILE`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
+from demo import DEST, OUT, PY, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
+from demo_world import Processes  # noqa: E402
+from kafka import Kafka  # noqa: E402  (deploy/local/kafka.py: the stack's broker)
+from layout import Layout  # noqa: E402
+from postgres import POSTGRES15, Postgres  # noqa: E402
+
+from bench.chaos.prober import Prober  # noqa: E402
+from jetbridge.common.events import EventCodec  # noqa: E402
+from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
+from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
+
+SERVICES = (
+    "navigator",
+    "projections",
+    "dplink",
+    "dispatcher",
+    "console",
+    f"agent-{SOURCE}",
+    f"agent-{DEST}",
+    f"pilot-{SOURCE}",
+    f"pilot-{DEST}",
+)
+COMPONENTS = 5  # scheduler, api-server, triggerer, dag-processor, workers
+CODEC = EventCodec()
+
+
+@dataclass
+class Fault:
+    at_s: float
+    what: str
+    took_s: float = 0.0
+
+
+@dataclass
+class Monkey:
+    """Kills (and restarts) services on a seeded schedule until told to stop.
+
+    With ``cover`` every service is killed once, and the broker and PostgreSQL each
+    restarted once (when ``infra``), in a seeded order, before random picks begin."""
+
+    demo: ChaosDemo
+    rng: random.Random
+    infra: bool
+    every_s: tuple[float, float] = (2.0, 5.0)
+    cover: bool = False
+    faults: list[Fault] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        began = time.monotonic()
+        infra = ["kafka", "postgres"] if self.infra else []
+        first = [*SERVICES, *infra] if self.cover else []
+        self.rng.shuffle(first)
+        self.rng.shuffle(infra)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.rng.uniform(*self.every_s))
+            if stop.is_set():
+                return
+            if first:
+                what = first.pop()
+            elif infra and self.rng.random() < 0.2:
+                what = infra.pop()
+            else:
+                what = self.rng.choice(SERVICES)
+            if what in ("kafka", "postgres") and what in infra:
+                infra.remove(what)  # once per run each
+            fault = Fault(round(time.monotonic() - began, 2), what)
+            started = time.monotonic()
+            if what == "kafka":
+                await asyncio.to_thread(restart_component, Kafka(Layout.from_env()))
+            elif what == "postgres":
+                await asyncio.to_thread(restart_component, Postgres(Layout.from_env(), POSTGRES15))
+            else:
+                # Kill and start again without yielding: the run's own watchers never see
+                # a dead process, only the effects of one that died mid-work.
+                self.demo.procs.kill_and_restart(what)
+            fault.took_s = round(time.monotonic() - started, 2)
+            self.faults.append(fault)
+
+
+def restart_component(component: Any) -> None:
+    component.stop()
+    component.ensure_up(takeover=False)
+
+
+class SupervisedProcesses(Processes):
+    """Processes under a supervisor, as Kubernetes keeps pods: one that exits is started
+    again (and counted), so the run goes on; ``kill_and_restart`` is the monkey's."""
+
+    def __init__(self, log_dir: Path, run: str) -> None:
+        super().__init__(log_dir, run)
+        self.crashes: list[dict[str, Any]] = []
+
+    def kill_and_restart(self, name: str) -> None:
+        service = self.services[name]
+        if service.proc is not None:
+            service.proc.send_signal(signal.SIGKILL)
+            service.proc.wait()
+        self.stop(name)
+        self.start(name, service.args[0], service.env)
+
+    def dead(self) -> list[str]:
+        for name in super().dead():
+            service = self.services[name]
+            code = service.proc.returncode if service.proc else None
+            self.crashes.append({"service": name, "exit_code": code, "at": time.time()})
+            self.stop(name)
+            self.start(name, service.args[0], service.env)
+        return []
+
+
+class ChaosDemo(Demo):
+    """The demo's world, with an API client that rides out a console being restarted."""
+
+    def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
+        super().__init__(args, env)
+        self.procs = SupervisedProcesses(self.procs.log_dir, self.tag)
+
+    async def api(self, method: str, path: str, **kw: Any) -> Any:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return await super().api(method, path, **kw)
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+            except RuntimeError as error:  # 5xx while PostgreSQL restarts: ask again
+                if " 5" not in str(error)[: len(method) + len(path) + 4] or (
+                    time.monotonic() > deadline
+                ):
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def prepare_databases(self) -> None:
+        """Every metadata database gets an empty ``task_instance`` (nothing to drain)."""
+        for d in self.deployments:
+            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS task_instance"
+                    " (task_id text PRIMARY KEY, state text)"
+                )
+            finally:
+                await conn.close()
+
+    async def collect_secret_values(self) -> None:
+        """Every value of the Airflow Secrets the source holds (passwords taken out of
+        the connection strings), to look for them where they must never be."""
+        self.secret_values: set[str] = set()
+        for d in self.deployments:
+            spec = DeploymentSpec(d, "")
+            for secret in await self.kube[SOURCE].list("Secret", spec.namespace, spec.labels()):
+                for raw in (secret.get("data") or {}).values():
+                    value = base64.b64decode(raw).decode(errors="replace")
+                    password = urlsplit(value).password if "://" in value else None
+                    for found in (password, value):
+                        if found and len(found) >= 12:
+                            self.secret_values.add(found)
+
+    # --- checks -------------------------------------------------------------------
+    async def leaked_secrets(self) -> list[str]:
+        if not self.secret_values:
+            return ["no secret values were collected: the scan would prove nothing"]
+        needles = [v.encode() for v in self.secret_values]
+        leaks = []
+        for topic in await self.topics():
+            for record in await self.records(topic):
+                blob = (record.value or b"") + b"".join(v for _, v in record.headers or [])
+                if any(n in blob for n in needles):
+                    leaks.append(f"{topic} offset {record.offset}")
+        for log in sorted(self.procs.log_dir.glob("*.log")):
+            text = log.read_bytes()
+            if any(n in text for n in needles):
+                leaks.append(str(log))
+        return leaks
+
+    async def topics(self) -> list[str]:
+        from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
+        await admin.start()
+        try:
+            return sorted(t for t in await admin.list_topics() if t.startswith(self.prefix))
+        finally:
+            await admin.close()
+
+    async def read_model_matches_replay(self) -> tuple[bool, str]:
+        """Rebuild from the ledger and compare with the live read model until they agree
+        (the live projector may be a batch behind); a rebuild per try, dropped after."""
+        env = {
+            "JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            "JETBRIDGE_TOPIC_PREFIX": self.prefix,
+            "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator,
+        }
+        diff = ""
+        for _ in range(20):
+            schema = f"rebuilt_{uuid.uuid4().hex[:8]}"
+            try:
+                rebuilt = await projections_cli(env, "rebuild", "--into", schema)
+                live = await projections_cli(env, "checksum")
+            finally:
+                conn = await asyncpg.connect(self.dbs.navigator)
+                try:
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                finally:
+                    await conn.close()
+            if checksums(live) == checksums(rebuilt):
+                return True, ""
+            diff = f"live {checksums(live)} != rebuilt {checksums(rebuilt)}"
+            await asyncio.sleep(2)
+        return False, diff
+
+    async def cleanup_settled(self, timeout_s: float = 240) -> list[str]:
+        """Forced missions clean the source up after SUCCEEDED: wait for it to end."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            detail = await self.api("GET", f"/api/v1/failovers/{self.request_id}")
+            open_ = [
+                f"{m['deployment_id']}: cleanup {m['cleanup']}"
+                for m in detail["missions"]
+                if m["cleanup"] not in ("NOT_NEEDED", "COMPLETED")
+            ]
+            if not open_ or time.monotonic() > deadline:
+                return open_
+            await asyncio.sleep(1)
+
+    async def duplicated_effects(self) -> list[str]:
+        problems = []
+        for d in self.deployments:
+            spec = DeploymentSpec(d, "")
+            found = await self.kube[DEST].list("Deployment", spec.namespace, {"tier": "airflow"})
+            if len(found) != COMPONENTS:
+                problems.append(f"{d}: {len(found)} Airflow Deployments on {DEST}")
+            if await self.kube[SOURCE].get("Namespace", None, spec.namespace) is not None:
+                problems.append(f"{d}: namespace still on {SOURCE}")
+        epochs: dict[str, set[int]] = defaultdict(set)
+        for event in await self.ledger("jetbridge.flight.events"):
+            if event.event_type == "FencingCompleted" and not str(
+                event.payload["flight_id"]
+            ).startswith("provision/"):
+                epochs[event.payload["deployment_id"]].add(int(event.payload["epoch"]))
+        for d in self.deployments:
+            if len(epochs.get(d, set())) != 1:
+                problems.append(f"{d}: fencing epochs {sorted(epochs.get(d, set()))}")
+        return problems
+
+    async def unpublished(self) -> dict[str, int]:
+        counts = {}
+        for name, dsn, table in (
+            ("navigator", self.dbs.navigator, "jetbridge_outbox"),
+            *(
+                (f"flightdeck-{c}", self.dbs.flightdecks[c], "dp_flight_outbox")
+                for c in (SOURCE, DEST)
+            ),
+        ):
+            conn = await asyncpg.connect(dsn)
+            try:
+                sql = f'SELECT count(*) FROM "{table}" WHERE "published_at" IS NULL'
+                counts[name] = int(await conn.fetchval(sql))
+            finally:
+                await conn.close()
+        return counts
+
+    async def ledger(self, topic: str) -> list[Any]:
+        return [CODEC.decode(r.value) for r in await self.records(self.prefix + topic)]
+
+    async def records(self, topic: str) -> list[Any]:
+        """Every record of one topic, from the start to the end offsets of now."""
+        from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
+
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.kafka,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            end = await consumer.end_offsets(await _assigned(consumer))
+            records: list[Any] = []
+            while [tp for tp, off in end.items() if await consumer.position(tp) < off]:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records += batch
+            return records
+        finally:
+            await consumer.stop()
+
+
+async def _assigned(consumer: Any) -> list[Any]:
+    for _ in range(100):
+        if consumer.assignment():
+            return list(consumer.assignment())
+        await asyncio.sleep(0.05)
+    raise RuntimeError("no partitions assigned")
+
+
+def checksums(report: dict[str, Any]) -> dict[str, Any]:
+    return dict(report.get("checksums") or {})
+
+
+async def projections_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        PY,
+        "-m",
+        "jetbridge.navigator.projections",
+        *args,
+        cwd=ROOT,
+        env={**_base_env(), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"projections {' '.join(args)}: exit {proc.returncode}: {err[-800:]!r}")
+    # The report is the last JSON document on stdout (indented; logs may come before it).
+    text = out.decode()
+    return dict(json.loads(text[text.rindex("\n{") + 1 if not text.startswith("{") else 0 :]))
+
+
+def _base_env() -> dict[str, str]:
+    import os  # noqa: PLC0415
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("JETBRIDGE_")}
+
+
+async def one_run(
+    seed: int, n: int, env: dict[str, str], opts: argparse.Namespace
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    mode = rng.choice(["CONTROLLED", "FORCED"])
+    args = argparse.Namespace(deployments=n, exit_when_done=True, port=0, keep=False)
+    demo = ChaosDemo(args, env)
+    result: dict[str, Any] = {"seed": seed, "deployments": n, "mode": mode}
+    began = time.monotonic()
+    try:
+        await demo.setup()
+        await demo.register_clusters()
+        await demo.provision()
+        await demo.announce()
+        await demo.prepare_databases()
+        await demo.collect_secret_values()
+        sample = rng.sample(demo.deployments, min(3, n))
+        prober = Prober(demo, sample, DEST)
+        await prober.start()
+        monkey = Monkey(demo, rng, not opts.no_infra, every_s=tuple(opts.every), cover=opts.cover)
+        stop = asyncio.Event()
+        chaos = asyncio.create_task(monkey.run(stop))
+        try:
+            detail = await demo.failover([], mode)
+        finally:
+            stop.set()
+            await chaos
+        cleanup_open = await demo.cleanup_settled()  # the prober runs on through cleanup
+        await prober.stop()
+        result["failover_s"] = round(detail["wall_s"], 1)
+        result["faults"] = [f.__dict__ for f in monkey.faults]
+        result["crashed_and_restarted"] = [c["service"] for c in demo.procs.crashes]
+        checks: dict[str, Any] = {}
+        statuses = sorted({m["status"] for m in detail["missions"]})
+        checks["succeeded"] = detail["status"] == "SUCCEEDED" and statuses == ["SUCCEEDED"]
+        checks["status"] = f"{detail['status']} missions {statuses}"
+        checks["cleanup_not_settled"] = cleanup_open
+        (
+            checks["read_model_equals_replay"],
+            checks["read_model_diff"],
+        ) = await demo.read_model_matches_replay()
+        checks["duplicated_effects"] = await demo.duplicated_effects()
+        checks["unpublished_outbox_rows"] = await demo.unpublished()
+        checks["split_brain"] = prober.split_brain()
+        checks["secrets_leaked"] = await demo.leaked_secrets()
+        result["checks"] = checks
+        result["probe_writes"] = prober.writes()
+        result["secret_values_looked_for"] = len(demo.secret_values)
+        result["ok"] = (
+            checks["succeeded"]
+            and not checks["cleanup_not_settled"]
+            and checks["read_model_equals_replay"]
+            and not checks["duplicated_effects"]
+            and not any(checks["unpublished_outbox_rows"].values())
+            and not checks["split_brain"]
+            and not checks["secrets_leaked"]
+        )
+    except Exception as error:  # a run that breaks is a failed run, with its seed
+        result["ok"] = False
+        result["error"] = f"{type(error).__name__}: {error}"
+        result["traceback"] = traceback.format_exc(limit=-4)
+    finally:
+        result["run_s"] = round(time.monotonic() - began, 1)
+        demo.procs.stop_all()
+        await demo.cleanup()
+    return result
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    env = bring_up_stack()
+    results = []
+    for i in range(args.runs):
+        seed = args.seed + i
+        phase(f"chaos run {i + 1}/{args.runs}, seed {seed}")
+        result = await one_run(seed, args.deployments, env, args)
+        OUT.print(json.dumps(result), soft_wrap=True)
+        results.append(result)
+        if not result["ok"]:
+            OUT.print(f"[red]chaos run FAILED[/]: replay with --seed {seed} --runs 1")
+            if not args.keep_going:
+                break
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    passed = sum(1 for r in results if r["ok"])
+    OUT.print(f"chaos: {passed} passed, {len(results) - passed} failed")
+    return 0 if passed == args.runs else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--deployments", type=int, default=50)
+    parser.add_argument("--no-infra", action="store_true", help="no Kafka/PostgreSQL restarts")
+    parser.add_argument(
+        "--every",
+        type=float,
+        nargs=2,
+        default=[2.0, 5.0],
+        metavar=("MIN", "MAX"),
+        help="seconds between two faults (uniform)",
+    )
+    parser.add_argument(
+        "--cover",
+        action="store_true",
+        help="kill every service (and restart Kafka and PostgreSQL) once before random picks",
+    )
+    parser.add_argument("--keep-going", action="store_true", help="run on after a failure")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    sys.exit(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()

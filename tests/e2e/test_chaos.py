@@ -1,0 +1,59 @@
+"""The fault suite's CI form: one seeded chaos run (bench/chaos/chaos.py) of a small
+failover in which every service is SIGKILLed at least once and the Kafka broker and
+PostgreSQL are each restarted, then every check of docs/reliability.md holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {
+    "navigator",
+    "projections",
+    "dplink",
+    "dispatcher",
+    "console",
+    "agent-dp-east",
+    "agent-dp-west",
+    "pilot-dp-east",
+    "pilot-dp-west",
+}
+
+
+@pytest.mark.timeout(900)
+def test_a_failover_survives_every_service_killed_and_kafka_and_postgres_restarted(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "chaos.json"
+    args = ["--runs", "1", "--seed", "7", "--deployments", "6", "--cover", "--every", "1", "2"]
+    done = subprocess.run(
+        [sys.executable, "bench/chaos/chaos.py", *args, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=880,
+        check=False,
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    log = (done.stdout + done.stderr)[-6000:]
+    assert out.exists(), log
+    [run] = json.loads(out.read_text())
+    assert run.get("error") is None, run
+    faults = {f["what"] for f in run["faults"]}
+    assert faults >= SERVICES | {"kafka", "postgres"}, f"not every fault happened: {run}"
+    checks = run["checks"]
+    assert checks["succeeded"], checks["status"]
+    assert checks["cleanup_not_settled"] == []
+    assert checks["read_model_equals_replay"], checks["read_model_diff"]
+    assert checks["duplicated_effects"] == []
+    assert set(checks["unpublished_outbox_rows"].values()) == {0}
+    assert checks["split_brain"] == []
+    assert checks["secrets_leaked"] == []
+    assert run["probe_writes"].get("A wrote", 0) > 0 and run["probe_writes"].get("B wrote", 0) > 0
+    assert run["ok"] and done.returncode == 0, log
