@@ -36,6 +36,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -55,7 +56,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 from demo import DEST, OUT, PY, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
-from demo_world import Processes  # noqa: E402
+from demo_world import Processes, read_env_file  # noqa: E402
 from kafka import Kafka  # noqa: E402  (deploy/local/kafka.py: the stack's broker)
 from layout import Layout  # noqa: E402
 from postgres import POSTGRES15, Postgres  # noqa: E402
@@ -377,8 +378,6 @@ async def projections_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 
 def _base_env() -> dict[str, str]:
-    import os  # noqa: PLC0415
-
     return {k: v for k, v in os.environ.items() if not k.startswith("JETBRIDGE_")}
 
 
@@ -450,8 +449,21 @@ async def one_run(
     return result
 
 
+def own_stack(state_dir: Path, port_offset: int) -> dict[str, str]:
+    """A stack of the run's own (Kafka, PostgreSQL, MariaDB) beside the shared one, so
+    restarting its broker and database disturbs nobody else; the Kubernetes data
+    planes and the secrets store (never restarted here) are the shared stack's."""
+    shared = bring_up_stack()
+    os.environ["JETBRIDGE_STATE_DIR"] = str(state_dir.resolve())
+    os.environ["JETBRIDGE_STACK_PORT_OFFSET"] = str(port_offset)
+    phase(f"the run's own Kafka and databases: {state_dir}, ports +{port_offset}")
+    subprocess.run([PY, "deploy/local/stack.py", "up", "--no-kube"], cwd=ROOT, check=True)
+    own = read_env_file(Layout.from_env().env_file)
+    return {**shared, **own}
+
+
 async def main_async(args: argparse.Namespace) -> int:
-    env = bring_up_stack()
+    env = own_stack(args.stack_dir, args.port_offset) if args.stack_dir else bring_up_stack()
     results = []
     for i in range(args.runs):
         seed = args.seed + i
@@ -489,6 +501,12 @@ def main() -> None:
         action="store_true",
         help="kill every service (and restart Kafka and PostgreSQL) once before random picks",
     )
+    parser.add_argument(
+        "--stack-dir",
+        type=Path,
+        help="run on a stack of its own in this state dir (Kafka/PostgreSQL restarts stay there)",
+    )
+    parser.add_argument("--port-offset", type=int, default=1000)
     parser.add_argument("--keep-going", action="store_true", help="run on after a failure")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -45,6 +45,7 @@ from demo_world import (
     read_env_file,
     wait_port,
 )
+from layout import Layout
 
 from jetbridge.common.events import new_event
 from jetbridge.common.kafka import EventPublisher
@@ -77,7 +78,7 @@ def bring_up_stack() -> dict[str, str]:
     Kubernetes data planes with the shared secrets store (deploy/local/kube)."""
     phase("local stack: Kafka, PostgreSQL, MariaDB, Kubernetes dp-east + dp-west, secrets store")
     subprocess.run([PY, "deploy/local/stack.py", "up"], cwd=ROOT, check=True)
-    return read_env_file(ROOT / ".state" / "stack.env")
+    return read_env_file(Layout.from_env().env_file)
 
 
 def provisioning(deployment_id: str) -> NewFlight:

@@ -1,0 +1,63 @@
+"""A data plane cut off from the control plane (bench/chaos/cutoff.py), on real processes:
+Forced completes with the source's cleanup pending and finishes it when the source comes
+back; Controlled, cut off while its drains wait, fails at the drain's configured timeout
+without ever fencing the source it could not drain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cutoff(scenario: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "bench/chaos/cutoff.py", scenario, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+        env=os.environ | {"COLUMNS": "400"},
+    )
+    out = done.stdout + done.stderr
+    last = [line for line in done.stdout.splitlines() if line.startswith('{"scenario"')]
+    assert last, out[-4000:]
+    result: dict[str, Any] = json.loads(last[-1])
+    assert done.returncode == (0 if result["ok"] else 1), out[-4000:]
+    return result
+
+
+@pytest.mark.timeout(600)
+def test_forced_succeeds_with_cleanup_pending_and_cleans_up_when_the_source_returns() -> None:
+    result = cutoff("forced")
+    checks = result["checks"]
+    assert checks["request_succeeded"], result
+    assert checks["cleanup_while_cut_off"] == ["PENDING"], result
+    assert checks["namespaces_on_source_while_cut_off"] == 3, result
+    assert checks["side_a_can_connect"] == 0 and checks["side_b_can_connect"] == 3, result
+    assert checks["cleanup_after_return"] == ["COMPLETED"], result
+    assert checks["namespaces_on_source_after_return"] == 0, result
+    assert result["unreachable_s_after_cut"] <= 11.5, result  # 10 s threshold + 1 heartbeat
+    assert result["ok"], result
+
+
+@pytest.mark.timeout(600)
+def test_controlled_cut_off_mid_drain_fails_at_its_timeout_and_never_fences() -> None:
+    result = cutoff("controlled", "--drain-timeout", "10")
+    checks = result["checks"]
+    assert checks["request_failed"], result
+    assert checks["missions"] == ["FAILED"], result
+    assert all(checks["reasons"]), result
+    assert checks["destination_fence_started"] == 0, result
+    assert checks["side_a_can_still_connect"] == 3, result
+    # the drain's deadline: its timeout (10 s) plus the Navigator's 120 s grace
+    assert 100 <= result["ended_s_after_cut"] <= 200, result
+    assert result["ok"], result
