@@ -4,9 +4,12 @@ and one trace per Mission in the Navigator's stamping (no process, no broker).""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -145,3 +148,33 @@ def test_span_from_continues_the_carrier_or_else_the_current_span() -> None:
     assert spans["elsewhere"].parent is not None
     assert spans["elsewhere"].parent.span_id == flight_id
     assert spans["flight"].parent is None
+
+
+def test_an_otlp_endpoint_receives_the_spans_over_http() -> None:
+    """A stand-in collector on loopback: the OTLP/HTTP exporter posts protobuf to it."""
+    bodies: list[bytes] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        provider = setup_tracing("dispatcher", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+        with provider.get_tracer("t").start_as_current_span("dispatcher.dispatch"):
+            pass
+        assert provider.force_flush(10_000)
+    finally:
+        server.shutdown()
+    (request,) = (ExportTraceServiceRequest.FromString(b) for b in bodies)
+    (resource_spans,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert service["service.name"] == "dispatcher"
+    assert [s.name for s in resource_spans.scope_spans[0].spans] == ["dispatcher.dispatch"]

@@ -67,17 +67,27 @@ def setup_tracing(
     """
     env = os.environ if env is None else env
     provider = configure_tracing(service, attributes=attributes)
-    if any(env.get(name) for name in _OTLP_ENVS):
+    if endpoint := otlp_traces_endpoint(env):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
             OTLPSpanExporter,  # only imported when asked for: it pulls in requests
         )
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     if path := env.get(TRACE_FILE_ENV):
         # Simple (synchronous) on purpose: a span is on disk when it ends, nothing is
         # lost on SIGKILL, and the volume (a few spans per flight step) is small.
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(Path(path))))
     return provider
+
+
+def otlp_traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """The OTLP/HTTP traces URL, as the OpenTelemetry spec derives it from the two
+    standard variables (the signal-specific one is used as is)."""
+    if traces := env.get(_OTLP_ENVS[0]):
+        return traces
+    if base := env.get(_OTLP_ENVS[1]):
+        return base.rstrip("/") + "/v1/traces"
+    return None
 
 
 class JsonLinesSpanExporter(SpanExporter):
