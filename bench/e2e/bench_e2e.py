@@ -1,0 +1,590 @@
+"""End-to-end failover benchmark: the whole world as real processes, timed from the
+Console's ``POST /api/v1/failovers`` to the request's SUCCEEDED.
+
+Each configuration (adapter, Deployments, mode, Pilot + Dispatcher instances) is one
+fresh world built by ``deploy/local/demo.py``'s ``Demo``: private topics and
+databases, every service its own process, both clusters registered and HEALTHY, N
+Deployments provisioned on dp-east by real provisioning flights through the Pilot,
+announced through the agent's heartbeats; then ONE failover dp-east -> dp-west
+through the Console API (no running tasks: every metadata database has an empty
+``task_instance``), timed; then checks: the request SUCCEEDED, every mission
+SUCCEEDED, each flight step executed once (from ``jetbridge.flight.events``), and the
+end state (real clusters: Ready on dp-west, gone from dp-east, roles fenced; in-memory
+clusters: roles fenced, read from PostgreSQL).
+
+``--adapter memory`` runs each Pilot with ``JETBRIDGE_PILOT_CLUSTER_ADAPTER=memory``:
+each Pilot process holds its own cluster objects (the source Pilot provisions into its
+own memory, which is exactly what it later drains and deletes; the destination Pilot
+creates into its own), and the secret store is a directory both clusters' Pilots share.
+Fencing, the drain's ``task_instance`` reads, Flightdeck, Kafka and every service stay
+real, so what remains is the orchestration's own cost.
+
+    .venv/bin/python bench/e2e/bench_e2e.py                      # the default matrix
+    .venv/bin/python bench/e2e/bench_e2e.py --adapter memory --sizes 5 --modes FORCED \\
+        --instances 1 --out /tmp/e2e.json --chart /tmp/e2e.png   # the smallest
+
+Results: JSON (``--out``, default ``bench/results/e2e.json``) and a PNG chart
+(``--chart``, default ``bench/results/e2e.png``); figures in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
+from demo import DEST, IMAGE, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
+from demo_world import Processes  # noqa: E402
+
+from jetbridge.common.events import EventCodec, new_event  # noqa: E402
+from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
+
+CODEC = EventCodec()
+SUCCESS_EVENTS = frozenset(
+    {"FlightStepSucceeded", "DrainCompleted", "DrainTimedOut", "FencingCompleted"}
+)
+ADAPTERS = ("memory", "kubernetes")
+MODES = ("FORCED", "CONTROLLED")
+
+
+@dataclass(frozen=True)
+class Config:
+    adapter: str
+    deployments: int
+    mode: str
+    instances: int  # Pilots per cluster AND Dispatchers
+
+    @property
+    def name(self) -> str:
+        return f"{self.adapter}-{self.deployments}-{self.mode.lower()}-x{self.instances}"
+
+
+@dataclass
+class CpuMeter:
+    """utime + stime of every service process (``/proc/PID/stat``), in seconds."""
+
+    ticks: float = float(os.sysconf("SC_CLK_TCK"))
+    before: dict[str, float] = field(default_factory=dict)
+
+    @staticmethod
+    def _read(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return float(int(fields[11]) + int(fields[12]))
+
+    def sample(self, procs: Processes) -> dict[str, float]:
+        return {n: self._read(s.proc.pid) / self.ticks for n, s in procs.services.items() if s.proc}
+
+
+class BenchProcesses(Processes):
+    """The demo's processes, with the benchmark's extra environment per service."""
+
+    def __init__(self, log_dir: Path, run: str, extra: dict[str, dict[str, str]]) -> None:
+        super().__init__(log_dir, run)
+        self.extra = extra  # service name prefix -> env to add
+
+    def start(self, name: str, module: str, env: dict[str, str]) -> Any:
+        for prefix, more in self.extra.items():
+            if name.startswith(prefix):
+                env = {k: v for k, v in env.items() if v != ""} | more
+                if (
+                    "JETBRIDGE_PILOT_CLUSTER_ADAPTER" in more
+                    and more["JETBRIDGE_PILOT_CLUSTER_ADAPTER"] == "memory"
+                ):
+                    env.pop("JETBRIDGE_PILOT_KUBECONFIG", None)
+        return super().start(name, module, env)
+
+
+class E2EBench(Demo):
+    def __init__(self, args: argparse.Namespace, env: dict[str, str], config: Config) -> None:
+        args.deployments = config.deployments
+        super().__init__(args, env)
+        self.config = config
+        self.tag = self.tag.replace("demo", "e2e")
+        self.deployments = [d.replace("demo", "e2e", 1) for d in self.deployments]
+        self.prefix = f"{self.tag}."
+        self.dbs.tag = self.tag
+        self.state = ROOT / ".state" / "e2e" / self.tag
+        extra: dict[str, dict[str, str]] = {
+            "pilot-": {
+                "JETBRIDGE_PILOT_MAX_FLIGHTS": str(args.pilot_slots),
+                "JETBRIDGE_PILOT_CLUSTER_ADAPTER": config.adapter,
+            }
+        }
+        if config.adapter == "memory":
+            extra["pilot-"]["JETBRIDGE_PILOT_MEMORY_SECRET_STORE_DIR"] = str(
+                self.state / "secret-store"
+            )
+        self.procs = BenchProcesses(ROOT / ".state" / "logs" / "e2e", self.tag, extra)
+        self.cpu = CpuMeter()
+
+    # --- the world ------------------------------------------------------------------
+    def start_services(self) -> None:
+        super().start_services()
+        for i in range(2, self.config.instances + 1):  # scale-out: same group, same deck
+            for name in ("dispatcher", f"pilot-{SOURCE}", f"pilot-{DEST}"):
+                first = self.procs.services[name]
+                env = dict(first.env)
+                if name.startswith("pilot-"):
+                    env["JETBRIDGE_PILOT_OWNER"] = f"{name}-{i}"
+                self.procs.start(f"{name}-{i}", first.args[0], env)
+
+    async def announce(self) -> None:
+        if self.config.adapter == "kubernetes":
+            await super().announce()
+            return
+        # In memory, the objects live in the source Pilot(s): every provisioning flight
+        # SUCCEEDED (provision() checked), so each Deployment is live on dp-east.
+        phase(f"{SOURCE} agent reports the inventory in its heartbeats; DeploymentCreated facts")
+        now = int(time.time() * 1000)
+        live = list(self.deployments)
+        self.source_dsns = {}
+        facts = [
+            {"id": d, "deploy_mechanism": "IMAGE", "created_at_ms": now, "image": IMAGE}
+            for d in live
+        ]
+        await self.write_facts(SOURCE, facts)
+        self.start_agent(SOURCE)
+        await self.publish(
+            [
+                new_event(
+                    "DeploymentCreated",
+                    {
+                        "deployment_id": d,
+                        "cluster_id": SOURCE,
+                        "name": d,
+                        "deploy_mechanism": "IMAGE",
+                        "image": IMAGE,
+                        "priority": len(live) - i,
+                        "created_at": now,
+                    },
+                    aggregate_type="Deployment",
+                    aggregate_id=d,
+                    producer="bench-e2e",
+                    schema_version=1,
+                )
+                for i, d in enumerate(live)
+            ]
+        )
+        await self.until("every Deployment failover-ready in the console", self._ready, 120)
+
+    async def _ready(self) -> bool:
+        try:
+            rows = await self.api("GET", f"/api/v1/clusters/{SOURCE}/deployments")
+        except (httpx.HTTPError, RuntimeError):
+            return False
+        ok = [r for r in rows if r["failover_ready"]]
+        return len(ok) == len(self.deployments) and await self.clusters_healthy()
+
+    async def empty_task_tables(self) -> None:
+        """Every metadata database gets Airflow's ``task_instance`` with no running row."""
+        phase(f"{len(self.deployments)} metadata databases: empty task_instance (nothing running)")
+        gate = asyncio.Semaphore(8)
+
+        async def one(d: str) -> None:
+            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+            async with gate:
+                conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+                try:
+                    await conn.execute(
+                        "CREATE TABLE IF NOT EXISTS task_instance"
+                        " (task_id text PRIMARY KEY, state text)"
+                    )
+                finally:
+                    await conn.close()
+
+        await asyncio.gather(*(one(d) for d in self.deployments))
+
+    # --- the timed failover ----------------------------------------------------------
+    async def timed_failover(self) -> dict[str, Any]:
+        """POST -> SUCCEEDED; polls the light summary list, reads the detail once."""
+        mode = self.config.mode
+        phase(f"{mode.title()} failover {SOURCE} -> {DEST} of {len(self.deployments)} (timed)")
+        body: dict[str, Any] = {
+            "source_cluster_id": SOURCE,
+            "destination_cluster_id": DEST,
+            "mode": mode,
+            "drain_timeout_seconds": 60,
+        }
+        if mode == "FORCED":
+            body["confirm_forced"] = True
+        loads = [os.getloadavg()[0]]
+        cpu0 = self.cpu.sample(self.procs)
+        t0 = time.monotonic()
+        accepted = await self.api("POST", "/api/v1/failovers", json=body)
+        request_id = self.request_id = accepted["subject_id"]
+        if accepted.get("refusal"):
+            raise RuntimeError(f"failover refused: {accepted}")
+        limit = 300 + 2 * len(self.deployments)
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            auth = {"Authorization": f"Bearer {self.token}"}
+            while True:
+                r = await client.get("/api/v1/failovers", params={"limit": 5}, headers=auth)
+                row = next((x for x in r.json() if x["request_id"] == request_id), None)
+                if (
+                    row
+                    and row["ended_at"] is not None
+                    and row["status"]
+                    not in (
+                        "IN_PROGRESS",
+                        "REQUESTED",
+                    )
+                ):
+                    break
+                if time.monotonic() - t0 > limit:
+                    raise RuntimeError(f"failover not finished after {limit}s: {row}")
+                if dead := self.procs.dead():
+                    raise RuntimeError(f"{dead} stopped during the failover")
+                loads.append(os.getloadavg()[0])
+                await asyncio.sleep(0.2)
+        wall = time.monotonic() - t0
+        cpu1 = self.cpu.sample(self.procs)
+        loads.append(os.getloadavg()[0])
+        detail = await self.api("GET", f"/api/v1/failovers/{request_id}")
+        detail["wall_s"] = wall
+        detail["_cpu"] = {n: round(cpu1.get(n, 0.0) - cpu0.get(n, 0.0), 2) for n in cpu1}
+        detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
+        return detail
+
+    async def cleanup(self) -> None:
+        if self.config.adapter == "memory":  # nothing of this run is on the real clusters
+            self.deployments = []
+        await super().cleanup()
+
+    # --- checks ----------------------------------------------------------------------
+    async def execution_counts(self) -> dict[str, Any]:
+        """Each failover flight's steps executed once, read from flight.events."""
+        from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
+
+        topic = self.prefix + "jetbridge.flight.events"
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.kafka,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            for _ in range(200):
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.05)
+            end = await consumer.end_offsets(list(consumer.assignment()))
+            events: list[Any] = []
+            while [tp for tp, off in end.items() if await consumer.position(tp) < off]:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    events += [CODEC.decode(r.value) for r in batch]
+        finally:
+            await consumer.stop()
+        seen: set[str] = set()  # a relay may publish a batch twice: dedupe by event id
+        claims: Counter[str] = Counter()
+        owners: dict[str, set[str]] = defaultdict(set)
+        started: Counter[tuple[str, str, int]] = Counter()
+        succeeded: Counter[tuple[str, str]] = Counter()
+        for e in events:
+            if e.event_id in seen:
+                continue
+            seen.add(e.event_id)
+            fid = str(e.payload.get("flight_id", ""))
+            if not fid or fid.startswith("provision/"):
+                continue
+            if e.event_type == "FlightClaimed":
+                claims[fid] += 1
+                owners[fid].add(str(e.payload["owner"]))
+            elif e.event_type == "FlightStepStarted":
+                started[(fid, e.payload["step"], int(e.payload["attempt"]))] += 1
+            elif e.event_type in SUCCESS_EVENTS:
+                step = e.payload.get("step") or {
+                    "DrainCompleted": "DRAIN_TASKS",
+                    "DrainTimedOut": "DRAIN_TASKS",
+                    "FencingCompleted": "FENCE_DATABASE",
+                }.get(e.event_type, "?")
+                succeeded[(fid, str(step))] += 1
+        twice = sorted(f"{f}/{s}: {n} successes" for (f, s), n in succeeded.items() if n > 1)
+        twice += sorted(f"{f}/{s}#{a}: started {n}x" for (f, s, a), n in started.items() if n > 1)
+        all_owners = Counter(o for os_ in owners.values() for o in os_)
+        return {
+            "flights": len(claims),
+            "flight_claims": sum(claims.values()),
+            "flights_with_two_owners": sum(1 for o in owners.values() if len(o) > 1),
+            "claims_by_owner": dict(sorted(all_owners.items())),
+            "step_starts": sum(started.values()),
+            "step_successes": sum(succeeded.values()),
+            "retried_attempts": sum(1 for (_, _, a) in started if a > 1),
+            "double_executions": twice[:20],
+            "no_double_execution": not twice,
+        }
+
+    async def roles_fenced(self) -> tuple[bool, str]:
+        """Side A (dp-east) may no longer log in, side B (dp-west) may, per pg_roles."""
+        su = await asyncpg.connect(self.dbs.superuser_dsn)
+        try:
+            rows = await su.fetch(
+                "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE $1",
+                f"{self.tag}_%",
+            )
+        finally:
+            await su.close()
+        login = {r["rolname"]: r["rolcanlogin"] for r in rows}
+        bad = []
+        for d in self.deployments:
+            names = DeploymentDatabases.named(d, prefix=self.dbs.prefix)
+            if login.get(names.role_a) is not False or login.get(names.role_b) is not True:
+                bad.append(d)
+        return not bad, ", ".join(bad[:5])
+
+    async def check(self, detail: dict[str, Any]) -> dict[str, Any]:
+        counts = await self.execution_counts()
+        missions = detail["missions"]
+        ok_missions = sum(1 for m in missions if m["status"] == "SUCCEEDED")
+        checks: dict[str, Any] = {
+            "request_succeeded": detail["status"] == "SUCCEEDED",
+            "missions_succeeded": ok_missions == len(self.deployments),
+        }
+        if self.config.adapter == "kubernetes":
+            checks["end_state_verified"] = await self.verify(detail)
+        else:
+            fenced, why = await self.roles_fenced()
+            checks["roles_fenced"] = fenced
+            checks["roles_fenced_detail"] = why
+        checks |= counts
+        return checks
+
+
+def step_profile(detail: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per step name: how many, median and max duration, summed seconds (from the API)."""
+    by: dict[str, list[float]] = defaultdict(list)
+    for m in detail["missions"]:
+        for f in m["flights"]:
+            for s in f["steps"]:
+                if s.get("duration_ms") is not None:
+                    by[f"{f['kind']}/{s['name']}"].append(s["duration_ms"] / 1000)
+    out = {}
+    for name, xs in sorted(by.items()):
+        xs.sort()
+        out[name] = {
+            "n": len(xs),
+            "p50_s": round(xs[len(xs) // 2], 3),
+            "max_s": round(xs[-1], 3),
+            "sum_s": round(sum(xs), 2),
+        }
+    return out
+
+
+def mission_spread(detail: dict[str, Any], t0_ms: int) -> dict[str, float]:
+    """When missions started and ended, seconds after the request started."""
+    starts = [m["started_at"] for m in detail["missions"] if m.get("started_at")]
+    ends = [m["ended_at"] for m in detail["missions"] if m.get("ended_at")]
+    durs = sorted((m["duration_ms"] or 0) / 1000 for m in detail["missions"])
+    if not starts or not ends:
+        return {}
+    return {
+        "first_mission_start_s": round((min(starts) - t0_ms) / 1000, 3),
+        "last_mission_start_s": round((max(starts) - t0_ms) / 1000, 3),
+        "first_mission_end_s": round((min(ends) - t0_ms) / 1000, 3),
+        "last_mission_end_s": round((max(ends) - t0_ms) / 1000, 3),
+        "mission_p50_s": round(durs[len(durs) // 2], 3),
+        "mission_max_s": round(durs[-1], 3),
+    }
+
+
+async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config) -> dict[str, Any]:
+    bench = E2EBench(args, env, config)
+    result: dict[str, Any] = {"config": config.name, **config.__dict__}
+    result["pilot_slots"] = args.pilot_slots
+    result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result["loadavg_before"] = list(os.getloadavg())
+    try:
+        t = time.monotonic()
+        await bench.setup()
+        await bench.register_clusters()
+        result["setup_s"] = round(time.monotonic() - t, 1)
+        t = time.monotonic()
+        await bench.provision()
+        result["provisioning_s"] = round(time.monotonic() - t, 1)
+        t = time.monotonic()
+        await bench.announce()
+        await bench.empty_task_tables()
+        result["announce_s"] = round(time.monotonic() - t, 1)
+        detail = await bench.timed_failover()
+        n = config.deployments
+        nav_s = (detail["duration_ms"] or 0) / 1000
+        result |= {
+            "request_id": detail["request_id"],
+            "status": detail["status"],
+            "navigator_duration_s": nav_s,
+            "wall_s": round(detail["wall_s"], 3),
+            "deployments_per_s_navigator": round(n / nav_s, 2) if nav_s else None,
+            "deployments_per_s_wall": round(n / detail["wall_s"], 2),
+            "loadavg_during": detail["_load"],
+            "cpu_s_by_service": detail["_cpu"],
+            "missions": mission_spread(detail, detail["requested_at"]),
+            "steps": step_profile(detail),
+        }
+        result["checks"] = await bench.check(detail)
+        checks = result["checks"]
+        result["ok"] = bool(
+            checks["request_succeeded"]
+            and checks["missions_succeeded"]
+            and checks["no_double_execution"]
+            and checks.get("end_state_verified", checks.get("roles_fenced"))
+        )
+    except Exception as error:  # a run that breaks is recorded, the matrix goes on
+        result["ok"] = False
+        result["error"] = f"{type(error).__name__}: {error}"
+        traceback.print_exc()
+    finally:
+        result["loadavg_after"] = list(os.getloadavg())
+        t = time.monotonic()
+        bench.procs.stop_all()
+        if not args.keep:
+            await bench.cleanup()
+        result["teardown_s"] = round(time.monotonic() - t, 1)
+    OUT.print(
+        f"[bold]{config.name}[/]: {result.get('status')} nav {result.get('navigator_duration_s')}"
+        f" s, wall {result.get('wall_s')} s, {result.get('deployments_per_s_wall')} Deployments/s,"
+        f" ok={result['ok']} (load {result['loadavg_before'][0]:.1f})"
+    )
+    return result
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def chart(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - only the chart needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    series: dict[tuple[str, str, int], list[tuple[int, float, float]]] = defaultdict(list)
+    for r in results:
+        if r.get("status") == "SUCCEEDED":
+            key = (r["adapter"], r["mode"], r["instances"])
+            series[key].append((r["deployments"], r["navigator_duration_s"], r["wall_s"]))
+    for (adapter, mode, inst), pts in sorted(series.items()):
+        pts.sort()
+        xs = [p[0] for p in pts]
+        style = "-o" if adapter == "memory" else "--s"
+        label = f"{adapter}, {mode.lower()}, x{inst}"
+        left.plot(xs, [p[2] for p in pts], style, label=label)
+        right.plot(xs, [p[0] / p[2] for p in pts], style, label=label)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("Deployments")
+        ax.grid(True, which="both", alpha=0.3)
+    left.set_yscale("log")
+    left.set_ylabel("POST -> SUCCEEDED, wall (s)")
+    left.axhline(10, color="grey", lw=0.8, ls=":")
+    left.axhline(120, color="grey", lw=0.8, ls=":")
+    right.set_ylabel("Deployments/s (wall)")
+    right.axhline(100, color="grey", lw=0.8, ls=":")
+    left.legend(fontsize=7)
+    loads = [r["loadavg_before"][0] for r in results]
+    fig.suptitle(
+        f"Jetbridge end-to-end failover, 2-core machine, load average "
+        f"{min(loads):.1f}-{max(loads):.1f} (shared)"
+        if loads
+        else "Jetbridge end-to-end failover"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def configs(args: argparse.Namespace) -> list[Config]:
+    out = [
+        Config(a, n, m, i)
+        for a in args.adapter
+        for n in args.sizes
+        for m in args.modes
+        for i in args.instances
+    ]
+    return [c for c in out if c.adapter == "memory" or c.deployments <= args.max_kube]
+
+
+def load_runs(out: Path) -> list[dict[str, Any]]:
+    return list(json.loads(out.read_text()).get("runs", [])) if out.exists() else []
+
+
+def save(out: Path, runs: list[dict[str, Any]], chart_path: Path) -> None:
+    document = {"machine": machine(), "runs": runs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1) + "\n")
+    chart(runs, chart_path)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    env = bring_up_stack()
+    out = Path(args.out)
+    previous = load_runs(out) if args.append else []
+    runs: list[dict[str, Any]] = []
+    for config in configs(args):
+        runs.append(await one_run(args, env, config))
+        save(out, previous + runs, Path(args.chart))  # after every run
+    OUT.print(f"results: {out}, chart: {args.chart}")
+    return 0 if runs and all(r["ok"] for r in runs) else 1
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adapter", nargs="+", choices=ADAPTERS, default=list(ADAPTERS))
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10, 100, 1000])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--instances", nargs="+", type=int, default=[1])
+    parser.add_argument(
+        "--max-kube", type=int, default=100, help="largest size run on the real clusters"
+    )
+    parser.add_argument("--pilot-slots", type=int, default=16, help="JETBRIDGE_PILOT_MAX_FLIGHTS")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
+    parser.add_argument("--chart", default=str(ROOT / "bench" / "results" / "e2e.png"))
+    parser.add_argument("--append", action="store_true", help="keep the runs already in --out")
+    parser.add_argument("--keep", action="store_true", help="keep each run's data")
+    args = parser.parse_args(argv)
+    args.port = 0
+    args.exit_when_done = True
+    return args
+
+
+def main() -> None:
+    sys.exit(asyncio.run(main_async(parse())))
+
+
+if __name__ == "__main__":
+    main()
