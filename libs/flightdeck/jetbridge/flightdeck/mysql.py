@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -65,8 +65,8 @@ _T = TypeVar("_T")
 
 
 def _retried(
-    method: Callable[_P, Awaitable[_T]],
-) -> Callable[_P, Awaitable[_T]]:
+    method: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
     """Re-run a one-transaction method that InnoDB rolled back as a deadlock victim."""
 
     @functools.wraps(method)
