@@ -63,8 +63,10 @@ def test_active_side_is_none_mid_fence() -> None:
 
 def test_deployment_names_are_validated() -> None:
     dep = DeploymentDatabases.named("Team X / prod", extra_databases=("celery",))
-    assert dep.databases == ("airflow_team_x_prod", "airflow_team_x_prod_celery")
-    assert dep.role(Side.B) == "airflow_team_x_prod_b" and dep.epoch_database == dep.databases[0]
+    base = dep.databases[0]
+    assert base.startswith("airflow_team_x_prod_") and len(base) == len("airflow_team_x_prod_") + 8
+    assert dep.databases == (base, f"{base}_celery")
+    assert dep.role(Side.B) == f"{base}_b" and dep.epoch_database == dep.databases[0]
     with pytest.raises(ValueError, match="differ"):
         DeploymentDatabases("d", ("db",), "a", "a", "o", "d", "t")
     with pytest.raises(ValueError, match="NUL"):

@@ -11,11 +11,12 @@ the Deployment's databases; ``decide`` is the compare-and-set rule applied under
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
+
+from jetbridge.common.naming import folded_name
 
 
 class Side(StrEnum):
@@ -115,7 +116,8 @@ class DeploymentDatabases:
         extra_databases: tuple[str, ...] = (),
     ) -> DeploymentDatabases:
         """The default naming scheme: ``<prefix><slug>`` plus role suffixes."""
-        slug = re.sub(r"[^a-z0-9_]+", "_", deployment_id.lower()).strip("_")[:40] or "d"
+        # One id, one set of names (jetbridge.common.naming): folded ids carry a hash.
+        slug = folded_name(deployment_id, allowed="a-z0-9_", separator="_", limit=40)
         base = f"{prefix}{slug}"
         return cls(
             deployment_id=deployment_id,

@@ -9,11 +9,11 @@ manifests is a no-op, which is what makes the steps idempotent.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jetbridge.common.naming import folded_name
 from jetbridge.pilot.domain.steps import ErrorCode, permanent
 
 Manifest = dict[str, Any]
@@ -44,9 +44,9 @@ WORKER = "worker"
 
 
 def slug(text: str, limit: int = 40) -> str:
-    """A DNS-1123 label fragment: lower case alphanumerics and '-'."""
-    value = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return value or "d"
+    """A DNS-1123 label fragment (lower case alphanumerics and '-'), one per id: see
+    ``jetbridge.common.naming`` for why folded ids carry a hash."""
+    return folded_name(text, allowed="a-z0-9-", separator="-", limit=limit)
 
 
 @dataclass(frozen=True)
