@@ -45,11 +45,24 @@ def test_plan_carries_each_step_with_its_parameters() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"flight_id": ""}, {"mode": "SIDEWAYS"}, {"fencing_epoch": 0}, {"steps": ()}],
+    [
+        {"flight_id": ""},
+        {"mode": "SIDEWAYS"},
+        {"fencing_epoch": 0},
+        {"steps": ()},
+        {"deployment_id": "d" * 192},
+        {"flight_id": "f\x00"},
+    ],
 )
 def test_invalid_commands_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(InvalidFlight):
         new_flight(_command(**changes))
+
+
+def test_a_long_id_is_refused_naming_the_field_and_the_limit() -> None:
+    with pytest.raises(InvalidFlight, match=r"deployment_id must be at most 191 .* got 300"):
+        new_flight(_command(deployment_id="é" * 300))
+    new_flight(_command(deployment_id="é" * 191))  # the limit itself is fine
 
 
 def test_identities() -> None:

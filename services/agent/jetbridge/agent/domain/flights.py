@@ -15,6 +15,9 @@ from typing import Any
 from jetbridge.flightdeck.models import Flight, NewFlight, Side
 
 MODES = ("CONTROLLED", "FORCED")
+# Flightdeck keys ids as VARCHAR(191) on MySQL (utf8mb4 index limit); PostgreSQL takes
+# more, but one limit for both keeps a flight valid whichever store a cluster uses.
+MAX_ID_CHARS = 191
 
 
 class InvalidFlight(ValueError):
@@ -55,8 +58,14 @@ class StartFlight:
 
     def validate(self) -> None:
         for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
-            if not getattr(self, name):
+            value = getattr(self, name)
+            if not value:
                 raise InvalidFlight(f"{name} is required")
+            if len(value) > MAX_ID_CHARS or "\x00" in value:
+                raise InvalidFlight(
+                    f"{name} must be at most {MAX_ID_CHARS} characters without NUL,"
+                    f" got {len(value)} characters"
+                )
         if self.mode not in MODES:
             raise InvalidFlight(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.fencing_epoch < 1:
