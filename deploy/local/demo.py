@@ -450,7 +450,7 @@ class Demo:
         )
 
     async def failover(
-        self, tasks: list[tuple[str, str]], mode: str = "CONTROLLED"
+        self, tasks: list[tuple[str, str]], mode: str = "CONTROLLED", **policy: Any
     ) -> dict[str, Any]:
         phase(
             f"{mode.title()} failover {SOURCE} -> {DEST} through the Console API (operator token)"
@@ -464,7 +464,7 @@ class Demo:
         }
         if mode == "FORCED":
             body["confirm_forced"] = True
-        accepted = await self.api("POST", "/api/v1/failovers", json=body)
+        accepted = await self.api("POST", "/api/v1/failovers", json=body | policy)
         self.request_id = accepted["subject_id"]
         request_id = accepted["subject_id"]
         if accepted.get("status") in ("REJECTED",) or accepted.get("refusal"):
