@@ -17,13 +17,14 @@ import time
 from jetbridge.common import topics
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.vocabulary import FailoverMode, RequestStatus, StepName
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
-from tests.integration.kafka_tools import create_sandbox
+from tests.integration.kafka_tools import create_sandbox, read_all
 from tests.unit.navigator.builders import cluster_events, deployment
 from tests.unit.navigator.sim import Simulation
 
@@ -125,3 +126,38 @@ async def test_a_rebuild_refuses_a_schema_that_is_not_empty(
             raise AssertionError("a second rebuild into the same schema was accepted")
     finally:
         await store.close()
+
+
+async def test_an_undecodable_ledger_record_is_dead_lettered_once_and_the_rest_applied(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    records, expected = ledger()
+    prefix = await create_sandbox(kafka_bootstrap)
+    topic, dead_topic = prefix + topics.FAILOVER_EVENTS, prefix + topics.DEAD_LETTER
+    garbage = b"\xc3\x01" + b"\x00" * 8 + b"no schema has this fingerprint"
+    publisher = EventPublisher(kafka_bootstrap, client_id="test", codec=EventCodec())
+    await publisher.start()
+    live = await ReadModelStore.open(pg_database, "poisoned")
+    try:
+        await publisher.publish_many_to(topic, records[:100])
+        where = await publisher.send_raw(topic, b"poison", garbage, [])
+        await publisher.publish_many_to(topic, records[100:])
+        dead = DeadLetterPublisher(publisher, consumer_group="projections", topic=dead_topic)
+        first = Projector(live, kafka_bootstrap, topic, poll_ms=50, dead_letters=dead)
+        await run_until_caught_up(first, len(records) + 1)
+        assert first.fold.fleet == expected  # everything else applied
+        assert first.report.undecodable == 1
+        # a restart warms up past it again: counted, not dead-lettered a second time
+        again = Projector(live, kafka_bootstrap, topic, poll_ms=50, dead_letters=dead)
+        await run_until_caught_up(again, len(records) + 1)
+        assert again.report.undecodable == 1
+    finally:
+        await live.close()
+        await publisher.stop()
+    (letter,) = await read_all(kafka_bootstrap, dead_topic, expected=1, timeout_s=20)
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert letter.value == garbage
+    assert headers["dlq.consumer_group"] == "projections"
+    assert headers["dlq.reason"] == "undecodable"
+    assert (headers["dlq.source_topic"], int(headers["dlq.source_partition"])) == (topic, where[0])
+    assert int(headers["dlq.source_offset"]) == where[1]

@@ -21,6 +21,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jetbridge.common import topics
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.settings import env_file_path
@@ -58,15 +60,23 @@ async def run(settings: ProjectionSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    publisher = EventPublisher(settings.kafka_bootstrap_servers, client_id="projections")
     try:
+        await publisher.start()
         projector = Projector(
             store,
             settings.kafka_bootstrap_servers,
             settings.ledger_topic,
             batch=settings.projections_batch,
+            dead_letters=DeadLetterPublisher(
+                publisher,
+                consumer_group="projections",
+                topic=settings.topic_prefix + topics.DEAD_LETTER,
+            ),
         )
         await projector.run(stop)
     finally:
+        await publisher.stop()
         await store.close()
 
 

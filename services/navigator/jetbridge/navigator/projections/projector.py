@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events import SchemaRegistry, default_registry
+from jetbridge.common.kafka.consumer import consumed_record
+from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.metrics import sample_lag
 from jetbridge.navigator.projections.fold import LedgerDecoder, LedgerFold
 from jetbridge.navigator.projections.store import ReadModelStore
@@ -53,8 +55,13 @@ class Projector:
         registry: SchemaRegistry | None = None,
         batch: int = 5000,
         poll_ms: int = 200,
+        dead_letters: DeadLetterPublisher | None = None,
     ) -> None:
         self.store = store
+        # Live only: a record no reader knows goes to the dead-letter topic once, when
+        # first met (warm-up and rebuilds meet it again and only count it).
+        self.dead_letters = dead_letters
+        self._undecodable: list[tuple[ConsumerRecord, str]] = []
         self.bootstrap = bootstrap
         self.topic = topic
         self.decoder = LedgerDecoder(registry or default_registry())
@@ -100,6 +107,7 @@ class Projector:
             async for records in self._read(consumer, partitions, until):
                 self._fold(records)
             self.fold.take_rows()  # already in the read model
+            self._undecodable.clear()  # met in an earlier life, dead-lettered then
             log.info(
                 "warmed up on %d events in %.2fs", self.fold.applied, time.monotonic() - started
             )
@@ -115,6 +123,7 @@ class Projector:
                 records = [r for rs in batches.values() for r in rs]
                 if records:
                     positions = self._fold(records)
+                    await self._dead_letter()  # before the positions move past them
                     self.report.rows += await self.store.write(self.fold.take_rows(), positions)
                     self.positions.update(positions)
         finally:
@@ -122,6 +131,15 @@ class Projector:
                 lag.cancel()
             await consumer.stop()
             await self.store.release_lock()
+
+    async def _dead_letter(self) -> None:
+        undecodable, self._undecodable = self._undecodable, []
+        if self.dead_letters is None:
+            return
+        for record, error in undecodable:
+            await self.dead_letters.send(
+                consumed_record(record), reason="undecodable", detail=error
+            )
 
     # -- rebuild --------------------------------------------------------------------
     async def rebuild(self) -> Report:
@@ -194,6 +212,7 @@ class Projector:
                 log.error(
                     "undecodable ledger record %s/%d@%d: %r", r.topic, r.partition, r.offset, error
                 )
+                self._undecodable.append((r, repr(error)))
                 continue
             if decoded is not None:
                 fold.fold(decoded[0], decoded[1], (r.topic, r.partition, r.offset))
