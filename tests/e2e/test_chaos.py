@@ -47,6 +47,7 @@ def test_a_failover_survives_every_service_killed_and_kafka_and_postgres_restart
     assert run.get("error") is None, run
     faults = {f["what"] for f in run["faults"]}
     assert faults >= SERVICES | {"kafka", "postgres"}, f"not every fault happened: {run}"
+    assert sum(f["during"] for f in run["faults"]) >= 3, f"the failover outran the faults: {run}"
     checks = run["checks"]
     assert checks["succeeded"], checks["status"]
     assert checks["cleanup_not_settled"] == []
