@@ -5,34 +5,15 @@ without ever fencing the source it could not drain."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.scenarios import run_scenario
 
 
 def cutoff(scenario: str, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "bench/chaos/cutoff.py", scenario, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=580,
-        check=False,
-        env=os.environ | {"COLUMNS": "400"},
-    )
-    out = done.stdout + done.stderr
-    last = [line for line in done.stdout.splitlines() if line.startswith('{"scenario"')]
-    assert last, out[-4000:]
-    result: dict[str, Any] = json.loads(last[-1])
-    assert done.returncode == (0 if result["ok"] else 1), out[-4000:]
-    return result
+    return run_scenario("bench/chaos/cutoff.py", scenario, *args)
 
 
 @pytest.mark.timeout(600)

@@ -1,0 +1,31 @@
+"""Run one of bench/chaos's scenario scripts as a process and read its JSON verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_scenario(script: str, *args: str, timeout_s: float = 580) -> dict[str, Any]:
+    """The scenario's last ``{"scenario": ...}`` line; its exit code must match ``ok``."""
+    done = subprocess.run(
+        [sys.executable, script, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        env=os.environ | {"COLUMNS": "400"},  # one JSON document per line
+    )
+    out = done.stdout + done.stderr
+    last = [line for line in done.stdout.splitlines() if line.startswith('{"scenario"')]
+    assert last, out[-4000:]
+    result: dict[str, Any] = json.loads(last[-1])
+    assert done.returncode == (0 if result["ok"] else 1), out[-4000:]
+    return result
