@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -48,8 +49,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
+import demo as demo_module  # noqa: E402
 from demo import DEST, IMAGE, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
-from demo_world import Processes  # noqa: E402
+from demo_world import Processes, read_env_file  # noqa: E402
 
 from jetbridge.common.events import EventCodec, new_event  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
@@ -145,6 +147,23 @@ class E2EBench(Demo):
                 if name.startswith("pilot-"):
                     env["JETBRIDGE_PILOT_OWNER"] = f"{name}-{i}"
                 self.procs.start(f"{name}-{i}", first.args[0], env)
+
+    async def provision(self) -> None:
+        """The demo's provisioning flights, each step's deadline ``--provision-deadline``
+        (kwok marks 500 pods Ready slowly on a loaded machine: 120 s was too short)."""
+        original = demo_module.provisioning
+        deadline = self.args.provision_deadline
+
+        def longer(deployment_id: str) -> Any:
+            flight = original(deployment_id)
+            plan = [{**step, "deadline_seconds": deadline} for step in flight.plan]
+            return dataclasses.replace(flight, plan=plan)
+
+        demo_module.provisioning = longer  # Demo.provision builds its flights with it
+        try:
+            await super().provision()
+        finally:
+            demo_module.provisioning = original
 
     async def announce(self) -> None:
         if self.config.adapter == "kubernetes":
@@ -551,7 +570,8 @@ def save(out: Path, runs: list[dict[str, Any]], chart_path: Path) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    env = bring_up_stack()
+    stack_env = ROOT / ".state" / "stack.env"
+    env = read_env_file(stack_env) if args.reuse_stack else bring_up_stack()
     out = Path(args.out)
     previous = load_runs(out) if args.append else []
     runs: list[dict[str, Any]] = []
@@ -572,10 +592,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-kube", type=int, default=100, help="largest size run on the real clusters"
     )
     parser.add_argument("--pilot-slots", type=int, default=16, help="JETBRIDGE_PILOT_MAX_FLIGHTS")
+    parser.add_argument(
+        "--provision-deadline", type=int, default=600, help="seconds per provisioning step"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
     parser.add_argument("--chart", default=str(ROOT / "bench" / "results" / "e2e.png"))
     parser.add_argument("--append", action="store_true", help="keep the runs already in --out")
     parser.add_argument("--keep", action="store_true", help="keep each run's data")
+    parser.add_argument(
+        "--reuse-stack",
+        action="store_true",
+        help="the stack is up: read .state/stack.env instead of running stack.py up",
+    )
     args = parser.parse_args(argv)
     args.port = 0
     args.exit_when_done = True
