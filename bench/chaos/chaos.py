@@ -56,14 +56,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 from demo import DEST, OUT, PY, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
-from demo_world import Processes, read_env_file  # noqa: E402
+from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from kafka import Kafka  # noqa: E402  (deploy/local/kafka.py: the stack's broker)
 from layout import Layout  # noqa: E402
 from postgres import POSTGRES15, Postgres  # noqa: E402
 
 from bench.chaos.prober import Prober  # noqa: E402
 from jetbridge.common.events import EventCodec  # noqa: E402
-from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
 from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
 
 SERVICES = (
@@ -197,19 +196,6 @@ class ChaosDemo(Demo):
                     raise
                 await asyncio.sleep(0.5)
 
-    async def prepare_databases(self) -> None:
-        """Every metadata database gets an empty ``task_instance`` (nothing to drain)."""
-        for d in self.deployments:
-            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
-            conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
-            try:
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS task_instance"
-                    " (task_id text PRIMARY KEY, state text)"
-                )
-            finally:
-                await conn.close()
-
     async def collect_secret_values(self) -> None:
         """Every value of the Airflow Secrets the source holds (passwords taken out of
         the connection strings), to look for them where they must never be."""
@@ -332,34 +318,7 @@ class ChaosDemo(Demo):
         return [CODEC.decode(r.value) for r in await self.records(self.prefix + topic)]
 
     async def records(self, topic: str) -> list[Any]:
-        """Every record of one topic, from the start to the end offsets of now."""
-        from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
-
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=self.kafka,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            end = await consumer.end_offsets(await _assigned(consumer))
-            records: list[Any] = []
-            while [tp for tp, off in end.items() if await consumer.position(tp) < off]:
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    records += batch
-            return records
-        finally:
-            await consumer.stop()
-
-
-async def _assigned(consumer: Any) -> list[Any]:
-    for _ in range(100):
-        if consumer.assignment():
-            return list(consumer.assignment())
-        await asyncio.sleep(0.05)
-    raise RuntimeError("no partitions assigned")
+        return await read_topic(self.kafka, topic)
 
 
 def checksums(report: dict[str, Any]) -> dict[str, Any]:
@@ -399,11 +358,8 @@ async def one_run(
     result: dict[str, Any] = {"seed": seed, "deployments": n, "mode": mode}
     began = time.monotonic()
     try:
-        await demo.setup()
-        await demo.register_clusters()
-        await demo.provision()
-        await demo.announce()
-        await demo.prepare_databases()
+        await demo.build()
+        await demo.create_task_tables()
         await demo.collect_secret_values()
         sample = rng.sample(demo.deployments, min(3, n))
         prober = Prober(demo, sample, DEST)

@@ -228,11 +228,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     demo = CutoffDemo(world, env)
     result: dict[str, Any] = {"scenario": args.scenario, "deployments": args.deployments}
     try:
-        await demo.setup()
-        await demo.register_clusters()
-        await demo.provision()
-        await demo.announce()
-        await demo.prepare_databases()
+        await demo.build()
+        await demo.create_task_tables()
         if args.scenario == "controlled":
             result |= await controlled(demo, args.drain_timeout)
         else:

@@ -57,11 +57,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     demo = ChaosDemo(world, env)
     result: dict[str, Any] = {"scenario": "poison", "deployments": args.deployments}
     try:
-        await demo.setup()
-        await demo.register_clusters()
-        await demo.provision()
-        await demo.announce()
-        await demo.prepare_databases()
+        await demo.build()
+        await demo.create_task_tables()
         sent: dict[tuple[str, int, int], bytes] = {}
 
         async def poison() -> None:

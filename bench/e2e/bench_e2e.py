@@ -50,10 +50,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 import demo as demo_module  # noqa: E402
-from demo import DEST, IMAGE, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
-from demo_world import Processes, read_env_file  # noqa: E402
+from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
+from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 
-from jetbridge.common.events import EventCodec, new_event  # noqa: E402
+from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
 
 CODEC = EventCodec()
@@ -115,6 +115,8 @@ class BenchProcesses(Processes):
 
 
 class E2EBench(Demo):
+    producer = "bench-e2e"
+
     def __init__(self, args: argparse.Namespace, env: dict[str, str], config: Config) -> None:
         args.deployments = config.deployments
         super().__init__(args, env)
@@ -172,64 +174,8 @@ class E2EBench(Demo):
         # In memory, the objects live in the source Pilot(s): every provisioning flight
         # SUCCEEDED (provision() checked), so each Deployment is live on dp-east.
         phase(f"{SOURCE} agent reports the inventory in its heartbeats; DeploymentCreated facts")
-        now = int(time.time() * 1000)
-        live = list(self.deployments)
         self.source_dsns = {}
-        facts = [
-            {"id": d, "deploy_mechanism": "IMAGE", "created_at_ms": now, "image": IMAGE}
-            for d in live
-        ]
-        await self.write_facts(SOURCE, facts)
-        self.start_agent(SOURCE)
-        await self.publish(
-            [
-                new_event(
-                    "DeploymentCreated",
-                    {
-                        "deployment_id": d,
-                        "cluster_id": SOURCE,
-                        "name": d,
-                        "deploy_mechanism": "IMAGE",
-                        "image": IMAGE,
-                        "priority": len(live) - i,
-                        "created_at": now,
-                    },
-                    aggregate_type="Deployment",
-                    aggregate_id=d,
-                    producer="bench-e2e",
-                    schema_version=1,
-                )
-                for i, d in enumerate(live)
-            ]
-        )
-        await self.until("every Deployment failover-ready in the console", self._ready, 120)
-
-    async def _ready(self) -> bool:
-        try:
-            rows = await self.api("GET", f"/api/v1/clusters/{SOURCE}/deployments")
-        except (httpx.HTTPError, RuntimeError):
-            return False
-        ok = [r for r in rows if r["failover_ready"]]
-        return len(ok) == len(self.deployments) and await self.clusters_healthy()
-
-    async def empty_task_tables(self) -> None:
-        """Every metadata database gets Airflow's ``task_instance`` with no running row."""
-        phase(f"{len(self.deployments)} metadata databases: empty task_instance (nothing running)")
-        gate = asyncio.Semaphore(8)
-
-        async def one(d: str) -> None:
-            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
-            async with gate:
-                conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
-                try:
-                    await conn.execute(
-                        "CREATE TABLE IF NOT EXISTS task_instance"
-                        " (task_id text PRIMARY KEY, state text)"
-                    )
-                finally:
-                    await conn.close()
-
-        await asyncio.gather(*(one(d) for d in self.deployments))
+        await self.announce_inventory(list(self.deployments), ready_timeout_s=120)
 
     # --- the timed failover ----------------------------------------------------------
     async def timed_failover(self) -> dict[str, Any]:
@@ -290,29 +236,8 @@ class E2EBench(Demo):
     # --- checks ----------------------------------------------------------------------
     async def execution_counts(self) -> dict[str, Any]:
         """Each failover flight's steps executed once, read from flight.events."""
-        from aiokafka import AIOKafkaConsumer  # noqa: PLC0415
-
         topic = self.prefix + "jetbridge.flight.events"
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=self.kafka,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            for _ in range(200):
-                if consumer.assignment():
-                    break
-                await asyncio.sleep(0.05)
-            end = await consumer.end_offsets(list(consumer.assignment()))
-            events: list[Any] = []
-            while [tp for tp, off in end.items() if await consumer.position(tp) < off]:
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    events += [CODEC.decode(r.value) for r in batch]
-        finally:
-            await consumer.stop()
+        events = [CODEC.decode(r.value) for r in await read_topic(self.kafka, topic)]
         seen: set[str] = set()  # a relay may publish a batch twice: dedupe by event id
         claims: Counter[str] = Counter()
         owners: dict[str, set[str]] = defaultdict(set)
@@ -441,7 +366,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
         result["provisioning_s"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
         await bench.announce()
-        await bench.empty_task_tables()
+        await bench.create_task_tables()
         result["announce_s"] = round(time.monotonic() - t, 1)
         detail = await bench.timed_failover()
         n = config.deployments

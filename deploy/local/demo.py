@@ -100,6 +100,8 @@ def provisioning(deployment_id: str) -> NewFlight:
 
 
 class Demo:
+    producer = "demo"  # the producer named in the events this driver publishes
+
     def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
         self.args = args
         self.env = env
@@ -352,13 +354,18 @@ class Demo:
     async def announce(self) -> None:
         """The inventory reaches the control plane through the agent's heartbeats."""
         phase(f"{SOURCE} agent reports the inventory in its heartbeats; DeploymentCreated facts")
-        now = int(time.time() * 1000)
         live = [
             d
             for d in self.deployments
             if await self.kube[SOURCE].get("Namespace", None, DeploymentSpec(d, "").namespace)
         ]
         self.source_dsns = {d: await self.role_dsn(SOURCE, d, "a") for d in live}
+        await self.announce_inventory(live)
+
+    async def announce_inventory(self, live: list[str], ready_timeout_s: float = 90) -> None:
+        """``live`` into the source agent's facts and as DeploymentCreated, then wait
+        until the Console shows every Deployment failover-ready."""
+        now = int(time.time() * 1000)
         facts = [
             {"id": d, "deploy_mechanism": "IMAGE", "created_at_ms": now, "image": IMAGE}
             for d in live
@@ -380,7 +387,7 @@ class Demo:
                     },
                     aggregate_type="Deployment",
                     aggregate_id=d,
-                    producer="demo",
+                    producer=self.producer,
                     schema_version=1,
                 )
                 for i, d in enumerate(live)
@@ -395,7 +402,34 @@ class Demo:
             ok = [r for r in rows if r["failover_ready"]]
             return len(ok) == len(self.deployments) and await self.clusters_healthy()
 
-        await self.until("every Deployment failover-ready in the console", ready, 90)
+        await self.until("every Deployment failover-ready in the console", ready, ready_timeout_s)
+
+    async def build(self) -> None:
+        """The whole world up to the failover: services, clusters, Deployments, facts."""
+        await self.setup()
+        await self.register_clusters()
+        await self.provision()
+        await self.announce()
+
+    async def create_task_tables(self) -> None:
+        """Every metadata database gets Airflow's ``task_instance``, empty (nothing for a
+        drain to wait for), eight databases at a time."""
+        phase(f"{len(self.deployments)} metadata databases: empty task_instance")
+        gate = asyncio.Semaphore(8)
+
+        async def one(d: str) -> None:
+            db = DeploymentDatabases.named(d, prefix=self.dbs.prefix).epoch_database
+            async with gate:
+                conn = await asyncpg.connect(self.dbs.superuser_dsn, database=db)
+                try:
+                    await conn.execute(
+                        "CREATE TABLE IF NOT EXISTS task_instance"
+                        " (task_id text PRIMARY KEY, state text)"
+                    )
+                finally:
+                    await conn.close()
+
+        await asyncio.gather(*(one(d) for d in self.deployments))
 
     async def running_tasks(self) -> list[tuple[str, str]]:
         """Airflow ``task_instance`` rows 'running' in a third of the metadata databases."""
@@ -641,10 +675,7 @@ async def run(args: argparse.Namespace) -> int:
     ok = False
     try:
         began = time.monotonic()
-        await demo.setup()
-        await demo.register_clusters()
-        await demo.provision()
-        await demo.announce()
+        await demo.build()
         tasks = await demo.running_tasks()
         detail = await demo.failover(tasks)
         demo.summary(detail)

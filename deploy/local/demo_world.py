@@ -7,6 +7,7 @@ the shared broker would otherwise fold the first run's clusters and Deployments.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -21,7 +22,9 @@ from typing import IO, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common import topics
 from jetbridge.fencing.quoting import pg_ident
@@ -71,6 +74,33 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.delete_topics([prefix + s.name for s in topics.topic_specs()])
     finally:
         await admin.close()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    """Every record of ``topic``, from its start to the end offsets it has now."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        for _ in range(200):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError(f"no partitions of {topic} assigned")
+        end = await consumer.end_offsets(list(consumer.assignment()))
+        records: list[ConsumerRecord] = []
+        while [tp for tp, off in end.items() if await consumer.position(tp) < off]:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        return records
+    finally:
+        await consumer.stop()
 
 
 @dataclass

@@ -179,10 +179,7 @@ async def test_one_mission_is_one_trace_across_the_services_and_metrics_answer()
     demo = Demo(args, read_env_file(env_file))
     began = time.monotonic()
     try:
-        await demo.setup()
-        await demo.register_clusters()
-        await demo.provision()
-        await demo.announce()
+        await demo.build()
         detail = await demo.failover(await demo.running_tasks())
         assert detail["status"] == "SUCCEEDED", detail
         failover_s = detail["wall_s"]
