@@ -195,11 +195,16 @@ async def test_a_rebalance_in_mid_stream_loses_nothing_and_repeats_nothing(
     dlq = await create_topic(kafka_bootstrap, "dlq")
     events = [_event(i) for i in range(3000)]
     seen_by: dict[str, list[str]] = {"a": [], "b": []}
+    # The first member is slow (3,000 events take it 30 s or more) so the second one's
+    # join, which lands on the first's next heartbeat (3 s), always comes mid-stream: with
+    # both at 1 ms the first could finish every event before the rebalance on a quiet
+    # machine, and the second saw nothing (a CI failure).
+    pace = {"a": 0.01, "b": 0.001}
 
     def collector(name: str) -> Callable[[EventRecord, ConsumedRecord], Awaitable[None]]:
         async def handler(event: EventRecord, _: ConsumedRecord) -> None:
             seen_by[name].append(event.event_id)
-            await asyncio.sleep(0.001)  # slow enough that the rebalance lands mid-stream
+            await asyncio.sleep(pace[name])
 
         return handler
 
@@ -216,7 +221,10 @@ async def test_a_rebalance_in_mid_stream_loses_nothing_and_repeats_nothing(
         await second.start()  # joins: partitions move from the first to the second
         second_task = asyncio.create_task(second.run())
         while len(seen_by["b"]) < 300:
-            assert time.monotonic() < deadline, "the second consumer never got partitions"
+            assert time.monotonic() < deadline, (
+                f"the second consumer never got partitions (the first handled"
+                f" {len(seen_by['a'])} of {len(events)})"
+            )
             await asyncio.sleep(0.01)
         await first.stop()  # leaves: its partitions move to the second
         await first_task

@@ -126,8 +126,23 @@ class Sandbox:
         while not await check():  # type: ignore[operator]
             for p in procs:
                 assert p.proc.poll() is None, f"navigator exited:\n{p.output()[-3000:]}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{await self.story(procs)}")
             await asyncio.sleep(0.05)
+
+    async def story(self, procs: tuple[Navigator, ...]) -> str:
+        """What a timeout needs to be understood: the last stored events, the logs."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows = await conn.fetch(
+                'SELECT "event_type", "aggregate_id" FROM "jetbridge_event_store"'
+                ' ORDER BY "position" DESC LIMIT 15'
+            )
+        finally:
+            await conn.close()
+        last = "\n".join(f"  {r['event_type']} {r['aggregate_id']}" for r in reversed(rows))
+        logs = "\n".join(f"--- {p.log.name}\n{p.output()[-2500:]}" for p in procs)
+        return f"last stored events:\n{last}\n{logs}"
 
 
 @pytest.fixture
