@@ -143,6 +143,10 @@ class Monkey:
 
 
 def restart_component(component: Any) -> None:
+    # The harness waits longer than `stack.py up` (120 s): at load average ~30 a
+    # restarted broker sat in log recovery past 120 s (seed 201), which failed the
+    # run on the harness's own impatience rather than on anything under test.
+    component.start_timeout = 300.0
     component.stop()
     component.ensure_up(takeover=False)
 
@@ -441,6 +445,8 @@ async def main_async(args: argparse.Namespace) -> int:
         result = await one_run(seed, args.deployments, env, args)
         OUT.print(json.dumps(result), soft_wrap=True)
         results.append(result)
+        if args.out:  # after every run: a series stopped half-way keeps what it showed
+            args.out.write_text(json.dumps(results, indent=1) + "\n")
         if not result["ok"]:
             OUT.print(f"[red]chaos run FAILED[/]: replay with --seed {seed} --runs 1")
             if not args.keep_going:
