@@ -40,6 +40,14 @@ from jetbridge.navigator.domain.vocabulary import CleanupStatus, RequestStatus
 
 A = TypeVar("A", bound=Aggregate)
 MAX_REACT_ROUNDS = 32
+# An event's AGGREGATE -> the Fleet attribute holding those aggregates, and their class.
+_TABLES: dict[str, tuple[str, type[Aggregate]]] = {
+    "Cluster": ("clusters", Cluster),
+    "Deployment": ("deployments", Deployment),
+    "FailoverRequest": ("requests", FailoverRequest),
+    "Mission": ("missions", Mission),
+    "Flight": ("flights", Flight),
+}
 
 
 class Fleet:
@@ -58,25 +66,21 @@ class Fleet:
         return fleet
 
     def _table(self, aggregate: str) -> tuple[dict[str, Any], type[Aggregate]]:
-        tables: dict[str, tuple[dict[str, Any], type[Aggregate]]] = {
-            "Cluster": (self.clusters, Cluster),
-            "Deployment": (self.deployments, Deployment),
-            "FailoverRequest": (self.requests, FailoverRequest),
-            "Mission": (self.missions, Mission),
-            "Flight": (self.flights, Flight),
-        }
-        if aggregate not in tables:
+        if aggregate not in _TABLES:
             raise UnknownEvent("Fleet", aggregate)
-        return tables[aggregate]
+        attribute, cls = _TABLES[aggregate]
+        table: dict[str, Any] = getattr(self, attribute)
+        return table, cls
 
     def apply(self, event: ev.DomainEvent) -> None:
         """Fold one event; an illegal one raises and changes nothing."""
         table, cls = self._table(event.AGGREGATE)
-        aggregate = table.get(event.aggregate_id)
+        aggregate_id = event.aggregate_id
+        aggregate = table.get(aggregate_id)
         if aggregate is None:
-            fresh = cls(event.aggregate_id)
+            fresh = cls(aggregate_id)
             fresh.apply(event)
-            table[event.aggregate_id] = fresh
+            table[aggregate_id] = fresh
         else:
             aggregate.apply(event)
 

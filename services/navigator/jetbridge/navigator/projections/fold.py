@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader
 
 from jetbridge.common.events import SchemaRegistry
 from jetbridge.common.events.codec import HEADER_LENGTH, MAGIC
+from jetbridge.common.events.compiled_reader import compile_reader
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.events.catalogue import BY_NAME
@@ -44,47 +45,80 @@ def _raw(schema: Any) -> Any:
 class LedgerDecoder:
     """Avro single-object records to (event id, domain event); other types to None.
 
-    Faster than the general codec for a replay: parsed schemas are cached per
-    fingerprint, logical types are skipped, and records that are not domain events
-    (commands, refusals) are recognised by their fingerprint and never decoded.
+    Faster than the general codec for a replay: each writer schema is compiled once
+    into a reader (``compiled_reader``) that keeps only ``event_id`` of the envelope and
+    skips the rest; logical types are skipped; records that are not domain events
+    (commands, refusals) are recognised by their fingerprint and never decoded. A
+    record of an older schema version goes through fastavro, which resolves it to the
+    newest version (defaults filled in).
     """
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self._registry = registry
-        self._readers: dict[bytes, tuple[str, Any, Any] | None] = {}
+        self._builders: dict[bytes, Builder | None] = {}
 
     def decode(self, data: bytes) -> tuple[str, ev.DomainEvent] | None:
         if data[:2] != MAGIC:
             raise ValueError("not Avro single-object encoding")
         fingerprint = data[2:HEADER_LENGTH]
-        reader = self._readers.get(fingerprint, _UNKNOWN)
-        if reader is _UNKNOWN:
-            reader = self._readers[fingerprint] = self._reader(fingerprint)
-        if reader is None:
-            return None
-        event_type, writer_schema, reader_schema = reader
-        body = io.BytesIO(data)  # shares the bytes: no copy of the body
-        body.seek(HEADER_LENGTH)
-        datum = schemaless_reader(body, writer_schema, reader_schema)
-        assert isinstance(datum, dict)
-        event_id = datum.pop("envelope")["event_id"]
-        cls = BY_NAME[event_type]
-        if datum.keys() == _FIELDS[event_type]:
-            # Every field present and nothing else: the dataclass __init__ would only
-            # copy them one by one (frozen: object.__setattr__ each), so set them at once.
-            event = object.__new__(cls)
-            object.__setattr__(event, "__dict__", datum)
-            return event_id, event
-        known = _FIELDS[event_type]
-        return event_id, cls(**{k: v for k, v in datum.items() if k in known})
+        build = self._builders.get(fingerprint, _UNKNOWN)
+        if build is _UNKNOWN:
+            build = self._builders[fingerprint] = self._builder(fingerprint)
+        return None if build is None else build(data)
 
-    def _reader(self, fingerprint: bytes) -> tuple[str, Any, Any] | None:
+    def _builder(self, fingerprint: bytes) -> Builder | None:
+        """How records of one writer schema become domain events (None: not one)."""
         writer = self._registry.by_fingerprint(fingerprint)
         if writer.event_type not in BY_NAME:
             return None
+        cls, known = BY_NAME[writer.event_type], _FIELDS[writer.event_type]
         latest = self._registry.latest(writer.event_type)
-        resolved = None if latest.version == writer.version else parse_schema(_raw(latest.parsed))
-        return writer.event_type, parse_schema(_raw(writer.parsed)), resolved
+        writer_schema = parse_schema(_raw(writer.parsed))
+        if latest.version != writer.version:
+            return _resolving(writer_schema, parse_schema(_raw(latest.parsed)), cls, known)
+        read = compile_reader(writer_schema, _event_id_of_envelope)
+        payload = {f["name"] for f in writer_schema["fields"]} - {"envelope"}
+        if payload != known:
+            return lambda data: _built(read(data, HEADER_LENGTH)[0], cls, known)
+
+        def exact(data: bytes) -> tuple[str, ev.DomainEvent]:
+            # The record holds exactly the event's fields: the dataclass __init__ would
+            # only copy them one by one (frozen: object.__setattr__ each), so the
+            # decoded dict becomes the instance's __dict__ at once.
+            datum = read(data, HEADER_LENGTH)[0]
+            event_id = datum.pop("envelope")["event_id"]
+            event = _new(cls)
+            _set(event, "__dict__", datum)
+            return event_id, event
+
+        return exact
+
+
+Builder = Callable[[bytes], tuple[str, ev.DomainEvent]]
+_new, _set = object.__new__, object.__setattr__
+
+
+def _built(datum: dict[str, Any], cls: Any, known: frozenset[str]) -> tuple[str, ev.DomainEvent]:
+    event_id = datum.pop("envelope")["event_id"]
+    return event_id, cls(**{k: v for k, v in datum.items() if k in known})
+
+
+def _resolving(writer: Any, reader: Any, cls: Any, known: frozenset[str]) -> Builder:
+    """An older version: fastavro resolves it to the newest (new fields get defaults)."""
+
+    def build(data: bytes) -> tuple[str, ev.DomainEvent]:
+        body = io.BytesIO(data)  # shares the bytes: no copy of the body
+        body.seek(HEADER_LENGTH)
+        datum = schemaless_reader(body, writer, reader)
+        assert isinstance(datum, dict)
+        return _built(datum, cls, known)
+
+    return build
+
+
+def _event_id_of_envelope(path: str) -> bool:
+    """Of the envelope a fold needs only the event id (repeats are dropped by it)."""
+    return not path.startswith("envelope.") or path == "envelope.event_id"
 
 
 class LedgerFold:
@@ -116,43 +150,24 @@ class LedgerFold:
         return True
 
     def _note(self, event: ev.DomainEvent) -> None:
-        t, x = self._touched, self.extras
-        match event:
-            case ev.FailoverRequested():
-                x.ineligible[event.request_id] = findings(
-                    event.ineligible_reason_codes,
-                    event.ineligible_deployment_ids,
-                    event.ineligible_reason_messages,
-                    "deployment_id",
-                )
-                x.warnings[event.request_id] = findings(
-                    event.warning_codes, event.warning_subjects, event.warning_messages, "subject"
-                )
-            case ev.FailoverRejected():
-                x.rejections[event.request_id] = findings(
-                    event.reason_codes, event.reason_subjects, event.reason_messages, "subject"
-                )
-            case ev.FailoverStarted():
-                x.request_started_at[event.request_id] = event.started_at
-            case ev.FlightPlanned():
-                x.flight_planned_at[event.flight_id] = event.planned_at
-            case ev.FlightSucceeded() | ev.FlightFailed() | ev.FlightCancelled():
-                x.flight_ended_at[event.flight_id] = _ended(event)
-            case ev.FailoverEnabled():
-                x.failover_enabled_by[event.cluster_id] = event.enabled_by
-        match event:
-            case ev.RequestEvent():
-                t["failover_requests"].add(event.request_id)
-            case ev.MissionEvent():
-                t["missions"].add(event.mission_id)
-                t["failover_requests"].add(self.fleet.missions[event.mission_id].request_id)
-            case ev.FlightEvent():
-                t["flights"].add(event.flight_id)
-                t["missions"].add(self.fleet.flights[event.flight_id].mission_id)
-            case ev.ClusterEvent():
-                t["clusters"].add(event.cluster_id)
-            case ev.DeploymentEvent():
-                t["deployments"].add(event.deployment_id)
+        """Keep what the rows need beyond the aggregates; mark the rows it changes."""
+        extra = _EXTRAS.get(type(event))
+        if extra is not None:
+            extra(self.extras, event)
+        t, f = self._touched, self.fleet
+        match event.AGGREGATE:
+            case "FailoverRequest":
+                t["failover_requests"].add(event.aggregate_id)
+            case "Mission":
+                t["missions"].add(event.aggregate_id)
+                t["failover_requests"].add(f.missions[event.aggregate_id].request_id)
+            case "Flight":
+                t["flights"].add(event.aggregate_id)
+                t["missions"].add(f.flights[event.aggregate_id].mission_id)
+            case "Cluster":
+                t["clusters"].add(event.aggregate_id)
+            case "Deployment":
+                t["deployments"].add(event.aggregate_id)
 
     def fold_all(self, items: Iterable[tuple[str, ev.DomainEvent, Position]]) -> None:
         for event_id, event, at in items:
@@ -186,6 +201,42 @@ class LedgerFold:
 
     def _at(self, aggregate: Any) -> Position:
         return self.positions[(aggregate.NAME, aggregate.id)]
+
+
+def _requested(x: Extras, e: Any) -> None:
+    x.ineligible[e.request_id] = findings(
+        e.ineligible_reason_codes,
+        e.ineligible_deployment_ids,
+        e.ineligible_reason_messages,
+        "deployment_id",
+    )
+    x.warnings[e.request_id] = findings(
+        e.warning_codes, e.warning_subjects, e.warning_messages, "subject"
+    )
+
+
+def _rejected(x: Extras, e: Any) -> None:
+    x.rejections[e.request_id] = findings(
+        e.reason_codes, e.reason_subjects, e.reason_messages, "subject"
+    )
+
+
+def _flight_ended(x: Extras, e: Any) -> None:
+    x.flight_ended_at[e.flight_id] = _ended(e)
+
+
+# The events whose facts the rows show but the aggregates do not keep, by exact type
+# (a dict lookup per event instead of a chain of isinstance checks).
+_EXTRAS: dict[type[ev.DomainEvent], Callable[[Extras, Any], None]] = {
+    ev.FailoverRequested: _requested,
+    ev.FailoverRejected: _rejected,
+    ev.FailoverStarted: lambda x, e: x.request_started_at.__setitem__(e.request_id, e.started_at),
+    ev.FlightPlanned: lambda x, e: x.flight_planned_at.__setitem__(e.flight_id, e.planned_at),
+    ev.FlightSucceeded: _flight_ended,
+    ev.FlightFailed: _flight_ended,
+    ev.FlightCancelled: _flight_ended,
+    ev.FailoverEnabled: lambda x, e: x.failover_enabled_by.__setitem__(e.cluster_id, e.enabled_by),
+}
 
 
 def _ended(event: ev.FlightSucceeded | ev.FlightFailed | ev.FlightCancelled) -> int:
