@@ -73,7 +73,7 @@ class LedgerDecoder:
             return None
         cls, known = BY_NAME[writer.event_type], _FIELDS[writer.event_type]
         latest = self._registry.latest(writer.event_type)
-        writer_schema = parse_schema(_raw(writer.parsed))
+        writer_schema: dict[str, Any] = parse_schema(_raw(writer.parsed))  # type: ignore[assignment]
         if latest.version != writer.version:
             return _resolving(writer_schema, parse_schema(_raw(latest.parsed)), cls, known)
         read = compile_reader(writer_schema, _event_id_of_envelope)
