@@ -75,7 +75,6 @@ class Plane:
     def __init__(self, mapper: EventMapper) -> None:
         self.mapper = mapper
         self.plans: dict[str, ev.FlightPlanned] = {}
-        self.attempts: dict[tuple[str, str], int] = {}
 
     def answer(self, decided: Sequence[EventRecord], at: int) -> list[EventRecord]:
         out: list[EventRecord] = []
@@ -97,8 +96,8 @@ class Plane:
         answers: list[ev.DomainEvent] = [
             ev.FlightDispatched(flight_id=fid, dispatched_at=at, steps=cleared.steps)
         ]
-        for step in cleared.steps:
-            attempt = self.attempts[(fid, step)] = self.attempts.get((fid, step), 0) + 1
+        for i, step in enumerate(cleared.steps):
+            attempt = cleared.attempts[i]  # a data plane reports the clearance's numbers
             answers.append(
                 ev.FlightStepStarted(flight_id=fid, step=step, attempt=attempt, started_at=at)
             )

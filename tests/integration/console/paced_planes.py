@@ -28,7 +28,6 @@ class PacedPlanes:
     step_s: float = 0.3
     fail_permanently: set[tuple[str, str, str]] = field(default_factory=set)
     flights: dict[str, ev.FlightPlanned] = field(default_factory=dict)
-    attempts: dict[tuple[str, str], int] = field(default_factory=dict)
     _work: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -85,9 +84,8 @@ class PacedPlanes:
                 flight_id=plan.flight_id, dispatched_at=now_ms(), steps=cleared.steps
             )
         )
-        for step in cleared.steps:
-            key = (plan.flight_id, step)
-            attempt = self.attempts[key] = self.attempts.get(key, 0) + 1
+        for i, step in enumerate(cleared.steps):
+            attempt = cleared.attempts[i]  # a data plane reports the clearance's numbers
             await say(
                 ev.FlightStepStarted(
                     flight_id=plan.flight_id, step=step, attempt=attempt, started_at=now_ms()

@@ -22,21 +22,30 @@ from .test_dispatcher import FailFirstStartFlights, _agent, planned
 CODEC = EventCodec()
 
 
-def flight_event(event_type: str, flight_id: str, **payload: object) -> EventRecord:
+def flight_event(
+    event_type: str, flight_id: str, version: int = 1, **payload: object
+) -> EventRecord:
     return new_event(
         event_type,
         {"flight_id": flight_id, **payload},
         aggregate_type="Flight",
         aggregate_id=flight_id,
         producer="test",
-        schema_version=1,
+        schema_version=version,
     )
 
 
-def cleared(flight_id: str, *steps: str) -> EventRecord:
+def cleared(flight_id: str, *steps: str, attempts: list[int] | None = None) -> EventRecord:
+    """A v1 clearance (Flightdeck counts the attempts), or a v2 one that numbers them."""
     now = int(time.time() * 1000)
+    numbered = {} if attempts is None else {"attempts": attempts, "version": 2}
     return flight_event(
-        "FlightStepsCleared", flight_id, cleared_at=now, not_before=now, steps=list(steps)
+        "FlightStepsCleared",
+        flight_id,
+        cleared_at=now,
+        not_before=now,
+        steps=list(steps),
+        **numbered,  # type: ignore[arg-type]
     )
 
 
@@ -53,7 +62,8 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
         agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_once)
         lost, kept = planned(cluster, "m-lost"), planned(cluster, "m-kept")
         lost_id, kept_id = lost.payload["flight_id"], kept.payload["flight_id"]
-        first = cleared(kept_id, "CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS")
+        # Numbered as Navigator counts: attempt 1 of the namespace was never delivered.
+        first = cleared(kept_id, "CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", attempts=[2, 1])
         await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"), lost)
         app = DispatcherApp(
             DispatcherSettings(
@@ -94,7 +104,7 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
         0,
         {0: 1},
     )
-    assert kept_row.step_attempts == {0: 1, 1: 1}
+    assert kept_row.step_attempts == {0: 2, 1: 1}  # the clearance's numbers, not a count
     assert kept_row.state is FlightState.CANCELLED  # queued: cancelled at once
     assert app.dispatcher.cancelled == [kept_id]
 

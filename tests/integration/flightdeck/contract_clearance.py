@@ -102,6 +102,27 @@ class ClearanceContract:
         claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=2)
         assert claim.flight.current_step == 1
 
+    async def test_a_clearance_numbers_its_attempts_as_navigator_counts_them(
+        self, store: Flightdeck
+    ) -> None:
+        # Navigator's first clearance of steps 0-1 never arrived (its dispatch failed):
+        # the second one says attempt 2, and the Pilot must report attempt 2, not 1.
+        await store.enqueue(gated(1))
+        cleared = await store.clear_steps("flt-1", "c2", 0, 1, attempts=[2, 2])
+        assert cleared is not None and cleared.flight.step_attempts == {0: 2, 1: 2}
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        assert claim.flight.attempt_of(0) == 2
+        claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=2)
+        assert claim.flight.current_step == 1
+        await store.clear_steps("flt-1", "c3", 1, 2, attempts=[3, 1])  # mixed: a retry and a first
+        again = await store.get("flt-1")
+        assert again is not None and again.step_attempts == {0: 2, 1: 3, 2: 1}
+        for bad, why in (([1], "carries 1 attempt numbers, not 2"), ([0, 1], "start at 1")):
+            with pytest.raises(ValueError, match=why):
+                await store.clear_steps("flt-1", "c4", 1, 2, attempts=bad)
+        unchanged = await store.get("flt-1")
+        assert unchanged is not None and unchanged.step_attempts == {0: 2, 1: 3, 2: 1}
+
     async def test_clearance_rewinds_and_reopens_a_finished_flight(self, store: Flightdeck) -> None:
         await store.enqueue_many([gated(1, steps=1), gated(2, steps=1)])
         for n in (1, 2):

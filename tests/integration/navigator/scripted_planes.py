@@ -84,9 +84,9 @@ class ScriptedPlanes:
         out: list[ev.DomainEvent] = [
             ev.FlightDispatched(flight_id=plan.flight_id, dispatched_at=at, steps=event.steps)
         ]
-        for step in event.steps:
-            self.attempts[(plan.flight_id, step)] += 1
-            attempt = self.attempts[(plan.flight_id, step)]
+        for i, step in enumerate(event.steps):
+            attempt = event.attempts[i]  # a data plane reports the clearance's numbers
+            self.attempts[(plan.flight_id, step)] = attempt
             out.append(
                 ev.FlightStepStarted(
                     flight_id=plan.flight_id, step=step, attempt=attempt, started_at=at

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.errors import IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission_saga import FENCING_EPOCH_MISMATCH
 from jetbridge.navigator.domain.policy import FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.vocabulary import (
@@ -167,6 +171,50 @@ def test_dispatch_failure_is_a_transient_failure() -> None:
     sim.run()
     assert len(sim.of_type(ev.FlightDispatchFailed)) == 1
     assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_clearances_number_their_attempts_so_a_lost_one_shifts_nothing() -> None:
+    # The first clearance's dispatch failed: the data plane never saw attempt 1. It must
+    # report the numbers of the clearance it did get (attempt 2), which the flight takes;
+    # counting received clearances (1) made every later outcome stale (chaos seed 301).
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.CREATE_NAMESPACE, "dispatch")
+    request(sim, CONTROLLED)
+    sim.run()
+    flight = "r1/d0/destination"
+    numbered = [
+        (e.steps[0], e.attempts[0])
+        for e in sim.of_type(ev.FlightStepsCleared)
+        if isinstance(e, ev.FlightStepsCleared) and e.flight_id == flight
+    ]
+    assert numbered[:2] == [("CREATE_NAMESPACE", 1), ("CREATE_NAMESPACE", 2)]
+    assert all(
+        len(e.attempts) == len(e.steps)
+        for e in sim.of_type(ev.FlightStepsCleared)
+        if isinstance(e, ev.FlightStepsCleared)
+    )
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_a_v1_clearance_without_numbers_counts_one_more_and_bad_numbers_are_refused() -> None:
+    sim = world(1)
+    request(sim, CONTROLLED)
+    sim.run()
+    [planned] = [
+        e
+        for e in sim.of_type(ev.FlightPlanned)
+        if isinstance(e, ev.FlightPlanned) and e.flight_id == "r1/d0/destination"
+    ]
+    f = Flight.fold(planned.flight_id, [planned])
+    first = f.steps[0]
+    v1 = ev.FlightStepsCleared(
+        flight_id=f.id, cleared_at=sim.now, not_before=sim.now, steps=[first.name.value]
+    )
+    for bad in ([0], [1, 1]):  # not after the last attempt; not one per step
+        with pytest.raises(IllegalEvent):
+            f.clone().apply(dataclasses.replace(v1, attempts=bad))
+    f.apply(v1)
+    assert first.attempts == 1
 
 
 def test_exhausted_retries_fail_the_mission_with_the_reason() -> None:

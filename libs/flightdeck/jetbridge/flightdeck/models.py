@@ -181,9 +181,26 @@ class Cleared:
     applied: bool
 
 
-def check_clearance(first_step: int, last_step: int) -> None:
+def check_clearance(first_step: int, last_step: int, attempts: Sequence[int] = ()) -> None:
     if first_step < 0 or last_step < first_step:
         raise ValueError(f"bad clearance range [{first_step}, {last_step}]")
+    if attempts and len(attempts) != last_step - first_step + 1:
+        raise ValueError(
+            f"clearance of steps [{first_step}, {last_step}] carries {len(attempts)} attempt"
+            f" numbers, not {last_step - first_step + 1}"
+        )
+    if any(a < 1 for a in attempts):
+        raise ValueError(f"attempt numbers start at 1: {list(attempts)}")
+
+
+def next_attempts(
+    stored: Mapping[str, Any], first_step: int, last_step: int, attempts: Sequence[int]
+) -> dict[str, int]:
+    """Each cleared step's attempt: Navigator's number when given, else one more."""
+    out = {k: int(v) for k, v in stored.items()}
+    for offset, i in enumerate(range(first_step, last_step + 1)):
+        out[str(i)] = attempts[offset] if attempts else out.get(str(i), 0) + 1
+    return out
 
 
 def step_attempts_from_json(raw: Mapping[str, JSONValue] | None) -> dict[int, int]:

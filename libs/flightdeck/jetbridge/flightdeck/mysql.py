@@ -45,6 +45,7 @@ from .models import (
     OutboxEvent,
     StoredOutboxEvent,
     check_clearance,
+    next_attempts,
 )
 from .queries import load_queries
 from .single import CompleteOneFromMany
@@ -329,8 +330,10 @@ class MySQLFlightdeck(CompleteOneFromMany):
         first_step: int,
         last_step: int,
         not_before: datetime | None = None,
+        *,
+        attempts: Sequence[int] = (),
     ) -> Cleared | None:
-        check_clearance(first_step, last_step)
+        check_clearance(first_step, last_step, attempts)
         naive = not_before.astimezone(UTC).replace(tzinfo=None) if not_before else None
         async with self._transaction() as cur:
             await cur.execute(self._q["lock_flight"], (flight_id,))
@@ -344,12 +347,11 @@ class MySQLFlightdeck(CompleteOneFromMany):
             )
             if not inserted:
                 return Cleared(codec.flight_from_row(row), applied=False)
-            attempts = codec.loads(row["step_attempts"]) or {}
-            for i in range(first_step, last_step + 1):
-                attempts[str(i)] = int(attempts.get(str(i), 0)) + 1
+            stored = codec.loads(row["step_attempts"]) or {}
+            numbered = next_attempts(stored, first_step, last_step, attempts)
             await cur.execute(
                 self._q["apply_clearance"],
-                (first_step, last_step, naive, codec.dumps(attempts), flight_id),
+                (first_step, last_step, naive, codec.dumps(numbered), flight_id),
             )
             await cur.execute(self._q["get"], (flight_id,))
             row = await cur.fetchone()

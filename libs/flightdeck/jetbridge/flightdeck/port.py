@@ -91,9 +91,16 @@ class Flightdeck(Protocol):
         first_step: int,
         last_step: int,
         not_before: datetime | None = None,
+        *,
+        attempts: Sequence[int] = (),
     ) -> Cleared | None:
         """Allow steps ``first_step..last_step`` (indexes, inclusive) to run, not before
-        ``not_before``; each gets one more attempt. Idempotent by ``clearance_id``.
+        ``not_before``. Idempotent by ``clearance_id``.
+
+        ``attempts`` numbers each step's attempt as Navigator counts them, and outcomes
+        are reported with those numbers: a clearance that never arrived (its dispatch
+        failed) must not shift the count. Without them each step gets one more attempt
+        than Flightdeck recorded (clearances of older Navigators).
 
         Rewinds ``current_step`` to ``first_step`` if needed, reopens a SUCCEEDED flight;
         a FAILED or CANCELLED one is left alone (``applied`` False). None: unknown id."""

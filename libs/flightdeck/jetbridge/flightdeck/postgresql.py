@@ -204,10 +204,18 @@ class PostgresFlightdeck(CompleteOneFromMany):
         first_step: int,
         last_step: int,
         not_before: datetime | None = None,
+        *,
+        attempts: Sequence[int] = (),
     ) -> Cleared | None:
-        check_clearance(first_step, last_step)
+        check_clearance(first_step, last_step, attempts)
         row = await self._pool.fetchrow(
-            self._q["clear_steps"], flight_id, clearance_id, first_step, last_step, not_before
+            self._q["clear_steps"],
+            flight_id,
+            clearance_id,
+            first_step,
+            last_step,
+            not_before,
+            list(attempts),
         )
         if row is None:
             return None

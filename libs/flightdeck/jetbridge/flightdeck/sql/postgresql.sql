@@ -182,8 +182,9 @@ FROM "upd";
 -- name: clear_steps
 -- Record clearance $2 once (idempotent by id); only a new one moves the flight: its
 -- cleared range becomes [$3, $4] (rewinding ``current_step`` to $3 when Navigator asks
--- for a step again), each step in it gets one more attempt, and a flight that had
--- finished all its steps is reopened (steps are idempotent; Navigator is the judge).
+-- for a step again), each step in it takes Navigator's attempt number from $6 (one
+-- more than before when $6 is empty), and a flight that had finished all its steps is
+-- reopened (steps are idempotent; Navigator is the judge).
 -- Failed and cancelled flights stay as they are.
 WITH "target" AS (
     SELECT "flight_id", "state", "step_attempts" FROM "dp_flights"
@@ -202,7 +203,8 @@ WITH "target" AS (
         "cleared_through" = $4,
         "not_before" = $5,
         "step_attempts" = f."step_attempts" || COALESCE((
-            SELECT jsonb_object_agg(i::text, COALESCE((f."step_attempts" ->> i::text)::integer, 0) + 1)
+            SELECT jsonb_object_agg(i::text, COALESCE(($6::integer[])[i - $3::integer + 1],
+                COALESCE((f."step_attempts" ->> i::text)::integer, 0) + 1))
             FROM generate_series($3::integer, $4::integer) AS i), '{}'::jsonb),
         "state" = CASE WHEN f."state" = 'SUCCEEDED' THEN 'QUEUED' ELSE f."state" END,
         "finished_at" = CASE WHEN f."state" = 'SUCCEEDED' THEN NULL ELSE f."finished_at" END,

@@ -59,6 +59,7 @@ def clear_steps_from_proto(request: Any) -> ClearSteps:
         steps=tuple(request.steps),
         clearance_id=request.clearance_id,
         not_before_ms=request.not_before_ms,
+        attempts=tuple(request.attempts),
     )
 
 

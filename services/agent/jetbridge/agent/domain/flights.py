@@ -118,6 +118,7 @@ class ClearSteps:
     steps: Sequence[str]
     clearance_id: str
     not_before_ms: int = 0
+    attempts: Sequence[int] = ()  # Navigator's number of each step's attempt (or none)
 
 
 def clearance_range(flight: Flight, command: ClearSteps) -> tuple[int, int]:
@@ -137,6 +138,12 @@ def clearance_range(flight: Flight, command: ClearSteps) -> tuple[int, int]:
     last = first + len(command.steps) - 1
     if names[first : last + 1] != list(command.steps):
         raise InvalidClearance(f"{list(command.steps)} is not a run of the plan {names}")
+    if command.attempts and len(command.attempts) != len(command.steps):
+        raise InvalidClearance(
+            f"{len(command.attempts)} attempt numbers for {len(command.steps)} steps"
+        )
+    if any(a < 1 for a in command.attempts):
+        raise InvalidClearance(f"attempt numbers start at 1: {list(command.attempts)}")
     return first, last
 
 

@@ -63,7 +63,12 @@ class FlightService:
             else None
         )
         cleared = await self._flightdeck.clear_steps(
-            command.flight_id, command.clearance_id, first, last, not_before
+            command.flight_id,
+            command.clearance_id,
+            first,
+            last,
+            not_before,
+            attempts=tuple(command.attempts),
         )
         if cleared is not None:
             log.info(

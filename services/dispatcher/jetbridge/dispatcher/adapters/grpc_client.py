@@ -75,6 +75,7 @@ class GrpcDataPlaneClient:
             not_before_ms=clearance.not_before_ms,
             clearance_id=clearance.clearance_id,
             cleared_at_ms=clearance.cleared_at_ms,
+            attempts=list(clearance.attempts),
         )
         try:
             response = await self._stub(endpoint).ClearSteps(request, timeout=timeout)

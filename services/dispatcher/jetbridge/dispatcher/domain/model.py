@@ -71,6 +71,7 @@ class Clearance:
     steps: tuple[str, ...]
     not_before_ms: int
     cleared_at_ms: int
+    attempts: tuple[int, ...] = ()  # Navigator's attempt number per step (v2 events)
 
     @classmethod
     def from_event(cls, event_id: str, payload: Mapping[str, Any]) -> Clearance:
@@ -80,6 +81,7 @@ class Clearance:
             steps=tuple(str(s) for s in payload.get("steps") or ()),
             not_before_ms=int(payload.get("not_before") or 0),
             cleared_at_ms=int(payload.get("cleared_at") or 0),
+            attempts=tuple(int(a) for a in payload.get("attempts") or ()),
         )
 
 

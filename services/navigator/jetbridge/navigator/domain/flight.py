@@ -188,13 +188,18 @@ class Flight(Aggregate):
         chosen = self.steps[start : start + len(event.steps)]
         if [s.name.value for s in chosen] != list(event.steps):
             raise self._illegal(event)
+        numbers = event.attempts or [s.attempts + 1 for s in chosen]  # v1: one more
+        if len(numbers) != len(chosen) or any(
+            n <= s.attempts for n, s in zip(numbers, chosen, strict=False)
+        ):
+            raise self._illegal(event)
         for s in chosen:
             STEP.check(self.id, s.status, T.CLEARED, f"{event.event_type()}[{s.name}]")
         if self.status is F.PLANNED:
             self._move(F.ACTIVE, event)
-        for s in chosen:
+        for s, number in zip(chosen, numbers, strict=True):
             s.status = T.CLEARED
-            s.attempts += 1
+            s.attempts = number
             s.not_before = event.not_before
             s.started_at = None
         self.dispatched_at = None

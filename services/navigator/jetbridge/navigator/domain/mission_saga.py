@@ -131,7 +131,13 @@ def _clear(w: MissionContext, f: Flight, now: int, not_before: int) -> ev.Domain
     run = _clearable(w, f)
     if not run:
         return None
-    return ev.FlightStepsCleared(flight_id=f.id, cleared_at=now, not_before=not_before, steps=run)
+    return ev.FlightStepsCleared(
+        flight_id=f.id,
+        cleared_at=now,
+        not_before=not_before,
+        steps=run,
+        attempts=[f.step(name).attempts + 1 for name in run],
+    )
 
 
 def _failed_step(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | None:

@@ -35,6 +35,9 @@ class FlightStepsCleared(FlightEvent):
     cleared_at: int
     not_before: int
     steps: list[str] = field(default_factory=list)
+    # Each step's attempt number, which its outcomes must name (v2). Empty in a v1
+    # record: each step's attempt is one more than before.
+    attempts: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
