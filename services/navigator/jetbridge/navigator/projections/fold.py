@@ -145,11 +145,12 @@ class LedgerFold:
             log.error("ledger event %s %s refused: %s", event.event_type(), event_id, error)
             return False
         self.applied += 1
-        self.positions[(event.AGGREGATE, event.aggregate_id)] = at
-        self._note(event)
+        aggregate_id = event.aggregate_id
+        self.positions[(event.AGGREGATE, aggregate_id)] = at
+        self._note(event, aggregate_id)
         return True
 
-    def _note(self, event: ev.DomainEvent) -> None:
+    def _note(self, event: ev.DomainEvent, aggregate_id: str) -> None:
         """Keep what the rows need beyond the aggregates; mark the rows it changes."""
         extra = _EXTRAS.get(type(event))
         if extra is not None:
@@ -157,17 +158,17 @@ class LedgerFold:
         t, f = self._touched, self.fleet
         match event.AGGREGATE:
             case "FailoverRequest":
-                t["failover_requests"].add(event.aggregate_id)
+                t["failover_requests"].add(aggregate_id)
             case "Mission":
-                t["missions"].add(event.aggregate_id)
-                t["failover_requests"].add(f.missions[event.aggregate_id].request_id)
+                t["missions"].add(aggregate_id)
+                t["failover_requests"].add(f.missions[aggregate_id].request_id)
             case "Flight":
-                t["flights"].add(event.aggregate_id)
-                t["missions"].add(f.flights[event.aggregate_id].mission_id)
+                t["flights"].add(aggregate_id)
+                t["missions"].add(f.flights[aggregate_id].mission_id)
             case "Cluster":
-                t["clusters"].add(event.aggregate_id)
+                t["clusters"].add(aggregate_id)
             case "Deployment":
-                t["deployments"].add(event.aggregate_id)
+                t["deployments"].add(aggregate_id)
 
     def fold_all(self, items: Iterable[tuple[str, ev.DomainEvent, Position]]) -> None:
         for event_id, event, at in items:
