@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -35,8 +36,30 @@ from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
 from jetbridge.common.grpc_tracing import TracingServerInterceptor
 from jetbridge.common.telemetry import current_trace_context
 from jetbridge.common.tls import CONTROL_PLANE_URI, TlsFiles
+from jetbridge.flightdeck.availability import store_unavailable
 
 log = logging.getLogger(__name__)
+Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def retry_later_when_flightdeck_is_away(method: Handler) -> Handler:
+    """Flightdeck restarting or unreachable is UNAVAILABLE (the caller retries), never
+    UNKNOWN: the Dispatcher takes UNKNOWN as permanent and the Mission would fail."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except Exception as error:
+            if not store_unavailable(error):
+                raise
+            log.warning("%s: Flightdeck unavailable: %r", method.__name__, error)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"Flightdeck unavailable, retry: {type(error).__name__}: {error}",
+            )
+
+    return handler
 
 
 class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
@@ -54,6 +77,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         self.links_open = 0
         self.acks_received = 0
 
+    @retry_later_when_flightdeck_is_away
     async def StartFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         span = trace.get_current_span()
         span.set_attributes(
@@ -76,6 +100,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             state=state_to_proto(started.flight.state),
         )
 
+    @retry_later_when_flightdeck_is_away
     async def ClearSteps(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             cleared = await self._flights.clear(clear_steps_from_proto(request))
@@ -88,6 +113,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             flight=flight_to_proto(cleared.flight), applied=cleared.applied
         )
 
+    @retry_later_when_flightdeck_is_away
     async def CancelFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         flight = await self._flights.cancel(request.flight_id)
         if flight is None:
@@ -95,6 +121,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         assert flight is not None  # abort() raised otherwise
         return pb2.CancelFlightResponse(flight=flight_to_proto(flight))
 
+    @retry_later_when_flightdeck_is_away
     async def GetFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         flight = await self._flights.get(request.flight_id)
         if flight is None:
