@@ -27,7 +27,7 @@ from jetbridge.common.eventstore import Appended
 from jetbridge.common.kafka.dedupe import InMemoryDedupe
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
-from jetbridge.navigator.domain.errors import CommandRefused, DomainError
+from jetbridge.navigator.domain.errors import CommandRefused, DomainError, IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.service_layer.reactor import Reactor
 
@@ -181,7 +181,12 @@ class NavigatorService:
         try:
             self._apply(self.mapper.to_domain(record))
         except DomainError as error:
-            log.warning("ignored %s %s: %s", record.event_type, record.event_id, error)
+            # A report about a flight this Navigator never planned (the data planes'
+            # provisioning flights share the topic) is expected: debug, not a warning
+            # per step that buries the ones worth reading.
+            never_planned = isinstance(error, IllegalEvent) and error.from_state == "(absent)"
+            level = logging.DEBUG if never_planned else logging.WARNING
+            log.log(level, "ignored %s %s: %s", record.event_type, record.event_id, error)
             return False
         return True
 
