@@ -23,6 +23,10 @@ STORE_NAME = "jetbridge-secrets"  # global.dataPlaneFailover.externalSecretManag
 ESO_NAMESPACE = "external-secrets"
 CREDENTIALS_SECRET = "aws-secretsmanager-credentials"
 FAKE_NODES = 3
+# Pods a fake node takes. Each Airflow Deployment is 5 pods; the 1,000-Deployment
+# benchmark puts 5,000 on one cluster, so 3 nodes x 110 (a kubelet's default) capped a
+# cluster at 66 Deployments. kwok runs no containers: capacity costs nothing.
+FAKE_NODE_PODS = 2000
 
 # kind, plural, version, scope, short name
 ESO_KINDS = (
@@ -91,6 +95,10 @@ RBAC = [
 ]
 
 
+def _resources() -> dict[str, str]:
+    return {"cpu": "1000", "memory": "4Ti", "pods": str(FAKE_NODE_PODS)}
+
+
 def fake_node(cluster: str, i: int) -> dict[str, Any]:
     name = f"kwok-{cluster}-{i}"
     return {
@@ -102,8 +110,7 @@ def fake_node(cluster: str, i: int) -> dict[str, Any]:
                                 "kubernetes.io/arch": "amd64", "type": "kwok",
                                 "topology.kubernetes.io/zone": f"{cluster}-{'abc'[i % 3]}"}},
         "spec": {},
-        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                   "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+        "status": {"allocatable": _resources(), "capacity": _resources()},
     }
 
 
@@ -172,11 +179,15 @@ def bootstrap(kubeconfig: Path, cluster: str) -> None:
         dyn = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
         apply_all(dyn, secret_store_objects())
         core = client.CoreV1Api(api)
-        existing = {n.metadata.name for n in core.list_node().items if n.metadata}
+        existing = {n.metadata.name: n for n in core.list_node().items if n.metadata}
         for i in range(FAKE_NODES):
             node = fake_node(cluster, i)
-            if node["metadata"]["name"] not in existing:
+            name = node["metadata"]["name"]
+            if name not in existing:
                 core.create_node(cast(Any, node))
+            elif (existing[name].status.capacity or {}).get("pods") != str(FAKE_NODE_PODS):
+                # a node of an older stack: same name, smaller capacity
+                core.patch_node_status(name, cast(Any, {"status": node["status"]}))
 
 
 def nodes_ready(kubeconfig: Path) -> int:
