@@ -25,10 +25,10 @@ PAYLOAD = {
 
 
 def test_transient_codes() -> None:
-    assert all(is_transient(c) for c in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"))
-    assert not any(
-        is_transient(c) for c in ("FAILED_PRECONDITION", "INVALID_ARGUMENT", "UNKNOWN_CLUSTER")
-    )
+    retried = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNKNOWN", "INTERNAL")
+    assert all(is_transient(c) for c in (*retried, "ABORTED"))
+    refused = ("FAILED_PRECONDITION", "INVALID_ARGUMENT", "PERMISSION_DENIED", "UNIMPLEMENTED")
+    assert not any(is_transient(c) for c in (*refused, "UNAUTHENTICATED", "UNKNOWN_CLUSTER"))
 
 
 def test_state_gates_cancelled_missions_and_requests() -> None:

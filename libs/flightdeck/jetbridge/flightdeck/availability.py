@@ -23,6 +23,9 @@ _PG_AWAY = (
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.TooManyConnectionsError,  # 53300
     asyncpg.InterfaceError,  # the connection is closed (mid-restart)
+    # "cannot switch to state 12; another operation is in progress": a connection the
+    # server dropped in the middle of a query (chaos seed 519, PostgreSQL shutting down)
+    asyncpg.InternalClientError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
 )
 

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
+# UNKNOWN and INTERNAL are the agent failing in a way it did not name (a database
+# connection broken mid-restart, seen in chaos seed 519). Every DataPlane RPC is
+# idempotent (by flight id, clearance id), so asking again is safe, and the Navigator's
+# retry budget bounds it; taking them as permanent failed a Mission per such blip.
+TRANSIENT_CODES = frozenset(
+    {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNKNOWN", "INTERNAL", "ABORTED"}
+)
 CLUSTER_URI_PREFIX = "spiffe://jetbridge/cluster/"
 
 
