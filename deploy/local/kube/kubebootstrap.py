@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from kubeprocs import KubeStackError
-from kubernetes import client, config, dynamic
+from kubernetes import client, config, dynamic, utils
 
 GROUP = "external-secrets.io"
 FIELD_MANAGER = "jetbridge-kube-stack"
@@ -185,9 +185,14 @@ def bootstrap(kubeconfig: Path, cluster: str) -> None:
             name = node["metadata"]["name"]
             if name not in existing:
                 core.create_node(cast(Any, node))
-            elif (existing[name].status.capacity or {}).get("pods") != str(FAKE_NODE_PODS):
+            elif _pods(existing[name]) != FAKE_NODE_PODS:
                 # a node of an older stack: same name, smaller capacity
                 core.patch_node_status(name, cast(Any, {"status": node["status"]}))
+
+
+def _pods(node: Any) -> int:
+    """A node's pod capacity; the API server writes 2000 back as "2k"."""
+    return int(utils.parse_quantity((node.status.capacity or {}).get("pods", "0")))
 
 
 def nodes_ready(kubeconfig: Path) -> int:
