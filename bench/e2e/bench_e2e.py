@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import platform
@@ -49,7 +48,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
-import demo as demo_module  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 
@@ -121,6 +119,8 @@ class E2EBench(Demo):
         args.deployments = config.deployments
         super().__init__(args, env)
         self.config = config
+        # kwok marks 500 pods Ready slowly on a loaded machine: 120 s was too short
+        self.provision_step_deadline_s = args.provision_deadline
         self.tag = self.tag.replace("demo", "e2e")
         self.deployments = [d.replace("demo", "e2e", 1) for d in self.deployments]
         self.prefix = f"{self.tag}."
@@ -149,23 +149,6 @@ class E2EBench(Demo):
                 if name.startswith("pilot-"):
                     env["JETBRIDGE_PILOT_OWNER"] = f"{name}-{i}"
                 self.procs.start(f"{name}-{i}", first.args[0], env)
-
-    async def provision(self) -> None:
-        """The demo's provisioning flights, each step's deadline ``--provision-deadline``
-        (kwok marks 500 pods Ready slowly on a loaded machine: 120 s was too short)."""
-        original = demo_module.provisioning
-        deadline = self.args.provision_deadline
-
-        def longer(deployment_id: str) -> Any:
-            flight = original(deployment_id)
-            plan = [{**step, "deadline_seconds": deadline} for step in flight.plan]
-            return dataclasses.replace(flight, plan=plan)
-
-        demo_module.provisioning = longer  # Demo.provision builds its flights with it
-        try:
-            await super().provision()
-        finally:
-            demo_module.provisioning = original
 
     async def announce(self) -> None:
         if self.config.adapter == "kubernetes":

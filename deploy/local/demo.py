@@ -83,7 +83,7 @@ def bring_up_stack() -> dict[str, str]:
     return read_env_file(Layout.from_env().env_file)
 
 
-def provisioning(deployment_id: str) -> NewFlight:
+def provisioning(deployment_id: str, step_deadline_s: int = 120) -> NewFlight:
     """Creating a failover-enabled Deployment on its home cluster is an ungated flight."""
     params = {
         "deployment_spec": {"deployment_id": deployment_id, "image": IMAGE},
@@ -96,13 +96,17 @@ def provisioning(deployment_id: str) -> NewFlight:
         deployment_id=deployment_id,
         side=Side.SOURCE,
         mode="CONTROLLED",
-        plan=[{"name": s, "deadline_seconds": 120, "params": params} for s in PROVISION_STEPS],
+        plan=[
+            {"name": s, "deadline_seconds": step_deadline_s, "params": params}
+            for s in PROVISION_STEPS
+        ],
         fencing_epoch=0,
     )
 
 
 class Demo:
     producer = "demo"  # the producer named in the events this driver publishes
+    provision_step_deadline_s = 120  # each provisioning step's deadline
 
     def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
         self.args = args
@@ -333,7 +337,8 @@ class Demo:
         phase(f"create {n} image-based Airflow Deployments on {SOURCE} (provisioning flights)")
         deck = await open_flightdeck(self.dbs.flightdecks[SOURCE])
         try:
-            await deck.enqueue_many([provisioning(d) for d in self.deployments])
+            deadline = self.provision_step_deadline_s
+            await deck.enqueue_many([provisioning(d, deadline) for d in self.deployments])
             ids = [f"provision/{d}" for d in self.deployments]
             with self.progress() as bar:
                 task = bar.add_task("provisioning", total=n)

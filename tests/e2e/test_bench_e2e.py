@@ -5,14 +5,12 @@ result has its fields, the failover SUCCEEDED and no flight step ran twice."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.scenarios import run_script
+
 FIELDS = (
     "config",
     "adapter",
@@ -36,30 +34,12 @@ FIELDS = (
 @pytest.mark.timeout(90)
 def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path) -> None:
     out, chart = tmp_path / "e2e.json", tmp_path / "e2e.png"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "bench/e2e/bench_e2e.py",
-            "--adapter",
-            "memory",
-            "--sizes",
-            "5",
-            "--modes",
-            "FORCED",
-            "--instances",
-            "1",
-            "--out",
-            str(out),
-            "--chart",
-            str(chart),
-            "--reuse-stack",  # the suite's stack is up (.state/stack.env)
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=85,
-        check=False,
-        env=os.environ | {"COLUMNS": "200"},
+    done = run_script(
+        "bench/e2e/bench_e2e.py",
+        *("--adapter", "memory", "--sizes", "5", "--modes", "FORCED", "--instances", "1"),
+        *("--out", str(out), "--chart", str(chart)),
+        "--reuse-stack",  # the suite's stack is up (.state/stack.env)
+        timeout_s=85,
     )
     log = (done.stdout + done.stderr)[-4000:]
     assert done.returncode == 0, log

@@ -5,14 +5,12 @@ PostgreSQL are each restarted, then every check of docs/reliability.md holds."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.scenarios import run_script
+
 SERVICES = {
     "navigator",
     "projections",
@@ -32,15 +30,7 @@ def test_a_failover_survives_every_service_killed_and_kafka_and_postgres_restart
 ) -> None:
     out = tmp_path / "chaos.json"
     args = ["--runs", "1", "--seed", "7", "--deployments", "6", "--cover", "--every", "1", "2"]
-    done = subprocess.run(
-        [sys.executable, "bench/chaos/chaos.py", *args, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=880,
-        check=False,
-        env=os.environ | {"COLUMNS": "200"},
-    )
+    done = run_script("bench/chaos/chaos.py", *args, "--out", str(out), timeout_s=880)
     log = (done.stdout + done.stderr)[-6000:]
     assert out.exists(), log
     [run] = json.loads(out.read_text())

@@ -4,14 +4,9 @@ real clusters and database server (what CI runs)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.scenarios import run_script
 
 VERIFIED = (
     "VERIFY PASS failover SUCCEEDED",
@@ -26,14 +21,8 @@ VERIFIED = (
 
 @pytest.mark.timeout(240)
 def test_demo_moves_three_deployments_and_verifies_the_end_state() -> None:
-    done = subprocess.run(
-        [sys.executable, "deploy/local/demo.py", "--deployments", "3", "--exit-when-done"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=230,
-        check=False,
-        env=os.environ | {"COLUMNS": "200"},  # one verification line per line
+    done = run_script(  # 200 columns: one verification line per line
+        "deploy/local/demo.py", "--deployments", "3", "--exit-when-done", timeout_s=230
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]

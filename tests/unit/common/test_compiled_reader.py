@@ -14,12 +14,11 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.utils import generate_many
 
 from jetbridge.common.events import default_registry
-from jetbridge.common.events.compiled_reader import compile_reader
-from jetbridge.navigator.projections.fold import _raw
+from jetbridge.common.events.compiled_reader import compile_reader, without_logical_types
 
 REGISTRY = default_registry()
 SCHEMAS = [
-    pytest.param(parse_schema(_raw(v.parsed)), id=f"{t}.v{v.version}")
+    pytest.param(parse_schema(without_logical_types(v.parsed)), id=f"{t}.v{v.version}")
     for t in REGISTRY.event_types()
     for v in REGISTRY.versions(t)
 ]

@@ -20,7 +20,7 @@ from fastavro import parse_schema, schemaless_reader
 
 from jetbridge.common.events import SchemaRegistry
 from jetbridge.common.events.codec import HEADER_LENGTH, MAGIC
-from jetbridge.common.events.compiled_reader import compile_reader
+from jetbridge.common.events.compiled_reader import compile_reader, without_logical_types
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.events.catalogue import BY_NAME
@@ -31,15 +31,6 @@ from jetbridge.navigator.projections.rows import Extras, Position, Row, findings
 log = logging.getLogger(__name__)
 _UNKNOWN: Any = object()
 _FIELDS = {name: frozenset(f.name for f in dataclasses.fields(c)) for name, c in BY_NAME.items()}
-
-
-def _raw(schema: Any) -> Any:
-    """The schema without logical types: ids stay strings, times stay epoch ms."""
-    if isinstance(schema, dict):
-        return {k: _raw(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_raw(v) for v in schema]
-    return schema
 
 
 class LedgerDecoder:
@@ -73,9 +64,11 @@ class LedgerDecoder:
             return None
         cls, known = BY_NAME[writer.event_type], _FIELDS[writer.event_type]
         latest = self._registry.latest(writer.event_type)
-        writer_schema: dict[str, Any] = parse_schema(_raw(writer.parsed))  # type: ignore[assignment]
+        writer_schema: dict[str, Any] = parse_schema(without_logical_types(writer.parsed))  # type: ignore[assignment]
         if latest.version != writer.version:
-            return _resolving(writer_schema, parse_schema(_raw(latest.parsed)), cls, known)
+            return _resolving(
+                writer_schema, parse_schema(without_logical_types(latest.parsed)), cls, known
+            )
         read = compile_reader(writer_schema, _event_id_of_envelope)
         payload = {f["name"] for f in writer_schema["fields"]} - {"envelope"}
         if payload != known:
