@@ -35,6 +35,8 @@ import contextlib
 import json
 import os
 import platform
+import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -112,6 +114,65 @@ class BenchProcesses(Processes):
         return super().start(name, module, env)
 
 
+class Profiler:
+    """``py-spy record`` on every service process while the failover is timed.
+
+    Writes collapsed stacks per service (``<dir>/<service>.folded``) and, per service,
+    the functions with the most samples on top of the stack (self time) into the
+    run's JSON: where each process spends its CPU, without instrumenting it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, procs: Processes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spy = str(Path(sys.executable).parent / "py-spy")
+        for name, service in procs.services.items():
+            if service.proc is None:
+                continue
+            self._running[name] = subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--nonblocking",
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--pid",
+                    str(service.proc.pid),
+                    "--output",
+                    str(self._path(name)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def stop(self) -> dict[str, list[tuple[str, int]]]:
+        for spy in self._running.values():
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for spy in self._running.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(timeout=30)
+        return {name: self.top(self._path(name)) for name in self._running}
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}.folded"
+
+    @staticmethod
+    def top(path: Path, n: int = 12) -> list[tuple[str, int]]:
+        """The ``n`` leaf frames with the most samples (idle ones included, named)."""
+        leaves: Counter[str] = Counter()
+        with contextlib.suppress(OSError):
+            for line in path.read_text().splitlines():
+                stack, _, count = line.rpartition(" ")
+                if stack and count.isdigit():
+                    leaves[stack.rsplit(";", 1)[-1]] += int(count)
+        return leaves.most_common(n)
+
+
 class E2EBench(Demo):
     producer = "bench-e2e"
 
@@ -138,6 +199,7 @@ class E2EBench(Demo):
             )
         self.procs = BenchProcesses(ROOT / ".state" / "logs" / "e2e", self.tag, extra)
         self.cpu = CpuMeter()
+        self.profiler = Profiler(Path(args.profile) / config.name) if args.profile else None
 
     # --- the world ------------------------------------------------------------------
     def start_services(self) -> None:
@@ -174,6 +236,9 @@ class E2EBench(Demo):
         if mode == "FORCED":
             body["confirm_forced"] = True
         loads = [os.getloadavg()[0]]
+        if self.profiler:
+            self.profiler.start(self.procs)
+            await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
         cpu0 = self.cpu.sample(self.procs)
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -209,6 +274,8 @@ class E2EBench(Demo):
         detail["wall_s"] = wall
         detail["_cpu"] = {n: round(cpu1.get(n, 0.0) - cpu0.get(n, 0.0), 2) for n in cpu1}
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
+        if self.profiler:
+            detail["_profile"] = self.profiler.stop()
         return detail
 
     async def cleanup(self) -> None:
@@ -366,6 +433,8 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             "missions": mission_spread(detail, detail["requested_at"]),
             "steps": step_profile(detail),
         }
+        if "_profile" in detail:
+            result["profile_top_leaves"] = detail["_profile"]
         result["checks"] = await bench.check(detail)
         checks = result["checks"]
         result["ok"] = bool(
@@ -507,6 +576,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chart", default=str(ROOT / "bench" / "results" / "e2e.png"))
     parser.add_argument("--append", action="store_true", help="keep the runs already in --out")
     parser.add_argument("--keep", action="store_true", help="keep each run's data")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy every service during the timed failover"
+    )
     parser.add_argument(
         "--reuse-stack",
         action="store_true",

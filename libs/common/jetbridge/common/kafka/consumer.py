@@ -125,6 +125,11 @@ class EventConsumer:
         except EventCodecError as error:
             await self._dead_letter(record, error.reason, str(error))
             return
+        await self._handle_event(event, record)
+
+    async def _handle_event(self, event: EventRecord, record: ConsumedRecord) -> None:
+        """Drop a repeat, else handle with retries; a handler that keeps failing sends
+        the record to the dead letters."""
         if await self.dedupe.seen(event.event_id):
             self.stats.duplicates += 1
             return

@@ -82,6 +82,9 @@ class PartitionReplay:
         self._stopping = asyncio.Event()
         self._progress = asyncio.Condition()
         self._probe: AIOKafkaConsumer | None = None
+        self._probe_lock = asyncio.Lock()
+        self._sync_calls = 0
+        self._last_probe: tuple[int, dict[TopicPartition, int]] | None = None
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -149,13 +152,31 @@ class PartitionReplay:
         End offsets come from a separate, paused probe consumer: asking the fetching
         consumer itself from another task stalled on its metadata lock under load.
         """
-        assigned = set(self.assigned)
         async with asyncio.timeout(timeout):
-            probe = await self._probe_for(assigned)
-            targets = await probe.end_offsets(list(assigned))
+            targets = await self._end_offsets_from_now()
             while not await self._reached(targets):
                 async with self._progress:
                     await self._progress.wait()
+
+    async def _end_offsets_from_now(self) -> dict[TopicPartition, int]:
+        """End offsets read after this call began; concurrent callers share one read.
+
+        A caller that arrives while a read is under way waits for the next one (the
+        one under way may have asked the broker before the caller's records were
+        written); every caller waiting then shares it: two reads per burst of
+        callers, however many there are (the Dispatcher syncs once per dispatch).
+        """
+        self._sync_calls += 1
+        ticket = self._sync_calls
+        async with self._probe_lock:
+            if self._last_probe is not None and self._last_probe[0] >= ticket:
+                return self._last_probe[1]
+            covers = self._sync_calls
+            assigned = set(self.assigned)
+            probe = await self._probe_for(assigned)
+            targets = dict(await probe.end_offsets(list(assigned)))
+            self._last_probe = (covers, targets)
+            return targets
 
     async def _reached(self, targets: dict[TopicPartition, int]) -> bool:
         for tp, end in targets.items():

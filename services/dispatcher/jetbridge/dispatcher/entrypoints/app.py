@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.common.events.envelope import EventRecord
-from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
+from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
+from jetbridge.common.kafka.keyed import KeyedEventConsumer
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
@@ -47,7 +48,11 @@ class DispatcherApp:
                 self.publisher, consumer_group=settings.group_id, topic=settings.dead_letter_topic
             )
         )
-        self.consumer = EventConsumer(
+        # Flights are dispatched side by side, each flight's decisions in log order: a
+        # dispatch waits on an RPC and an acks=all publish, so one at a time capped the
+        # service at 1 / latency (docs/benchmarks.md).
+        self.consumer = KeyedEventConsumer(
+            concurrency=settings.concurrency,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.group_id,
             topics=[settings.work_topic],

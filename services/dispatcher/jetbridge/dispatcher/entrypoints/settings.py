@@ -34,4 +34,7 @@ class DispatcherSettings(BaseSettings):
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
     registration_wait_s: float = 10.0
+    # Flights dispatched at once (each flight's decisions still one at a time, in
+    # order); 1 is the old serial Dispatcher.
+    concurrency: int = Field(default=64, ge=1)
     log_level: str = "INFO"

@@ -69,7 +69,6 @@ class Dispatcher:
     ) -> None:
         self.policy = policy or RetryPolicy()
         self._on_dispatch = on_dispatch or _ignore
-        self._outcome_of_last = "NONE"
         self._client = client
         self._state = state
         self._view = view
@@ -82,7 +81,10 @@ class Dispatcher:
 
     async def handle(self, event: EventRecord) -> None:
         """One span per flight decision handled (``dispatcher.dispatch``), child of the
-        Navigator's decision span: its gRPC calls and its outcome event are inside."""
+        Navigator's decision span: its gRPC calls and its outcome event are inside.
+
+        Reentrant: the service runs many at once, one at a time per flight (the keyed
+        consumer), so nothing about the decision in hand lives on ``self``."""
         if event.event_type not in HANDLED:
             return
         attributes = {
@@ -91,7 +93,6 @@ class Dispatcher:
             "jetbridge.dispatch.kind": event.event_type,
         }
         started = time.monotonic()
-        self._outcome_of_last = "NONE"
         with span_from(
             event.envelope.trace_context,
             "dispatcher.dispatch",
@@ -99,46 +100,46 @@ class Dispatcher:
             attributes=attributes,
         ):
             if event.event_type == "FlightPlanned":
-                await self._start(event)
+                outcome = await self._start(event)
             elif event.event_type == "FlightStepsCleared":
-                await self._clear(event)
+                outcome = await self._clear(event)
             else:
-                await self._cancel(event)
-        self._on_dispatch(event.event_type, self._outcome_of_last, time.monotonic() - started)
+                outcome = await self._cancel(event)
+        self._on_dispatch(event.event_type, outcome, time.monotonic() - started)
 
-    def _outcome(self, outcome: str, attempts: int | None = None) -> None:
-        self._outcome_of_last = outcome
+    @staticmethod
+    def _outcome(outcome: str, attempts: int | None = None) -> str:
+        """Name the dispatch's outcome on its span; returned for the metrics."""
         span = trace.get_current_span()
         span.set_attribute(OUTCOME, outcome)
         if attempts is not None:
             span.set_attribute("jetbridge.dispatch.attempts", attempts)
+        return outcome
 
-    async def _start(self, event: EventRecord) -> None:
+    async def _start(self, event: EventRecord) -> str:
         flight = PlannedFlight.from_payload(event.payload)
         await self._view.sync()
         if why := self._state.cancelled(flight):
-            self._skip(flight, why)
-            return
+            return self._skip(flight, why)
         endpoint = await self._endpoint_of(flight.cluster_id)
         if endpoint is None:
-            await self._failed(
+            return await self._failed(
                 event, flight, "UNKNOWN_CLUSTER", "no registration", transient=True, attempts=0
             )
-            return
 
         async def call() -> bool:
             return await self._client.start_flight(endpoint, flight, self.policy.call_deadline_s)
 
-        await self._deliver(event, flight, flight.steps, call)
+        return await self._deliver(event, flight, flight.steps, call)
 
-    async def _clear(self, event: EventRecord) -> None:
+    async def _clear(self, event: EventRecord) -> str:
         """FlightStepsCleared -> ClearSteps; a flight the agent lost is started again."""
         clearance = Clearance.from_event(event.event_id, event.payload)
         await self._view.sync()
         flight = self._state.planned.get(clearance.flight_id)
         if flight is None:
             unknown = PlannedFlight.unknown(clearance.flight_id)
-            await self._failed(
+            return await self._failed(
                 event,
                 unknown,
                 "UNKNOWN_FLIGHT",
@@ -147,13 +148,11 @@ class Dispatcher:
                 attempts=0,
                 steps=clearance.steps,
             )
-            return
         if why := self._state.cancelled(flight):
-            self._skip(flight, why)
-            return
+            return self._skip(flight, why)
         endpoint = await self._endpoint_of(flight.cluster_id)
         if endpoint is None:
-            await self._failed(
+            return await self._failed(
                 event,
                 flight,
                 "UNKNOWN_CLUSTER",
@@ -162,7 +161,6 @@ class Dispatcher:
                 attempts=0,
                 steps=clearance.steps,
             )
-            return
         deadline = self.policy.call_deadline_s
 
         async def call() -> bool:
@@ -176,15 +174,15 @@ class Dispatcher:
                 return created
             return False
 
-        await self._deliver(event, flight, clearance.steps, call)
+        return await self._deliver(event, flight, clearance.steps, call)
 
-    async def _cancel(self, event: EventRecord) -> None:
+    async def _cancel(self, event: EventRecord) -> str:
         """Navigator ended the flight: stop it on the data plane at its next step boundary."""
         await self._view.sync()
         flight = self._state.planned.get(str(event.payload["flight_id"]))
         endpoint = self._state.endpoints.get(flight.cluster_id) if flight else None
         if flight is None or endpoint is None:
-            return
+            return "NONE"
         reason = str(event.payload.get("reason") or event.event_type)
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
@@ -192,17 +190,15 @@ class Dispatcher:
                     endpoint, flight.flight_id, reason, self.policy.call_deadline_s
                 )
                 self.cancelled.append(flight.flight_id)
-                self._outcome("CANCELLED", attempt)
-                return
+                return self._outcome("CANCELLED", attempt)
             except DispatchError as error:
                 if error.code == "NOT_FOUND":
-                    self._outcome("NOT_FOUND", attempt)
-                    return  # never started: nothing to stop
+                    return self._outcome("NOT_FOUND", attempt)  # never started: nothing to stop
                 if not is_transient(error.code) or attempt == self.policy.max_attempts:
                     log.warning("CancelFlight %s: %s", flight.flight_id, error)
-                    self._outcome(error.code, attempt)
-                    return
+                    return self._outcome(error.code, attempt)
                 await self._sleep(self._backoff.delay(attempt - 1))
+        raise AssertionError("unreachable: the last attempt returns")
 
     async def _deliver(
         self,
@@ -210,7 +206,7 @@ class Dispatcher:
         flight: PlannedFlight,
         steps: Sequence[str],
         call: Callable[[], Awaitable[bool]],
-    ) -> None:
+    ) -> str:
         """Call with retries of transient errors; report FlightDispatched or ...Failed."""
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
@@ -218,7 +214,7 @@ class Dispatcher:
             except DispatchError as error:
                 transient = is_transient(error.code)
                 if not transient or attempt == self.policy.max_attempts:
-                    await self._failed(
+                    return await self._failed(
                         event,
                         flight,
                         error.code,
@@ -227,13 +223,11 @@ class Dispatcher:
                         attempts=attempt,
                         steps=steps,
                     )
-                    return
                 log.info("%s %s: %s, retrying", event.event_type, flight.flight_id, error.code)
                 await self._sleep(self._backoff.delay(attempt - 1))
                 await self._view.sync()
                 if why := self._state.cancelled(flight):
-                    self._skip(flight, why)
-                    return
+                    return self._skip(flight, why)
                 continue
             await self._outcomes.publish(
                 self._event(
@@ -244,8 +238,8 @@ class Dispatcher:
                     {"dispatched_at": self._wall_ms(), "attempts": attempt, "created": created},
                 )
             )
-            self._outcome("DISPATCHED", attempt)
-            return
+            return self._outcome("DISPATCHED", attempt)
+        raise AssertionError("unreachable: the last attempt returns")
 
     async def _endpoint_of(self, cluster_id: str) -> Endpoint | None:
         """Wait a little for a registration still on its way, then give up."""
@@ -257,10 +251,10 @@ class Dispatcher:
             await self._view.sync()
         return endpoint
 
-    def _skip(self, flight: PlannedFlight, why: str) -> None:
+    def _skip(self, flight: PlannedFlight, why: str) -> str:
         self.skipped.append(flight.flight_id)
-        self._outcome("SKIPPED")
         log.info("not dispatching %s: %s", flight.flight_id, why)
+        return self._outcome("SKIPPED")
 
     async def _failed(
         self,
@@ -272,9 +266,9 @@ class Dispatcher:
         transient: bool,
         attempts: int,
         steps: Sequence[str] | None = None,
-    ) -> None:
+    ) -> str:
         log.warning("dispatch of %s failed: %s %s", flight.flight_id, code, message)
-        self._outcome(f"FAILED_{code}", attempts)
+        outcome = self._outcome(f"FAILED_{code}", attempts)
         mark_failed(trace.get_current_span(), f"{code}: {message}")
         await self._outcomes.publish(
             self._event(
@@ -291,6 +285,7 @@ class Dispatcher:
                 },
             )
         )
+        return outcome
 
     @staticmethod
     def _event(
