@@ -94,6 +94,16 @@ def _jars_current(libs: Path, stamp: Path, digest: str) -> bool:
             and any(libs.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")))
 
 
+def random_cluster_id() -> str:
+    """What `StorageTool random-uuid` prints (URL-safe base64 of 16 random bytes),
+    without paying for a JVM start; like Kafka's own ``Uuid.randomUuid``, never one
+    that starts with '-', which the tool's ``-t`` would read as an option (a chaos
+    run's fresh stack failed on ``-fzX9LSUR5elvCylkYEzVw``: 1 start in 64)."""
+    while (raw := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())[0] == "-":
+        pass
+    return raw
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
@@ -153,11 +163,8 @@ class Kafka(Component):
         if self.initialized():
             return
         cluster_file = self.data_dir / "cluster.id"
-        if not cluster_file.exists():
-            # What `StorageTool random-uuid` prints (URL-safe base64 of 16 random
-            # bytes), without paying for a JVM start.
-            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            cluster_file.write_text(raw + "\n")
+        if not cluster_file.exists() or cluster_file.read_text().startswith("-"):
+            cluster_file.write_text(random_cluster_id() + "\n")
         cluster_id = cluster_file.read_text().strip()
         with timed(self.name, f"formatted {self.log_dirs} (cluster {cluster_id})"):
             run([java(), "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",

@@ -129,3 +129,19 @@ async def test_mariadb_answers_on_its_dsn(mysql_dsn: str) -> None:
         await asyncmy.connect(host=url.hostname, port=url.port, user=url.username,
                               password="not-the-password")
     assert refused.value.args[0] == 1045
+
+
+def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kafka-storage format -t -fzX9...` reads the id as an option: a chaos run's own
+    fresh stack failed on it. The first uuid drawn here encodes to '-...'."""
+    sys.path.insert(0, str(REPO_ROOT / "deploy" / "local"))
+    import kafka as local_kafka  # noqa: PLC0415 - deploy/local is not a package
+
+    draws = iter([bytes([0xF8]) + bytes(15), bytes(16)])  # 0xF8 -> '-' in urlsafe base64
+
+    class FakeUuid:
+        def __init__(self) -> None:
+            self.bytes = next(draws)
+
+    monkeypatch.setattr(local_kafka.uuid, "uuid4", FakeUuid)
+    assert local_kafka.random_cluster_id() == "A" * 22
