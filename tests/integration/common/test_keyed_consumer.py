@@ -83,7 +83,9 @@ async def test_keys_run_side_by_side_and_each_key_keeps_its_order(kafka_bootstra
         await consumer.stop()
         await task
 
-    assert {key: order for key, order in seen.items()} == {f"c{k}": list(range(8)) for k in range(30)}
+    assert {key: order for key, order in seen.items()} == {
+        f"c{k}": list(range(8)) for k in range(30)
+    }
     assert consumer.stats.duplicates == 5
     assert 2 <= consumer.max_in_flight <= 16
 
@@ -130,7 +132,9 @@ async def test_a_slow_key_holds_the_commit_but_not_the_other_keys(kafka_bootstra
     assert [r.value for r in letters] == [b"not avro at all"]
 
 
-async def test_a_restarted_member_starts_at_the_first_unhandled_record(kafka_bootstrap: str) -> None:
+async def test_a_restarted_member_starts_at_the_first_unhandled_record(
+    kafka_bootstrap: str,
+) -> None:
     """The contiguous commit is what a crash resumes from: nothing handled is lost,
     nothing after the gap was committed."""
     topic = await create_topic(kafka_bootstrap, "keyed-restart", partitions=1)
@@ -178,3 +182,56 @@ async def test_a_restarted_member_starts_at_the_first_unhandled_record(kafka_boo
 
     assert sorted(first) == ["a", "c", "d"]
     assert sorted(second) == ["b", "c", "d"], "resumed at offset 1 (b), the first unhandled"
+
+
+async def test_unwanted_types_are_committed_undecoded_and_garbage_still_dead_lettered(
+    kafka_bootstrap: str,
+) -> None:
+    topic = await create_topic(kafka_bootstrap, "keyed-wanted", partitions=1)
+    dlq = await create_topic(kafka_bootstrap, "keyed-wanted-dlq", partitions=1)
+    handled: list[str] = []
+
+    async def handler(event: EventRecord, _: ConsumedRecord) -> None:
+        handled.append(event.event_type)
+
+    registered = new_event(
+        "ClusterRegistered",
+        {
+            "cluster_id": "c",
+            "name": "c",
+            "registered_at": 0,
+            "failover_enabled": True,
+            "endpoint": "127.0.0.1:1",
+            "certificate_identity": "",
+        },
+        aggregate_type="Cluster",
+        aggregate_id="c",
+        producer="test",
+        schema_version=1,
+    )
+    async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
+        await publisher.publish_many_to(topic, [_event("c", n) for n in range(3)])
+        await publisher.publish_many_to(topic, [registered])
+        # garbage claiming a skipped type is skipped; garbage with no header is not
+        await publisher.send_raw(topic, b"k", b"junk", [("event_type", b"ClusterHealthChanged")])
+        await publisher.send_raw(topic, b"k", b"junk without headers", [])
+        consumer = _consumer(
+            kafka_bootstrap,
+            publisher,
+            topic,
+            dlq,
+            handler,
+            wanted=frozenset({"ClusterRegistered"}),
+        )
+        group = consumer._consumer._group_id
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await _until(lambda: handled and consumer.stats.dead_lettered == 1)
+        await consumer.stop()
+        await task
+        assert await _committed(kafka_bootstrap, group, TopicPartition(topic, 0)) == 6
+
+    assert handled == ["ClusterRegistered"]
+    assert consumer.stats.skipped == 4
+    letters = await read_all(kafka_bootstrap, dlq, expected=1)
+    assert [r.value for r in letters] == [b"junk without headers"]

@@ -66,3 +66,26 @@ def test_planned_flights_are_folded_and_clearances_keep_their_event_id() -> None
     )
     assert clearance == Clearance("ev-1", "f", ("DELETE_DEPLOYMENT",), 5, 4)
     assert PlannedFlight.unknown("x").flight_id == "x"
+
+
+def test_the_state_reader_decodes_every_event_type_the_state_folds() -> None:
+    """STATE_EVENTS lets the reader skip records undecoded: a type apply() folds but
+    STATE_EVENTS forgets would silently never reach the state. Every version of every
+    schema, with generated payloads: only the listed types change the state."""
+    from fastavro.utils import generate_many  # noqa: PLC0415
+
+    from jetbridge.common.events import SchemaRegistry  # noqa: PLC0415
+    from jetbridge.dispatcher.domain.model import STATE_EVENTS  # noqa: PLC0415
+
+    registry = SchemaRegistry()
+    changed_by: set[str] = set()
+    for event_type in registry.event_types():
+        for schema in registry.versions(event_type):
+            for datum in generate_many(schema.parsed, 5):
+                state = DispatchState()
+                before = repr(state)
+                state.apply(event_type, datum)
+                if repr(state) != before:
+                    changed_by.add(event_type)
+    assert changed_by <= STATE_EVENTS
+    assert changed_by == STATE_EVENTS - {"ClusterDeregistered"}  # removes only: none to remove

@@ -39,3 +39,18 @@ def trace_carrier(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]
         for key, value in headers or ()
         if key in ("traceparent", "tracestate")
     }
+
+
+def unwanted(headers: Sequence[tuple[str, bytes]] | None, wanted: frozenset[str] | None) -> bool:
+    """True when the record's ``event_type`` header names a type the reader ignores.
+
+    Lets a reader skip a record without decoding it. A record without the header (a
+    foreign or malformed one) is never skipped here: decoding it is what sends it to
+    the dead letters.
+    """
+    if wanted is None:
+        return False
+    for key, value in headers or ():
+        if key == "event_type":
+            return value.decode(errors="replace") not in wanted
+    return False

@@ -37,6 +37,7 @@ from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.events.errors import EventCodecError
 from jetbridge.common.kafka.consumer import EventConsumer, consumed_record
 from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.kafka.headers import unwanted
 from jetbridge.common.logs import correlation_scope
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,12 @@ class KeyedEventConsumer(EventConsumer):
 
     def _admit(self, partition: TopicPartition, raw: ConsumerRecord) -> None:
         record = consumed_record(raw)
+        if unwanted(record.headers, self.wanted):  # nothing to do: handled at once
+            self.stats.skipped += 1
+            progress = self._progress.setdefault(partition, _Progress())
+            progress.admitted.append(record.offset)
+            progress.handled.add(record.offset)
+            return
         try:
             event: EventRecord | None = self.codec.decode(record.value or b"")
             error = None

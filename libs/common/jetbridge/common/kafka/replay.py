@@ -35,6 +35,7 @@ from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.events.errors import EventCodecError
 from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.kafka.headers import unwanted
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,9 @@ class PartitionReplay:
         client_id: str = "jetbridge-replay",
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        wanted: frozenset[str] | None = None,
     ) -> None:
+        self.wanted = wanted  # event types the handler folds; others are not decoded
         self.codec = codec or EventCodec()
         self.ready = asyncio.Event()
         self.assigned: set[TopicPartition] = set()
@@ -199,6 +202,8 @@ class PartitionReplay:
         return self._probe
 
     async def _handle(self, record: ConsumerRecord) -> None:
+        if unwanted(record.headers, self.wanted):
+            return
         consumed = ConsumedRecord(
             topic=record.topic,
             partition=record.partition,

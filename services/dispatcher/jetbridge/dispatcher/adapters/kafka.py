@@ -14,7 +14,7 @@ from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.producer import EventPublisher
 from jetbridge.common.kafka.replay import PartitionReplay
-from jetbridge.dispatcher.domain.model import DispatchState
+from jetbridge.dispatcher.domain.model import STATE_EVENTS, DispatchState
 
 
 class StateReader:
@@ -26,6 +26,7 @@ class StateReader:
             handler=self._apply,
             group_id=None,
             client_id="jetbridge-dispatcher-state",
+            wanted=STATE_EVENTS,
         )
 
     def _apply(self, event: EventRecord, _: ConsumedRecord) -> None:

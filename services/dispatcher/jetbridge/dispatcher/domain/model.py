@@ -97,6 +97,18 @@ class Endpoint:
     identity: str
 
 
+# The events DispatchState.apply folds; the state reader decodes no others.
+STATE_EVENTS = frozenset(
+    {
+        "FlightPlanned",
+        "ClusterRegistered",
+        "ClusterDeregistered",
+        "MissionCancelled",
+        "FailoverCancelled",
+    }
+)
+
+
 @dataclass
 class DispatchState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)

@@ -6,8 +6,8 @@ import asyncio
 
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
-from jetbridge.common.kafka.keyed import KeyedEventConsumer
 from jetbridge.common.kafka.deadletter import ConsumedRecord
+from jetbridge.common.kafka.keyed import KeyedEventConsumer
 from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
 from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
@@ -15,7 +15,7 @@ from jetbridge.dispatcher.adapters.kafka import PublisherOutcomes, StateReader
 from jetbridge.dispatcher.adapters.metrics import observe_dispatch
 from jetbridge.dispatcher.domain.model import DispatchState, RetryPolicy
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
-from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
+from jetbridge.dispatcher.service_layer.dispatch import HANDLED, Dispatcher
 
 
 class DispatcherApp:
@@ -53,6 +53,7 @@ class DispatcherApp:
         # service at 1 / latency (docs/benchmarks.md).
         self.consumer = KeyedEventConsumer(
             concurrency=settings.concurrency,
+            wanted=HANDLED,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.group_id,
             topics=[settings.work_topic],
