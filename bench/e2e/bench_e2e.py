@@ -193,6 +193,10 @@ class E2EBench(Demo):
                 "JETBRIDGE_PILOT_CLUSTER_ADAPTER": config.adapter,
             }
         }
+        if args.dispatcher_concurrency is not None:  # 1: the serial Dispatcher, for A/B runs
+            extra["dispatcher"] = {
+                "JETBRIDGE_DISPATCHER_CONCURRENCY": str(args.dispatcher_concurrency)
+            }
         if config.adapter == "memory":
             extra["pilot-"]["JETBRIDGE_PILOT_MEMORY_SECRET_STORE_DIR"] = str(
                 self.state / "secret-store"
@@ -404,6 +408,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
     bench = E2EBench(args, env, config)
     result: dict[str, Any] = {"config": config.name, **config.__dict__}
     result["pilot_slots"] = args.pilot_slots
+    result["dispatcher_concurrency"] = args.dispatcher_concurrency or 64
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["loadavg_before"] = list(os.getloadavg())
     try:
@@ -569,6 +574,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-kube", type=int, default=100, help="largest size run on the real clusters"
     )
     parser.add_argument("--pilot-slots", type=int, default=16, help="JETBRIDGE_PILOT_MAX_FLIGHTS")
+    parser.add_argument(
+        "--dispatcher-concurrency",
+        type=int,
+        help="JETBRIDGE_DISPATCHER_CONCURRENCY (default: the service's, 64; 1 = serial)",
+    )
     parser.add_argument(
         "--provision-deadline", type=int, default=600, help="seconds per provisioning step"
     )
