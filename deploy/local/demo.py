@@ -107,6 +107,9 @@ def provisioning(deployment_id: str, step_deadline_s: int = 120) -> NewFlight:
 class Demo:
     producer = "demo"  # the producer named in the events this driver publishes
     provision_step_deadline_s = 120  # each provisioning step's deadline
+    # Seconds the failover may take beyond its own limit: a fault suite adds the time
+    # the servers it restarted were away (bench/chaos).
+    failover_extra_deadline_s = 0.0
 
     def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
         self.args = args
@@ -545,7 +548,8 @@ class Demo:
                     unsettled = [m for m in detail["missions"] if m["status"] in LIVE]
                     if not unsettled or time.monotonic() - ended_at > 30:
                         break
-                if time.monotonic() - started > 300 + 10 * len(self.deployments):
+                deadline_s = 300 + 10 * len(self.deployments) + self.failover_extra_deadline_s
+                if time.monotonic() - started > deadline_s:
                     raise RuntimeError(f"failover not finished: {detail['status']}")
                 if dead := self.procs.dead():
                     raise RuntimeError(f"{dead} stopped during the failover")
