@@ -537,7 +537,17 @@ def configs(args: argparse.Namespace) -> list[Config]:
         for m in args.modes
         for i in args.instances
     ]
-    return [c for c in out if c.adapter == "memory" or c.deployments <= args.max_kube]
+    out = [c for c in out if c.adapter == "memory" or c.deployments <= args.max_kube]
+    for c in [
+        c for c in out if c.adapter == "memory" and c.mode == "CONTROLLED" and c.instances > 1
+    ]:
+        # Each Pilot process holds its own in-memory cluster, and a Controlled
+        # destination flight is parked and re-claimed between rounds, maybe by the
+        # other Pilot, which never saw its namespace: UPSERT_DEPLOYMENT then fails
+        # "namespace not found" (measured 2026-12-02). Not a valid configuration.
+        OUT.print(f"[yellow]skipping {c.name}: in-memory clusters are per Pilot process[/]")
+        out.remove(c)
+    return out
 
 
 def load_runs(out: Path) -> list[dict[str, Any]]:
