@@ -54,6 +54,7 @@ from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
+from jetbridge.common.settings import env_file_path  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
 
 CODEC = EventCodec()
@@ -562,7 +563,7 @@ def save(out: Path, runs: list[dict[str, Any]], chart_path: Path) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    stack_env = ROOT / ".state" / "stack.env"
+    stack_env = env_file_path()  # .state/stack.env, or under $JETBRIDGE_STATE_DIR
     env = read_env_file(stack_env) if args.reuse_stack else bring_up_stack()
     out = Path(args.out)
     previous = load_runs(out) if args.append else []

@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 from demo import Demo  # noqa: E402
 from demo_world import read_env_file  # noqa: E402
 
+from jetbridge.common.settings import env_file_path  # noqa: E402
+
 pytestmark = pytest.mark.integration
 
 Span = dict[str, Any]
@@ -172,7 +174,7 @@ async def check_metrics(demo: Demo) -> None:
 
 @pytest.mark.timeout(240)
 async def test_one_mission_is_one_trace_across_the_services_and_metrics_answer() -> None:
-    env_file = ROOT / ".state" / "stack.env"
+    env_file = env_file_path()  # .state/stack.env, or under $JETBRIDGE_STATE_DIR
     if not env_file.exists():
         pytest.fail("the local stack is not up: run `make stack-up`", pytrace=False)
     args = argparse.Namespace(deployments=1, exit_when_done=True, port=0, keep=False)
