@@ -8,6 +8,15 @@ Order of a fence, so that at no instant can both sides write:
   3. lock the epoch row again; if it still holds OUR epoch, GRANT CONNECT (and LOGIN)
      to the new role; COMMIT. A newer fencer in between wins and we grant nothing.
 Between 1 and 3 neither side can connect: a crash there is safe and resumable.
+
+Cost with many Deployments: every check of a privilege Jetbridge's role holds through
+a role membership makes PostgreSQL compute all the roles it is a member of (two per
+Deployment), anew after any role or ACL change on the server, which every fence makes;
+on PostgreSQL 15 that is O(memberships^2). So a fence avoids such checks: provisioning
+gives Jetbridge's role direct grants on what a fence touches and two SECURITY DEFINER
+functions (``sql/postgresql.sql``, "fast path") that grant and revoke CONNECT as the
+owner role; preflight checks first look for a direct grant. Deployments provisioned
+before that (no helper functions) are fenced the old way, with the same statements.
 """
 
 from __future__ import annotations
@@ -78,8 +87,21 @@ class PostgresFencer:
         return me
 
     async def _require_members(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> None:
-        """Jetbridge acts through the owner role and the terminator role only."""
-        for role in (dep.owner_role, dep.terminator_role):
+        """Jetbridge acts through the owner role and the terminator role only.
+
+        A direct grant with INHERIT is enough and cheap to see; any other case gets the
+        exact (with many roles, costly) check, which names what is missing.
+        """
+        needed = [dep.owner_role, dep.terminator_role]
+        direct_grants = (
+            Q["my_direct_grants"]
+            if conn.get_server_version().major >= 16
+            else Q["my_direct_grants_pg15"]
+        )
+        direct = {row["rolname"] for row in await conn.fetch(direct_grants, needed)}
+        for role in needed:
+            if role in direct:
+                continue
             row = await conn.fetchrow(Q["my_membership"], role)
             assert row is not None
             if not (row["member"] and row["inherits"]):
@@ -229,12 +251,18 @@ class PostgresFencer:
                 ):
                     await self._ddl(conn, "set_local_role", role=pg_ident(dep.owner_role))
                     await self._ddl(conn, "grant_schema", data_role=pg_ident(dep.data_role))
+                    # The fence's fast path (module docstring): as the owner, so the
+                    # grantee SESSION_USER is Jetbridge's role.
+                    await self._ddl(conn, "grant_connect_fencer", database=pg_ident(db))
                     if db == dep.epoch_database:
                         await self._ddl(conn, "state_schema", owner=pg_ident(dep.owner_role))
                         await conn.execute(Q["state_table"])
                         await conn.execute(
                             Q["init_state"], dep.deployment_id, dep.initial_active.value
                         )
+                        await conn.execute(Q["create_revoke_helper"])
+                        await conn.execute(Q["create_grant_helper"])
+                        await conn.execute(Q["grant_fencer"])
             finally:
                 await conn.close()
 
@@ -270,6 +298,7 @@ class PostgresFencer:
             await self._require_members(conn, dep)
             roles = await self._roles(conn, dep)
             db_oids = await self._database_oids(conn, dep)
+            helpers = await conn.fetchval(Q["fence_helpers"]) == 2
             apc = dep.ownership is OwnershipModel.APC_MANAGED
             async with conn.transaction():
                 current = _state(await conn.fetchrow(Q["lock_state"]))
@@ -277,10 +306,7 @@ class PostgresFencer:
                 async with _privilege(
                     f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
                 ):
-                    for db in dep.databases:
-                        await self._ddl(
-                            conn, "revoke_connect", database=pg_ident(db), role=pg_ident(old)
-                        )
+                    await self._connect_privilege(conn, dep, old, grant=False, helpers=helpers)
                 if apc:
                     async with _privilege(
                         "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {old}"
@@ -309,10 +335,7 @@ class PostgresFencer:
                 async with _privilege(
                     f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
                 ):
-                    for db in dep.databases:
-                        await self._ddl(
-                            conn, "grant_connect", database=pg_ident(db), role=pg_ident(new)
-                        )
+                    await self._connect_privilege(conn, dep, new, grant=True, helpers=helpers)
                 await conn.execute(Q["mark_active"], epoch, activate.value)
         finally:
             await conn.close()
@@ -329,6 +352,36 @@ class PostgresFencer:
             took_ms=_ms(started),
             already_applied=decision is Decision.ALREADY_APPLIED,
         )
+
+    async def _connect_privilege(
+        self,
+        conn: asyncpg.Connection,
+        dep: DeploymentDatabases,
+        role: str,
+        *,
+        grant: bool,
+        helpers: bool,
+    ) -> None:
+        """GRANT CONNECT to ``role``, or REVOKE it from PUBLIC and ``role``, on every
+        database of the Deployment, in the caller's transaction.
+
+        With the provisioned helpers the owner role itself runs the statement (no
+        lookup of our memberships); without them, the same statement as ourselves.
+        """
+        if helpers:
+            await conn.execute(
+                Q["call_grant_helper" if grant else "call_revoke_helper"],
+                list(dep.databases),
+                role,
+            )
+            return
+        for db in dep.databases:
+            await self._ddl(
+                conn,
+                "grant_connect" if grant else "revoke_connect",
+                database=pg_ident(db),
+                role=pg_ident(role),
+            )
 
     async def _sweep(
         self, conn: asyncpg.Connection, dep: DeploymentDatabases, role_oid: int, db_oids: list[int]

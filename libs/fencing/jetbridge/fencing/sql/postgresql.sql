@@ -13,6 +13,24 @@ SELECT rolname, oid, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = ANY($1:
 SELECT pg_has_role(current_user, $1::text, 'MEMBER') AS member,
        pg_has_role(current_user, $1::text, 'USAGE') AS inherits;
 
+-- Which of the roles $1 are granted to the current user DIRECTLY, with INHERIT: enough
+-- for pg_has_role(current_user, role, 'USAGE'), and cheap. pg_has_role computes every
+-- role the current user is a member of (two per Deployment for Jetbridge's role): on
+-- PostgreSQL 15 that costs O(memberships^2) after any role change on the server, 0.2 s
+-- with 1,000 Deployments. Roles not listed get the exact check (my_membership).
+-- (Our own oid as a subquery, so the plan starts from the named roles, not from all of
+-- our memberships.) PostgreSQL 16+: INHERIT is an option of each grant.
+-- name: my_direct_grants
+SELECT g.rolname FROM pg_roles g JOIN pg_auth_members m ON m.roleid = g.oid
+WHERE g.rolname = ANY($1::text[]) AND m.inherit_option
+  AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user);
+
+-- PostgreSQL 15: INHERIT is an attribute of the member role.
+-- name: my_direct_grants_pg15
+SELECT g.rolname FROM pg_roles g JOIN pg_auth_members m ON m.roleid = g.oid
+WHERE g.rolname = ANY($1::text[])
+  AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user AND rolinherit);
+
 -- name: privileges_of
 SELECT pg_has_role($1::text, $2::text, 'USAGE');
 
@@ -32,8 +50,12 @@ WHERE locktype = 'object' AND database = 0
   AND classid = 'pg_database'::regclass AND objid = ANY($1::oid[]) AND objsubid = 0
   AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid();
 
+-- The same backend status array as pg_stat_activity (pid and role are shown to anyone
+-- there too), without its per-row check whether we may see each session's details: that
+-- check computes our role memberships again after every role change on the server.
 -- name: role_sessions
-SELECT pid FROM pg_stat_activity WHERE usesysid = $1::oid AND pid <> pg_backend_pid();
+SELECT pg_stat_get_backend_pid(id) AS pid FROM pg_stat_get_backend_idset() AS id
+WHERE pg_stat_get_backend_userid(id) = $1::oid AND pg_stat_get_backend_pid(id) <> pg_backend_pid();
 
 -- name: terminate
 SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int
@@ -69,6 +91,81 @@ WHERE id;
 UPDATE jetbridge_fencing.state SET phase = 'ACTIVE', updated_at = clock_timestamp()
 WHERE id AND epoch = $1 AND target_side = $2;
 
+-- ------------------------------------------------- the fence's fast path (provisioned)
+--
+-- Every privilege Jetbridge's role uses through its membership in the owner role makes
+-- PostgreSQL compute the set of roles Jetbridge's role is a member of. With N
+-- Deployments that set has ~5N roles, every role or database ACL change on the server
+-- throws it away in every backend, and on PostgreSQL 15 computing it is O(N^2): about
+-- 0.2 s at N = 1,000 on an idle core, and a fence needed eight of them. So provisioning
+-- gives Jetbridge's own role DIRECT grants on what a fence touches (CONNECT, the schema,
+-- the state table), and CONNECT is granted and revoked by two SECURITY DEFINER
+-- functions owned by the owner role (as the database owner, REVOKE/GRANT need no
+-- membership lookup). They do only what a member of the owner role may do anyway, and
+-- check that their caller still is one (a direct grant: cheap; else pg_has_role).
+-- name: fence_helpers
+SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'jetbridge_fencing' AND p.proname IN ('revoke_connect', 'grant_connect');
+
+-- name: create_revoke_helper
+CREATE OR REPLACE FUNCTION jetbridge_fencing.revoke_connect(databases text[], role text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    db text;
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_auth_members
+        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+    ) THEN
+        IF NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+            RAISE EXCEPTION 'permission denied: % is not a member of %',
+                session_user, current_user USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    FOREACH db IN ARRAY databases LOOP
+        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I', db, role);
+    END LOOP;
+END
+$fn$;
+
+-- name: create_grant_helper
+CREATE OR REPLACE FUNCTION jetbridge_fencing.grant_connect(databases text[], role text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    db text;
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_auth_members
+        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+    ) THEN
+        IF NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+            RAISE EXCEPTION 'permission denied: % is not a member of %',
+                session_user, current_user USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    FOREACH db IN ARRAY databases LOOP
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
+    END LOOP;
+END
+$fn$;
+
+-- Run as the owner role (SET LOCAL ROLE), so SESSION_USER is Jetbridge's role.
+-- name: grant_fencer
+REVOKE ALL ON FUNCTION jetbridge_fencing.revoke_connect(text[], text),
+    jetbridge_fencing.grant_connect(text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jetbridge_fencing.revoke_connect(text[], text),
+    jetbridge_fencing.grant_connect(text[], text) TO SESSION_USER;
+GRANT USAGE ON SCHEMA jetbridge_fencing TO SESSION_USER;
+GRANT SELECT, UPDATE ON jetbridge_fencing.state TO SESSION_USER;
+
+-- name: call_revoke_helper
+SELECT jetbridge_fencing.revoke_connect($1::text[], $2::text);
+
+-- name: call_grant_helper
+SELECT jetbridge_fencing.grant_connect($1::text[], $2::text);
+
 -- ------------------------------------------------------------------ DDL templates
 
 -- name: create_group_role
@@ -100,6 +197,9 @@ REVOKE CONNECT ON DATABASE {database} FROM PUBLIC, {role};
 
 -- name: grant_connect
 GRANT CONNECT ON DATABASE {database} TO {role};
+
+-- name: grant_connect_fencer
+GRANT CONNECT ON DATABASE {database} TO SESSION_USER;
 
 -- name: set_local_role
 SET LOCAL ROLE {role};
