@@ -55,7 +55,13 @@ from urllib.parse import quote, urlsplit
 import asyncpg
 
 from jetbridge.common.settings import load_stack_settings
-from jetbridge.fencing.domain import DeploymentDatabases, FencingOutcome, OwnershipModel, Side
+from jetbridge.fencing.domain import (
+    DeploymentDatabases,
+    FencingOutcome,
+    NotProvisioned,
+    OwnershipModel,
+    Side,
+)
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.fencing.quoting import pg_ident, pg_literal
 from jetbridge.fencing.sqlfiles import queries
@@ -389,15 +395,21 @@ async def fence_all(
     sem = asyncio.Semaphore(concurrency)
     # Where each Deployment is now (not timed): a fresh run fences A -> B at epoch 1.
     targets: list[tuple[DeploymentDatabases, Side, int]] = [(d, Side.B, 1) for d in deps]
+    skipped = 0
     if reuse:
         reader = PostgresFencer(admin_dsn)
 
-        async def read(dep: DeploymentDatabases) -> tuple[DeploymentDatabases, Side, int]:
+        async def read(dep: DeploymentDatabases) -> tuple[DeploymentDatabases, Side, int] | None:
             async with sem:
-                st = await reader.state(dep)
+                try:
+                    st = await reader.state(dep)
+                except NotProvisioned:  # e.g. the server restarted mid-provision
+                    return None
             return dep, st.target_side.other(), st.epoch + 1
 
-        targets = list(await asyncio.gather(*(read(d) for d in deps)))
+        read_back = await asyncio.gather(*(read(d) for d in deps))
+        targets = [t for t in read_back if t is not None]
+        skipped = len(deps) - len(targets)
     outcomes: list[tuple[float, FencingOutcome]] = []
     per_statement: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
@@ -428,7 +440,8 @@ async def fence_all(
     total = [ms for ms, _ in outcomes]
     result: dict[str, Any] = {
         "fenced": len(outcomes),
-        "requested": len(deps),
+        "requested": len(targets),
+        "skipped_not_provisioned": skipped,
         "errors": errors[:10],
         "error_count": len(errors),
         "concurrency": concurrency,
@@ -437,7 +450,7 @@ async def fence_all(
         "per_fence_ms": summary(total),
         "revoked_ms": summary([o.revoked_ms for _, o in outcomes]),
         "sessions_gone_ms": summary([o.sessions_gone_ms for _, o in outcomes]),
-        "stopped_by_budget": len(outcomes) + len(errors) < len(deps),
+        "stopped_by_budget": len(outcomes) + len(errors) < len(targets),
         "loadavg_1m": load.report(),
     }
     if per_statement:
