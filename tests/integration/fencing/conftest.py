@@ -31,14 +31,26 @@ VARIANTS = [
 ]
 
 
-@pytest.fixture(scope="session", params=VARIANTS, ids=[v.id for v in VARIANTS])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+POSTGRES_VARIANTS = [v for v in VARIANTS if v.kind == "postgres"]
+
+
+@asynccontextmanager
+async def engine_of(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    """The engine of ``request.param`` (a Variant), with an admin role of its own."""
     variant: Variant = request.param
     dsn = request.getfixturevalue(variant.dsn_fixture)
     eng = Engine(name=variant.id, kind=variant.kind, superuser_dsn=dsn, ownership=variant.ownership)
     eng.admin = await eng.create_admin()
-    yield eng
-    await eng.drop_admin(eng.admin)
+    try:
+        yield eng
+    finally:
+        await eng.drop_admin(eng.admin)
+
+
+@pytest.fixture(scope="session", params=VARIANTS, ids=[v.id for v in VARIANTS])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    async with engine_of(request) as eng:
+        yield eng
 
 
 @asynccontextmanager

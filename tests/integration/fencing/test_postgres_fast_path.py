@@ -11,13 +11,15 @@ existed are still fenced, the old way, until provisioning runs again.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 
 from jetbridge.fencing.domain import DeploymentDatabases, MissingPrivilege, Side
 from jetbridge.fencing.quoting import pg_ident
 
-from .conftest import deployed
+from .conftest import POSTGRES_VARIANTS, deployed, engine_of
 from .harness import Engine, PgSession
 from .test_contract import can_login_and_write
 
@@ -29,9 +31,11 @@ HELPERS = (
 )
 
 
-def postgres_only(engine: Engine) -> None:
-    if engine.kind != "postgres":
-        pytest.skip("PostgreSQL's fast path; MariaDB has no role memberships to look up")
+@pytest.fixture(scope="module", params=POSTGRES_VARIANTS, ids=[v.id for v in POSTGRES_VARIANTS])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    """PostgreSQL engines only: MariaDB has no role memberships to look up."""
+    async with engine_of(request) as eng:
+        yield eng
 
 
 async def superuser(engine: Engine, database: str | None = None) -> asyncpg.Connection:
@@ -79,7 +83,6 @@ async def provisioned_the_old_way(engine: Engine, dep: DeploymentDatabases) -> N
 
 
 async def test_provisioning_grants_the_fast_path(engine: Engine) -> None:
-    postgres_only(engine)
     async with deployed(engine, extra_db=True) as dep:
         su = await superuser(engine, dep.epoch_database)
         try:
@@ -117,7 +120,6 @@ async def test_provisioning_grants_the_fast_path(engine: Engine) -> None:
 
 
 async def test_login_roles_cannot_call_the_helpers(engine: Engine) -> None:
-    postgres_only(engine)
     async with deployed(engine) as dep:
         session = await engine.login(dep, Side.A)
         assert isinstance(session, PgSession)
@@ -137,7 +139,6 @@ async def test_login_roles_cannot_call_the_helpers(engine: Engine) -> None:
 async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -> None:
     """Direct grants stay when the owner membership goes; the helpers and the preflight
     still refuse, and nothing is revoked."""
-    postgres_only(engine)
     async with deployed(engine) as dep:
         await revoke_every_grant(engine, dep.owner_role, engine.admin)
         with pytest.raises(MissingPrivilege) as missing:
@@ -171,7 +172,6 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
 
 
 async def test_deployments_provisioned_before_the_fast_path(engine: Engine) -> None:
-    postgres_only(engine)
     async with deployed(engine, extra_db=True) as dep:
         await provisioned_the_old_way(engine, dep)
         fencer = engine.fencer(engine.admin)
