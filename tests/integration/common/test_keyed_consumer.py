@@ -31,9 +31,15 @@ def _event(cluster: str, n: int) -> EventRecord:
 
 
 def _consumer(
-    bootstrap: str, publisher: EventPublisher, topic: str, dlq: str, handler: object, **kw: object
+    bootstrap: str,
+    publisher: EventPublisher,
+    topic: str,
+    dlq: str,
+    handler: object,
+    group: str | None = None,
+    **kw: object,
 ) -> KeyedEventConsumer:
-    group = f"keyed-{uuid.uuid4().hex[:8]}"
+    group = group or f"keyed-{uuid.uuid4().hex[:8]}"
     return KeyedEventConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -165,14 +171,7 @@ async def test_a_restarted_member_starts_at_the_first_unhandled_record(
         async def records(event: EventRecord, _: ConsumedRecord) -> None:
             second.append(event.envelope.aggregate_id)
 
-        again = KeyedEventConsumer(
-            bootstrap_servers=kafka_bootstrap,
-            group_id=group,
-            topics=[topic],
-            handler=records,
-            dead_letters=DeadLetterPublisher(publisher, consumer_group=group, topic=dlq),
-            codec=CODEC,
-        )
+        again = _consumer(kafka_bootstrap, publisher, topic, dlq, records, group=group)
         await again.start()
         task = asyncio.create_task(again.run())
         await _until(lambda: len(second) >= 3)
