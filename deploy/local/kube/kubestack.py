@@ -116,11 +116,29 @@ class SecretsStore:
         return f"started pid {pid} (ready in {waited:.1f}s)"
 
     def stop(self) -> str:
+        """Stop whatever serves the port: a fault injected on purpose (tests, chaos)."""
         pids = self.pids()
         for pid in pids:
             stop_pid(pid, timeout=10)
         self.pid_file.unlink(missing_ok=True)
         return f"stopped pid(s) {pids}" if pids else "not running"
+
+    def release(self) -> str:
+        """Stop the store only if this state dir started it (``down``).
+
+        The port is shared by every checkout on the machine: a clone's ``up`` reuses the
+        store another state dir started, and its ``down`` must not take it from under
+        that other stack.
+        """
+        own = read_pid(self.pid_file)
+        if own is not None and alive(own) and self.owns(cmdline(own)):
+            stop_pid(own, timeout=10)
+            self.pid_file.unlink(missing_ok=True)
+            return f"stopped pid {own}"
+        self.pid_file.unlink(missing_ok=True)
+        others = find_pids(self.owns)
+        return (f"left pid(s) {others} running: started by another state dir"
+                if others else "not running")
 
 
 # --- clusters -------------------------------------------------------------------------
@@ -190,7 +208,7 @@ def down() -> list[str]:
     root = state_root()
     with _locked(root):
         done = [f"{c.name}: {item}" for c in known_clusters(root) for item in c.stop()]
-        done.append(f"secrets-store: {SecretsStore(root).stop()}")
+        done.append(f"secrets-store: {SecretsStore(root).release()}")
         (root / "kube.env").unlink(missing_ok=True)
         return done
 
