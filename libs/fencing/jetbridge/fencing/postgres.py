@@ -260,6 +260,7 @@ class PostgresFencer:
                         await conn.execute(
                             Q["init_state"], dep.deployment_id, dep.initial_active.value
                         )
+                        await conn.execute(Q["create_member_check"])
                         await conn.execute(Q["create_revoke_helper"])
                         await conn.execute(Q["create_grant_helper"])
                         await conn.execute(Q["grant_fencer"])

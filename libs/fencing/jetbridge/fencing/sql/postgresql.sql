@@ -107,22 +107,31 @@ WHERE id AND epoch = $1 AND target_side = $2;
 SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'jetbridge_fencing' AND p.proname IN ('revoke_connect', 'grant_connect');
 
+-- Raises unless the session's user is a member of the current user (inside the helpers
+-- below: of the owner role, whose rights they run with). SECURITY INVOKER, so
+-- current_user is the calling helper's owner; called alone it checks nothing useful.
+-- name: create_member_check
+CREATE OR REPLACE FUNCTION jetbridge_fencing.require_caller_member()
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_auth_members
+        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+    ) AND NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied: % is not a member of %',
+            session_user, current_user USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$fn$;
+
 -- name: create_revoke_helper
 CREATE OR REPLACE FUNCTION jetbridge_fencing.revoke_connect(databases text[], role text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     db text;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_auth_members
-        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
-    ) THEN
-        IF NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
-            RAISE EXCEPTION 'permission denied: % is not a member of %',
-                session_user, current_user USING ERRCODE = 'insufficient_privilege';
-        END IF;
-    END IF;
+    PERFORM jetbridge_fencing.require_caller_member();
     FOREACH db IN ARRAY databases LOOP
         EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I', db, role);
     END LOOP;
@@ -135,16 +144,7 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_
 DECLARE
     db text;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_auth_members
-        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
-    ) THEN
-        IF NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
-            RAISE EXCEPTION 'permission denied: % is not a member of %',
-                session_user, current_user USING ERRCODE = 'insufficient_privilege';
-        END IF;
-    END IF;
+    PERFORM jetbridge_fencing.require_caller_member();
     FOREACH db IN ARRAY databases LOOP
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
     END LOOP;
