@@ -5,12 +5,43 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
+from jetbridge.common.events import EventCodec
+from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.topics import topic_specs
+
+ConsumerT = TypeVar("ConsumerT")
+
+
+def wired_consumer(
+    cls: type[ConsumerT],
+    bootstrap: str,
+    publisher: EventPublisher,
+    codec: EventCodec,
+    *,
+    topic: str,
+    dlq: str,
+    group: str,
+    handler: Any,
+    **options: Any,
+) -> ConsumerT:
+    """An EventConsumer (or KeyedEventConsumer) on one topic, dead letters to ``dlq``,
+    retries 10 ms apart so a test of failures does not wait for the real backoff."""
+    return cls(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        topics=[topic],
+        handler=handler,
+        dead_letters=DeadLetterPublisher(publisher, consumer_group=group, topic=dlq),
+        codec=codec,
+        retry_backoff_s=0.01,
+        **options,
+    )
 
 
 async def create_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:

@@ -17,13 +17,12 @@ from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new
 from jetbridge.common.events.codec import MAGIC
 from jetbridge.common.kafka import (
     ConsumedRecord,
-    DeadLetterPublisher,
     EventConsumer,
     EventPublisher,
 )
 from jetbridge.common.kafka.headers import event_headers, header_value
 from jetbridge.common.telemetry import configure_tracing, consumer_span
-from tests.integration.kafka_tools import create_topic, read_all
+from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
 
 REGISTRY = SchemaRegistry()
 CODEC = EventCodec(REGISTRY)
@@ -60,15 +59,8 @@ def _consumer(
     group: str,
     handler: Callable[[EventRecord, ConsumedRecord], Awaitable[None]],
 ) -> EventConsumer:
-    return EventConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        topics=[topic],
-        handler=handler,
-        dead_letters=DeadLetterPublisher(publisher, consumer_group=group, topic=dlq),
-        codec=CODEC,
-        retry_backoff_s=0.01,
-    )
+    return wired_consumer(EventConsumer, bootstrap, publisher, CODEC, topic=topic, dlq=dlq,
+                          group=group, handler=handler)
 
 
 async def test_every_schema_version_round_trips_through_the_broker(kafka_bootstrap: str) -> None:

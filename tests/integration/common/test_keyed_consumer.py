@@ -11,9 +11,9 @@ from collections import defaultdict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new_event
-from jetbridge.common.kafka import ConsumedRecord, DeadLetterPublisher, EventPublisher
+from jetbridge.common.kafka import ConsumedRecord, EventPublisher
 from jetbridge.common.kafka.keyed import KeyedEventConsumer
-from tests.integration.kafka_tools import create_topic, read_all
+from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
 
 CODEC = EventCodec(SchemaRegistry())
 
@@ -40,16 +40,8 @@ def _consumer(
     **kw: object,
 ) -> KeyedEventConsumer:
     group = group or f"keyed-{uuid.uuid4().hex[:8]}"
-    return KeyedEventConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        topics=[topic],
-        handler=handler,
-        dead_letters=DeadLetterPublisher(publisher, consumer_group=group, topic=dlq),
-        codec=CODEC,
-        retry_backoff_s=0.01,
-        **kw,
-    )
+    return wired_consumer(KeyedEventConsumer, bootstrap, publisher, CODEC, topic=topic,
+                          dlq=dlq, group=group, handler=handler, **kw)
 
 
 async def _committed(bootstrap: str, group: str, partition: TopicPartition) -> int | None:
