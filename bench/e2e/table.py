@@ -1,0 +1,63 @@
+"""Print the runs of a ``bench_e2e.py`` results file as the Markdown table the docs use.
+
+    .venv/bin/python bench/e2e/table.py bench/results/e2e.json
+
+So the figures in docs/benchmarks.md are pasted from the committed results, not typed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+COLUMNS = (
+    "adapter | Deployments | mode | Pilots + Dispatchers | status | wall (s) | Deployments/s "
+    "(wall) | provisioning (s) | load before / max during | service CPU (s) | CPU ms per "
+    "Deployment | FENCE_DATABASE p50 (s) | mission p50 / max (s) | double executions | "
+    "started (UTC)"
+)
+
+
+def row(run: dict[str, Any]) -> str:
+    cpu = sum((run.get("cpu_s_by_service") or {}).values())
+    fence = (run.get("steps") or {}).get("DESTINATION/FENCE_DATABASE", {}).get("p50_s")
+    missions = run.get("missions") or {}
+    checks = run.get("checks") or {}
+    doubles = checks.get("double_executions")
+    cells = [
+        run["adapter"],
+        f"{run['deployments']:,}",
+        run["mode"].capitalize(),
+        str(run["instances"]),
+        run.get("status", "-"),
+        _num(run.get("wall_s")),
+        _num(run.get("deployments_per_s_wall")),
+        _num(run.get("provisioning_s")),
+        f"{run['loadavg_before'][0]:.1f} / {(run.get('loadavg_during') or {}).get('max', 0):.1f}",
+        f"{cpu:.1f}",
+        f"{1000 * cpu / run['deployments']:.0f}",
+        _num(fence),
+        f"{_num(missions.get('mission_p50_s'))} / {_num(missions.get('mission_max_s'))}",
+        "none" if doubles == [] else str(doubles if doubles is not None else "-"),
+        run["started_at"][11:16],
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def main(path: str) -> None:
+    doc = json.loads(Path(path).read_text())
+    runs = doc["runs"] if isinstance(doc, dict) else doc
+    print("| " + COLUMNS + " |")
+    print("|" + "---|" * len(COLUMNS.split(" | ")))
+    for run in runs:
+        print(row(run))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
