@@ -44,14 +44,29 @@ class SecretsManager:
             "secretsmanager", endpoint_url=endpoint, region_name=creds.region,
             aws_access_key_id=creds.access_key_id,
             aws_secret_access_key=creds.secret_access_key, config=_CONFIG)
+        self.unreachable: str | None = None
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        """One API call; after a call got no answer, the rest fail at once until the next
+        ``validate``. A hung store costs one timeout per tick, not one per ExternalSecret
+        and PushSecret due (each 3 s: that kept the store's status stale for minutes)."""
+        if self.unreachable is not None:
+            raise ProviderError(self.unreachable)
+        try:
+            return getattr(self._c, operation)(**params)
+        except BotoCoreError as err:  # no answer (refused, timed out); ClientError is one
+            self.unreachable = f"store unreachable: {type(err).__name__}: {err}"
+            raise
 
     def validate(self) -> None:
-        """What ESO's ValidateStore does in spirit: one authenticated, read-only call."""
-        self._c.list_secrets(MaxResults=1)
+        """What ESO's ValidateStore does in spirit: one authenticated, read-only call.
+        It is also each tick's one fresh try of a store that stopped answering."""
+        self.unreachable = None
+        self._call("list_secrets", MaxResults=1)
 
     def get(self, key: str) -> str | None:
         try:
-            resp = self._c.get_secret_value(SecretId=key)
+            resp = self._call("get_secret_value", SecretId=key)
         except ClientError as err:
             if err.response["Error"]["Code"] == "ResourceNotFoundException":
                 return None
@@ -106,19 +121,19 @@ class SecretsManager:
             doc[prop] = value
             new = json.dumps(doc, sort_keys=True)
         if current is None:
-            self._c.create_secret(Name=key, SecretString=new, Tags=[MANAGED_TAG])
+            self._call("create_secret", Name=key, SecretString=new, Tags=[MANAGED_TAG])
             return True
         if current == new:
             return False
-        tags = self._c.describe_secret(SecretId=key).get("Tags", [])
+        tags = self._call("describe_secret", SecretId=key).get("Tags", [])
         if MANAGED_TAG not in tags:
             raise ProviderError(f"secret {key!r} exists and is not managed by external-secrets")
-        self._c.put_secret_value(SecretId=key, SecretString=new)
+        self._call("put_secret_value", SecretId=key, SecretString=new)
         return True
 
     def delete(self, key: str) -> None:
         try:
-            self._c.delete_secret(SecretId=key, ForceDeleteWithoutRecovery=True)
+            self._call("delete_secret", SecretId=key, ForceDeleteWithoutRecovery=True)
         except ClientError as err:
             if err.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
