@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncpg
 
 from jetbridge.common.events import EventCodec, EventRecord, new_event
-from jetbridge.common.kafka import InMemoryDedupe
+from jetbridge.common.kafka import EventPublisher, InMemoryDedupe
 from jetbridge.common.kafka.headers import header_value
-from jetbridge.common.outbox import OutboxWriter, migrate_outbox
+from jetbridge.common.outbox import OutboxRelay, OutboxWriter, migrate_outbox
 from jetbridge.common.outbox.postgres import count_pending
 from tests.integration.kafka_tools import create_topic, read_all
 
@@ -113,6 +113,50 @@ async def test_relay_killed_between_publish_and_mark_loses_nothing(
             await dedupe.remember(event.event_id)
             delivered.append(event.event_id)
     assert sorted(delivered) == sorted(ids)  # every event, once, after dedupe
+
+
+async def _until_drained(dsn: str, timeout_s: float = 30) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await count_pending(conn) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await count_pending(conn) == 0, "the relay did not drain the outbox"
+    finally:
+        await conn.close()
+
+
+async def test_relay_outlives_a_lost_database_session(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    """PostgreSQL restarting under the relay ends its session (here: its backend is
+    terminated). The relay connects again and publishes what is written after; it used
+    to end, and the Navigator's later events stayed unpublished (chaos seed 1011)."""
+    topic = await create_topic(kafka_bootstrap, "outbox-session")
+    before = await _fill(pg_database, topic, 20)
+    async with EventPublisher(kafka_bootstrap, client_id="test-relay") as publisher:
+        relay = OutboxRelay(pg_database, publisher, poll_interval_s=0.1)
+        task = asyncio.create_task(relay.run())
+        try:
+            await _until_drained(pg_database)
+            admin = await asyncpg.connect(pg_database)
+            try:
+                terminated = await admin.fetchval(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await admin.close()
+            assert terminated == 1  # the relay's session, the only other one
+            after = await _fill(pg_database, topic, 20)
+            await _until_drained(pg_database)
+            assert not task.done() and relay.sessions == 2
+        finally:
+            await relay.stop()
+            await asyncio.wait_for(task, timeout=10)
+    records = await read_all(kafka_bootstrap, topic, expected=40)
+    codec = EventCodec()
+    assert {codec.decode(r.value).event_id for r in records} == set(before + after)
 
 
 async def test_add_refuses_to_run_outside_a_transaction(pg_database: str) -> None:

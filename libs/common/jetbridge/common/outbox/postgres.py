@@ -22,6 +22,7 @@ from typing import Protocol
 
 import asyncpg
 
+from jetbridge.common.backoff import Backoff
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.headers import Headers, event_headers
@@ -115,23 +116,51 @@ class OutboxRelay:
         self._after_publish = after_publish  # test hook: runs between publish and mark
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._backoff = Backoff(0.2, 5.0)
         self.published = 0
+        self.sessions = 0  # connections that took the relay lock (reconnects show here)
 
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
 
     async def run(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        """Relay until stopped. A lost session (PostgreSQL restarted, the backend
+        terminated) or a failed send (broker away) ends that session, not the relay: it
+        connects again after a backoff, takes the lock again and goes on from the first
+        unmarked row (a batch sent but not marked goes out again: at-least-once).
+
+        Before, the first such error ended ``run``: the Navigator went on deciding while
+        its events piled up unpublished (chaos seed 1011: 164 rows, cleanups PENDING).
+        """
+        failures = 0
+        while not self._stopping.is_set():
+            sessions = self.sessions
+            try:
+                await self._session()
+            except Exception as err:
+                failures = 1 if self.sessions > sessions else failures + 1
+                delay = self._backoff.delay(min(failures - 1, 10))
+                log.warning("outbox relay session ended (%s: %s); again in %.2fs",
+                            type(err).__name__, err, delay)
+                await self._sleep_until_woken(delay)
+            else:
+                return
+
+    async def _session(self) -> None:
+        """One connection: hold the relay lock and publish until stopped."""
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn, timeout=10)
         try:
             # Standby relays wait here until the leader's session ends.
             await conn.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK_KEY)
             await conn.add_listener("jetbridge_outbox", self._on_notify)
+            self.sessions += 1
             while not self._stopping.is_set():
                 if await self.relay_once(conn) == 0:
-                    await self._sleep_until_woken()
+                    await self._sleep_until_woken(self._poll_interval_s)
         finally:
-            await conn.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=5)
 
     async def relay_once(self, conn: asyncpg.Connection) -> int:
         """Publish and mark one batch; returns how many rows it published."""
@@ -158,10 +187,10 @@ class OutboxRelay:
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    async def _sleep_until_woken(self) -> None:
+    async def _sleep_until_woken(self, timeout_s: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
 
 
 async def count_pending(conn: PgConnection) -> int:

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Coroutine
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -114,7 +115,7 @@ class NavigatorApp:
             dead = DeadLetterPublisher(
                 publisher, consumer_group=CONSUMER, topic=s.topic_prefix + topics.DEAD_LETTER
             )
-            await self._loop(consumer, service, dead)
+            await self._until_either_ends(self._loop(consumer, service, dead), relay_task)
         finally:
             lag.cancel()
             await consumer.stop()
@@ -123,6 +124,24 @@ class NavigatorApp:
                 await asyncio.wait_for(relay_task, timeout=5)
             await publisher.stop()
             await pool.close()
+
+    @staticmethod
+    async def _until_either_ends(loop: Coroutine[object, object, None],
+                                 relay: asyncio.Task[None]) -> None:
+        """Run the decision loop; if the outbox relay ends first, stop with its error.
+
+        A Navigator whose relay is gone would go on deciding while nothing it decides is
+        published. Exiting lets the supervisor start it again, relay included.
+        """
+        loop_task = asyncio.create_task(loop, name="navigator-loop")
+        await asyncio.wait({loop_task, relay}, return_when=asyncio.FIRST_COMPLETED)
+        if not loop_task.done():
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+            error = relay.exception() if not relay.cancelled() else None
+            raise RuntimeError("the outbox relay stopped") from error
+        await loop_task
 
     async def _assign(self, consumer: AIOKafkaConsumer, store: PostgresEventStore) -> None:
         partitions = [
