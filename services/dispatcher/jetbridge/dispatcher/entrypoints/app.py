@@ -80,6 +80,9 @@ class DispatcherApp:
             ),
         ]
 
+    def background_tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
     async def stop(self) -> None:
         await self.consumer.stop()
         await self.reader.replay.stop()

@@ -71,7 +71,16 @@ class LinkClient:
         """Link until cancelled: stream, and on any failure wait and reconnect."""
         attempt = 0
         while True:
-            got_heartbeat = await self._stream_once()
+            try:
+                got_heartbeat = await self._stream_once()
+            except Exception as error:  # not an RPC failure: TLS files unreadable, a bug
+                # The link must outlive it like any other failure: a link task that ended
+                # would leave its cluster unheard, and soon UNREACHABLE, for no reason.
+                self.stats.failures += 1
+                self.stats.last_error = _describe(error)
+                log.warning("link to %s failed unexpectedly; reconnecting",
+                            self.registration.cluster_id, exc_info=True)
+                got_heartbeat = False
             attempt = 0 if got_heartbeat else attempt + 1
             await asyncio.sleep(self._backoff.delay(attempt, self._uniform))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.kafka.producer import EventPublisher
@@ -81,14 +80,18 @@ class DPLink:
             ),
         ]
 
+    def background_tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._tasks)
+
     async def stop(self) -> None:
         await self.ownership.stop()
         ownership, *endless = self._tasks
-        await ownership  # leaves the group; revocation stops the links
+        # Leaves the group; revocation stops the links. If it ended on an error, the
+        # runner reports that error: stop the rest all the same.
+        await asyncio.gather(ownership, return_exceptions=True)
         for task in endless:  # the ticker and the lag sampler
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*endless, return_exceptions=True)
         await self.supervisor.stop_all()
         await self.sink.stop()
         await self.publisher.stop()
