@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -244,8 +246,23 @@ class LedgerFollower:
             codec=None,
             client_id="console-ledger",
         )
-        model.is_ready = self._replay.ready.is_set
+        model.is_ready = self._is_ready
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.on_failure: Callable[[], None] = _terminate_self
+
+    def _is_ready(self) -> bool:
+        return self._replay.ready.is_set() and self._task is not None and not self._task.done()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The follower ended while not stopping: the read model is frozen from now on.
+        Say so and end the process (its supervisor starts it again) instead of serving
+        stale views and timing out every command (found by reading, not yet seen)."""
+        if self._stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error("the ledger follower ended (%r); stopping the Console", error)
+        self.on_failure()
 
     def _handle(self, record: EventRecord, consumed: ConsumedRecord) -> None:
         self.model.ingest(record, consumed.partition, consumed.offset)
@@ -253,12 +270,22 @@ class LedgerFollower:
     async def start(self) -> None:
         await self._replay.start()
         self._task = asyncio.create_task(self._replay.run(), name="console-ledger")
+        self._task.add_done_callback(self._ended)
 
     async def wait_ready(self, timeout_s: float) -> None:
         await asyncio.wait_for(self._replay.ready.wait(), timeout_s)
 
     async def stop(self) -> None:
+        self._stopping = True
         await self._replay.stop()
         if self._task is not None:
+            # An error that ended the follower was reported by ``_ended`` already.
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=10)
+                await asyncio.wait_for(
+                    asyncio.gather(self._task, return_exceptions=True), timeout=10
+                )
+
+
+def _terminate_self() -> None:
+    """uvicorn shuts down on SIGTERM as on Kubernetes' stop: lifespan exit included."""
+    os.kill(os.getpid(), signal.SIGTERM)
