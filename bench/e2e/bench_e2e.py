@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
+from stack_cpu import StackCpuMeter  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
@@ -204,6 +205,7 @@ class E2EBench(Demo):
             )
         self.procs = BenchProcesses(ROOT / ".state" / "logs" / "e2e", self.tag, extra)
         self.cpu = CpuMeter()
+        self.stack_cpu = StackCpuMeter(Path(env.get("JETBRIDGE_STATE_DIR") or ROOT / ".state"))
         self.profiler = Profiler(Path(args.profile) / config.name) if args.profile else None
 
     # --- the world ------------------------------------------------------------------
@@ -244,7 +246,7 @@ class E2EBench(Demo):
         if self.profiler:
             self.profiler.start(self.procs)
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
-        cpu0 = self.cpu.sample(self.procs)
+        cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
         request_id = self.request_id = accepted["subject_id"]
@@ -273,11 +275,12 @@ class E2EBench(Demo):
                 loads.append(os.getloadavg()[0])
                 await asyncio.sleep(0.2)
         wall = time.monotonic() - t0
-        cpu1 = self.cpu.sample(self.procs)
+        cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
         detail = await self.api("GET", f"/api/v1/failovers/{request_id}")
         detail["wall_s"] = wall
         detail["_cpu"] = {n: round(cpu1.get(n, 0.0) - cpu0.get(n, 0.0), 2) for n in cpu1}
+        detail["_stack_cpu"] = StackCpuMeter.delta(stack0, stack1)
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
         if self.profiler:
             detail["_profile"] = self.profiler.stop()
@@ -436,6 +439,9 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             "deployments_per_s_wall": round(n / detail["wall_s"], 2),
             "loadavg_during": detail["_load"],
             "cpu_s_by_service": detail["_cpu"],
+            # PostgreSQL 15 and Kafka during the failover, and the machine's busy CPU
+            # (everything, the kernel included): see stack_cpu.py
+            "cpu_s_stack": detail["_stack_cpu"],
             "missions": mission_spread(detail, detail["requested_at"]),
             "steps": step_profile(detail),
         }

@@ -1,0 +1,80 @@
+"""CPU used by the local stack's servers and by the whole machine, read from /proc.
+
+The services' own CPU (``CpuMeter`` in bench_e2e.py) leaves out the work they cause in
+PostgreSQL and Kafka, which on one machine competes for the same two cores. This
+module measures those too, so a run can say where ALL of its CPU went:
+
+* PostgreSQL 15: the postmaster's own utime + stime, its reaped children's (``cutime``
+  + ``cstime``: backends that have exited, such as each fence's short connection) and
+  every live child's. A child that exits between two reads may be missed once; over a
+  run of seconds that is noise.
+* Kafka: the broker's JVM (pid file of ``deploy/local/stack.py``).
+* machine: busy jiffies of every CPU from ``/proc/stat`` (everything but idle and
+  iowait), which also holds the kernel's loopback networking and whatever else ran.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = float(os.sysconf("SC_CLK_TCK"))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _pid_from(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def tree_cpu_s(parent: int) -> float:
+    """utime + stime of ``parent``, its reaped children and its live children."""
+    own = _stat_fields(parent)
+    if own is None:
+        return 0.0
+    # after ")": [0] state, [1] ppid, ... [11] utime, [12] stime, [13] cutime, [14] cstime
+    ticks = sum(int(own[i]) for i in (11, 12, 13, 14))
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and int(fields[1]) == parent:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / TICKS
+
+
+def machine_busy_s() -> float:
+    """CPU-seconds spent not idle, summed over every CPU, since boot.
+
+    user, nice, system, irq and softirq; not idle, iowait or steal (the hypervisor's)."""
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq = (
+            int(v) for v in stat.readline().split()[1:8]
+        )
+    return (user + nice + system + irq + softirq) / TICKS
+
+
+class StackCpuMeter:
+    """Samples PostgreSQL 15, Kafka and the machine; ``delta`` subtracts two samples."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.pids = {
+            "postgres15": _pid_from(state_dir / "postgres15" / "data" / "postmaster.pid"),
+            "kafka": _pid_from(state_dir / "run" / "kafka.pid"),
+        }
+
+    def sample(self) -> dict[str, float]:
+        found = {name: tree_cpu_s(pid) for name, pid in self.pids.items() if pid is not None}
+        return found | {"machine": machine_busy_s()}
+
+    @staticmethod
+    def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
