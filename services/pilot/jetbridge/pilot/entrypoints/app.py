@@ -78,6 +78,7 @@ class PilotApp:
             config,
             lease_seconds=s.lease_seconds,
             on_step=StepMetrics(s.cluster_name),
+            start_report_after_s=s.start_report_after_s,
         )
         self.pilot = Pilot(
             deck, runner, owner=s.owner, max_flights=s.max_flights, lease_seconds=s.lease_seconds

@@ -49,6 +49,12 @@ class PilotSettings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval_s: float = Field(default=0.5, gt=0)
     default_deadline_s: float = Field(default=300.0, gt=0)
+    start_report_after_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="a step still running after this reports its start on its own; a "
+        "quicker one commits its start with its outcome (one transaction instead of two)",
+    )
     log_level: str = "INFO"
 
     @model_validator(mode="after")

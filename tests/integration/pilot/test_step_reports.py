@@ -1,0 +1,114 @@
+"""When a step's start is reported, on the real PostgreSQL Flightdeck.
+
+A step quicker than ``start_report_after_s`` commits its ``FlightStepStarted`` in the
+same transaction as its outcome (same ``created_at``: PostgreSQL's ``now()`` is the
+transaction's start), started first; a slower one reports its start while it still
+runs. A failure's start travels with the failure the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from jetbridge.common.events import EventCodec
+from jetbridge.flightdeck import NewFlight, Side
+from jetbridge.flightdeck.postgresql import PostgresFlightdeck
+from jetbridge.pilot.adapters.clock import SystemClock
+from jetbridge.pilot.adapters.events import AvroEventEncoder
+from jetbridge.pilot.domain.steps import ErrorCode, StepOutcome, Succeeded, permanent
+from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
+from jetbridge.pilot.service_layer.runner import FlightRunner
+
+from .harness import plan, tag
+
+CODEC = EventCodec()
+SLOW_S = 0.6
+
+
+async def quick(_ctx: StepContext) -> StepOutcome:
+    return Succeeded()
+
+
+async def slow(_ctx: StepContext) -> StepOutcome:
+    await asyncio.sleep(SLOW_S)
+    return Succeeded()
+
+
+async def refused(_ctx: StepContext) -> StepOutcome:
+    raise permanent(ErrorCode.CLUSTER_REFUSED, "no such image")
+
+
+STEPS = {"CREATE_NAMESPACE": quick, "WAIT_READY": slow, "UPSERT_DEPLOYMENT": refused}
+
+
+async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any]]:
+    """Runs one ungated flight of ``steps``; its outbox as (event type, step, created_at)."""
+    deck = await PostgresFlightdeck.open(dsn)
+    try:
+        deployment = tag()
+        await deck.enqueue(
+            NewFlight(
+                flight_id=f"f/{deployment}",
+                mission_id=f"m/{deployment}",
+                request_id="r",
+                deployment_id=deployment,
+                side=Side.DESTINATION,
+                mode="FORCED",
+                plan=plan(steps, deployment),
+                fencing_epoch=1,
+            )
+        )
+        (claim,) = await deck.claim("pilot-test", 1, 30.0)
+        runner = FlightRunner(
+            deck,
+            Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]  # steps use none
+            AvroEventEncoder(),
+            PilotConfig(),
+            lease_seconds=30.0,
+            steps=STEPS,
+            start_report_after_s=SLOW_S / 3,
+        )
+        await runner.run(claim)
+    finally:
+        await deck.close()
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            'SELECT "payload", "created_at" FROM "dp_flight_outbox" ORDER BY "seq"'
+        )
+    finally:
+        await conn.close()
+    events = [(CODEC.decode(bytes(r["payload"])), r["created_at"]) for r in rows]
+    return [(e.event_type, e.payload.get("step", ""), at) for e, at in events]
+
+
+async def test_a_quick_step_commits_its_start_with_its_outcome(pg_database: str) -> None:
+    reported = await fly(pg_database, ["CREATE_NAMESPACE", "WAIT_READY", "CREATE_NAMESPACE"])
+    kinds = [(kind, step) for kind, step, _ in reported]
+    assert kinds == [
+        ("FlightClaimed", ""),
+        ("FlightStepStarted", "CREATE_NAMESPACE"),
+        ("FlightStepSucceeded", "CREATE_NAMESPACE"),
+        ("FlightStepStarted", "WAIT_READY"),
+        ("FlightStepSucceeded", "WAIT_READY"),
+        ("FlightStepStarted", "CREATE_NAMESPACE"),
+        ("FlightStepSucceeded", "CREATE_NAMESPACE"),
+    ]  # the flight's own end is the Navigator's to decide
+    at = [created for _, _, created in reported]
+    assert at[0] == at[1] == at[2]  # claim, start and outcome of the quick step: one commit
+    assert at[3] < at[4]  # the slow step's start was committed while it ran
+    assert (at[4] - at[3]).total_seconds() >= SLOW_S * 0.5
+    assert at[5] == at[6]
+
+
+async def test_a_failed_step_reports_its_start_before_its_failure(pg_database: str) -> None:
+    reported = await fly(pg_database, ["UPSERT_DEPLOYMENT"])
+    assert [(kind, step) for kind, step, _ in reported] == [
+        ("FlightClaimed", ""),
+        ("FlightStepStarted", "UPSERT_DEPLOYMENT"),
+        ("FlightStepFailed", "UPSERT_DEPLOYMENT"),
+    ]
+    assert len({created for _, _, created in reported}) == 1
