@@ -24,34 +24,48 @@ CANCELLED_BY_OPERATOR = "CANCELLED_BY_OPERATOR"
 def advance_request(
     request: FailoverRequest, missions: Mapping[str, Mission], now: int
 ) -> list[ev.DomainEvent]:
-    """Every request-level event that follows now (works on copies)."""
+    """Every request-level event that follows now (works on copies).
+
+    A mission is copied only when a decision changes it (copy on write): a request of
+    1,000 missions asked after one of them moved copies none, not 1,000.
+    """
     r = request.clone()
-    ms = {mid: missions[mid].clone() for mid in r.mission_ids if mid in missions}
+    ms = {mid: missions[mid] for mid in r.mission_ids if mid in missions}
+    copied: set[str] = set()
     out: list[ev.DomainEvent] = []
-    while (event := _next(r, ms, now)) is not None:
-        if isinstance(event, ev.RequestEvent):
-            r.apply(event)
-        else:
-            ms[event.aggregate_id].apply(event)
-        out.append(event)
+    while events := _next(r, ms, now):
+        for event in events:
+            if isinstance(event, ev.RequestEvent):
+                r.apply(event)
+            else:
+                mid = event.aggregate_id
+                if mid not in copied:
+                    ms[mid] = ms[mid].clone()
+                    copied.add(mid)
+                ms[mid].apply(event)
+            out.append(event)
     return out
 
 
-def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> ev.DomainEvent | None:
+def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> list[ev.DomainEvent]:
+    """The next decisions, in order: one, or a run of the same kind (starting or
+    cancelling every waiting mission that may go), which one at a time would rescan
+    all missions per decision."""
     if r.status is not RequestStatus.IN_PROGRESS:
-        return None
+        return []
     ordered = [ms[mid] for mid in r.mission_ids if mid in ms]
     waiting = [m for m in ordered if m.status is MissionStatus.CREATED]
     failed = [m for m in ordered if m.status is MissionStatus.FAILED]
     radius = r.policy.blast_radius
     if not r.halted and waiting and radius.should_halt(len(failed), len(ordered)):
-        return ev.MissionsHalted(
+        halted = ev.MissionsHalted(
             request_id=r.id,
             halted_at=now,
             failed_count=len(failed),
             mission_count=len(ordered),
             halt_failure_ratio=radius.halt_failure_ratio,
         )
+        return [halted]
     if waiting and (r.halted or r.cancel_requested):
         code = CANCELLED_BY_OPERATOR if r.cancel_requested else HALTED
         why = (
@@ -59,18 +73,18 @@ def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> ev.DomainEven
             if r.cancel_requested
             else f"request halted after {len(failed)} of {len(ordered)} missions failed"
         )
-        return ev.MissionCancelled(
-            mission_id=waiting[0].id, reason_code=code, reason=why, cancelled_at=now
-        )
+        return [
+            ev.MissionCancelled(mission_id=m.id, reason_code=code, reason=why, cancelled_at=now)
+            for m in waiting
+        ]
     if waiting:
         running = sum(1 for m in ordered if m.status is MissionStatus.RUNNING)
         slots = radius.free_slots(running)
-        if slots is None or slots > 0:
-            return ev.MissionStarted(mission_id=waiting[0].id, started_at=now)
-        return None
+        starting = waiting if slots is None else waiting[: max(0, slots)]
+        return [ev.MissionStarted(mission_id=m.id, started_at=now) for m in starting]
     if any(not m.terminal for m in ordered) or len(ordered) < len(r.mission_ids):
-        return None
-    return _end(r, ordered, now)
+        return []
+    return [_end(r, ordered, now)]
 
 
 def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent:

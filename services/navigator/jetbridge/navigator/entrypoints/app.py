@@ -126,8 +126,9 @@ class NavigatorApp:
             await pool.close()
 
     @staticmethod
-    async def _until_either_ends(loop: Coroutine[object, object, None],
-                                 relay: asyncio.Task[None]) -> None:
+    async def _until_either_ends(
+        loop: Coroutine[object, object, None], relay: asyncio.Task[None]
+    ) -> None:
         """Run the decision loop; if the outbox relay ends first, stop with its error.
 
         A Navigator whose relay is gone would go on deciding while nothing it decides is
