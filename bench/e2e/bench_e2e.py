@@ -353,6 +353,17 @@ class E2EBench(Demo):
                 bad.append(d)
         return not bad, ", ".join(bad[:5])
 
+    async def cleanups_done(self, detail: dict[str, Any]) -> tuple[float | None, dict[str, Any]]:
+        """Seconds after the end until no mission's source clean-up is PENDING (None: one
+        still was at the limit); the detail as last read."""
+        t0, limit = time.monotonic(), 120 + len(self.deployments)
+        while any(m.get("cleanup") == "PENDING" for m in detail["missions"]):
+            if time.monotonic() - t0 > limit:
+                return None, detail
+            await asyncio.sleep(0.5)
+            detail = await self.api("GET", f"/api/v1/failovers/{detail['request_id']}")
+        return round(time.monotonic() - t0, 1), detail
+
     async def check(self, detail: dict[str, Any]) -> dict[str, Any]:
         counts = await self.execution_counts()
         missions = detail["missions"]
@@ -362,6 +373,9 @@ class E2EBench(Demo):
             "missions_succeeded": ok_missions == len(self.deployments),
         }
         if self.config.adapter == "kubernetes":
+            # A Forced request succeeds before its source clean-ups end (the product's
+            # rule); "gone from the source" is only checkable once they have.
+            checks["cleanup_s"], detail = await self.cleanups_done(detail)
             checks["end_state_verified"] = await self.verify(detail)
         else:
             fenced, why = await self.roles_fenced()

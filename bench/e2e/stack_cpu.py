@@ -9,6 +9,9 @@ module measures those too, so a run can say where ALL of its CPU went:
   every live child's. A child that exits between two reads may be missed once; over a
   run of seconds that is noise.
 * Kafka: the broker's JVM (pid file of ``deploy/local/stack.py``).
+* kube: both local clusters' etcd, kube-apiserver, controller-manager, scheduler, kwok
+  and ESO stand-in (their pid files under ``kube/<cluster>/run``), summed: the real
+  clusters' own work in a ``--adapter kubernetes`` run, near zero in memory.
 * machine: busy jiffies of every CPU from ``/proc/stat`` (everything but idle and
   iowait), which also holds the kernel's loopback networking and whatever else ran.
 """
@@ -70,10 +73,16 @@ class StackCpuMeter:
             "postgres15": _pid_from(state_dir / "postgres15" / "data" / "postmaster.pid"),
             "kafka": _pid_from(state_dir / "run" / "kafka.pid"),
         }
+        self.kube = [
+            pid
+            for path in sorted((state_dir / "kube").glob("*/run/*.pid"))
+            if (pid := _pid_from(path)) is not None
+        ]
 
     def sample(self) -> dict[str, float]:
         found = {name: tree_cpu_s(pid) for name, pid in self.pids.items() if pid is not None}
-        return found | {"machine": machine_busy_s()}
+        kube = sum(tree_cpu_s(pid) for pid in self.kube)
+        return found | {"kube": kube, "machine": machine_busy_s()}
 
     @staticmethod
     def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
