@@ -126,8 +126,13 @@ async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
     async def ready() -> tuple[bool, str]:
         nonlocal pull_problem
         waiting = []
+        # One LIST of the release's Deployments per round, not a GET per component: a
+        # wait polls twice a second, and on a real cluster each request costs the Pilot
+        # and the API server alike.
+        found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
+        by_name = {(d.get("metadata") or {}).get("name"): d for d in found}
         for c in spec.components:
-            live = await ctx.cluster.get("Deployment", spec.namespace, spec.deployment_name(c.name))
+            live = by_name.get(spec.deployment_name(c.name))
             if live is None:
                 waiting.append(f"{c.name} missing")
             elif not deployment_ready(live):
