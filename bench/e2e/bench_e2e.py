@@ -539,8 +539,8 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     left.legend(fontsize=7)
     loads = [r["loadavg_before"][0] for r in results]
     fig.suptitle(
-        f"Jetbridge end-to-end failover, 2-core machine, load average "
-        f"{min(loads):.1f}-{max(loads):.1f} (shared)"
+        f"Jetbridge end-to-end failover, {os.cpu_count()}-core machine, 1-minute load "
+        f"average before the runs {min(loads):.1f}-{max(loads):.1f}"
         if loads
         else "Jetbridge end-to-end failover"
     )
