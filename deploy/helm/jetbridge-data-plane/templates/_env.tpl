@@ -57,6 +57,8 @@
   value: {{ $p.leaseSeconds | quote }}
 - name: JETBRIDGE_PILOT_POLL_INTERVAL_S
   value: {{ $p.pollIntervalS | quote }}
+- name: JETBRIDGE_PILOT_START_REPORT_AFTER_S
+  value: {{ $p.startReportAfterS | quote }}
 - name: JETBRIDGE_PILOT_DEFAULT_DEADLINE_S
   value: {{ $p.defaultDeadlineS | quote }}
 - name: JETBRIDGE_PILOT_LOG_LEVEL
