@@ -249,15 +249,17 @@ async def test_sigkill_at_random_moments_resumes_without_a_duplicate_decision(
     await box.until("the facts to be folded", lambda: _folded_facts(box), nav)
     await publisher.publish(request_command(request_id, limit=5))
     kills: list[str] = []
-    for _ in range(KILLS):
-        # Kill it while it works: once it stored something new, after a random moment.
-        before = await _count(box)
+    # Kill moments are drawn in progress (missions started), not in wall time: a faster
+    # Navigator must not finish the failover before the test has killed it KILLS times.
+    targets = sorted(rng.sample(range(1, DEPLOYMENTS - 5), KILLS))
+    for target in targets:
 
-        async def working(before: int = before) -> bool:
-            return await _count(box) > before
+        async def reached(target: int = target) -> bool:
+            return await box.stored("MissionStarted") >= target
 
-        await box.until("the Navigator to make progress", working, nav)
-        await asyncio.sleep(rng.uniform(0.0, 1.0))
+        await box.until(f"{target} missions to start", reached, nav)
+        # ...then a random moment inside the work that follows (writes, outbox, acks).
+        await asyncio.sleep(rng.uniform(0.0, 0.2))
         if await box.stored("FailoverSucceeded", request_id):
             break
         stored = await _count(box)
