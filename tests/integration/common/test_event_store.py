@@ -7,18 +7,21 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from jetbridge.common.audit.chain import GENESIS, compute_link
 from jetbridge.common.events import EventRecord, new_event
 from jetbridge.common.eventstore import PostgresEventStore, WriterFenced, migrate_event_store
 from jetbridge.common.outbox import migrate_outbox
 from jetbridge.common.outbox.postgres import count_pending
 
+KEY = b"ledger-key-for-tests-0123456789"
 
-def _event(i: int) -> EventRecord:
+
+def _event(i: int, aggregate_id: str | None = None) -> EventRecord:
     return new_event(
         "ClusterHealthChanged",
         {"cluster_id": f"c{i}", "previous": "HEALTHY", "current": "DEGRADED", "reason": ""},
         aggregate_type="Cluster",
-        aggregate_id=f"c{i}",
+        aggregate_id=aggregate_id or f"c{i}",
         producer="test",
         schema_version=1,
     )
@@ -92,3 +95,43 @@ async def test_ledger_gets_a_copy_of_every_stored_event_once(pool: asyncpg.Pool)
             (folded.event_id, "jetbridge.cluster.events"),
         ]
     )
+
+
+async def test_chain_links_skip_repeats_and_a_failed_append_moves_no_head(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool, writer="w", holder="h", chain_key=KEY)
+    await store.take_writer_epoch()
+    e1, e2, e3, e4 = (_event(i, "c1") for i in range(4))
+    await store.append([e1], ledger_topic="ledger")
+    await store.append([e1, e2, e3], ledger_topic="ledger")  # e1 repeated: skipped, unlinked
+    assert store.chain is not None
+    before = dict(store.chain.heads)
+    not_an_offset: dict[tuple[str, int], int] = {("t", 0): "x"}  # type: ignore[dict-item]
+    with pytest.raises(asyncpg.DataError):  # fails after the links were computed
+        await store.append([e4], ledger_topic="ledger", positions=not_an_offset)
+    assert store.chain.heads == before == await store.chain_heads()
+    await store.append([e4], ledger_topic="ledger")
+
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            'SELECT "event_id", "chain_seq", "chain_link", "record" FROM "jetbridge_event_store"'
+            ' ORDER BY "position"'
+        )
+    expected = [e.event_id for e in (e1, e2, e3, e4)]
+    assert [(str(r["event_id"]), r["chain_seq"]) for r in rows] == list(
+        zip(expected, [1, 2, 3, 4], strict=True)
+    )
+    prev = GENESIS
+    for r in rows:
+        link = compute_link(
+            KEY,
+            prev=prev,
+            aggregate_id="c1",
+            seq=r["chain_seq"],
+            event_id=str(r["event_id"]),
+            value=bytes(r["record"]),
+        )
+        assert r["chain_link"] == link, f"event {r['chain_seq']} is not linked to its predecessor"
+        prev = link
+    assert await store.chain_heads() == {"c1": (4, prev)}

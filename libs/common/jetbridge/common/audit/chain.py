@@ -58,6 +58,10 @@ class LedgerChain:
         self._key = key
         self.heads: dict[str, tuple[int, str]] = dict(heads or {})
 
+    def fork(self) -> LedgerChain:
+        """A copy to link a batch on: the writer keeps it only once the batch is stored."""
+        return LedgerChain(self._key, self.heads)
+
     def next(self, aggregate_id: str, event_id: str, value: bytes) -> Link:
         seq, prev = self.heads.get(aggregate_id, (0, GENESIS))
         link = Link(

@@ -114,10 +114,12 @@ class PostgresEventStore:
                 holder = "" if row is None else str(row["holder"])
                 raise WriterFenced(self._writer, self.epoch, current, holder)
             values = {e.event_id: self.codec.encode(e) for e in events}
-            fresh = await self._insert(conn, events, values)
+            chain, links = self._link(events if ledger_topic else [], values)
+            fresh = await self._insert(conn, events, values, links)
             to_publish = [e for e in publish if e.event_id in fresh]
-            ledger = [e for e in events if e.event_id in fresh] if ledger_topic else []
-            links = await self._link(conn, ledger, values)
+            if len(fresh) < len(events) and links:
+                ledger = [e for e in events if e.event_id in fresh]
+                chain, links = await self._relink(conn, ledger, values)
             rows = self._outbox_rows(
                 events=events,
                 fresh=fresh,
@@ -134,6 +136,8 @@ class PostgresEventStore:
                 await conn.execute(
                     _Q["save_position"], consumer, list(topics), list(partitions), list(offsets)
                 )
+        if chain is not None:
+            self.chain = chain  # stored: the heads move on (a failed append moves none)
         return Appended(stored=len(fresh), published=len(to_publish))
 
     def _outbox_rows(
@@ -171,29 +175,43 @@ class PostgresEventStore:
                 )
         return rows
 
-    async def _link(
-        self, conn: PgConnection, ledger: Sequence[EventRecord], values: Mapping[str, bytes]
-    ) -> dict[str, Link]:
-        """Chain the new ledger events, in the order stored, and keep their links."""
-        if self.chain is None or not ledger:
-            return {}
+    def _link(
+        self, events: Sequence[EventRecord], values: Mapping[str, bytes]
+    ) -> tuple[LedgerChain | None, dict[str, Link]]:
+        """Link ``events`` in order, on a fork of the chain, as if every one were new."""
+        if self.chain is None or not events:
+            return None, {}
+        chain = self.chain.fork()
         links = {
-            e.event_id: self.chain.next(e.envelope.aggregate_id, e.event_id, values[e.event_id])
-            for e in ledger
+            e.event_id: chain.next(e.envelope.aggregate_id, e.event_id, values[e.event_id])
+            for e in events
         }
-        await conn.execute(
-            _Q["set_chain_links"],
-            list(links),
-            [link.seq for link in links.values()],
-            [link.link for link in links.values()],
-        )
-        return links
+        return chain, links
+
+    async def _relink(
+        self, conn: PgConnection, fresh: Sequence[EventRecord], values: Mapping[str, bytes]
+    ) -> tuple[LedgerChain | None, dict[str, Link]]:
+        """An append skipped repeats: link only the new events again, and store that."""
+        chain, links = self._link(fresh, values)
+        if links:
+            await conn.execute(
+                _Q["set_chain_links"],
+                list(links),
+                [link.seq for link in links.values()],
+                [link.link for link in links.values()],
+            )
+        return chain, links
 
     async def _insert(
-        self, conn: PgConnection, events: Sequence[EventRecord], values: Mapping[str, bytes]
+        self,
+        conn: PgConnection,
+        events: Sequence[EventRecord],
+        values: Mapping[str, bytes],
+        links: Mapping[str, Link],
     ) -> set[str]:
         if not events:
             return set()
+        chained = [links.get(e.event_id) for e in events]
         inserted = await conn.fetch(
             _Q["append_events"],
             [e.event_id for e in events],
@@ -202,6 +220,8 @@ class PostgresEventStore:
             [e.envelope.correlation_id for e in events],
             [e.envelope.occurred_at for e in events],
             [values[e.event_id] for e in events],
+            [link.seq if link else None for link in chained],
+            [link.link if link else None for link in chained],
         )
         return {str(r["event_id"]) for r in inserted}
 

@@ -8,9 +8,13 @@ RETURNING "epoch";
 SELECT "epoch", "holder" FROM "jetbridge_writers" WHERE "name" = $1 FOR SHARE;
 
 -- name: append_events
+-- Chain links come with the rows (NULL when the events are not on the ledger): one
+-- statement, no second write of the same rows.
 INSERT INTO "jetbridge_event_store"
-    ("event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at", "record")
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[])
+    ("event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at", "record",
+     "chain_seq", "chain_link")
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                     $6::bytea[], $7::bigint[], $8::text[])
 ON CONFLICT ("event_id") DO NOTHING
 RETURNING "event_id";
 
@@ -31,6 +35,8 @@ WHERE "position" > $1 ORDER BY "position" LIMIT $2;
 SELECT "event_id" FROM "jetbridge_event_store" WHERE "event_id" = ANY($1::uuid[]);
 
 -- name: set_chain_links
+-- Only when an append skipped a repeated event: the links given at insert assumed every
+-- event was new, so the new ones are linked again without the repeats.
 UPDATE "jetbridge_event_store" AS s
 SET "chain_seq" = c."seq", "chain_link" = c."link"
 FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS c("event_id", "seq", "link")
