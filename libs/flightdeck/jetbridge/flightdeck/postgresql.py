@@ -16,6 +16,8 @@ from typing import Any
 
 import asyncpg
 
+from jetbridge.common.sql.pools import keep_session
+
 from . import codec
 from .migrator import migrate_postgresql
 from .models import (
@@ -67,6 +69,7 @@ class PostgresFlightdeck(CompleteOneFromMany):
             min_size=min_size,
             max_size=max_size,
             init=_init_connection,
+            reset=keep_session,
         )
         return cls(pool, dsn)
 

@@ -31,6 +31,7 @@ from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.outbox import OutboxRelay, migrate_outbox
 from jetbridge.common.settings import env_file_path
+from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.adapters.metrics import NavigatorMetrics
@@ -70,7 +71,9 @@ class NavigatorApp:
 
     async def run(self) -> None:
         s = self.settings
-        pool = await asyncpg.create_pool(s.navigator_dsn, min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(
+            s.navigator_dsn, min_size=1, max_size=4, reset=keep_session
+        )
         async with pool.acquire() as conn:
             await migrate_outbox(conn)
             await migrate_event_store(conn)

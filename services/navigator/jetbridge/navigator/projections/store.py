@@ -18,6 +18,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
+from jetbridge.common.sql.pools import keep_session
 from jetbridge.navigator.projections.rows import TABLES, Row
 
 _HERE = Path(__file__).resolve().parent
@@ -53,7 +54,9 @@ class ReadModelStore:
         finally:
             await conn.close()
         settings = {"search_path": f'"{schema}"', "timezone": "UTC", "datestyle": "ISO, YMD"}
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, server_settings=settings)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=3, server_settings=settings, reset=keep_session
+        )
         return cls(pool, schema)
 
     async def close(self) -> None:
