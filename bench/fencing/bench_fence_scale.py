@@ -67,6 +67,9 @@ from jetbridge.fencing.quoting import pg_ident, pg_literal
 from jetbridge.fencing.sqlfiles import queries
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench" / "e2e"))
+from stack_cpu import machine_busy_s, tree_cpu_s  # noqa: E402
+
 DEFAULT_OUT = REPO / "bench" / "results" / "fence-scale.json"
 Q = queries("postgresql")
 
@@ -383,6 +386,27 @@ async def provision_all(
     }
 
 
+async def postmaster_pid(dsn: str) -> int | None:
+    """The server's postmaster, when it runs on this machine (a backend's parent)."""
+    conn = await asyncpg.connect(dsn)
+    try:  # read while the backend lives
+        return _parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+    finally:
+        await conn.close()
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # not on this machine
+
+
+def _cpu_sample(server: int | None) -> dict[str, float]:
+    found = {"client": time.process_time(), "machine": machine_busy_s()}
+    return found | ({"server": tree_cpu_s(server)} if server is not None else {})
+
+
 async def fence_all(
     admin_dsn: str,
     deps: list[DeploymentDatabases],
@@ -433,10 +457,13 @@ async def fence_all(
             if len(outcomes) % 100 == 0:
                 print(f"  fenced {len(outcomes)}/{len(deps)} at {progress[-1]:.1f} s", flush=True)
 
+    server = await postmaster_pid(admin_dsn)
+    cpu_before = _cpu_sample(server)
     start = time.monotonic()
     with LoadSampler() as load:
         await asyncio.gather(*(one(*t) for t in targets))
     wall = time.monotonic() - start
+    cpu = {k: v - cpu_before[k] for k, v in _cpu_sample(server).items()}
     total = [ms for ms, _ in outcomes]
     result: dict[str, Any] = {
         "fenced": len(outcomes),
@@ -452,6 +479,12 @@ async def fence_all(
         "sessions_gone_ms": summary([o.sessions_gone_ms for _, o in outcomes]),
         "stopped_by_budget": len(outcomes) + len(errors) < len(targets),
         "loadavg_1m": load.report(),
+        # CPU per fence: the server (postmaster + backends, exited ones included; only
+        # when the server runs on this machine), this process (the fencer's Python), and
+        # the whole machine (both, plus anything else that ran).
+        "cpu_ms_per_fence": {
+            k: round(v * 1000.0 / len(outcomes), 2) if outcomes else None for k, v in cpu.items()
+        },
     }
     if per_statement:
         result["per_statement_ms"] = per_statement_report(per_statement)
@@ -640,7 +673,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         print(
             f"  fences/s {report['fence']['fences_per_s']}  "
-            f"per fence {report['fence']['per_fence_ms']}",
+            f"per fence {report['fence']['per_fence_ms']}  "
+            f"CPU ms per fence {report['fence']['cpu_ms_per_fence']}",
             flush=True,
         )
         if args.isolated:
