@@ -16,9 +16,13 @@ from prometheus_client import Counter, Gauge
 log = logging.getLogger(__name__)
 
 QUEUE_STATES = ("QUEUED", "RUNNING")
+# One count per state, so PostgreSQL counts through each state's partial index
+# (dp_flights_queued_idx, dp_flights_lease_idx) instead of scanning every finished
+# flight the table keeps: 19 ms a sample with 1,000 finished flights, and growing.
 _DEPTH_SQL = (
-    "SELECT state, count(*) AS n FROM dp_flights"
-    " WHERE state IN ('QUEUED', 'RUNNING') GROUP BY state"
+    "SELECT 'QUEUED' AS state, count(*) AS n FROM dp_flights WHERE state = 'QUEUED'"
+    " UNION ALL"
+    " SELECT 'RUNNING' AS state, count(*) AS n FROM dp_flights WHERE state = 'RUNNING'"
 )
 
 FLIGHTDECK_FLIGHTS = Gauge(
@@ -62,12 +66,17 @@ async def _count_mysql(dsn: str) -> dict[str, int]:
         conn.close()
 
 
+async def queue_depth(dsn: str) -> dict[str, int]:
+    """Flights per queue state in the Flightdeck at ``dsn`` (either dialect)."""
+    mysql = dsn.split("://", 1)[0] in ("mysql", "mariadb")
+    return depth_by_state(await (_count_mysql if mysql else _count_postgresql)(dsn))
+
+
 async def sample_queue_depth(cluster: str, dsn: str, interval_s: float = 2.0) -> None:
     """Set ``jetbridge_flightdeck_flights`` forever; a failed read keeps the last value."""
-    count = _count_mysql if dsn.split("://", 1)[0] in ("mysql", "mariadb") else _count_postgresql
     while True:
         try:
-            for state, n in depth_by_state(await count(dsn)).items():
+            for state, n in (await queue_depth(dsn)).items():
                 FLIGHTDECK_FLIGHTS.labels(cluster, state).set(n)
         except Exception:
             log.warning("sampling the Flightdeck queue depth failed", exc_info=True)
