@@ -30,6 +30,7 @@ stack-reset: | $(PY)
 # Both checks always run; the target fails if either found something.
 lint: | $(PY)
 	rc=0; .venv/bin/ruff check libs services tests deploy || rc=1; \
+	  .venv/bin/ruff format --check libs services tests deploy bench || rc=1; \
 	  .venv/bin/mypy libs services || rc=1; exit $$rc
 
 # pytest's exit code is the target's: 5 ("no tests collected") fails like any other.

@@ -27,10 +27,20 @@ def restart_took(run: dict[str, Any], what: str) -> str:
 
 def failed_checks(checks: dict[str, Any]) -> list[str]:
     bad = [name for name in ("succeeded", "read_model_equals_replay") if not checks.get(name)]
-    bad += [name for name in ("mission_failures", "cleanup_not_settled", "duplicated_effects",
-                              "split_brain", "secrets_leaked") if checks.get(name)]
-    bad += [f"unpublished {k}" for k, v in (checks.get("unpublished_outbox_rows") or {}).items()
-            if v]
+    bad += [
+        name
+        for name in (
+            "mission_failures",
+            "cleanup_not_settled",
+            "duplicated_effects",
+            "split_brain",
+            "secrets_leaked",
+        )
+        if checks.get(name)
+    ]
+    bad += [
+        f"unpublished {k}" for k, v in (checks.get("unpublished_outbox_rows") or {}).items() if v
+    ]
     return bad
 
 
@@ -67,8 +77,10 @@ def main(path: str) -> None:
         print(row(run))
     by_target = Counter(f["what"] for run in runs for f in run.get("faults") or [])
     passed = sum(1 for run in runs if run.get("ok"))
-    print(f"\n{len(runs)} runs, {passed} passed; {sum(by_target.values())} faults: "
-          + ", ".join(f"{what} {n}" for what, n in sorted(by_target.items())))
+    print(
+        f"\n{len(runs)} runs, {passed} passed; {sum(by_target.values())} faults: "
+        + ", ".join(f"{what} {n}" for what, n in sorted(by_target.items()))
+    )
 
 
 if __name__ == "__main__":

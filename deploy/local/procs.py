@@ -138,8 +138,13 @@ def wait_until(
         time.sleep(interval)
 
 
-def spawn_detached(argv: Sequence[str], log_file: Path, *, env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> int:
+def spawn_detached(
+    argv: Sequence[str],
+    log_file: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
     """Start a daemon in its own session, output appended to ``log_file``.
 
     A new session keeps the server alive when `make` or the shell that ran `up` ends,
@@ -179,12 +184,24 @@ def stop_pid(pid: int, sig: signal.Signals, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def run(argv: Sequence[str], what: str, *, user: str | None = None, timeout: float = 300,
-        input_text: str | None = None, env: dict[str, str] | None = None) -> str:
+def run(
+    argv: Sequence[str],
+    what: str,
+    *,
+    user: str | None = None,
+    timeout: float = 300,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     """Run a command to completion (as ``user`` via runuser); its output in any error."""
     full = ["runuser", "-u", user, "--", *argv] if user else list(argv)
     result = subprocess.run(
-        full, input=input_text, capture_output=True, text=True, timeout=timeout, env=env,
+        full,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
         check=False,
     )
     if result.returncode != 0:
@@ -237,4 +254,3 @@ def timed(component: str, action: str) -> Iterator[None]:
     start = time.monotonic()
     yield
     say(component, f"{action} in {time.monotonic() - start:.1f}s")
-

@@ -34,8 +34,12 @@ from procs import StackError, say, tail
 
 
 def components(layout: Layout) -> list[Component]:
-    return [Kafka(layout), Postgres(layout, POSTGRES15), Postgres(layout, POSTGRES18),
-            MariaDB(layout)]
+    return [
+        Kafka(layout),
+        Postgres(layout, POSTGRES15),
+        Postgres(layout, POSTGRES18),
+        MariaDB(layout),
+    ]
 
 
 @contextmanager
@@ -51,8 +55,7 @@ def stack_lock(layout: Layout) -> Iterator[None]:
         yield
 
 
-def in_parallel(comps: list[Component], action: Callable[[Component], str],
-                verb: str) -> list[str]:
+def in_parallel(comps: list[Component], action: Callable[[Component], str], verb: str) -> list[str]:
     """Run ``action`` on every component at once; return the failures."""
 
     def one(comp: Component) -> str | None:
@@ -171,10 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start what is not running; write .state/stack.env")
-    up.add_argument("--takeover", action="store_true",
-                    help="stop another checkout's stack holding our ports (default if CI=true)")
-    up.add_argument("--no-kube", action="store_true",
-                    help="skip the local Kubernetes clusters (they build from source once)")
+    up.add_argument(
+        "--takeover",
+        action="store_true",
+        help="stop another checkout's stack holding our ports (default if CI=true)",
+    )
+    up.add_argument(
+        "--no-kube",
+        action="store_true",
+        help="skip the local Kubernetes clusters (they build from source once)",
+    )
     sub.add_parser("down", help="stop every component")
     sub.add_parser("status", help="each component, its pid and endpoint; exit 1 if one is down")
     logs = sub.add_parser("logs", help="the end of each component's log")
@@ -183,8 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reset", help="down, then delete the state dir (data, passwords)")
     sub.add_parser("jars", help="fetch the Kafka broker jars into the cache if missing")
     args = parser.parse_args(argv)
-    handlers = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "logs": cmd_logs,
-                "reset": cmd_reset, "jars": cmd_jars}
+    handlers = {
+        "up": cmd_up,
+        "down": cmd_down,
+        "status": cmd_status,
+        "logs": cmd_logs,
+        "reset": cmd_reset,
+        "jars": cmd_jars,
+    }
     try:
         return handlers[args.command](Layout.from_env(), args)
     except StackError as err:

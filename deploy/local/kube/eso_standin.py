@@ -57,15 +57,25 @@ class Rest:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
 
-    def call(self, method: str, path: str, body: Obj | None = None,
-             query: list[tuple[str, str]] | None = None, content_type: str = "application/json"
-             ) -> Obj:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> Obj:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        params = self.api.param_serialize(method=method, resource_path=path,
-                                          query_params=query or [], header_params=headers,
-                                          body=body, auth_settings=["BearerToken"])
+        params = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
         resp = self.api.call_api(*params, _request_timeout=10)
         resp.read()  # type: ignore[no-untyped-call]
         if resp.status >= 400:
@@ -105,18 +115,34 @@ class StandIn:
         self.due: dict[str, tuple[int, float]] = {}  # uid -> (generation synced, next due)
 
     # --- status helpers ---------------------------------------------------------------
-    def set_status(self, plural: str, version: str, obj: Obj, *, ok: bool, reason: str,
-                   message: str, extra: Obj | None = None) -> None:
+    def set_status(
+        self,
+        plural: str,
+        version: str,
+        obj: Obj,
+        *,
+        ok: bool,
+        reason: str,
+        message: str,
+        extra: Obj | None = None,
+    ) -> None:
         """Patch /status only when something changed (no write churn on every tick)."""
         old = ready_condition(obj)
         status = "True" if ok else "False"
-        same = old is not None and (old.get("status"), old.get("reason"),
-                                    old.get("message")) == (status, reason, message)
+        same = old is not None and (old.get("status"), old.get("reason"), old.get("message")) == (
+            status,
+            reason,
+            message,
+        )
         if same and not extra:
             return
-        cond = {"type": "Ready", "status": status, "reason": reason, "message": message,
-                "lastTransitionTime": old["lastTransitionTime"] if same and old
-                else now_rfc3339()}
+        cond = {
+            "type": "Ready",
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": old["lastTransitionTime"] if same and old else now_rfc3339(),
+        }
         body: Obj = {"status": {"conditions": [cond], **(extra or {})}}
         meta = obj["metadata"]
         try:
@@ -127,8 +153,9 @@ class StandIn:
                 raise
         if old is None or old.get("status") != status:
             where = f"{meta.get('namespace', '')}/{meta['name']}".lstrip("/")
-            print(f"{now_rfc3339()} {plural} {where}: Ready={status} {reason}: {message}",
-                  flush=True)
+            print(
+                f"{now_rfc3339()} {plural} {where}: Ready={status} {reason}: {message}", flush=True
+            )
 
     # --- stores -----------------------------------------------------------------------
     def provider(self, obj: Obj) -> SecretsManager:
@@ -159,30 +186,44 @@ class StandIn:
 
     def reconcile_stores(self) -> None:
         found: dict[tuple[str, str, str], SecretsManager | str] = {}
-        for kind, plural in (("ClusterSecretStore", "clustersecretstores"),
-                             ("SecretStore", "secretstores")):
+        for kind, plural in (
+            ("ClusterSecretStore", "clustersecretstores"),
+            ("SecretStore", "secretstores"),
+        ):
             for obj in self.kube.items(cr_path("v1", plural)):
                 key = (kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 try:
                     sm = self.provider(obj)
                 except ValueError as err:
                     found[key] = f"store {key[2]} has an invalid provider config: {err}"
-                    self.set_status(plural, "v1", obj, ok=False,
-                                    reason="InvalidProviderConfig", message=str(err))
+                    self.set_status(
+                        plural,
+                        "v1",
+                        obj,
+                        ok=False,
+                        reason="InvalidProviderConfig",
+                        message=str(err),
+                    )
                     continue
                 try:
                     sm.validate()
                 except StoreError as err:
                     msg = f"unable to validate store: {type(err).__name__}: {err}"
                     found[key] = f"store {key[2]} is not ready: {msg}"
-                    self.set_status(plural, "v1", obj, ok=False, reason="ValidationFailed",
-                                    message=msg)
+                    self.set_status(
+                        plural, "v1", obj, ok=False, reason="ValidationFailed", message=msg
+                    )
                     continue
                 found[key] = sm
-                self.set_status(plural, "v1", obj, ok=True, reason="Valid",
-                                message="store validated",
-                                extra=None if ready_condition(obj)
-                                else {"capabilities": "ReadWrite"})
+                self.set_status(
+                    plural,
+                    "v1",
+                    obj,
+                    ok=True,
+                    reason="Valid",
+                    message="store validated",
+                    extra=None if ready_condition(obj) else {"capabilities": "ReadWrite"},
+                )
         self.stores = found
 
     def store_for(self, ref: Obj | None, namespace: str) -> SecretsManager:
@@ -209,8 +250,10 @@ class StandIn:
         except ValueError:
             every = 3600.0
         wait = (every if every > 0 else float("inf")) if ok else RETRY_AFTER
-        self.due[obj["metadata"]["uid"]] = (obj["metadata"].get("generation", 0),
-                                            time.monotonic() + wait)
+        self.due[obj["metadata"]["uid"]] = (
+            obj["metadata"].get("generation", 0),
+            time.monotonic() + wait,
+        )
 
     # --- PushSecret -------------------------------------------------------------------
     def reconcile_push_secrets(self) -> None:
@@ -229,14 +272,24 @@ class StandIn:
             try:
                 synced = self.push(ps)
             except (ProviderError, *StoreError, ApiException) as err:
-                self.set_status("pushsecrets", "v1alpha1", ps, ok=False, reason="Errored",
-                                message=_msg(err))
+                self.set_status(
+                    "pushsecrets", "v1alpha1", ps, ok=False, reason="Errored", message=_msg(err)
+                )
                 self.mark(ps, False)
                 continue
-            self.set_status("pushsecrets", "v1alpha1", ps, ok=True, reason="Synced",
-                            message="PushSecret synced successfully",
-                            extra={"syncedPushSecrets": synced, "refreshTime": now_rfc3339(),
-                                   "syncedResourceVersion": f"{meta.get('generation', 0)}"})
+            self.set_status(
+                "pushsecrets",
+                "v1alpha1",
+                ps,
+                ok=True,
+                reason="Synced",
+                message="PushSecret synced successfully",
+                extra={
+                    "syncedPushSecrets": synced,
+                    "refreshTime": now_rfc3339(),
+                    "syncedResourceVersion": f"{meta.get('generation', 0)}",
+                },
+            )
             self.mark(ps, True)
 
     def push(self, ps: Obj) -> Obj:
@@ -275,24 +328,38 @@ class StandIn:
         status = ps.get("status") or {}
         try:
             for store_name, keys in (status.get("syncedPushSecrets") or {}).items():
-                ref = next((r for r in ps["spec"].get("secretStoreRefs") or []
-                            if r.get("name") == store_name), None)
+                ref = next(
+                    (
+                        r
+                        for r in ps["spec"].get("secretStoreRefs") or []
+                        if r.get("name") == store_name
+                    ),
+                    None,
+                )
                 store = self.store_for(ref, ps["metadata"]["namespace"])
                 for remote, item in keys.items():
                     match = (item or {}).get("match") or {}
                     if not (match.get("remoteRef") or {}).get("property"):
                         store.delete(remote)  # a property inside a shared secret stays
         except (ProviderError, *StoreError) as err:
-            self.set_status("pushsecrets", "v1alpha1", ps, ok=False, reason="Errored",
-                                message=f"cannot delete remote secrets: {_msg(err)}")
+            self.set_status(
+                "pushsecrets",
+                "v1alpha1",
+                ps,
+                ok=False,
+                reason="Errored",
+                message=f"cannot delete remote secrets: {_msg(err)}",
+            )
             return
         self.patch_finalizers(ps["metadata"], remaining)
 
     def patch_finalizers(self, meta: Obj, finalizers: list[str]) -> None:
         self.kube.call(
-            "PATCH", cr_path("v1alpha1", "pushsecrets", meta["name"], meta["namespace"]),
+            "PATCH",
+            cr_path("v1alpha1", "pushsecrets", meta["name"], meta["namespace"]),
             {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-            content_type=MERGE)
+            content_type=MERGE,
+        )
 
     # --- ExternalSecret ---------------------------------------------------------------
     def reconcile_external_secrets(self) -> None:
@@ -310,16 +377,29 @@ class StandIn:
             try:
                 digest = self.materialise(es, target, policy)
             except (ProviderError, *StoreError, ApiException) as err:
-                self.set_status("externalsecrets", "v1", es, ok=False,
-                                reason="SecretSyncedError",
-                                message=f"could not sync secret: {_msg(err)}")
+                self.set_status(
+                    "externalsecrets",
+                    "v1",
+                    es,
+                    ok=False,
+                    reason="SecretSyncedError",
+                    message=f"could not sync secret: {_msg(err)}",
+                )
                 self.mark(es, False)
                 continue
-            self.set_status("externalsecrets", "v1", es, ok=True, reason="SecretSynced",
-                            message="secret synced",
-                            extra={"refreshTime": now_rfc3339(), "binding": {"name": target},
-                                   "syncedResourceVersion":
-                                   f"{meta.get('generation', 0)}-{digest}"})
+            self.set_status(
+                "externalsecrets",
+                "v1",
+                es,
+                ok=True,
+                reason="SecretSynced",
+                message="secret synced",
+                extra={
+                    "refreshTime": now_rfc3339(),
+                    "binding": {"name": target},
+                    "syncedResourceVersion": f"{meta.get('generation', 0)}-{digest}",
+                },
+            )
             self.mark(es, True)
 
     def materialise(self, es: Obj, target: str, policy: str) -> str:
@@ -340,17 +420,31 @@ class StandIn:
         template = (spec.get("target") or {}).get("template") or {}
         tmeta = template.get("metadata") or {}
         body: Obj = {
-            "apiVersion": "v1", "kind": "Secret", "type": template.get("type", "Opaque"),
-            "metadata": {"name": target, "namespace": meta["namespace"],
-                         "labels": {**(tmeta.get("labels") or {}), MANAGED_LABEL: "true"},
-                         "annotations": {**(tmeta.get("annotations") or {}),
-                                         "reconcile.external-secrets.io/data-hash": digest}},
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": template.get("type", "Opaque"),
+            "metadata": {
+                "name": target,
+                "namespace": meta["namespace"],
+                "labels": {**(tmeta.get("labels") or {}), MANAGED_LABEL: "true"},
+                "annotations": {
+                    **(tmeta.get("annotations") or {}),
+                    "reconcile.external-secrets.io/data-hash": digest,
+                },
+            },
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
         if policy == "Owner":
-            body["metadata"]["ownerReferences"] = [{
-                "apiVersion": f"{GROUP}/v1", "kind": "ExternalSecret", "name": meta["name"],
-                "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]
+            body["metadata"]["ownerReferences"] = [
+                {
+                    "apiVersion": f"{GROUP}/v1",
+                    "kind": "ExternalSecret",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
         try:
             self.kube.call("GET", secret_path(meta["namespace"], target))
             exists = True
@@ -359,8 +453,9 @@ class StandIn:
                 raise
             exists = False
         if exists:
-            self.kube.call("PATCH", secret_path(meta["namespace"], target), body,
-                           content_type=MERGE)
+            self.kube.call(
+                "PATCH", secret_path(meta["namespace"], target), body, content_type=MERGE
+            )
         elif policy == "Merge":
             raise ProviderError(f"target secret {target!r} does not exist (creationPolicy Merge)")
         else:
@@ -390,8 +485,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     api = config.new_client_from_config(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
     standin = StandIn(api, args.endpoint)
-    print(f"{now_rfc3339()} ESO stand-in: endpoint {args.endpoint}, tick {args.interval}s",
-          flush=True)
+    print(
+        f"{now_rfc3339()} ESO stand-in: endpoint {args.endpoint}, tick {args.interval}s", flush=True
+    )
     first = True
     while not stop:
         started = time.monotonic()

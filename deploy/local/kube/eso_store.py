@@ -20,8 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 MANAGED_TAG = {"Key": "managed-by", "Value": "external-secrets"}
 # Fail fast: "store does not answer" must flip readiness within a couple of seconds.
 # ``total_max_attempts`` counts the first try; ``max_attempts`` would add a retry.
-_CONFIG = Config(connect_timeout=1, read_timeout=2,
-                 retries={"total_max_attempts": 1, "mode": "standard"})
+_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1, "mode": "standard"}
+)
 StoreError = (BotoCoreError, ClientError)
 
 
@@ -41,9 +42,13 @@ class SecretsManager:
 
     def __init__(self, endpoint: str, creds: Credentials) -> None:
         self._c = boto3.session.Session().client(
-            "secretsmanager", endpoint_url=endpoint, region_name=creds.region,
+            "secretsmanager",
+            endpoint_url=endpoint,
+            region_name=creds.region,
             aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key, config=_CONFIG)
+            aws_secret_access_key=creds.secret_access_key,
+            config=_CONFIG,
+        )
         self.unreachable: str | None = None
 
     def _call(self, operation: str, **params: Any) -> Any:
@@ -84,8 +89,9 @@ class SecretsManager:
         try:
             doc = json.loads(value)
         except json.JSONDecodeError as err:
-            raise ProviderError(f"remote secret {key!r} is not JSON, cannot read "
-                                f"property {prop!r}") from err
+            raise ProviderError(
+                f"remote secret {key!r} is not JSON, cannot read property {prop!r}"
+            ) from err
         if not isinstance(doc, dict) or prop not in doc:
             raise ProviderError(f"remote secret {key!r} has no property {prop!r}")
         item = doc[prop]

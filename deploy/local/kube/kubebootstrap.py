@@ -41,23 +41,39 @@ def _crd(kind: str, plural: str, version: str, scope: str, short: str) -> dict[s
     loose = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     ready = '.status.conditions[?(@.type=="Ready")]'
     return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {
-            "group": GROUP, "scope": scope,
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural,
-                      "singular": kind.lower(), "shortNames": [short],
-                      "categories": ["external-secrets"]},
-            "versions": [{
-                "name": version, "served": True, "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object",
-                                               "properties": {"spec": loose, "status": loose}}},
-                "additionalPrinterColumns": [
-                    {"name": "Ready", "type": "string", "jsonPath": f"{ready}.status"},
-                    {"name": "Reason", "type": "string", "jsonPath": f"{ready}.reason"},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
-            }],
+            "group": GROUP,
+            "scope": scope,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "categories": ["external-secrets"],
+            },
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": loose, "status": loose},
+                        }
+                    },
+                    "additionalPrinterColumns": [
+                        {"name": "Ready", "type": "string", "jsonPath": f"{ready}.status"},
+                        {"name": "Reason", "type": "string", "jsonPath": f"{ready}.reason"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                }
+            ],
         },
     }
 
@@ -66,9 +82,17 @@ def _cluster_role(name: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]
     rbac = "rbac.authorization.k8s.io/v1"
     return [
         {"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules},
-        {"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": name},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}]},
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}],
+        },
     ]
 
 
@@ -81,17 +105,31 @@ WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
 RBAC = [
     # kwok's own kustomize role, minus its optional CRDs
-    *_cluster_role("jetbridge:kwok", [
-        _rule([""], ["events"], WRITE), _rule([""], ["nodes"], READ),
-        _rule([""], ["nodes/status", "pods/status"], ["patch", "update"]),
-        _rule([""], ["pods"], ["get", "list", "watch", "patch", "update", "delete"]),
-        _rule(["coordination.k8s.io"], ["leases"], ["create", "get", "list", "patch",
-                                                     "update", "watch"])]),
-    *_cluster_role("jetbridge:eso-standin", [
-        _rule([GROUP], [p for _, p, *_ in ESO_KINDS], ["get", "list", "watch", "patch",
-                                                       "update"]),
-        _rule([GROUP], [f"{p}/status" for _, p, *_ in ESO_KINDS], ["get", "patch", "update"]),
-        _rule([""], ["secrets"], WRITE), _rule([""], ["events"], ["create", "patch"])]),
+    *_cluster_role(
+        "jetbridge:kwok",
+        [
+            _rule([""], ["events"], WRITE),
+            _rule([""], ["nodes"], READ),
+            _rule([""], ["nodes/status", "pods/status"], ["patch", "update"]),
+            _rule([""], ["pods"], ["get", "list", "watch", "patch", "update", "delete"]),
+            _rule(
+                ["coordination.k8s.io"],
+                ["leases"],
+                ["create", "get", "list", "patch", "update", "watch"],
+            ),
+        ],
+    ),
+    *_cluster_role(
+        "jetbridge:eso-standin",
+        [
+            _rule(
+                [GROUP], [p for _, p, *_ in ESO_KINDS], ["get", "list", "watch", "patch", "update"]
+            ),
+            _rule([GROUP], [f"{p}/status" for _, p, *_ in ESO_KINDS], ["get", "patch", "update"]),
+            _rule([""], ["secrets"], WRITE),
+            _rule([""], ["events"], ["create", "patch"]),
+        ],
+    ),
 ]
 
 
@@ -102,13 +140,19 @@ def _resources() -> dict[str, str]:
 def fake_node(cluster: str, i: int) -> dict[str, Any]:
     name = f"kwok-{cluster}-{i}"
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name,
-                     "annotations": {"node.alpha.kubernetes.io/ttl": "0",
-                                     "kwok.x-k8s.io/node": "fake"},
-                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                "kubernetes.io/arch": "amd64", "type": "kwok",
-                                "topology.kubernetes.io/zone": f"{cluster}-{'abc'[i % 3]}"}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                "topology.kubernetes.io/zone": f"{cluster}-{'abc'[i % 3]}",
+            },
+        },
         "spec": {},
         "status": {"allocatable": _resources(), "capacity": _resources()},
     }
@@ -123,17 +167,32 @@ def secret_store_objects(region: str = "us-east-1") -> list[dict[str, Any]]:
     ref = {"name": CREDENTIALS_SECRET, "namespace": ESO_NAMESPACE}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ESO_NAMESPACE}},
-        {"apiVersion": "v1", "kind": "Secret",
-         "metadata": {"name": CREDENTIALS_SECRET, "namespace": ESO_NAMESPACE},
-         # moto accepts any credentials; real clusters would use IRSA or real keys
-         "stringData": {"access-key-id": "testing", "secret-access-key": "testing"}},
-        {"apiVersion": f"{GROUP}/v1", "kind": "ClusterSecretStore",
-         "metadata": {"name": STORE_NAME},
-         "spec": {"provider": {"aws": {
-             "service": "SecretsManager", "region": region,
-             "auth": {"secretRef": {
-                 "accessKeyIDSecretRef": {**ref, "key": "access-key-id"},
-                 "secretAccessKeySecretRef": {**ref, "key": "secret-access-key"}}}}}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CREDENTIALS_SECRET, "namespace": ESO_NAMESPACE},
+            # moto accepts any credentials; real clusters would use IRSA or real keys
+            "stringData": {"access-key-id": "testing", "secret-access-key": "testing"},
+        },
+        {
+            "apiVersion": f"{GROUP}/v1",
+            "kind": "ClusterSecretStore",
+            "metadata": {"name": STORE_NAME},
+            "spec": {
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": region,
+                        "auth": {
+                            "secretRef": {
+                                "accessKeyIDSecretRef": {**ref, "key": "access-key-id"},
+                                "secretAccessKeySecretRef": {**ref, "key": "secret-access-key"},
+                            }
+                        },
+                    }
+                }
+            },
+        },
     ]
 
 
@@ -148,8 +207,13 @@ def apply_all(dyn: dynamic.DynamicClient, objects: list[dict[str, Any]]) -> None
         ns = obj["metadata"].get("namespace")
         name = obj["metadata"]["name"]
         dyn.server_side_apply(  # type: ignore[no-untyped-call]
-            res, body=obj, name=name, namespace=ns, field_manager=FIELD_MANAGER,
-            force_conflicts=True)
+            res,
+            body=obj,
+            name=name,
+            namespace=ns,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
 
 
 def _wait_established(ext: client.ApiextensionsV1Api, names: list[str], timeout: float) -> None:
@@ -173,8 +237,9 @@ def bootstrap(kubeconfig: Path, cluster: str) -> None:
         dyn = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
         crds = [_crd(*k) for k in ESO_KINDS]
         apply_all(dyn, RBAC + crds)
-        _wait_established(client.ApiextensionsV1Api(api), [c["metadata"]["name"] for c in crds],
-                          30.0)
+        _wait_established(
+            client.ApiextensionsV1Api(api), [c["metadata"]["name"] for c in crds], 30.0
+        )
         # fresh discovery: the CRDs' kinds now exist
         dyn = dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
         apply_all(dyn, secret_store_objects())
@@ -199,5 +264,9 @@ def nodes_ready(kubeconfig: Path) -> int:
     """How many fake nodes kwok reports Ready."""
     with api_client(kubeconfig) as api:
         nodes = client.CoreV1Api(api).list_node(label_selector="type=kwok").items
-    return sum(1 for n in nodes for c in ((n.status.conditions if n.status else None) or [])
-               if c.type == "Ready" and c.status == "True")
+    return sum(
+        1
+        for n in nodes
+        for c in ((n.status.conditions if n.status else None) or [])
+        if c.type == "Ready" and c.status == "True"
+    )

@@ -60,14 +60,21 @@ def _helm_ldflags(version: str) -> tuple[str, ...]:
     # and the default .Capabilities.KubeVersion of `helm template`/`lint`: client-go's
     # v0.Y.Z read as 1.Y (the pinned go.mod's), not the source's 1.20 fallback.
     pkg = "helm.sh/helm/v3"
-    flags = [f"-X {pkg}/internal/version.version={version}",
-             f"-X {pkg}/internal/version.gitTreeState=clean"]
+    flags = [
+        f"-X {pkg}/internal/version.version={version}",
+        f"-X {pkg}/internal/version.gitTreeState=clean",
+    ]
     pinned = GOMOD_DIR / "helm" / "go.mod"
-    found = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", pinned.read_text(), re.M) \
-        if pinned.exists() else None
+    found = (
+        re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", pinned.read_text(), re.M)
+        if pinned.exists()
+        else None
+    )
     if found:
-        flags += [f"-X {pkg}/pkg/chartutil.k8sVersionMajor=1",
-                  f"-X {pkg}/pkg/chartutil.k8sVersionMinor={found.group(1)}"]
+        flags += [
+            f"-X {pkg}/pkg/chartutil.k8sVersionMajor=1",
+            f"-X {pkg}/pkg/chartutil.k8sVersionMinor={found.group(1)}",
+        ]
     return tuple(flags)
 
 
@@ -76,35 +83,60 @@ def _kube_ldflags(version: str) -> tuple[str, ...]:
     major, minor = version.lstrip("v").split(".")[:2]
     flags = []
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        flags += [f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}",
-                  f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean"]
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
     return tuple(flags)
 
 
 COMPONENTS = (
     Component(
-        name="kubernetes", version=KUBERNETES_VERSION, module="k8s.io/kubernetes",
-        packages={"kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
-                  "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
-                  # kwok fakes kubelets but binds no pods: without a scheduler they stay
-                  # Pending and no Deployment ever reports Ready.
-                  "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler"},
-        ldflags=_kube_ldflags(KUBERNETES_VERSION), godebug="go1.26"),
-    Component(name="etcd", version=ETCD_VERSION, module="go.etcd.io/etcd/server/v3",
-              packages={"etcd": "go.etcd.io/etcd/server/v3"}),
-    Component(name="kwok", version=KWOK_VERSION, module="sigs.k8s.io/kwok",
-              packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
-              # kwok exits with "no stages found" without them: its "fast" stage set
-              files={"kwok-stages.yaml": (
-                  "kustomize/stage/node/fast/node-initialize.yaml",
-                  "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-                  "kustomize/stage/pod/fast/pod-ready.yaml",
-                  "kustomize/stage/pod/fast/pod-complete.yaml",
-                  "kustomize/stage/pod/fast/pod-delete.yaml")}),
+        name="kubernetes",
+        version=KUBERNETES_VERSION,
+        module="k8s.io/kubernetes",
+        packages={
+            "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+            "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+            # kwok fakes kubelets but binds no pods: without a scheduler they stay
+            # Pending and no Deployment ever reports Ready.
+            "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        },
+        ldflags=_kube_ldflags(KUBERNETES_VERSION),
+        godebug="go1.26",
+    ),
+    Component(
+        name="etcd",
+        version=ETCD_VERSION,
+        module="go.etcd.io/etcd/server/v3",
+        packages={"etcd": "go.etcd.io/etcd/server/v3"},
+    ),
+    Component(
+        name="kwok",
+        version=KWOK_VERSION,
+        module="sigs.k8s.io/kwok",
+        packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+        # kwok exits with "no stages found" without them: its "fast" stage set
+        files={
+            "kwok-stages.yaml": (
+                "kustomize/stage/node/fast/node-initialize.yaml",
+                "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+                "kustomize/stage/pod/fast/pod-ready.yaml",
+                "kustomize/stage/pod/fast/pod-complete.yaml",
+                "kustomize/stage/pod/fast/pod-delete.yaml",
+            )
+        },
+    ),
     # Not part of the clusters: lints and renders deploy/helm/ (tests/integration/helm).
-    Component(name="helm", version=HELM_VERSION, module="helm.sh/helm/v3",
-              packages={"helm": "helm.sh/helm/v3/cmd/helm"},
-              ldflags=_helm_ldflags(HELM_VERSION)),
+    Component(
+        name="helm",
+        version=HELM_VERSION,
+        module="helm.sh/helm/v3",
+        packages={"helm": "helm.sh/helm/v3/cmd/helm"},
+        ldflags=_helm_ldflags(HELM_VERSION),
+    ),
 )
 
 
@@ -131,8 +163,9 @@ def binary(name: str) -> Path:
 def is_built(comp: Component) -> bool:
     # The stamp is written last, so a build killed half-way is never taken as done.
     stamp = bin_dir(comp) / ".complete"
-    return stamp.exists() and all((bin_dir(comp) / b).exists()
-                                  for b in [*comp.packages, *comp.files])
+    return stamp.exists() and all(
+        (bin_dir(comp) / b).exists() for b in [*comp.packages, *comp.files]
+    )
 
 
 def say(message: str) -> None:
@@ -156,8 +189,9 @@ def _nice() -> list[str]:
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
-    proc = subprocess.run(_nice() + cmd, cwd=cwd, env=go_env(), text=True,
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        _nice() + cmd, cwd=cwd, env=go_env(), text=True, capture_output=True, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stderr[-4000:]}")
     return proc.stdout
@@ -165,8 +199,7 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 def staging_replaces(version: str) -> dict[str, str]:
     """Every staging module k8s.io/kubernetes requires at v0.0.0 -> its v0.Y.Z tag."""
-    with urllib.request.urlopen(f"{PROXY}/k8s.io/kubernetes/@v/{version}.mod",
-                                timeout=60) as resp:
+    with urllib.request.urlopen(f"{PROXY}/k8s.io/kubernetes/@v/{version}.mod", timeout=60) as resp:
         text = resp.read().decode()
     staged = sorted(set(re.findall(r"^\s+(k8s\.io/[\w./-]+) v0\.0\.0$", text, re.M)))
     minor = version.lstrip("v").split(".", 1)[1]
@@ -174,8 +207,13 @@ def staging_replaces(version: str) -> dict[str, str]:
 
 
 def _template(comp: Component, replaces: dict[str, str]) -> str:
-    lines = [f"// Throwaway module: builds {comp.module} {comp.version} (see kubebuild.py).",
-             f"module jetbridge.local/kubebuild/{comp.name}", "", "go 1.26.0", ""]
+    lines = [
+        f"// Throwaway module: builds {comp.module} {comp.version} (see kubebuild.py).",
+        f"module jetbridge.local/kubebuild/{comp.name}",
+        "",
+        "go 1.26.0",
+        "",
+    ]
     if comp.godebug:
         lines += [f"godebug default={comp.godebug}", ""]
     lines += [f"require {comp.module} {comp.version}", ""]
@@ -211,8 +249,10 @@ def _prepare_src(comp: Component) -> Path:
         raise RuntimeError(f"{pinned}/go.mod missing: run `kubebuild.py regenerate`")
     text = (pinned / "go.mod").read_text()
     if f"{comp.module} {comp.version}" not in text:
-        raise RuntimeError(f"{pinned}/go.mod does not pin {comp.module} {comp.version}: "
-                           "run `kubebuild.py regenerate` after changing a version")
+        raise RuntimeError(
+            f"{pinned}/go.mod does not pin {comp.module} {comp.version}: "
+            "run `kubebuild.py regenerate` after changing a version"
+        )
     src = cache_root() / comp.key / "src"
     src.mkdir(parents=True, exist_ok=True)
     for name in ("go.mod", "go.sum"):
@@ -228,14 +268,25 @@ def build(comp: Component) -> None:
     _run(["go", "mod", "download"], src)
     pkgs = list(comp.packages.values())
     total = len(_run(["go", "list", "-deps", *pkgs], src).split())
-    say(f"{comp.key}: modules ready after {time.monotonic() - start:.0f}s; "
-        f"compiling {len(pkgs)} binaries ({total} packages)")
+    say(
+        f"{comp.key}: modules ready after {time.monotonic() - start:.0f}s; "
+        f"compiling {len(pkgs)} binaries ({total} packages)"
+    )
     out = bin_dir(comp)
     out.mkdir(parents=True, exist_ok=True)
     (out / ".complete").unlink(missing_ok=True)
     for name, pkg in comp.packages.items():
-        cmd = ["go", "build", "-v", "-trimpath", "-ldflags", " ".join(("-s", "-w", *comp.ldflags)),
-               "-o", str(out / name), pkg]
+        cmd = [
+            "go",
+            "build",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            " ".join(("-s", "-w", *comp.ldflags)),
+            "-o",
+            str(out / name),
+            pkg,
+        ]
         _build_with_progress(cmd, src, f"{comp.key}: {name}", total, start)
     if comp.files:
         mod_dir = Path(_run(["go", "list", "-m", "-f", "{{.Dir}}", comp.module], src).strip())
@@ -246,10 +297,15 @@ def build(comp: Component) -> None:
     say(f"{comp.key}: done in {time.monotonic() - start:.0f}s -> {out}")
 
 
-def _build_with_progress(cmd: list[str], cwd: Path, label: str, total: int,
-                         start: float) -> None:
-    proc = subprocess.Popen(_nice() + cmd, cwd=cwd, env=go_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def _build_with_progress(cmd: list[str], cwd: Path, label: str, total: int, start: float) -> None:
+    proc = subprocess.Popen(
+        _nice() + cmd,
+        cwd=cwd,
+        env=go_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     compiled, last = 0, 0.0
     tail: list[str] = []
@@ -261,8 +317,7 @@ def _build_with_progress(cmd: list[str], cwd: Path, label: str, total: int,
         now = time.monotonic()
         if now - last >= 15:
             last = now
-            say(f"{label}: {compiled} packages compiled (of <= {total}), "
-                f"{now - start:.0f}s")
+            say(f"{label}: {compiled} packages compiled (of <= {total}), {now - start:.0f}s")
     if proc.wait() != 0:
         raise RuntimeError(f"building {label} failed:\n" + "\n".join(tail))
 
@@ -306,8 +361,7 @@ def main(argv: list[str]) -> int:
             state = "built" if is_built(comp) else "missing"
             say(f"{comp.key}: {bin_dir(comp)} ({state})")
         return 0
-    print("usage: kubebuild.py [build|rebuild|regenerate [NAME...]|paths|prune]",
-          file=sys.stderr)
+    print("usage: kubebuild.py [build|rebuild|regenerate [NAME...]|paths|prune]", file=sys.stderr)
     return 2
 
 

@@ -109,69 +109,125 @@ class Cluster:
         kcm_cfg = str(self.component_kubeconfig("system:kube-controller-manager"))
         sched_cfg = str(self.component_kubeconfig("system:kube-scheduler"))
         return [
-            Daemon("etcd", [
-                str(b("etcd")), f"--name={self.name}", f"--data-dir={self.dir / 'etcd'}",
-                f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster={self.name}={peer_url}", "--initial-cluster-state=new",
-                "--unsafe-no-fsync", "--quota-backend-bytes=268435456",
-                "--auto-compaction-mode=periodic", "--auto-compaction-retention=5m",
-                "--snapshot-count=5000", "--log-level=warn"]),
-            Daemon("kube-apiserver", [
-                str(b("kube-apiserver")), f"--etcd-servers={etcd_url}",
-                f"--bind-address={HOST}", f"--advertise-address={HOST}",
-                f"--secure-port={p.apiserver}", f"--cert-dir={self.dir / 'apiserver-certs'}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}",
-                f"--tls-private-key-file={pki / 'apiserver.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
-                "--requestheader-allowed-names=front-proxy-client",
-                "--requestheader-username-headers=X-Remote-User",
-                "--requestheader-group-headers=X-Remote-Group",
-                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-                f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
-                f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
-                "--authorization-mode=Node,RBAC", "--anonymous-auth=false",
-                f"--service-cluster-ip-range={SERVICE_RANGE}", "--allow-privileged=true",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--disable-admission-plugins=DefaultStorageClass,StorageObjectInUseProtection",
-                "--endpoint-reconciler-type=none", "--profiling=false", "--event-ttl=30m",
-                "--max-requests-inflight=200",
-                "--max-mutating-requests-inflight=100", "--enable-priority-and-fairness=false",
-                "--v=0"]),
-            Daemon("kube-controller-manager", [
-                str(b("kube-controller-manager")), f"--kubeconfig={kcm_cfg}",
-                f"--authentication-kubeconfig={kcm_cfg}", f"--authorization-kubeconfig={kcm_cfg}",
-                f"--bind-address={HOST}", f"--secure-port={p.controller_manager}",
-                f"--cert-dir={self.dir / 'kcm-certs'}", "--leader-elect=false",
-                "--use-service-account-credentials=true",
-                f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--root-ca-file={pki / 'ca.crt'}", f"--cluster-name={self.name}",
-                "--profiling=false", "--v=0"]),
-            Daemon("kube-scheduler", [
-                str(b("kube-scheduler")), f"--kubeconfig={sched_cfg}",
-                f"--authentication-kubeconfig={sched_cfg}",
-                f"--authorization-kubeconfig={sched_cfg}",
-                f"--bind-address={HOST}", f"--secure-port={p.scheduler}",
-                f"--cert-dir={self.dir / 'scheduler-certs'}", "--leader-elect=false",
-                "--profiling=false", "--v=0"]),
-            Daemon("kwok", [
-                str(b("kwok")), f"--config={b('kwok-stages.yaml')}",
-                f"--kubeconfig={self.component_kubeconfig('jetbridge:kwok')}",
-                "--manage-all-nodes=false",
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                "--manage-nodes-with-label-selector=", "--manage-single-node=",
-                f"--cidr={POD_CIDR}", "--node-ip=10.0.0.1",
-                "--node-lease-duration-seconds=40",
-                f"--server-address={HOST}:{p.kwok}", "--v=WARN"]),
-            Daemon("eso-standin", [
-                sys.executable, str(HERE / "eso_standin.py"),
-                f"--kubeconfig={self.component_kubeconfig('jetbridge:eso-standin')}",
-                f"--endpoint={self.secrets_endpoint}", "--interval=1",
-                f"--ready-file={self.dir / 'run' / 'eso-standin.ready'}"],
-                marker="eso_standin.py"),
+            Daemon(
+                "etcd",
+                [
+                    str(b("etcd")),
+                    f"--name={self.name}",
+                    f"--data-dir={self.dir / 'etcd'}",
+                    f"--listen-client-urls={etcd_url}",
+                    f"--advertise-client-urls={etcd_url}",
+                    f"--listen-peer-urls={peer_url}",
+                    f"--initial-advertise-peer-urls={peer_url}",
+                    f"--initial-cluster={self.name}={peer_url}",
+                    "--initial-cluster-state=new",
+                    "--unsafe-no-fsync",
+                    "--quota-backend-bytes=268435456",
+                    "--auto-compaction-mode=periodic",
+                    "--auto-compaction-retention=5m",
+                    "--snapshot-count=5000",
+                    "--log-level=warn",
+                ],
+            ),
+            Daemon(
+                "kube-apiserver",
+                [
+                    str(b("kube-apiserver")),
+                    f"--etcd-servers={etcd_url}",
+                    f"--bind-address={HOST}",
+                    f"--advertise-address={HOST}",
+                    f"--secure-port={p.apiserver}",
+                    f"--cert-dir={self.dir / 'apiserver-certs'}",
+                    f"--tls-cert-file={pki / 'apiserver.crt'}",
+                    f"--tls-private-key-file={pki / 'apiserver.key'}",
+                    f"--client-ca-file={pki / 'ca.crt'}",
+                    f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+                    "--requestheader-allowed-names=front-proxy-client",
+                    "--requestheader-username-headers=X-Remote-User",
+                    "--requestheader-group-headers=X-Remote-Group",
+                    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                    f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+                    f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+                    "--authorization-mode=Node,RBAC",
+                    "--anonymous-auth=false",
+                    f"--service-cluster-ip-range={SERVICE_RANGE}",
+                    "--allow-privileged=true",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    f"--service-account-key-file={pki / 'sa.pub'}",
+                    f"--service-account-signing-key-file={pki / 'sa.key'}",
+                    "--disable-admission-plugins=DefaultStorageClass,StorageObjectInUseProtection",
+                    "--endpoint-reconciler-type=none",
+                    "--profiling=false",
+                    "--event-ttl=30m",
+                    "--max-requests-inflight=200",
+                    "--max-mutating-requests-inflight=100",
+                    "--enable-priority-and-fairness=false",
+                    "--v=0",
+                ],
+            ),
+            Daemon(
+                "kube-controller-manager",
+                [
+                    str(b("kube-controller-manager")),
+                    f"--kubeconfig={kcm_cfg}",
+                    f"--authentication-kubeconfig={kcm_cfg}",
+                    f"--authorization-kubeconfig={kcm_cfg}",
+                    f"--bind-address={HOST}",
+                    f"--secure-port={p.controller_manager}",
+                    f"--cert-dir={self.dir / 'kcm-certs'}",
+                    "--leader-elect=false",
+                    "--use-service-account-credentials=true",
+                    f"--service-account-private-key-file={pki / 'sa.key'}",
+                    f"--root-ca-file={pki / 'ca.crt'}",
+                    f"--cluster-name={self.name}",
+                    "--profiling=false",
+                    "--v=0",
+                ],
+            ),
+            Daemon(
+                "kube-scheduler",
+                [
+                    str(b("kube-scheduler")),
+                    f"--kubeconfig={sched_cfg}",
+                    f"--authentication-kubeconfig={sched_cfg}",
+                    f"--authorization-kubeconfig={sched_cfg}",
+                    f"--bind-address={HOST}",
+                    f"--secure-port={p.scheduler}",
+                    f"--cert-dir={self.dir / 'scheduler-certs'}",
+                    "--leader-elect=false",
+                    "--profiling=false",
+                    "--v=0",
+                ],
+            ),
+            Daemon(
+                "kwok",
+                [
+                    str(b("kwok")),
+                    f"--config={b('kwok-stages.yaml')}",
+                    f"--kubeconfig={self.component_kubeconfig('jetbridge:kwok')}",
+                    "--manage-all-nodes=false",
+                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                    "--manage-nodes-with-label-selector=",
+                    "--manage-single-node=",
+                    f"--cidr={POD_CIDR}",
+                    "--node-ip=10.0.0.1",
+                    "--node-lease-duration-seconds=40",
+                    f"--server-address={HOST}:{p.kwok}",
+                    "--v=WARN",
+                ],
+            ),
+            Daemon(
+                "eso-standin",
+                [
+                    sys.executable,
+                    str(HERE / "eso_standin.py"),
+                    f"--kubeconfig={self.component_kubeconfig('jetbridge:eso-standin')}",
+                    f"--endpoint={self.secrets_endpoint}",
+                    "--interval=1",
+                    f"--ready-file={self.dir / 'run' / 'eso-standin.ready'}",
+                ],
+                marker="eso_standin.py",
+            ),
         ]
 
     # --- processes --------------------------------------------------------------------
@@ -181,8 +237,9 @@ class Cluster:
     def owns(self, d: Daemon, argv: list[str]) -> bool:
         mine = str(self.dir) + "/"
         marker = d.marker or d.name
-        return (any(Path(a).name == marker for a in argv[:2])
-                and any(mine in arg for arg in argv[1:]))
+        return any(Path(a).name == marker for a in argv[:2]) and any(
+            mine in arg for arg in argv[1:]
+        )
 
     def pids(self, name: str) -> list[int]:
         d = self.daemon(name)
@@ -205,8 +262,9 @@ class Cluster:
         return f"{d.name} started pid {pid} (ready in {waited:.1f}s)"
 
     def wait_ready(self, daemon: str, pid: int) -> float:
-        return wait_for(lambda: self.ready(daemon), 90.0, f"{self.name}/{daemon}", pid,
-                        log=self.log(daemon))
+        return wait_for(
+            lambda: self.ready(daemon), 90.0, f"{self.name}/{daemon}", pid, log=self.log(daemon)
+        )
 
     def ready(self, daemon: str) -> bool:
         p = self.ports
@@ -246,10 +304,18 @@ class Cluster:
                 ok = bool(pids) and self.ready(d.name)
             except Exception:
                 ok = False
-            procs[d.name] = {"pid": pids[0] if pids else None, "ready": ok,
-                             "rss_mib": round(rss_kib(pids[0]) / 1024, 1) if pids else 0}
-        return {"name": self.name, "server": self.server, "kubeconfig": str(self.kubeconfig),
-                "ports": self.ports.__dict__, "processes": procs}
+            procs[d.name] = {
+                "pid": pids[0] if pids else None,
+                "ready": ok,
+                "rss_mib": round(rss_kib(pids[0]) / 1024, 1) if pids else 0,
+            }
+        return {
+            "name": self.name,
+            "server": self.server,
+            "kubeconfig": str(self.kubeconfig),
+            "ports": self.ports.__dict__,
+            "processes": procs,
+        }
 
     def start_control_plane(self) -> list[str]:
         """etcd then the apiserver: what the bootstrap objects need."""
@@ -271,4 +337,3 @@ def _insecure() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-

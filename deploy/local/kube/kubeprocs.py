@@ -83,14 +83,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(
+    argv: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
     """Start a daemon in its own session (survives the caller), output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})}, cwd=cwd)
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
     return proc.pid
 
 
@@ -124,8 +131,15 @@ def tail(path: Path, lines: int = 25) -> str:
         return f"(no log at {path})"
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str, pid: int | None = None,
-             *, log: Path | None = None, interval: float = 0.2) -> float:
+def wait_for(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    pid: int | None = None,
+    *,
+    log: Path | None = None,
+    interval: float = 0.2,
+) -> float:
     """Poll ``check`` until true; fail early when ``pid`` dies. Returns seconds waited."""
     start = time.monotonic()
     while True:
@@ -135,9 +149,12 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, pid: int | No
         except Exception:
             pass
         if pid is not None and not alive(pid):
-            raise KubeStackError(f"{what}: pid {pid} exited" +
-                                 (f"; {log}:\n{tail(log)}" if log else ""))
+            raise KubeStackError(
+                f"{what}: pid {pid} exited" + (f"; {log}:\n{tail(log)}" if log else "")
+            )
         if time.monotonic() - start > timeout:
-            raise KubeStackError(f"{what}: not ready after {timeout:.0f}s" +
-                                 (f"; {log}:\n{tail(log)}" if log else ""))
+            raise KubeStackError(
+                f"{what}: not ready after {timeout:.0f}s"
+                + (f"; {log}:\n{tail(log)}" if log else "")
+            )
         time.sleep(interval)

@@ -64,9 +64,11 @@ class KubeStack:
     env_file: Path
 
     def env(self) -> dict[str, str]:
-        out = {"JETBRIDGE_KUBE_CLUSTERS": ",".join(self.kubeconfigs),
-               "JETBRIDGE_SECRETS_MANAGER_ENDPOINT": self.secrets_endpoint,
-               "JETBRIDGE_CLUSTER_SECRET_STORE": self.cluster_secret_store}
+        out = {
+            "JETBRIDGE_KUBE_CLUSTERS": ",".join(self.kubeconfigs),
+            "JETBRIDGE_SECRETS_MANAGER_ENDPOINT": self.secrets_endpoint,
+            "JETBRIDGE_CLUSTER_SECRET_STORE": self.cluster_secret_store,
+        }
         for name, path in self.kubeconfigs.items():
             out[f"JETBRIDGE_KUBE_{env_name(name)}_KUBECONFIG"] = str(path)
         return out
@@ -90,8 +92,7 @@ class SecretsStore:
         return self.dir / "moto.pid"
 
     def owns(self, argv: list[str]) -> bool:
-        return (any(Path(a).name == "moto_server" for a in argv[:2])
-                and str(self.port) in argv)
+        return any(Path(a).name == "moto_server" for a in argv[:2]) and str(self.port) in argv
 
     def pids(self) -> list[int]:
         pid = read_pid(self.pid_file)
@@ -137,8 +138,11 @@ class SecretsStore:
             return f"stopped pid {own}"
         self.pid_file.unlink(missing_ok=True)
         others = find_pids(self.owns)
-        return (f"left pid(s) {others} running: started by another state dir"
-                if others else "not running")
+        return (
+            f"left pid(s) {others} running: started by another state dir"
+            if others
+            else "not running"
+        )
 
 
 # --- clusters -------------------------------------------------------------------------
@@ -156,8 +160,10 @@ def _slot(root: Path, name: str) -> int:
 
 def known_clusters(root: Path) -> list[Cluster]:
     store = SecretsStore(root)
-    return [Cluster(root, p.parent.name, int(p.read_text()), store.endpoint)
-            for p in sorted(root.glob("*/slot"))]
+    return [
+        Cluster(root, p.parent.name, int(p.read_text()), store.endpoint)
+        for p in sorted(root.glob("*/slot"))
+    ]
 
 
 def _bring_up(cluster: Cluster) -> None:
@@ -167,10 +173,16 @@ def _bring_up(cluster: Cluster) -> None:
     kubebootstrap.bootstrap(cluster.kubeconfig, cluster.name)
     for line in cluster.start_controllers():
         say(cluster.name, line)
-    wait_for(lambda: kubebootstrap.nodes_ready(cluster.kubeconfig) == kubebootstrap.FAKE_NODES,
-             60, f"{cluster.name}: kwok nodes Ready")
-    say(cluster.name, f"ready in {time.monotonic() - start:.1f}s: {cluster.server}, "
-                      f"kubeconfig {cluster.kubeconfig}")
+    wait_for(
+        lambda: kubebootstrap.nodes_ready(cluster.kubeconfig) == kubebootstrap.FAKE_NODES,
+        60,
+        f"{cluster.name}: kwok nodes Ready",
+    )
+    say(
+        cluster.name,
+        f"ready in {time.monotonic() - start:.1f}s: {cluster.server}, "
+        f"kubeconfig {cluster.kubeconfig}",
+    )
 
 
 @contextmanager
@@ -196,9 +208,16 @@ def up(names: Sequence[str] | None = None) -> KubeStack:
         failed = [e for e in errors if e is not None]
         if failed:
             raise KubeStackError("; ".join(str(e) for e in failed))
-        stack = KubeStack({c.name: c.kubeconfig for c in known_clusters(root)
-                           if c.name in names or c.pids("kube-apiserver")},
-                          store.endpoint, kubebootstrap.STORE_NAME, root / "kube.env")
+        stack = KubeStack(
+            {
+                c.name: c.kubeconfig
+                for c in known_clusters(root)
+                if c.name in names or c.pids("kube-apiserver")
+            },
+            store.endpoint,
+            kubebootstrap.STORE_NAME,
+            root / "kube.env",
+        )
         stack.env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.env().items()))
         return stack
 
@@ -221,10 +240,15 @@ def status() -> dict[str, object]:
         store_ok = bool(pids) and store.ready()
     except OSError:
         store_ok = False
-    return {"secrets_store": {"endpoint": store.endpoint, "pid": pids[0] if pids else None,
-                              "ready": store_ok,
-                              "rss_mib": round(rss_kib(pids[0]) / 1024, 1) if pids else 0},
-            "clusters": [c.status() for c in known_clusters(root)]}
+    return {
+        "secrets_store": {
+            "endpoint": store.endpoint,
+            "pid": pids[0] if pids else None,
+            "ready": store_ok,
+            "rss_mib": round(rss_kib(pids[0]) / 1024, 1) if pids else 0,
+        },
+        "clusters": [c.status() for c in known_clusters(root)],
+    }
 
 
 def stop_secrets_store() -> str:
@@ -238,8 +262,9 @@ def start_secrets_store() -> str:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description="local Kubernetes data planes")
     ap.add_argument("command", choices=["up", "down", "status", "build"])
-    ap.add_argument("--clusters", default=",".join(DEFAULT_CLUSTERS),
-                    help="comma-separated cluster names (up)")
+    ap.add_argument(
+        "--clusters", default=",".join(DEFAULT_CLUSTERS), help="comma-separated cluster names (up)"
+    )
     args = ap.parse_args(argv)
     try:
         if args.command == "build":

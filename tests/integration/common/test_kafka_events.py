@@ -59,8 +59,16 @@ def _consumer(
     group: str,
     handler: Callable[[EventRecord, ConsumedRecord], Awaitable[None]],
 ) -> EventConsumer:
-    return wired_consumer(EventConsumer, bootstrap, publisher, CODEC, topic=topic, dlq=dlq,
-                          group=group, handler=handler)
+    return wired_consumer(
+        EventConsumer,
+        bootstrap,
+        publisher,
+        CODEC,
+        topic=topic,
+        dlq=dlq,
+        group=group,
+        handler=handler,
+    )
 
 
 async def test_every_schema_version_round_trips_through_the_broker(kafka_bootstrap: str) -> None:

@@ -40,8 +40,17 @@ def _consumer(
     **kw: object,
 ) -> KeyedEventConsumer:
     group = group or f"keyed-{uuid.uuid4().hex[:8]}"
-    return wired_consumer(KeyedEventConsumer, bootstrap, publisher, CODEC, topic=topic,
-                          dlq=dlq, group=group, handler=handler, **kw)
+    return wired_consumer(
+        KeyedEventConsumer,
+        bootstrap,
+        publisher,
+        CODEC,
+        topic=topic,
+        dlq=dlq,
+        group=group,
+        handler=handler,
+        **kw,
+    )
 
 
 async def _committed(bootstrap: str, group: str, partition: TopicPartition) -> int | None:

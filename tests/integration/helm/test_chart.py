@@ -95,16 +95,18 @@ def helm() -> Path:
 
 
 def run_helm(helm: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(helm), *args], capture_output=True, text=True, check=False,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(helm), *args], capture_output=True, text=True, check=False, timeout=120
+    )
     if ok and proc.returncode != 0:
         pytest.fail(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
 
 
 def render(helm: Path, chart: Path, *extra: str, namespace: str = "jetbridge") -> list[Obj]:
-    out = run_helm(helm, "template", RELEASE, str(chart), "--namespace", namespace,
-                   *REQUIRED[chart], *extra).stdout
+    out = run_helm(
+        helm, "template", RELEASE, str(chart), "--namespace", namespace, *REQUIRED[chart], *extra
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -140,8 +142,9 @@ def test_lint(helm: Path, chart: Path) -> None:
 def test_required_values_are_refused_with_their_name(helm: Path) -> None:
     proc = run_helm(helm, "template", RELEASE, str(CONTROL), ok=False)
     assert proc.returncode != 0 and "kafka.bootstrapServers is required" in proc.stderr
-    proc = run_helm(helm, "template", RELEASE, str(DATA), "--set", "kafka.bootstrapServers=k:9092",
-                    ok=False)
+    proc = run_helm(
+        helm, "template", RELEASE, str(DATA), "--set", "kafka.bootstrapServers=k:9092", ok=False
+    )
     assert proc.returncode != 0 and "cluster.id is required" in proc.stderr
     bad = ["template", RELEASE, str(DATA), *REQUIRED[DATA], "--set", "cluster.id=Not_A_Label"]
     proc = run_helm(helm, *bad, ok=False)  # values.schema.json first
@@ -151,15 +154,36 @@ def test_required_values_are_refused_with_their_name(helm: Path) -> None:
 
 
 def test_replicas_beyond_what_kafka_or_the_single_writer_allow_are_refused(helm: Path) -> None:
-    proc = run_helm(helm, "template", RELEASE, str(CONTROL), *REQUIRED[CONTROL],
-                    "--set", "navigator.replicas=2", ok=False)
+    proc = run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(CONTROL),
+        *REQUIRED[CONTROL],
+        "--set",
+        "navigator.replicas=2",
+        ok=False,
+    )
     assert proc.returncode != 0 and "/navigator/replicas" in proc.stderr  # the schema
-    for setting, why in (("navigator.replicas=2", "single writer"),
-                         ("dplink.replicas=7", "partitions of jetbridge.cluster.events"),
-                         ("dispatcher.autoscaling.enabled=true,dispatcher.autoscaling.maxReplicas=13",
-                          "jetbridge.failover.events")):
-        proc = run_helm(helm, "template", RELEASE, str(CONTROL), *REQUIRED[CONTROL],
-                        "--set", setting, "--skip-schema-validation", ok=False)
+    for setting, why in (
+        ("navigator.replicas=2", "single writer"),
+        ("dplink.replicas=7", "partitions of jetbridge.cluster.events"),
+        (
+            "dispatcher.autoscaling.enabled=true,dispatcher.autoscaling.maxReplicas=13",
+            "jetbridge.failover.events",
+        ),
+    ):
+        proc = run_helm(
+            helm,
+            "template",
+            RELEASE,
+            str(CONTROL),
+            *REQUIRED[CONTROL],
+            "--set",
+            setting,
+            "--skip-schema-validation",
+            ok=False,
+        )
         assert proc.returncode != 0 and why in proc.stderr, (setting, proc.stderr)
 
 
@@ -180,20 +204,27 @@ def test_defaults_one_deployment_per_service(helm: Path, chart: Path) -> None:
         assert pod["securityContext"]["runAsNonRoot"] is True
         c = container(dep)
         assert c["image"] == "ghcr.io/jetbridge/jetbridge:0.1.0"
-        assert c["args"][0] == f"jetbridge.{svc}" or (svc == "projections" and c["args"] == [
-            "jetbridge.navigator.projections", "run"])
+        assert c["args"][0] == f"jetbridge.{svc}" or (
+            svc == "projections" and c["args"] == ["jetbridge.navigator.projections", "run"]
+        )
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
         assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["memory"]
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert c[probe]["periodSeconds"] == defaults[svc]["probes"][probe[:-5]][
-                "periodSeconds"], (svc, probe)
-        assert pdbs[f"{RELEASE}-{svc}"]["spec"]["selector"]["matchLabels"] == \
-            dep["spec"]["selector"]["matchLabels"]
+            assert (
+                c[probe]["periodSeconds"] == defaults[svc]["probes"][probe[:-5]]["periodSeconds"]
+            ), (svc, probe)
+        assert (
+            pdbs[f"{RELEASE}-{svc}"]["spec"]["selector"]["matchLabels"]
+            == dep["spec"]["selector"]["matchLabels"]
+        )
 
 
 def probe_handler(dep: Obj, probe: str = "livenessProbe") -> tuple[str, Any]:
-    handlers = {k: v for k, v in container(dep)[probe].items()
-                if k in ("httpGet", "tcpSocket", "exec", "grpc")}
+    handlers = {
+        k: v
+        for k, v in container(dep)[probe].items()
+        if k in ("httpGet", "tcpSocket", "exec", "grpc")
+    }
     (only,) = handlers.items()
     return only
 
@@ -208,11 +239,13 @@ def test_probes_match_what_each_service_serves(helm: Path) -> None:
             kind, handler = probe_handler(deps[f"{RELEASE}-{svc}"], probe)
             assert (kind, handler) == ("httpGet", {"path": "/metrics", "port": "metrics"}), svc
         assert container(deps[f"{RELEASE}-{svc}"])["ports"] == [
-            {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}]
+            {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}
+        ]
         assert env_of(deps[f"{RELEASE}-{svc}"])[METRICS_PORT_ENV]["value"] == "9464"
     off = "--set", "metrics.enabled=false"
     plain = by_kind(render(helm, CONTROL, *off), "Deployment") | by_kind(
-        render(helm, DATA, *off), "Deployment")
+        render(helm, DATA, *off), "Deployment"
+    )
     for svc in NO_API_PORT:  # no port at all: the exec probe
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             kind, handler = probe_handler(plain[f"{RELEASE}-{svc}"], probe)
@@ -229,18 +262,25 @@ def test_probes_match_what_each_service_serves(helm: Path) -> None:
 
 def test_process_probe_passes_only_while_pid1_has_a_live_child(helm: Path) -> None:
     """The exec probe's script, run in a fresh PID namespace where PID 1 is a shell."""
-    dep = by_kind(render(helm, CONTROL, "--set", "metrics.enabled=false"),
-                  "Deployment")[f"{RELEASE}-navigator"]
+    dep = by_kind(render(helm, CONTROL, "--set", "metrics.enabled=false"), "Deployment")[
+        f"{RELEASE}-navigator"
+    ]
     script = probe_handler(dep)[1]["command"][2]
     probe = f"{sys.executable} -c {quote(script)}"
     unshare = ["unshare", "--fork", "--pid", "--mount-proc", "sh", "-c"]
-    alive = subprocess.run([*unshare, f"sleep 30 & {probe}; echo rc=$?; kill %1"],
-                           capture_output=True, text=True, check=False, timeout=60)
+    alive = subprocess.run(
+        [*unshare, f"sleep 30 & {probe}; echo rc=$?; kill %1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     if alive.returncode != 0 and "Operation not permitted" in alive.stderr:
         pytest.fail(f"unshare is not permitted here: {alive.stderr}", pytrace=False)
     assert "rc=0" in alive.stdout, alive
-    dead = subprocess.run([*unshare, f"{probe}; echo rc=$?"],
-                          capture_output=True, text=True, check=False, timeout=60)
+    dead = subprocess.run(
+        [*unshare, f"{probe}; echo rc=$?"], capture_output=True, text=True, check=False, timeout=60
+    )
     assert "rc=1" in dead.stdout, dead
 
 
@@ -253,15 +293,20 @@ def test_env_names_are_the_ones_the_settings_classes_read(helm: Path) -> None:
         for extra in ([], ["--values", str(ALL_ON[chart])]):
             for name, dep in by_kind(render(helm, chart, *extra), "Deployment").items():
                 svc = name.removeprefix(f"{RELEASE}-")
-                known = settings_env_names(SETTINGS[svc]) | settings_env_names(StackSettings) | {
-                    METRICS_PORT_ENV, METRICS_HOST_ENV}  # read by jetbridge.common.metrics
+                known = (
+                    settings_env_names(SETTINGS[svc])
+                    | settings_env_names(StackSettings)
+                    | {METRICS_PORT_ENV, METRICS_HOST_ENV}
+                )  # read by jetbridge.common.metrics
                 jetbridge = {n for n in env_of(dep) if n.startswith("JETBRIDGE_")}
                 assert jetbridge, svc
                 assert jetbridge <= known, (svc, sorted(jetbridge - known))
                 # every required setting (no default) is set
-                required = {(str(SETTINGS[svc].model_config.get("env_prefix")) + f).upper()
-                            for f, info in SETTINGS[svc].model_fields.items()
-                            if info.is_required()}
+                required = {
+                    (str(SETTINGS[svc].model_config.get("env_prefix")) + f).upper()
+                    for f, info in SETTINGS[svc].model_fields.items()
+                    if info.is_required()
+                }
                 assert required <= jetbridge, (svc, sorted(required - jetbridge))
 
 
@@ -280,9 +325,13 @@ def test_credentials_are_secret_references_never_values(helm: Path) -> None:
                         assert ref["name"] and ref["key"] and "value" not in var, name
     nav = env_of(by_kind(render(helm, CONTROL), "Deployment")[f"{RELEASE}-navigator"])
     assert nav["JETBRIDGE_NAVIGATOR_DSN"]["valueFrom"]["secretKeyRef"] == {
-        "name": "jetbridge-navigator-db", "key": "dsn"}
+        "name": "jetbridge-navigator-db",
+        "key": "dsn",
+    }
     assert nav["JETBRIDGE_LEDGER_KEY"]["valueFrom"]["secretKeyRef"] == {
-        "name": "jetbridge-ledger-key", "key": "ledger-key"}
+        "name": "jetbridge-ledger-key",
+        "key": "ledger-key",
+    }
 
 
 def volume(dep: Obj, name: str) -> Obj:
@@ -294,17 +343,25 @@ def test_tls_material_is_mounted_from_secrets_in_the_layout_the_services_read(he
     for svc in ("dplink", "dispatcher"):
         tls = volume(cp[f"{RELEASE}-{svc}"], "tls")["secret"]
         assert tls["secretName"] == "jetbridge-control-plane-tls"
-        assert {i["path"] for i in tls["items"]} == {"ca.pem", "control-plane.pem",
-                                                      "control-plane.key"}
-        assert env_of(cp[f"{RELEASE}-{svc}"])[f"JETBRIDGE_{svc.upper()}_TLS_DIR"]["value"] == \
-            "/etc/jetbridge/tls"
+        assert {i["path"] for i in tls["items"]} == {
+            "ca.pem",
+            "control-plane.pem",
+            "control-plane.key",
+        }
+        assert (
+            env_of(cp[f"{RELEASE}-{svc}"])[f"JETBRIDGE_{svc.upper()}_TLS_DIR"]["value"]
+            == "/etc/jetbridge/tls"
+        )
     tokens = volume(cp[f"{RELEASE}-console"], "tokens")["secret"]
     assert tokens["secretName"] == "jetbridge-console-tokens"
     agent = by_kind(render(helm, DATA), "Deployment")[f"{RELEASE}-agent"]
     tls = volume(agent, "tls")["secret"]
     assert tls["secretName"] == "jetbridge-data-plane-tls"
-    assert {i["path"] for i in tls["items"]} == {"ca.pem", "clusters/dp-test.pem",
-                                                  "clusters/dp-test.key"}
+    assert {i["path"] for i in tls["items"]} == {
+        "ca.pem",
+        "clusters/dp-test.pem",
+        "clusters/dp-test.key",
+    }
 
 
 def rules_of(role: Obj) -> dict[tuple[str, str], set[str]]:
@@ -324,24 +381,34 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     assert not by_kind(objs, "Role")
     (binding,) = by_kind(objs, "ClusterRoleBinding").values()
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-pilot",
-                                    "namespace": "jetbridge"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-pilot", "namespace": "jetbridge"}
+    ]
     accounts = by_kind(objs, "ServiceAccount")
     assert accounts[f"{RELEASE}-pilot"]["automountServiceAccountToken"] is True
     assert accounts[f"{RELEASE}-agent"]["automountServiceAccountToken"] is False
     control = render(helm, CONTROL)
     assert not by_kind(control, "ClusterRole") and not by_kind(control, "Role")
-    assert all(sa["automountServiceAccountToken"] is False
-               for sa in by_kind(control, "ServiceAccount").values())
+    assert all(
+        sa["automountServiceAccountToken"] is False
+        for sa in by_kind(control, "ServiceAccount").values()
+    )
     # the in-cluster kubeconfig the Pilot reads (JETBRIDGE_PILOT_KUBECONFIG)
-    kubeconfig = yaml.safe_load(by_kind(objs, "ConfigMap")[f"{RELEASE}-pilot-kubeconfig"]
-                                ["data"]["kubeconfig"])
-    assert kubeconfig["users"][0]["user"]["tokenFile"] == \
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    all_on = rules_of(next(iter(by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])),
-                                        "ClusterRole").values())))
-    assert all_on == PILOT_RULES | {("external-secrets.io", "clustersecretstores"):
-                                    {"get", "list", "watch"}}
+    kubeconfig = yaml.safe_load(
+        by_kind(objs, "ConfigMap")[f"{RELEASE}-pilot-kubeconfig"]["data"]["kubeconfig"]
+    )
+    assert (
+        kubeconfig["users"][0]["user"]["tokenFile"]
+        == "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )
+    all_on = rules_of(
+        next(
+            iter(by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "ClusterRole").values())
+        )
+    )
+    assert all_on == PILOT_RULES | {
+        ("external-secrets.io", "clustersecretstores"): {"get", "list", "watch"}
+    }
     off = render(helm, DATA, "--set", "pilot.rbac.create=false")
     assert not by_kind(off, "ClusterRole") and not by_kind(off, "ClusterRoleBinding")
 
@@ -375,7 +442,12 @@ def test_network_policies_default_deny_plus_one_per_service(helm: Path, chart: P
         assert console_in[0] == {"ports": [{"port": 8470, "protocol": "TCP"}]}  # from anywhere
     else:
         assert egress_ports(policies[f"{RELEASE}-pilot"]) == [
-            {53}, {5432, 3306}, {5432, 3306}, {9092}, {443, 6443}]
+            {53},
+            {5432, 3306},
+            {5432, 3306},
+            {9092},
+            {443, 6443},
+        ]
     off = render(helm, chart, "--set", "networkPolicy.enabled=false")
     assert not by_kind(off, "NetworkPolicy")
 
@@ -384,16 +456,22 @@ def test_everything_optional_switched_on(helm: Path) -> None:
     cp = render(helm, CONTROL, "--values", str(ALL_ON[CONTROL]))
     dp = render(helm, DATA, "--values", str(ALL_ON[DATA]))
     hpas = by_kind(cp, "HorizontalPodAutoscaler") | by_kind(dp, "HorizontalPodAutoscaler")
-    assert set(hpas) == {f"{RELEASE}-{s}" for s in ("dplink", "dispatcher", "console", "agent",
-                                                    "pilot")}
+    assert set(hpas) == {
+        f"{RELEASE}-{s}" for s in ("dplink", "dispatcher", "console", "agent", "pilot")
+    }
     spec = hpas[f"{RELEASE}-dplink"]["spec"]
     assert hpas[f"{RELEASE}-dplink"]["apiVersion"] == "autoscaling/v2"
     assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 6)
-    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                      "name": f"{RELEASE}-dplink"}
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": f"{RELEASE}-dplink",
+    }
     assert {m["resource"]["name"] for m in spec["metrics"]} == {"cpu", "memory"}
-    assert hpas[f"{RELEASE}-dispatcher"]["spec"]["behavior"]["scaleDown"][
-        "stabilizationWindowSeconds"] == 300
+    assert (
+        hpas[f"{RELEASE}-dispatcher"]["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"]
+        == 300
+    )
     deps = by_kind(cp, "Deployment") | by_kind(dp, "Deployment")
     for name, dep in deps.items():  # the HPA owns replicas of the autoscaled ones
         assert ("replicas" in dep["spec"]) == (name not in hpas), name
@@ -402,40 +480,64 @@ def test_everything_optional_switched_on(helm: Path) -> None:
     assert deps[f"{RELEASE}-projections"]["spec"]["replicas"] == 2
     for svc in ("navigator", "agent"):
         assert container(deps[f"{RELEASE}-{svc}"])["image"].startswith(
-            "ghcr.io/jetbridge/jetbridge@sha256:")
+            "ghcr.io/jetbridge/jetbridge@sha256:"
+        )
     assert by_kind(cp, "PodDisruptionBudget")[f"{RELEASE}-console"]["spec"] == {
-        "minAvailable": 2, "selector": {"matchLabels": {
-            "app.kubernetes.io/name": "console", "app.kubernetes.io/instance": RELEASE}}}
+        "minAvailable": 2,
+        "selector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "console",
+                "app.kubernetes.io/instance": RELEASE,
+            }
+        },
+    }
     disp = env_of(deps[f"{RELEASE}-dispatcher"])
     assert disp["JETBRIDGE_DISPATCHER_WORK_TOPIC"]["value"] == "sandbox.jetbridge.failover.events"
     assert yaml.safe_load(disp["JETBRIDGE_DISPATCHER_STATE_TOPICS"]["value"]) == [
-        "sandbox.jetbridge.failover.events", "sandbox.jetbridge.cluster.events"]
+        "sandbox.jetbridge.failover.events",
+        "sandbox.jetbridge.cluster.events",
+    ]
     proj = env_of(deps[f"{RELEASE}-projections"])
     assert "JETBRIDGE_PROJECTIONS_DSN" in proj and "JETBRIDGE_NAVIGATOR_DSN" not in proj
     pilot = env_of(deps[f"{RELEASE}-pilot"])
     assert pilot["JETBRIDGE_PILOT_DATABASE_SIDE"]["value"] == "B"
-    assert pilot["JETBRIDGE_PILOT_TASK_INSTANCES_DSN"]["valueFrom"]["secretKeyRef"]["name"] == \
-        "jetbridge-task-instances"
-    assert volume(deps[f"{RELEASE}-pilot"], "kubeconfig")["secret"]["secretName"] == \
-        "jetbridge-pilot-kubeconfig"
+    assert (
+        pilot["JETBRIDGE_PILOT_TASK_INSTANCES_DSN"]["valueFrom"]["secretKeyRef"]["name"]
+        == "jetbridge-task-instances"
+    )
+    assert (
+        volume(deps[f"{RELEASE}-pilot"], "kubeconfig")["secret"]["secretName"]
+        == "jetbridge-pilot-kubeconfig"
+    )
     assert f"{RELEASE}-pilot-kubeconfig" not in by_kind(dp, "ConfigMap")
     facts = by_kind(dp, "ConfigMap")[f"{RELEASE}-agent-facts"]
     assert yaml.safe_load(facts["data"]["facts.json"])["plane_mode"] == "DATA"
-    assert env_of(deps[f"{RELEASE}-agent"])["JETBRIDGE_AGENT_FACTS_FILE"]["value"] == \
-        "/etc/jetbridge/facts/facts.json"
+    assert (
+        env_of(deps[f"{RELEASE}-agent"])["JETBRIDGE_AGENT_FACTS_FILE"]["value"]
+        == "/etc/jetbridge/facts/facts.json"
+    )
     policies = by_kind(cp, "NetworkPolicy") | by_kind(dp, "NetworkPolicy")
     assert policies[f"{RELEASE}-default-deny"]["spec"]["podSelector"] == {}
-    assert policies[f"{RELEASE}-console"]["spec"]["ingress"][0]["from"][0][
-        "namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    assert policies[f"{RELEASE}-console"]["spec"]["ingress"][0]["from"][0]["namespaceSelector"][
+        "matchLabels"
+    ] == {"kubernetes.io/metadata.name": "ingress-nginx"}
     assert policies[f"{RELEASE}-agent"]["spec"]["ingress"][0]["from"] == [
-        {"ipBlock": {"cidr": "198.51.100.0/24"}}]
+        {"ipBlock": {"cidr": "198.51.100.0/24"}}
+    ]
     for name, pol in policies.items():
         if name != f"{RELEASE}-default-deny":
-            assert pol["spec"]["ingress"][-1]["from"] == [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": "monitoring"}}}], name  # metricsFrom
+            assert pol["spec"]["ingress"][-1]["from"] == [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    }
+                }
+            ], name  # metricsFrom
             assert egress_ports(pol)[-1] == {4318}, name  # tracing.otlpEndpoint
     for dep in deps.values():
-        assert env_of(dep)["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel.observability:4318"
+        assert (
+            env_of(dep)["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel.observability:4318"
+        )
     services = by_kind(dp, "Service")
     assert services[f"{RELEASE}-agent"]["spec"]["type"] == "LoadBalancer"
 
@@ -466,7 +568,8 @@ def throwaway_namespace(kube_api: client.ApiClient) -> Iterator[str]:
 
 
 def test_every_rendered_object_passes_a_server_side_dry_run(
-        helm: Path, kube_api: client.ApiClient, throwaway_namespace: str) -> None:
+    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str
+) -> None:
     dyn = dynamic.DynamicClient(kube_api)
     seen: dict[str, int] = {}
     for chart in (CONTROL, DATA):
@@ -476,43 +579,71 @@ def test_every_rendered_object_passes_a_server_side_dry_run(
                 if resource.namespaced:
                     assert obj["metadata"]["namespace"] == throwaway_namespace
                 try:
-                    created = resource.create(body=obj, namespace=obj["metadata"].get("namespace"),
-                                              dry_run="All")
+                    created = resource.create(
+                        body=obj, namespace=obj["metadata"].get("namespace"), dry_run="All"
+                    )
                 except client.ApiException as err:
-                    pytest.fail(f"{chart.name} {obj['kind']} {obj['metadata']['name']}: "
-                                f"{err.status} {err.body}")
+                    pytest.fail(
+                        f"{chart.name} {obj['kind']} {obj['metadata']['name']}: "
+                        f"{err.status} {err.body}"
+                    )
                 assert created.metadata.name == obj["metadata"]["name"]
                 seen[obj["kind"]] = seen.get(obj["kind"], 0) + 1
-    assert {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget",
-            "HorizontalPodAutoscaler", "NetworkPolicy", "ClusterRole", "ClusterRoleBinding",
-            "ConfigMap"} <= set(seen)
+    assert {
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+    } <= set(seen)
     # dry-run persisted nothing
     left = client.AppsV1Api(kube_api).list_namespaced_deployment(throwaway_namespace).items
     assert left == []
 
 
 def test_the_two_charts_share_one_helpers_file() -> None:
-    assert (CONTROL / "templates" / "_common.tpl").read_text() == \
-        (DATA / "templates" / "_common.tpl").read_text()
+    assert (CONTROL / "templates" / "_common.tpl").read_text() == (
+        DATA / "templates" / "_common.tpl"
+    ).read_text()
 
 
 # --- the Pilot's RBAC, for real --------------------------------------------------------
 def write_token_kubeconfig(admin: client.ApiClient, ns: str, sa: str, path: Path) -> Path:
-    token = client.CoreV1Api(admin).create_namespaced_service_account_token(
-        sa, ns, {"spec": {"expirationSeconds": 600}}).status.token
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "pilot",
-        "clusters": [{"name": "c", "cluster": {
-            "server": admin.configuration.host,
-            "certificate-authority": admin.configuration.ssl_ca_cert}}],
-        "users": [{"name": "pilot", "user": {"token": token}}],
-        "contexts": [{"name": "pilot", "context": {"cluster": "c", "user": "pilot"}}]}))
+    token = (
+        client.CoreV1Api(admin)
+        .create_namespaced_service_account_token(sa, ns, {"spec": {"expirationSeconds": 600}})
+        .status.token
+    )
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "pilot",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": admin.configuration.host,
+                            "certificate-authority": admin.configuration.ssl_ca_cert,
+                        },
+                    }
+                ],
+                "users": [{"name": "pilot", "user": {"token": token}}],
+                "contexts": [{"name": "pilot", "context": {"cluster": "c", "user": "pilot"}}],
+            }
+        )
+    )
     return path
 
 
 async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
-        helm: Path, kube_api: client.ApiClient, throwaway_namespace: str,
-        tmp_path: Path) -> None:
+    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
+) -> None:
     """Install the chart's ServiceAccount, ClusterRole and binding, then run every call
     KubernetesCluster makes, as that ServiceAccount, through a Deployment's life."""
     from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster  # noqa: PLC0415
@@ -520,9 +651,12 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
 
     ns = throwaway_namespace
     dyn = dynamic.DynamicClient(kube_api)
-    objs = [o for o in render(helm, DATA, namespace=ns)
-            if o["kind"] in ("ClusterRole", "ClusterRoleBinding")
-            or (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == f"{RELEASE}-pilot")]
+    objs = [
+        o
+        for o in render(helm, DATA, namespace=ns)
+        if o["kind"] in ("ClusterRole", "ClusterRoleBinding")
+        or (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == f"{RELEASE}-pilot")
+    ]
     assert len(objs) == 3
     made = []
     target = f"{ns}-airflow"
@@ -544,43 +678,91 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
                     raise
                 await asyncio.sleep(0.2)
         meta = {"namespace": target}
-        await cluster.apply({"apiVersion": "v1", "kind": "Namespace",
-                             "metadata": {"name": target, "labels": {"jetbridge": "t"}}})
-        await cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota",
-                             "metadata": {"name": "q", **meta},
-                             "spec": {"hard": {"requests.cpu": "4"}}})
-        await cluster.apply({"apiVersion": "v1", "kind": "LimitRange",
-                             "metadata": {"name": "l", **meta},
-                             "spec": {"limits": [{"type": "Container",
-                                                  "default": {"cpu": "500m"}}]}})
+        await cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": target, "labels": {"jetbridge": "t"}},
+            }
+        )
+        await cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "q", **meta},
+                "spec": {"hard": {"requests.cpu": "4"}},
+            }
+        )
+        await cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "LimitRange",
+                "metadata": {"name": "l", **meta},
+                "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}}]},
+            }
+        )
         assert await cluster.get("Secret", target, "fernet") is None
-        await cluster.apply({"apiVersion": "v1", "kind": "Secret",
-                             "metadata": {"name": "fernet", **meta},
-                             "stringData": {"fernet-key": "x"}})
-        await cluster.apply({"apiVersion": "v1", "kind": "Secret",  # re-apply: patch
-                             "metadata": {"name": "fernet", **meta},
-                             "stringData": {"fernet-key": "x"}})
+        await cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "fernet", **meta},
+                "stringData": {"fernet-key": "x"},
+            }
+        )
+        await cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",  # re-apply: patch
+                "metadata": {"name": "fernet", **meta},
+                "stringData": {"fernet-key": "x"},
+            }
+        )
         assert (await cluster.get("Secret", target, "fernet"))["data"]
-        await cluster.apply({
-            "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
-            "metadata": {"name": "push", **meta},
-            "spec": {"secretStoreRefs": [{"name": "s", "kind": "ClusterSecretStore"}],
-                     "selector": {"secret": {"name": "fernet"}},
-                     "data": [{"match": {"secretKey": "fernet-key",
-                                         "remoteRef": {"remoteKey": "k"}}}]}})
+        await cluster.apply(
+            {
+                "apiVersion": "external-secrets.io/v1alpha1",
+                "kind": "PushSecret",
+                "metadata": {"name": "push", **meta},
+                "spec": {
+                    "secretStoreRefs": [{"name": "s", "kind": "ClusterSecretStore"}],
+                    "selector": {"secret": {"name": "fernet"}},
+                    "data": [
+                        {"match": {"secretKey": "fernet-key", "remoteRef": {"remoteKey": "k"}}}
+                    ],
+                },
+            }
+        )
         assert await cluster.get("PushSecret", target, "push") is not None
-        await cluster.apply({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": "pull", **meta},
-            "spec": {"secretStoreRef": {"name": "s", "kind": "ClusterSecretStore"},
-                     "target": {"name": "pulled"}, "dataFrom": [{"extract": {"key": "k"}}]}})
+        await cluster.apply(
+            {
+                "apiVersion": "external-secrets.io/v1",
+                "kind": "ExternalSecret",
+                "metadata": {"name": "pull", **meta},
+                "spec": {
+                    "secretStoreRef": {"name": "s", "kind": "ClusterSecretStore"},
+                    "target": {"name": "pulled"},
+                    "dataFrom": [{"extract": {"key": "k"}}],
+                },
+            }
+        )
         assert await cluster.get("ExternalSecret", target, "pull") is not None
         labels = {"release": "r", "component": "scheduler"}
-        await cluster.apply({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sched", **meta},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                         {"name": "main", "image": "example/none:1"}]}}}})
+        await cluster.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "sched", **meta},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "main", "image": "example/none:1"}]},
+                    },
+                },
+            }
+        )
         assert (await cluster.get("Deployment", target, "sched"))["spec"]["replicas"] == 1
         assert await cluster.scale(target, "sched", 0) is True
         assert isinstance(await cluster.list("Pod", target, {"release": "r"}), list)

@@ -63,8 +63,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str,
-               interval: float = 0.1) -> T:
+def wait_until(
+    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
+) -> T:
     """Poll until ``probe`` returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None

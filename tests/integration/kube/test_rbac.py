@@ -15,7 +15,8 @@ def as_service_account(admin: client.ApiClient, ns: str, sa: str) -> client.ApiC
     core = client.CoreV1Api(admin)
     core.create_namespaced_service_account(ns, {"metadata": {"name": sa}})
     token = core.create_namespaced_service_account_token(
-        sa, ns, {"spec": {"expirationSeconds": 600}}).status.token
+        sa, ns, {"spec": {"expirationSeconds": 600}}
+    ).status.token
     cfg = client.Configuration()
     cfg.host = admin.configuration.host
     cfg.ssl_ca_cert = admin.configuration.ssl_ca_cert
@@ -24,7 +25,8 @@ def as_service_account(admin: client.ApiClient, ns: str, sa: str) -> client.ApiC
 
 
 def test_service_account_is_denied_until_a_role_allows_it(
-        west: client.ApiClient, namespace_on: Callable[[client.ApiClient, str], str]) -> None:
+    west: client.ApiClient, namespace_on: Callable[[client.ApiClient, str], str]
+) -> None:
     ns = namespace_on(west, "rbac")
     with as_service_account(west, ns, "intruder") as api:
         core = client.CoreV1Api(api)
@@ -39,15 +41,27 @@ def test_service_account_is_denied_until_a_role_allows_it(
         assert denied.value.status == 403
 
         rbac = client.RbacAuthorizationV1Api(west)
-        rbac.create_namespaced_role(ns, {
-            "metadata": {"name": "read-configmaps"},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"],
-                       "verbs": ["get", "list"]}]})
-        rbac.create_namespaced_role_binding(ns, {
-            "metadata": {"name": "read-configmaps"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                        "name": "read-configmaps"},
-            "subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": ns}]})
+        rbac.create_namespaced_role(
+            ns,
+            {
+                "metadata": {"name": "read-configmaps"},
+                "rules": [
+                    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+                ],
+            },
+        )
+        rbac.create_namespaced_role_binding(
+            ns,
+            {
+                "metadata": {"name": "read-configmaps"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "read-configmaps",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": ns}],
+            },
+        )
 
         def allowed() -> bool:
             try:

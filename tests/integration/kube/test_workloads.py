@@ -16,14 +16,17 @@ def deployment(name: str, replicas: int) -> dict[str, object]:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels},
-                         "spec": {"containers": [{"name": "main", "image": "example/none:1"}]}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": "example/none:1"}]},
+            },
         },
     }
 
 
 def test_deployment_gets_a_replicaset_and_ready_pods(
-        east: client.ApiClient, namespace_on: Callable[[client.ApiClient, str], str]) -> None:
+    east: client.ApiClient, namespace_on: Callable[[client.ApiClient, str], str]
+) -> None:
     ns = namespace_on(east, "deploy")
     name = unique("sched")
     apps, core = client.AppsV1Api(east), client.CoreV1Api(east)
@@ -51,8 +54,11 @@ def test_deleted_namespace_with_workloads_disappears(east: client.ApiClient) -> 
     core.create_namespace({"metadata": {"name": ns}})
     apps.create_namespaced_deployment(ns, deployment("web", 1))
     core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "b"}})
-    wait_until(lambda: apps.read_namespaced_deployment_status("web", ns).status.ready_replicas,
-               60, "deployment web to be ready before the delete")
+    wait_until(
+        lambda: apps.read_namespaced_deployment_status("web", ns).status.ready_replicas,
+        60,
+        "deployment web to be ready before the delete",
+    )
 
     core.delete_namespace(ns)
 

@@ -26,8 +26,12 @@ STACK_PY = REPO_ROOT / "deploy" / "local" / "stack.py"
 TOPICS = tomllib.loads((REPO_ROOT / "schemas" / "topics.toml").read_text())["topics"]
 
 # data dir under the state dir -> basename of the server executable
-SERVERS = {"kafka": "java", "postgres15": "postgres", "postgres18": "postgres",
-           "mariadb": "mariadbd"}
+SERVERS = {
+    "kafka": "java",
+    "postgres15": "postgres",
+    "postgres18": "postgres",
+    "mariadb": "mariadbd",
+}
 
 
 def server_pids(state_dir: Path) -> dict[str, list[int]]:
@@ -53,7 +57,10 @@ def stack_up(state_dir: Path) -> str:
     result = subprocess.run(
         [sys.executable, str(STACK_PY), "up"],
         env={**os.environ, "JETBRIDGE_STATE_DIR": str(state_dir)},
-        capture_output=True, text=True, timeout=240, check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -78,14 +85,16 @@ async def test_broker_has_every_topic_of_topics_toml(kafka_bootstrap: str) -> No
         cluster = await admin.describe_cluster()
         described = {t["topic"]: t for t in await admin.describe_topics(list(TOPICS))}
         responses = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in TOPICS])
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in TOPICS]
+        )
     finally:
         await admin.close()
 
     assert [b["node_id"] for b in cluster["brokers"]] == [1]
     configs = {
         res["resource_name"]: {e["config_names"]: e["config_value"] for e in res["config_entries"]}
-        for response in responses for res in response.to_object()["resources"]
+        for response in responses
+        for res in response.to_object()["resources"]
     }
     for name, spec in TOPICS.items():
         assert described[name]["error_code"] == 0, name
@@ -95,8 +104,9 @@ async def test_broker_has_every_topic_of_topics_toml(kafka_bootstrap: str) -> No
 
 
 @pytest.mark.parametrize(("dsn_field", "major"), [("postgres_dsn", 15), ("postgres18_dsn", 18)])
-async def test_postgres_answers_on_its_dsn(stack: StackSettings, dsn_field: str,
-                                           major: int) -> None:
+async def test_postgres_answers_on_its_dsn(
+    stack: StackSettings, dsn_field: str, major: int
+) -> None:
     dsn = getattr(stack, dsn_field)
     conn = await asyncpg.connect(dsn)
     try:
@@ -114,8 +124,9 @@ async def test_postgres_answers_on_its_dsn(stack: StackSettings, dsn_field: str,
 
 async def test_mariadb_answers_on_its_dsn(mysql_dsn: str) -> None:
     url = urlsplit(mysql_dsn)
-    conn = await asyncmy.connect(host=url.hostname, port=url.port, user=url.username,
-                                 password=url.password)
+    conn = await asyncmy.connect(
+        host=url.hostname, port=url.port, user=url.username, password=url.password
+    )
     try:
         async with conn.cursor() as cur:
             await cur.execute("SELECT VERSION(), @@max_connections")
@@ -126,8 +137,9 @@ async def test_mariadb_answers_on_its_dsn(mysql_dsn: str) -> None:
     assert max_connections == 300
 
     with pytest.raises(asyncmy.errors.OperationalError) as refused:
-        await asyncmy.connect(host=url.hostname, port=url.port, user=url.username,
-                              password="not-the-password")
+        await asyncmy.connect(
+            host=url.hostname, port=url.port, user=url.username, password="not-the-password"
+        )
     assert refused.value.args[0] == 1045
 
 

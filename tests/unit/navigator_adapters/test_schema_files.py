@@ -23,9 +23,7 @@ def test_a_field_missing_from_the_schema_is_reported(tmp_path: Path) -> None:
     definition = json.loads(path.read_text())
     definition["fields"] = [f for f in definition["fields"] if f["name"] != "transient"]
     path.write_text(json.dumps(definition))
-    assert mismatches(SchemaRegistry(tmp_path)) == [
-        "FlightStepFailed.transient: not in the schema"
-    ]
+    assert mismatches(SchemaRegistry(tmp_path)) == ["FlightStepFailed.transient: not in the schema"]
 
 
 def test_a_domain_event_survives_the_wire_unchanged() -> None:

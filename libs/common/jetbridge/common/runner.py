@@ -49,8 +49,11 @@ async def run_until_signalled(service: Service) -> None:
         if ended and not stop.is_set():
             task = ended[0]
             error = None if task.cancelled() else task.exception()
-            log.error("background task %s ended on its own (%r); stopping the service",
-                      task.get_name(), error)
+            log.error(
+                "background task %s ended on its own (%r); stopping the service",
+                task.get_name(),
+                error,
+            )
             raise BackgroundTaskEnded(f"background task {task.get_name()} ended") from error
     finally:
         signalled.cancel()

@@ -75,8 +75,7 @@ def render(registry: SchemaRegistry) -> str:
             latest.definition.get("doc", ""),
             "",
             f"- topic: `{latest.topic}`; key: `{latest.key_field}`",
-            "- versions: "
-            + ", ".join(f"v{v.version} (`{v.fingerprint.hex()}`)" for v in versions),
+            "- versions: " + ", ".join(f"v{v.version} (`{v.fingerprint.hex()}`)" for v in versions),
             "",
             *_fields_table(latest.definition["fields"][1:]),
             "",

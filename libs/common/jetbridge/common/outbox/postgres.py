@@ -141,8 +141,12 @@ class OutboxRelay:
             except Exception as err:
                 failures = 1 if self.sessions > sessions else failures + 1
                 delay = self._backoff.delay(min(failures - 1, 10))
-                log.warning("outbox relay session ended (%s: %s); again in %.2fs",
-                            type(err).__name__, err, delay)
+                log.warning(
+                    "outbox relay session ended (%s: %s); again in %.2fs",
+                    type(err).__name__,
+                    err,
+                    delay,
+                )
                 await self._sleep_until_woken(delay)
             else:
                 return

@@ -78,8 +78,11 @@ class LinkClient:
                 # would leave its cluster unheard, and soon UNREACHABLE, for no reason.
                 self.stats.failures += 1
                 self.stats.last_error = _describe(error)
-                log.warning("link to %s failed unexpectedly; reconnecting",
-                            self.registration.cluster_id, exc_info=True)
+                log.warning(
+                    "link to %s failed unexpectedly; reconnecting",
+                    self.registration.cluster_id,
+                    exc_info=True,
+                )
                 got_heartbeat = False
             attempt = 0 if got_heartbeat else attempt + 1
             await asyncio.sleep(self._backoff.delay(attempt, self._uniform))
