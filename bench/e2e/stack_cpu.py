@@ -38,6 +38,12 @@ def _pid_from(path: Path) -> int | None:
         return None
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent's pid, if ``pid`` runs on this machine."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields is not None else None
+
+
 def tree_cpu_s(parent: int) -> float:
     """utime + stime of ``parent``, its reaped children and its live children."""
     own = _stat_fields(parent)

@@ -68,7 +68,7 @@ from jetbridge.fencing.sqlfiles import queries
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "e2e"))
-from stack_cpu import machine_busy_s, tree_cpu_s  # noqa: E402
+from stack_cpu import machine_busy_s, parent_of, tree_cpu_s  # noqa: E402
 
 DEFAULT_OUT = REPO / "bench" / "results" / "fence-scale.json"
 Q = queries("postgresql")
@@ -390,16 +390,9 @@ async def postmaster_pid(dsn: str) -> int | None:
     """The server's postmaster, when it runs on this machine (a backend's parent)."""
     conn = await asyncpg.connect(dsn)
     try:  # read while the backend lives
-        return _parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+        return parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
     finally:
         await conn.close()
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None  # not on this machine
 
 
 def _cpu_sample(server: int | None) -> dict[str, float]:
