@@ -19,9 +19,14 @@ superuser, also on failure or Ctrl-C/SIGTERM; ``--keep`` leaves it for another r
 (``--reuse PREFIX``: fence the Deployments already there to their next epoch) and
 ``--cleanup PREFIX`` drops it.
 
-``--profile`` fences through a thin timing wrapper around the fencer's connection
-(the same ``PostgresFencer.fence`` code; every statement, BEGIN/COMMIT and the connect
-are timed client-side and named after their query in ``sql/postgresql.sql``).
+One ``PostgresFencer`` serves the whole run, as one in a Pilot does: Deployments
+provisioned by this code keep their epoch in the run's own state database
+(``<prefix>fencing-state``), so fences share its pool of warm connections.
+
+``--profile`` fences through a thin timing wrapper around the fencer's connections
+(the same ``PostgresFencer.fence`` code; every statement, BEGIN/COMMIT, the connect or
+the pool's acquire are timed client-side, per fence, and named after their query in
+``sql/postgresql.sql``).
 
     .venv/bin/python bench/fencing/bench_fence_scale.py --server pg15 --deployments 100
     .venv/bin/python bench/fencing/bench_fence_scale.py --server pg18 -n 1000 --profile
@@ -46,7 +51,8 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -86,6 +92,10 @@ def deployments(prefix: str, n: int) -> list[DeploymentDatabases]:
 
 def admin_name(prefix: str) -> str:
     return f"{prefix}admin"
+
+
+def state_database(prefix: str) -> str:
+    return f"{prefix}fencing-state"  # a hyphen: no Deployment's database is named so
 
 
 def dsn_as(superuser_dsn: str, user: str, password: str, database: str = "postgres") -> str:
@@ -190,13 +200,22 @@ def statement_name(sql: str) -> str:
 
 
 class Timings:
-    """Per-fence list of (statement, ms), in order."""
+    """Per-call list of (statement, ms), in order."""
 
     def __init__(self) -> None:
         self.current: list[tuple[str, float]] = []
 
     def add(self, name: str, started: float) -> None:
         self.current.append((name, (time.perf_counter() - started) * 1000.0))
+
+
+# The timings of the provision or fence this asyncio task runs (one call per task).
+TIMINGS: ContextVar[Timings] = ContextVar("timings")
+
+
+def timed_call() -> Timings:
+    TIMINGS.set(timings := Timings())
+    return timings
 
 
 class TimedTransaction:
@@ -254,17 +273,26 @@ class TimedConnection:
 
 
 class TimedFencer(PostgresFencer):
-    """The real fencer; only its connections are wrapped. One fence per instance."""
-
-    def __init__(self, admin_dsn: str) -> None:
-        super().__init__(admin_dsn)
-        self.timings = Timings()
+    """The real fencer; only its connections are wrapped, timed into the task's TIMINGS.
+    (Provisioning's statements on the state database are not timed.)"""
 
     async def _connect(self, database: str | None = None) -> Any:
-        t0 = time.perf_counter()
+        timings, t0 = TIMINGS.get(), time.perf_counter()
         conn = await super()._connect(database)
-        self.timings.add("connect", t0)
-        return TimedConnection(conn, self.timings)
+        timings.add("connect", t0)
+        return TimedConnection(conn, timings)
+
+    @contextlib.asynccontextmanager
+    async def _central(self, dep: DeploymentDatabases) -> AsyncIterator[Any]:
+        timings, t0 = TIMINGS.get(), time.perf_counter()
+        async with super()._central(dep) as conn:
+            timings.add("acquire+epochs_read", t0)
+            yield TimedConnection(conn, timings) if conn is not None else None
+
+
+def make_fencer(admin_dsn: str, prefix: str, *, profile: bool) -> PostgresFencer:
+    kind = TimedFencer if profile else PostgresFencer
+    return kind(admin_dsn, state_database=state_database(prefix))  # the Pilot's pool size
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -324,22 +352,19 @@ def per_statement_report(per_statement: dict[str, list[float]]) -> dict[str, Any
     }
 
 
-def collect(fencer: PostgresFencer, into: dict[str, list[float]]) -> None:
-    if isinstance(fencer, TimedFencer):
-        seen: dict[str, float] = defaultdict(float)
-        for name, ms in fencer.timings.current:
-            seen[name] += ms  # one value per statement name per call
-        for name, ms in seen.items():
-            into[name].append(ms)
+def collect(timings: Timings, into: dict[str, list[float]]) -> None:
+    seen: dict[str, float] = defaultdict(float)
+    for name, ms in timings.current:
+        seen[name] += ms  # one value per statement name per call
+    for name, ms in seen.items():
+        into[name].append(ms)
 
 
 async def provision_all(
-    admin_dsn: str,
+    fencer: PostgresFencer,
     deps: list[DeploymentDatabases],
     concurrency: int,
     budget_s: float,
-    *,
-    profile: bool,
 ) -> dict[str, Any]:
     passwords = {
         Side.A: "bench-A-" + secrets.token_hex(8),
@@ -356,11 +381,10 @@ async def provision_all(
         async with sem:
             if time.monotonic() > deadline:
                 return
-            fencer = TimedFencer(admin_dsn) if profile else PostgresFencer(admin_dsn)
-            t0 = time.perf_counter()
+            timings, t0 = timed_call(), time.perf_counter()
             await fencer.provision(dep, passwords)
             took.append((i, (time.perf_counter() - t0) * 1000.0))
-            collect(fencer, per_statement)
+            collect(timings, per_statement)
             done += 1
             if done % 100 == 0:
                 print(f"  provisioned {done}/{len(deps)}", flush=True)
@@ -401,12 +425,12 @@ def _cpu_sample(server: int | None) -> dict[str, float]:
 
 
 async def fence_all(
+    fencer: PostgresFencer,
     admin_dsn: str,
     deps: list[DeploymentDatabases],
     concurrency: int,
     budget_s: float,
     *,
-    profile: bool,
     reuse: bool,
 ) -> dict[str, Any]:
     sem = asyncio.Semaphore(concurrency)
@@ -414,12 +438,12 @@ async def fence_all(
     targets: list[tuple[DeploymentDatabases, Side, int]] = [(d, Side.B, 1) for d in deps]
     skipped = 0
     if reuse:
-        reader = PostgresFencer(admin_dsn)
 
         async def read(dep: DeploymentDatabases) -> tuple[DeploymentDatabases, Side, int] | None:
             async with sem:
+                timed_call()  # not collected
                 try:
-                    st = await reader.state(dep)
+                    st = await fencer.state(dep)
                 except NotProvisioned:  # e.g. the server restarted mid-provision
                     return None
             return dep, st.target_side.other(), st.epoch + 1
@@ -437,8 +461,7 @@ async def fence_all(
         async with sem:
             if time.monotonic() > deadline:
                 return
-            fencer = TimedFencer(admin_dsn) if profile else PostgresFencer(admin_dsn)
-            t0 = time.perf_counter()
+            timings, t0 = timed_call(), time.perf_counter()
             try:
                 outcome = await fencer.fence(dep, side, epoch)
             except Exception as exc:
@@ -446,7 +469,7 @@ async def fence_all(
                 return
             outcomes.append(((time.perf_counter() - t0) * 1000.0, outcome))
             progress.append(time.monotonic() - start)
-            collect(fencer, per_statement)
+            collect(timings, per_statement)
             if len(outcomes) % 100 == 0:
                 print(f"  fenced {len(outcomes)}/{len(deps)} at {progress[-1]:.1f} s", flush=True)
 
@@ -485,13 +508,17 @@ async def fence_all(
 
 
 async def isolated_checks(
-    admin_dsn: str, su_dsn: str, deps: list[DeploymentDatabases], repeats: int
+    fencer: PostgresFencer,
+    admin_dsn: str,
+    su_dsn: str,
+    deps: list[DeploymentDatabases],
+    repeats: int,
 ) -> dict[str, Any]:
     """pg_has_role as the admin right after a fence (nothing else of ours running)."""
     probe = deps[-1].owner_role
     check_member = "SELECT pg_has_role(current_user, $1::text, 'MEMBER')"
     check_usage = "SELECT pg_has_role(current_user, $1::text, 'USAGE')"
-    fencer = PostgresFencer(admin_dsn)
+    timed_call()  # not collected
     conn = await asyncpg.connect(admin_dsn)
     out: dict[str, list[float]] = defaultdict(list)
 
@@ -633,6 +660,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"prefix {prefix} on {args.server} ({report['versions']['server_version']})", flush=True)
     admin_dsn = dsn_as(su_dsn, admin_name(prefix), password)
     deps = deployments(prefix, args.deployments)
+    fencer = make_fencer(admin_dsn, prefix, profile=args.profile)
     try:
         existing = await existing_databases(su_dsn, prefix) if args.reuse else set()
         missing = [d for d in deps if d.epoch_database not in existing]
@@ -643,11 +671,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
             report["provision"] = await provision_all(
-                admin_dsn,
-                missing,
-                args.provision_concurrency,
-                args.provision_budget_s,
-                profile=args.profile,
+                fencer, missing, args.provision_concurrency, args.provision_budget_s
             )
             report["provision"]["there_already"] = len(deps) - len(missing)
             print(f"  {json.dumps(report['provision'])}", flush=True)
@@ -657,11 +681,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             deps = deps[: report["provision"]["provisioned"]]
         print(f"fencing {len(deps)} (concurrency {args.concurrency})", flush=True)
         report["fence"] = await fence_all(
+            fencer,
             admin_dsn,
             deps,
             args.concurrency,
             args.fence_budget_s,
-            profile=args.profile,
             reuse=bool(args.reuse),
         )
         print(
@@ -671,8 +695,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         if args.isolated:
-            report["isolated"] = await isolated_checks(admin_dsn, su_dsn, deps, args.isolated)
+            report["isolated"] = await isolated_checks(
+                fencer, admin_dsn, su_dsn, deps, args.isolated
+            )
     finally:
+        await fencer.close()
         if args.keep:
             print(f"kept everything with prefix {prefix} (--cleanup {prefix} drops it)", flush=True)
             report["cleanup"] = "kept"

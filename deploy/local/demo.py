@@ -243,6 +243,7 @@ class Demo:
                     "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN": self.dbs.fencing_admin,
                     "JETBRIDGE_PILOT_DATABASE_SIDE": side,
                     "JETBRIDGE_PILOT_DATABASE_PREFIX": self.dbs.prefix,
+                    "JETBRIDGE_PILOT_FENCING_STATE_DATABASE": self.dbs.fencing_state,
                     "JETBRIDGE_PILOT_TASK_INSTANCES_DSN": self.dbs.superuser_dsn,
                     "JETBRIDGE_PILOT_REGISTRY": REGISTRY,
                     "JETBRIDGE_PILOT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],

@@ -117,6 +117,10 @@ class Databases:
     def prefix(self) -> str:  # Deployment databases and roles start with it
         return f"{self.tag}_"
 
+    @property
+    def fencing_state(self) -> str:  # the Pilots' fencing epochs (dropped with the prefix's)
+        return f"{self.tag}_jetbridge-fencing"
+
     async def create(self) -> None:
         su = await asyncpg.connect(self.superuser_dsn)
         try:

@@ -92,6 +92,12 @@ class Engine:
     )
     _count: int = 0
     last_sessions: list[Any] = field(default_factory=list)  # for failure messages
+    _fencers: dict[str, PostgresFencer | MySQLFencer] = field(default_factory=dict)
+
+    @property
+    def state_database(self) -> str:
+        """PostgreSQL: this engine's own state database (a hyphen: no Deployment's)."""
+        return f"{self.tag}-fencing"
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -152,17 +158,29 @@ class Engine:
         return name
 
     def fencer(self, admin: str) -> PostgresFencer | MySQLFencer:
+        """One fencer per admin (a PostgreSQL fencer pools connections), closed with it."""
+        if admin not in self._fencers:
+            self._fencers[admin] = self._new_fencer(admin)
+        return self._fencers[admin]
+
+    def _new_fencer(self, admin: str) -> PostgresFencer | MySQLFencer:
         host, port = self.host_port
         if self.kind == "postgres":
             db = urlsplit(self.superuser_dsn).path.lstrip("/") or "postgres"
             dsn = f"postgresql://{quote(admin)}:{quote(self.admin_password)}@{host}:{port}/{db}"
-            return PostgresFencer(dsn)
+            return PostgresFencer(dsn, state_database=self.state_database)
         return MySQLFencer(f"mysql://{quote(admin)}:{quote(self.admin_password)}@{host}:{port}/")
 
     async def drop_admin(self, name: str) -> None:
+        fencer = self._fencers.pop(name, None)
+        if fencer is not None:
+            await fencer.close()
         if self.kind == "postgres":
             su = await asyncpg.connect(self.superuser_dsn)
             try:
+                if name == self.admin:  # the state database is the engine admin's
+                    db = pg_ident(self.state_database)
+                    await su.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
                 await su.execute(f"DROP OWNED BY {pg_ident(name)}")
                 await su.execute(f"DROP ROLE IF EXISTS {pg_ident(name)}")
             finally:
@@ -229,6 +247,7 @@ class Engine:
     async def superuser_drop(self, dep: DeploymentDatabases) -> None:
         """Cleanup that works whatever state a test left (even a failed provision)."""
         if self.kind == "postgres":
+            await self.forget_central(dep)
             su = await asyncpg.connect(self.superuser_dsn)
             try:
                 for db in dep.databases:
@@ -254,6 +273,22 @@ class Engine:
                     "DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = %s",
                     [dep.deployment_id],
                 )
+
+    async def forget_central(self, dep: DeploymentDatabases) -> None:
+        """The Deployment's epoch row and helper schema in the state database, if any."""
+        try:
+            su = await asyncpg.connect(self.superuser_dsn, database=self.state_database)
+        except asyncpg.InvalidCatalogNameError:
+            return
+        try:
+            await su.execute(f"DROP SCHEMA IF EXISTS {pg_ident(dep.owner_role)} CASCADE")
+            if await su.fetchval("SELECT to_regclass('jetbridge_fencing.epochs') IS NOT NULL"):
+                await su.execute(
+                    "DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = $1",
+                    dep.deployment_id,
+                )
+        finally:
+            await su.close()
 
     # ------------------------------------------------------------- sessions
 

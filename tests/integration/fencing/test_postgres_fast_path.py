@@ -1,34 +1,44 @@
-"""PostgreSQL: the fence's fast path (direct grants + SECURITY DEFINER helpers).
+"""PostgreSQL: where the epoch lives, and the fence's fast path.
 
 With many Deployments a fence must not make PostgreSQL compute every role Jetbridge's
 role is a member of (docs/database-fencing.md, "Many Deployments"), so provisioning
-gives that role direct grants and two helper functions owned by the owner role. These
-tests pin down that the helpers widen nothing (login roles cannot reach them, a caller
-that is no longer a member of the owner role is refused, a missing privilege is still
-named before anything is revoked) and that Deployments provisioned before the helpers
-existed are still fenced, the old way, until provisioning runs again.
+gives that role direct grants and two helper functions owned by the owner role; and it
+must not open a new backend in the Deployment's database ("Where the epoch lives"), so
+the epoch row and the helpers live in Jetbridge's state database on the same server.
+These tests pin down that the state database widens nothing (login roles cannot reach
+it, a caller that is no longer a member of the owner role is refused, a missing
+privilege is still named before anything is revoked), that concurrent first
+provisionings share one state database, and that Deployments provisioned with the epoch
+in their own database (before 2026-12-03, with or without helpers) are still fenced
+there, and stay there when provisioning runs again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from jetbridge.fencing.domain import DeploymentDatabases, MissingPrivilege, Side
-from jetbridge.fencing.quoting import pg_ident
+from jetbridge.fencing.postgres import PostgresFencer
+from jetbridge.fencing.postgres_layouts import LOCAL_SCHEMA, create_helpers
+from jetbridge.fencing.quoting import pg_ident, render
+from jetbridge.fencing.sqlfiles import queries
 
 from .conftest import POSTGRES_VARIANTS, deployed, engine_of
-from .harness import Engine, PgSession
+from .harness import Engine
 from .test_contract import can_login_and_write
 
 pytestmark = pytest.mark.integration
 
-HELPERS = (
-    "jetbridge_fencing.revoke_connect(text[], text)",
-    "jetbridge_fencing.grant_connect(text[], text)",
-)
+Q = queries("postgresql")
+
+
+def helpers(schema: str) -> tuple[str, str]:
+    where = pg_ident(schema)
+    return (f"{where}.revoke_connect(text[], text)", f"{where}.grant_connect(text[], text)")
 
 
 @pytest.fixture(scope="module", params=POSTGRES_VARIANTS, ids=[v.id for v in POSTGRES_VARIANTS])
@@ -67,26 +77,84 @@ async def revoke_every_grant(engine: Engine, role: str, member: str) -> None:
         await su.close()
 
 
-async def provisioned_the_old_way(engine: Engine, dep: DeploymentDatabases) -> None:
-    """What provisioning left before the fast path: no helpers, no direct grants."""
-    admin = pg_ident(engine.admin)
-    su = await superuser(engine, dep.epoch_database)
+async def admin_session(engine: Engine, database: str) -> asyncpg.Connection:
+    host, port = engine.host_port
+    return await asyncpg.connect(
+        host=host, port=port, user=engine.admin, password=engine.admin_password, database=database
+    )
+
+
+async def central_epoch(engine: Engine, dep: DeploymentDatabases) -> int | None:
+    su = await superuser(engine, engine.state_database)
     try:
-        for helper in HELPERS:
-            await su.execute(f"DROP FUNCTION {helper}")
-        await su.execute(f"REVOKE ALL ON SCHEMA jetbridge_fencing FROM {admin}")
-        await su.execute(f"REVOKE ALL ON jetbridge_fencing.state FROM {admin}")
-        for db in dep.databases:
-            await su.execute(f"REVOKE ALL ON DATABASE {pg_ident(db)} FROM {admin}")
+        return await su.fetchval(
+            "SELECT epoch FROM jetbridge_fencing.epochs WHERE deployment_id = $1",
+            dep.deployment_id,
+        )
     finally:
         await su.close()
 
 
-async def test_provisioning_grants_the_fast_path(engine: Engine) -> None:
-    async with deployed(engine, extra_db=True) as dep:
-        su = await superuser(engine, dep.epoch_database)
+async def provisioned_with_a_local_epoch(
+    engine: Engine, dep: DeploymentDatabases, *, with_helpers: bool
+) -> None:
+    """What provisioning left before 2026-12-03: the epoch row (epoch 0, side A) in the
+    Deployment's own database, made as the admin acting as the owner role, with or
+    without the helpers of the fast path; nothing in the state database."""
+    admin = await admin_session(engine, dep.epoch_database)
+    try:
+        async with admin.transaction():
+            owner = pg_ident(dep.owner_role)
+            await admin.execute(render(Q["set_local_role"], role=owner))
+            await admin.execute(render(Q["state_schema"], owner=owner))
+            await admin.execute(Q["state_table"])
+            await admin.execute(Q["init_state"], dep.deployment_id, "A")
+            if with_helpers:
+                await create_helpers(admin, dep, LOCAL_SCHEMA)
+                await admin.execute(Q["grant_state"])
+    finally:
+        await admin.close()
+    await engine.forget_central(dep)
+    if not with_helpers:  # and no direct grants either
+        su = await superuser(engine)
         try:
-            for helper in HELPERS:
+            admin = pg_ident(engine.admin)
+            for db in dep.databases:
+                await su.execute(f"REVOKE ALL ON DATABASE {pg_ident(db)} FROM {admin}")
+        finally:
+            await su.close()
+
+
+async def test_provisioning_keeps_the_epoch_in_the_state_database(engine: Engine) -> None:
+    async with deployed(engine, extra_db=True) as dep:
+        assert await central_epoch(engine, dep) == 0
+        su = await superuser(engine, dep.epoch_database)
+        try:  # nothing of Jetbridge's in the Deployment's own database
+            assert await su.fetchval("SELECT to_regnamespace('jetbridge_fencing')") is None
+            for db in dep.databases:  # CONNECT granted to Jetbridge's role itself
+                assert await su.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a "
+                    "WHERE d.datname = $1 AND a.privilege_type = 'CONNECT' "
+                    "AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2))",
+                    db,
+                    engine.admin,
+                )
+            row = await su.fetchrow(
+                "SELECT pg_get_userbyid(datdba) AS owner, "
+                "has_database_privilege($2::text, datname, 'CONNECT') AS a_may, "
+                "has_database_privilege($3::text, datname, 'CONNECT') AS b_may "
+                "FROM pg_database WHERE datname = $1",
+                engine.state_database,
+                dep.role_a,
+                dep.role_b,
+            )
+            assert row is not None
+            assert row["owner"] == engine.admin and not row["a_may"] and not row["b_may"]
+        finally:
+            await su.close()
+        su = await superuser(engine, engine.state_database)
+        try:
+            for helper in helpers(dep.owner_role):
                 row = await su.fetchrow(
                     "SELECT p.prosecdef, pg_get_userbyid(p.proowner) AS owner, p.proconfig, "
                     "EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0) "
@@ -102,38 +170,22 @@ async def test_provisioning_grants_the_fast_path(engine: Engine) -> None:
                 assert row["prosecdef"] and row["owner"] == dep.owner_role
                 assert row["proconfig"] == ["search_path=pg_catalog, pg_temp"]
                 assert row["admin_may"] and not row["public_may"]
-            for db in dep.databases:  # CONNECT granted to Jetbridge's role itself
-                assert await su.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) a "
-                    "WHERE d.datname = $1 AND a.privilege_type = 'CONNECT' "
-                    "AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2))",
-                    db,
-                    engine.admin,
-                )
-            for side in Side:  # the login roles reach neither the schema nor the helpers
-                role = dep.role(side)
-                assert not await su.fetchval(
-                    "SELECT has_schema_privilege($1::text, 'jetbridge_fencing', 'USAGE')", role
-                )
         finally:
             await su.close()
 
 
-async def test_login_roles_cannot_call_the_helpers(engine: Engine) -> None:
+async def test_the_active_login_role_cannot_reach_the_state_database(engine: Engine) -> None:
     async with deployed(engine) as dep:
-        session = await engine.login(dep, Side.A)
-        assert isinstance(session, PgSession)
-        try:
-            for helper in ("grant_connect", "revoke_connect"):
-                with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                    await session.conn.execute(
-                        f"SELECT jetbridge_fencing.{helper}($1::text[], $2::text)",
-                        list(dep.databases),
-                        dep.role_b,
-                    )
-        finally:
-            await session.close()
-        assert not await can_login_and_write(engine, dep, Side.B)
+        host, port = engine.host_port
+        assert await can_login_and_write(engine, dep, Side.A)  # its own database: yes
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="CONNECT"):
+            await asyncpg.connect(
+                host=host,
+                port=port,
+                user=dep.role_a,
+                password=engine.passwords[Side.A],
+                database=engine.state_database,
+            )
 
 
 async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -> None:
@@ -144,18 +196,11 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
         with pytest.raises(MissingPrivilege) as missing:
             await engine.fencer(engine.admin).fence(dep, Side.B, 1)
         assert dep.owner_role in missing.value.privilege
-        host, port = engine.host_port
-        admin = await asyncpg.connect(
-            host=host,
-            port=port,
-            user=engine.admin,
-            password=engine.admin_password,
-            database=dep.epoch_database,
-        )
+        admin = await admin_session(engine, engine.state_database)
         try:
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="not a member"):
                 await admin.execute(
-                    "SELECT jetbridge_fencing.grant_connect($1::text[], $2::text)",
+                    f"SELECT {pg_ident(dep.owner_role)}.grant_connect($1::text[], $2::text)",
                     list(dep.databases),
                     dep.role_b,
                 )
@@ -163,25 +208,98 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
             await admin.close()
         assert await can_login_and_write(engine, dep, Side.A)
         assert not await can_login_and_write(engine, dep, Side.B)
-        su = await superuser(engine, dep.epoch_database)
+        assert await central_epoch(engine, dep) == 0
+
+
+async def test_first_provisionings_side_by_side_share_one_new_state_database(
+    engine: Engine,
+) -> None:
+    """Four fencers, no state database yet: each may try to create it and its table."""
+    fresh = f"{engine.tag}-fresh"
+    dsn = engine.fencer(engine.admin)._dsn  # type: ignore[union-attr]
+    fencers = [PostgresFencer(dsn, state_database=fresh) for _ in range(4)]
+    deps = [engine.deployment() for _ in fencers]
+    try:
+        if engine.ownership.value == "CUSTOMER_MANAGED":
+            for dep in deps:
+                engine.run_customer_sql(dep, engine.admin)
+        results = await asyncio.gather(
+            *(f.provision(d, engine.passwords) for f, d in zip(fencers, deps, strict=True))
+        )
+        assert [r.epoch for r in results] == [0, 0, 0, 0]
+        su = await superuser(engine, fresh)
         try:
-            epoch = await su.fetchval("SELECT epoch FROM jetbridge_fencing.state")
+            rows = await su.fetch("SELECT deployment_id, epoch FROM jetbridge_fencing.epochs")
         finally:
             await su.close()
-        assert epoch == 0
+        assert sorted(r["deployment_id"] for r in rows) == sorted(d.deployment_id for d in deps)
+        fenced = await fencers[0].fence(deps[3], Side.B, 1)  # any fencer reaches any row
+        assert (fenced.epoch, fenced.active_role) == (1, deps[3].role_b)
+    finally:
+        for f in fencers:
+            await f.close()
+        su = await superuser(engine)
+        try:
+            await su.execute(f"DROP DATABASE IF EXISTS {pg_ident(fresh)} WITH (FORCE)")
+        finally:
+            await su.close()
+        for dep in deps:
+            await engine.superuser_drop(dep)
 
 
-async def test_deployments_provisioned_before_the_fast_path(engine: Engine) -> None:
+@pytest.mark.parametrize("with_helpers", [True, False], ids=["local-helpers", "local-no-helpers"])
+async def test_deployments_with_their_epoch_in_their_own_database(
+    engine: Engine, with_helpers: bool
+) -> None:
     async with deployed(engine, extra_db=True) as dep:
-        await provisioned_the_old_way(engine, dep)
+        await provisioned_with_a_local_epoch(engine, dep, with_helpers=with_helpers)
         fencer = engine.fencer(engine.admin)
-        outcome = await fencer.fence(dep, Side.B, 1)  # the old statements, as ourselves
+        outcome = await fencer.fence(dep, Side.B, 1)  # in the Deployment's database
         assert (outcome.epoch, outcome.active_role) == (1, dep.role_b)
         assert await can_login_and_write(engine, dep, Side.B)
         assert not await can_login_and_write(engine, dep, Side.A)
-        again = await fencer.provision(dep, engine.passwords)  # adds the fast path
+        again = await fencer.provision(dep, engine.passwords)  # keeps the local epoch
         assert (again.epoch, again.active_side) == (1, Side.B)
+        assert await central_epoch(engine, dep) is None
         back = await fencer.fence(dep, Side.A, 2)
         assert (back.epoch, back.active_side) == (2, Side.A)
         assert await can_login_and_write(engine, dep, Side.A)
         assert not await can_login_and_write(engine, dep, Side.B)
+        su = await superuser(engine, dep.epoch_database)
+        try:
+            assert await su.fetchval("SELECT epoch FROM jetbridge_fencing.state") == 2
+            made = await su.fetchval(  # re-provisioning added the helpers if missing
+                "SELECT count(*) FROM pg_proc "
+                "WHERE pronamespace = 'jetbridge_fencing'::regnamespace "
+                "AND proname IN ('grant_connect', 'revoke_connect')"
+            )
+            assert made == 2
+        finally:
+            await su.close()
+
+
+async def test_a_server_with_local_epochs_only_gets_its_state_database_at_the_first_fence(
+    engine: Engine,
+) -> None:
+    """Every Deployment provisioned before 2026-12-03: no state database yet. The first
+    fence makes it (empty) once, instead of failing to connect to it at every fence."""
+    fresh = f"{engine.tag}-later"
+    dsn = engine.fencer(engine.admin)._dsn  # type: ignore[union-attr]
+    async with deployed(engine) as dep:
+        await provisioned_with_a_local_epoch(engine, dep, with_helpers=True)
+        try:
+            async with PostgresFencer(dsn, state_database=fresh) as fencer:
+                outcome = await fencer.fence(dep, Side.B, 1)
+                assert (outcome.epoch, outcome.active_role) == (1, dep.role_b)
+            su = await superuser(engine, fresh)
+            try:
+                assert await su.fetchval("SELECT count(*) FROM jetbridge_fencing.epochs") == 0
+            finally:
+                await su.close()
+            assert await can_login_and_write(engine, dep, Side.B)
+        finally:
+            su = await superuser(engine)
+            try:
+                await su.execute(f"DROP DATABASE IF EXISTS {pg_ident(fresh)} WITH (FORCE)")
+            finally:
+                await su.close()

@@ -224,8 +224,14 @@ async def task_instances(
         await conn.close()
 
 
+def state_database(admin_dsn: str) -> str:
+    """The admin's own fencing state database (dropped with its prefix's databases)."""
+    return db_prefix(admin_dsn).removesuffix("_") + "-fencing"
+
+
 def fencer(admin_dsn: str) -> PostgresFencer:
-    return PostgresFencer(admin_dsn)
+    """Use as ``async with fencer(dsn) as f``: it pools connections to the state database."""
+    return PostgresFencer(admin_dsn, state_database=state_database(admin_dsn))
 
 
 __all__ = ["postgres_database"]

@@ -107,9 +107,10 @@ async def test_sigkilled_pilots_converge_without_duplicated_effects(
             assert len(sets) == len(spec.components)  # no template churn: one RS each
             pulled = await cluster.list("ExternalSecret", spec.namespace, {"release": spec.release})
             assert len(pulled) == 3
-            state = await fencer(w.admin_dsn).state(
-                DeploymentDatabases.named(d, prefix=db_prefix(w.admin_dsn))
-            )
+            async with fencer(w.admin_dsn) as reader:
+                state = await reader.state(
+                    DeploymentDatabases.named(d, prefix=db_prefix(w.admin_dsn))
+                )
             assert (state.epoch, state.active_side) == (1, DbSide.B)
         events = await outbox(w.west.dsn)
         fences = [e.payload for e in events if e.event_type == "FencingCompleted"]

@@ -38,6 +38,7 @@ from .harness import (
     fencing_admin,
     postgres_database,
     provisioning,
+    state_database,
     tag,
     task_instances,
     wait_final,
@@ -74,6 +75,7 @@ class World:
             "database_admin_dsn": self.admin_dsn,
             "database_side": side,
             "database_prefix": db_prefix(self.admin_dsn),
+            "fencing_state_database": state_database(self.admin_dsn),
             "task_instances_dsn": self.superuser_dsn,
             "registry": REGISTRY,
             "secret_store": self.store,
@@ -216,7 +218,8 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             conn = base64.b64decode(secret["data"]["connection"]).decode()
             assert "_b:" in conn  # the destination mounts side B's credentials
             databases = DeploymentDatabases.named(d, prefix=db_prefix(w.admin_dsn))
-            state = await fencer(w.admin_dsn).state(databases)
+            async with fencer(w.admin_dsn) as reader:
+                state = await reader.state(databases)
             assert (state.epoch, state.active_side) == (1, DbSide.B)
 
     by_flight: dict[str, list[tuple[str, dict[str, Any]]]] = {}

@@ -65,6 +65,7 @@ def test_named_query_files_parse_and_placeholders_are_known() -> None:
                     "database",
                     "owner",
                     "state",
+                    "schema",
                     "account",
                 }
     with pytest.raises(ValueError, match="duplicate"):

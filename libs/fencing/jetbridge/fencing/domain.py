@@ -334,3 +334,7 @@ class Fencer(Protocol):
     async def drop(self, deployment: DeploymentDatabases) -> None:
         """Remove the databases (and the roles Jetbridge created)."""
         ...
+
+    async def close(self) -> None:
+        """Let go of pooled connections (the fencer may not be used after)."""
+        ...

@@ -100,6 +100,9 @@ class MySQLFencer:
         self._lock_timeout_s = lock_timeout_s
         self._nbe = False  # NO_BACKSLASH_ESCAPES in the session's sql_mode
 
+    async def close(self) -> None:
+        """Nothing pooled: every call opens and closes its own connection."""
+
     async def _connect(self) -> asyncmy.Connection:
         conn = await asyncmy.connect(**self._conn_args)
         _, sql_mode = (await self._fetch(conn, Q["whoami"]))[0]

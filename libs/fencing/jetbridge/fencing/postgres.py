@@ -9,6 +9,10 @@ Order of a fence, so that at no instant can both sides write:
      to the new role; COMMIT. A newer fencer in between wins and we grant nothing.
 Between 1 and 3 neither side can connect: a crash there is safe and resumable.
 
+Where the epoch row lives (``postgres_layouts``): in Jetbridge's state database on the
+same server, reached through a pool of warm connections (Deployments provisioned from
+2026-12-03 on), or in the Deployment's own database (those provisioned before).
+
 Cost with many Deployments: every check of a privilege Jetbridge's role holds through
 a role membership makes PostgreSQL compute all the roles it is a member of (two per
 Deployment), anew after any role or ACL change on the server, which every fence makes;
@@ -25,16 +29,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any
 
 import asyncpg
 
+from jetbridge.common.sql import PgConnection
 from jetbridge.fencing.domain import (
     Decision,
     DeploymentDatabases,
     FencingIncomplete,
     FencingOutcome,
-    FencingPhase,
     FencingState,
     MissingPrivilege,
     NotProvisioned,
@@ -42,6 +47,15 @@ from jetbridge.fencing.domain import (
     ProvisionResult,
     Side,
     decide,
+)
+from jetbridge.fencing.postgres_layouts import (
+    LOCAL_SCHEMA,
+    CentralEpoch,
+    EpochLayout,
+    LocalEpoch,
+    create_helpers,
+    helper_schema,
+    state_of,
 )
 from jetbridge.fencing.quoting import Quoted, join, pg_ident, pg_literal, render
 from jetbridge.fencing.sqlfiles import queries
@@ -63,30 +77,98 @@ async def _privilege(privilege: str, obj: str) -> AsyncIterator[None]:
 
 
 class PostgresFencer:
-    """Fences with a NON-superuser admin role (superusers would bypass CONNECT)."""
+    """Fences with a NON-superuser admin role (superusers would bypass CONNECT).
 
-    def __init__(self, admin_dsn: str, *, sweep_timeout_s: float = 10.0) -> None:
+    ``state_database`` is Jetbridge's own database on the server (created by the first
+    provisioning, owned by the admin role); every fencer of one server must name the
+    same one. Holds a pool of up to ``pool_size`` connections to it: ``close()`` it (or
+    use ``async with``).
+    """
+
+    def __init__(
+        self,
+        admin_dsn: str,
+        *,
+        state_database: str = "jetbridge_fencing",
+        sweep_timeout_s: float = 10.0,
+        pool_size: int = 8,
+    ) -> None:
         self._dsn = admin_dsn
+        self._state_database = state_database
         self._sweep_timeout_s = sweep_timeout_s
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._epochs_ready = False
+
+    async def __aenter__(self) -> PostgresFencer:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     async def _connect(self, database: str | None = None) -> asyncpg.Connection:
         kwargs: dict[str, Any] = {"database": database} if database else {}
         return await asyncpg.connect(self._dsn, **kwargs)
 
+    async def _state_pool(self) -> asyncpg.Pool:
+        """The pool on the state database (no connection is opened before one is used)."""
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    database=self._state_database,
+                    min_size=0,
+                    max_size=self._pool_size,
+                    max_inactive_connection_lifetime=60.0,
+                )
+        return self._pool
+
+    @asynccontextmanager
+    async def _central(self, dep: DeploymentDatabases) -> AsyncIterator[PgConnection | None]:
+        """A pooled connection to the state database if it holds ``dep``'s epoch row."""
+        pool = await self._state_pool()
+        try:
+            conn = await pool.acquire()
+        except asyncpg.InvalidCatalogNameError:
+            # Only Deployments with a local epoch on this server so far: make the
+            # (empty) state database once, rather than fail to connect every fence.
+            admin = await self._connect()
+            try:
+                await self._ensure_state_database(admin)
+            finally:
+                await admin.close()
+            conn = await pool.acquire()
+        try:
+            try:
+                row = await conn.fetchrow(Q["epochs_read"], dep.deployment_id)
+            except asyncpg.UndefinedTableError:  # its creator died before the setup
+                row = None
+            yield conn if row is not None else None
+        finally:
+            await pool.release(conn)
+
     @staticmethod
-    async def _ddl(conn: asyncpg.Connection, name: str, **parts: Quoted) -> None:
+    async def _ddl(conn: PgConnection, name: str, **parts: Quoted) -> None:
         await conn.execute(render(Q[name], **parts))
 
     # --------------------------------------------------------------- preflight
 
-    async def _whoami(self, conn: asyncpg.Connection) -> asyncpg.Record:
+    async def _whoami(self, conn: PgConnection) -> asyncpg.Record:
         me = await conn.fetchrow(Q["whoami"])
         assert me is not None
         if not me["rolcreatedb"] and not me["rolsuper"]:
             raise MissingPrivilege("CREATEDB", f"role {me['name']}")
         return me
 
-    async def _require_members(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> None:
+    async def _require_members(self, conn: PgConnection, dep: DeploymentDatabases) -> None:
         """Jetbridge acts through the owner role and the terminator role only.
 
         A direct grant with INHERIT is enough and cheap to see; any other case gets the
@@ -116,7 +198,7 @@ class PostgresFencer:
                     "the terminator role needs the login roles' privileges to end sessions",
                 )
 
-    async def _roles(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> dict[str, Any]:
+    async def _roles(self, conn: PgConnection, dep: DeploymentDatabases) -> dict[str, Any]:
         rows = await conn.fetch(Q["roles"], list(dep.all_roles))
         found = {row["rolname"]: row for row in rows}
         missing = [role for role in dep.all_roles if role not in found]
@@ -127,7 +209,7 @@ class PostgresFencer:
                 raise FencingIncomplete(dep.deployment_id, f"login role {login!r} is a superuser")
         return found
 
-    async def _database_oids(self, conn: asyncpg.Connection, dep: DeploymentDatabases) -> list[int]:
+    async def _database_oids(self, conn: PgConnection, dep: DeploymentDatabases) -> list[int]:
         rows = await conn.fetch(Q["databases"], list(dep.databases))
         if len(rows) != len(dep.databases):
             have = {row["datname"] for row in rows}
@@ -171,9 +253,13 @@ class PostgresFencer:
                         database=pg_ident(db),
                         role=pg_ident(dep.role(blocked)),
                     )
-            await self._prepare_databases(dep)
+            local = await self._prepare_databases(dep)
+            if not local:
+                await self._ensure_state_database(conn)
         finally:
             await conn.close()
+        if not local:
+            await self._provision_central(dep)
         state = await self.state(dep)
         if state.epoch == 0:
             # Fresh: block the inactive side at once, end any session it already has
@@ -193,7 +279,7 @@ class PostgresFencer:
 
     async def _create_roles(
         self,
-        conn: asyncpg.Connection,
+        conn: PgConnection,
         dep: DeploymentDatabases,
         me: asyncpg.Record,
         passwords: Mapping[Side, str] | None,
@@ -241,7 +327,11 @@ class PostgresFencer:
             )
         return created
 
-    async def _prepare_databases(self, dep: DeploymentDatabases) -> None:
+    async def _prepare_databases(self, dep: DeploymentDatabases) -> bool:
+        """Schema grants and CONNECT for Jetbridge's role in every database; True if the
+        metadata database holds a local epoch row (provisioned before 2026-12-03), whose
+        helpers are then (re)made beside it."""
+        local = False
         for db in dep.databases:
             conn = await self._connect(db)
             try:
@@ -251,25 +341,59 @@ class PostgresFencer:
                 ):
                     await self._ddl(conn, "set_local_role", role=pg_ident(dep.owner_role))
                     await self._ddl(conn, "grant_schema", data_role=pg_ident(dep.data_role))
-                    # The fence's fast path (module docstring): as the owner, so the
-                    # grantee SESSION_USER is Jetbridge's role.
+                    # As the owner, so the grantee SESSION_USER is Jetbridge's role: the
+                    # drain's task_instance reads and the local layout's fence connect.
                     await self._ddl(conn, "grant_connect_fencer", database=pg_ident(db))
-                    if db == dep.epoch_database:
-                        await self._ddl(conn, "state_schema", owner=pg_ident(dep.owner_role))
-                        await conn.execute(Q["state_table"])
+                    if db == dep.epoch_database and await conn.fetchval(Q["local_state_exists"]):
+                        local = True
                         await conn.execute(
                             Q["init_state"], dep.deployment_id, dep.initial_active.value
                         )
-                        await conn.execute(Q["create_member_check"])
-                        await conn.execute(Q["create_revoke_helper"])
-                        await conn.execute(Q["create_grant_helper"])
-                        await conn.execute(Q["grant_fencer"])
+                        await create_helpers(conn, dep, LOCAL_SCHEMA)
+                        await conn.execute(Q["grant_state"])
             finally:
                 await conn.close()
+        return local
+
+    async def _ensure_state_database(self, conn: PgConnection) -> None:
+        """Jetbridge's state database and its epochs table, once per fencer."""
+        if self._epochs_ready:
+            return
+        if not await conn.fetchval(Q["state_database_exists"], self._state_database):
+            database = pg_ident(self._state_database)
+            try:
+                await self._ddl(conn, "create_state_database", database=database)
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass  # another fencer made it first (a tie: the catalog's unique index)
+            else:
+                await self._ddl(conn, "lock_down_database", database=database)
+        async with (await self._state_pool()).acquire() as state, state.transaction():
+            await state.execute(Q["state_setup_lock"])
+            await state.execute(Q["epochs_schema"])
+            await state.execute(Q["epochs_table"])
+        self._epochs_ready = True
+
+    async def _provision_central(self, dep: DeploymentDatabases) -> None:
+        """The epoch row and the helpers, in one transaction: a row has its helpers."""
+        schema = helper_schema(dep)
+        async with (
+            (await self._state_pool()).acquire() as conn,
+            _privilege(f"SET ROLE {pg_ident(dep.owner_role)}", self._state_database),
+            conn.transaction(),
+        ):
+            await self._ddl(
+                conn, "helper_schema", schema=pg_ident(schema), owner=pg_ident(dep.owner_role)
+            )
+            await conn.execute(Q["epochs_init"], dep.deployment_id, dep.initial_active.value)
+            await create_helpers(conn, dep, schema)
 
     # ------------------------------------------------------------------- state
 
     async def state(self, deployment: DeploymentDatabases) -> FencingState:
+        async with self._central(deployment) as central:
+            if central is not None:
+                row = await central.fetchrow(Q["epochs_read"], deployment.deployment_id)
+                return state_of(row, deployment.deployment_id)
         try:
             conn = await self._connect(deployment.epoch_database)
         except asyncpg.InvalidCatalogNameError as exc:
@@ -280,66 +404,84 @@ class PostgresFencer:
             ):
                 row = await conn.fetchrow(Q["read_state"])
         except asyncpg.UndefinedTableError as exc:
-            raise NotProvisioned(deployment.deployment_id, "no jetbridge_fencing.state") from exc
+            raise NotProvisioned(deployment.deployment_id, "no fencing epoch row") from exc
         finally:
             await conn.close()
         if row is None:
             raise NotProvisioned(deployment.deployment_id, "empty jetbridge_fencing.state")
-        return _state(row)
+        return state_of(row, deployment.deployment_id)
 
     # ------------------------------------------------------------------- fence
 
     async def fence(
         self, deployment: DeploymentDatabases, activate: Side, epoch: int
     ) -> FencingOutcome:
-        dep, started = deployment, time.monotonic()
-        old, new = dep.role(activate.other()), dep.role(activate)
-        conn = await self._connect(dep.epoch_database)
-        try:
-            await self._require_members(conn, dep)
-            roles = await self._roles(conn, dep)
-            db_oids = await self._database_oids(conn, dep)
-            helpers = await conn.fetchval(Q["fence_helpers"]) == 2
-            apc = dep.ownership is OwnershipModel.APC_MANAGED
-            async with conn.transaction():
-                current = _state(await conn.fetchrow(Q["lock_state"]))
-                decision = decide(current, epoch, activate)
-                async with _privilege(
-                    f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
-                ):
-                    await self._connect_privilege(conn, dep, old, grant=False, helpers=helpers)
-                if apc:
-                    async with _privilege(
-                        "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {old}"
-                    ):
-                        await self._ddl(conn, "nologin", role=pg_ident(old))
-                await conn.execute(Q["claim_epoch"], epoch, activate.value)
-            revoked_ms = _ms(started)
-            still = await conn.fetch(Q["connectable"], old, list(dep.databases))
-            if still:
-                raise FencingIncomplete(
-                    dep.deployment_id,
-                    f"{old!r} can still CONNECT to {[r['datname'] for r in still]} through a "
-                    "role membership or PUBLIC; new side NOT granted",
+        started = time.monotonic()
+        async with self._central(deployment) as central:
+            if central is not None:
+                layout = CentralEpoch(deployment.deployment_id, helper_schema(deployment))
+                return await self._fence(
+                    central, layout, deployment, activate, epoch, started=started
                 )
-            terminated = await self._sweep(conn, dep, roles[old]["oid"], db_oids)
-            gone_ms = _ms(started)
-            async with conn.transaction():
-                now = _state(await conn.fetchrow(Q["lock_state"]))
-                if (now.epoch, now.target_side) != (epoch, activate):
-                    decide(now, epoch, activate)  # raises StaleFencingEpoch: a newer fencer won
-                if apc:
-                    async with _privilege(
-                        "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {new}"
-                    ):
-                        await self._ddl(conn, "login", role=pg_ident(new))
-                async with _privilege(
-                    f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
-                ):
-                    await self._connect_privilege(conn, dep, new, grant=True, helpers=helpers)
-                await conn.execute(Q["mark_active"], epoch, activate.value)
+        conn = await self._connect(deployment.epoch_database)
+        try:
+            local = LocalEpoch(helpers=await conn.fetchval(Q["fence_helpers"]) == 2)
+            return await self._fence(conn, local, deployment, activate, epoch, started=started)
         finally:
             await conn.close()
+
+    async def _fence(
+        self,
+        conn: PgConnection,
+        layout: EpochLayout,
+        dep: DeploymentDatabases,
+        activate: Side,
+        epoch: int,
+        *,
+        started: float,
+    ) -> FencingOutcome:
+        """The fence's three steps (module docstring) on ``conn``, wherever the epoch is."""
+        old, new = dep.role(activate.other()), dep.role(activate)
+        await self._require_members(conn, dep)
+        roles = await self._roles(conn, dep)
+        db_oids = await self._database_oids(conn, dep)
+        apc = dep.ownership is OwnershipModel.APC_MANAGED
+        async with conn.transaction():
+            decision = decide(await layout.lock(conn), epoch, activate)
+            async with _privilege(
+                f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
+            ):
+                await self._connect_privilege(conn, layout, dep, old, grant=False)
+            if apc:
+                async with _privilege(
+                    "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {old}"
+                ):
+                    await self._ddl(conn, "nologin", role=pg_ident(old))
+            await layout.claim(conn, epoch, activate)
+        revoked_ms = _ms(started)
+        still = await conn.fetch(Q["connectable"], old, list(dep.databases))
+        if still:
+            raise FencingIncomplete(
+                dep.deployment_id,
+                f"{old!r} can still CONNECT to {[r['datname'] for r in still]} through a "
+                "role membership or PUBLIC; new side NOT granted",
+            )
+        terminated = await self._sweep(conn, dep, roles[old]["oid"], db_oids)
+        gone_ms = _ms(started)
+        async with conn.transaction():
+            now = await layout.lock(conn)
+            if (now.epoch, now.target_side) != (epoch, activate):
+                decide(now, epoch, activate)  # raises StaleFencingEpoch: a newer fencer won
+            if apc:
+                async with _privilege(
+                    "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {new}"
+                ):
+                    await self._ddl(conn, "login", role=pg_ident(new))
+            async with _privilege(
+                f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
+            ):
+                await self._connect_privilege(conn, layout, dep, new, grant=True)
+            await layout.mark_active(conn, epoch, activate)
         return FencingOutcome(
             deployment_id=dep.deployment_id,
             epoch=epoch,
@@ -356,12 +498,12 @@ class PostgresFencer:
 
     async def _connect_privilege(
         self,
-        conn: asyncpg.Connection,
+        conn: PgConnection,
+        layout: EpochLayout,
         dep: DeploymentDatabases,
         role: str,
         *,
         grant: bool,
-        helpers: bool,
     ) -> None:
         """GRANT CONNECT to ``role``, or REVOKE it from PUBLIC and ``role``, on every
         database of the Deployment, in the caller's transaction.
@@ -369,12 +511,8 @@ class PostgresFencer:
         With the provisioned helpers the owner role itself runs the statement (no
         lookup of our memberships); without them, the same statement as ourselves.
         """
-        if helpers:
-            await conn.execute(
-                Q["call_grant_helper" if grant else "call_revoke_helper"],
-                list(dep.databases),
-                role,
-            )
+        if layout.helpers:
+            await conn.execute(layout.helper_call(grant), list(dep.databases), role)
             return
         for db in dep.databases:
             await self._ddl(
@@ -385,7 +523,7 @@ class PostgresFencer:
             )
 
     async def _sweep(
-        self, conn: asyncpg.Connection, dep: DeploymentDatabases, role_oid: int, db_oids: list[int]
+        self, conn: PgConnection, dep: DeploymentDatabases, role_oid: int, db_oids: list[int]
     ) -> int:
         """End the old role's sessions; return once none exists and none can appear.
 
@@ -417,6 +555,12 @@ class PostgresFencer:
 
     async def drop(self, deployment: DeploymentDatabases) -> None:
         dep = deployment
+        async with self._central(dep) as central:
+            if central is not None:
+                async with central.transaction():
+                    schema = pg_ident(helper_schema(dep))
+                    await self._ddl(central, "drop_helper_schema", schema=schema)
+                    await central.execute(Q["epochs_forget"], dep.deployment_id)
         conn = await self._connect()
         try:
             for db in dep.databases:
@@ -426,14 +570,3 @@ class PostgresFencer:
                     await self._ddl(conn, "drop_role", role=pg_ident(role))
         finally:
             await conn.close()
-
-
-def _state(row: asyncpg.Record | None) -> FencingState:
-    if row is None:
-        raise NotProvisioned("?", "empty jetbridge_fencing.state")
-    return FencingState(
-        deployment_id=row["deployment_id"],
-        epoch=row["epoch"],
-        target_side=Side(row["target_side"]),
-        phase=FencingPhase(row["phase"]),
-    )

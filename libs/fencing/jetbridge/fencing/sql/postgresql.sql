@@ -107,11 +107,14 @@ WHERE id AND epoch = $1 AND target_side = $2;
 SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'jetbridge_fencing' AND p.proname IN ('revoke_connect', 'grant_connect');
 
+-- The helpers live in {schema}: ``jetbridge_fencing`` in the Deployment's own database
+-- (local layout) or, in the state database, the schema named after the owner role.
+
 -- Raises unless the session's user is a member of the current user (inside the helpers
 -- below: of the owner role, whose rights they run with). SECURITY INVOKER, so
 -- current_user is the calling helper's owner; called alone it checks nothing useful.
 -- name: create_member_check
-CREATE OR REPLACE FUNCTION jetbridge_fencing.require_caller_member()
+CREATE OR REPLACE FUNCTION {schema}.require_caller_member()
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
     IF NOT EXISTS (
@@ -126,12 +129,12 @@ END
 $fn$;
 
 -- name: create_revoke_helper
-CREATE OR REPLACE FUNCTION jetbridge_fencing.revoke_connect(databases text[], role text)
+CREATE OR REPLACE FUNCTION {schema}.revoke_connect(databases text[], role text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     db text;
 BEGIN
-    PERFORM jetbridge_fencing.require_caller_member();
+    PERFORM {schema}.require_caller_member();
     FOREACH db IN ARRAY databases LOOP
         EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I', db, role);
     END LOOP;
@@ -139,12 +142,12 @@ END
 $fn$;
 
 -- name: create_grant_helper
-CREATE OR REPLACE FUNCTION jetbridge_fencing.grant_connect(databases text[], role text)
+CREATE OR REPLACE FUNCTION {schema}.grant_connect(databases text[], role text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     db text;
 BEGIN
-    PERFORM jetbridge_fencing.require_caller_member();
+    PERFORM {schema}.require_caller_member();
     FOREACH db IN ARRAY databases LOOP
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
     END LOOP;
@@ -152,19 +155,86 @@ END
 $fn$;
 
 -- Run as the owner role (SET LOCAL ROLE), so SESSION_USER is Jetbridge's role.
--- name: grant_fencer
-REVOKE ALL ON FUNCTION jetbridge_fencing.revoke_connect(text[], text),
-    jetbridge_fencing.grant_connect(text[], text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION jetbridge_fencing.revoke_connect(text[], text),
-    jetbridge_fencing.grant_connect(text[], text) TO SESSION_USER;
-GRANT USAGE ON SCHEMA jetbridge_fencing TO SESSION_USER;
+-- name: grant_helpers
+REVOKE ALL ON FUNCTION {schema}.revoke_connect(text[], text),
+    {schema}.grant_connect(text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {schema}.revoke_connect(text[], text),
+    {schema}.grant_connect(text[], text) TO SESSION_USER;
+GRANT USAGE ON SCHEMA {schema} TO SESSION_USER;
+
+-- Local layout only: the epoch row in the Deployment's database.
+-- name: grant_state
 GRANT SELECT, UPDATE ON jetbridge_fencing.state TO SESSION_USER;
 
 -- name: call_revoke_helper
-SELECT jetbridge_fencing.revoke_connect($1::text[], $2::text);
+SELECT {schema}.revoke_connect($1::text[], $2::text);
 
 -- name: call_grant_helper
-SELECT jetbridge_fencing.grant_connect($1::text[], $2::text);
+SELECT {schema}.grant_connect($1::text[], $2::text);
+
+-- ------------------------------------------------ the state database (central layout)
+--
+-- Deployments provisioned from 2026-12-03 on keep their epoch row in ONE database per
+-- server that Jetbridge's role owns (default ``jetbridge_fencing``; login roles are
+-- never granted CONNECT), next to their helpers (a schema per owner role). A fence then
+-- runs on a pooled, warm connection instead of opening a new backend in the
+-- Deployment's database: docs/database-fencing.md, "Where the epoch lives".
+
+-- name: state_database_exists
+SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1);
+
+-- name: create_state_database
+CREATE DATABASE {database} ENCODING 'UTF8' TEMPLATE template0;
+
+-- Serialises the first setup of the state database's own schema between fencers.
+-- name: state_setup_lock
+SELECT pg_advisory_xact_lock(hashtext('jetbridge_fencing.setup'));
+
+-- name: epochs_schema
+CREATE SCHEMA IF NOT EXISTS jetbridge_fencing;
+
+-- name: epochs_table
+CREATE TABLE IF NOT EXISTS jetbridge_fencing.epochs (
+    deployment_id text PRIMARY KEY,
+    epoch bigint NOT NULL CHECK (epoch >= 0),
+    target_side text NOT NULL CHECK (target_side IN ('A', 'B')),
+    phase text NOT NULL CHECK (phase IN ('FENCING', 'ACTIVE')),
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- name: epochs_init
+INSERT INTO jetbridge_fencing.epochs (deployment_id, epoch, target_side, phase)
+VALUES ($1, 0, $2, 'ACTIVE') ON CONFLICT (deployment_id) DO NOTHING;
+
+-- name: epochs_read
+SELECT deployment_id, epoch, target_side, phase FROM jetbridge_fencing.epochs
+WHERE deployment_id = $1;
+
+-- name: epochs_lock
+SELECT deployment_id, epoch, target_side, phase FROM jetbridge_fencing.epochs
+WHERE deployment_id = $1 FOR UPDATE;
+
+-- name: epochs_claim
+UPDATE jetbridge_fencing.epochs
+SET epoch = $2, target_side = $3, phase = 'FENCING', updated_at = clock_timestamp()
+WHERE deployment_id = $1;
+
+-- name: epochs_mark_active
+UPDATE jetbridge_fencing.epochs SET phase = 'ACTIVE', updated_at = clock_timestamp()
+WHERE deployment_id = $1 AND epoch = $2 AND target_side = $3;
+
+-- name: epochs_forget
+DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = $1;
+
+-- name: helper_schema
+CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner};
+
+-- name: drop_helper_schema
+DROP SCHEMA IF EXISTS {schema} CASCADE;
+
+-- Does the Deployment's own database hold an epoch row (local layout)?
+-- name: local_state_exists
+SELECT to_regclass('jetbridge_fencing.state') IS NOT NULL;
 
 -- ------------------------------------------------------------------ DDL templates
 

@@ -22,14 +22,14 @@ from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from jetbridge.pilot.service_layer.runner import FlightRunner
 
 
-def make_fencer(admin_dsn: str) -> Fencer:
+def make_fencer(admin_dsn: str, state_database: str = "jetbridge_fencing") -> Fencer:
     if admin_dsn.split("://", 1)[0] in ("mysql", "mariadb"):
         from jetbridge.fencing.mysql import MySQLFencer  # noqa: PLC0415 - optional driver
 
-        return MySQLFencer(admin_dsn)
+        return MySQLFencer(admin_dsn, state_database=state_database)
     from jetbridge.fencing.postgres import PostgresFencer  # noqa: PLC0415
 
-    return PostgresFencer(admin_dsn)
+    return PostgresFencer(admin_dsn, state_database=state_database)
 
 
 def make_cluster(settings: PilotSettings) -> ClusterPort:
@@ -51,13 +51,15 @@ class PilotApp:
         self.pilot: Pilot | None = None
         self.relay: FlightdeckRelay | None = None
         self.publisher: EventPublisher | None = None
+        self.fencer: Fencer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         s = self.settings
         self.deck = deck = await open_flightdeck(s.flightdeck_dsn)
+        self.fencer = make_fencer(s.database_admin_dsn, s.fencing_state_database)
         fencer = LibFencer(
-            make_fencer(s.database_admin_dsn),
+            self.fencer,
             side=s.database_side,
             server_url=s.database_admin_dsn,
             prefix=s.database_prefix,
@@ -104,5 +106,7 @@ class PilotApp:
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
+        if self.fencer is not None:
+            await self.fencer.close()
         if self.deck is not None:
             await self.deck.close()

@@ -35,6 +35,12 @@ class PilotSettings(BaseSettings):
     database_admin_dsn: str = Field(description="the non-superuser fencing role's DSN")
     database_side: str = Field(pattern="^[ABab]$", description="this cluster's login role side")
     database_prefix: str = "airflow_"
+    fencing_state_database: str = Field(
+        default="jetbridge_fencing",
+        min_length=1,
+        description="Jetbridge's own database on the server, holding the "
+        "fencing epochs (every Pilot fencing on one server must name the same one)",
+    )
     task_instances_dsn: str | None = Field(
         default=None, description="who reads task_instance for the drain (default: admin DSN)"
     )

@@ -1,0 +1,132 @@
+"""Where a Deployment's fencing epoch lives on PostgreSQL, and how a fence reaches it.
+
+Two layouts, one fence (``PostgresFencer.fence`` runs the same steps on either):
+
+* ``CentralEpoch``: the epoch row in Jetbridge's state database on the same server
+  (``jetbridge_fencing.epochs``, one row per Deployment), the two CONNECT helpers in a
+  schema of that database named after the owner role and owned by it. A fence runs on a
+  pooled connection that is already open and warm. Every Deployment provisioned from
+  2026-12-03 on.
+* ``LocalEpoch``: the epoch row in the Deployment's own metadata database
+  (``jetbridge_fencing.state``, one row), helpers beside it if provisioning made them.
+  Deployments provisioned before keep this layout (re-provisioning keeps it too): a
+  fence then opens a new backend in that database, which costs about three times the
+  fence itself (docs/database-fencing.md, "Where the epoch lives").
+
+Nothing moves a Deployment from one layout to the other: two epoch rows could disagree,
+and the compare-and-set on ONE row is what makes a stale fencer lose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+
+from jetbridge.common.sql import PgConnection
+from jetbridge.fencing.domain import (
+    DeploymentDatabases,
+    FencingPhase,
+    FencingState,
+    NotProvisioned,
+    Side,
+)
+from jetbridge.fencing.quoting import pg_ident, render
+from jetbridge.fencing.sqlfiles import queries
+
+Q = queries("postgresql")
+
+LOCAL_SCHEMA = "jetbridge_fencing"
+# Schemas of the state database that no owner role's helper schema may take.
+RESERVED_SCHEMAS = frozenset({LOCAL_SCHEMA, "public", "information_schema"})
+
+
+def state_of(row: asyncpg.Record | None, deployment_id: str = "?") -> FencingState:
+    if row is None:
+        raise NotProvisioned(deployment_id, "no fencing epoch row")
+    return FencingState(
+        deployment_id=row["deployment_id"],
+        epoch=row["epoch"],
+        target_side=Side(row["target_side"]),
+        phase=FencingPhase(row["phase"]),
+    )
+
+
+def helper_schema(dep: DeploymentDatabases) -> str:
+    """The state database's schema holding this Deployment's helpers: its owner role's
+    name (unique per Deployment, owned by that role)."""
+    if dep.owner_role in RESERVED_SCHEMAS or dep.owner_role.startswith("pg_"):
+        raise NotProvisioned(
+            dep.deployment_id,
+            f"the owner role {dep.owner_role!r} has a name Jetbridge's state database "
+            "reserves for itself; give the Deployment another owner role",
+        )
+    return dep.owner_role
+
+
+class EpochLayout(Protocol):
+    """The epoch row's statements, and how CONNECT is granted and revoked."""
+
+    @property
+    def helpers(self) -> bool: ...
+
+    async def lock(self, conn: PgConnection) -> FencingState: ...
+
+    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None: ...
+
+    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None: ...
+
+    def helper_call(self, grant: bool) -> str: ...
+
+
+def _helper_call(schema: str, grant: bool) -> str:
+    return render(
+        Q["call_grant_helper" if grant else "call_revoke_helper"], schema=pg_ident(schema)
+    )
+
+
+@dataclass(frozen=True)
+class CentralEpoch:
+    deployment_id: str
+    schema: str
+    helpers: bool = True  # provisioned in the same transaction as the row
+
+    async def lock(self, conn: PgConnection) -> FencingState:
+        return state_of(await conn.fetchrow(Q["epochs_lock"], self.deployment_id))
+
+    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None:
+        await conn.execute(Q["epochs_claim"], self.deployment_id, epoch, side.value)
+
+    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None:
+        await conn.execute(Q["epochs_mark_active"], self.deployment_id, epoch, side.value)
+
+    def helper_call(self, grant: bool) -> str:
+        return _helper_call(self.schema, grant)
+
+
+@dataclass(frozen=True)
+class LocalEpoch:
+    helpers: bool  # False: provisioned before the helpers existed (the slow path)
+
+    async def lock(self, conn: PgConnection) -> FencingState:
+        return state_of(await conn.fetchrow(Q["lock_state"]))
+
+    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None:
+        await conn.execute(Q["claim_epoch"], epoch, side.value)
+
+    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None:
+        await conn.execute(Q["mark_active"], epoch, side.value)
+
+    def helper_call(self, grant: bool) -> str:
+        return _helper_call(LOCAL_SCHEMA, grant)
+
+
+async def create_helpers(conn: PgConnection, dep: DeploymentDatabases, schema: str) -> None:
+    """The member check and the two SECURITY DEFINER helpers in ``schema``, as the owner
+    role, granted to Jetbridge's role only. In the caller's transaction."""
+    owner, where = pg_ident(dep.owner_role), pg_ident(schema)
+    await conn.execute(render(Q["set_local_role"], role=owner))
+    for name in ("create_member_check", "create_revoke_helper", "create_grant_helper"):
+        await conn.execute(render(Q[name], schema=where))
+    await conn.execute(render(Q["grant_helpers"], schema=where))
