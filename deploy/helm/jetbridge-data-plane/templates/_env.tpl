@@ -43,6 +43,8 @@
   value: {{ $p.database.side | quote }}
 - name: JETBRIDGE_PILOT_DATABASE_PREFIX
   value: {{ $p.database.prefix | quote }}
+- name: JETBRIDGE_PILOT_FENCING_STATE_DATABASE
+  value: {{ $p.database.stateDatabase | quote }}
 - name: JETBRIDGE_PILOT_REGISTRY
   value: {{ $p.registry | quote }}
 - name: JETBRIDGE_PILOT_SECRET_STORE
