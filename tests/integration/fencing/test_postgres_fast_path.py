@@ -154,6 +154,15 @@ async def test_provisioning_keeps_the_epoch_in_the_state_database(engine: Engine
             await su.close()
         su = await superuser(engine, engine.state_database)
         try:
+            schema = await su.fetchrow(
+                "SELECT pg_get_userbyid(nspowner) AS owner, "
+                "has_schema_privilege($2::text, oid, 'CREATE') AS owner_role_may "
+                "FROM pg_namespace WHERE nspname = $1",
+                dep.owner_role,
+                dep.owner_role,
+            )
+            assert schema is not None
+            assert schema["owner"] == engine.admin and schema["owner_role_may"]
             for helper in helpers(dep.owner_role):
                 row = await su.fetchrow(
                     "SELECT p.prosecdef, pg_get_userbyid(p.proowner) AS owner, p.proconfig, "

@@ -3,10 +3,10 @@
 Two layouts, one fence (``PostgresFencer.fence`` runs the same steps on either):
 
 * ``CentralEpoch``: the epoch row in Jetbridge's state database on the same server
-  (``jetbridge_fencing.epochs``, one row per Deployment), the two CONNECT helpers in a
-  schema of that database named after the owner role and owned by it. A fence runs on a
-  pooled connection that is already open and warm. Every Deployment provisioned from
-  2026-12-03 on.
+  (``jetbridge_fencing.epochs``, one row per Deployment), the two CONNECT helpers
+  (owned by the owner role) in a schema of that database named after the owner role.
+  A fence runs on a pooled connection that is already open and warm. Every Deployment
+  provisioned from 2026-12-03 on.
 * ``LocalEpoch``: the epoch row in the Deployment's own metadata database
   (``jetbridge_fencing.state``, one row), helpers beside it if provisioning made them.
   Deployments provisioned before keep this layout (re-provisioning keeps it too): a
@@ -54,8 +54,9 @@ def state_of(row: asyncpg.Record | None, deployment_id: str = "?") -> FencingSta
 
 
 def helper_schema(dep: DeploymentDatabases) -> str:
-    """The state database's schema holding this Deployment's helpers: its owner role's
-    name (unique per Deployment, owned by that role)."""
+    """The state database's schema holding this Deployment's helpers: named after its
+    owner role (unique per Deployment), owned by Jetbridge's role, the helpers in it by
+    the owner role."""
     if dep.owner_role in RESERVED_SCHEMAS or dep.owner_role.startswith("pg_"):
         raise NotProvisioned(
             dep.deployment_id,

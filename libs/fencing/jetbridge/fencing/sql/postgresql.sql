@@ -160,10 +160,11 @@ REVOKE ALL ON FUNCTION {schema}.revoke_connect(text[], text),
     {schema}.grant_connect(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION {schema}.revoke_connect(text[], text),
     {schema}.grant_connect(text[], text) TO SESSION_USER;
-GRANT USAGE ON SCHEMA {schema} TO SESSION_USER;
 
--- Local layout only: the epoch row in the Deployment's database.
+-- Local layout only: the schema (the owner role's) and the epoch row in the
+-- Deployment's database, as the owner role.
 -- name: grant_state
+GRANT USAGE ON SCHEMA jetbridge_fencing TO SESSION_USER;
 GRANT SELECT, UPDATE ON jetbridge_fencing.state TO SESSION_USER;
 
 -- name: call_revoke_helper
@@ -226,8 +227,11 @@ WHERE deployment_id = $1 AND epoch = $2 AND target_side = $3;
 -- name: epochs_forget
 DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = $1;
 
+-- Jetbridge's own schema, where the owner role may create its helpers: no
+-- AUTHORIZATION, whose membership check would cost as much as the SET ROLE after it.
 -- name: helper_schema
-CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner};
+CREATE SCHEMA IF NOT EXISTS {schema};
+GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner};
 
 -- name: drop_helper_schema
 DROP SCHEMA IF EXISTS {schema} CASCADE;
