@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
-from stack_cpu import StackCpuMeter  # noqa: E402
+from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
@@ -489,12 +489,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
 
 
 def machine() -> dict[str, Any]:
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     mem_kb = 0
     with contextlib.suppress(OSError, ValueError, IndexError):
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])

@@ -18,7 +18,9 @@ module measures those too, so a run can say where ALL of its CPU went:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 from pathlib import Path
 
 TICKS = float(os.sysconf("SC_CLK_TCK"))
@@ -58,6 +60,15 @@ def tree_cpu_s(parent: int) -> float:
         if fields is not None and int(fields[1]) == parent:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / TICKS
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as the benchmarks record the machine they ran on."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
 
 
 def machine_busy_s() -> float:

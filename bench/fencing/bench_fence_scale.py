@@ -74,7 +74,7 @@ from jetbridge.fencing.sqlfiles import queries
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench" / "e2e"))
-from stack_cpu import machine_busy_s, parent_of, tree_cpu_s  # noqa: E402
+from stack_cpu import cpu_model, machine_busy_s, parent_of, tree_cpu_s  # noqa: E402
 
 DEFAULT_OUT = REPO / "bench" / "results" / "fence-scale.json"
 Q = queries("postgresql")
@@ -580,14 +580,6 @@ async def isolated_checks(
 
 
 # -- environment --------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def fencing_code() -> dict[str, str]:

@@ -28,6 +28,7 @@ import logging
 import multiprocessing as mp
 import os
 import platform
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -44,6 +45,9 @@ from jetbridge.flightdeck import Completion, NewFlight, OutboxEvent, Outcome, Si
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench" / "e2e"))
+from stack_cpu import cpu_model  # noqa: E402
+
 DEFAULT_OUT = REPO / "bench" / "results" / "flightdeck.json"
 
 
@@ -252,14 +256,6 @@ async def versions(pg_dsn: str, mysql_dsn: str) -> dict[str, str]:
             pkg: metadata.version(pkg) for pkg in ("asyncpg", "asyncmy", "procrastinate", "psycopg")
         },
     }
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def print_table(report: dict[str, Any]) -> None:

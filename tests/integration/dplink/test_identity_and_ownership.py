@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from jetbridge.dplink.domain.health import Health
 from jetbridge.dplink.entrypoints.app import DPLink
 from jetbridge.flightdeck import Flightdeck
@@ -61,10 +63,25 @@ async def test_a_data_plane_with_another_clusters_certificate_is_refused(
         assert not await events_of(kafka_bootstrap, topic, "ClusterFactsChanged", cluster, 0)
 
 
+def clusters_on_every_partition(*, partitions: int, each: int) -> list[str]:
+    """Random cluster ids, ``each`` of them keyed to every partition (Kafka's default
+    partitioner, as the producer places them): whichever partitions a replica gets, it
+    owns clusters, so the split below cannot miss by chance (random ids all land on
+    one replica's partitions once in 128 runs)."""
+    partitioner, chosen = DefaultPartitioner(), {p: list[str]() for p in range(partitions)}
+    every = list(range(partitions))
+    while any(len(ids) < each for ids in chosen.values()):
+        cluster = unique_cluster("o")
+        ids = chosen[partitioner(cluster.encode(), every, every)]
+        if len(ids) < each:
+            ids.append(cluster)
+    return [c for ids in chosen.values() for c in ids]
+
+
 async def test_each_cluster_has_one_owner_and_ownership_moves_when_a_replica_leaves(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    clusters = [unique_cluster(f"o{i}") for i in range(8)]
+    clusters = clusters_on_every_partition(partitions=4, each=2)
     tls = make_tls(tmp_path, *clusters)
     topic = await create_topic(kafka_bootstrap, "dplink-owners", partitions=4)
     # Nobody listens at these endpoints: the links keep retrying, ownership is what counts.

@@ -312,3 +312,21 @@ async def test_a_server_with_local_epochs_only_gets_its_state_database_at_the_fi
                 await su.execute(f"DROP DATABASE IF EXISTS {pg_ident(fresh)} WITH (FORCE)")
             finally:
                 await su.close()
+
+
+async def test_another_fencing_role_is_refused_by_the_state_database_naming_it(
+    engine: Engine,
+) -> None:
+    """A second fencing role on the same server (say, a rotated one) cannot use the
+    first one's state database: the fence names the privilege and changes nothing."""
+    other = await engine.create_admin(without="NOTHING")  # every privilege, another name
+    try:
+        async with deployed(engine) as dep:
+            with pytest.raises(MissingPrivilege) as missing:
+                await engine.fencer(other).fence(dep, Side.B, 1)
+            assert missing.value.privilege == "CONNECT"
+            assert engine.state_database in missing.value.object
+            assert await can_login_and_write(engine, dep, Side.A)
+            assert await central_epoch(engine, dep) == 0
+    finally:
+        await engine.drop_admin(other)

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from jetbridge.agent.adapters.metrics import queue_depth
 from jetbridge.flightdeck import (
     Completion,
     Flightdeck,
@@ -227,14 +226,6 @@ class FlightdeckContract:
         assert cancelled.finished_at is not None
         assert [c.flight_id for c in await store.claim("pilot-1", 10, 30)] == ["flt-2"]
         assert await store.request_cancel("flt-unknown") is None
-
-    async def test_the_agents_queue_depth_counts_queued_and_running_only(
-        self, store: Flightdeck, db_dsn: str
-    ) -> None:
-        await store.enqueue_many([flight(i) for i in range(4)])
-        await store.claim("pilot-1", 2, 30)  # flt-0 and flt-1, in enqueue order
-        await store.request_cancel("flt-3")
-        assert await queue_depth(db_dsn) == {"QUEUED": 1, "RUNNING": 2}
 
     async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
         await store.enqueue(flight(1))

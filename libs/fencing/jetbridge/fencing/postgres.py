@@ -137,6 +137,13 @@ class PostgresFencer:
         pool = await self._state_pool()
         try:
             conn = await pool.acquire()
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise MissingPrivilege(
+                "CONNECT",
+                f"database {pg_ident(self._state_database)}",
+                "the fencing state database belongs to another role: every Pilot fencing "
+                "on one server must use the same fencing role and state database",
+            ) from exc
         except asyncpg.InvalidCatalogNameError:
             # Only Deployments with a local epoch on this server so far: make the
             # (empty) state database once, rather than fail to connect every fence.
