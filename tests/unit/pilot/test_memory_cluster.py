@@ -13,6 +13,7 @@ from jetbridge.pilot.adapters.memory_cluster import (
     MemorySecretStore,
     directory_secret_store,
 )
+from jetbridge.pilot.domain.airflow import DeploymentSpec, component_manifest, namespace_manifests
 from jetbridge.pilot.entrypoints.app import make_cluster
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.ports import ClusterPort
@@ -71,3 +72,30 @@ def test_settings_pick_the_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "kubernetes")
     monkeypatch.setenv("JETBRIDGE_PILOT_KUBECONFIG", str(tmp_path / "kubeconfig"))
     assert PilotSettings().kubeconfig == tmp_path / "kubeconfig"  # type: ignore[call-arg]
+
+
+async def test_lists_see_one_namespace_and_a_deleted_namespace_takes_its_objects() -> None:
+    """What the twin's per-namespace index must keep true: two Deployments' namespaces,
+    each listed alone; deleting one namespace deletes its objects and nothing else."""
+    cluster = InMemoryCluster("east")
+    specs = [DeploymentSpec(f"dep-{i}", "registry.test/airflow:1") for i in range(2)]
+    for spec in specs:
+        for manifest in namespace_manifests(spec):
+            await cluster.apply(manifest)
+        for component in spec.components:
+            await cluster.apply(component_manifest(spec, component, spec.image, "A"))
+    first, second = specs
+    labels = {"release": first.release}
+    listed = await cluster.list("Deployment", first.namespace, labels)
+    assert {d["metadata"]["namespace"] for d in listed} == {first.namespace}
+    assert len(listed) == len(first.components)
+    assert await cluster.list("Deployment", second.namespace, labels) == []  # not its release
+    pods = await cluster.list("Pod", first.namespace, {})
+    assert {p["metadata"]["namespace"] for p in pods} == {first.namespace}
+    before = await cluster.list("Deployment", second.namespace, {"release": second.release})
+    assert await cluster.delete("Namespace", None, first.namespace)
+    assert not [k for k in cluster.objects() if f"/{first.namespace}/" in k]
+    assert await cluster.list("Deployment", first.namespace, labels) == []
+    after = await cluster.list("Deployment", second.namespace, {"release": second.release})
+    assert after == before and len(after) == len(second.components)
+    assert await cluster.get("Namespace", None, second.namespace) is not None

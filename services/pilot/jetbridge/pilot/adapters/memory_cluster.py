@@ -7,10 +7,8 @@ wait in ImagePullBackOff), a PushSecret copies its Secret into a shared
 and deleting a Namespace deletes what is in it. :func:`directory_secret_store` keeps the
 store's values as one file per remote key, so Pilot processes of different clusters
 (each with its own in-memory objects) share one store, as real clusters share their
-external secret manager. ``state_file`` keeps the objects in a
-JSON file under an exclusive lock, so Pilot processes that get SIGKILLed in tests share
-one cluster that outlives them. ``creations`` counts how often each object was created:
-a converging re-run creates nothing twice.
+external secret manager. ``creations`` counts how often each object was created: a
+converging re-run creates nothing twice.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import base64
 import builtins
 import contextlib
 import copy
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -97,44 +94,27 @@ class InMemoryCluster:
         store: MemorySecretStore | None = None,
         *,
         unpullable: frozenset[str] = frozenset(),
-        state_file: Path | None = None,
     ) -> None:
         self.name = name
         self.store = store or MemorySecretStore()
         self.unpullable = set(unpullable)
         self.fail_next = 0  # the next N calls raise CLUSTER_UNAVAILABLE (fault injection)
         self.calls = 0
-        self._state_file = state_file
         self._objects: dict[Key, Manifest] = {}
+        # The same objects by namespace ("" for cluster-scoped ones), as an apiserver
+        # lists them: a scan of every object per call made a 1,000-Deployment benchmark
+        # quadratic in the twin itself.
+        self._by_namespace: dict[str, dict[Key, Manifest]] = {}
         self.creations: dict[Key, int] = {}
-
-    # -- persistence (only with a state file) -----------------------------------------
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[None]:
+        """Every call: counted, and refused while an injected outage lasts."""
         self.calls += 1
         if self.fail_next > 0:
             self.fail_next -= 1
             raise transient(ErrorCode.CLUSTER_UNAVAILABLE, f"{self.name}: injected outage")
-        if self._state_file is None:
-            yield
-            return
-        lock = self._state_file.with_suffix(".lock")
-        with lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            if self._state_file.exists():
-                raw = json.loads(self._state_file.read_text())
-                self._objects, self.creations = raw["objects"], raw["creations"]
-                self.store.values = raw["store"]
-            yield
-            tmp = self._state_file.with_suffix(".tmp")
-            body = {
-                "objects": self._objects,
-                "creations": self.creations,
-                "store": dict(self.store.values),
-            }
-            tmp.write_text(json.dumps(body))
-            os.replace(tmp, self._state_file)
+        yield
 
     # -- ClusterPort -------------------------------------------------------------------
 
@@ -168,7 +148,7 @@ class InMemoryCluster:
             )
             if old is None:
                 self.creations[key] = self.creations.get(key, 0) + 1
-            self._objects[key] = new
+            self._put(key, new)
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         with self._state():
@@ -183,13 +163,8 @@ class InMemoryCluster:
             if kind == "Pod":
                 return self._pods(namespace, labels)
             out = []
-            for obj in self._objects.values():
-                meta = obj["metadata"]
-                if (
-                    obj["kind"] == kind
-                    and meta.get("namespace") == namespace
-                    and _matches(meta, labels)
-                ):
+            for obj in self._in(namespace):
+                if obj["kind"] == kind and _matches(obj["metadata"], labels):
                     self._reconcile(obj)
                     out.append(copy.deepcopy(obj))
             return out
@@ -199,12 +174,10 @@ class InMemoryCluster:
             key = _key(kind, namespace, name)
             if key not in self._objects:
                 return False
-            del self._objects[key]
+            self._remove(key)
             if kind == "Namespace":
-                for other in [
-                    k for k, o in self._objects.items() if o["metadata"].get("namespace") == name
-                ]:
-                    del self._objects[other]
+                for other in list(self._by_namespace.get(name, {})):
+                    self._remove(other)
             return True
 
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
@@ -216,6 +189,26 @@ class InMemoryCluster:
                 obj["spec"]["replicas"] = replicas
                 obj["metadata"]["generation"] += 1
             return True
+
+    # -- the objects, indexed by namespace ----------------------------------------------
+
+    @staticmethod
+    def _namespace_of(obj: Manifest) -> str:
+        return "" if obj["kind"] in CLUSTER_SCOPED else obj["metadata"].get("namespace") or ""
+
+    def _put(self, key: Key, obj: Manifest) -> None:
+        self._objects[key] = obj
+        self._by_namespace.setdefault(self._namespace_of(obj), {})[key] = obj
+
+    def _remove(self, key: Key) -> None:
+        obj = self._objects.pop(key)
+        bucket = self._by_namespace[self._namespace_of(obj)]
+        del bucket[key]
+        if not bucket:
+            del self._by_namespace[self._namespace_of(obj)]
+
+    def _in(self, namespace: str) -> builtins.list[Manifest]:
+        return builtins.list(self._by_namespace.get(namespace, {}).values())
 
     # -- the controllers ---------------------------------------------------------------
 
@@ -259,13 +252,14 @@ class InMemoryCluster:
             values.update(json.loads(self.store.values[remote]))
         meta = obj["metadata"]
         target = obj["spec"]["target"]["name"]
-        self._objects[_key("Secret", meta["namespace"], target)] = {
+        secret = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": target, "namespace": meta["namespace"], "generation": 1},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
             "status": {},
         }
+        self._put(_key("Secret", meta["namespace"], target), secret)
         return True, "secret synced"
 
     @staticmethod
@@ -279,9 +273,9 @@ class InMemoryCluster:
 
     def _pods(self, namespace: str, labels: Mapping[str, str]) -> builtins.list[Manifest]:
         pods = []
-        for obj in self._objects.values():
+        for obj in self._in(namespace):
             meta = obj["metadata"]
-            if obj["kind"] != "Deployment" or meta.get("namespace") != namespace:
+            if obj["kind"] != "Deployment":
                 continue
             if not _matches(meta, labels):
                 continue
