@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from jetbridge.agent.adapters.metrics import queue_depth
-from jetbridge.flightdeck import NewFlight, Side, open_flightdeck
+from jetbridge.flightdeck import open_flightdeck
 
+from ..flightdeck.contract import flight
 from ..flightdeck.dbs import mysql_database, postgres_database
 
 pytestmark = pytest.mark.integration
@@ -25,19 +26,6 @@ async def flightdeck_dsn(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     database = postgres_database if request.param == "postgres_dsn" else mysql_database
     async with database(server, "agent_depth") as dsn:
         yield dsn
-
-
-def flight(n: int) -> NewFlight:
-    return NewFlight(
-        flight_id=f"flt-{n}",
-        mission_id=f"msn-{n}",
-        request_id="req-1",
-        deployment_id=f"dep-{n}",
-        side=Side.DESTINATION,
-        mode="FORCED",
-        plan=[{"step": 0, "kind": "noop"}],
-        fencing_epoch=1,
-    )
 
 
 async def test_the_agents_queue_depth_counts_queued_and_running_only(
