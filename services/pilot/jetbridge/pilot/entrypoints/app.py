@@ -22,14 +22,16 @@ from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from jetbridge.pilot.service_layer.runner import FlightRunner
 
 
-def make_fencer(admin_dsn: str, state_database: str = "jetbridge_fencing") -> Fencer:
+def make_fencer(
+    admin_dsn: str, state_database: str = "jetbridge_fencing", pool_size: int = 8
+) -> Fencer:
     if admin_dsn.split("://", 1)[0] in ("mysql", "mariadb"):
         from jetbridge.fencing.mysql import MySQLFencer  # noqa: PLC0415 - optional driver
 
         return MySQLFencer(admin_dsn, state_database=state_database)
     from jetbridge.fencing.postgres import PostgresFencer  # noqa: PLC0415
 
-    return PostgresFencer(admin_dsn, state_database=state_database)
+    return PostgresFencer(admin_dsn, state_database=state_database, pool_size=pool_size)
 
 
 def make_cluster(settings: PilotSettings) -> ClusterPort:
@@ -57,7 +59,9 @@ class PilotApp:
     async def start(self) -> None:
         s = self.settings
         self.deck = deck = await open_flightdeck(s.flightdeck_dsn)
-        self.fencer = make_fencer(s.database_admin_dsn, s.fencing_state_database)
+        self.fencer = make_fencer(
+            s.database_admin_dsn, s.fencing_state_database, s.fencing_pool_size
+        )
         fencer = LibFencer(
             self.fencer,
             side=s.database_side,

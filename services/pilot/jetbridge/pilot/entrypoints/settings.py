@@ -41,6 +41,12 @@ class PilotSettings(BaseSettings):
         description="Jetbridge's own database on the server, holding the "
         "fencing epochs (every Pilot fencing on one server must name the same one)",
     )
+    fencing_pool_size: int = Field(
+        default=8,
+        ge=1,
+        description="PostgreSQL: connections this Pilot keeps to the state database, i.e. "
+        "how many fences it runs at once on one server",
+    )
     task_instances_dsn: str | None = Field(
         default=None, description="who reads task_instance for the drain (default: admin DSN)"
     )

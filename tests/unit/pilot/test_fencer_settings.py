@@ -1,0 +1,52 @@
+"""Which fencer the Pilot's settings make (no database needed: the fencer connects lazily)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jetbridge.fencing.mysql import MySQLFencer
+from jetbridge.fencing.postgres import PostgresFencer
+from jetbridge.pilot.entrypoints.app import make_fencer
+from jetbridge.pilot.entrypoints.settings import PilotSettings
+
+BASE = {
+    "JETBRIDGE_PILOT_CLUSTER_NAME": "dp-east",
+    "JETBRIDGE_PILOT_CLUSTER_ADAPTER": "memory",
+    "JETBRIDGE_PILOT_FLIGHTDECK_DSN": "postgresql://x/fd",
+    "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN": "postgresql://jb@db.example/postgres",
+    "JETBRIDGE_PILOT_DATABASE_SIDE": "A",
+}
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> PilotSettings:
+    for key, value in (BASE | env).items():
+        monkeypatch.setenv(key, value)
+    return PilotSettings()  # type: ignore[call-arg]
+
+
+async def test_the_settings_name_the_state_database_and_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = settings(
+        monkeypatch,
+        JETBRIDGE_PILOT_FENCING_STATE_DATABASE="fencing-east",
+        JETBRIDGE_PILOT_FENCING_POOL_SIZE="3",
+    )
+    fencer = make_fencer(s.database_admin_dsn, s.fencing_state_database, s.fencing_pool_size)
+    assert isinstance(fencer, PostgresFencer)
+    assert (fencer._state_database, fencer._pool_size) == ("fencing-east", 3)
+    monkeypatch.delenv("JETBRIDGE_PILOT_FENCING_STATE_DATABASE")
+    monkeypatch.delenv("JETBRIDGE_PILOT_FENCING_POOL_SIZE")
+    defaults = settings(monkeypatch)
+    assert (defaults.fencing_state_database, defaults.fencing_pool_size) == (
+        "jetbridge_fencing",
+        8,
+    )
+    mysql = make_fencer("mysql://jb@db.example/", defaults.fencing_state_database)
+    assert isinstance(mysql, MySQLFencer)
+    await fencer.close()  # nothing was opened: closing is a no-op
+
+
+def test_a_pool_of_no_connections_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="fencing_pool_size"):
+        settings(monkeypatch, JETBRIDGE_PILOT_FENCING_POOL_SIZE="0")
