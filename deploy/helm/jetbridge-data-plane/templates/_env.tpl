@@ -45,6 +45,8 @@
   value: {{ $p.database.prefix | quote }}
 - name: JETBRIDGE_PILOT_FENCING_STATE_DATABASE
   value: {{ $p.database.stateDatabase | quote }}
+- name: JETBRIDGE_PILOT_FENCING_POOL_SIZE
+  value: {{ $p.database.fencingPoolSize | quote }}
 - name: JETBRIDGE_PILOT_REGISTRY
   value: {{ $p.registry | quote }}
 - name: JETBRIDGE_PILOT_SECRET_STORE
