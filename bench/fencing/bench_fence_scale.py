@@ -285,9 +285,12 @@ class TimedFencer(PostgresFencer):
     @contextlib.asynccontextmanager
     async def _central(self, dep: DeploymentDatabases) -> AsyncIterator[Any]:
         timings, t0 = TIMINGS.get(), time.perf_counter()
-        async with super()._central(dep) as conn:
+        async with super()._central(dep) as central:
             timings.add("acquire+epochs_read", t0)
-            yield TimedConnection(conn, timings) if conn is not None else None
+            if central is None:
+                yield None
+            else:
+                yield TimedConnection(central[0], timings), central[1]
 
 
 def make_fencer(admin_dsn: str, prefix: str, *, profile: bool) -> PostgresFencer:

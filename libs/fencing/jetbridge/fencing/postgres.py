@@ -132,8 +132,11 @@ class PostgresFencer:
         return self._pool
 
     @asynccontextmanager
-    async def _central(self, dep: DeploymentDatabases) -> AsyncIterator[PgConnection | None]:
-        """A pooled connection to the state database if it holds ``dep``'s epoch row."""
+    async def _central(
+        self, dep: DeploymentDatabases
+    ) -> AsyncIterator[tuple[PgConnection, FencingState] | None]:
+        """A pooled connection to the state database and ``dep``'s epoch as read there,
+        if the row is there (None: the epoch is local, or nowhere)."""
         pool = await self._state_pool()
         try:
             conn = await pool.acquire()
@@ -158,7 +161,7 @@ class PostgresFencer:
                 row = await conn.fetchrow(Q["epochs_read"], dep.deployment_id)
             except asyncpg.UndefinedTableError:  # its creator died before the setup
                 row = None
-            yield conn if row is not None else None
+            yield (conn, state_of(row, dep.deployment_id)) if row is not None else None
         finally:
             await pool.release(conn)
 
@@ -399,8 +402,7 @@ class PostgresFencer:
     async def state(self, deployment: DeploymentDatabases) -> FencingState:
         async with self._central(deployment) as central:
             if central is not None:
-                row = await central.fetchrow(Q["epochs_read"], deployment.deployment_id)
-                return state_of(row, deployment.deployment_id)
+                return central[1]
         try:
             conn = await self._connect(deployment.epoch_database)
         except asyncpg.InvalidCatalogNameError as exc:
@@ -428,7 +430,7 @@ class PostgresFencer:
             if central is not None:
                 layout = CentralEpoch(deployment.deployment_id, helper_schema(deployment))
                 return await self._fence(
-                    central, layout, deployment, activate, epoch, started=started
+                    central[0], layout, deployment, activate, epoch, started=started
                 )
         conn = await self._connect(deployment.epoch_database)
         try:
@@ -564,10 +566,11 @@ class PostgresFencer:
         dep = deployment
         async with self._central(dep) as central:
             if central is not None:
-                async with central.transaction():
+                conn, _ = central
+                async with conn.transaction():
                     schema = pg_ident(helper_schema(dep))
-                    await self._ddl(central, "drop_helper_schema", schema=schema)
-                    await central.execute(Q["epochs_forget"], dep.deployment_id)
+                    await self._ddl(conn, "drop_helper_schema", schema=schema)
+                    await conn.execute(Q["epochs_forget"], dep.deployment_id)
         conn = await self._connect()
         try:
             for db in dep.databases:

@@ -61,6 +61,8 @@ WHERE pg_stat_get_backend_userid(id) = $1::oid AND pg_stat_get_backend_pid(id) <
 SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int
 FROM unnest($1::int[]) AS t(pid);
 
+-- The local layout (provisioned before 2026-12-03): nothing creates it any more; the
+-- tests recreate it with this and state_schema to fence such Deployments.
 -- name: state_table
 CREATE TABLE IF NOT EXISTS jetbridge_fencing.state (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
