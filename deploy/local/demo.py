@@ -41,11 +41,11 @@ from demo_world import (
     create_topics,
     delete_topics,
     facts_file,
-    free_port,
     read_env_file,
     wait_port,
 )
 from layout import Layout
+from ports import free_port, reserve
 
 from jetbridge.common.events import new_event
 from jetbridge.common.kafka import EventPublisher
@@ -122,7 +122,7 @@ class Demo:
         self.procs = Processes(ROOT / ".state" / "logs" / "demo", self.tag)
         self.deployments = [f"{self.tag}-af{i:03d}" for i in range(args.deployments)]
         self.token = uuid.uuid4().hex
-        self.console_port = args.port or free_port()
+        self.console_port = reserve(args.port) if args.port else free_port()
         self.url = f"http://127.0.0.1:{self.console_port}"
         self.agent_ports = {c: free_port() for c in CLUSTERS}
         self.kubeconfigs = {

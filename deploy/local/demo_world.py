@@ -25,6 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
+from ports import free_port
 
 from jetbridge.common import topics
 from jetbridge.fencing.quoting import pg_ident
@@ -41,12 +42,6 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, value = line.split("=", 1)
             out[key.strip()] = value.strip()
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def with_path(dsn: str, database: str) -> str:

@@ -23,6 +23,9 @@ from tests.integration.planes import (
     unique_cluster,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local"))
+from ports import free_port
+
 
 def _start_request(flight_id: str, epoch: int = 7) -> pb2.StartFlightRequest:
     return pb2.StartFlightRequest(
@@ -186,11 +189,7 @@ async def test_agent_process_entry_point_serves_start_flight(
 ) -> None:
     cluster = unique_cluster()
     tls = make_tls(tmp_path, cluster)
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     async with pg_database(postgres_dsn) as dsn:
         env = {
             **os.environ,

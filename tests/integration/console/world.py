@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -34,6 +35,9 @@ from tests.integration.kafka_tools import create_sandbox
 from tests.integration.navigator.scripted_planes import now_ms
 from tests.unit.navigator.builders import cluster_events, deployment
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local"))
+from ports import free_port
+
 TOKENS = {
     "viewer": "viewer-token-0123456789",
     "operator": "operator-token-0123456789",
@@ -42,12 +46,6 @@ TOKENS = {
 TOKEN_TEXT = "; ".join(f"{role} {role}@example.com {token}" for role, token in TOKENS.items())
 REGISTRY = SchemaRegistry()
 LEDGER_KEY = "console-test-ledger-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

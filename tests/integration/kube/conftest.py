@@ -20,6 +20,7 @@ from kubernetes import client, config
 
 KUBE_DIR = Path(__file__).resolve().parents[3] / "deploy" / "local" / "kube"
 sys.path.insert(0, str(KUBE_DIR))
+sys.path.insert(0, str(KUBE_DIR.parent))  # ports.free_port
 
 import kubebuild  # noqa: E402
 import kubestack  # noqa: E402

@@ -4,21 +4,15 @@ stack's store, found by its port)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import kubestack
 from kubeprocs import alive
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from ports import free_port
 
 
 def test_down_of_another_state_dir_leaves_the_store_running(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     starter = kubestack.SecretsStore(tmp_path / "a", port)
     other = kubestack.SecretsStore(tmp_path / "b", port)
     print(starter.start())
