@@ -3,7 +3,8 @@
 How docs/benchmarks.md's 2026-12-03 figures were taken: load the extension into the
 stack's PostgreSQL 15 (``ALTER SYSTEM SET shared_preload_libraries =
 'pg_stat_statements'``, restart, ``CREATE EXTENSION pg_stat_statements``), start a
-``bench_e2e.py`` run, ``reset`` when its log says "(timed)", ``show`` when it ends.
+``bench_e2e.py`` run, ``reset`` when its log says "(timed)", ``show`` when it ends
+(it also prints how many sessions and transactions the server counted since the reset).
 Undo with ``DROP EXTENSION``, ``ALTER SYSTEM RESET shared_preload_libraries`` and a
 restart. Counters cover every database of the server.
 
@@ -15,9 +16,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+from pathlib import Path
 
 import asyncpg
+
+# pg_stat_database at the reset: `show` prints what each counter grew by since, summed
+# over the databases that exist at both times (a dropped database takes its counters
+# with it: run the bench with --keep to count the Deployments' own). Its `sessions`
+# counts connections opened, which the statement counters do not show.
+_SNAPSHOT = Path(__file__).resolve().parents[2] / ".state" / "pg_statements-snapshot.json"
+_COUNTERS = ("sessions", "xact_commit", "xact_rollback", "tup_inserted", "tup_updated")
+_DATABASES = f"SELECT datname, {', '.join(_COUNTERS)} FROM pg_stat_database"
 
 _TOP = """
 SELECT calls, total_exec_time + total_plan_time AS ms,
@@ -31,7 +42,14 @@ async def main(args: argparse.Namespace) -> None:
     try:
         if args.command == "reset":
             await conn.execute("SELECT pg_stat_statements_reset()")
+            _SNAPSHOT.write_text(json.dumps(_by_database(await conn.fetch(_DATABASES))))
             return
+        if _SNAPSHOT.exists():
+            before = json.loads(_SNAPSHOT.read_text())
+            now = _by_database(await conn.fetch(_DATABASES))
+            both = before.keys() & now.keys()
+            grew = {c: sum(now[d][c] - before[d][c] for d in both) for c in _COUNTERS}
+            print(f"since the reset, in {len(both)} databases:", grew)
         total = await conn.fetchval(
             "SELECT sum(total_exec_time + total_plan_time) FROM pg_stat_statements"
         )
@@ -41,6 +59,10 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{row['ms']:8.0f} {row['calls']:7d}  {row['query']}")
     finally:
         await conn.close()
+
+
+def _by_database(rows: list[asyncpg.Record]) -> dict[str, dict[str, int]]:
+    return {str(r["datname"]): {c: int(r[c] or 0) for c in _COUNTERS} for r in rows}
 
 
 if __name__ == "__main__":
