@@ -124,8 +124,12 @@ class Profiler:
     run's JSON: where each process spends its CPU, without instrumenting it.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, gil_only: bool = False) -> None:
         self.directory = directory
+        # py-spy --gil: only threads holding the GIL, i.e. Python's own CPU. Without it
+        # every thread is sampled, and a thread descheduled inside a syscall (a loopback
+        # write that woke its reader) shows that syscall: wall time, not CPU.
+        self.gil_only = gil_only
         self._running: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, procs: Processes) -> None:
@@ -147,6 +151,7 @@ class Profiler:
                     str(service.proc.pid),
                     "--output",
                     str(self._path(name)),
+                    *(["--gil"] if self.gil_only else []),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -206,7 +211,11 @@ class E2EBench(Demo):
         self.procs = BenchProcesses(ROOT / ".state" / "logs" / "e2e", self.tag, extra)
         self.cpu = CpuMeter()
         self.stack_cpu = StackCpuMeter(Path(env.get("JETBRIDGE_STATE_DIR") or ROOT / ".state"))
-        self.profiler = Profiler(Path(args.profile) / config.name) if args.profile else None
+        self.profiler = (
+            Profiler(Path(args.profile) / config.name, gil_only=args.profile_gil)
+            if args.profile
+            else None
+        )
 
     # --- the world ------------------------------------------------------------------
     def start_services(self) -> None:
@@ -614,6 +623,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep each run's data")
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy every service during the timed failover"
+    )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only threads holding the GIL (Python CPU, no waits)",
     )
     parser.add_argument(
         "--reuse-stack",
