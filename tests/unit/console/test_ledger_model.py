@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 
 from jetbridge.common.events import new_event
+from jetbridge.console.adapters import fleet_views as fv
 from jetbridge.console.domain.audit import EventFilter
 from jetbridge.console.domain.intents import Mode, StartIntent
 from jetbridge.console.entrypoints.stream import change_stream
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.vocabulary import FailoverMode, StepName
 from tests.unit.console.world import make_world
-from tests.unit.navigator.builders import deployment
+from tests.unit.navigator.builders import cluster_events, deployment
+from tests.unit.navigator.sim import Simulation
 
 
 async def test_views_explain_eligibility_with_the_navigators_reasons() -> None:
@@ -131,3 +136,38 @@ async def test_the_change_stream_resumes_after_a_seq_and_follows_new_events() ->
     assert followed["event_type"] == "FailoverCancelRequested"
     assert followed["seq"] == world.model.last_seq()
     stop.set()
+
+
+async def test_cached_mission_progress_matches_walking_the_flights_after_every_event() -> None:
+    """The summary's per-mission progress is cached and dropped per event: after each
+    record of a whole failover, in fold order and with the partitions interleaved (a
+    flight may come before its mission), it equals the progress computed from scratch."""
+    sim = Simulation(
+        cluster_events("a") + cluster_events("b") + [deployment(f"d{i}", "a") for i in range(5)]
+    )
+    sim.fail("d2", "DESTINATION", StepName.CREATE_NAMESPACE, "transient")
+    sim.fail("d4", "SOURCE", StepName.DRAIN_TASKS, "permanent")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "alice"))
+    sim.run()
+    by_aggregate: dict[str, list[ev.DomainEvent]] = {}
+    for e in sim.log:
+        by_aggregate.setdefault(e.aggregate_id, []).append(e)
+    rng, queues, interleaved = random.Random(7), list(by_aggregate.values()), []
+    while queues:  # a uniform merge: each aggregate in its own order
+        queue = rng.choices(queues, weights=[len(q) for q in queues])[0]
+        interleaved.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    for order in (sim.log, interleaved):
+        world = make_world()
+        partial = 0
+        for e in order:
+            world.feed([e])
+            for summary in await world.model.requests(status=None, cluster_id="a", limit=5):
+                r = world.model.fleet.requests[summary.request_id]
+                fresh = fv.request_summary(world.model.fleet, r, fv.RequestExtras(), 0, world.now)
+                assert summary.progress == fresh.progress, e
+                partial += 0 < fresh.progress.steps_done < fresh.progress.steps_total
+        last = (await world.model.requests(status=None, cluster_id="a", limit=1))[0]
+        assert last.status == "FAILED" and last.progress.failed == 1
+        assert partial > 20  # compared while steps were moving, not only at the ends

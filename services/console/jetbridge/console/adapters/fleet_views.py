@@ -9,7 +9,7 @@ Navigator applies it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jetbridge.console.domain.intents import MODE_HELP, Mode, StartIntent
@@ -153,10 +153,22 @@ def _deployment(d: Deployment, why: list[Finding], mission_id: str | None) -> De
     )
 
 
+MissionProgressOf = Callable[[str], MissionProgress]
+
+
 def request_summary(
-    fleet: Fleet, r: FailoverRequest, extras: RequestExtras, seq: int, now: int
+    fleet: Fleet,
+    r: FailoverRequest,
+    extras: RequestExtras,
+    seq: int,
+    now: int,
+    *,
+    progress_of: MissionProgressOf | None = None,
 ) -> RequestSummary:
-    p = progress(r.status.value, [_mission_progress(fleet, m) for m in r.mission_ids])
+    """``progress_of`` may answer from a cache (the ledger model's); without it every
+    mission's flights are walked, which for a large request is most of the answer's cost."""
+    of = progress_of or (lambda mission_id: mission_progress(fleet, mission_id))
+    p = progress(r.status.value, [of(m) for m in r.mission_ids])
     return RequestSummary(
         request_id=r.id,
         source_cluster_id=r.source_cluster_id,
@@ -174,7 +186,7 @@ def request_summary(
     )
 
 
-def _mission_progress(fleet: Fleet, mission_id: str) -> MissionProgress:
+def mission_progress(fleet: Fleet, mission_id: str) -> MissionProgress:
     m = fleet.missions.get(mission_id)
     if m is None:  # read before its MissionCreated: count it as waiting
         return MissionProgress("CREATED", 0, 0)
@@ -198,9 +210,15 @@ class RequestExtras:
 
 
 def request_detail(
-    fleet: Fleet, r: FailoverRequest, extras: RequestExtras, seq: int, now: int
+    fleet: Fleet,
+    r: FailoverRequest,
+    extras: RequestExtras,
+    seq: int,
+    now: int,
+    *,
+    progress_of: MissionProgressOf | None = None,
 ) -> RequestDetail:
-    summary = request_summary(fleet, r, extras, seq, now)
+    summary = request_summary(fleet, r, extras, seq, now, progress_of=progress_of)
     p = r.policy
     failed = extras.failed or {}
     failures = [

@@ -29,6 +29,7 @@ from jetbridge.common.kafka.replay import PartitionReplay
 from jetbridge.console.adapters import fleet_views as fv
 from jetbridge.console.domain.audit import AuditEntry, EventFilter, clusters_named
 from jetbridge.console.domain.intents import StartIntent
+from jetbridge.console.domain.progress import MissionProgress
 from jetbridge.console.service_layer.views import (
     ClusterView,
     DeploymentView,
@@ -56,6 +57,10 @@ class LedgerReadModel:
         self._extras: dict[str, fv.RequestExtras] = {}
         self._refusals: dict[str, Reason] = {}
         self._seq_of: dict[tuple[str, str], int] = {}
+        # Each mission's progress, as last computed; ``_forget_progress`` drops the one an
+        # event changes. A request's summary reads these instead of walking every
+        # mission's flights and steps on every call (the list a UI polls).
+        self._progress: dict[str, MissionProgress] = {}
         self._changed = asyncio.Event()
         self._fold_errors = 0
         self.is_ready: Callable[[], bool] = lambda: True
@@ -68,6 +73,7 @@ class LedgerReadModel:
             try:
                 event = self.mapper.to_domain(record)
                 self.fleet.apply(event)
+                self._forget_progress(event)
                 self._remember(event, p)
             except (DomainError, TypeError, ValueError, KeyError) as error:
                 self._fold_errors += 1
@@ -82,6 +88,23 @@ class LedgerReadModel:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         return entry
+
+    def _forget_progress(self, event: ev.DomainEvent) -> None:
+        """A mission's progress is its status and its two flights' steps: every event
+        folds into one aggregate, so only a Mission event or one of its flights' events
+        changes it. (A flight folded before its mission still names the mission.)"""
+        if event.AGGREGATE == "Mission":
+            self._progress.pop(event.aggregate_id, None)
+        elif event.AGGREGATE == "Flight":
+            flight = self.fleet.flights.get(event.aggregate_id)
+            if flight is not None:
+                self._progress.pop(flight.mission_id, None)
+
+    def _progress_of(self, mission_id: str) -> MissionProgress:
+        known = self._progress.get(mission_id)
+        if known is None:
+            known = self._progress[mission_id] = fv.mission_progress(self.fleet, mission_id)
+        return known
 
     def _remember(self, event: ev.DomainEvent, payload: dict[str, Any]) -> None:
         match event:
@@ -198,7 +221,12 @@ class LedgerReadModel:
         chosen.sort(key=lambda r: (r.requested_at, r.id), reverse=True)
         return [
             fv.request_summary(
-                self.fleet, r, self._extra(r.id), self._seq("FailoverRequest", r.id), now
+                self.fleet,
+                r,
+                self._extra(r.id),
+                self._seq("FailoverRequest", r.id),
+                now,
+                progress_of=self._progress_of,
             )
             for r in chosen[:limit]
         ]
@@ -210,7 +238,9 @@ class LedgerReadModel:
         seq = max(
             [self._seq("FailoverRequest", r.id)] + [self._seq("Mission", m) for m in r.mission_ids]
         )
-        return fv.request_detail(self.fleet, r, self._extra(r.id), seq, self.clock())
+        return fv.request_detail(
+            self.fleet, r, self._extra(r.id), seq, self.clock(), progress_of=self._progress_of
+        )
 
     async def plan(self, intent: StartIntent, now_ms: int) -> PlanView:
         return fv.plan_view(self.fleet, intent, now_ms)
