@@ -16,7 +16,7 @@ from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.common.kafka import EventPublisher, InMemoryDedupe
 from jetbridge.common.kafka.headers import header_value
 from jetbridge.common.outbox import OutboxRelay, OutboxWriter, migrate_outbox
-from jetbridge.common.outbox.postgres import count_pending
+from jetbridge.common.outbox.postgres import count_pending, prune_published
 from tests.integration.kafka_tools import create_topic, read_all
 
 RELAY = Path(__file__).with_name("relay_process.py")
@@ -196,3 +196,50 @@ async def test_rolled_back_transaction_leaves_no_event_and_ids_are_idempotent(
         assert await count_pending(conn) == 1
     finally:
         await conn.close()
+
+
+async def test_pruning_deletes_only_rows_published_long_enough_ago(pg_database: str) -> None:
+    await _fill(pg_database, "prune-topic", 30)
+    conn = await asyncpg.connect(pg_database)
+    try:  # rows 1-10 published two days ago, 11-20 just now, 21-30 not yet
+        await conn.execute(
+            "UPDATE jetbridge_outbox SET published_at = now() - interval '2 days'"
+            " WHERE position <= 10"
+        )
+        await conn.execute(
+            "UPDATE jetbridge_outbox SET published_at = now() WHERE position BETWEEN 11 AND 20"
+        )
+        assert await prune_published(conn, 86_400, limit=4) == 4  # oldest first
+        assert await prune_published(conn, 86_400, limit=100) == 6
+        assert await prune_published(conn, 86_400, limit=100) == 0
+        left = [r["position"] for r in await conn.fetch("SELECT position FROM jetbridge_outbox")]
+        assert sorted(left) == list(range(11, 31))
+        assert await count_pending(conn) == 10
+    finally:
+        await conn.close()
+
+
+async def test_the_relay_prunes_what_it_published(pg_database: str, kafka_bootstrap: str) -> None:
+    topic = await create_topic(kafka_bootstrap, "outbox-prune")
+    ids = await _fill(pg_database, topic, 25)
+    async with EventPublisher(kafka_bootstrap, client_id="test-relay") as publisher:
+        relay = OutboxRelay(
+            pg_database, publisher, poll_interval_s=0.1, keep_published_s=0, prune_every_s=0.1
+        )
+        task = asyncio.create_task(relay.run())
+        try:
+            await _until_drained(pg_database)
+            conn = await asyncpg.connect(pg_database)
+            try:
+                deadline = time.monotonic() + 10
+                while await conn.fetchval("SELECT count(*) FROM jetbridge_outbox"):
+                    assert time.monotonic() < deadline, "published rows were not pruned"
+                    await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+            assert relay.pruned == 25 and relay.published == 25
+        finally:
+            await relay.stop()
+            await asyncio.wait_for(task, timeout=10)
+    records = await read_all(kafka_bootstrap, topic, expected=25)
+    assert {EventCodec().decode(r.value).event_id for r in records} == set(ids)

@@ -108,11 +108,22 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         after_publish: AfterPublish | None = None,
+        keep_published_s: float = 86_400.0,
+        prune_every_s: float = 60.0,
+        prune_batch: int = 10_000,
     ) -> None:
         self._dsn = dsn
         self._sender = sender
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
+        # Published rows are deleted once older than ``keep_published_s`` (by the relay
+        # holding the lock, at most ``prune_batch`` every ``prune_every_s``): without it
+        # the table grew by every event ever written.
+        self._keep_published_s = keep_published_s
+        self._prune_every_s = prune_every_s
+        self._prune_batch = prune_batch
+        self._next_prune = 0.0
+        self.pruned = 0
         self._after_publish = after_publish  # test hook: runs between publish and mark
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -160,6 +171,7 @@ class OutboxRelay:
             await conn.add_listener("jetbridge_outbox", self._on_notify)
             self.sessions += 1
             while not self._stopping.is_set():
+                await self._prune_when_due(conn)
                 if await self.relay_once(conn) == 0:
                     await self._sleep_until_woken(self._poll_interval_s)
         finally:
@@ -188,6 +200,12 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
+    async def _prune_when_due(self, conn: PgConnection) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_prune:
+            self._next_prune = now + self._prune_every_s
+            self.pruned += await prune_published(conn, self._keep_published_s, self._prune_batch)
+
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
@@ -195,6 +213,13 @@ class OutboxRelay:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout_s)
+
+
+async def prune_published(conn: PgConnection, keep_published_s: float, limit: int) -> int:
+    """Delete at most ``limit`` rows published more than ``keep_published_s`` ago; never
+    a row not yet published. Returns how many went."""
+    status = await conn.execute(_Q["prune_published"], keep_published_s, limit)
+    return int(status.split()[-1])  # "DELETE n"
 
 
 async def count_pending(conn: PgConnection) -> int:

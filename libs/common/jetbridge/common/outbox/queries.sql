@@ -16,3 +16,14 @@ WHERE "position" = ANY($1::bigint[]);
 
 -- name: count_pending
 SELECT count(*) FROM "jetbridge_outbox" WHERE "published_at" IS NULL;
+
+-- name: prune_published
+-- At most $2 rows published more than $1 seconds ago, oldest positions first: Kafka
+-- keeps the events, the rows only mattered until the broker acknowledged them.
+DELETE FROM "jetbridge_outbox"
+WHERE "position" IN (
+    SELECT "position" FROM "jetbridge_outbox"
+    WHERE "published_at" < now() - make_interval(secs => $1::double precision)
+    ORDER BY "position"
+    LIMIT $2
+);

@@ -49,6 +49,11 @@ class NavigatorSettings(BaseSettings):
     navigator_dsn: str = Field(description="PostgreSQL DSN of the Navigator's own database")
     navigator_tick_ms: int = 250
     navigator_batch: int = 1000
+    navigator_outbox_keep_s: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="seconds a published outbox row is kept (Kafka keeps the event)",
+    )
     topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")
     ledger_key: str = Field(
         min_length=16, description="HMAC key chaining the ledger's records (audit)"
@@ -101,7 +106,12 @@ class NavigatorApp:
             s.kafka_bootstrap_servers, client_id="navigator", topic_prefix=s.topic_prefix
         )
         await publisher.start()
-        relay = OutboxRelay(s.navigator_dsn, publisher, poll_interval_s=0.5)
+        relay = OutboxRelay(
+            s.navigator_dsn,
+            publisher,
+            poll_interval_s=0.5,
+            keep_published_s=s.navigator_outbox_keep_s,
+        )
         relay_task = asyncio.create_task(relay.run())
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap_servers,
