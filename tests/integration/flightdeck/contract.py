@@ -273,6 +273,23 @@ class FlightdeckContract:
         assert await store.outbox_pending(10) == []
         assert await self.outbox_counts(db_dsn) == {"flt-1": 1}
 
+    async def test_pruning_deletes_published_rows_only_once_old_enough(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue(flight(1))
+        (claim,) = await store.claim("pilot-1", 1, 30)
+        events = [OutboxEvent("jetbridge.flights", bytes([i])) for i in range(5)]
+        await store.record_step_result(claim, 0, {"ok": True}, events)
+        published = [row.event_id for row in await store.outbox_pending(3)]
+        await store.mark_published(published)
+        assert await store.prune_published(3600, 100) == 0  # published just now: kept
+        await asyncio.sleep(0.01)
+        assert await store.prune_published(0, 2) == 2  # at most the limit
+        assert await store.prune_published(0, 100) == 1
+        left = [row.event_id for row in await store.outbox_pending(10)]
+        assert left == [e.event_id for e in events[3:]]  # never an unpublished row
+        assert await self.outbox_counts(db_dsn) == {"flt-1": 2}
+
     async def test_failed_token_check_writes_neither_result_nor_event(
         self, store: Flightdeck, other: Flightdeck, db_dsn: str
     ) -> None:

@@ -65,6 +65,8 @@
   value: {{ $p.startReportAfterS | quote }}
 - name: JETBRIDGE_PILOT_DEFAULT_DEADLINE_S
   value: {{ $p.defaultDeadlineS | quote }}
+- name: JETBRIDGE_PILOT_OUTBOX_KEEP_S
+  value: {{ $p.outboxKeepS | quote }}
 - name: JETBRIDGE_PILOT_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PYTHONUNBUFFERED

@@ -434,3 +434,11 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await cur.execute(
                 self._q["mark_published"].replace("{ids}", _placeholders(len(ids))), ids
             )
+
+    @_retried
+    async def prune_published(self, keep_published_s: float, limit: int) -> int:
+        async with self._cursor() as cur:
+            await cur.execute(
+                self._q["prune_published"], (round(keep_published_s * 1_000_000), limit)
+            )
+            return int(cur.rowcount)

@@ -138,4 +138,9 @@ class Flightdeck(Protocol):
 
     async def mark_published(self, event_ids: Sequence[object]) -> None: ...
 
+    async def prune_published(self, keep_published_s: float, limit: int) -> int:
+        """Delete at most ``limit`` outbox rows published more than ``keep_published_s``
+        ago, never one not yet published; returns how many went."""
+        ...
+
     async def close(self) -> None: ...

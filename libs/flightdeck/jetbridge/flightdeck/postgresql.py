@@ -272,3 +272,7 @@ class PostgresFlightdeck(CompleteOneFromMany):
 
     async def mark_published(self, event_ids: Sequence[object]) -> None:
         await self._pool.execute(self._q["mark_published"], list(event_ids))
+
+    async def prune_published(self, keep_published_s: float, limit: int) -> int:
+        status = await self._pool.execute(self._q["prune_published"], keep_published_s, limit)
+        return int(status.split()[-1])  # "DELETE n"

@@ -124,3 +124,11 @@ LIMIT %s;
 -- name: mark_published
 UPDATE `dp_flight_outbox` SET `published_at` = UTC_TIMESTAMP(6)
 WHERE `event_id` IN ({ids}) AND `published_at` IS NULL;
+
+-- name: prune_published
+-- Rows published more than the given microseconds ago, at most the given number,
+-- oldest first (the (published_at, seq) index); never a row not yet published.
+DELETE FROM `dp_flight_outbox`
+WHERE `published_at` < UTC_TIMESTAMP(6) - INTERVAL %s MICROSECOND
+ORDER BY `published_at`
+LIMIT %s;

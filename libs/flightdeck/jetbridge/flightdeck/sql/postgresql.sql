@@ -256,3 +256,14 @@ LIMIT $1;
 -- name: mark_published
 UPDATE "dp_flight_outbox" SET "published_at" = now()
 WHERE "event_id" = ANY($1::uuid[]) AND "published_at" IS NULL;
+
+-- name: prune_published
+-- At most $2 rows published more than $1 seconds ago, oldest first; never a row not
+-- yet published. Kafka keeps the events: a row only mattered until it was acknowledged.
+DELETE FROM "dp_flight_outbox"
+WHERE "seq" IN (
+    SELECT "seq" FROM "dp_flight_outbox"
+    WHERE "published_at" < now() - make_interval(secs => $1::double precision)
+    ORDER BY "seq"
+    LIMIT $2
+);

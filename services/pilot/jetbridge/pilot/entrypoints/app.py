@@ -94,7 +94,11 @@ class PilotApp:
             self.publisher = EventPublisher(s.kafka_bootstrap_servers, client_id=s.owner)
             await self.publisher.start()
             self.relay = FlightdeckRelay(
-                deck, self.publisher, topic_prefix=s.topic_prefix, topic=s.topic_override
+                deck,
+                self.publisher,
+                topic_prefix=s.topic_prefix,
+                topic=s.topic_override,
+                keep_published_s=s.outbox_keep_s,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
 

@@ -41,6 +41,11 @@ class PilotSettings(BaseSettings):
         description="Jetbridge's own database on the server, holding the "
         "fencing epochs (every Pilot fencing on one server must name the same one)",
     )
+    outbox_keep_s: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="seconds a published Flightdeck outbox row is kept (Kafka keeps the event)",
+    )
     fencing_pool_size: int = Field(
         default=8,
         ge=1,

@@ -37,6 +37,9 @@ class FlightdeckRelay:
         poll_interval_s: float = 0.2,
         topic_prefix: str = "",
         topic: str | None = None,
+        keep_published_s: float = 86_400.0,
+        prune_every_s: float = 60.0,
+        prune_batch: int = 10_000,
     ) -> None:
         self._deck = deck
         self._sender = sender
@@ -46,6 +49,14 @@ class FlightdeckRelay:
         self._topic = topic  # every row to this one topic (sandboxes, tests)
         self._stopping = asyncio.Event()
         self.published = 0
+        # Published rows are deleted once older than ``keep_published_s``, at most
+        # ``prune_batch`` every ``prune_every_s`` (every Pilot's relay may: deleting is
+        # idempotent). Without it the table grew by every report ever written.
+        self._keep_published_s = keep_published_s
+        self._prune_every_s = prune_every_s
+        self._prune_batch = prune_batch
+        self._next_prune = 0.0
+        self.pruned = 0
 
     async def relay_once(self) -> int:
         rows = await self._deck.outbox_pending(self._batch)
@@ -58,9 +69,18 @@ class FlightdeckRelay:
         self.published += len(rows)
         return len(rows)
 
+    async def prune_when_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_prune:
+            self._next_prune = now + self._prune_every_s
+            self.pruned += await self._deck.prune_published(
+                self._keep_published_s, self._prune_batch
+            )
+
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
+                await self.prune_when_due()
                 sent = await self.relay_once()
             except Exception:  # broker or database blip: nothing was marked, retry
                 log.warning("outbox relay failed; retrying", exc_info=True)

@@ -1,0 +1,67 @@
+"""The Pilot's Flightdeck relay on real PostgreSQL, MariaDB and Kafka: what it publishes
+reaches the broker, and the published rows are then pruned, never the pending ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from jetbridge.common.kafka import EventPublisher
+from jetbridge.flightdeck import Flightdeck, OutboxEvent, open_flightdeck
+from jetbridge.pilot.service_layer.relay import FlightdeckRelay
+from tests.integration.flightdeck.contract import flight
+from tests.integration.flightdeck.dbs import mysql_database, postgres_database
+from tests.integration.kafka_tools import create_topic, read_all
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["postgres_dsn", "mysql_dsn"], ids=["postgresql", "mariadb"])
+async def deck(request: pytest.FixtureRequest) -> AsyncIterator[Flightdeck]:
+    server = request.getfixturevalue(request.param)
+    database = postgres_database if request.param == "postgres_dsn" else mysql_database
+    async with database(server, "pilot_relay") as dsn:
+        store = await open_flightdeck(dsn)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+
+async def _pending(deck: Flightdeck) -> int:
+    return len(await deck.outbox_pending(1000))
+
+
+async def test_the_relay_publishes_then_prunes_what_it_published(
+    deck: Flightdeck, kafka_bootstrap: str
+) -> None:
+    topic = await create_topic(kafka_bootstrap, "pilot-relay")
+    await deck.enqueue(flight(1))
+    (claim,) = await deck.claim("pilot-1", 1, 30)
+    events = [OutboxEvent("ignored", f"report {i}".encode(), key=b"flt-1") for i in range(6)]
+    await deck.record_step_result(claim, 0, {"ok": True}, events)
+    async with EventPublisher(kafka_bootstrap, client_id="test-pilot-relay") as publisher:
+        relay = FlightdeckRelay(
+            deck,
+            publisher,
+            topic=topic,
+            poll_interval_s=0.05,
+            keep_published_s=0,
+            prune_every_s=0.05,
+        )
+        task = asyncio.create_task(relay.run())
+        try:
+            deadline = time.monotonic() + 15
+            while relay.pruned < len(events):
+                assert time.monotonic() < deadline, f"pruned {relay.pruned} of {len(events)}"
+                await asyncio.sleep(0.05)
+        finally:
+            await relay.stop()
+            await asyncio.wait_for(task, timeout=10)
+    assert relay.published == len(events) and await _pending(deck) == 0
+    assert await deck.prune_published(0, 100) == 0  # nothing left at all
+    records = await read_all(kafka_bootstrap, topic, expected=len(events))
+    assert sorted(r.value for r in records) == sorted(e.payload for e in events)
