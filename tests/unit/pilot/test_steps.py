@@ -41,9 +41,13 @@ class FakeFencer:
 class FakeTasks:
     def __init__(self, counts: dict[str, int]) -> None:
         self.counts = counts
+        self.released: list[str] = []
 
     async def active(self, deployment_id: str) -> dict[str, int]:
         return dict(self.counts)
+
+    async def release(self, deployment_id: str) -> None:
+        self.released.append(deployment_id)
 
 
 def ctx(
@@ -135,6 +139,7 @@ async def test_a_drain_that_times_out_reports_what_still_ran() -> None:
         cluster, "DRAIN_TASKS", side=Side.SOURCE, tasks=busy, drain_timeout_seconds=0.3
     )
     assert drained == Drained(3, True, {"running": 2, "deferred": 1}, drained.waited_seconds)  # type: ignore[attr-defined]
+    assert busy.released == ["dep-1"]  # the drain let go of its metadata session
     workers = [o for k, o in cluster.objects().items() if k.startswith("Deployment/")]
     assert {o["spec"]["replicas"] for o in workers} == {0}  # everything scaled down after
     idle = await run(cluster, "DRAIN_TASKS", side=Side.SOURCE, drain_timeout_seconds=5)

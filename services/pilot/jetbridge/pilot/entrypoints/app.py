@@ -54,6 +54,7 @@ class PilotApp:
         self.relay: FlightdeckRelay | None = None
         self.publisher: EventPublisher | None = None
         self.fencer: Fencer | None = None
+        self.task_instances: PgTaskInstances | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -68,7 +69,7 @@ class PilotApp:
             server_url=s.database_admin_dsn,
             prefix=s.database_prefix,
         )
-        tasks = PgTaskInstances(
+        tasks = self.task_instances = PgTaskInstances(
             s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
         )
         config = PilotConfig(
@@ -114,6 +115,8 @@ class PilotApp:
         if close is not None:
             with contextlib.suppress(Exception):
                 await close()
+        if self.task_instances is not None:
+            await self.task_instances.close()
         if self.fencer is not None:
             await self.fencer.close()
         if self.deck is not None:

@@ -59,7 +59,12 @@ class DatabaseFencer(Protocol):
 class TaskInstances(Protocol):
     async def active(self, deployment_id: str) -> dict[str, int]:
         """Task instances queued, running or deferred, by state, in the Deployment's
-        Airflow metadata database."""
+        Airflow metadata database. Repeated calls for one Deployment may share a
+        session, until ``release``."""
+        ...
+
+    async def release(self, deployment_id: str) -> None:
+        """The drain of this Deployment is over: let go of whatever ``active`` kept."""
         ...
 
 

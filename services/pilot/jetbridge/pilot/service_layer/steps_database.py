@@ -23,6 +23,23 @@ async def drain_tasks(ctx: StepContext) -> Drained:
     started = clock.monotonic()
     # Leave time before the attempt's deadline to scale down and report.
     until = min(started + timeout, ctx.deadline - 2 * ctx.config.poll_interval_s)
+    try:
+        by_state = await _wait_for_no_active_tasks(ctx, until)
+    finally:
+        await ctx.ports.tasks.release(ctx.spec.deployment_id)
+    still = sum(n for n in by_state.values() if n > 0)
+    await scale_down_rest(ctx)
+    return Drained(
+        still_running=still,
+        timed_out=still > 0,
+        by_state={k: v for k, v in by_state.items() if v > 0},
+        waited_seconds=clock.monotonic() - started,
+    )
+
+
+async def _wait_for_no_active_tasks(ctx: StepContext, until: float) -> dict[str, int]:
+    """Poll ``task_instance`` until nothing is active or ``until``; the last counts."""
+    clock = ctx.ports.clock
     by_state: dict[str, int] = {}
     while True:
         try:
@@ -37,18 +54,10 @@ async def drain_tasks(ctx: StepContext) -> Drained:
             by_state = {"unknown": -1}
         running = sum(n for n in by_state.values() if n > 0)
         if by_state.get("unknown") is None and running == 0:
-            break
+            return by_state
         if clock.monotonic() >= until:
-            break
+            return by_state
         await asyncio.sleep(min(ctx.config.poll_interval_s, max(0.0, until - clock.monotonic())))
-    still = sum(n for n in by_state.values() if n > 0)
-    await scale_down_rest(ctx)
-    return Drained(
-        still_running=still,
-        timed_out=still > 0,
-        by_state={k: v for k, v in by_state.items() if v > 0},
-        waited_seconds=clock.monotonic() - started,
-    )
 
 
 async def fence_database(ctx: StepContext) -> Fenced:
