@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -19,10 +18,6 @@ pytestmark = pytest.mark.integration
 PREFIX = "tidrain_"
 
 
-def _dsn_of(server: str, database: str) -> str:
-    return urlunsplit(urlsplit(server)._replace(path=f"/{database}"))
-
-
 @pytest.fixture
 async def metadata(postgres_dsn: str) -> AsyncIterator[tuple[str, str]]:
     """A Deployment id and its metadata database, with three active task instances."""
@@ -31,7 +26,7 @@ async def metadata(postgres_dsn: str) -> AsyncIterator[tuple[str, str]]:
     admin = await asyncpg.connect(postgres_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        db = await asyncpg.connect(_dsn_of(postgres_dsn, name))
+        db = await asyncpg.connect(postgres_dsn, database=name)
         await db.execute(
             "CREATE TABLE task_instance (task_id text, state text);"
             "INSERT INTO task_instance VALUES ('a', 'running'), ('b', 'running'),"
@@ -54,6 +49,15 @@ async def _sessions(server: str, database: str) -> list[asyncpg.Record]:
         await admin.close()
 
 
+async def _until_no_sessions(server: str, database: str) -> None:
+    """A backend exits just after its client's goodbye or its termination: wait for it."""
+    for _ in range(100):
+        if not await _sessions(server, database):
+            return
+        await asyncio.sleep(0.02)
+    assert await _sessions(server, database) == []
+
+
 async def test_one_session_per_drain_released_at_its_end(
     postgres_dsn: str, metadata: tuple[str, str]
 ) -> None:
@@ -65,11 +69,7 @@ async def test_one_session_per_drain_released_at_its_end(
         sessions = await _sessions(postgres_dsn, database)
         assert len(sessions) == 1  # three counts, one login
         await tasks.release(deployment)
-        for _ in range(100):  # the backend exits just after the client's goodbye
-            if not await _sessions(postgres_dsn, database):
-                break
-            await asyncio.sleep(0.02)
-        assert await _sessions(postgres_dsn, database) == []
+        await _until_no_sessions(postgres_dsn, database)
     finally:
         await tasks.close()
 
@@ -87,10 +87,7 @@ async def test_a_session_the_server_ended_is_replaced_by_the_next_count(
             assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
         finally:
             await admin.close()
-        for _ in range(100):
-            if not await _sessions(postgres_dsn, database):
-                break
-            await asyncio.sleep(0.02)
+        await _until_no_sessions(postgres_dsn, database)
         # asyncpg has seen the server close it: the next count opens another session.
         assert await tasks.active(deployment) == {"running": 2, "queued": 1}
         ((new_pid, _),) = await _sessions(postgres_dsn, database)
@@ -103,7 +100,7 @@ async def test_a_database_without_task_instance_is_a_permanent_failure(
     postgres_dsn: str, metadata: tuple[str, str]
 ) -> None:
     deployment, database = metadata
-    db = await asyncpg.connect(_dsn_of(postgres_dsn, database))
+    db = await asyncpg.connect(postgres_dsn, database=database)
     await db.execute("DROP TABLE task_instance")
     await db.close()
     tasks = PgTaskInstances(postgres_dsn, prefix=PREFIX)
@@ -111,10 +108,6 @@ async def test_a_database_without_task_instance_is_a_permanent_failure(
         with pytest.raises(StepFailure) as failure:
             await tasks.active(deployment)
         assert not failure.value.transient and "no task_instance table" in failure.value.message
-        for _ in range(100):  # and its session was let go
-            if not await _sessions(postgres_dsn, database):
-                break
-            await asyncio.sleep(0.02)
-        assert await _sessions(postgres_dsn, database) == []
+        await _until_no_sessions(postgres_dsn, database)
     finally:
         await tasks.close()
