@@ -11,7 +11,10 @@ and reuses it. Ports are per-cluster slots on loopback (see ``ports``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import ssl
 import sys
 import urllib.request
@@ -286,6 +289,16 @@ class Cluster:
         ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
         ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
         return ctx
+
+    def send(self, sig: signal.Signals) -> list[int]:
+        """``sig`` to every daemon of this cluster; the pids it reached."""
+        reached = []
+        for d in self.daemons():
+            for pid in self.pids(d.name):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                    reached.append(pid)
+        return reached
 
     def stop(self) -> list[str]:
         done = []

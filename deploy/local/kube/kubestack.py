@@ -9,6 +9,7 @@ their command lines and reused. It writes ``.state/kube/kube.env`` for tools and
 
     .venv/bin/python deploy/local/kube/kubestack.py up [--clusters dp-east,dp-west]
     .venv/bin/python deploy/local/kube/kubestack.py status | down
+    .venv/bin/python deploy/local/kube/kubestack.py pause | resume   # SIGSTOP / SIGCONT
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -203,6 +205,8 @@ def up(names: Sequence[str] | None = None) -> KubeStack:
         store = SecretsStore(root)
         say("secrets", store.start())
         clusters = [Cluster(root, n, _slot(root, n), store.endpoint) for n in names]
+        for cluster in clusters:  # a benchmark that paused them may have died
+            cluster.send(signal.SIGCONT)
         with ThreadPoolExecutor(max_workers=len(clusters)) as pool:
             errors = [f.exception() for f in [pool.submit(_bring_up, c) for c in clusters]]
         failed = [e for e in errors if e is not None]
@@ -251,6 +255,23 @@ def status() -> dict[str, object]:
     }
 
 
+def pause() -> list[int]:
+    """Freeze every cluster's daemons (SIGSTOP), for a benchmark that does not use them.
+
+    Idle, the two local clusters keep about a quarter of a core busy (the apiservers,
+    etcd, the ESO stand-in's one-second poll): noise in a measurement of the
+    orchestration alone (``bench_e2e.py --adapter memory``). ``resume()`` undoes it,
+    and so does ``up()``, should the pausing process die first."""
+    with _locked(state_root()):
+        return [pid for c in known_clusters(state_root()) for pid in c.send(signal.SIGSTOP)]
+
+
+def resume() -> list[int]:
+    """Let every cluster's daemons run again (SIGCONT; a no-op on a running process)."""
+    with _locked(state_root()):
+        return [pid for c in known_clusters(state_root()) for pid in c.send(signal.SIGCONT)]
+
+
 def stop_secrets_store() -> str:
     return SecretsStore(state_root()).stop()
 
@@ -261,7 +282,7 @@ def start_secrets_store() -> str:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description="local Kubernetes data planes")
-    ap.add_argument("command", choices=["up", "down", "status", "build"])
+    ap.add_argument("command", choices=["up", "down", "status", "build", "pause", "resume"])
     ap.add_argument(
         "--clusters", default=",".join(DEFAULT_CLUSTERS), help="comma-separated cluster names (up)"
     )
@@ -273,6 +294,9 @@ def main(argv: list[str]) -> int:
             start = time.monotonic()
             stack = up([n for n in args.clusters.split(",") if n])
             say("kube", f"all up in {time.monotonic() - start:.1f}s; env in {stack.env_file}")
+        elif args.command in ("pause", "resume"):
+            pids = pause() if args.command == "pause" else resume()
+            say("kube", f"{args.command}d {len(pids)} processes")
         elif args.command == "down":
             for line in down():
                 say("kube", line)
