@@ -10,6 +10,7 @@ from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,6 +22,8 @@ from jetbridge.common.telemetry import (
     current_trace_context,
     setup_tracing,
     span_from,
+    span_to_dict,
+    tracer,
 )
 from jetbridge.navigator.adapters.tracing import MISSION_ROOT, MissionTracer
 
@@ -66,6 +69,36 @@ def test_the_span_file_has_one_finished_span_per_line(tmp_path: Path) -> None:
     assert child["parent_span_id"] == root["span_id"] and root["parent_span_id"] is None
     assert child["attributes"] == {"jetbridge.step.name": "DRAIN"}
     assert child["start_ns"] <= child["end_ns"] and child["kind"] == "INTERNAL"
+
+
+def test_each_line_is_span_to_dict_whatever_the_resource(tmp_path: Path) -> None:
+    # The exporter caches each resource's part of the line; two providers, two resources.
+    path = tmp_path / "spans.jsonl"
+    exporter = JsonLinesSpanExporter(path)
+    memory = InMemorySpanExporter()
+    providers = [
+        TracerProvider(resource=Resource.create({"service.name": name, "x": name}))
+        for name in ("navigator", "pilot")
+    ]
+    for provider in providers:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+    for i in range(4):
+        provider = providers[i % 2]
+        with provider.get_tracer("t").start_as_current_span(f"s{i}", attributes={"i": i}):
+            pass
+    exporter.force_flush()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [span_to_dict(span) for span in memory.get_finished_spans()]
+    assert [line["service"] for line in lines] == ["navigator", "pilot"] * 2
+
+
+def test_the_tracer_is_kept_and_serves_the_global_provider() -> None:
+    exporter = _global_spans()
+    assert tracer() is tracer()  # one Tracer, not one per span
+    with tracer().start_as_current_span("kept"):
+        pass
+    assert [span.name for span in exporter.get_finished_spans()] == ["kept"]
 
 
 def test_setup_tracing_names_the_service_and_writes_the_file_it_is_told(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from jetbridge.common.telemetry import TRACER
+from jetbridge.common.telemetry import tracer
 
 _TRACE_KEYS = ("traceparent", "tracestate")
 
@@ -39,8 +39,7 @@ class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: i
         request: Any,
     ) -> Any:
         method = _method(client_call_details)
-        tracer = trace.get_tracer(TRACER)
-        with tracer.start_as_current_span(
+        with tracer().start_as_current_span(
             method.lstrip("/"), kind=SpanKind.CLIENT, attributes=_attributes(method)
         ) as span:
             carrier: dict[str, str] = {}
@@ -79,8 +78,7 @@ class TracingServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         inner = handler.unary_unary
 
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            tracer = trace.get_tracer(TRACER)
-            with tracer.start_as_current_span(
+            with tracer().start_as_current_span(
                 method.lstrip("/"),
                 context=propagate.extract(carrier),
                 kind=SpanKind.SERVER,

@@ -90,6 +90,22 @@ def otlp_traces_endpoint(env: Mapping[str, str]) -> str | None:
     return None
 
 
+_TRACERS: dict[int, tuple[trace.TracerProvider, trace.Tracer]] = {}  # by provider
+
+
+def tracer() -> trace.Tracer:
+    """Jetbridge's tracer from the process's provider.
+
+    ``trace.get_tracer`` builds a new Tracer on every call (an instrumentation scope and
+    a deprecation shim, about 50 us: a third of a span's cost); this keeps one per
+    provider, so a provider installed later (or by a test) is picked up."""
+    provider = trace.get_tracer_provider()
+    cached = _TRACERS.get(id(provider))
+    if cached is None or cached[0] is not provider:
+        cached = _TRACERS[id(provider)] = (provider, provider.get_tracer(TRACER))
+    return cached[1]
+
+
 class JsonLinesSpanExporter(SpanExporter):
     """Appends each finished span as one JSON object per line (``span_to_dict``)."""
 
@@ -97,9 +113,11 @@ class JsonLinesSpanExporter(SpanExporter):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()  # BatchSpanProcessor exports from its own thread
+        # A process has one resource: its JSON tail is made once, not per span.
+        self._tails: dict[int, tuple[Resource, str]] = {}
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = "".join(json.dumps(span_to_dict(s), separators=(",", ":")) + "\n" for s in spans)
+        lines = "".join(self._line(s) for s in spans)
         with self._lock:
             if self._file.closed:
                 return SpanExportResult.FAILURE
@@ -116,9 +134,30 @@ class JsonLinesSpanExporter(SpanExporter):
                 self._file.flush()
         return True
 
+    def _line(self, span: ReadableSpan) -> str:
+        """``span_to_dict(span)`` as one JSON line, the resource's part cached."""
+        cached = self._tails.get(id(span.resource))
+        if cached is None or cached[0] is not span.resource:
+            cached = self._tails[id(span.resource)] = (span.resource, _resource_tail(span))
+        head = json.dumps(_span_fields(span), separators=(",", ":"))
+        return head[:-1] + cached[1] + "\n"
+
+
+def _resource_tail(span: ReadableSpan) -> str:
+    """``,"service":...,"resource":{...}}``: the end of every line of this resource."""
+    tail = {k: v for k, v in span_to_dict(span).items() if k in ("service", "resource")}
+    return "," + json.dumps(tail, separators=(",", ":"))[1:]
+
 
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     """A flat, stable JSON shape: hex ids as in W3C traceparent, times in ns since epoch."""
+    return _span_fields(span) | {
+        "service": str(span.resource.attributes.get("service.name", "")),
+        "resource": {k: str(v) for k, v in span.resource.attributes.items()},
+    }
+
+
+def _span_fields(span: ReadableSpan) -> dict[str, Any]:
     context = span.get_span_context()
     assert context is not None
     return {
@@ -135,8 +174,6 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
             {"trace_id": f"{link.context.trace_id:032x}", "span_id": f"{link.context.span_id:016x}"}
             for link in span.links
         ],
-        "service": str(span.resource.attributes.get("service.name", "")),
-        "resource": {k: str(v) for k, v in span.resource.attributes.items()},
     }
 
 
@@ -168,9 +205,8 @@ def span_from(
 ) -> Iterator[Span]:
     """The current span for a piece of work, child of the span ``carrier`` names, or
     of the current span when the carrier is empty (an empty extract is a new root)."""
-    tracer = trace.get_tracer(TRACER)
     parent = context_of(carrier) if carrier else None
-    with tracer.start_as_current_span(
+    with tracer().start_as_current_span(
         name, context=parent, kind=kind, attributes=dict(attributes or {})
     ) as span:
         yield span
