@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
-import copy
 import json
 import os
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -132,7 +131,7 @@ class InMemoryCluster:
                     )
             key = _key(kind, namespace, meta["name"])
             old = self._objects.get(key)
-            new = copy.deepcopy(manifest)
+            new = _clone(manifest)
             if kind == "Secret":
                 data = dict((old or {}).get("data") or {})
                 data.update(new.pop("data", {}) or {})
@@ -156,7 +155,7 @@ class InMemoryCluster:
             if obj is None:
                 return None
             self._reconcile(obj)
-            return copy.deepcopy(obj)
+            return _clone(obj)
 
     async def list(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
         with self._state():
@@ -166,7 +165,7 @@ class InMemoryCluster:
             for obj in self._in(namespace):
                 if obj["kind"] == kind and _matches(obj["metadata"], labels):
                     self._reconcile(obj)
-                    out.append(copy.deepcopy(obj))
+                    out.append(_clone(obj))
             return out
 
     async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
@@ -300,7 +299,19 @@ class InMemoryCluster:
 
     def objects(self) -> dict[Key, Manifest]:
         with self._state():
-            return copy.deepcopy(self._objects)
+            return _clone(self._objects)
+
+
+def _clone(value: Any) -> Any:
+    """A copy of a JSON-shaped object (what the API server would hand out: nothing shared).
+
+    ``copy.deepcopy`` did the same at four times the cost (its memo, its dispatch), which
+    was a tenth of the benchmark Pilot's CPU: this twin is there to be cheap."""
+    if isinstance(value, Mapping):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):  # a JSON array, as the API server returns it
+        return [_clone(v) for v in value]
+    return value  # str, int, float, bool, None: immutable
 
 
 def _matches(meta: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
