@@ -59,6 +59,7 @@ from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
+from jetbridge.pilot.domain.reports import start_of  # noqa: E402
 
 CODEC = EventCodec()
 SUCCESS_EVENTS = frozenset(
@@ -322,9 +323,9 @@ class E2EBench(Demo):
             if e.event_type == "FlightClaimed":
                 claims[fid] += 1
                 owners[fid].add(str(e.payload["owner"]))
-            elif e.event_type == "FlightStepStarted":
-                started[(fid, e.payload["step"], int(e.payload["attempt"]))] += 1
-            elif e.event_type in SUCCESS_EVENTS:
+            if (start := start_of(e.event_type, e.payload)) is not None:
+                started[(fid, *start)] += 1  # FlightStepStarted, or an outcome saying it
+            if e.event_type in SUCCESS_EVENTS:
                 step = e.payload.get("step") or {
                     "DrainCompleted": "DRAIN_TASKS",
                     "DrainTimedOut": "DRAIN_TASKS",

@@ -9,6 +9,7 @@ from typing import Any
 
 from jetbridge.flightdeck import FlightState
 from jetbridge.navigator.domain.vocabulary import FailoverMode
+from jetbridge.pilot.domain.reports import start_of
 from jetbridge.pilot.entrypoints.app import PilotApp
 
 from .harness import failover_pair, provisioning, tag, wait_final
@@ -26,8 +27,8 @@ async def test_a_cancelled_flight_stops_at_the_next_step_boundary(
         await w.west.deck.enqueue(dst)
         await w.west.deck.clear_steps(dst.flight_id, "c1", 0, len(dst.plan) - 1)
         for _ in range(400):  # the second step (APPLY_EXTERNAL_SECRETS) has started
-            started = [e for e in await outbox(w.west.dsn) if e.event_type == "FlightStepStarted"]
-            if len(started) >= 2:
+            events = await outbox(w.west.dsn)
+            if sum(start_of(e.event_type, e.payload) is not None for e in events) >= 2:
                 break
             await asyncio.sleep(0.02)
         flagged = await w.west.deck.request_cancel(dst.flight_id)
@@ -37,7 +38,7 @@ async def test_a_cancelled_flight_stops_at_the_next_step_boundary(
     assert final.state is FlightState.CANCELLED
     assert final.error == "cancelled at a step boundary"
     assert 2 <= final.current_step < len(dst.plan)  # the running step finished, no more
-    started = [e.payload["step"] for e in events if e.event_type == "FlightStepStarted"]
+    started = [s for e in events if (s := start_of(e.event_type, e.payload)) is not None]
     ended = [e for e in events if e.event_type in ("FlightStepSucceeded", "FencingCompleted")]
     assert len(started) == len(ended) == final.current_step  # nothing started after it
 
@@ -75,9 +76,9 @@ async def test_two_pilots_on_one_flightdeck_never_run_a_flight_twice(
     assert set(owners) == {"pilot-1", "pilot-2"}  # both worked
     assert sum(owners.values()) == len(deployments)  # each flight claimed exactly once
     runs = Counter(
-        (e.payload["flight_id"], e.payload["step"])
+        (e.payload["flight_id"], start[0])
         for e in events
-        if e.event_type == "FlightStepStarted"
+        if (start := start_of(e.event_type, e.payload)) is not None
     )
     assert set(runs.values()) == {1} and len(runs) == 5 * len(deployments)
     assert max(peaks) == 2  # bounded by max_flights

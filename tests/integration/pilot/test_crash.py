@@ -19,6 +19,7 @@ from jetbridge.fencing.domain import Side as DbSide
 from jetbridge.flightdeck import FlightState
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.domain.reports import start_of
 
 from .harness import db_prefix, failover_pair, fencer, tag, wait_final
 from .test_failover import World, pilots, provision, world
@@ -119,6 +120,6 @@ async def test_sigkilled_pilots_converge_without_duplicated_effects(
         claims = [e for e in events if e.event_type == "FlightClaimed"]
         print(
             f"\n{kills} SIGKILLs, {len(claims)} claims, {len(events)} events, "
-            f"{sum(e.event_type == 'FlightStepStarted' for e in events)} step starts "
+            f"{sum(start_of(e.event_type, e.payload) is not None for e in events)} step starts "
             f"for {sum(len(f.plan) for f in done)} steps"
         )

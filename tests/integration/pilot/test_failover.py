@@ -23,6 +23,7 @@ from jetbridge.flightdeck import Flightdeck, FlightState, open_flightdeck
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
 from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.domain.reports import start_of
 from jetbridge.pilot.entrypoints.app import PilotApp
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
@@ -242,7 +243,7 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
         assert types.count("FencingCompleted") == 1
         fence = next(p for t, p in dst if t == "FencingCompleted")
         assert (fence["epoch"], fence["attempt"]) == (1, 1)
-        started = [p["step"] for t, p in dst if t == "FlightStepStarted"]
+        started = [s[0] for t, p in dst if (s := start_of(t, p)) is not None]
         assert started == [
             "CREATE_NAMESPACE",
             "APPLY_EXTERNAL_SECRETS",
@@ -251,5 +252,6 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             "WAIT_READY",
         ]
         src_types = [t for t, _ in by_flight[f"req-{run}/{d}/source"]]
-        assert src_types.count("FlightStepStarted") == 3
+        src_starts = [start_of(t, p) for t, p in by_flight[f"req-{run}/{d}/source"]]
+        assert sum(s is not None for s in src_starts) == 3
         assert src_types[-1] == "FlightStepSucceeded"  # DELETE_DEPLOYMENT, last

@@ -1,9 +1,10 @@
 """When a step's start is reported, on the real PostgreSQL Flightdeck.
 
-A step quicker than ``start_report_after_s`` commits its ``FlightStepStarted`` in the
-same transaction as its outcome (same ``created_at``: PostgreSQL's ``now()`` is the
-transaction's start), started first; a slower one reports its start while it still
-runs. A failure's start travels with the failure the same way.
+A step quicker than ``start_report_after_s`` publishes no ``FlightStepStarted``: its
+outcome carries ``started_at`` and commits with the claim (same ``created_at``:
+PostgreSQL's ``now()`` is the transaction's start). A slower one reports its start
+while it still runs, and its outcome's ``started_at`` is null. A failure says its
+start the same way.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ async def refused(_ctx: StepContext) -> StepOutcome:
 STEPS = {"CREATE_NAMESPACE": quick, "WAIT_READY": slow, "UPSERT_DEPLOYMENT": refused}
 
 
-async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any]]:
-    """Runs one ungated flight of ``steps``; its outbox as (event type, step, created_at)."""
+async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any, Any]]:
+    """Runs one ungated flight of ``steps``; its outbox as (event type, step, created_at,
+    the payload's ``started_at``)."""
     deck = await PostgresFlightdeck.open(dsn)
     try:
         deployment = tag()
@@ -82,33 +84,37 @@ async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any]]:
     finally:
         await conn.close()
     events = [(CODEC.decode(bytes(r["payload"])), r["created_at"]) for r in rows]
-    return [(e.event_type, e.payload.get("step", ""), at) for e, at in events]
+    return [
+        (e.event_type, e.payload.get("step", ""), at, e.payload.get("started_at"))
+        for e, at in events
+    ]
 
 
-async def test_a_quick_step_commits_its_start_with_its_outcome(pg_database: str) -> None:
+async def test_a_quick_step_says_its_start_in_its_outcome(pg_database: str) -> None:
     reported = await fly(pg_database, ["CREATE_NAMESPACE", "WAIT_READY", "CREATE_NAMESPACE"])
-    kinds = [(kind, step) for kind, step, _ in reported]
+    kinds = [(kind, step) for kind, step, _, _ in reported]
     assert kinds == [
         ("FlightClaimed", ""),
-        ("FlightStepStarted", "CREATE_NAMESPACE"),
         ("FlightStepSucceeded", "CREATE_NAMESPACE"),
         ("FlightStepStarted", "WAIT_READY"),
         ("FlightStepSucceeded", "WAIT_READY"),
-        ("FlightStepStarted", "CREATE_NAMESPACE"),
         ("FlightStepSucceeded", "CREATE_NAMESPACE"),
     ]  # the flight's own end is the Navigator's to decide
-    at = [created for _, _, created in reported]
-    assert at[0] == at[1] == at[2]  # claim, start and outcome of the quick step: one commit
-    assert at[3] < at[4]  # the slow step's start was committed while it ran
-    assert (at[4] - at[3]).total_seconds() >= SLOW_S * 0.5
-    assert at[5] == at[6]
+    at = [created for _, _, created, _ in reported]
+    assert at[0] == at[1]  # claim and the quick step's outcome: one commit
+    assert at[2] < at[3]  # the slow step's start was committed while it ran
+    assert (at[3] - at[2]).total_seconds() >= SLOW_S * 0.5
+    started = [start for _, _, _, start in reported]
+    assert started[1] is not None and started[4] is not None  # quick: in the outcome
+    assert started[3] is None  # slow: FlightStepStarted said it
+    assert started[1] < started[4]  # each quick step its own start, the slow one between
 
 
-async def test_a_failed_step_reports_its_start_before_its_failure(pg_database: str) -> None:
+async def test_a_failed_quick_step_says_its_start_in_its_failure(pg_database: str) -> None:
     reported = await fly(pg_database, ["UPSERT_DEPLOYMENT"])
-    assert [(kind, step) for kind, step, _ in reported] == [
+    assert [(kind, step) for kind, step, _, _ in reported] == [
         ("FlightClaimed", ""),
-        ("FlightStepStarted", "UPSERT_DEPLOYMENT"),
         ("FlightStepFailed", "UPSERT_DEPLOYMENT"),
     ]
-    assert len({created for _, _, created in reported}) == 1
+    assert len({created for _, _, created, _ in reported}) == 1
+    assert reported[1][3] is not None

@@ -212,11 +212,26 @@ class Flight(Aggregate):
             if later.status is T.CLEARED:  # the data plane stops at the first failure
                 later.status = T.PLANNED
 
-    def _running(self, name: str, attempt: int) -> Step | None:
+    def _running(self, name: str, attempt: int, started_at: int | None = None) -> Step | None:
+        """The step this outcome ends, if it is running this attempt. An outcome that
+        carries ``started_at`` (v2) also says the attempt started: it first folds as the
+        FlightStepStarted the Pilot did not publish on its own."""
+        if started_at is not None:
+            self._start(name, attempt, started_at)
         if self.status is not F.ACTIVE or not self.has_step(StepName(name)):
             return None
         s = self.step(name)
         return s if s.status is T.RUNNING and s.attempts == attempt else None
+
+    def _start(self, name: str, attempt: int, started_at: int) -> bool:
+        cur = self.current()
+        if self.status is not F.ACTIVE or cur is None or cur.name != name:
+            return False
+        if cur.status is not T.CLEARED or cur.attempts != attempt:
+            return False
+        cur.status, cur.started_at = T.RUNNING, started_at
+        self.last_progress_at = max(self.last_progress_at, started_at)
+        return True
 
     def _outcome(self, event: ev.FlightOutcome) -> bool:
         """Fold a data-plane fact; False when it is stale and changes nothing."""
@@ -234,16 +249,9 @@ class Flight(Aggregate):
                     self.last_progress_at = max(self.last_progress_at, event.failed_at)
                 return True
             case ev.FlightStepStarted():
-                cur = self.current()
-                if self.status is not F.ACTIVE or cur is None or cur.name != event.step:
-                    return False
-                if cur.status is not T.CLEARED or cur.attempts != event.attempt:
-                    return False
-                cur.status, cur.started_at = T.RUNNING, event.started_at
-                self.last_progress_at = max(self.last_progress_at, event.started_at)
-                return True
+                return self._start(event.step, event.attempt, event.started_at)
             case ev.FlightStepFailed():
-                step = self._running(event.step, event.attempt)
+                step = self._running(event.step, event.attempt, event.started_at)
                 if step is None:
                     return False
                 self._fail(step, event.error_code, event.error, event.transient)
@@ -253,19 +261,20 @@ class Flight(Aggregate):
             case ev.FlightStepSucceeded():
                 if event.step in (StepName.DRAIN_TASKS, StepName.FENCE_DATABASE):
                     return False  # these end with their own, richer outcome events
-                return self._succeed(self._running(event.step, event.attempt), event.succeeded_at)
+                step = self._running(event.step, event.attempt, event.started_at)
+                return self._succeed(step, event.succeeded_at)
             case ev.DrainCompleted():
-                step = self._running(StepName.DRAIN_TASKS, event.attempt)
+                step = self._running(StepName.DRAIN_TASKS, event.attempt, event.started_at)
                 if step is not None:
                     self.tasks_still_running_after_drain = 0
                 return self._succeed(step, event.drained_at)
             case ev.DrainTimedOut():
-                step = self._running(StepName.DRAIN_TASKS, event.attempt)
+                step = self._running(StepName.DRAIN_TASKS, event.attempt, event.started_at)
                 if step is not None:
                     self.tasks_still_running_after_drain = event.tasks_still_running
                 return self._succeed(step, event.timed_out_at)
             case ev.FencingCompleted():
-                step = self._running(StepName.FENCE_DATABASE, event.attempt)
+                step = self._running(StepName.FENCE_DATABASE, event.attempt, event.started_at)
                 if step is None:
                     return False
                 self.fenced_epoch = event.epoch

@@ -1,14 +1,17 @@
 """The events a Pilot reports, as (event type, payload) pairs matching the Avro schemas.
 
-One attempt of a step reports ``FlightStepStarted`` then exactly one outcome:
-``FlightStepSucceeded``, or the richer ``DrainCompleted``/``DrainTimedOut`` for the drain
-and ``FencingCompleted`` for the fence (Navigator reads those instead), or
-``FlightStepFailed`` (with ``FencingRefused`` beside it for a stale epoch). Times are
-epoch milliseconds. Secret values never appear: names and counts only.
+One attempt of a step reports exactly one outcome: ``FlightStepSucceeded``, or the
+richer ``DrainCompleted``/``DrainTimedOut`` for the drain and ``FencingCompleted`` for
+the fence (Navigator reads those instead), or ``FlightStepFailed`` (with
+``FencingRefused`` beside it for a stale epoch). A long attempt reports
+``FlightStepStarted`` first, while it runs; otherwise the outcome's ``started_at`` says
+when it started. Times are epoch milliseconds. Secret values never appear: names and
+counts only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +56,25 @@ def started(flight_id: str, step: str, attempt: int, at: int) -> Report:
     )
 
 
-def outcome(flight: Flight, step: str, attempt: int, result: StepOutcome, at: int) -> list[Report]:
-    """The event(s) that end a successful attempt."""
+def outcome(
+    flight: Flight,
+    step: str,
+    attempt: int,
+    result: StepOutcome,
+    at: int,
+    *,
+    started_at: int | None = None,
+) -> list[Report]:
+    """The event(s) that end a successful attempt; ``started_at`` when no
+    FlightStepStarted was reported for it."""
+    return [_with_start(r, started_at) for r in _outcome(flight, step, attempt, result, at)]
+
+
+def _with_start(report: Report, started_at: int | None) -> Report:
+    return Report(report.event_type, {**report.payload, "started_at": started_at})
+
+
+def _outcome(flight: Flight, step: str, attempt: int, result: StepOutcome, at: int) -> list[Report]:
     fid = flight.flight_id
     if isinstance(result, Drained):
         if result.timed_out:
@@ -102,7 +122,10 @@ def failed(  # noqa: PLR0917 - one report's facts
     failure: StepFailure,
     at: int,
     refused: FenceRefused | None = None,
+    *,
+    started_at: int | None = None,
 ) -> list[Report]:
+    """FlightStepFailed (``started_at`` as in :func:`outcome`), and FencingRefused."""
     reports = [
         Report(
             "FlightStepFailed",
@@ -114,6 +137,7 @@ def failed(  # noqa: PLR0917 - one report's facts
                 "error": failure.message[:MAX_ERROR_CHARS],
                 "transient": failure.transient,
                 "failed_at": at,
+                "started_at": started_at,
             },
         )
     ]
@@ -134,6 +158,26 @@ def failed(  # noqa: PLR0917 - one report's facts
             )
         )
     return reports
+
+
+# Outcomes whose payload names no step: the step is implied by the event type.
+_IMPLIED_STEP = {
+    "DrainCompleted": "DRAIN_TASKS",
+    "DrainTimedOut": "DRAIN_TASKS",
+    "FencingCompleted": "FENCE_DATABASE",
+}
+_OUTCOMES = frozenset({"FlightStepSucceeded", "FlightStepFailed", *_IMPLIED_STEP})
+
+
+def start_of(event_type: str, payload: Mapping[str, Any]) -> tuple[str, int] | None:
+    """``(step, attempt)`` when a report says an attempt started: a FlightStepStarted,
+    or an outcome that carries ``started_at``. Counting these counts executions."""
+    if event_type == "FlightStepStarted" or (
+        event_type in _OUTCOMES and payload.get("started_at") is not None
+    ):
+        step = payload.get("step") or _IMPLIED_STEP[event_type]
+        return str(step), int(payload["attempt"])
+    return None
 
 
 def step_result(result: StepOutcome | StepFailure, attempt: int, at: int) -> dict[str, Any]:

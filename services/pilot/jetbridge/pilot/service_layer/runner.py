@@ -7,11 +7,12 @@ converges: steps are idempotent). Exactly-once *effects on Flightdeck* come from
 fencing token: a Pilot whose lease was taken over gets ``LeaseLost`` and writes nothing.
 
 A step's ``FlightStepStarted`` (and the flight's ``FlightClaimed``) is written on its
-own only if the step is still running after ``start_report_after_s``; a quicker step
-commits it in the same transaction as its outcome, started first. Most steps take
-milliseconds, so this halves the Flightdeck transactions and outbox batches of a
-flight; the Navigator folds the pair in order, and its step deadline runs from the
-event's ``started_at`` (the step's real start) either way.
+own only if the step is still running after ``start_report_after_s``. A quicker step
+publishes no FlightStepStarted at all: its outcome event carries ``started_at`` (v2 of
+the outcome schemas), committed with the claim in one transaction. Most steps take
+milliseconds, so this halves a flight's Flightdeck transactions and removes a third of
+the records it puts on Kafka; the Navigator folds such an outcome as start then end,
+and its step deadline runs from ``started_at`` (the step's real start) either way.
 """
 
 from __future__ import annotations
@@ -177,22 +178,25 @@ class FlightRunner:
                 # rows carry its traceparent to the Navigator.
                 started = self._ports.clock.monotonic()
                 now = self._ports.clock.wall_ms()
-                unreported = [reports.started(flight_id, action.name, action.attempt, now)]
+                unreported: list[reports.Report] = []
                 if first:
-                    unreported.insert(
-                        0,
+                    unreported.append(
                         reports.claimed(
                             claim.flight, claim.owner, claim.fencing_token, claim.attempt, now
-                        ),
+                        )
                     )
                     first = False
+                started_at: int | None = now  # None once the start is reported on its own
                 attempt = asyncio.ensure_future(self._attempt(claim.flight, action, step))
                 try:
                     await asyncio.wait({attempt}, timeout=self._start_report_after)
                     if not attempt.done():  # a long step: say it started while it runs
+                        unreported.append(
+                            reports.started(flight_id, action.name, action.attempt, now)
+                        )
                         events = self._encoder.encode(claim.flight, unreported)
                         claim = await self._deck.report(claim, events)
-                        unreported = []
+                        unreported, started_at = [], None
                     result = await attempt
                 finally:
                     attempt.cancel()  # we were cancelled (lease lost, stop): so is the step
@@ -200,7 +204,7 @@ class FlightRunner:
                 span.set_attribute(OUTCOME, outcome)
                 if isinstance(result, StepFailure):
                     mark_failed(span, f"{result.code}: {result.message}")
-                recorded = await self._record(claim, action, result, unreported)
+                recorded = await self._record(claim, action, result, unreported, started_at)
                 self._on_step(action.name, outcome, self._ports.clock.monotonic() - started)
             if recorded is None:
                 trace.get_current_span().set_attribute(OUTCOME, f"STEP_{outcome}")
@@ -258,17 +262,18 @@ class FlightRunner:
         action: RunStep,
         result: StepOutcome | StepFailure,
         unreported: list[reports.Report],
+        started_at: int | None,
     ) -> Claim | None:
-        """Commit the result with its events, after the ``unreported`` claim and start; a
-        failure hands the flight back to Navigator (or, on a flight no Navigator gates,
-        fails it)."""
+        """Commit the result with its events, after the ``unreported`` claim; the outcome
+        carries ``started_at`` when the start was not reported on its own. A failure hands
+        the flight back to Navigator (or, on a flight no Navigator gates, fails it)."""
         flight = claim.flight
         now = self._ports.clock.wall_ms()
         stored = reports.step_result(result, action.attempt, now)
         if isinstance(result, StepFailure):
             refusal = result.refusal if isinstance(result, FencingRefusedFailure) else None
             items = unreported + reports.failed(
-                flight, action.name, action.attempt, result, now, refusal
+                flight, action.name, action.attempt, result, now, refusal, started_at=started_at
             )
             events = self._encoder.encode(flight, items)
             log.warning(
@@ -284,7 +289,9 @@ class FlightRunner:
             else:
                 await self._deck.release(claim, events, failed_step=action.index, result=stored)
             return None
-        items = unreported + reports.outcome(flight, action.name, action.attempt, result, now)
+        items = unreported + reports.outcome(
+            flight, action.name, action.attempt, result, now, started_at=started_at
+        )
         return await self._deck.record_step_result(
             claim, action.index, stored, self._encoder.encode(flight, items), attempt=action.attempt
         )

@@ -96,6 +96,10 @@ class FlightStepSucceeded(FlightOutcome):
     step: str
     attempt: int
     succeeded_at: int
+    # v2, on every step outcome: when the attempt started, if its FlightStepStarted was
+    # never published on its own (a step quicker than the Pilot's report delay, so one
+    # record says both). None: the start was reported before.
+    started_at: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +110,7 @@ class FlightStepFailed(FlightOutcome):
     error: str
     transient: bool
     failed_at: int
+    started_at: int | None = None  # v2: see FlightStepSucceeded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +119,7 @@ class DrainCompleted(FlightOutcome):
 
     attempt: int
     drained_at: int
+    started_at: int | None = None  # v2: see FlightStepSucceeded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +129,7 @@ class DrainTimedOut(FlightOutcome):
     attempt: int
     tasks_still_running: int
     timed_out_at: int
+    started_at: int | None = None  # v2: see FlightStepSucceeded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,3 +144,4 @@ class FencingCompleted(FlightOutcome):
     sessions_terminated: int = 0
     attempt: int = 1
     fenced_at: int = 0
+    started_at: int | None = None  # v2: see FlightStepSucceeded
