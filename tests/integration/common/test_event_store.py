@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from jetbridge.common.audit.chain import GENESIS, compute_link
-from jetbridge.common.events import EventRecord, new_event
+from jetbridge.common.events import EventCodec, EventRecord, new_event
+from jetbridge.common.events.envelope import Envelope
 from jetbridge.common.eventstore import PostgresEventStore, WriterFenced, migrate_event_store
 from jetbridge.common.outbox import migrate_outbox
 from jetbridge.common.outbox.postgres import count_pending
@@ -95,6 +97,42 @@ async def test_ledger_gets_a_copy_of_every_stored_event_once(pool: asyncpg.Pool)
             (folded.event_id, "jetbridge.cluster.events"),
         ]
     )
+
+
+async def test_a_consumed_fact_is_stored_and_copied_byte_for_byte(pool: asyncpg.Pool) -> None:
+    codec = EventCodec()
+    fact = new_event(  # written by an older Pilot: v1 of a type that has a v2 now
+        "FlightStepSucceeded",
+        {"flight_id": "r/d/destination", "step": "WAIT_READY", "attempt": 1, "succeeded_at": 5},
+        aggregate_type="Flight",
+        aggregate_id="r/d/destination",
+        producer="pilot",
+        schema_version=1,
+    )
+    consumed = codec.encode(fact)
+    assert consumed != codec.encode(replace(fact, envelope=_latest(fact.envelope, codec)))
+    decided = _event(2)
+    store = PostgresEventStore(pool, writer="w", holder="h", codec=codec)
+    await store.take_writer_epoch()
+    await store.append(
+        [fact, decided],
+        publish=[decided],
+        ledger_topic="ledger",
+        encoded={fact.event_id: consumed},
+    )
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            'SELECT "record" FROM "jetbridge_event_store" WHERE "event_id" = $1', fact.event_id
+        )
+        copied = await conn.fetchval(
+            'SELECT "value" FROM "jetbridge_outbox" WHERE "event_id" = $1', fact.event_id
+        )
+    assert bytes(stored) == bytes(copied) == consumed  # not encoded again, as v2
+    assert [e.event_id async for e in store.read_all()] == [fact.event_id, decided.event_id]
+
+
+def _latest(envelope: Envelope, codec: EventCodec) -> Envelope:
+    return replace(envelope, schema_version=codec.registry.latest(envelope.event_type).version)
 
 
 async def test_chain_links_skip_repeats_and_a_failed_append_moves_no_head(

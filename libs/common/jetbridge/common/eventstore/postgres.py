@@ -100,12 +100,15 @@ class PostgresEventStore:
         positions: Mapping[Position, int] | None = None,
         consumer: str = "",
         ledger_topic: str | None = None,
+        encoded: Mapping[str, bytes] | None = None,
     ) -> Appended:
         """Store ``events``, queue ``publish`` for Kafka and move ``positions``, atomically.
 
         With ``ledger_topic``, every newly stored event is also queued for that topic
         (unless it is published there anyway): readers of the ledger see everything
         this writer folded, each aggregate's events in the order it folded them.
+        ``encoded`` gives events already in their stored form (by event id: facts as
+        they were consumed, byte for byte), which are then not encoded again.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(_Q["check_writer_epoch"], self._writer)
@@ -113,7 +116,8 @@ class PostgresEventStore:
                 current = 0 if row is None else int(row["epoch"])
                 holder = "" if row is None else str(row["holder"])
                 raise WriterFenced(self._writer, self.epoch, current, holder)
-            values = {e.event_id: self.codec.encode(e) for e in events}
+            given = encoded or {}
+            values = {e.event_id: given.get(e.event_id) or self.codec.encode(e) for e in events}
             chain, links = self._link(events if ledger_topic else [], values)
             fresh = await self._insert(conn, events, values, links)
             to_publish = [e for e in publish if e.event_id in fresh]

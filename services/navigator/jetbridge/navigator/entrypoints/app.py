@@ -189,7 +189,7 @@ class NavigatorApp:
                     except EventCodecError as error:
                         await dead.send(consumed_record(r), reason=error.reason, detail=str(error))
                         continue
-                    inputs.append(Input(event, r.topic, r.partition, r.offset))
+                    inputs.append(Input(event, r.topic, r.partition, r.offset, r.value))
             now = time.monotonic()
             if inputs or now >= next_tick:
                 result = await service.handle(inputs)
