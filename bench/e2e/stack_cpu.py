@@ -11,7 +11,8 @@ module measures those too, so a run can say where ALL of its CPU went:
 * Kafka: the broker's JVM (pid file of ``deploy/local/stack.py``).
 * kube: both local clusters' etcd, kube-apiserver, controller-manager, scheduler, kwok
   and ESO stand-in (their pid files under ``kube/<cluster>/run``), summed: the real
-  clusters' own work in a ``--adapter kubernetes`` run, near zero in memory.
+  clusters' own work in a ``--adapter kubernetes`` run; zero in memory, where the
+  benchmark pauses them (idle, they used about a quarter of a core).
 * machine: busy jiffies of every CPU from ``/proc/stat`` (everything but idle and
   iowait), which also holds the kernel's loopback networking and whatever else ran.
 """
