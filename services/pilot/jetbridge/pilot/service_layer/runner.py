@@ -10,9 +10,10 @@ A step's ``FlightStepStarted`` (and the flight's ``FlightClaimed``) is written o
 own only if the step is still running after ``start_report_after_s``. A quicker step
 publishes no FlightStepStarted at all: its outcome event carries ``started_at`` (v2 of
 the outcome schemas), committed with the claim in one transaction. Most steps take
-milliseconds, so this halves a flight's Flightdeck transactions and removes a third of
-the records it puts on Kafka; the Navigator folds such an outcome as start then end,
-and its step deadline runs from ``started_at`` (the step's real start) either way.
+milliseconds, so a step costs one Flightdeck transaction and one record on Kafka (which
+the Navigator then copies to its ledger for four more readers), not two; the Navigator
+folds such an outcome as start then end, and its step deadline runs from
+``started_at`` (the step's real start) either way.
 """
 
 from __future__ import annotations
