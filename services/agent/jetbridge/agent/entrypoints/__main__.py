@@ -11,6 +11,7 @@ from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
 from jetbridge.agent.adapters.metrics import sample_queue_depth
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
+from jetbridge.common import runtime
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.telemetry import setup_tracing
@@ -58,7 +59,7 @@ def main() -> None:
     tracing = setup_tracing("agent", attributes={"jetbridge.cluster": settings.cluster_id})
     start_metrics_server()
     try:
-        asyncio.run(run(settings))
+        runtime.run(run(settings))
     finally:
         tracing.shutdown()
 

@@ -7,7 +7,6 @@ variables, falling back to the local stack's ``.state/stack.env``. Tokens:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jetbridge.common import topics
+from jetbridge.common import runtime, topics
 from jetbridge.common.events import default_registry
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
@@ -107,12 +106,12 @@ def main() -> None:
     env_file = env_file_path()
     settings = ConsoleSettings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
     start_metrics_server()  # its own port: /metrics stays off the operators' API
-    runtime = ConsoleRuntime(settings)
+    console = ConsoleRuntime(settings)
     config = uvicorn.Config(
-        runtime.app,
+        console.app,
         host=settings.console_host,
         port=settings.console_port,
         log_config=None,
         proxy_headers=True,
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    runtime.run(uvicorn.Server(config).serve())

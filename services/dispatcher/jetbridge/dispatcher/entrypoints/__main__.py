@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from jetbridge.common import runtime
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.runner import run_until_signalled
@@ -23,7 +22,7 @@ def main() -> None:
     tracing = setup_tracing("dispatcher")
     start_metrics_server()
     try:
-        asyncio.run(run(settings))
+        runtime.run(run(settings))
     finally:
         tracing.shutdown()
 

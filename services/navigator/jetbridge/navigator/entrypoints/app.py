@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jetbridge.common import topics
+from jetbridge.common import runtime, topics
 from jetbridge.common.events import EventCodec, EventCodecError, default_registry
 from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
@@ -217,6 +217,6 @@ def main() -> None:
     start_metrics_server()
     app = NavigatorApp(settings)
     try:
-        asyncio.run(app.run())
+        runtime.run(app.run())
     finally:
         tracing.shutdown()

@@ -20,7 +20,7 @@ import sys
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jetbridge.common import topics
+from jetbridge.common import runtime, topics
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.logs import configure_logging
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asyncio.run(checksum(settings, schema)), indent=2))
     else:
         start_metrics_server()
-        asyncio.run(run(settings))
+        runtime.run(run(settings))
     sys.stdout.flush()
 
 

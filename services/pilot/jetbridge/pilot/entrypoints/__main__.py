@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from jetbridge.common import runtime
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.telemetry import setup_tracing
@@ -31,7 +32,7 @@ def main() -> None:
     tracing = setup_tracing("pilot", attributes={"jetbridge.cluster": settings.cluster_name})
     start_metrics_server()
     try:
-        asyncio.run(run(settings))
+        runtime.run(run(settings))
     finally:
         tracing.shutdown()
 
