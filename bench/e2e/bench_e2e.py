@@ -203,6 +203,8 @@ class E2EBench(Demo):
                 "JETBRIDGE_PILOT_CLUSTER_ADAPTER": config.adapter,
             }
         }
+        if args.event_loop is not None:  # every service (the empty prefix matches all)
+            extra[""] = {"JETBRIDGE_EVENT_LOOP": args.event_loop}
         if args.dispatcher_concurrency is not None:  # 1: the serial Dispatcher, for A/B runs
             extra["dispatcher"] = {
                 "JETBRIDGE_DISPATCHER_CONCURRENCY": str(args.dispatcher_concurrency)
@@ -439,6 +441,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
     result: dict[str, Any] = {"config": config.name, **config.__dict__}
     result["pilot_slots"] = args.pilot_slots
     result["dispatcher_concurrency"] = args.dispatcher_concurrency or 64
+    result["event_loop"] = args.event_loop or "uvloop"
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["loadavg_before"] = list(os.getloadavg())
     try:
@@ -651,6 +654,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile-gil",
         action="store_true",
         help="with --profile: sample only threads holding the GIL (Python CPU, no waits)",
+    )
+    parser.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),
+        help="JETBRIDGE_EVENT_LOOP for every service (default: the services' own, uvloop)",
     )
     parser.add_argument(
         "--keep-clusters-running",
