@@ -39,7 +39,7 @@ def run(main: Coroutine[Any, Any, T], env: Mapping[str, str] | None = None) -> T
     try:
         factory = loop_factory(env)
     except ValueError:
-        main.close()  # never awaited: say so to nobody
+        main.close()  # it never runs: no "never awaited" warning for it
         raise
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)

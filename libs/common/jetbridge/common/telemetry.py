@@ -136,24 +136,25 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def _line(self, span: ReadableSpan) -> str:
         """``span_to_dict(span)`` as one JSON line, the resource's part cached."""
-        cached = self._tails.get(id(span.resource))
-        if cached is None or cached[0] is not span.resource:
-            cached = self._tails[id(span.resource)] = (span.resource, _resource_tail(span))
+        resource = span.resource
+        cached = self._tails.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            # ``,"service":...,"resource":{...}}``: the end of every line of this resource
+            tail = "," + json.dumps(_resource_fields(resource), separators=(",", ":"))[1:]
+            cached = self._tails[id(resource)] = (resource, tail)
         head = json.dumps(_span_fields(span), separators=(",", ":"))
         return head[:-1] + cached[1] + "\n"
 
 
-def _resource_tail(span: ReadableSpan) -> str:
-    """``,"service":...,"resource":{...}}``: the end of every line of this resource."""
-    tail = {k: v for k, v in span_to_dict(span).items() if k in ("service", "resource")}
-    return "," + json.dumps(tail, separators=(",", ":"))[1:]
-
-
 def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     """A flat, stable JSON shape: hex ids as in W3C traceparent, times in ns since epoch."""
-    return _span_fields(span) | {
-        "service": str(span.resource.attributes.get("service.name", "")),
-        "resource": {k: str(v) for k, v in span.resource.attributes.items()},
+    return _span_fields(span) | _resource_fields(span.resource)
+
+
+def _resource_fields(resource: Resource) -> dict[str, Any]:
+    return {
+        "service": str(resource.attributes.get("service.name", "")),
+        "resource": {k: str(v) for k, v in resource.attributes.items()},
     }
 
 
