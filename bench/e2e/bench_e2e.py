@@ -57,9 +57,10 @@ from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
+from jetbridge.common.runtime import LOOPS  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
-from jetbridge.pilot.domain.reports import start_of  # noqa: E402
+from jetbridge.pilot.domain.reports import start_of, step_of  # noqa: E402
 
 CODEC = EventCodec()
 SUCCESS_EVENTS = frozenset(
@@ -328,12 +329,7 @@ class E2EBench(Demo):
             if (start := start_of(e.event_type, e.payload)) is not None:
                 started[(fid, *start)] += 1  # FlightStepStarted, or an outcome saying it
             if e.event_type in SUCCESS_EVENTS:
-                step = e.payload.get("step") or {
-                    "DrainCompleted": "DRAIN_TASKS",
-                    "DrainTimedOut": "DRAIN_TASKS",
-                    "FencingCompleted": "FENCE_DATABASE",
-                }.get(e.event_type, "?")
-                succeeded[(fid, str(step))] += 1
+                succeeded[(fid, step_of(e.event_type, e.payload) or "?")] += 1
         twice = sorted(f"{f}/{s}: {n} successes" for (f, s), n in succeeded.items() if n > 1)
         twice += sorted(f"{f}/{s}#{a}: started {n}x" for (f, s, a), n in started.items() if n > 1)
         all_owners = Counter(o for os_ in owners.values() for o in os_)
@@ -657,7 +653,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--event-loop",
-        choices=("uvloop", "asyncio"),
+        choices=LOOPS,
         help="JETBRIDGE_EVENT_LOOP for every service (default: the services' own, uvloop)",
     )
     parser.add_argument(

@@ -35,9 +35,10 @@ def cpu_s(pid: int) -> float | None:
 
 
 def group_of(database: str | None, application: str | None) -> str:
-    """A run's databases differ by their tag: drop it, and a Deployment's own name."""
-    name = re.sub(r"^e2e[0-9a-f]+_", "", database or "(none)")
-    name = re.sub(r"^d\d+.*", "<deployment database>", name)
+    """A run's databases differ by their tag (``e2e<hex>_``): drop it. A Deployment's own
+    database is named after its id, which starts with the tag too: one group for all."""
+    name = re.sub(r"^(e2e[0-9a-f]+)_\1[-_].*", "<deployment database>", database or "(none)")
+    name = re.sub(r"^e2e[0-9a-f]+_", "", name)
     return f"{name} [{application or '-'}]"
 
 

@@ -262,14 +262,18 @@ def pause() -> list[int]:
     etcd, the ESO stand-in's one-second poll): noise in a measurement of the
     orchestration alone (``bench_e2e.py --adapter memory``). ``resume()`` undoes it,
     and so does ``up()``, should the pausing process die first."""
-    with _locked(state_root()):
-        return [pid for c in known_clusters(state_root()) for pid in c.send(signal.SIGSTOP)]
+    return _signal_clusters(signal.SIGSTOP)
 
 
 def resume() -> list[int]:
     """Let every cluster's daemons run again (SIGCONT; a no-op on a running process)."""
-    with _locked(state_root()):
-        return [pid for c in known_clusters(state_root()) for pid in c.send(signal.SIGCONT)]
+    return _signal_clusters(signal.SIGCONT)
+
+
+def _signal_clusters(sig: signal.Signals) -> list[int]:
+    root = state_root()
+    with _locked(root):
+        return [pid for c in known_clusters(root) for pid in c.send(sig)]
 
 
 def stop_secrets_store() -> str:

@@ -169,14 +169,19 @@ _IMPLIED_STEP = {
 _OUTCOMES = frozenset({"FlightStepSucceeded", "FlightStepFailed", *_IMPLIED_STEP})
 
 
+def step_of(event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """The step a report is about: its ``step``, or the one its type implies."""
+    step = payload.get("step") or _IMPLIED_STEP.get(event_type)
+    return None if step is None else str(step)
+
+
 def start_of(event_type: str, payload: Mapping[str, Any]) -> tuple[str, int] | None:
     """``(step, attempt)`` when a report says an attempt started: a FlightStepStarted,
     or an outcome that carries ``started_at``. Counting these counts executions."""
     if event_type == "FlightStepStarted" or (
         event_type in _OUTCOMES and payload.get("started_at") is not None
     ):
-        step = payload.get("step") or _IMPLIED_STEP[event_type]
-        return str(step), int(payload["attempt"])
+        return str(step_of(event_type, payload)), int(payload["attempt"])
     return None
 
 
