@@ -15,13 +15,19 @@ module measures those too, so a run can say where ALL of its CPU went:
   benchmark pauses them (idle, they used about a quarter of a core).
 * machine: busy jiffies of every CPU from ``/proc/stat`` (everything but idle and
   iowait), which also holds the kernel's loopback networking and whatever else ran.
+
+Run alone, it prints what the idle stack costs, per server and kube daemon
+(``.venv/bin/python bench/e2e/stack_cpu.py --seconds 30``; with the clusters paused by
+``kubestack.py pause``, what is left).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
+import time
 from pathlib import Path
 
 TICKS = float(os.sysconf("SC_CLK_TCK"))
@@ -105,3 +111,31 @@ class StackCpuMeter:
     @staticmethod
     def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
+
+
+def idle_rates(state_dir: Path, seconds: float) -> dict[str, float]:
+    """CPU milliseconds per second of each stack server and kube daemon, and of the
+    machine, over ``seconds`` (run it with nothing else running: what idle costs)."""
+    meter = StackCpuMeter(state_dir)
+    daemons = {
+        f"{path.parent.parent.name}/{path.stem}": pid
+        for path in sorted((state_dir / "kube").glob("*/run/*.pid"))
+        if (pid := _pid_from(path)) is not None
+    }
+    before = meter.sample() | {name: tree_cpu_s(pid) for name, pid in daemons.items()}
+    time.sleep(seconds)
+    after = meter.sample() | {name: tree_cpu_s(pid) for name, pid in daemons.items()}
+    return {name: 1000 * (after[name] - before[name]) / seconds for name in after}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the stack's idle CPU, per server and daemon")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--state-dir", type=Path, default=Path(".state"))
+    args = parser.parse_args()
+    for name, rate in idle_rates(args.state_dir, args.seconds).items():
+        print(f"{rate:8.1f} ms/s  {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -97,7 +97,7 @@ def tracer() -> trace.Tracer:
     """Jetbridge's tracer from the process's provider.
 
     ``trace.get_tracer`` builds a new Tracer on every call (an instrumentation scope and
-    a deprecation shim, about 50 us: a third of a span's cost); this keeps one per
+    a deprecation shim; 52 us timed by hand, docs/benchmarks.md); this keeps one per
     provider, so a provider installed later (or by a test) is picked up."""
     provider = trace.get_tracer_provider()
     cached = _TRACERS.get(id(provider))

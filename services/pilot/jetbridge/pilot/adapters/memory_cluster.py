@@ -306,8 +306,9 @@ class InMemoryCluster:
 def _clone(value: _T) -> _T:
     """A copy of a JSON-shaped object (what the API server would hand out: nothing shared).
 
-    ``copy.deepcopy`` did the same at four times the cost (its memo, its dispatch), which
-    was a tenth of the benchmark Pilot's CPU: this twin is there to be cheap."""
+    ``copy.deepcopy`` did the same about nine times slower (its memo, its dispatch; timed
+    by hand, docs/benchmarks.md), and was a tenth of the benchmark Pilot's CPU: this twin
+    is there to be cheap."""
     if isinstance(value, Mapping):
         return cast(_T, {k: _clone(v) for k, v in value.items()})
     if isinstance(value, list | tuple):  # a JSON array, as the API server returns it
