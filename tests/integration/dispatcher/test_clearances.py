@@ -89,6 +89,17 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
                 cleared(lost_id, "CREATE_NAMESPACE"),
                 first,
                 first,  # a repeat: the consumer drops it, the agent would apply it once
+            )
+            await wait_until(
+                lambda: stats.handled + stats.skipped + stats.duplicates >= 6,
+                30,
+                "the flights and their clearances handled",
+            )
+            # Cancelled once dispatched: a flight already ended on the log when its plan
+            # is read would not be dispatched at all (test_dispatcher).
+            await publish(
+                kafka_bootstrap,
+                work,
                 flight_event("FlightCancelled", kept_id, reason="mission FAILED", cancelled_at=1),
             )
             await wait_until(

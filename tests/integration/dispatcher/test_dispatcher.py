@@ -77,6 +77,18 @@ def cancelled_request(request_id: str) -> EventRecord:
     )
 
 
+def succeeded(flight: EventRecord) -> EventRecord:
+    flight_id = str(flight.payload["flight_id"])
+    return new_event(
+        "FlightSucceeded",
+        {"flight_id": flight_id, "succeeded_at": int(time.time() * 1000)},
+        aggregate_type="Flight",
+        aggregate_id=flight_id,
+        producer="test",
+        schema_version=1,
+    )
+
+
 class FailFirstStartFlights(grpc.aio.ServerInterceptor):
     """Makes the agent answer the first ``n`` StartFlight calls with a transient status."""
 
@@ -120,7 +132,7 @@ async def _agent(
     return server
 
 
-async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missions(
+async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_ended_flights(
     kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path
 ) -> None:
     cluster = unique_cluster()
@@ -131,10 +143,11 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missio
     async with flightdeck_on(postgres_dsn) as deck:
         agent = await _agent(cluster, tls.cluster(cluster), deck, injected)
         endpoint = f"127.0.0.1:{agent.port}"
-        go, stop_mission, stop_request = (
+        go, stop_mission, stop_request, ended = (
             planned(cluster, "m-go"),
             planned(cluster, "m-stop"),
             planned(cluster, "m-other", request_id="r-stop"),
+            planned(cluster, "m-done"),
         )
         # Cancellations are on the log before the flights they stop.
         await publish(
@@ -145,6 +158,9 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missio
             cancelled_request("r-stop"),
         )
         await publish(kafka_bootstrap, work, stop_mission, go, stop_request)
+        # A flight the Navigator already ended, its plan read again (a consumer group
+        # reset): the data plane may have pruned its row and would run it anew.
+        await publish(kafka_bootstrap, work, ended, succeeded(ended))
         app = DispatcherApp(
             DispatcherSettings(
                 kafka_bootstrap_servers=kafka_bootstrap,
@@ -160,15 +176,15 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missio
         )
         await app.start()
         try:
-            # three setup events, then three flights
+            # three setup events, three flights, then the ended flight's two records
             await wait_until(
-                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 6,
+                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 8,
                 30,
-                "all six records handled",
+                "all eight records handled",
             )
             stored = {
                 f.payload["flight_id"]: await deck.get(f.payload["flight_id"])
-                for f in (go, stop_mission, stop_request)
+                for f in (go, stop_mission, stop_request, ended)
             }
         finally:
             await app.stop()
@@ -186,9 +202,11 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_missio
     assert stored[go.payload["flight_id"]].fencing_epoch == 3
     assert stored[stop_mission.payload["flight_id"]] is None
     assert stored[stop_request.payload["flight_id"]] is None
+    assert stored[ended.payload["flight_id"]] is None
     assert set(app.dispatcher.skipped) == {
         stop_mission.payload["flight_id"],
         stop_request.payload["flight_id"],
+        ended.payload["flight_id"],
     }
 
 

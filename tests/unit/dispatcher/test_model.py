@@ -42,6 +42,17 @@ def test_state_gates_cancelled_missions_and_requests() -> None:
     assert "mission m" in (other.cancelled(flight) or "")
 
 
+def test_a_flight_the_navigator_ended_is_never_dispatched_again() -> None:
+    for ended_by in ("FlightSucceeded", "FlightFailed", "FlightCancelled"):
+        state = DispatchState()
+        state.apply("FlightPlanned", PAYLOAD)
+        flight = state.planned["f"]
+        assert state.cancelled(flight) is None
+        state.apply(ended_by, {"flight_id": "f"})
+        assert state.cancelled(flight) == "flight f has ended", ended_by
+        assert state.planned["f"] == flight  # still known: a CancelFlight names its cluster
+
+
 def test_endpoints_follow_registrations() -> None:
     state = DispatchState()
     state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})

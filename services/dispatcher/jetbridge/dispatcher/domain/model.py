@@ -1,8 +1,8 @@
 """Flights to dispatch, the state that gates them, and the retry rule.
 
-The state (endpoints from ClusterRegistered, cancelled missions and requests) is folded
-from events every replica reads in full; the decision for one FlightPlanned is a pure
-function of that state.
+The state (endpoints from ClusterRegistered, cancelled missions and requests, flights
+the Navigator has ended) is folded from events every replica reads in full; the
+decision for one FlightPlanned is a pure function of that state.
 """
 
 from __future__ import annotations
@@ -97,6 +97,8 @@ class Endpoint:
     identity: str
 
 
+# The Navigator's decisions that end a flight for good (the Flight's terminal states).
+ENDED = frozenset({"FlightSucceeded", "FlightFailed", "FlightCancelled"})
 # The events DispatchState.apply folds; the state reader decodes no others.
 STATE_EVENTS = frozenset(
     {
@@ -105,6 +107,7 @@ STATE_EVENTS = frozenset(
         "ClusterDeregistered",
         "MissionCancelled",
         "FailoverCancelled",
+        *ENDED,
     }
 )
 
@@ -117,6 +120,10 @@ class DispatchState:
     # Every planned flight by id: a clearance or a cancellation names only the flight,
     # the plan says which cluster runs it (and lets a lost StartFlight be re-sent).
     planned: dict[str, PlannedFlight] = field(default_factory=dict)
+    # Flights the Navigator ended (terminal: no step of theirs runs again). A decision
+    # of theirs read again (a consumer group reset to an older offset) is not sent: the
+    # data plane may have deleted the flight's row, and would run it as a new flight.
+    ended: set[str] = field(default_factory=set)
 
     def apply(self, event_type: str, payload: Mapping[str, Any]) -> None:
         if event_type == "FlightPlanned":
@@ -128,6 +135,8 @@ class DispatchState:
             self.endpoints[cluster_id] = Endpoint(
                 str(payload["endpoint"]), identity or CLUSTER_URI_PREFIX + cluster_id
             )
+        elif event_type in ENDED:
+            self.ended.add(str(payload["flight_id"]))
         elif event_type == "ClusterDeregistered":
             self.endpoints.pop(str(payload["cluster_id"]), None)
         elif event_type == "MissionCancelled":
@@ -138,6 +147,8 @@ class DispatchState:
 
     def cancelled(self, flight: PlannedFlight) -> str | None:
         """Why the flight must not be dispatched (None: it may be)."""
+        if flight.flight_id in self.ended:
+            return f"flight {flight.flight_id} has ended"
         if flight.mission_id in self.cancelled_missions:
             return f"mission {flight.mission_id} is cancelled"
         if flight.request_id in self.cancelled_requests:
