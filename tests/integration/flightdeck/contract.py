@@ -290,6 +290,38 @@ class FlightdeckContract:
         assert left == [e.event_id for e in events[3:]]  # never an unpublished row
         assert await self.outbox_counts(db_dsn) == {"flt-1": 2}
 
+    async def test_finished_flights_are_pruned_once_old_enough_with_their_clearances(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        await store.enqueue_many([flight(i) for i in range(1, 7)])
+        claims = {c.flight_id: c for c in await store.claim("pilot-1", 4, 30)}
+        assert sorted(claims) == ["flt-1", "flt-2", "flt-3", "flt-4"]
+        await store.clear_steps("flt-1", "c1", 0, 2)  # a clearance row, to go with it
+        await store.complete(claims["flt-1"], Outcome.SUCCEEDED)
+        await store.complete(claims["flt-2"], Outcome.FAILED, error="boom")
+        await store.complete(claims["flt-3"], Outcome.SUCCEEDED)
+        await store.request_cancel("flt-5")  # cancelled while queued
+        # flt-3 is reopened by a later clearance: QUEUED again, not finished.
+        reopened = await store.clear_steps("flt-3", "c2", 2, 2)
+        assert reopened is not None and reopened.applied
+        assert await store.prune_finished(3600, 100) == 0  # finished just now: kept
+        await asyncio.sleep(0.01)
+        pruned = await store.prune_finished(0, 2)  # at most the limit, oldest first
+        assert pruned == 2, await self.fetch(db_dsn, "SELECT * FROM dp_flights")
+        assert await store.get("flt-1") is None and await store.get("flt-2") is None
+        assert await store.prune_finished(0, 100) == 1
+        assert await store.prune_finished(0, 100) == 0
+        left = await self.fetch(db_dsn, "SELECT flight_id, state FROM dp_flights")
+        assert {r["flight_id"]: r["state"] for r in left} == {
+            "flt-3": "QUEUED",
+            "flt-4": "RUNNING",
+            "flt-6": "QUEUED",
+        }
+        clearances = await self.fetch(db_dsn, "SELECT flight_id FROM dp_flight_clearances")
+        assert [r["flight_id"] for r in clearances] == ["flt-3"]
+        # The row was the dedupe record: the same id is now a new flight.
+        assert await store.enqueue(flight(1)) is True
+
     async def test_failed_token_check_writes_neither_result_nor_event(
         self, store: Flightdeck, other: Flightdeck, db_dsn: str
     ) -> None:
@@ -355,12 +387,12 @@ class FlightdeckContract:
         async with self.fresh_database() as dsn:
             results = await asyncio.gather(*(self.migrate(dsn) for _ in range(4)))
             # exactly one process applied the migrations
-            assert sorted(results) == [[], [], [], [1, 2, 3]]
+            assert sorted(results) == [[], [], [], [1, 2, 3, 4]]
             assert await self.migrate(dsn) == []
             ledger = await self.fetch(
                 dsn, "SELECT version FROM flightdeck_migrations ORDER BY version"
             )
-            assert [int(r["version"]) for r in ledger] == [1, 2, 3]
+            assert [int(r["version"]) for r in ledger] == [1, 2, 3, 4]
             fd = await self.open_store(dsn)  # opening migrates again: still a no-op
             try:
                 assert await fd.enqueue(flight(1)) is True

@@ -59,3 +59,13 @@ class TestMySQLFlightdeck(FlightdeckContract, ClearanceContract):
             return await migrate_mysql(conn)
         finally:
             await conn.ensure_closed()
+
+    async def test_a_migration_interrupted_before_its_ledger_row_applies_again(self) -> None:
+        """MySQL commits each DDL statement: a crash after 0004's ALTER and before its
+        ledger row leaves the index without the version. The next run must finish it."""
+        async with self.fresh_database() as dsn:
+            assert await self.migrate(dsn) == [1, 2, 3, 4]
+            await self.fetch(dsn, "DELETE FROM flightdeck_migrations WHERE version >= 3")
+            assert await self.migrate(dsn) == [3, 4]  # column and key already there
+            ledger = await self.fetch(dsn, "SELECT version FROM flightdeck_migrations")
+            assert sorted(int(r["version"]) for r in ledger) == [1, 2, 3, 4]

@@ -1,5 +1,6 @@
 """The Pilot's Flightdeck relay on real PostgreSQL, MariaDB and Kafka: what it publishes
-reaches the broker, and the published rows are then pruned, never the pending ones."""
+reaches the broker, and the published rows are then pruned, never the pending ones;
+finished flights are pruned too, never a running one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from jetbridge.common.kafka import EventPublisher
-from jetbridge.flightdeck import Flightdeck, OutboxEvent, open_flightdeck
+from jetbridge.flightdeck import Flightdeck, OutboxEvent, Outcome, open_flightdeck
 from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from tests.integration.flightdeck.contract import flight
 from tests.integration.flightdeck.dbs import mysql_database, postgres_database
@@ -39,10 +40,11 @@ async def test_the_relay_publishes_then_prunes_what_it_published(
     deck: Flightdeck, kafka_bootstrap: str
 ) -> None:
     topic = await create_topic(kafka_bootstrap, "pilot-relay")
-    await deck.enqueue(flight(1))
-    (claim,) = await deck.claim("pilot-1", 1, 30)
+    await deck.enqueue_many([flight(1), flight(2)])
+    claim, running = await deck.claim("pilot-1", 2, 30)
     events = [OutboxEvent("ignored", f"report {i}".encode(), key=b"flt-1") for i in range(6)]
     await deck.record_step_result(claim, 0, {"ok": True}, events)
+    await deck.complete(claim, Outcome.SUCCEEDED)
     async with EventPublisher(kafka_bootstrap, client_id="test-pilot-relay") as publisher:
         relay = FlightdeckRelay(
             deck,
@@ -50,12 +52,13 @@ async def test_the_relay_publishes_then_prunes_what_it_published(
             topic=topic,
             poll_interval_s=0.05,
             keep_published_s=0,
+            keep_finished_s=0,
             prune_every_s=0.05,
         )
         task = asyncio.create_task(relay.run())
         try:
             deadline = time.monotonic() + 15
-            while relay.pruned < len(events):
+            while relay.pruned < len(events) or relay.pruned_flights < 1:
                 assert time.monotonic() < deadline, f"pruned {relay.pruned} of {len(events)}"
                 await asyncio.sleep(0.05)
         finally:
@@ -63,5 +66,7 @@ async def test_the_relay_publishes_then_prunes_what_it_published(
             await asyncio.wait_for(task, timeout=10)
     assert relay.published == len(events) and await _pending(deck) == 0
     assert await deck.prune_published(0, 100) == 0  # nothing left at all
+    assert relay.pruned_flights == 1 and await deck.get(claim.flight_id) is None
+    assert await deck.get(running.flight_id) is not None  # still running: kept
     records = await read_all(kafka_bootstrap, topic, expected=len(events))
     assert sorted(r.value for r in records) == sorted(e.payload for e in events)

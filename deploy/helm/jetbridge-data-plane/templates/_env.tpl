@@ -67,6 +67,8 @@
   value: {{ $p.defaultDeadlineS | quote }}
 - name: JETBRIDGE_PILOT_OUTBOX_KEEP_S
   value: {{ $p.outboxKeepS | quote }}
+- name: JETBRIDGE_PILOT_FLIGHTS_KEEP_S
+  value: {{ $p.flightsKeepS | quote }}
 - name: JETBRIDGE_PILOT_LOG_LEVEL
   value: {{ $p.logLevel | quote }}
 - name: PYTHONUNBUFFERED

@@ -442,3 +442,10 @@ class MySQLFlightdeck(CompleteOneFromMany):
                 self._q["prune_published"], (round(keep_published_s * 1_000_000), limit)
             )
             return int(cur.rowcount)
+
+    async def prune_finished(self, keep_finished_s: float, limit: int) -> int:
+        async with self._cursor() as cur:
+            await cur.execute(
+                self._q["prune_finished"], (round(keep_finished_s * 1_000_000), limit)
+            )
+            return int(cur.rowcount)

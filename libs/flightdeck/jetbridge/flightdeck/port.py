@@ -143,4 +143,12 @@ class Flightdeck(Protocol):
         ago, never one not yet published; returns how many went."""
         ...
 
+    async def prune_finished(self, keep_finished_s: float, limit: int) -> int:
+        """Delete at most ``limit`` flights that finished (SUCCEEDED, FAILED, CANCELLED)
+        more than ``keep_finished_s`` ago, oldest first, with their clearances; returns
+        how many went. A flight row is StartFlight's dedupe record: once it is gone, a
+        StartFlight or ClearSteps for that id is a new flight, so the retention must
+        outlast any redelivery of a finished Mission's decisions."""
+        ...
+
     async def close(self) -> None: ...

@@ -276,3 +276,7 @@ class PostgresFlightdeck(CompleteOneFromMany):
     async def prune_published(self, keep_published_s: float, limit: int) -> int:
         status = await self._pool.execute(self._q["prune_published"], keep_published_s, limit)
         return int(status.split()[-1])  # "DELETE n"
+
+    async def prune_finished(self, keep_finished_s: float, limit: int) -> int:
+        status = await self._pool.execute(self._q["prune_finished"], keep_finished_s, limit)
+        return int(status.split()[-1])  # "DELETE n"

@@ -19,6 +19,10 @@ from jetbridge.common.sql.files import Migration, split_statements
 
 _LEDGER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MYSQL_LOCK_TIMEOUT_S = 60
+# ER_DUP_FIELDNAME, ER_DUP_KEYNAME: an ADD COLUMN / ADD KEY that a run interrupted
+# between that statement and the ledger's row already applied. MySQL 8 has no IF NOT
+# EXISTS for either (MariaDB has), so such a statement is not idempotent by itself.
+_MYSQL_ALREADY_APPLIED = frozenset({1060, 1061})
 
 # A plain connection or one borrowed from a pool: our SQL runs on either.
 PgConnection = asyncpg.Connection | PoolConnectionProxy
@@ -93,7 +97,11 @@ async def migrate_mysql(conn: Any, migrations: Sequence[Migration], *, ledger: s
                 if migration.version in done:
                     continue
                 for statement in split_statements(migration.sql):
-                    await cur.execute(statement)
+                    try:
+                        await cur.execute(statement)
+                    except Exception as error:
+                        if _mysql_errno(error) not in _MYSQL_ALREADY_APPLIED:
+                            raise
                 await cur.execute(
                     f"INSERT INTO `{table}` (`version`, `name`, `applied_at`) "  # noqa: S608
                     "VALUES (%s, %s, UTC_TIMESTAMP(6))",
@@ -104,3 +112,9 @@ async def migrate_mysql(conn: Any, migrations: Sequence[Migration], *, ledger: s
             await cur.execute("SELECT RELEASE_LOCK(CONCAT(%s, DATABASE()))", (lock_name,))
             await cur.fetchall()
     return applied_now
+
+
+def _mysql_errno(error: Exception) -> int | None:
+    """The server's error number of a MySQL driver error (its first argument)."""
+    code = error.args[0] if error.args else None
+    return code if isinstance(code, int) else None

@@ -125,6 +125,17 @@ LIMIT %s;
 UPDATE `dp_flight_outbox` SET `published_at` = UTC_TIMESTAMP(6)
 WHERE `event_id` IN ({ids}) AND `published_at` IS NULL;
 
+-- name: prune_finished
+-- Flights that finished more than the given microseconds ago, at most the given number,
+-- oldest first (dp_flights_finished_idx), with their clearances (ON DELETE CASCADE).
+-- A DELETE reads the latest version of each row it locks: a flight a ClearSteps
+-- reopened meanwhile is QUEUED again and stays.
+DELETE FROM `dp_flights`
+WHERE `finished_at` < UTC_TIMESTAMP(6) - INTERVAL %s MICROSECOND
+  AND `state` IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+ORDER BY `finished_at`
+LIMIT %s;
+
 -- name: prune_published
 -- Rows published more than the given microseconds ago, at most the given number,
 -- oldest first (the (published_at, seq) index); never a row not yet published.

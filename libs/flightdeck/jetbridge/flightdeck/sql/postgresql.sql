@@ -257,6 +257,21 @@ LIMIT $1;
 UPDATE "dp_flight_outbox" SET "published_at" = now()
 WHERE "event_id" = ANY($1::uuid[]) AND "published_at" IS NULL;
 
+-- name: prune_finished
+-- At most $2 flights that finished (SUCCEEDED, FAILED, CANCELLED) more than $1 seconds
+-- ago, oldest first, with their clearances (ON DELETE CASCADE). A row another
+-- transaction holds (a ClearSteps reopening it) is skipped, never waited for. Their
+-- outbox rows have their own retention (prune_published).
+DELETE FROM "dp_flights"
+WHERE "flight_id" IN (
+    SELECT "flight_id" FROM "dp_flights"
+    WHERE "finished_at" < now() - make_interval(secs => $1::double precision)
+      AND "state" IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+    ORDER BY "finished_at"
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+);
+
 -- name: prune_published
 -- At most $2 rows published more than $1 seconds ago, oldest first; never a row not
 -- yet published. Kafka keeps the events: a row only mattered until it was acknowledged.

@@ -100,6 +100,7 @@ class PilotApp:
                 topic_prefix=s.topic_prefix,
                 topic=s.topic_override,
                 keep_published_s=s.outbox_keep_s,
+                keep_finished_s=s.flights_keep_s,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
 

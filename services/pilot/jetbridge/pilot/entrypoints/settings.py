@@ -46,6 +46,13 @@ class PilotSettings(BaseSettings):
         ge=0,
         description="seconds a published Flightdeck outbox row is kept (Kafka keeps the event)",
     )
+    flights_keep_s: float = Field(
+        default=7 * 86_400.0,
+        ge=0,
+        description="seconds a finished flight is kept in dp_flights: its row is what makes "
+        "a repeated StartFlight a no-op, so keep it longer than any redelivery of a "
+        "finished Mission's decisions could take",
+    )
     fencing_pool_size: int = Field(
         default=8,
         ge=1,

@@ -5,6 +5,9 @@ time). A relay killed between the broker's ack and the mark re-publishes that ba
 several Pilots' relays may publish the same row: consumers drop repeats by event id,
 and the first copy of every event still arrives in order (each relay sends a batch in
 outbox order, and a row is only skipped once acknowledged).
+
+The relay also keeps Flightdeck's housekeeping: published outbox rows and finished
+flights are deleted once past their retention.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FlightdeckRelay:
         topic_prefix: str = "",
         topic: str | None = None,
         keep_published_s: float = 86_400.0,
+        keep_finished_s: float = 7 * 86_400.0,
         prune_every_s: float = 60.0,
         prune_batch: int = 10_000,
     ) -> None:
@@ -51,12 +55,15 @@ class FlightdeckRelay:
         self.published = 0
         # Published rows are deleted once older than ``keep_published_s``, at most
         # ``prune_batch`` every ``prune_every_s`` (every Pilot's relay may: deleting is
-        # idempotent). Without it the table grew by every report ever written.
+        # idempotent). Without it the table grew by every report ever written. Finished
+        # flights likewise, after ``keep_finished_s``: dp_flights had kept every flight.
         self._keep_published_s = keep_published_s
+        self._keep_finished_s = keep_finished_s
         self._prune_every_s = prune_every_s
         self._prune_batch = prune_batch
         self._next_prune = 0.0
         self.pruned = 0
+        self.pruned_flights = 0
 
     async def relay_once(self) -> int:
         rows = await self._deck.outbox_pending(self._batch)
@@ -75,6 +82,9 @@ class FlightdeckRelay:
             self._next_prune = now + self._prune_every_s
             self.pruned += await self._deck.prune_published(
                 self._keep_published_s, self._prune_batch
+            )
+            self.pruned_flights += await self._deck.prune_finished(
+                self._keep_finished_s, self._prune_batch
             )
 
     async def run(self) -> None:
