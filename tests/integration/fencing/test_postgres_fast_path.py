@@ -179,6 +179,14 @@ async def test_provisioning_keeps_the_epoch_in_the_state_database(engine: Engine
                 assert row["prosecdef"] and row["owner"] == dep.owner_role
                 assert row["proconfig"] == ["search_path=pg_catalog, pg_temp"]
                 assert row["admin_may"] and not row["public_may"]
+            shared = await su.fetchrow(  # what the helpers call: runs as its caller
+                "SELECT p.prosecdef, pg_get_userbyid(p.proowner) AS owner, p.proconfig "
+                "FROM pg_proc p "
+                "WHERE p.oid = 'jetbridge_fencing.set_connect(text[], text, boolean)'::regprocedure"
+            )
+            assert shared is not None and not shared["prosecdef"]
+            assert shared["owner"] == engine.admin
+            assert shared["proconfig"] == ["search_path=pg_catalog, pg_temp"]
         finally:
             await su.close()
 
@@ -218,6 +226,81 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
         assert await can_login_and_write(engine, dep, Side.A)
         assert not await can_login_and_write(engine, dep, Side.B)
         assert await central_epoch(engine, dep) == 0
+
+
+# The helpers as provisioned before 2026-12-03 20:00: plpgsql, each Deployment's own
+# member check. Deployments in the field still have them.
+OLD_HELPERS = """
+CREATE OR REPLACE FUNCTION {schema}.require_caller_member()
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_auth_members
+        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+    ) AND NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied: % is not a member of %',
+            session_user, current_user USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$fn$;
+"""
+OLD_HELPER = """
+CREATE OR REPLACE FUNCTION {schema}.NAME(databases text[], role text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    db text;
+BEGIN
+    PERFORM {schema}.require_caller_member();
+    FOREACH db IN ARRAY databases LOOP
+        EXECUTE format('STATEMENT', db, role);
+    END LOOP;
+END
+$fn$;
+"""
+OLD_HELPERS += OLD_HELPER.replace("NAME", "revoke_connect").replace(
+    "STATEMENT", "REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I"
+)
+OLD_HELPERS += OLD_HELPER.replace("NAME", "grant_connect").replace(
+    "STATEMENT", "GRANT CONNECT ON DATABASE %I TO %I"
+)
+
+
+async def test_helpers_provisioned_before_the_shared_function_fence_and_are_replaced(
+    engine: Engine,
+) -> None:
+    async with deployed(engine) as dep:
+        schema = pg_ident(dep.owner_role)
+        su = await superuser(engine, engine.state_database)
+        try:
+            async with su.transaction():
+                await su.execute(render(Q["set_local_role"], role=schema))
+                await su.execute(OLD_HELPERS.replace("{schema}", schema))
+        finally:
+            await su.close()
+        fencer = engine.fencer(engine.admin)
+        assert (await fencer.fence(dep, Side.B, 1)).active_role == dep.role_b  # old helpers
+        assert await can_login_and_write(engine, dep, Side.B)
+        assert not await can_login_and_write(engine, dep, Side.A)
+        await fencer.provision(dep, engine.passwords)  # replaces them
+        su = await superuser(engine, engine.state_database)
+        try:
+            languages = await su.fetch(
+                "SELECT p.proname, l.lanname FROM pg_proc p "
+                "JOIN pg_language l ON l.oid = p.prolang "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = $1 ORDER BY p.proname",
+                dep.owner_role,
+            )
+        finally:
+            await su.close()
+        assert [(r["proname"], r["lanname"]) for r in languages] == [
+            ("grant_connect", "sql"),
+            ("revoke_connect", "sql"),
+        ]
+        assert (await fencer.fence(dep, Side.A, 2)).active_role == dep.role_a
+        assert await can_login_and_write(engine, dep, Side.A)
+        assert not await can_login_and_write(engine, dep, Side.B)
 
 
 async def test_first_provisionings_side_by_side_share_one_new_state_database(

@@ -49,6 +49,7 @@ from jetbridge.fencing.domain import (
     decide,
 )
 from jetbridge.fencing.postgres_layouts import (
+    CONNECT_SCHEMA,
     LOCAL_SCHEMA,
     CentralEpoch,
     EpochLayout,
@@ -366,7 +367,8 @@ class PostgresFencer:
         return local
 
     async def _ensure_state_database(self, conn: PgConnection) -> None:
-        """Jetbridge's state database and its epochs table, once per fencer."""
+        """Jetbridge's state database, its epochs table and ``set_connect``, once per
+        fencer (CREATE OR REPLACE: a newer release's function replaces an older one's)."""
         if self._epochs_ready:
             return
         if not await conn.fetchval(Q["state_database_exists"], self._state_database):
@@ -381,6 +383,8 @@ class PostgresFencer:
             await state.execute(Q["state_setup_lock"])
             await state.execute(Q["epochs_schema"])
             await state.execute(Q["epochs_table"])
+            await self._ddl(state, "create_connect_function", schema=pg_ident(CONNECT_SCHEMA))
+            await state.execute(Q["share_connect_function"])
         self._epochs_ready = True
 
     async def _provision_central(self, dep: DeploymentDatabases) -> None:

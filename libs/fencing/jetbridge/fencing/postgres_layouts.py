@@ -38,6 +38,8 @@ from jetbridge.fencing.sqlfiles import queries
 Q = queries("postgresql")
 
 LOCAL_SCHEMA = "jetbridge_fencing"
+# Where ``set_connect`` lives in either database (the helpers' SQL names it so).
+CONNECT_SCHEMA = "jetbridge_fencing"
 # Schemas of the state database that no owner role's helper schema may take.
 RESERVED_SCHEMAS = frozenset({LOCAL_SCHEMA, "public", "information_schema"})
 
@@ -124,10 +126,16 @@ class LocalEpoch:
 
 
 async def create_helpers(conn: PgConnection, dep: DeploymentDatabases, schema: str) -> None:
-    """The member check and the two SECURITY DEFINER helpers in ``schema``, as the owner
-    role, granted to Jetbridge's role only. In the caller's transaction."""
+    """The two SECURITY DEFINER helpers in ``schema``, as the owner role, granted to
+    Jetbridge's role only. In the caller's transaction.
+
+    They call ``jetbridge_fencing.set_connect``: the state database's (made with the
+    database, ``create_connect_function``) or, in the local layout, one the owner role
+    makes here beside them."""
     owner, where = pg_ident(dep.owner_role), pg_ident(schema)
     await conn.execute(render(Q["set_local_role"], role=owner))
-    for name in ("create_member_check", "create_revoke_helper", "create_grant_helper"):
+    if schema == LOCAL_SCHEMA:
+        await conn.execute(render(Q["create_connect_function"], schema=pg_ident(CONNECT_SCHEMA)))
+    for name in ("create_revoke_helper", "create_grant_helper", "drop_member_check"):
         await conn.execute(render(Q[name], schema=where))
     await conn.execute(render(Q["grant_helpers"], schema=where))

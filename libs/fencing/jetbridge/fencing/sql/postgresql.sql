@@ -120,50 +120,61 @@ WHERE n.nspname = 'jetbridge_fencing' AND p.proname IN ('revoke_connect', 'grant
 
 -- The helpers live in {schema}: ``jetbridge_fencing`` in the Deployment's own database
 -- (local layout) or, in the state database, the schema named after the owner role.
+-- Each is one line of SQL over ``jetbridge_fencing.set_connect``, which does the work:
+-- one function per database (the state database's, shared by every Deployment there;
+-- a local layout's, its Deployment's own), so its plpgsql body is compiled and its
+-- membership query planned once per session. Per-Deployment plpgsql helpers were
+-- compiled and planned cold on almost every fence (a pooled session seldom meets the
+-- same Deployment twice): docs/database-fencing.md, "The helpers, compiled once".
 
--- Raises unless the session's user is a member of the current user (inside the helpers
--- below: of the owner role, whose rights they run with). SECURITY INVOKER, so
--- current_user is the calling helper's owner; called alone it checks nothing useful.
--- name: create_member_check
-CREATE OR REPLACE FUNCTION {schema}.require_caller_member()
+-- Grants or revokes CONNECT on $1's databases to or from role $2, as the CALLER
+-- (SECURITY INVOKER: it adds no right of its own), and only if the session's user is
+-- a member of the current user: inside a helper, of the owner role whose rights the
+-- helper runs with. A direct grant is looked up first (cheap); else pg_has_role, which
+-- computes every role the session's user is a member of.
+-- name: create_connect_function
+CREATE OR REPLACE FUNCTION {schema}.set_connect(databases text[], role text, allow boolean)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    db text;
 BEGIN
     IF NOT EXISTS (
-        SELECT 1 FROM pg_auth_members
-        WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-          AND member = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+        SELECT FROM pg_auth_members
+        WHERE roleid = quote_ident(current_user)::regrole
+          AND member = quote_ident(session_user)::regrole
     ) AND NOT pg_has_role(session_user, current_user, 'MEMBER') THEN
         RAISE EXCEPTION 'permission denied: % is not a member of %',
             session_user, current_user USING ERRCODE = 'insufficient_privilege';
     END IF;
+    FOREACH db IN ARRAY databases LOOP
+        IF allow THEN
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
+        ELSE
+            EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I', db, role);
+        END IF;
+    END LOOP;
 END
 $fn$;
+
+-- The state database's copy belongs to Jetbridge's role and runs as its caller: every
+-- owner role's helpers may call it. (No login role may connect to that database.)
+-- name: share_connect_function
+GRANT USAGE ON SCHEMA jetbridge_fencing TO PUBLIC;
+GRANT EXECUTE ON FUNCTION jetbridge_fencing.set_connect(text[], text, boolean) TO PUBLIC;
 
 -- name: create_revoke_helper
 CREATE OR REPLACE FUNCTION {schema}.revoke_connect(databases text[], role text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-    db text;
-BEGIN
-    PERFORM {schema}.require_caller_member();
-    FOREACH db IN ARRAY databases LOOP
-        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC, %I', db, role);
-    END LOOP;
-END
-$fn$;
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT jetbridge_fencing.set_connect(databases, role, false) $fn$;
 
 -- name: create_grant_helper
 CREATE OR REPLACE FUNCTION {schema}.grant_connect(databases text[], role text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-    db text;
-BEGIN
-    PERFORM {schema}.require_caller_member();
-    FOREACH db IN ARRAY databases LOOP
-        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
-    END LOOP;
-END
-$fn$;
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT jetbridge_fencing.set_connect(databases, role, true) $fn$;
+
+-- What helpers provisioned before 2026-12-03 20:00 called (replaced by set_connect).
+-- name: drop_member_check
+DROP FUNCTION IF EXISTS {schema}.require_caller_member();
 
 -- Run as the owner role (SET LOCAL ROLE), so SESSION_USER is Jetbridge's role.
 -- name: grant_helpers
