@@ -46,7 +46,7 @@ def test_both_dialects_have_the_same_migration_versions() -> None:
 
 
 def test_mysql_migration_splits_into_create_statements() -> None:
-    migration, clearances, traceparent = load_migrations("mysql")
+    migration, clearances, traceparent, finished = load_migrations("mysql")
     statements = split_statements(migration.sql)
     assert [s.split("(")[0].split()[-1] for s in statements] == [
         "`dp_flights`",
@@ -60,6 +60,9 @@ def test_mysql_migration_splits_into_create_statements() -> None:
     # 0003: one atomic ALTER adding the column the Pilot continues the trace from.
     (add,) = split_statements(traceparent.sql)
     assert add.startswith("ALTER TABLE `dp_flights` ADD COLUMN `traceparent`")
+    # 0004: one ALTER adding the index retention deletes by, oldest first.
+    (add_key,) = split_statements(finished.sql)
+    assert add_key.startswith("ALTER TABLE `dp_flights` ADD KEY `dp_flights_finished_idx`")
 
 
 def test_mysql_dsn_is_parsed_with_escapes() -> None:
