@@ -238,10 +238,18 @@ class StandIn:
         return store
 
     # --- resync bookkeeping -----------------------------------------------------------
+    def is_new(self, obj: Obj) -> bool:
+        """Never synced, or its spec changed since."""
+        seen = self.due.get(obj["metadata"]["uid"])
+        return seen is None or seen[0] != obj["metadata"].get("generation", 0)
+
     def is_due(self, obj: Obj) -> bool:
-        uid, gen = obj["metadata"]["uid"], obj["metadata"].get("generation", 0)
-        seen = self.due.get(uid)
-        return seen is None or seen[0] != gen or time.monotonic() >= seen[1]
+        return self.is_new(obj) or time.monotonic() >= self.due[obj["metadata"]["uid"]][1]
+
+    def new_first(self, objs: list[Obj]) -> list[Obj]:
+        """New or changed objects before refreshes (ESO reconciles those on their watch
+        event at once): a tick that owes many refreshes must not make them wait."""
+        return sorted(objs, key=lambda obj: not self.is_new(obj))
 
     def mark(self, obj: Obj, ok: bool) -> None:
         spec = obj.get("spec") or {}
@@ -257,7 +265,7 @@ class StandIn:
 
     # --- PushSecret -------------------------------------------------------------------
     def reconcile_push_secrets(self) -> None:
-        for ps in self.kube.items(cr_path("v1alpha1", "pushsecrets")):
+        for ps in self.new_first(self.kube.items(cr_path("v1alpha1", "pushsecrets"))):
             meta, spec = ps["metadata"], ps.get("spec") or {}
             delete_remote = spec.get("deletionPolicy") == "Delete"
             finalizers = meta.get("finalizers") or []
@@ -365,7 +373,7 @@ class StandIn:
     def reconcile_external_secrets(self) -> None:
         secrets = self.kube.items("/api/v1/secrets", [("labelSelector", f"{MANAGED_LABEL}=true")])
         owned = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in secrets}
-        for es in self.kube.items(cr_path("v1", "externalsecrets")):
+        for es in self.new_first(self.kube.items(cr_path("v1", "externalsecrets"))):
             meta, spec = es["metadata"], es.get("spec") or {}
             if meta.get("deletionTimestamp"):
                 continue

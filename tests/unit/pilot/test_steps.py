@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
-from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
 from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
 from jetbridge.pilot.service_layer.steps import STEPS
@@ -105,8 +107,25 @@ async def test_a_whole_provisioning_and_failover_converges_when_re_run() -> None
     assert len(store.values) == 4  # fernet, env, metadata-a, metadata-b
 
 
+class CountingCluster(InMemoryCluster):
+    """Counts the requests a wait makes: each one costs a real API server CPU."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: Counter[tuple[str, str]] = Counter()
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        self.requests[("GET", kind)] += 1
+        self.requests[("GET", name)] += 1
+        return await super().get(kind, namespace, name)
+
+    async def list(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
+        self.requests[("LIST", kind)] += 1
+        return await super().list(kind, namespace, labels)
+
+
 async def test_an_unpullable_image_fails_at_the_deadline_naming_the_image() -> None:
-    cluster = InMemoryCluster("west", unpullable=frozenset({f"{REGISTRY}/org/airflow:9"}))
+    cluster = CountingCluster("west", unpullable=frozenset({f"{REGISTRY}/org/airflow:9"}))
     await run(cluster, "CREATE_NAMESPACE")
     started = time.monotonic()
     with pytest.raises(StepFailure) as info:
@@ -115,6 +134,23 @@ async def test_an_unpullable_image_fails_at_the_deadline_naming_the_image() -> N
     failure = info.value
     assert failure.code is ErrorCode.IMAGE_PULL_FAILED and failure.transient
     assert f"{REGISTRY}/org/airflow:9" in failure.message and "ImagePullBackOff" in failure.message
+    # Polled every 0.05 s for 0.5 s; the pods (for pull errors) listed once, not per round.
+    assert cluster.requests[("LIST", "Deployment")] >= 5
+    assert cluster.requests[("LIST", "Pod")] == 1
+
+
+async def test_a_secret_found_ready_is_not_asked_again() -> None:
+    store = MemorySecretStore({"jetbridge/dep-1/fernet-key": '{"fernet-key": "k"}'})
+    store.values["jetbridge/dep-1/env"] = "{}"  # metadata-b is not in the store (yet)
+    cluster = CountingCluster("west", store)
+    await run(cluster, "CREATE_NAMESPACE")
+    with pytest.raises(StepFailure) as info:
+        await run(cluster, "APPLY_EXTERNAL_SECRETS", seconds=0.3)
+    assert "dep-1-metadata-b not Ready" in info.value.message
+    assert "dep-1-env" not in info.value.message
+    assert cluster.requests[("GET", "dep-1-metadata-b")] >= 3  # polled every 0.05 s
+    assert cluster.requests[("GET", "dep-1-fernet-key")] == 1  # Ready at once: not again
+    assert cluster.requests[("GET", "dep-1-env")] == 1
 
 
 async def test_a_store_that_is_down_fails_with_the_store_message() -> None:

@@ -18,6 +18,12 @@ from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
 GROUP = "external-secrets.io"
 FERNET, ENV = "fernet-key", "env"
 SIDES = ("a", "b")
+# ESO's own default. The values are written once (at provisioning) and never change, so
+# a refresh only re-reads them. At "1m", 1,000 Deployments ask for 4,000 PushSecret
+# refreshes a minute on the source (each a store call) and 3,000 ExternalSecret ones on
+# the destination; the local ESO stand-in managed ~25 a second and fell behind at ~2,000
+# PushSecrets, new ones waiting behind refreshes (2026-12-04, docs/benchmarks.md).
+REFRESH_INTERVAL = "1h"
 
 
 def metadata_kind(side: str) -> str:
@@ -63,7 +69,7 @@ def push_secret_manifest(spec: DeploymentSpec, kind: str, store: str) -> Manifes
         "spec": {
             # Deleting the source's objects must never delete what the destination reads.
             "deletionPolicy": "None",
-            "refreshInterval": "1m",
+            "refreshInterval": REFRESH_INTERVAL,
             "secretStoreRefs": [{"name": store, "kind": "ClusterSecretStore"}],
             "selector": {"secret": {"name": spec.secret_name(kind)}},
             "data": [{"match": {"remoteRef": {"remoteKey": remote_key(spec, kind)}}}],
@@ -81,7 +87,7 @@ def external_secret_manifest(spec: DeploymentSpec, kind: str, store: str) -> Man
             "labels": spec.labels(),
         },
         "spec": {
-            "refreshInterval": "1m",
+            "refreshInterval": REFRESH_INTERVAL,
             "secretStoreRef": {"name": store, "kind": "ClusterSecretStore"},
             "target": {"name": spec.secret_name(kind), "creationPolicy": "Owner"},
             "dataFrom": [{"extract": {"key": remote_key(spec, kind)}}],

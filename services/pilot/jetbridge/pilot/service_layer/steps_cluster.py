@@ -25,6 +25,7 @@ from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, Succeeded, tran
 from jetbridge.pilot.service_layer.context import StepContext
 
 PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+PULL_CHECK_EVERY_S = 5.0
 
 
 async def create_namespace(ctx: StepContext) -> Succeeded:
@@ -55,13 +56,17 @@ async def apply_external_secrets(ctx: StepContext) -> Succeeded:
     for manifest in objects:
         await ctx.cluster.apply(manifest)
 
+    pending = list(objects)  # one found Ready is not asked again: a GET each per round
+
     async def ready() -> tuple[bool, str]:
         waiting = []
-        for manifest in objects:
+        for manifest in list(pending):
             meta = manifest["metadata"]
             live = await ctx.cluster.get(manifest["kind"], meta["namespace"], meta["name"])
             ok, why = sec.ready_condition(live or {})
-            if not ok:
+            if ok:
+                pending.remove(manifest)
+            else:
                 waiting.append(f"{manifest['kind']} {meta['name']} not Ready ({why})")
         return not waiting, "; ".join(waiting)
 
@@ -121,10 +126,11 @@ async def wait_ready(ctx: StepContext) -> Succeeded:
 
 async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
     spec = ctx.spec
-    pull_problem = ""
+    clock = ctx.ports.clock
+    pull_problem, next_pull_check = "", 0.0
 
     async def ready() -> tuple[bool, str]:
-        nonlocal pull_problem
+        nonlocal pull_problem, next_pull_check
         waiting = []
         # One LIST of the release's Deployments per round, not a GET per component: a
         # wait polls twice a second, and on a real cluster each request costs the Pilot
@@ -137,13 +143,17 @@ async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
                 waiting.append(f"{c.name} missing")
             elif not deployment_ready(live):
                 waiting.append(f"{c.name} not ready")
-        if waiting:
+        # Pull errors only name the failure at the deadline: the pods are listed every
+        # few seconds, not every round (and once more at the deadline, below).
+        if waiting and clock.monotonic() >= next_pull_check:
             pull_problem = await _pull_errors(ctx) or pull_problem
+            next_pull_check = clock.monotonic() + PULL_CHECK_EVERY_S
         return not waiting, ", ".join(waiting)
 
     try:
         await ctx.poll(ready, ErrorCode.NOT_READY, f"Deployment {spec.deployment_id}")
     except StepFailure as failure:
+        pull_problem = pull_problem or await _pull_errors(ctx)
         if pull_problem:
             shown = image or "the Deployment's image"
             raise transient(
