@@ -23,10 +23,18 @@ Key = tuple[str, str, str]  # deployment id, flight kind, step
 
 
 class Simulation:
-    def __init__(self, events: Iterable[ev.DomainEvent] = (), now: int = T0 + 10_000) -> None:
+    def __init__(
+        self,
+        events: Iterable[ev.DomainEvent] = (),
+        now: int = T0 + 10_000,
+        slots: int | None = None,
+    ) -> None:
         self.fleet = Fleet()
         self.log: list[ev.DomainEvent] = []
         self.now = now
+        # A Pilot's slots per cluster: a cleared flight beyond them is accepted
+        # (FlightDispatched) and waits in the queue, oldest first. None: no limit.
+        self.slots = slots
         # Behaviour per attempt: "ok", "transient", "permanent", "hang", "dispatch",
         # "drain_timeout:<n>", "wrong_epoch". Missing or exhausted means "ok".
         self.script: dict[Key, list[str]] = defaultdict(list)
@@ -52,6 +60,11 @@ class Simulation:
     def data_plane(self) -> list[ev.DomainEvent]:
         """One round of answers from every reachable data plane."""
         out: list[ev.DomainEvent] = []
+        busy: dict[str, int] = defaultdict(int)
+        for f in self.fleet.flights.values():
+            cur = f.current()
+            if f.status is FlightStatus.ACTIVE and cur and cur.status is StepStatus.RUNNING:
+                busy[f.cluster_id] += 1
         for f in list(self.fleet.flights.values()):
             cluster = self.fleet.clusters.get(f.cluster_id)
             cur = f.current()
@@ -60,15 +73,26 @@ class Simulation:
             if not cluster.reachable:
                 continue
             if cur.status is StepStatus.CLEARED and cur.not_before <= self.now:
-                out += self._start(f)
+                if self.slots is None or busy[f.cluster_id] < self.slots:
+                    busy[f.cluster_id] += 1
+                    out += self._start(f)
+                elif f.dispatched_at is None:
+                    out.append(self._dispatched(f))
             elif cur.status is StepStatus.RUNNING:
                 out += self._finish(f)
         return self.record(out)
 
+    @staticmethod
+    def _cleared(f: Flight) -> list[str]:
+        return [s.name.value for s in f.steps if s.status is StepStatus.CLEARED]
+
+    def _dispatched(self, f: Flight) -> ev.FlightDispatched:
+        return ev.FlightDispatched(flight_id=f.id, dispatched_at=self.now, steps=self._cleared(f))
+
     def _start(self, f: Flight) -> list[ev.DomainEvent]:
         cur = f.current()
         assert cur is not None
-        cleared = [s.name.value for s in f.steps if s.status is StepStatus.CLEARED]
+        cleared = self._cleared(f)
         out: list[ev.DomainEvent] = []
         if f.dispatched_at is None:
             queue = self.script.get((f.deployment_id, f.kind.value, cur.name.value))
@@ -84,7 +108,7 @@ class Simulation:
                         steps=cleared,
                     )
                 ]
-            out.append(ev.FlightDispatched(flight_id=f.id, dispatched_at=self.now, steps=cleared))
+            out.append(self._dispatched(f))
         out.append(
             ev.FlightStepStarted(
                 flight_id=f.id, step=cur.name.value, attempt=cur.attempts, started_at=self.now
@@ -153,7 +177,8 @@ class Simulation:
             if cur.status is StepStatus.CLEARED and cur.not_before > self.now:
                 times.append(cur.not_before)
             request = self.fleet.requests[f.request_id]
-            deadline = deadline_at(f, cur, request.policy.retry)
+            activity = self.fleet.activity.get(f.cluster_id)
+            deadline = deadline_at(f, cur, request.policy.retry, activity)
             if deadline is not None and deadline > self.now:
                 times.append(deadline)
         return min(times) if times else None

@@ -82,11 +82,11 @@ TestReactorTwin.settings = settings(max_examples=40, stateful_step_count=80, dea
 class TwinSimulation(Simulation):
     """The scripted data plane, reacting through both paths and comparing."""
 
-    def __init__(self, events: Iterable[ev.DomainEvent]) -> None:
+    def __init__(self, events: Iterable[ev.DomainEvent], slots: int | None = None) -> None:
         self.twin = Fleet()
         self.reactor = Reactor(self.twin)
         self.reactions = 0
-        super().__init__(events)
+        super().__init__(events, slots=slots)
 
     def record(self, events: Iterable[ev.DomainEvent]) -> list[ev.DomainEvent]:
         recorded = super().record(events)
@@ -115,10 +115,10 @@ class TwinSimulation(Simulation):
         raise AssertionError("simulation did not settle")
 
 
-def world(n: int) -> TwinSimulation:
+def world(n: int, slots: int | None = None) -> TwinSimulation:
     events = cluster_events("a") + cluster_events("b") + cluster_events("c")
     events += [deployment(f"d{i:02d}", "a", priority=i % 7) for i in range(n)]
-    return TwinSimulation(events)
+    return TwinSimulation(events, slots=slots)
 
 
 def policy(limit: int, ratio: float = 1.0, attempts: int = 3) -> FailoverPolicy:
@@ -140,6 +140,22 @@ def test_same_decisions_with_limits_retries_hangs_and_failures() -> None:
     sim.run()
     assert sim.fleet.requests["r1"].status is RequestStatus.FAILED
     assert sim.reactions > 50
+
+
+def test_same_decisions_while_flights_wait_in_a_data_plane_queue() -> None:
+    # Two slots per cluster: queued flights' claim deadlines move with other flights'
+    # progress, so the due index fires early and must still decide as Fleet.react.
+    sim = world(24, slots=2)
+    sim.fail("d02", "SOURCE", StepName.DRAIN_TASKS, "hang")
+    sim.fail("d04", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "transient")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(0)))
+    sim.run()
+    failed = {m.deployment_id for m in sim.fleet.missions.values() if m.status.value == "FAILED"}
+    assert failed == {"d02"}  # its drain hangs through every attempt
+    late = sim.of_type(ev.FlightStepDeadlineExceeded)
+    assert {e.flight_id for e in late if isinstance(e, ev.FlightStepDeadlineExceeded)} == {
+        "r1/d02/source"  # and no flight waiting behind it in the queue timed out
+    }
 
 
 def test_same_decisions_with_a_halt_and_a_forced_failback_to_an_unreachable_source() -> None:

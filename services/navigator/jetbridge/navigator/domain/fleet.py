@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.activity import DataPlaneActivity
 from jetbridge.navigator.domain.aggregate import Aggregate
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import (
@@ -57,6 +58,8 @@ class Fleet:
         self.requests: dict[str, FailoverRequest] = {}
         self.missions: dict[str, Mission] = {}
         self.flights: dict[str, Flight] = {}
+        # Derived from the flights' outcomes, per cluster: what queued flights wait on.
+        self.activity: dict[str, DataPlaneActivity] = {}
 
     @classmethod
     def replay(cls, events: Iterable[ev.DomainEvent]) -> Fleet:
@@ -83,6 +86,9 @@ class Fleet:
             table[aggregate_id] = fresh
         else:
             aggregate.apply(event)
+        if isinstance(event, ev.FlightOutcome):
+            flight = self.flights[aggregate_id]
+            self.activity.setdefault(flight.cluster_id, DataPlaneActivity()).note(event, flight)
 
     def apply_all(self, events: Iterable[ev.DomainEvent]) -> None:
         for event in events:
@@ -157,6 +163,8 @@ class Fleet:
             retry=request.policy.retry,
             source_reachable=source is not None and source.reachable,
             destination_reachable=destination is not None and destination.reachable,
+            source_activity=self.activity.get(m.source_cluster_id),
+            destination_activity=self.activity.get(m.destination_cluster_id),
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain import plans
+from jetbridge.navigator.domain.activity import DataPlaneActivity
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.flight import Flight, Step
@@ -45,9 +46,16 @@ class MissionContext:
     retry: RetryPolicy
     source_reachable: bool
     destination_reachable: bool = True
+    source_activity: DataPlaneActivity | None = None
+    destination_activity: DataPlaneActivity | None = None
 
     def flight(self, kind: FlightKind) -> Flight:
         return self.source if kind is FlightKind.SOURCE else self.destination
+
+    def activity(self, flight: Flight) -> DataPlaneActivity | None:
+        if flight.kind is FlightKind.SOURCE:
+            return self.source_activity
+        return self.destination_activity
 
     def reachable(self, flight: Flight) -> bool:
         if flight.kind is FlightKind.SOURCE:
@@ -157,12 +165,19 @@ def _failed_step(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | Non
     )
 
 
-def deadline_at(f: Flight, cur: Step, retry: RetryPolicy) -> int | None:
-    """When the current step's attempt times out (None: no clock runs for it)."""
+def deadline_at(
+    f: Flight, cur: Step, retry: RetryPolicy, activity: DataPlaneActivity | None = None
+) -> int | None:
+    """When the current step's attempt times out (None: no clock runs for it). A cleared
+    step the data plane has accepted waits in its queue: its claim clock also runs from
+    the cluster's last sign of work (see :mod:`activity`), so a long queue is not a loss."""
     if cur.status is StepStatus.RUNNING and cur.started_at is not None:
         return cur.started_at + cur.deadline_seconds * MS
     if cur.status is StepStatus.CLEARED:
-        return max(cur.not_before, f.last_progress_at) + retry.claim_timeout_seconds * MS
+        since = max(cur.not_before, f.last_progress_at)
+        if f.dispatched_at is not None and activity is not None:
+            since = max(since, activity.quiet_since())
+        return since + retry.claim_timeout_seconds * MS
     return None
 
 
@@ -170,7 +185,7 @@ def _deadline(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | None:
     cur = f.current()
     if f.status is not FlightStatus.ACTIVE or cur is None:
         return None
-    deadline = deadline_at(f, cur, w.retry)
+    deadline = deadline_at(f, cur, w.retry, w.activity(f))
     if deadline is None or now < deadline:
         return None
     return ev.FlightStepDeadlineExceeded(

@@ -202,7 +202,7 @@ class Reactor:
             cur = f.current()
             if f.status is not FlightStatus.ACTIVE or cur is None:
                 continue
-            at = deadline_at(f, cur, retry)
+            at = deadline_at(f, cur, retry, self.fleet.activity.get(f.cluster_id))
             if at is not None and (due is None or at < due):
                 due = at
         if due is None:
