@@ -54,18 +54,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local"), str(ROOT / "deploy" /
 import kubestack  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
+from executions import FlightEvent, tally  # noqa: E402
 from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.common.runtime import LOOPS  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
-from jetbridge.pilot.domain.reports import start_of, step_of  # noqa: E402
 
 CODEC = EventCodec()
-SUCCESS_EVENTS = frozenset(
-    {"FlightStepSucceeded", "DrainCompleted", "DrainTimedOut", "FencingCompleted"}
-)
 ADAPTERS = ("memory", "kubernetes")
 MODES = ("FORCED", "CONTROLLED")
 
@@ -310,40 +307,8 @@ class E2EBench(Demo):
     async def execution_counts(self) -> dict[str, Any]:
         """Each failover flight's steps executed once, read from flight.events."""
         topic = self.prefix + "jetbridge.flight.events"
-        events = [CODEC.decode(r.value) for r in await read_topic(self.kafka, topic)]
-        seen: set[str] = set()  # a relay may publish a batch twice: dedupe by event id
-        claims: Counter[str] = Counter()
-        owners: dict[str, set[str]] = defaultdict(set)
-        started: Counter[tuple[str, str, int]] = Counter()
-        succeeded: Counter[tuple[str, str]] = Counter()
-        for e in events:
-            if e.event_id in seen:
-                continue
-            seen.add(e.event_id)
-            fid = str(e.payload.get("flight_id", ""))
-            if not fid or fid.startswith("provision/"):
-                continue
-            if e.event_type == "FlightClaimed":
-                claims[fid] += 1
-                owners[fid].add(str(e.payload["owner"]))
-            if (start := start_of(e.event_type, e.payload)) is not None:
-                started[(fid, *start)] += 1  # FlightStepStarted, or an outcome saying it
-            if e.event_type in SUCCESS_EVENTS:
-                succeeded[(fid, step_of(e.event_type, e.payload) or "?")] += 1
-        twice = sorted(f"{f}/{s}: {n} successes" for (f, s), n in succeeded.items() if n > 1)
-        twice += sorted(f"{f}/{s}#{a}: started {n}x" for (f, s, a), n in started.items() if n > 1)
-        all_owners = Counter(o for os_ in owners.values() for o in os_)
-        return {
-            "flights": len(claims),
-            "flight_claims": sum(claims.values()),
-            "flights_with_two_owners": sum(1 for o in owners.values() if len(o) > 1),
-            "claims_by_owner": dict(sorted(all_owners.items())),
-            "step_starts": sum(started.values()),
-            "step_successes": sum(succeeded.values()),
-            "retried_attempts": sum(1 for (_, _, a) in started if a > 1),
-            "double_executions": twice[:20],
-            "no_double_execution": not twice,
-        }
+        decoded = (CODEC.decode(r.value) for r in await read_topic(self.kafka, topic))
+        return tally(FlightEvent(e.event_id, e.event_type, e.payload) for e in decoded)
 
     async def roles_fenced(self) -> tuple[bool, str]:
         """Side A (dp-east) may no longer log in, side B (dp-west) may, per pg_roles."""
@@ -374,8 +339,8 @@ class E2EBench(Demo):
             detail = await self.api("GET", f"/api/v1/failovers/{detail['request_id']}")
         return round(time.monotonic() - t0, 1), detail
 
-    async def check(self, detail: dict[str, Any]) -> dict[str, Any]:
-        counts = await self.execution_counts()
+    async def check(self, detail: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The checks, and the detail as last read (after the source clean-ups)."""
         missions = detail["missions"]
         ok_missions = sum(1 for m in missions if m["status"] == "SUCCEEDED")
         checks: dict[str, Any] = {
@@ -391,8 +356,9 @@ class E2EBench(Demo):
             fenced, why = await self.roles_fenced()
             checks["roles_fenced"] = fenced
             checks["roles_fenced_detail"] = why
-        checks |= counts
-        return checks
+        # Read after the clean-ups: their flights report until they end.
+        checks |= await self.execution_counts()
+        return checks, detail
 
 
 def step_profile(detail: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -471,11 +437,11 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             # (everything, the kernel included): see stack_cpu.py
             "cpu_s_stack": detail["_stack_cpu"],
             "missions": mission_spread(detail, detail["requested_at"]),
-            "steps": step_profile(detail),
         }
         if "_profile" in detail:
             result["profile_top_leaves"] = detail["_profile"]
-        result["checks"] = await bench.check(detail)
+        result["checks"], detail = await bench.check(detail)
+        result["steps"] = step_profile(detail)  # the source clean-ups' steps included
         checks = result["checks"]
         result["ok"] = bool(
             checks["request_succeeded"]

@@ -45,7 +45,7 @@ def row(run: dict[str, Any]) -> str:
         "-" if busy is None else f"{busy:.2f}",
         _num(fence),
         f"{_num(missions.get('mission_p50_s'))} / {_num(missions.get('mission_max_s'))}",
-        "none" if doubles == [] else str(doubles if doubles is not None else "-"),
+        _doubles(doubles, checks.get("reruns_after_lost_lease")),
         run["started_at"][11:16],
     ]
     return "| " + " | ".join(cells) + " |"
@@ -65,6 +65,12 @@ def _status(run: dict[str, Any], checks: dict[str, Any]) -> str:
     failed = [name for name in CHECKS if name in checks and not checks[name]]
     status = str(run.get("status", "-"))
     return f"{status}, failed: {', '.join(failed)}" if failed else status
+
+
+def _doubles(doubles: list[str] | None, reruns: int | None) -> str:
+    """``none``, the offending steps, and the re-runs after a lost lease (not doubles)."""
+    text = "none" if doubles == [] else str(doubles if doubles is not None else "-")
+    return f"{text} ({reruns} re-run under a new claim)" if reruns else text
 
 
 def _num(value: float | None) -> str:

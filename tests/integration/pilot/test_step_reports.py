@@ -10,9 +10,12 @@ start the same way.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 import asyncpg
+import pytest
 
 from jetbridge.common.events import EventCodec
 from jetbridge.flightdeck import NewFlight, Side
@@ -42,10 +45,23 @@ async def refused(_ctx: StepContext) -> StepOutcome:
     raise permanent(ErrorCode.CLUSTER_REFUSED, "no such image")
 
 
-STEPS = {"CREATE_NAMESPACE": quick, "WAIT_READY": slow, "UPSERT_DEPLOYMENT": refused}
+async def frozen(_ctx: StepContext) -> StepOutcome:
+    time.sleep(LEASE_S + 0.3)  # noqa: ASYNC251  # the process stalls (a VM pause) past its lease
+    return Succeeded()
 
 
-async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any, Any]]:
+STEPS = {
+    "CREATE_NAMESPACE": quick,
+    "WAIT_READY": slow,
+    "UPSERT_DEPLOYMENT": refused,
+    "FENCE_DATABASE": frozen,
+}
+LEASE_S = 0.6
+
+
+async def fly(
+    dsn: str, steps: list[str], lease_seconds: float = 30.0
+) -> list[tuple[str, str, Any, Any]]:
     """Runs one ungated flight of ``steps``; its outbox as (event type, step, created_at,
     the payload's ``started_at``)."""
     deck = await PostgresFlightdeck.open(dsn)
@@ -63,13 +79,13 @@ async def fly(dsn: str, steps: list[str]) -> list[tuple[str, str, Any, Any]]:
                 fencing_epoch=1,
             )
         )
-        (claim,) = await deck.claim("pilot-test", 1, 30.0)
+        (claim,) = await deck.claim("pilot-test", 1, lease_seconds)
         runner = FlightRunner(
             deck,
             Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]  # steps use none
             AvroEventEncoder(),
             PilotConfig(),
-            lease_seconds=30.0,
+            lease_seconds=lease_seconds,
             steps=STEPS,
             start_report_after_s=SLOW_S / 3,
         )
@@ -118,3 +134,16 @@ async def test_a_failed_quick_step_says_its_start_in_its_failure(pg_database: st
     ]
     assert len({created for _, _, created, _ in reported}) == 1
     assert reported[1][3] is not None
+
+
+async def test_a_pilot_frozen_past_its_lease_reports_nothing_and_says_lease_lost(
+    pg_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The step's write finds the lease expired: nothing is recorded, the flight waits
+    for a new claim, and the log says why (a lost lease, not an error)."""
+    with caplog.at_level(logging.WARNING, logger="jetbridge.pilot.service_layer.runner"):
+        reported = await fly(pg_database, ["FENCE_DATABASE"], lease_seconds=LEASE_S)
+    assert reported == []  # not even the claim: it commits with the first outcome
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in messages] == ["WARNING"], messages
+    assert messages[0][1].startswith("lost the lease of f/")

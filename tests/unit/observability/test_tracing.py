@@ -20,6 +20,7 @@ from jetbridge.common.telemetry import (
     TRACE_FILE_ENV,
     JsonLinesSpanExporter,
     current_trace_context,
+    mark_failed,
     setup_tracing,
     span_from,
     span_to_dict,
@@ -61,9 +62,11 @@ def test_the_span_file_has_one_finished_span_per_line(tmp_path: Path) -> None:
         tracer.start_as_current_span("parent") as parent,
         tracer.start_as_current_span("child", attributes={"jetbridge.step.name": "DRAIN"}),
     ):
-        pass
+        mark_failed(parent, "lease lost")
     provider.shutdown()
     child, root = (json.loads(line) for line in path.read_text().splitlines())
+    assert (root["status"], root["status_description"]) == ("ERROR", "lease lost")
+    assert child["status"] == "UNSET" and "status_description" not in child
     assert (child["name"], root["name"]) == ("child", "parent")
     assert child["trace_id"] == root["trace_id"] == f"{parent.get_span_context().trace_id:032x}"
     assert child["parent_span_id"] == root["span_id"] and root["parent_span_id"] is None

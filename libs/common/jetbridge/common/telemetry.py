@@ -170,6 +170,7 @@ def _span_fields(span: ReadableSpan) -> dict[str, Any]:
         "start_ns": span.start_time,
         "end_ns": span.end_time,
         "status": span.status.status_code.name,
+        **({"status_description": span.status.description} if span.status.description else {}),
         "attributes": dict(span.attributes or {}),
         "links": [
             {"trace_id": f"{link.context.trace_id:032x}", "span_id": f"{link.context.span_id:016x}"}

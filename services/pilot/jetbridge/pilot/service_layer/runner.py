@@ -120,11 +120,15 @@ class FlightRunner:
             for task in (renewer, worker):
                 with contextlib.suppress(asyncio.CancelledError, LeaseLost):
                     await task
-            if worker not in done:
+            error = worker.exception() if worker in done else None
+            if worker not in done or isinstance(error, LeaseLost):
+                # Renewal or a write found the claim gone: a newer claim owns the flight.
                 log.warning("lost the lease of %s mid-step", claim.flight_id)
                 span.set_attribute(OUTCOME, "LEASE_LOST")
                 mark_failed(span, "lease lost")
-            elif (error := worker.exception()) is not None:
+            elif error is not None:
+                # The lease will expire and a claim resumes the flight; say why it stopped.
+                log.error("flight %s stopped on an error", claim.flight_id, exc_info=error)
                 span.set_attribute(OUTCOME, "ERROR")
                 mark_failed(span, repr(error))
 
