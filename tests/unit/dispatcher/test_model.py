@@ -50,7 +50,18 @@ def test_a_flight_the_navigator_ended_is_never_dispatched_again() -> None:
         assert state.cancelled(flight) is None
         state.apply(ended_by, {"flight_id": "f"})
         assert state.cancelled(flight) == "flight f has ended", ended_by
-        assert state.planned["f"] == flight  # still known: a CancelFlight names its cluster
+        # Its plan is dropped (the state holds live flights only); a CancelFlight still
+        # finds the cluster.
+        assert "f" not in state.planned and state.cluster_of("f") == "c"
+        state.apply(ended_by, {"flight_id": "f"})  # read again: still known
+        assert state.cluster_of("f") == "c"
+
+
+def test_an_end_of_a_flight_never_planned_here_is_remembered_without_a_cluster() -> None:
+    state = DispatchState()
+    state.apply("FlightCancelled", {"flight_id": "g"})
+    assert state.cluster_of("g") is None and "g" in state.ended
+    assert state.cancelled(PlannedFlight.unknown("g")) == "flight g has ended"
 
 
 def test_endpoints_follow_registrations() -> None:

@@ -117,13 +117,16 @@ class DispatchState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     cancelled_missions: set[str] = field(default_factory=set)
     cancelled_requests: set[str] = field(default_factory=set)
-    # Every planned flight by id: a clearance or a cancellation names only the flight,
-    # the plan says which cluster runs it (and lets a lost StartFlight be re-sent).
+    # Every live planned flight by id: a clearance or a cancellation names only the
+    # flight, the plan says which cluster runs it (and lets a lost StartFlight be
+    # re-sent). A flight leaves it when it ends, so the state holds what is in flight,
+    # not every plan since the log began.
     planned: dict[str, PlannedFlight] = field(default_factory=dict)
-    # Flights the Navigator ended (terminal: no step of theirs runs again). A decision
-    # of theirs read again (a consumer group reset to an older offset) is not sent: the
-    # data plane may have deleted the flight's row, and would run it as a new flight.
-    ended: set[str] = field(default_factory=set)
+    # Flights the Navigator ended (terminal: no step of theirs runs again), with the
+    # cluster that ran them ("" if never planned here), which a CancelFlight needs. A
+    # decision of theirs read again (a consumer group reset to an older offset) is not
+    # sent: the data plane may have deleted the flight's row, and would run it as new.
+    ended: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event_type: str, payload: Mapping[str, Any]) -> None:
         if event_type == "FlightPlanned":
@@ -136,7 +139,9 @@ class DispatchState:
                 str(payload["endpoint"]), identity or CLUSTER_URI_PREFIX + cluster_id
             )
         elif event_type in ENDED:
-            self.ended.add(str(payload["flight_id"]))
+            flight_id = str(payload["flight_id"])
+            ended = self.planned.pop(flight_id, None)
+            self.ended.setdefault(flight_id, ended.cluster_id if ended else "")
         elif event_type == "ClusterDeregistered":
             self.endpoints.pop(str(payload["cluster_id"]), None)
         elif event_type == "MissionCancelled":
@@ -144,6 +149,12 @@ class DispatchState:
         elif event_type == "FailoverCancelled":
             self.cancelled_requests.add(str(payload["request_id"]))
             self.cancelled_missions.update(str(m) for m in payload.get("cancelled_mission_ids", []))
+
+    def cluster_of(self, flight_id: str) -> str | None:
+        """The cluster that runs (or ran) the flight; None if it was never planned."""
+        if (flight := self.planned.get(flight_id)) is not None:
+            return flight.cluster_id
+        return self.ended.get(flight_id) or None
 
     def cancelled(self, flight: PlannedFlight) -> str | None:
         """Why the flight must not be dispatched (None: it may be)."""

@@ -120,7 +120,7 @@ class Dispatcher:
         flight = PlannedFlight.from_payload(event.payload)
         await self._view.sync()
         if why := self._state.cancelled(flight):
-            return self._skip(flight, why)
+            return self._skip(flight.flight_id, why)
         endpoint = await self._endpoint_of(flight.cluster_id)
         if endpoint is None:
             return await self._failed(
@@ -137,6 +137,8 @@ class Dispatcher:
         clearance = Clearance.from_event(event.event_id, event.payload)
         await self._view.sync()
         flight = self._state.planned.get(clearance.flight_id)
+        if flight is None and clearance.flight_id in self._state.ended:
+            return self._skip(clearance.flight_id, f"flight {clearance.flight_id} has ended")
         if flight is None:
             unknown = PlannedFlight.unknown(clearance.flight_id)
             return await self._failed(
@@ -149,7 +151,7 @@ class Dispatcher:
                 steps=clearance.steps,
             )
         if why := self._state.cancelled(flight):
-            return self._skip(flight, why)
+            return self._skip(flight.flight_id, why)
         endpoint = await self._endpoint_of(flight.cluster_id)
         if endpoint is None:
             return await self._failed(
@@ -179,23 +181,24 @@ class Dispatcher:
     async def _cancel(self, event: EventRecord) -> str:
         """Navigator ended the flight: stop it on the data plane at its next step boundary."""
         await self._view.sync()
-        flight = self._state.planned.get(str(event.payload["flight_id"]))
-        endpoint = self._state.endpoints.get(flight.cluster_id) if flight else None
-        if flight is None or endpoint is None:
+        flight_id = str(event.payload["flight_id"])
+        cluster_id = self._state.cluster_of(flight_id)
+        endpoint = self._state.endpoints.get(cluster_id) if cluster_id else None
+        if endpoint is None:
             return "NONE"
         reason = str(event.payload.get("reason") or event.event_type)
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 await self._client.cancel_flight(
-                    endpoint, flight.flight_id, reason, self.policy.call_deadline_s
+                    endpoint, flight_id, reason, self.policy.call_deadline_s
                 )
-                self.cancelled.append(flight.flight_id)
+                self.cancelled.append(flight_id)
                 return self._outcome("CANCELLED", attempt)
             except DispatchError as error:
                 if error.code == "NOT_FOUND":
                     return self._outcome("NOT_FOUND", attempt)  # never started: nothing to stop
                 if not is_transient(error.code) or attempt == self.policy.max_attempts:
-                    log.warning("CancelFlight %s: %s", flight.flight_id, error)
+                    log.warning("CancelFlight %s: %s", flight_id, error)
                     return self._outcome(error.code, attempt)
                 await self._sleep(self._backoff.delay(attempt - 1))
         raise AssertionError("unreachable: the last attempt returns")
@@ -227,7 +230,7 @@ class Dispatcher:
                 await self._sleep(self._backoff.delay(attempt - 1))
                 await self._view.sync()
                 if why := self._state.cancelled(flight):
-                    return self._skip(flight, why)
+                    return self._skip(flight.flight_id, why)
                 continue
             await self._outcomes.publish(
                 self._event(
@@ -251,9 +254,9 @@ class Dispatcher:
             await self._view.sync()
         return endpoint
 
-    def _skip(self, flight: PlannedFlight, why: str) -> str:
-        self.skipped.append(flight.flight_id)
-        log.info("not dispatching %s: %s", flight.flight_id, why)
+    def _skip(self, flight_id: str, why: str) -> str:
+        self.skipped.append(flight_id)
+        log.info("not dispatching %s: %s", flight_id, why)
         return self._outcome("SKIPPED")
 
     async def _failed(

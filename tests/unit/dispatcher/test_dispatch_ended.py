@@ -1,0 +1,85 @@
+"""Decisions about a flight the Navigator has ended, with its plan already dropped.
+
+The state keeps live flights only; an ended flight's clearance read again is skipped
+(not reported as an unknown flight) and its cancellation still reaches its cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jetbridge.common.events.envelope import EventRecord, new_event
+from jetbridge.dispatcher.domain.model import Clearance, DispatchState, Endpoint, PlannedFlight
+from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
+
+from .test_model import PAYLOAD
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
+        self.calls.append(("start", endpoint.address, flight.flight_id))
+        return True
+
+    async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
+        self.calls.append(("clear", endpoint.address, clearance.flight_id))
+        return True
+
+    async def cancel_flight(
+        self,
+        endpoint: Endpoint,
+        flight_id: str,
+        reason: str,
+        timeout: float,  # noqa: ASYNC109
+    ) -> None:
+        self.calls.append(("cancel", endpoint.address, flight_id))
+
+
+class NoView:
+    async def sync(self) -> None:
+        return None
+
+
+class Published:
+    def __init__(self) -> None:
+        self.events: list[EventRecord] = []
+
+    async def publish(self, event: EventRecord) -> None:
+        self.events.append(event)
+
+
+def decision(event_type: str, payload: dict[str, Any]) -> EventRecord:
+    return new_event(
+        event_type,
+        payload,
+        aggregate_type="Flight",
+        aggregate_id=str(payload["flight_id"]),
+        producer="navigator",
+        schema_version=1,
+    )
+
+
+def ended_world() -> tuple[Dispatcher, RecordingClient, Published, DispatchState]:
+    state = DispatchState()
+    state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})
+    state.apply("FlightPlanned", PAYLOAD)
+    state.apply("FlightFailed", {"flight_id": "f"})
+    client, published = RecordingClient(), Published()
+    return Dispatcher(client, state, NoView(), published), client, published, state
+
+
+async def test_a_clearance_of_an_ended_flight_is_skipped_not_reported_unknown() -> None:
+    dispatcher, client, published, state = ended_world()
+    assert "f" not in state.planned
+    clearance = {"flight_id": "f", "steps": ["DELETE_DEPLOYMENT"], "cleared_at": 1}
+    await dispatcher.handle(decision("FlightStepsCleared", clearance))
+    assert (client.calls, published.events, dispatcher.skipped) == ([], [], ["f"])
+
+
+async def test_the_cancellation_of_an_ended_flight_still_reaches_its_cluster() -> None:
+    dispatcher, client, _, _ = ended_world()
+    await dispatcher.handle(decision("FlightFailed", {"flight_id": "f", "reason": "boom"}))
+    assert client.calls == [("cancel", "h:1", "f")]
+    assert dispatcher.cancelled == ["f"]
