@@ -18,11 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jetbridge.pilot.domain.reports import start_of, step_of
-
-SUCCESS_EVENTS = frozenset(
-    {"FlightStepSucceeded", "DrainCompleted", "DrainTimedOut", "FencingCompleted"}
-)
+from jetbridge.pilot.domain.reports import SUCCESSES, start_of, step_of
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ def tally(events: Iterable[FlightEvent], shown: int = 20) -> dict[str, Any]:
             token[fid] = int(e.payload["fencing_token"])
         if (start := start_of(e.event_type, e.payload)) is not None:
             starts[(fid, *start)].append(token.get(fid, -1))
-        if e.event_type in SUCCESS_EVENTS:
+        if e.event_type in SUCCESSES:
             succeeded[(fid, step_of(e.event_type, e.payload) or "?")] += 1
     doubles = sorted(f"{f}/{s}: {n} successes" for (f, s), n in succeeded.items() if n > 1)
     reruns = []

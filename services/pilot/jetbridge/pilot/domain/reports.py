@@ -166,7 +166,9 @@ _IMPLIED_STEP = {
     "DrainTimedOut": "DRAIN_TASKS",
     "FencingCompleted": "FENCE_DATABASE",
 }
-_OUTCOMES = frozenset({"FlightStepSucceeded", "FlightStepFailed", *_IMPLIED_STEP})
+# The report types that say an attempt succeeded (a drain that timed out still ended).
+SUCCESSES = frozenset({"FlightStepSucceeded", *_IMPLIED_STEP})
+_OUTCOMES = frozenset({"FlightStepFailed", *SUCCESSES})
 
 
 def step_of(event_type: str, payload: Mapping[str, Any]) -> str | None:
