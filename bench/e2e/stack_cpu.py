@@ -97,16 +97,22 @@ class StackCpuMeter:
             "postgres15": _pid_from(state_dir / "postgres15" / "data" / "postmaster.pid"),
             "kafka": _pid_from(state_dir / "run" / "kafka.pid"),
         }
+        # (daemon, pid): both clusters' etcd, apiserver, ... by their pid files' names
         self.kube = [
-            pid
+            (path.stem, pid)
             for path in sorted((state_dir / "kube").glob("*/run/*.pid"))
             if (pid := _pid_from(path)) is not None
         ]
 
     def sample(self) -> dict[str, float]:
+        """Cumulative CPU-seconds: each server, ``kube`` (all cluster daemons) and
+        ``kube/<daemon>`` (that daemon summed over both clusters), and the machine."""
         found = {name: tree_cpu_s(pid) for name, pid in self.pids.items() if pid is not None}
-        kube = sum(tree_cpu_s(pid) for pid in self.kube)
-        return found | {"kube": kube, "machine": machine_busy_s()}
+        daemons: dict[str, float] = {}
+        for daemon, pid in self.kube:
+            daemons[f"kube/{daemon}"] = daemons.get(f"kube/{daemon}", 0.0) + tree_cpu_s(pid)
+        kube = sum(daemons.values())
+        return found | {"kube": kube} | daemons | {"machine": machine_busy_s()}
 
     @staticmethod
     def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
