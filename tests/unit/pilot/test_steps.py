@@ -182,6 +182,23 @@ async def test_a_drain_that_times_out_reports_what_still_ran() -> None:
     assert isinstance(idle, Drained) and not idle.timed_out and idle.waited_seconds < 1
 
 
+async def test_a_drain_timeout_of_zero_waits_for_nothing() -> None:
+    """0 is a timeout the API accepts: stop scheduling, look once, scale down (the
+    spec's "waits ... up to a configured timeout"), not the 600 s default."""
+    cluster = InMemoryCluster("east")
+    await run(cluster, "CREATE_NAMESPACE", side=Side.SOURCE)
+    await run(cluster, "UPSERT_DEPLOYMENT", side=Side.SOURCE)
+    busy = FakeTasks({"running": 4})
+    drained = await run(
+        cluster, "DRAIN_TASKS", side=Side.SOURCE, tasks=busy, seconds=3.0, drain_timeout_seconds=0
+    )
+    assert isinstance(drained, Drained)
+    assert drained.timed_out and drained.still_running == 4
+    assert drained.waited_seconds < 0.5  # not until the attempt's deadline (3 s)
+    workers = [o for k, o in cluster.objects().items() if k.startswith("Deployment/")]
+    assert {o["spec"]["replicas"] for o in workers} == {0}
+
+
 async def test_cluster_outages_are_transient_and_refusals_permanent() -> None:
     cluster = InMemoryCluster("west")
     cluster.fail_next = 1

@@ -19,7 +19,10 @@ DEFAULT_DRAIN_TIMEOUT_S = 600
 
 async def drain_tasks(ctx: StepContext) -> Drained:
     clock = ctx.ports.clock
-    timeout = float(ctx.params.get("drain_timeout_seconds") or DEFAULT_DRAIN_TIMEOUT_S)
+    # 0 is a timeout (look once, then scale down), not "unset": every StartFlight
+    # carries the request's value; only a flight row without the key takes the default.
+    configured = ctx.params.get("drain_timeout_seconds")
+    timeout = float(DEFAULT_DRAIN_TIMEOUT_S if configured is None else configured)
     started = clock.monotonic()
     # Leave time before the attempt's deadline to scale down and report.
     until = min(started + timeout, ctx.deadline - 2 * ctx.config.poll_interval_s)
