@@ -62,6 +62,8 @@ REGISTRY = "registry.jetbridge.local"
 # Mission states of a read model that has not caught up with the request's end yet.
 LIVE = frozenset({"CREATED", "RUNNING"})
 SOURCE, DEST = CLUSTERS
+# Each cluster's login role of every Deployment (the Pilot's side; the agent reports it).
+DATABASE_SIDES = {SOURCE: "A", DEST: "B"}
 PROVISION_STEPS = (
     "CREATE_NAMESPACE",
     "APPLY_EXTERNAL_SECRETS",
@@ -230,7 +232,7 @@ class Demo:
             },
         )
         phase("data planes: an agent (gRPC, mTLS) and a pilot per cluster")
-        for c, side in ((SOURCE, "A"), (DEST, "B")):
+        for c, side in DATABASE_SIDES.items():
             self.start_agent(c)
             self.procs.start(
                 f"pilot-{c}",
@@ -268,6 +270,7 @@ class Demo:
             "JETBRIDGE_AGENT_FLIGHTDECK_DSN": self.dbs.flightdecks[cluster],
             "JETBRIDGE_AGENT_TLS_DIR": self.tls_dir,
             "JETBRIDGE_AGENT_FACTS_FILE": str(self.state / f"facts-{cluster}.json"),
+            "JETBRIDGE_AGENT_DATABASE_SIDE": DATABASE_SIDES[cluster],
         }
         name = f"agent-{cluster}"
         if name in self.procs.services:

@@ -50,6 +50,7 @@ def sample_facts(**changes: object) -> ClusterFacts:
         failover_enabled_at_ms=1_700_000_000_000,
         log_sink_configured=True,
         database_endpoint_status="PRIMARY",
+        database_side="A",
     )
     from dataclasses import replace  # noqa: PLC0415
 

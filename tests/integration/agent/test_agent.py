@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -180,8 +181,15 @@ async def test_link_streams_heartbeats_with_facts(postgres_dsn: str, tmp_path: P
     assert facts.plane_mode == pb2.PLANE_MODE_DATA
     assert facts.cluster_secret_store.authenticated and facts.failover_enabled
     assert facts.external_secret_manager_name == "aws-secrets-manager"
+    assert facts.database_side == "A"
     gaps = [(b.sent_at - a.sent_at) for a, b in itertools.pairwise(beats[1:])]
     assert all(20 <= gap <= 200 for gap in gaps), gaps
+
+
+async def _no_control() -> AsyncIterator[pb2.ControlMessage]:
+    """A Link caller that sends nothing (the stream stays open while it waits)."""
+    await asyncio.Event().wait()
+    yield pb2.ControlMessage()  # pragma: no cover - never reached
 
 
 async def test_agent_process_entry_point_serves_start_flight(
@@ -197,6 +205,7 @@ async def test_agent_process_entry_point_serves_start_flight(
             "JETBRIDGE_AGENT_LISTEN": f"127.0.0.1:{port}",
             "JETBRIDGE_AGENT_FLIGHTDECK_DSN": dsn,
             "JETBRIDGE_AGENT_TLS_DIR": str(tls.root),
+            "JETBRIDGE_AGENT_DATABASE_SIDE": "b",  # the Pilot's side, reported in the facts
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "jetbridge.agent", env=env
@@ -210,6 +219,12 @@ async def test_agent_process_entry_point_serves_start_flight(
                     _start_request("f-proc"), timeout=20, wait_for_ready=True
                 )
                 assert response.created
+                link = stub.Link(_no_control())
+                async for message in link:
+                    if message.WhichOneof("body") == "heartbeat":
+                        assert message.heartbeat.facts.database_side == "B"
+                        break
+                link.cancel()
         finally:
             process.terminate()
             assert await asyncio.wait_for(process.wait(), 10) == 0

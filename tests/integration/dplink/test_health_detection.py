@@ -82,3 +82,4 @@ async def test_stop_and_restart_an_agent(
     assert [e.payload["failover_enabled"] for e in facts_events] == [True, False]
     assert facts_events[0].payload["facts_digest"] != facts_events[1].payload["facts_digest"]
     assert facts_events[0].payload["external_secret_manager_name"] == "aws-secrets-manager"
+    assert facts_events[0].payload["database_side"] == "A"  # agent -> DP-Link -> the log

@@ -23,6 +23,7 @@ def cluster_events(
     log_sink: bool = True,
     db: DatabaseEndpointStatus = DatabaseEndpointStatus.PRIMARY,
     deployment_ids: list[str] | None = None,
+    database_side: str | None = None,
 ) -> list[ev.DomainEvent]:
     """A registered cluster with a full facts snapshot and a health transition."""
     out: list[ev.DomainEvent] = [
@@ -44,6 +45,7 @@ def cluster_events(
             log_sink=log_sink,
             db=db,
             deployment_ids=deployment_ids or [],
+            database_side=database_side,
         ),
     ]
     if health is not Health.UNKNOWN:
@@ -68,6 +70,7 @@ def facts(
     log_sink: bool = True,
     db: DatabaseEndpointStatus = DatabaseEndpointStatus.PRIMARY,
     deployment_ids: list[str] | None = None,
+    database_side: str | None = None,
 ) -> ev.ClusterFactsChanged:
     return ev.ClusterFactsChanged(
         cluster_id=cluster_id,
@@ -81,6 +84,7 @@ def facts(
         log_sink_configured=log_sink,
         database_endpoint_status=db.value,
         deployment_ids=deployment_ids or [],
+        database_side=database_side,
     )
 
 

@@ -39,6 +39,7 @@ class Side:
     store_valid: bool = True
     store_authenticated: bool = True
     plane: PlaneMode = PlaneMode.DATA
+    database_side: str | None = None  # None: src reports A, every other cluster B
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def build(s: Scenario) -> Fleet:
                 store_valid=side.store_valid,
                 store_authenticated=side.store_authenticated,
                 plane_mode=side.plane,
+                database_side=side.database_side or ("A" if cid == "src" else "B"),
             )
     for i, (source, dest) in enumerate(s.active):
         events.append(
@@ -88,6 +90,7 @@ class Rule:
     breaker: Breaker
     expected: tuple[tuple[Code, str], ...]
     masks_side: bool = False
+    needs_source: bool = False  # a comparison with the source: masked with it
 
 
 def src(**kw: object) -> Breaker:
@@ -254,6 +257,14 @@ RULES = [
         dst(plane=PlaneMode.UNIFIED),
         ((C.UNIFIED_PLANE_MODE, "dst"),),
     ),
+    Rule(
+        "destination on the source's database side",
+        "dst",
+        "dst.side",
+        dst(database_side="A"),
+        ((C.DATABASE_SIDE_SHARED, "dst"),),
+        needs_source=True,
+    ),
 ]
 
 
@@ -261,6 +272,8 @@ def expected(rules: tuple[Rule, ...]) -> set[tuple[Code, str]]:
     masked = {r.side for r in rules if r.masks_side}
     out: set[tuple[Code, str]] = set()
     for r in rules:
+        if r.needs_source and "src" in masked:
+            continue
         if r.masks_side or r.side not in masked:
             out |= set(r.expected)
     if "src" in masked and any(r.name == "same cluster" for r in rules):
@@ -364,3 +377,21 @@ def test_an_unreachable_source_is_not_a_blocker() -> None:
     fleet = build(Scenario(src=Side(health=Health.UNREACHABLE)))
     # An unreachable source can still fail over (Forced exists for exactly that).
     assert request_blockers("src", "dst", fleet.clusters, fleet.requests.values()) == []
+
+
+def test_a_destination_sharing_the_sources_database_side_is_greyed_out() -> None:
+    """Fencing grants the destination's login role and revokes the other: on one side
+    both clusters hold the same role, and the fence would cut the source off nothing."""
+    fleet = build(Scenario())
+    fleet.apply_all(cluster_events("z", database_side="A"))
+    fleet.apply_all(cluster_events("old"))  # an agent that does not report a side
+    options = destination_options("src", fleet.clusters, fleet.requests.values())
+    (shared,) = options["z"]
+    assert shared.code is C.DATABASE_SIDE_SHARED and "side A" in shared.message
+    assert options["old"] == [] and options["dst"] == []
+    assert valid_destinations("src", fleet.clusters, fleet.requests.values()) == [
+        "dst",
+        "old",
+        "x",
+        "y",
+    ]

@@ -20,6 +20,10 @@
   value: {{ .Values.agent.heartbeatIntervalS | quote }}
 - name: JETBRIDGE_AGENT_LOG_LEVEL
   value: {{ .Values.agent.logLevel | quote }}
+{{- /* The Pilot's side, reported in the facts: the control plane refuses a failover
+       between two clusters on one side (fencing would cut nobody off). */}}
+- name: JETBRIDGE_AGENT_DATABASE_SIDE
+  value: {{ .Values.pilot.database.side | upper | quote }}
 {{- if .Values.agent.facts }}
 - name: JETBRIDGE_AGENT_FACTS_FILE
   value: /etc/jetbridge/facts/facts.json

@@ -121,6 +121,7 @@ def heartbeat_to_proto(beat: Beat) -> Any:
         database_endpoint_status=_enum(
             pb2.DatabaseEndpointStatus, "DATABASE_ENDPOINT_STATUS_", f.database_endpoint_status
         ),
+        database_side=f.database_side,
     )
     return pb2.DataPlaneMessage(
         heartbeat=pb2.Heartbeat(

@@ -38,6 +38,8 @@ class ClusterFacts:
     deployments: tuple[DeploymentFact, ...] = ()
     log_sink_configured: bool = False
     database_endpoint_status: str = "UNKNOWN"  # PRIMARY, READ_ONLY_REPLICA, UNREACHABLE
+    # "A" or "B": the login role of each Deployment this cluster's Pilot uses; "" unknown.
+    database_side: str = ""
 
 
 @dataclass(frozen=True, slots=True)

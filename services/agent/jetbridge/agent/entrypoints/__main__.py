@@ -26,6 +26,8 @@ async def run(settings: AgentSettings) -> None:
         if settings.facts_file
         else StaticFactsSource()
     )
+    if settings.database_side:  # one Helm value feeds this and the Pilot's side
+        facts.update(database_side=settings.database_side.upper())
     servicer = DataPlaneServicer(
         settings.cluster_id,
         FlightService(flightdeck),

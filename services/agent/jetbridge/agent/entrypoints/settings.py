@@ -21,4 +21,10 @@ class AgentSettings(BaseSettings):
     )
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     facts_file: Path | None = Field(default=None, description="JSON facts for the static source")
+    database_side: str | None = Field(
+        default=None,
+        pattern="^[ABab]$",
+        description="The cluster's database side (the Pilot's JETBRIDGE_PILOT_DATABASE_SIDE), "
+        "reported in the facts; overrides the facts file's",
+    )
     log_level: str = "INFO"

@@ -52,6 +52,7 @@ def facts_payload(heartbeat: Any) -> dict[str, Any]:
         "cluster_secret_store_message": store.message,
         "failover_enabled": facts.failover_enabled,
         "failover_enabled_at": facts.failover_enabled_at or None,
+        "database_side": facts.database_side or None,
         "deployments": [
             {
                 "deployment_id": d.id,

@@ -67,6 +67,8 @@ class Cluster(Aggregate):
         self.log_sink_configured = False
         self.database_endpoint_status = DatabaseEndpointStatus.UNKNOWN
         self.deployment_ids: tuple[str, ...] = ()
+        # Which login role of each Deployment the cluster's Pilot uses (None: unknown).
+        self.database_side: str | None = None
 
     @property
     def cluster_id(self) -> str:
@@ -146,3 +148,4 @@ class Cluster(Aggregate):
         self.log_sink_configured = event.log_sink_configured
         self.database_endpoint_status = db_status
         self.deployment_ids = tuple(event.deployment_ids)
+        self.database_side = event.database_side

@@ -7,8 +7,11 @@ The spec's rules, each with its stable code:
   failover already in progress on it.
 - Destination (dropdown): not the source; registered; HEALTHY; no pending failover
   targeting it; and the secrets/plane prerequisites, which must hold on both clusters.
-- One addition for the one-writer rule: a destination that is itself the source of a
-  running failover is refused (DESTINATION_FAILOVER_IN_PROGRESS).
+- Two additions for the one-writer rule: a destination that is itself the source of a
+  running failover is refused (DESTINATION_FAILOVER_IN_PROGRESS), and so is one whose
+  Pilot uses the same login role side as the source's (DATABASE_SIDE_SHARED): the
+  fence would grant the role the source already holds and cut nobody off. A cluster
+  that does not report its side (an older agent) is not checked.
 Warnings never block; they are recorded in FailoverRequested.
 """
 
@@ -89,6 +92,10 @@ def destination_blockers(
     if draining:
         out.append(finding(Code.DESTINATION_FAILOVER_IN_PROGRESS, destination_id, draining[0].id))
     out += _prerequisites(dest, Code.DESTINATION_EXTERNAL_SECRETS_DISABLED)
+    source = clusters.get(source_id)
+    side = source.database_side if source is not None else None
+    if side is not None and side == dest.database_side:
+        out.append(finding(Code.DATABASE_SIDE_SHARED, destination_id, f"side {side}"))
     return out
 
 

@@ -27,6 +27,7 @@ class Code(StrEnum):
     DESTINATION_FAILOVER_IN_PROGRESS = "DESTINATION_FAILOVER_IN_PROGRESS"
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
+    DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
     # One Deployment.
     DEPLOYMENT_UNKNOWN = "DEPLOYMENT_UNKNOWN"
@@ -73,6 +74,9 @@ MESSAGES: dict[Code, str] = {
     Code.SAME_SOURCE_AND_DESTINATION: "Source and destination are the same cluster ({s}).",
     Code.SOURCE_FAILOVER_IN_PROGRESS: "Failover {detail} is already in progress on "
     "source cluster {s}.",
+    Code.DATABASE_SIDE_SHARED: "Destination cluster {s} uses the same database login "
+    "role side as the source ({detail}): fencing could not cut the source off. Give each "
+    "cluster its own side (pilot.database.side A or B).",
     Code.INELIGIBLE_DEPLOYMENTS: "{detail} Deployment(s) on {s} cannot fail over; "
     "exclude them explicitly to proceed without them.",
     Code.DEPLOYMENT_UNKNOWN: "Deployment {s} is reported by the cluster but unknown to "

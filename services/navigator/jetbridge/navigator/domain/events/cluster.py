@@ -40,6 +40,7 @@ class ClusterFactsChanged(ClusterEvent):
     log_sink_configured: bool
     database_endpoint_status: str
     deployment_ids: list[str] = field(default_factory=list)
+    database_side: str | None = None  # "A" | "B": the Pilot's login role side
 
 
 @dataclass(frozen=True, kw_only=True)
