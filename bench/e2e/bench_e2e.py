@@ -55,6 +55,8 @@ import kubestack  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from executions import FlightEvent, tally  # noqa: E402
+from kube_requests import delta as requests_delta  # noqa: E402
+from kube_requests import requests_by_verb  # noqa: E402
 from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
@@ -213,7 +215,14 @@ class E2EBench(Demo):
             )
         self.procs = BenchProcesses(ROOT / ".state" / "logs" / "e2e", self.tag, extra)
         self.cpu = CpuMeter()
-        self.stack_cpu = StackCpuMeter(Path(env.get("JETBRIDGE_STATE_DIR") or ROOT / ".state"))
+        state_dir = Path(env.get("JETBRIDGE_STATE_DIR") or ROOT / ".state")
+        self.stack_cpu = StackCpuMeter(state_dir)
+        # The API servers' request counters, read around a real-cluster failover.
+        self.kubeconfigs = (
+            {p.parent.name: p for p in sorted((state_dir / "kube").glob("*/kubeconfig"))}
+            if config.adapter == "kubernetes"
+            else {}
+        )
         self.profiler = (
             Profiler(Path(args.profile) / config.name, gil_only=args.profile_gil)
             if args.profile
@@ -258,6 +267,7 @@ class E2EBench(Demo):
         if self.profiler:
             self.profiler.start(self.procs)
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
+        served0 = {name: requests_by_verb(path) for name, path in self.kubeconfigs.items()}
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -289,10 +299,15 @@ class E2EBench(Demo):
         wall = time.monotonic() - t0
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
+        served = {
+            name: requests_delta(served0[name], requests_by_verb(path))
+            for name, path in self.kubeconfigs.items()
+        }
         detail = await self.api("GET", f"/api/v1/failovers/{request_id}")
         detail["wall_s"] = wall
         detail["_cpu"] = {n: round(cpu1.get(n, 0.0) - cpu0.get(n, 0.0), 2) for n in cpu1}
         detail["_stack_cpu"] = StackCpuMeter.delta(stack0, stack1)
+        detail["_kube_requests"] = served
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
         if self.profiler:
             detail["_profile"] = self.profiler.stop()
@@ -436,6 +451,8 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             # PostgreSQL 15 and Kafka during the failover, and the machine's busy CPU
             # (everything, the kernel included): see stack_cpu.py
             "cpu_s_stack": detail["_stack_cpu"],
+            # per cluster, "VERB resource": requests its API server served (kube_requests.py)
+            "kube_requests": detail["_kube_requests"],
             "missions": mission_spread(detail, detail["requested_at"]),
         }
         if "_profile" in detail:
