@@ -271,6 +271,10 @@ class Demo:
             "JETBRIDGE_AGENT_TLS_DIR": self.tls_dir,
             "JETBRIDGE_AGENT_FACTS_FILE": str(self.state / f"facts-{cluster}.json"),
             "JETBRIDGE_AGENT_DATABASE_SIDE": DATABASE_SIDES[cluster],
+            # The store's status as the cluster shows it, read every 10 s (the facts
+            # file's is only what it was when the file was written).
+            "JETBRIDGE_AGENT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
+            "JETBRIDGE_AGENT_KUBECONFIG": str(self.kubeconfigs[cluster]),
         }
         name = f"agent-{cluster}"
         if name in self.procs.services:

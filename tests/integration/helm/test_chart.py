@@ -376,17 +376,41 @@ def rules_of(role: Obj) -> dict[tuple[str, str], set[str]]:
 
 def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     objs = render(helm, DATA)
-    (role,) = by_kind(objs, "ClusterRole").values()
-    assert rules_of(role) == PILOT_RULES
+    roles = by_kind(objs, "ClusterRole")
+    assert set(roles) == {f"jetbridge-{RELEASE}-pilot", f"jetbridge-{RELEASE}-agent"}
+    assert rules_of(roles[f"jetbridge-{RELEASE}-pilot"]) == PILOT_RULES
+    # the agent: a GET of the one store it observes (agent.observeSecretStore)
+    (agent_rule,) = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
+    assert agent_rule == {
+        "apiGroups": ["external-secrets.io"],
+        "resources": ["clustersecretstores"],
+        "resourceNames": ["jetbridge-secrets"],
+        "verbs": ["get"],
+    }
     assert not by_kind(objs, "Role")
-    (binding,) = by_kind(objs, "ClusterRoleBinding").values()
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": f"{RELEASE}-pilot", "namespace": "jetbridge"}
-    ]
+    bindings = by_kind(objs, "ClusterRoleBinding")
+    for svc in ("pilot", "agent"):
+        binding = bindings[f"jetbridge-{RELEASE}-{svc}"]
+        assert binding["roleRef"]["name"] == f"jetbridge-{RELEASE}-{svc}"
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": f"{RELEASE}-{svc}", "namespace": "jetbridge"}
+        ]
     accounts = by_kind(objs, "ServiceAccount")
     assert accounts[f"{RELEASE}-pilot"]["automountServiceAccountToken"] is True
-    assert accounts[f"{RELEASE}-agent"]["automountServiceAccountToken"] is False
+    assert accounts[f"{RELEASE}-agent"]["automountServiceAccountToken"] is True
+    blind = render(helm, DATA, "--set", "agent.observeSecretStore=false")
+    assert set(by_kind(blind, "ClusterRole")) == {f"jetbridge-{RELEASE}-pilot"}
+    assert (
+        by_kind(blind, "ServiceAccount")[f"{RELEASE}-agent"]["automountServiceAccountToken"]
+        is False
+    )
+    blind_agent = next(
+        d
+        for d in by_kind(blind, "Deployment").values()
+        if d["metadata"]["name"] == f"{RELEASE}-agent"
+    )
+    blind_env = {e["name"] for e in blind_agent["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "JETBRIDGE_AGENT_SECRET_STORE" not in blind_env
     control = render(helm, CONTROL)
     assert not by_kind(control, "ClusterRole") and not by_kind(control, "Role")
     assert all(
@@ -402,15 +426,15 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
         == "/var/run/secrets/kubernetes.io/serviceaccount/token"
     )
     all_on = rules_of(
-        next(
-            iter(by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "ClusterRole").values())
-        )
+        by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "ClusterRole")[
+            f"jetbridge-{RELEASE}-pilot"
+        ]
     )
     assert all_on == PILOT_RULES | {
         ("external-secrets.io", "clustersecretstores"): {"get", "list", "watch"}
     }
     off = render(helm, DATA, "--set", "pilot.rbac.create=false")
-    assert not by_kind(off, "ClusterRole") and not by_kind(off, "ClusterRoleBinding")
+    assert set(by_kind(off, "ClusterRole")) == {f"jetbridge-{RELEASE}-agent"}
 
 
 def egress_ports(policy: Obj) -> list[set[int]]:
@@ -448,6 +472,8 @@ def test_network_policies_default_deny_plus_one_per_service(helm: Path, chart: P
             {9092},
             {443, 6443},
         ]
+        # Flightdeck, and the API server for the ClusterSecretStore it observes
+        assert egress_ports(policies[f"{RELEASE}-agent"]) == [{53}, {5432, 3306}, {443, 6443}]
     off = render(helm, chart, "--set", "networkPolicy.enabled=false")
     assert not by_kind(off, "NetworkPolicy")
 
@@ -643,6 +669,60 @@ def write_token_kubeconfig(admin: client.ApiClient, ns: str, sa: str, path: Path
     return path
 
 
+def rbac_objects(helm: Path, namespace: str, svc: str) -> list[Obj]:
+    """One service's ServiceAccount, ClusterRole and binding as the chart renders them."""
+    return [
+        o
+        for o in render(helm, DATA, namespace=namespace)
+        if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+        and o["metadata"]["name"].endswith(f"{RELEASE}-{svc}")
+    ]
+
+
+async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
+    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
+) -> None:
+    """The agent's ServiceAccount may GET the one ClusterSecretStore the chart names
+    (pilot.secretStore, the local clusters' real one) and nothing else."""
+    from jetbridge.agent.adapters.secret_store_kube import (  # noqa: PLC0415
+        KubeSecretStoreReader,
+    )
+
+    ns = throwaway_namespace
+    dyn = dynamic.DynamicClient(kube_api)
+    objs = rbac_objects(helm, ns, "agent")
+    assert sorted(o["kind"] for o in objs) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+    ]
+    made = []
+    try:
+        for obj in objs:
+            res = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            res.create(body=obj, namespace=obj["metadata"].get("namespace"))
+            made.append((res, obj))
+        kubeconfig = write_token_kubeconfig(kube_api, ns, f"{RELEASE}-agent", tmp_path / "kc")
+        reader = KubeSecretStoreReader(kubeconfig)
+        deadline = time.monotonic() + 15
+        while True:  # the binding reaches the authorizer within a moment
+            try:
+                store = await reader.read("jetbridge-secrets")
+                break
+            except client.ApiException:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        assert store is not None and store["metadata"]["name"] == "jetbridge-secrets"
+        with pytest.raises(client.ApiException) as other:
+            await reader.read("some-other-store")
+        assert other.value.status == 403  # not 404: it may not even ask
+    finally:
+        for res, obj in reversed(made):
+            if obj["kind"] != "ServiceAccount":  # goes with the namespace
+                res.delete(name=obj["metadata"]["name"])
+
+
 async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
     helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
 ) -> None:
@@ -653,12 +733,7 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
 
     ns = throwaway_namespace
     dyn = dynamic.DynamicClient(kube_api)
-    objs = [
-        o
-        for o in render(helm, DATA, namespace=ns)
-        if o["kind"] in ("ClusterRole", "ClusterRoleBinding")
-        or (o["kind"] == "ServiceAccount" and o["metadata"]["name"] == f"{RELEASE}-pilot")
-    ]
+    objs = rbac_objects(helm, ns, "pilot")
     assert len(objs) == 3
     made = []
     target = f"{ns}-airflow"

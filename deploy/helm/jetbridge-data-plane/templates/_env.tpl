@@ -24,6 +24,10 @@
        between two clusters on one side (fencing would cut nobody off). */}}
 - name: JETBRIDGE_AGENT_DATABASE_SIDE
   value: {{ .Values.pilot.database.side | upper | quote }}
+{{- if .Values.agent.observeSecretStore }}
+- name: JETBRIDGE_AGENT_SECRET_STORE
+  value: {{ .Values.pilot.secretStore | quote }}
+{{- end }}
 {{- if .Values.agent.facts }}
 - name: JETBRIDGE_AGENT_FACTS_FILE
   value: /etc/jetbridge/facts/facts.json

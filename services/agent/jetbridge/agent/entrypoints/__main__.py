@@ -9,8 +9,11 @@ import signal
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
 from jetbridge.agent.adapters.metrics import sample_queue_depth
+from jetbridge.agent.adapters.secret_store_kube import KubeSecretStoreReader
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
+from jetbridge.agent.service_layer.observed_facts import ObservedFactsSource
+from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common import runtime
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
@@ -28,10 +31,18 @@ async def run(settings: AgentSettings) -> None:
     )
     if settings.database_side:  # one Helm value feeds this and the Pilot's side
         facts.update(database_side=settings.database_side.upper())
+    observed: ObservedFactsSource | None = None
+    if settings.secret_store:
+        reader = KubeSecretStoreReader(settings.kubeconfig)
+        observed = ObservedFactsSource(
+            facts, reader, settings.secret_store, refresh_s=settings.secret_store_refresh_s
+        )
+        await observed.start()
+    source: FactsSource = observed or facts
     servicer = DataPlaneServicer(
         settings.cluster_id,
         FlightService(flightdeck),
-        facts,
+        source,
         heartbeat_interval=settings.heartbeat_interval_s,
     )
     server = AgentServer(
@@ -51,6 +62,8 @@ async def run(settings: AgentSettings) -> None:
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
+        if observed is not None:
+            await observed.stop()
         await server.stop(grace=2.0)
         await flightdeck.close()
 

@@ -27,4 +27,11 @@ class AgentSettings(BaseSettings):
         description="The cluster's database side (the Pilot's JETBRIDGE_PILOT_DATABASE_SIDE), "
         "reported in the facts; overrides the facts file's",
     )
+    # The ClusterSecretStore observed for the eligibility facts (the Pilot's
+    # JETBRIDGE_PILOT_SECRET_STORE). Unset: the facts file's store status is reported.
+    secret_store: str | None = Field(default=None, description="ClusterSecretStore to observe")
+    kubeconfig: Path | None = Field(
+        default=None, description="this cluster's kubeconfig; unset: the pod's ServiceAccount"
+    )
+    secret_store_refresh_s: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"

@@ -1,0 +1,49 @@
+"""What a ClusterSecretStore object says about the store: valid? authenticated?
+
+The eligibility rule wants "a valid, authenticated ClusterSecretStore". External
+Secrets reports both through one condition, ``status.conditions[type=Ready]``:
+
+- no object: neither (the store does not exist);
+- Ready=False, reason ``InvalidProviderConfig``: the spec is wrong (not valid);
+- Ready=False for any other reason (ESO's ``ValidationFailed``: the provider refused
+  the credentials or could not be reached): valid, not authenticated;
+- Ready=True: both;
+- no Ready condition yet: ESO has not looked at it; neither, until it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jetbridge.agent.domain.facts import SecretStoreStatus
+
+INVALID_CONFIG = "InvalidProviderConfig"
+
+
+def _ready_condition(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    status = obj.get("status")
+    conditions = status.get("conditions") if isinstance(status, Mapping) else None
+    for cond in conditions if isinstance(conditions, list) else []:
+        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
+            return cond
+    return None
+
+
+def store_status(name: str, obj: Mapping[str, Any] | None) -> SecretStoreStatus:
+    """The store's status as the agent reports it, from the object (None: not found)."""
+    if obj is None:
+        return SecretStoreStatus(name, False, False, f"ClusterSecretStore {name} not found")
+    cond = _ready_condition(obj)
+    if cond is None:
+        return SecretStoreStatus(name, False, False, "no Ready condition yet")
+    message = str(cond.get("message") or cond.get("reason") or "")
+    if cond.get("status") == "True":
+        return SecretStoreStatus(name, True, True, message)
+    valid = cond.get("reason") != INVALID_CONFIG
+    return SecretStoreStatus(name, valid, False, message)
+
+
+def unreadable(name: str, error: str) -> SecretStoreStatus:
+    """The API server did not answer for too long: fail closed, say why."""
+    return SecretStoreStatus(name, False, False, f"cannot read ClusterSecretStore {name}: {error}")
