@@ -1,113 +1,166 @@
-"""The drain's ``task_instance`` counts on real PostgreSQL: one kept session per
-Deployment from the first count to ``release``, and a fresh one once it is lost."""
+"""The drain's ``task_instance`` counts, one contract for PostgreSQL and MariaDB: one
+kept session per Deployment from the first count to ``release``, a fresh one once the
+server ended it, and a permanent failure for a database that is not Airflow's."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
+import asyncmy
 import asyncpg
 import pytest
 
 from jetbridge.fencing.domain import DeploymentDatabases
-from jetbridge.pilot.adapters.database import PgTaskInstances
+from jetbridge.flightdeck.mysql import mysql_connect_kwargs
+from jetbridge.pilot.adapters.task_instances import (
+    MySQLTaskInstances,
+    PgTaskInstances,
+    TaskInstanceReader,
+    open_task_instances,
+)
 from jetbridge.pilot.domain.steps import StepFailure
 
 pytestmark = pytest.mark.integration
 PREFIX = "tidrain_"
+ROWS = [("a", "running"), ("b", "running"), ("c", "queued"), ("d", "success")]
+
+
+@dataclass
+class Server:
+    """One database server as the test drives it (superuser), whatever its dialect."""
+
+    dialect: str
+    dsn: str
+
+    async def run(self, sql: str, database: str | None = None) -> list[Any]:
+        if self.dialect == "postgres":
+            conn = await asyncpg.connect(self.dsn, database=database)
+            try:
+                return list(await conn.fetch(sql))
+            finally:
+                await conn.close()
+        args = mysql_connect_kwargs(self.dsn) | {"autocommit": True}
+        if database:
+            args["database"] = database
+        my = await asyncmy.connect(**args)
+        try:
+            async with my.cursor() as cur:
+                await cur.execute(sql)
+                return list(await cur.fetchall())
+        finally:
+            my.close()
+
+    async def sessions(self, database: str) -> list[int]:
+        """Ids of the sessions connected to ``database`` (not the caller's own)."""
+        if self.dialect == "postgres":
+            sql = f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}'"
+        else:
+            sql = f"SELECT id FROM information_schema.processlist WHERE db = '{database}'"
+        return [int(row[0]) for row in await self.run(sql)]
+
+    async def end_session(self, session: int) -> None:
+        if self.dialect == "postgres":
+            await self.run(f"SELECT pg_terminate_backend({session})")
+        else:
+            await self.run(f"KILL {session}")
+
+    async def until_no_sessions(self, database: str) -> None:
+        """A backend exits just after its client's goodbye or its end: wait for it."""
+        for _ in range(100):
+            if not await self.sessions(database):
+                return
+            await asyncio.sleep(0.02)
+        assert await self.sessions(database) == []
+
+    def reader(self) -> TaskInstanceReader:
+        return open_task_instances(self.dsn, prefix=PREFIX)
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def server(request: pytest.FixtureRequest) -> Server:
+    dsn = request.getfixturevalue("postgres_dsn" if request.param == "postgres" else "mysql_dsn")
+    return Server(request.param, dsn)
 
 
 @pytest.fixture
-async def metadata(postgres_dsn: str) -> AsyncIterator[tuple[str, str]]:
+async def metadata(server: Server) -> AsyncIterator[tuple[str, str]]:
     """A Deployment id and its metadata database, with three active task instances."""
     deployment = f"dep-{uuid.uuid4().hex[:8]}"
     name = DeploymentDatabases.named(deployment, prefix=PREFIX).epoch_database
-    admin = await asyncpg.connect(postgres_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    q = '"' if server.dialect == "postgres" else "`"
+    await server.run(f"CREATE DATABASE {q}{name}{q}")
     try:
-        db = await asyncpg.connect(postgres_dsn, database=name)
-        await db.execute(
-            "CREATE TABLE task_instance (task_id text, state text);"
-            "INSERT INTO task_instance VALUES ('a', 'running'), ('b', 'running'),"
-            " ('c', 'queued'), ('d', 'success')"
+        await server.run(
+            "CREATE TABLE task_instance (task_id varchar(50), state varchar(20))", name
         )
-        await db.close()
+        values = ", ".join(f"('{task}', '{state}')" for task, state in ROWS)
+        await server.run(f"INSERT INTO task_instance VALUES {values}", name)
         yield deployment, name
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        force = " WITH (FORCE)" if server.dialect == "postgres" else ""
+        await server.run(f"DROP DATABASE IF EXISTS {q}{name}{q}{force}")
 
 
-async def _sessions(server: str, database: str) -> list[asyncpg.Record]:
-    admin = await asyncpg.connect(server)
-    try:
-        return await admin.fetch(
-            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = $1", database
-        )
-    finally:
-        await admin.close()
-
-
-async def _until_no_sessions(server: str, database: str) -> None:
-    """A backend exits just after its client's goodbye or its termination: wait for it."""
-    for _ in range(100):
-        if not await _sessions(server, database):
-            return
-        await asyncio.sleep(0.02)
-    assert await _sessions(server, database) == []
+def test_the_reader_follows_the_dsn_scheme(server: Server) -> None:
+    expected = PgTaskInstances if server.dialect == "postgres" else MySQLTaskInstances
+    assert isinstance(server.reader(), expected)
 
 
 async def test_one_session_per_drain_released_at_its_end(
-    postgres_dsn: str, metadata: tuple[str, str]
+    server: Server, metadata: tuple[str, str]
 ) -> None:
     deployment, database = metadata
-    tasks = PgTaskInstances(postgres_dsn, prefix=PREFIX)
+    tasks = server.reader()
     try:
         for _ in range(3):
             assert await tasks.active(deployment) == {"running": 2, "queued": 1}
-        sessions = await _sessions(postgres_dsn, database)
-        assert len(sessions) == 1  # three counts, one login
+        assert len(await server.sessions(database)) == 1  # three counts, one login
+        await server.run("UPDATE task_instance SET state = 'success' WHERE task_id = 'a'", database)
+        assert await tasks.active(deployment) == {"running": 1, "queued": 1}  # not a snapshot
         await tasks.release(deployment)
-        await _until_no_sessions(postgres_dsn, database)
+        await server.until_no_sessions(database)
     finally:
         await tasks.close()
 
 
 async def test_a_session_the_server_ended_is_replaced_by_the_next_count(
-    postgres_dsn: str, metadata: tuple[str, str]
+    server: Server, metadata: tuple[str, str]
 ) -> None:
     deployment, database = metadata
-    tasks = PgTaskInstances(postgres_dsn, prefix=PREFIX)
+    tasks = server.reader()
     try:
         await tasks.active(deployment)
-        ((pid, _),) = await _sessions(postgres_dsn, database)
-        admin = await asyncpg.connect(postgres_dsn)
+        (session,) = await server.sessions(database)
+        await server.end_session(session)
+        await server.until_no_sessions(database)
         try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-        await _until_no_sessions(postgres_dsn, database)
-        # asyncpg has seen the server close it: the next count opens another session.
-        assert await tasks.active(deployment) == {"running": 2, "queued": 1}
-        ((new_pid, _),) = await _sessions(postgres_dsn, database)
-        assert new_pid != pid
+            counts = await tasks.active(deployment)
+        except asyncmy.errors.OperationalError:
+            # asyncpg sees the server close the session; asyncmy may learn of the KILL
+            # on its next read, which fails once (the drain polls again) and drops it.
+            assert server.dialect == "mysql"
+            counts = await tasks.active(deployment)
+        assert counts == {"running": 2, "queued": 1}
+        (new_session,) = await server.sessions(database)
+        assert new_session != session
     finally:
         await tasks.close()
 
 
 async def test_a_database_without_task_instance_is_a_permanent_failure(
-    postgres_dsn: str, metadata: tuple[str, str]
+    server: Server, metadata: tuple[str, str]
 ) -> None:
     deployment, database = metadata
-    db = await asyncpg.connect(postgres_dsn, database=database)
-    await db.execute("DROP TABLE task_instance")
-    await db.close()
-    tasks = PgTaskInstances(postgres_dsn, prefix=PREFIX)
+    await server.run("DROP TABLE task_instance", database)
+    tasks = server.reader()
     try:
         with pytest.raises(StepFailure) as failure:
             await tasks.active(deployment)
         assert not failure.value.transient and "no task_instance table" in failure.value.message
-        await _until_no_sessions(postgres_dsn, database)
+        await server.until_no_sessions(database)
     finally:
         await tasks.close()

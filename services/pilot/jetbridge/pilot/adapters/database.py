@@ -2,14 +2,12 @@
 
 ``LibFencer`` adapts a ``jetbridge.fencing`` Fencer (PostgreSQL or MySQL/MariaDB) to the
 Pilot's ``DatabaseFencer``: the Deployment's databases and roles follow
-``DeploymentDatabases.named`` and this cluster activates its own side. ``PgTaskInstances``
-counts unfinished task instances in the Deployment's metadata database.
+``DeploymentDatabases.named`` and this cluster activates its own side. The drain's
+counts of unfinished task instances are in ``task_instances``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
@@ -32,9 +30,6 @@ from jetbridge.pilot.domain.steps import (
     permanent,
     transient,
 )
-
-# Airflow's unfinished task instance states (a controlled drain waits for none).
-ACTIVE_STATES = ("queued", "running", "deferred")
 
 
 def _fenced(outcome: FencingOutcome, epoch: int) -> Fenced:
@@ -113,53 +108,3 @@ class LibFencer:
         except (OSError, asyncpg.PostgresError) as error:
             raise transient(ErrorCode.DATABASE_UNAVAILABLE, f"fencing: {error}") from error
         return _fenced(outcome, epoch)
-
-
-class PgTaskInstances:
-    """Counts from ``task_instance`` in the Deployment's metadata database (PostgreSQL).
-
-    A drain polls every ``poll_interval_s`` for as long as tasks run: one connection per
-    Deployment is kept from its first count to ``release`` (the drain's end), where a new
-    one per poll meant a login on the customer's server twice a second per drain. A
-    failed count drops the connection; the next opens another.
-    """
-
-    def __init__(self, admin_dsn: str, *, prefix: str = "airflow_") -> None:
-        self._dsn = admin_dsn
-        self._prefix = prefix
-        self._sessions: dict[str, tuple[asyncpg.Connection, asyncio.Lock]] = {}
-
-    async def active(self, deployment_id: str) -> dict[str, int]:
-        database = DeploymentDatabases.named(deployment_id, prefix=self._prefix).epoch_database
-        session = self._sessions.get(deployment_id)
-        if session is None or session[0].is_closed():
-            conn = await asyncpg.connect(self._dsn, database=database)
-            session = self._sessions[deployment_id] = (conn, asyncio.Lock())
-        conn, lock = session
-        try:
-            async with lock:  # one count at a time on a connection
-                rows = await conn.fetch(
-                    "SELECT state, count(*) AS n FROM task_instance "
-                    "WHERE state = ANY($1::text[]) GROUP BY state",
-                    list(ACTIVE_STATES),
-                )
-        except asyncpg.UndefinedTableError as error:  # no waiting will fix this
-            await self.release(deployment_id)
-            raise permanent(
-                ErrorCode.DATABASE_UNAVAILABLE,
-                f"{database} has no task_instance table: not an Airflow metadata database?",
-            ) from error
-        except BaseException:
-            await self.release(deployment_id)
-            raise
-        return {str(r["state"]): int(r["n"]) for r in rows}
-
-    async def release(self, deployment_id: str) -> None:
-        session = self._sessions.pop(deployment_id, None)
-        if session is not None:
-            with contextlib.suppress(Exception):
-                await session[0].close(timeout=5)
-
-    async def close(self) -> None:
-        for deployment_id in list(self._sessions):
-            await self.release(deployment_id)

@@ -9,11 +9,12 @@ from jetbridge.common.kafka import EventPublisher
 from jetbridge.fencing.domain import Fencer
 from jetbridge.flightdeck import Flightdeck, open_flightdeck
 from jetbridge.pilot.adapters.clock import SystemClock
-from jetbridge.pilot.adapters.database import LibFencer, PgTaskInstances
+from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, directory_secret_store
 from jetbridge.pilot.adapters.metrics import StepMetrics
+from jetbridge.pilot.adapters.task_instances import TaskInstanceReader, open_task_instances
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
 from jetbridge.pilot.service_layer.pilot import Pilot
@@ -54,7 +55,7 @@ class PilotApp:
         self.relay: FlightdeckRelay | None = None
         self.publisher: EventPublisher | None = None
         self.fencer: Fencer | None = None
-        self.task_instances: PgTaskInstances | None = None
+        self.task_instances: TaskInstanceReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -69,7 +70,7 @@ class PilotApp:
             server_url=s.database_admin_dsn,
             prefix=s.database_prefix,
         )
-        tasks = self.task_instances = PgTaskInstances(
+        tasks = self.task_instances = open_task_instances(
             s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
         )
         config = PilotConfig(

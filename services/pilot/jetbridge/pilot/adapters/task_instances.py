@@ -1,0 +1,160 @@
+"""The drain's counts of unfinished task instances, on PostgreSQL or MySQL/MariaDB.
+
+Airflow's metadata database may live on either server, as the fencing does
+(``libs/fencing``); ``open_task_instances`` picks the reader by the DSN's scheme. Both
+count ``task_instance`` rows by state in the Deployment's metadata database
+(``DeploymentDatabases.named``) and pass the same contract tests
+(tests/integration/pilot/test_task_instances.py).
+
+A drain polls every ``poll_interval_s`` for as long as tasks run: one connection per
+Deployment is kept from its first count to ``release`` (the drain's end), where a new
+one per poll meant a login on the customer's server twice a second per drain. A failed
+count drops the connection; the next opens another. A database without the table is a
+permanent failure: no waiting will fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Generic, TypeVar
+
+import asyncmy
+import asyncpg
+from asyncmy.errors import ProgrammingError
+
+from jetbridge.fencing.domain import DeploymentDatabases
+from jetbridge.flightdeck.mysql import mysql_connect_kwargs
+from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent
+
+# Airflow's unfinished task instance states (a controlled drain waits for none).
+ACTIVE_STATES = ("queued", "running", "deferred")
+MYSQL_NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
+MYSQL_COUNT = "SELECT state, COUNT(*) FROM task_instance WHERE state IN (%s, %s, %s) GROUP BY state"
+C = TypeVar("C")
+
+
+def _no_table(database: str) -> StepFailure:
+    return permanent(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        f"{database} has no task_instance table: not an Airflow metadata database?",
+    )
+
+
+class _KeptSessions(Generic[C]):
+    """One connection per Deployment being drained, one count at a time on it."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._sessions: dict[str, tuple[C, asyncio.Lock]] = {}
+
+    def database(self, deployment_id: str) -> str:
+        return DeploymentDatabases.named(deployment_id, prefix=self._prefix).epoch_database
+
+    async def _connect(self, database: str) -> C:
+        raise NotImplementedError
+
+    def _is_closed(self, conn: C) -> bool:
+        raise NotImplementedError
+
+    async def _close(self, conn: C) -> None:
+        raise NotImplementedError
+
+    async def _count(self, conn: C, database: str) -> dict[str, int]:
+        raise NotImplementedError
+
+    async def active(self, deployment_id: str) -> dict[str, int]:
+        database = self.database(deployment_id)
+        session = self._sessions.get(deployment_id)
+        if session is None or self._is_closed(session[0]):
+            session = self._sessions[deployment_id] = (
+                await self._connect(database),
+                asyncio.Lock(),
+            )
+        conn, lock = session
+        try:
+            async with lock:
+                return await self._count(conn, database)
+        except BaseException:
+            await self.release(deployment_id)
+            raise
+
+    async def release(self, deployment_id: str) -> None:
+        session = self._sessions.pop(deployment_id, None)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await self._close(session[0])
+
+    async def close(self) -> None:
+        for deployment_id in list(self._sessions):
+            await self.release(deployment_id)
+
+
+class PgTaskInstances(_KeptSessions[asyncpg.Connection]):
+    """``task_instance`` counts on PostgreSQL (asyncpg)."""
+
+    def __init__(self, admin_dsn: str, *, prefix: str = "airflow_") -> None:
+        super().__init__(prefix)
+        self._dsn = admin_dsn
+
+    async def _connect(self, database: str) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn, database=database)
+
+    def _is_closed(self, conn: asyncpg.Connection) -> bool:
+        return conn.is_closed()
+
+    async def _close(self, conn: asyncpg.Connection) -> None:
+        await conn.close(timeout=5)
+
+    async def _count(self, conn: asyncpg.Connection, database: str) -> dict[str, int]:
+        try:
+            rows = await conn.fetch(
+                "SELECT state, count(*) AS n FROM task_instance "
+                "WHERE state = ANY($1::text[]) GROUP BY state",
+                list(ACTIVE_STATES),
+            )
+        except asyncpg.UndefinedTableError as error:
+            raise _no_table(database) from error
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
+
+class MySQLTaskInstances(_KeptSessions[Any]):
+    """``task_instance`` counts on MySQL or MariaDB (asyncmy, as the fencing uses)."""
+
+    def __init__(self, admin_dsn: str, *, prefix: str = "airflow_") -> None:
+        super().__init__(prefix)
+        self._conn_args = mysql_connect_kwargs(admin_dsn) | {
+            "charset": "utf8mb4",
+            "autocommit": True,  # each count sees the latest commits, no snapshot held
+        }
+        self._conn_args.pop("database", None)  # each Deployment's own, at connect
+
+    async def _connect(self, database: str) -> Any:
+        return await asyncmy.connect(**self._conn_args, database=database)
+
+    def _is_closed(self, conn: Any) -> bool:
+        return not conn.connected
+
+    async def _close(self, conn: Any) -> None:
+        await conn.ensure_closed()  # QUIT, or a local close if the server went first
+
+    async def _count(self, conn: Any, database: str) -> dict[str, int]:
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(MYSQL_COUNT, ACTIVE_STATES)  # one %s per state
+                rows = await cur.fetchall()
+        except ProgrammingError as error:
+            if error.args and error.args[0] == MYSQL_NO_SUCH_TABLE:
+                raise _no_table(database) from error
+            raise
+        return {str(state): int(n) for state, n in rows}
+
+
+TaskInstanceReader = PgTaskInstances | MySQLTaskInstances
+
+
+def open_task_instances(dsn: str, *, prefix: str = "airflow_") -> TaskInstanceReader:
+    """The reader for the server the DSN names (``mysql://``/``mariadb://`` or PostgreSQL)."""
+    if dsn.split("://", 1)[0] in ("mysql", "mariadb"):
+        return MySQLTaskInstances(dsn, prefix=prefix)
+    return PgTaskInstances(dsn, prefix=prefix)
