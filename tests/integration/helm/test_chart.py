@@ -527,6 +527,7 @@ def test_everything_optional_switched_on(helm: Path) -> None:
     assert "JETBRIDGE_PROJECTIONS_DSN" in proj and "JETBRIDGE_NAVIGATOR_DSN" not in proj
     pilot = env_of(deps[f"{RELEASE}-pilot"])
     assert pilot["JETBRIDGE_PILOT_DATABASE_SIDE"]["value"] == "B"
+    assert pilot["JETBRIDGE_PILOT_DATABASE_USERS"]["value"] == "customer"
     agent = env_of(deps[f"{RELEASE}-agent"])
     assert agent["JETBRIDGE_AGENT_DATABASE_SIDE"]["value"] == "B"  # one value, both read it
     assert (

@@ -50,3 +50,17 @@ async def test_the_settings_name_the_state_database_and_the_pool(
 def test_a_pool_of_no_connections_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="fencing_pool_size"):
         settings(monkeypatch, JETBRIDGE_PILOT_FENCING_POOL_SIZE="0")
+
+
+async def test_customer_managed_users_are_postgresql_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings(monkeypatch).database_users == "apc"
+    customer = settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_USERS="customer")
+    assert customer.database_users == "customer"
+    with pytest.raises(ValueError, match="customer needs PostgreSQL"):
+        settings(
+            monkeypatch,
+            JETBRIDGE_PILOT_DATABASE_USERS="customer",
+            JETBRIDGE_PILOT_DATABASE_ADMIN_DSN="mysql://jb@db.example/",
+        )
+    with pytest.raises(ValueError, match="database_users"):
+        settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_USERS="nobody")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -17,6 +19,7 @@ from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
 from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
 from jetbridge.pilot.service_layer.steps import STEPS
+from jetbridge.pilot.service_layer.steps_cluster import read_passwords
 
 from .test_domain import flight
 
@@ -60,6 +63,7 @@ def ctx(
     seconds: float = 2.0,
     tasks: FakeTasks | None = None,
     image: str = "org/airflow:1",
+    customer: bool = False,
     **params: object,
 ) -> StepContext:
     spec = {"deployment_spec": {"deployment_id": "dep-1", "image": image}, **params}
@@ -69,7 +73,9 @@ def ctx(
         attempt=1,
         params=spec,
         spec=DeploymentSpec.from_params("dep-1", spec),
-        config=PilotConfig(registry=REGISTRY, secret_store="store", poll_interval_s=0.05),
+        config=PilotConfig(
+            registry=REGISTRY, secret_store="store", poll_interval_s=0.05, customer_users=customer
+        ),
         ports=Ports(cluster, FakeFencer(), tasks or FakeTasks({}), SystemClock()),
         deadline=time.monotonic() + seconds,
     )
@@ -180,6 +186,40 @@ async def test_a_drain_that_times_out_reports_what_still_ran() -> None:
     assert {o["spec"]["replicas"] for o in workers} == {0}  # everything scaled down after
     idle = await run(cluster, "DRAIN_TASKS", side=Side.SOURCE, drain_timeout_seconds=5)
     assert isinstance(idle, Drained) and not idle.timed_out and idle.waited_seconds < 1
+
+
+async def test_customer_managed_users_take_the_customers_passwords_from_the_store() -> None:
+    """The customer created the login roles: the home cluster never invents a password,
+    it pulls the customer's, builds the connections from them and pushes as usual."""
+    store = MemorySecretStore()
+    home = InMemoryCluster("east", store)
+    await run(home, "CREATE_NAMESPACE", side=Side.SOURCE)
+    with pytest.raises(StepFailure) as waiting:
+        await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE, seconds=0.3, customer=True)
+    assert waiting.value.code is ErrorCode.SECRETS_NOT_READY and waiting.value.transient
+    assert "jetbridge/dep-1/metadata-a-login" in waiting.value.message  # where to write
+    assert "Secret/airflow-dep-1/dep-1-metadata-a" not in home.objects()  # none invented
+    store.values["jetbridge/dep-1/metadata-a-login"] = '{"password": "pass-a"}'
+    store.values["jetbridge/dep-1/metadata-b-login"] = '{"password": "pass-b"}'
+    await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE, customer=True)
+    secret_b = home.objects()["Secret/airflow-dep-1/dep-1-metadata-b"]["data"]
+    assert base64.b64decode(secret_b["password"]).decode() == "pass-b"
+    assert base64.b64decode(secret_b["connection"]).decode() == "postgresql://b:pass-b@db/x"
+    pushed = json.loads(store.values["jetbridge/dep-1/metadata-b"])  # what dp-west pulls
+    assert pushed["password"] == "pass-b"
+    passwords = await read_passwords(ctx(home, "FENCE_DATABASE", side=Side.SOURCE))
+    assert passwords == {"A": "pass-a", "B": "pass-b"}
+
+
+async def test_a_customer_login_entry_without_a_password_is_refused_for_good() -> None:
+    store = MemorySecretStore({"jetbridge/dep-1/metadata-a-login": '{"pwd": "x"}'})
+    store.values["jetbridge/dep-1/metadata-b-login"] = '{"password": "pass-b"}'
+    home = InMemoryCluster("east", store)
+    await run(home, "CREATE_NAMESPACE", side=Side.SOURCE)
+    with pytest.raises(StepFailure) as refused:
+        await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE, customer=True)
+    assert refused.value.code is ErrorCode.SECRETS_NOT_READY and not refused.value.transient
+    assert "jetbridge/dep-1/metadata-a-login has no 'password' key" in refused.value.message
 
 
 async def test_a_drain_timeout_of_zero_waits_for_nothing() -> None:

@@ -49,6 +49,8 @@
 {{- end }}
 - name: JETBRIDGE_PILOT_DATABASE_SIDE
   value: {{ $p.database.side | quote }}
+- name: JETBRIDGE_PILOT_DATABASE_USERS
+  value: {{ $p.database.users | default "apc" | quote }}
 - name: JETBRIDGE_PILOT_DATABASE_PREFIX
   value: {{ $p.database.prefix | quote }}
 - name: JETBRIDGE_PILOT_FENCING_STATE_DATABASE

@@ -19,6 +19,7 @@ from jetbridge.fencing.domain import (
     Fencer,
     FencingError,
     FencingOutcome,
+    OwnershipModel,
     Side,
     StaleFencingEpoch,
 )
@@ -50,14 +51,20 @@ class LibFencer:
         side: str,
         server_url: str,
         prefix: str = "airflow_",
+        ownership: OwnershipModel = OwnershipModel.APC_MANAGED,
     ) -> None:
         self.side = side.upper()
         self._fencer = fencer
         self._server = urlsplit(server_url)
         self._prefix = prefix
+        # CUSTOMER_MANAGED: provisioning creates no role and a fence alters none (no
+        # NOLOGIN): it revokes CONNECT and ends sessions through the granted roles.
+        self._ownership = ownership
 
     def databases(self, deployment_id: str) -> DeploymentDatabases:
-        return DeploymentDatabases.named(deployment_id, prefix=self._prefix)
+        return DeploymentDatabases.named(
+            deployment_id, prefix=self._prefix, ownership=self._ownership
+        )
 
     def connection_url(self, deployment_id: str, side: str, password: str) -> str:
         dep = self.databases(deployment_id)

@@ -6,6 +6,11 @@ pulls it back with an ExternalSecret ``dataFrom.extract``, so the destination ne
 needs to know the secret's keys. Only names travel: values stay in Secrets and the store.
 Database credentials exist once per side (``metadata-a``/``metadata-b``); each cluster
 mounts its own side's set, so fencing decides which cluster can reach the database.
+
+When the customer manages the database users, the customer chose the two passwords: it
+writes each to the store as ``jetbridge/<release>/metadata-<side>-login`` (a JSON
+object with a ``password`` key), and the home cluster pulls those with ExternalSecrets
+(``login_kind``) instead of generating passwords. Everything after that is the same.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ def pushed_kinds() -> tuple[str, ...]:
 
 def pulled_kinds(side: str) -> tuple[str, ...]:
     return (FERNET, ENV, metadata_kind(side))
+
+
+def login_kind(side: str) -> str:
+    """The customer's password for one side's login role (customer-managed users)."""
+    return f"{metadata_kind(side)}-login"
 
 
 def remote_key(spec: DeploymentSpec, kind: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from jetbridge.common.kafka import EventPublisher
-from jetbridge.fencing.domain import Fencer
+from jetbridge.fencing.domain import Fencer, OwnershipModel
 from jetbridge.flightdeck import Flightdeck, open_flightdeck
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.database import LibFencer
@@ -69,6 +69,11 @@ class PilotApp:
             side=s.database_side,
             server_url=s.database_admin_dsn,
             prefix=s.database_prefix,
+            ownership=(
+                OwnershipModel.CUSTOMER_MANAGED
+                if s.database_users == "customer"
+                else OwnershipModel.APC_MANAGED
+            ),
         )
         tasks = self.task_instances = open_task_instances(
             s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
@@ -78,6 +83,7 @@ class PilotApp:
             secret_store=s.secret_store,
             poll_interval_s=s.poll_interval_s,
             default_deadline_s=s.default_deadline_s,
+            customer_users=s.database_users == "customer",
         )
         runner = FlightRunner(
             deck,

@@ -35,6 +35,12 @@ class PilotSettings(BaseSettings):
     database_admin_dsn: str = Field(description="the non-superuser fencing role's DSN")
     database_side: str = Field(pattern="^[ABab]$", description="this cluster's login role side")
     database_prefix: str = "airflow_"
+    database_users: Literal["apc", "customer"] = Field(
+        default="apc",
+        description="who creates each Deployment's two login roles: apc (the Pilot, "
+        "needs CREATEROLE) or customer (the customer, with customer_setup_postgresql.sql, "
+        "writing each role's password to the store; PostgreSQL only)",
+    )
     fencing_state_database: str = Field(
         default="jetbridge_fencing",
         min_length=1,
@@ -85,4 +91,10 @@ class PilotSettings(BaseSettings):
     def _adapter_needs(self) -> PilotSettings:
         if self.cluster_adapter == "kubernetes" and self.kubeconfig is None:
             raise ValueError("JETBRIDGE_PILOT_KUBECONFIG is required with the kubernetes adapter")
+        scheme = self.database_admin_dsn.split("://", 1)[0]
+        if self.database_users == "customer" and scheme in ("mysql", "mariadb"):
+            raise ValueError(
+                "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
+                "delegate one Deployment's accounts (docs/database-fencing.md)"
+            )
         return self

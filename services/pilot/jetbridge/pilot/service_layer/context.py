@@ -23,6 +23,9 @@ class PilotConfig:
     default_deadline_s: float = 300.0
     quota_cpu: str = "8"
     quota_memory: str = "16Gi"
+    # The customer created the login roles and chose their passwords (read from the
+    # store at provisioning, never generated): docs/database-fencing.md.
+    customer_users: bool = False
 
 
 @dataclass(frozen=True)

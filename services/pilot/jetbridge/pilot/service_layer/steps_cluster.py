@@ -21,7 +21,13 @@ from jetbridge.pilot.domain.airflow import (
     namespace_manifests,
     resolve_image,
 )
-from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, Succeeded, transient
+from jetbridge.pilot.domain.steps import (
+    ErrorCode,
+    StepFailure,
+    Succeeded,
+    permanent,
+    transient,
+)
 from jetbridge.pilot.service_layer.context import StepContext
 
 PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
@@ -48,11 +54,22 @@ async def apply_external_secrets(ctx: StepContext) -> Succeeded:
     Any other cluster (DESTINATION): ExternalSecrets pulling them. Then wait Ready."""
     spec, store = ctx.spec, ctx.config.secret_store
     if ctx.flight.side is Side.SOURCE:
+        if ctx.config.customer_users:  # the customer's passwords first, from the store
+            kinds = tuple(sec.login_kind(side) for side in sec.SIDES)
+            logins = [sec.external_secret_manifest(spec, k, store) for k in kinds]
+            keys = " and ".join(sec.remote_key(spec, k) for k in kinds)
+            await _apply_and_wait(ctx, logins, f"the customer's login passwords ({keys})")
         await _ensure_source_secrets(ctx)
         objects = [sec.push_secret_manifest(spec, k, store) for k in sec.pushed_kinds()]
     else:
         kinds = sec.pulled_kinds(ctx.db_side)
         objects = [sec.external_secret_manifest(spec, k, store) for k in kinds]
+    await _apply_and_wait(ctx, objects, f"secrets through ClusterSecretStore {store}")
+    return Succeeded({"secrets": [m["metadata"]["name"] for m in objects]})
+
+
+async def _apply_and_wait(ctx: StepContext, objects: list[Manifest], what: str) -> None:
+    """Apply External Secrets objects, then poll until each reports Ready."""
     for manifest in objects:
         await ctx.cluster.apply(manifest)
 
@@ -70,9 +87,7 @@ async def apply_external_secrets(ctx: StepContext) -> Succeeded:
                 waiting.append(f"{manifest['kind']} {meta['name']} not Ready ({why})")
         return not waiting, "; ".join(waiting)
 
-    code = ErrorCode.SECRETS_NOT_READY
-    await ctx.poll(ready, code, f"secrets through ClusterSecretStore {store}")
-    return Succeeded({"secrets": [m["metadata"]["name"] for m in objects]})
+    await ctx.poll(ready, ErrorCode.SECRETS_NOT_READY, what)
 
 
 async def _ensure_source_secrets(ctx: StepContext) -> None:
@@ -90,10 +105,29 @@ async def _ensure_source_secrets(ctx: StepContext) -> None:
             values = dict(spec.env) or {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
         else:
             side = kind.rsplit("-", 1)[1]
-            password = random_secrets.token_urlsafe(24)
+            password = (
+                await _customer_password(ctx, side)
+                if ctx.config.customer_users
+                else random_secrets.token_urlsafe(24)
+            )
             url = ctx.ports.fencer.connection_url(spec.deployment_id, side, password)
             values = {"password": password, "connection": url}
         await ctx.cluster.apply(sec.secret_manifest(spec, kind, values))
+
+
+async def _customer_password(ctx: StepContext, side: str) -> str:
+    """The password the customer gave one side's login role (pulled just before)."""
+    name = ctx.spec.secret_name(sec.login_kind(side))
+    secret = await ctx.cluster.get("Secret", ctx.spec.namespace, name)
+    data: dict[str, Any] = (secret or {}).get("data") or {}
+    if "password" not in data:
+        key = sec.remote_key(ctx.spec, sec.login_kind(side))
+        raise permanent(
+            ErrorCode.SECRETS_NOT_READY,
+            f"the store's {key} has no 'password' key: write the login role's password "
+            'there as {"password": "..."} (customer-managed users)',
+        )
+    return base64.b64decode(data["password"]).decode()
 
 
 async def read_passwords(ctx: StepContext) -> dict[str, str]:
