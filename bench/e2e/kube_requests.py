@@ -45,14 +45,11 @@ def parse(metrics_text: str) -> Counts:
 
 def requests_by_verb(kubeconfig: Path) -> Counts:
     with api_client(kubeconfig) as api:
-        response = api.call_api(
-            "/metrics",
-            "GET",
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=10,
-        )[0]
-        return parse(response.data.decode())
+        method, url, headers, body, post = api.param_serialize(
+            "GET", "/metrics", auth_settings=["BearerToken"]
+        )
+        response = api.call_api(method, url, headers, body, post, _request_timeout=10)
+        return parse(response.read().decode())
 
 
 def delta(before: Counts, after: Counts) -> Counts:
