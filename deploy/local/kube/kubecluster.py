@@ -183,6 +183,8 @@ class Cluster:
                     f"--service-account-private-key-file={pki / 'sa.key'}",
                     f"--root-ca-file={pki / 'ca.crt'}",
                     f"--cluster-name={self.name}",
+                    "--kube-api-qps=200",
+                    "--kube-api-burst=400",
                     "--profiling=false",
                     "--v=0",
                 ],
