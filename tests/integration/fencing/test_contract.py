@@ -52,6 +52,7 @@ async def test_provision_blocks_the_inactive_side_at_once(engine: Engine) -> Non
         assert not await can_login_and_write(engine, dep, Side.B)
         again = await fencer.provision(dep, engine.passwords)  # idempotent
         assert (again.epoch, again.active_side, again.blocked_role) == (0, Side.A, dep.role_b)
+        assert again.databases_created == ()  # they exist since ``deployed``
         assert await can_login_and_write(engine, dep, Side.A)
 
 

@@ -71,6 +71,8 @@ async def test_customer_roles_are_provisioned_and_fenced_without_being_altered(
         passwords = {s.value: p for s, p in engine.passwords.items()}
         provisioned = await east.provision(deployment_id, passwords)
         assert (provisioned.active_role, provisioned.fenced_role) == (dep.role_a, dep.role_b)
+        assert not provisioned.already_applied  # it made the databases, if no role
+        assert (await east.provision(deployment_id, passwords)).already_applied
         assert await _can_connect(engine, dep, Side.A)
         assert not await _can_connect(engine, dep, Side.B)  # blocked at once
 

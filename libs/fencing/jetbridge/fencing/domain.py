@@ -155,6 +155,9 @@ class ProvisionResult:
     active_role: str
     blocked_role: str
     epoch: int
+    # The Deployment's databases this call created: empty on a re-run, whoever owns the
+    # roles (a customer-managed first provisioning creates databases, never roles).
+    databases_created: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

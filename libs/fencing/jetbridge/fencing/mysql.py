@@ -153,6 +153,7 @@ class MySQLFencer:
             raise NotImplementedError("MySQL/MariaDB fencing supports APC_MANAGED accounts only")
         conn = await self._connect()
         created: list[str] = []
+        made: list[str] = []  # databases
         try:
             await self._require_global(conn)
             async with _privilege("ALL PRIVILEGES", f"database {self._state}"):
@@ -164,6 +165,7 @@ class MySQLFencer:
                 if db not in existing:
                     async with _privilege("CREATE", f"database {db}"):
                         await self._exec(conn, "create_database", database=my_ident(db))
+                    made.append(db)
             for side in Side:
                 if not passwords or side not in passwords:
                     raise ValueError(f"APC_MANAGED provisioning needs a password for side {side}")
@@ -189,6 +191,7 @@ class MySQLFencer:
             active_role=dep.role(active),
             blocked_role=dep.role(active.other()),
             epoch=state.epoch,
+            databases_created=tuple(made),
         )
 
     # ------------------------------------------------------------------- state

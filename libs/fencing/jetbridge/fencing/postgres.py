@@ -237,6 +237,7 @@ class PostgresFencer:
         dep = deployment
         active, blocked = dep.initial_active, dep.initial_active.other()
         created: list[str] = []
+        made: list[str] = []  # databases
         conn = await self._connect()
         try:
             me = await self._whoami(conn)
@@ -256,6 +257,7 @@ class PostgresFencer:
                             database=pg_ident(db),
                             owner=pg_ident(dep.owner_role),
                         )
+                    made.append(db)
                 async with _privilege(f"ownership of database {pg_ident(db)}", db):
                     await self._ddl(conn, "lock_down_database", database=pg_ident(db))
                     await self._ddl(
@@ -286,6 +288,7 @@ class PostgresFencer:
             active_role=dep.role(active),
             blocked_role=dep.role(active.other()),
             epoch=state.epoch,
+            databases_created=tuple(made),
         )
 
     async def _create_roles(

@@ -91,7 +91,9 @@ class LibFencer:
             active_role=result.active_role,
             fenced_role=result.blocked_role,
             sessions_terminated=0,
-            already_applied=not result.roles_created,
+            # Nothing made: a re-run (customer-managed roles are never made, so the
+            # databases tell a first provisioning from a repeat in that model).
+            already_applied=not (result.roles_created or result.databases_created),
         )
 
     async def fence(self, deployment_id: str, epoch: int) -> Fenced:
