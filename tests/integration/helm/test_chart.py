@@ -13,6 +13,7 @@ it would on install, and nothing is persisted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
@@ -680,18 +681,14 @@ def rbac_objects(helm: Path, namespace: str, svc: str) -> list[Obj]:
     ]
 
 
-async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
-    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
-) -> None:
-    """The agent's ServiceAccount may GET the one ClusterSecretStore the chart names
-    (pilot.secretStore, the local clusters' real one) and nothing else."""
-    from jetbridge.agent.adapters.secret_store_kube import (  # noqa: PLC0415
-        KubeSecretStoreReader,
-    )
-
-    ns = throwaway_namespace
+@contextlib.contextmanager
+def chart_rbac(
+    helm: Path, kube_api: client.ApiClient, namespace: str, svc: str, kubeconfig: Path
+) -> Iterator[Path]:
+    """Install the chart's ServiceAccount, ClusterRole and binding of ``svc``; yield a
+    kubeconfig acting as that ServiceAccount; remove the cluster-scoped two after."""
     dyn = dynamic.DynamicClient(kube_api)
-    objs = rbac_objects(helm, ns, "agent")
+    objs = rbac_objects(helm, namespace, svc)
     assert sorted(o["kind"] for o in objs) == [
         "ClusterRole",
         "ClusterRoleBinding",
@@ -703,8 +700,24 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
             res = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
             res.create(body=obj, namespace=obj["metadata"].get("namespace"))
             made.append((res, obj))
-        kubeconfig = write_token_kubeconfig(kube_api, ns, f"{RELEASE}-agent", tmp_path / "kc")
-        reader = KubeSecretStoreReader(kubeconfig)
+        yield write_token_kubeconfig(kube_api, namespace, f"{RELEASE}-{svc}", kubeconfig)
+    finally:
+        for res, obj in reversed(made):
+            if obj["kind"] != "ServiceAccount":  # goes with the namespace
+                res.delete(name=obj["metadata"]["name"])
+
+
+async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
+    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
+) -> None:
+    """The agent's ServiceAccount may GET the one ClusterSecretStore the chart names
+    (pilot.secretStore, the local clusters' real one) and nothing else."""
+    from jetbridge.agent.adapters.secret_store_kube import (  # noqa: PLC0415
+        KubeSecretStoreReader,
+    )
+
+    with chart_rbac(helm, kube_api, throwaway_namespace, "agent", tmp_path / "kc") as kc:
+        reader = KubeSecretStoreReader(kc)
         deadline = time.monotonic() + 15
         while True:  # the binding reaches the authorizer within a moment
             try:
@@ -718,10 +731,6 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
         with pytest.raises(client.ApiException) as other:
             await reader.read("some-other-store")
         assert other.value.status == 403  # not 404: it may not even ask
-    finally:
-        for res, obj in reversed(made):
-            if obj["kind"] != "ServiceAccount":  # goes with the namespace
-                res.delete(name=obj["metadata"]["name"])
 
 
 async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
@@ -733,18 +742,13 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
     from jetbridge.pilot.domain.steps import StepFailure  # noqa: PLC0415
 
     ns = throwaway_namespace
-    dyn = dynamic.DynamicClient(kube_api)
-    objs = rbac_objects(helm, ns, "pilot")
-    assert len(objs) == 3
-    made = []
     target = f"{ns}-airflow"
     cluster = None
+    installed = contextlib.ExitStack()
     try:
-        for obj in objs:
-            res = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-            res.create(body=obj, namespace=obj["metadata"].get("namespace"))
-            made.append((res, obj))
-        kubeconfig = write_token_kubeconfig(kube_api, ns, f"{RELEASE}-pilot", tmp_path / "kc")
+        kubeconfig = installed.enter_context(
+            chart_rbac(helm, kube_api, ns, "pilot", tmp_path / "kc")
+        )
         cluster = KubernetesCluster("dp-east", kubeconfig)
         deadline = time.monotonic() + 15
         while True:  # the binding reaches the authorizer within a moment
@@ -853,9 +857,7 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
     finally:
         if cluster is not None:
             await cluster.close()
-        for res, obj in reversed(made):
-            if obj["kind"] != "ServiceAccount":  # goes with the namespace
-                res.delete(name=obj["metadata"]["name"])
+        installed.close()  # the chart's ClusterRole and binding
         try:
             client.CoreV1Api(kube_api).delete_namespace(target)
         except client.ApiException as err:

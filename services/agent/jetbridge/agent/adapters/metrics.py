@@ -15,6 +15,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from jetbridge.common.sql.dsn import is_mysql_dsn
+
 log = logging.getLogger(__name__)
 
 QUEUE_STATES = ("QUEUED", "RUNNING")
@@ -48,7 +50,7 @@ class QueueDepth:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._mysql = dsn.split("://", 1)[0] in ("mysql", "mariadb")
+        self._mysql = is_mysql_dsn(dsn)
         self._conn: Any = None
 
     async def read(self) -> dict[str, int]:

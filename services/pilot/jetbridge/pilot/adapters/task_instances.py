@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Any, Generic, TypeVar
 
 import asyncmy
 import asyncpg
 from asyncmy.errors import ProgrammingError
 
+from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.fencing.domain import DeploymentDatabases
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent
@@ -41,7 +43,7 @@ def _no_table(database: str) -> StepFailure:
     )
 
 
-class _KeptSessions(Generic[C]):
+class _KeptSessions(ABC, Generic[C]):
     """One connection per Deployment being drained, one count at a time on it."""
 
     def __init__(self, prefix: str) -> None:
@@ -51,17 +53,17 @@ class _KeptSessions(Generic[C]):
     def database(self, deployment_id: str) -> str:
         return DeploymentDatabases.named(deployment_id, prefix=self._prefix).epoch_database
 
-    async def _connect(self, database: str) -> C:
-        raise NotImplementedError
+    @abstractmethod
+    async def _connect(self, database: str) -> C: ...
 
-    def _is_closed(self, conn: C) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _is_closed(self, conn: C) -> bool: ...
 
-    async def _close(self, conn: C) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def _close(self, conn: C) -> None: ...
 
-    async def _count(self, conn: C, database: str) -> dict[str, int]:
-        raise NotImplementedError
+    @abstractmethod
+    async def _count(self, conn: C, database: str) -> dict[str, int]: ...
 
     async def active(self, deployment_id: str) -> dict[str, int]:
         database = self.database(deployment_id)
@@ -155,6 +157,6 @@ TaskInstanceReader = PgTaskInstances | MySQLTaskInstances
 
 def open_task_instances(dsn: str, *, prefix: str = "airflow_") -> TaskInstanceReader:
     """The reader for the server the DSN names (``mysql://``/``mariadb://`` or PostgreSQL)."""
-    if dsn.split("://", 1)[0] in ("mysql", "mariadb"):
+    if is_mysql_dsn(dsn):
         return MySQLTaskInstances(dsn, prefix=prefix)
     return PgTaskInstances(dsn, prefix=prefix)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.fencing.domain import Fencer, OwnershipModel
 from jetbridge.flightdeck import Flightdeck, open_flightdeck
 from jetbridge.pilot.adapters.clock import SystemClock
@@ -26,7 +27,7 @@ from jetbridge.pilot.service_layer.runner import FlightRunner
 def make_fencer(
     admin_dsn: str, state_database: str = "jetbridge_fencing", pool_size: int = 8
 ) -> Fencer:
-    if admin_dsn.split("://", 1)[0] in ("mysql", "mariadb"):
+    if is_mysql_dsn(admin_dsn):
         from jetbridge.fencing.mysql import MySQLFencer  # noqa: PLC0415 - optional driver
 
         return MySQLFencer(admin_dsn, state_database=state_database)
@@ -60,6 +61,7 @@ class PilotApp:
 
     async def start(self) -> None:
         s = self.settings
+        customer = s.database_users == "customer"  # who made the login roles
         self.deck = deck = await open_flightdeck(s.flightdeck_dsn)
         self.fencer = make_fencer(
             s.database_admin_dsn, s.fencing_state_database, s.fencing_pool_size
@@ -69,11 +71,7 @@ class PilotApp:
             side=s.database_side,
             server_url=s.database_admin_dsn,
             prefix=s.database_prefix,
-            ownership=(
-                OwnershipModel.CUSTOMER_MANAGED
-                if s.database_users == "customer"
-                else OwnershipModel.APC_MANAGED
-            ),
+            ownership=OwnershipModel.CUSTOMER_MANAGED if customer else OwnershipModel.APC_MANAGED,
         )
         tasks = self.task_instances = open_task_instances(
             s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
@@ -83,7 +81,7 @@ class PilotApp:
             secret_store=s.secret_store,
             poll_interval_s=s.poll_interval_s,
             default_deadline_s=s.default_deadline_s,
-            customer_users=s.database_users == "customer",
+            customer_users=customer,
         )
         runner = FlightRunner(
             deck,

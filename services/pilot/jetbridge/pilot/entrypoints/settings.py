@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jetbridge.common.sql.dsn import is_mysql_dsn
+
 
 def _owner() -> str:
     return f"pilot-{socket.gethostname()}-{os.getpid()}"
@@ -91,8 +93,7 @@ class PilotSettings(BaseSettings):
     def _adapter_needs(self) -> PilotSettings:
         if self.cluster_adapter == "kubernetes" and self.kubeconfig is None:
             raise ValueError("JETBRIDGE_PILOT_KUBECONFIG is required with the kubernetes adapter")
-        scheme = self.database_admin_dsn.split("://", 1)[0]
-        if self.database_users == "customer" and scheme in ("mysql", "mariadb"):
+        if self.database_users == "customer" and is_mysql_dsn(self.database_admin_dsn):
             raise ValueError(
                 "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
                 "delegate one Deployment's accounts (docs/database-fencing.md)"

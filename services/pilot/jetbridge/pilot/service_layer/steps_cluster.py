@@ -115,32 +115,34 @@ async def _ensure_source_secrets(ctx: StepContext) -> None:
         await ctx.cluster.apply(sec.secret_manifest(spec, kind, values))
 
 
+async def _password_in(ctx: StepContext, kind: str) -> str | None:
+    """The ``password`` key of this Deployment's Secret of ``kind`` (None: none yet)."""
+    secret = await ctx.cluster.get("Secret", ctx.spec.namespace, ctx.spec.secret_name(kind))
+    data: dict[str, Any] = (secret or {}).get("data") or {}
+    return base64.b64decode(data["password"]).decode() if "password" in data else None
+
+
 async def _customer_password(ctx: StepContext, side: str) -> str:
     """The password the customer gave one side's login role (pulled just before)."""
-    name = ctx.spec.secret_name(sec.login_kind(side))
-    secret = await ctx.cluster.get("Secret", ctx.spec.namespace, name)
-    data: dict[str, Any] = (secret or {}).get("data") or {}
-    if "password" not in data:
+    password = await _password_in(ctx, sec.login_kind(side))
+    if password is None:
         key = sec.remote_key(ctx.spec, sec.login_kind(side))
         raise permanent(
             ErrorCode.SECRETS_NOT_READY,
             f"the store's {key} has no 'password' key: write the login role's password "
             'there as {"password": "..."} (customer-managed users)',
         )
-    return base64.b64decode(data["password"]).decode()
+    return password
 
 
 async def read_passwords(ctx: StepContext) -> dict[str, str]:
     """Both sides' database passwords from this cluster's Secrets (provisioning)."""
     out: dict[str, str] = {}
     for side in sec.SIDES:
-        secret = await ctx.cluster.get(
-            "Secret", ctx.spec.namespace, ctx.spec.secret_name(sec.metadata_kind(side))
-        )
-        data: dict[str, Any] = (secret or {}).get("data") or {}
-        if "password" not in data:
+        password = await _password_in(ctx, sec.metadata_kind(side))
+        if password is None:
             raise transient(ErrorCode.SECRETS_NOT_READY, f"no database credentials for side {side}")
-        out[side.upper()] = base64.b64decode(data["password"]).decode()
+        out[side.upper()] = password
     return out
 
 
