@@ -48,6 +48,7 @@ from layout import Layout
 from ports import free_port, reserve
 
 from jetbridge.common.events import new_event
+from jetbridge.common.images import qualified
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.tls import cluster_identity, ensure_certificates
 from jetbridge.fencing.domain import DeploymentDatabases
@@ -57,7 +58,9 @@ from jetbridge.pilot.domain.airflow import DeploymentSpec
 from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
 
 OUT = Console(highlight=False)
-IMAGE = "apache/airflow:3.0.2"  # bare: the installation's registry serves it
+# The Deployments' image as the control plane records it: bare, so the installation's
+# one registry (the Navigator's and Console's JETBRIDGE_REGISTRY) serves it.
+IMAGE = "apache/airflow:3.0.2"
 REGISTRY = "registry.jetbridge.local"
 # Mission states of a read model that has not caught up with the request's end yet.
 LIVE = frozenset({"CREATED", "RUNNING"})
@@ -88,7 +91,8 @@ def bring_up_stack() -> dict[str, str]:
 def provisioning(deployment_id: str, step_deadline_s: int = 120) -> NewFlight:
     """Creating a failover-enabled Deployment on its home cluster is an ungated flight."""
     params = {
-        "deployment_spec": {"deployment_id": deployment_id, "image": IMAGE},
+        # The demo creates Deployments as the control plane would: image qualified.
+        "deployment_spec": {"deployment_id": deployment_id, "image": qualified(IMAGE, REGISTRY)},
         "provision": True,
     }
     return NewFlight(
@@ -186,6 +190,7 @@ class Demo:
         common = kafka | {
             "JETBRIDGE_TOPIC_PREFIX": p,
             "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator,
+            "JETBRIDGE_REGISTRY": REGISTRY,
         }
         self.procs.start(
             "navigator",
@@ -227,6 +232,7 @@ class Demo:
             kafka
             | {
                 "JETBRIDGE_TOPIC_PREFIX": p,
+                "JETBRIDGE_REGISTRY": REGISTRY,
                 "JETBRIDGE_CONSOLE_PORT": str(self.console_port),
                 "JETBRIDGE_CONSOLE_TOKENS": f"operator demo-operator {self.token}",
             },
@@ -247,7 +253,6 @@ class Demo:
                     "JETBRIDGE_PILOT_DATABASE_PREFIX": self.dbs.prefix,
                     "JETBRIDGE_PILOT_FENCING_STATE_DATABASE": self.dbs.fencing_state,
                     "JETBRIDGE_PILOT_TASK_INSTANCES_DSN": self.dbs.superuser_dsn,
-                    "JETBRIDGE_PILOT_REGISTRY": REGISTRY,
                     "JETBRIDGE_PILOT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
                     "JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
                     "JETBRIDGE_PILOT_TOPIC_PREFIX": p,

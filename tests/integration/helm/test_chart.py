@@ -311,6 +311,20 @@ def test_env_names_are_the_ones_the_settings_classes_read(helm: Path) -> None:
                 assert required <= jetbridge, (svc, sorted(required - jetbridge))
 
 
+def test_the_airflow_registry_is_one_control_plane_setting(helm: Path) -> None:
+    """The spec: one registry per installation, configured on the control plane."""
+    extra = ["--set", "airflowRegistry=registry.example.com:5000"]
+    deployments = by_kind(render(helm, CONTROL, *extra), "Deployment")
+    for svc in ("navigator", "console"):
+        env = env_of(deployments[f"{RELEASE}-{svc}"])
+        assert env["JETBRIDGE_REGISTRY"]["value"] == "registry.example.com:5000", svc
+    for dep in by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "Deployment").values():
+        assert not [n for n in env_of(dep) if "REGISTRY" in n], dep["metadata"]["name"]
+    bad = ["--set", "airflowRegistry=registry.example.com/org"]
+    proc = run_helm(helm, "template", RELEASE, str(CONTROL), *REQUIRED[CONTROL], *bad, ok=False)
+    assert proc.returncode != 0 and "/airflowRegistry" in proc.stderr
+
+
 def test_credentials_are_secret_references_never_values(helm: Path) -> None:
     for chart in (CONTROL, DATA):
         for extra in ([], ["--values", str(ALL_ON[chart])]):

@@ -32,8 +32,9 @@ PROVISION_STEPS = (
     "UPSERT_DEPLOYMENT",
     "WAIT_READY",
 )
-IMAGE = "apache/airflow:3.0.2"  # bare: the installation's registry serves it
 REGISTRY = "registry.jetbridge.local"
+# As the control plane sends it: qualified with the installation's registry.
+IMAGE = f"{REGISTRY}/apache/airflow:3.0.2"
 
 
 def tag() -> str:

@@ -78,7 +78,6 @@ class World:
             "database_prefix": db_prefix(self.admin_dsn),
             "fencing_state_database": state_database(self.admin_dsn),
             "task_instances_dsn": self.superuser_dsn,
-            "registry": REGISTRY,
             "secret_store": self.store,
             "kafka_bootstrap_servers": self.kafka,
             "topic_override": self.topic,

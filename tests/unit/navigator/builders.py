@@ -95,13 +95,14 @@ def deployment(
     created_at: int = T0 + 1_000,
     priority: int = 0,
     mechanism: str = "IMAGE",
+    image: str | None = None,
 ) -> ev.DeploymentCreated:
     return ev.DeploymentCreated(
         deployment_id=deployment_id,
         cluster_id=cluster_id,
         name=deployment_id,
         deploy_mechanism=mechanism,
-        image=f"registry.example.com/org/{deployment_id}:1.0",
+        image=image if image is not None else f"registry.example.com/org/{deployment_id}:1.0",
         priority=priority,
         created_at=created_at,
     )

@@ -11,7 +11,7 @@ from jetbridge.common.events import EventCodec
 from jetbridge.flightdeck.models import Flight, FlightState, Side
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.domain import reports
-from jetbridge.pilot.domain.airflow import DeploymentSpec, resolve_image, slug
+from jetbridge.pilot.domain.airflow import DeploymentSpec, image_to_pull, slug
 from jetbridge.pilot.domain.decisions import Cancel, Complete, Release, RunStep, next_action
 from jetbridge.pilot.domain.steps import (
     Drained,
@@ -111,13 +111,18 @@ def test_every_report_encodes_against_its_schema() -> None:
         assert row.key == f.flight_id.encode() and row.topic == "jetbridge.flight.events"
 
 
-def test_images_come_from_the_installation_registry() -> None:
-    assert resolve_image("org/airflow:1", "reg.example.com") == "reg.example.com/org/airflow:1"
-    assert resolve_image("reg.example.com/a:1", "reg.example.com") == "reg.example.com/a:1"
-    with pytest.raises(StepFailure) as other:
-        resolve_image("docker.io/a:1", "reg.example.com")
-    assert other.value.code is ErrorCode.IMAGE_REGISTRY_MISMATCH and not other.value.transient
-    assert "docker.io/a:1" in other.value.message
+def test_the_pilot_pulls_the_image_the_control_plane_qualified() -> None:
+    assert image_to_pull("reg.example.com/org/airflow:1") == "reg.example.com/org/airflow:1"
+    assert image_to_pull("localhost:5000/a:1") == "localhost:5000/a:1"
+    for bare in ("org/airflow:1", "airflow:1"):
+        with pytest.raises(StepFailure) as refused:
+            image_to_pull(bare)
+        failure = refused.value
+        assert failure.code is ErrorCode.IMAGE_NOT_QUALIFIED and not failure.transient
+        assert bare in failure.message and "JETBRIDGE_REGISTRY" in failure.message
+    with pytest.raises(StepFailure) as empty:
+        image_to_pull("")
+    assert empty.value.code is ErrorCode.IMAGE_PULL_FAILED
 
 
 def test_names_are_dns_labels() -> None:

@@ -62,7 +62,7 @@ def ctx(
     side: Side = Side.DESTINATION,
     seconds: float = 2.0,
     tasks: FakeTasks | None = None,
-    image: str = "org/airflow:1",
+    image: str = f"{REGISTRY}/org/airflow:1",
     customer: bool = False,
     **params: object,
 ) -> StepContext:
@@ -73,9 +73,7 @@ def ctx(
         attempt=1,
         params=spec,
         spec=DeploymentSpec.from_params("dep-1", spec),
-        config=PilotConfig(
-            registry=REGISTRY, secret_store="store", poll_interval_s=0.05, customer_users=customer
-        ),
+        config=PilotConfig(secret_store="store", poll_interval_s=0.05, customer_users=customer),
         ports=Ports(cluster, FakeFencer(), tasks or FakeTasks({}), SystemClock()),
         deadline=time.monotonic() + seconds,
     )
@@ -135,7 +133,7 @@ async def test_an_unpullable_image_fails_at_the_deadline_naming_the_image() -> N
     await run(cluster, "CREATE_NAMESPACE")
     started = time.monotonic()
     with pytest.raises(StepFailure) as info:
-        await run(cluster, "UPSERT_DEPLOYMENT", image="org/airflow:9", seconds=0.5)
+        await run(cluster, "UPSERT_DEPLOYMENT", image=f"{REGISTRY}/org/airflow:9", seconds=0.5)
     assert time.monotonic() - started >= 0.5
     failure = info.value
     assert failure.code is ErrorCode.IMAGE_PULL_FAILED and failure.transient

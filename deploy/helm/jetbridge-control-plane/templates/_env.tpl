@@ -19,8 +19,14 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
   value: {{ .Values.topicPrefix | quote }}
 {{- end -}}
 
+{{- define "cp.registryEnv" -}}
+- name: JETBRIDGE_REGISTRY
+  value: {{ required "airflowRegistry is required (the installation's container registry)" .Values.airflowRegistry | quote }}
+{{- end -}}
+
 {{- define "cp.navigator.env" -}}
 {{ include "cp.commonEnv" . }}
+{{ include "cp.registryEnv" . }}
 {{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_NAVIGATOR_DSN" "ref" .Values.navigatorDatabase) }}
 {{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_LEDGER_KEY" "ref" .Values.ledgerKey) }}
 {{- end -}}
@@ -80,6 +86,7 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
 
 {{- define "cp.console.env" -}}
 {{ include "cp.commonEnv" . }}
+{{ include "cp.registryEnv" . }}
 - name: JETBRIDGE_CONSOLE_HOST
   value: 0.0.0.0
 - name: JETBRIDGE_CONSOLE_PORT

@@ -57,8 +57,6 @@
   value: {{ $p.database.stateDatabase | quote }}
 - name: JETBRIDGE_PILOT_FENCING_POOL_SIZE
   value: {{ $p.database.fencingPoolSize | quote }}
-- name: JETBRIDGE_PILOT_REGISTRY
-  value: {{ $p.registry | quote }}
 - name: JETBRIDGE_PILOT_SECRET_STORE
   value: {{ $p.secretStore | quote }}
 - name: JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS

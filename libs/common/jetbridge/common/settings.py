@@ -11,12 +11,27 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_STATE_DIR = REPO_ROOT / ".state"
+
+
+# The installation's one container registry (JETBRIDGE_REGISTRY), a control-plane
+# setting read by the Navigator and the Console: ``host[:port]``, which every data plane
+# pulls Airflow images from (jetbridge.common.images).
+RegistryHost = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$",
+        description="JETBRIDGE_REGISTRY: the installation's one container registry, "
+        "host[:port]; every data plane pulls Airflow images from it",
+    ),
+]
+DEFAULT_REGISTRY = "registry.jetbridge.local"
 
 
 def env_file_path() -> Path:

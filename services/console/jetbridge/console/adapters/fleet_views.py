@@ -78,7 +78,7 @@ def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> Clust
     requests = list(fleet.requests.values())
     blockers = source_blockers(c.id, fleet.clusters, requests)
     on_it = [d for d in fleet.deployments.values() if d.active and d.cluster_id == c.id]
-    ineligible = sum(1 for d in on_it if judge(d, fleet.clusters, tainted))
+    ineligible = sum(1 for d in on_it if judge(d, fleet.clusters, tainted, fleet.registry))
     return ClusterView(
         cluster_id=c.id,
         name=c.name or c.id,
@@ -129,7 +129,7 @@ def deployment_views(fleet: Fleet, cluster_id: str) -> list[DeploymentView]:
     on_it = [d for d in fleet.deployments.values() if d.active and d.cluster_id == cluster_id]
     out = []
     for d in sorted(on_it, key=lambda d: (-d.priority, d.id)):
-        why = judge(d, fleet.clusters, tainted)
+        why = judge(d, fleet.clusters, tainted, fleet.registry)
         out.append(_deployment(d, why, running.get(d.id)))
     return out
 
@@ -338,11 +338,13 @@ def plan_view(fleet: Fleet, intent: StartIntent, now: int) -> PlanView:
             ),
         ),
     )
-    decided = decide_request(command, fleet.clusters, fleet.deployments, fleet.requests, now)
+    decided = decide_request(
+        command, fleet.clusters, fleet.deployments, fleet.requests, now, registry=fleet.registry
+    )
     requested = next(e for e in decided if isinstance(e, ev.FailoverRequested))
     rejected = next((e for e in decided if isinstance(e, ev.FailoverRejected)), None)
     request = FailoverRequest.fold(command.request_id, [requested])
-    started = start_request(request, fleet.deployments, now)
+    started = start_request(request, fleet.deployments, now, fleet.registry)
     payload = requested.to_payload()
     return PlanView(
         source_cluster_id=intent.source_cluster_id,

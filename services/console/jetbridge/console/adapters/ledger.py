@@ -49,10 +49,12 @@ log = logging.getLogger(__name__)
 
 
 class LedgerReadModel:
-    def __init__(self, mapper: EventMapper, clock: Callable[[], int]) -> None:
+    def __init__(self, mapper: EventMapper, clock: Callable[[], int], registry: str = "") -> None:
         self.mapper = mapper
         self.clock = clock
-        self.fleet = Fleet()
+        # ``registry``: the installation's, as the Navigator has it, so previews judge
+        # Deployment images the way the Navigator will.
+        self.fleet = Fleet(registry)
         self.entries: list[AuditEntry] = []
         self._extras: dict[str, fv.RequestExtras] = {}
         self._refusals: dict[str, Reason] = {}

@@ -21,7 +21,7 @@ from jetbridge.common import runtime, topics
 from jetbridge.common.events import default_registry
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
-from jetbridge.common.settings import env_file_path
+from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path
 from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
 from jetbridge.console.adapters.ledger import LedgerFollower, LedgerReadModel
 from jetbridge.console.adapters.tokens import StaticTokens
@@ -45,6 +45,7 @@ class ConsoleSettings(BaseSettings):
         default=5.0, description="How long a start/cancel waits for the Navigator's answer."
     )
     console_ready_timeout_s: float = 120.0
+    registry: RegistryHost = DEFAULT_REGISTRY
 
 
 def load_tokens(s: ConsoleSettings) -> StaticTokens:
@@ -63,7 +64,7 @@ class ConsoleRuntime:
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
         mapper = EventMapper(default_registry(), producer="console")
-        self.model = LedgerReadModel(mapper, clock_ms)
+        self.model = LedgerReadModel(mapper, clock_ms, registry=self.settings.registry)
         self.sender = KafkaCommandSender(
             settings.kafka_bootstrap_servers, topic_prefix=settings.topic_prefix
         )

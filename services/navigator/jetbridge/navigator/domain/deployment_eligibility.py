@@ -3,6 +3,8 @@
 The spec's limitations: image-based Deployments only (no git-sync, no DAG-only deploys);
 only Deployments created after failover was enabled on the cluster that created them;
 clusters that already had Deployments when failover was enabled are not supported.
+And an image the installation's one registry cannot serve could not start anywhere
+(:mod:`jetbridge.common.images`).
 A Deployment is judged against the cluster it was *created* on (its origin), so one that
 moved away under failover management can move back (failback).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from jetbridge.common.images import served_by
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.reasons import Code, Finding, finding
@@ -58,7 +61,10 @@ def tainted_clusters(
 
 
 def deployment_scope(
-    source_id: str, clusters: Mapping[str, Cluster], deployments: Mapping[str, Deployment]
+    source_id: str,
+    clusters: Mapping[str, Cluster],
+    deployments: Mapping[str, Deployment],
+    registry: str = "",
 ) -> Scope:
     """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster)."""
     source = clusters.get(source_id)
@@ -71,15 +77,20 @@ def deployment_scope(
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     for d in sorted(on_source.values(), key=start_order):
-        reasons = judge(d, clusters, tainted)
+        reasons = judge(d, clusters, tainted, registry)
         findings += reasons
         if not reasons:
             eligible.append(d)
     return Scope(tuple(eligible), tuple(findings))
 
 
-def judge(d: Deployment, clusters: Mapping[str, Cluster], tainted: set[str]) -> list[Finding]:
-    """Every reason this Deployment cannot fail over (empty: it can)."""
+def judge(
+    d: Deployment, clusters: Mapping[str, Cluster], tainted: set[str], registry: str = ""
+) -> list[Finding]:
+    """Every reason this Deployment cannot fail over (empty: it can).
+
+    ``registry``: the installation's registry ("" when none is configured: not checked).
+    """
     out: list[Finding] = []
     did = d.deployment_id
     if d.deploy_mechanism in _MECHANISM_CODES:
@@ -92,4 +103,7 @@ def judge(d: Deployment, clusters: Mapping[str, Cluster], tainted: set[str]) -> 
             if cid in tainted:
                 out.append(finding(Code.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER, did, cid))
                 break
+    if not served_by(d.image, registry):
+        detail = f"{d.image} is not served by the installation's registry {registry}"
+        out.append(finding(Code.IMAGE_REGISTRY_MISMATCH, did, detail))
     return out

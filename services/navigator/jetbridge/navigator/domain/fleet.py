@@ -52,7 +52,10 @@ _TABLES: dict[str, tuple[str, type[Aggregate]]] = {
 
 
 class Fleet:
-    def __init__(self) -> None:
+    def __init__(self, registry: str = "") -> None:
+        # The installation's container registry: configuration, not state (never folded
+        # from the log); decisions qualify and check Deployment images with it.
+        self.registry = registry
         self.clusters: dict[str, Cluster] = {}
         self.deployments: dict[str, Deployment] = {}
         self.requests: dict[str, FailoverRequest] = {}
@@ -62,8 +65,8 @@ class Fleet:
         self.activity: dict[str, DataPlaneActivity] = {}
 
     @classmethod
-    def replay(cls, events: Iterable[ev.DomainEvent]) -> Fleet:
-        fleet = cls()
+    def replay(cls, events: Iterable[ev.DomainEvent], registry: str = "") -> Fleet:
+        fleet = cls(registry)
         for event in events:
             fleet.apply(event)
         return fleet
@@ -105,7 +108,14 @@ class Fleet:
     def decide(self, command: Command, now: int) -> list[ev.DomainEvent]:
         match command:
             case RequestFailover():
-                return decide_request(command, self.clusters, self.deployments, self.requests, now)
+                return decide_request(
+                    command,
+                    self.clusters,
+                    self.deployments,
+                    self.requests,
+                    now,
+                    registry=self.registry,
+                )
             case CancelFailover():
                 return decide_cancel(command, self.requests.get(command.request_id), now)
             case EnableFailover():
@@ -127,7 +137,7 @@ class Fleet:
         out: list[ev.DomainEvent] = []
         for request in sorted(self.requests.values(), key=lambda r: r.requested_at):
             if request.status is RequestStatus.PENDING:
-                events = start_request(request, self.deployments, now)
+                events = start_request(request, self.deployments, now, self.registry)
             else:
                 events = advance_request(request, self.missions, now)
             self.apply_all(events)

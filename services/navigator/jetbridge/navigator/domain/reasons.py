@@ -35,6 +35,7 @@ class Code(StrEnum):
     DAG_ONLY_NOT_SUPPORTED = "DAG_ONLY_NOT_SUPPORTED"
     CREATED_BEFORE_FAILOVER_ENABLED = "CREATED_BEFORE_FAILOVER_ENABLED"
     CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
+    IMAGE_REGISTRY_MISMATCH = "IMAGE_REGISTRY_MISMATCH"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
     CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
@@ -89,6 +90,8 @@ MESSAGES: dict[Code, str] = {
     "was enabled on cluster {detail}.",
     Code.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER: "Deployment {s} lives on cluster "
     "{detail}, which already had Deployments when failover was enabled.",
+    Code.IMAGE_REGISTRY_MISMATCH: "Deployment {s}'s image {detail}; every data plane "
+    "pulls Airflow images from that one registry.",
     Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
     Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
     "has {detail} Deployment(s).",

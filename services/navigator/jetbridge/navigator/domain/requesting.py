@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from jetbridge.common.images import qualified
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain import plans
 from jetbridge.navigator.domain import reasons as rs
@@ -31,13 +32,18 @@ def decide_request(
     deployments: Mapping[str, Deployment],
     requests: Mapping[str, FailoverRequest],
     now: int,
+    *,
+    registry: str = "",
 ) -> list[ev.DomainEvent]:
-    """FailoverRequested, plus FailoverRejected when it may not go ahead."""
+    """FailoverRequested, plus FailoverRejected when it may not go ahead.
+
+    ``registry``: the installation's container registry (see :mod:`jetbridge.common.images`).
+    """
     if cmd.request_id in requests and requests[cmd.request_id].exists:
         return []
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
     blockers = request_blockers(src, dst, clusters, requests.values())
-    scope = deployment_scope(src, clusters, deployments)
+    scope = deployment_scope(src, clusters, deployments, registry)
     warned: list[rs.Finding] = []
     if src in clusters and dst in clusters and src != dst:
         warned = warnings(clusters[src], clusters[dst], cmd.mode)
@@ -140,9 +146,12 @@ def decide_enable_failover(
 
 
 def start_request(
-    request: FailoverRequest, deployments: Mapping[str, Deployment], now: int
+    request: FailoverRequest, deployments: Mapping[str, Deployment], now: int, registry: str = ""
 ) -> list[ev.DomainEvent]:
-    """PENDING -> IN_PROGRESS: one Mission per Deployment in scope, two Flights each."""
+    """PENDING -> IN_PROGRESS: one Mission per Deployment in scope, two Flights each.
+
+    Each flight names the image qualified with the installation's ``registry``.
+    """
     if request.status is not RequestStatus.PENDING:
         return []
     out: list[ev.DomainEvent] = []
@@ -169,13 +178,13 @@ def start_request(
             )
         )
         for kind in (FlightKind.SOURCE, FlightKind.DESTINATION):
-            out.append(_plan_flight(request, d, mid, kind, now))
+            out.append(_plan_flight(request, d, mid, kind, now, registry=registry))
     started = ev.FailoverStarted(request_id=request.id, started_at=now, mission_ids=mission_ids)
     return [started, *out]
 
 
 def _plan_flight(
-    request: FailoverRequest, d: Deployment, mid: str, kind: FlightKind, now: int
+    request: FailoverRequest, d: Deployment, mid: str, kind: FlightKind, now: int, *, registry: str
 ) -> ev.FlightPlanned:
     steps = plans.plan(request.mode, kind)
     drain = request.policy.drain_timeout_seconds
@@ -192,7 +201,7 @@ def _plan_flight(
         mode=request.mode.value,
         fencing_epoch=d.next_fencing_epoch,
         drain_timeout_seconds=drain,
-        image=d.image,
+        image=qualified(d.image, registry),
         planned_at=now,
         steps=[s.name.value for s in steps],
         step_deadline_seconds=[plans.deadline_seconds(s.name, drain) for s in steps],

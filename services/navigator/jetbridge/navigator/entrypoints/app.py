@@ -30,7 +30,7 @@ from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.outbox import OutboxRelay, migrate_outbox
-from jetbridge.common.settings import env_file_path
+from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
@@ -58,6 +58,7 @@ class NavigatorSettings(BaseSettings):
     ledger_key: str = Field(
         min_length=16, description="HMAC key chaining the ledger's records (audit)"
     )
+    registry: RegistryHost = DEFAULT_REGISTRY
 
 
 def clock_ms() -> int:
@@ -97,6 +98,7 @@ class NavigatorApp:
             clock_ms,
             ledger_topic=s.topic_prefix + topics.FAILOVER_EVENTS,
             tracer=MissionTracer(),
+            registry=s.registry,
         )
         self.metrics = NavigatorMetrics(service.fleet)
         started = time.monotonic()

@@ -103,6 +103,7 @@ class NavigatorService:
         ledger_topic: str | None = None,
         full_react: bool = False,
         tracer: DecisionTracer | None = None,
+        registry: str = "",
     ) -> None:
         self.store = store
         self.tracer = tracer if tracer is not None else _Untraced()
@@ -111,7 +112,7 @@ class NavigatorService:
         self.ledger_topic = ledger_topic
         self.mapper = mapper
         self.clock_ms = clock_ms
-        self.fleet = Fleet()
+        self.fleet = Fleet(registry)
         self.reactor = Reactor(self.fleet)
         # ``full_react``: the reference path (Fleet.react over the whole fleet), kept for
         # benchmarks and comparisons; the Reactor decides the same events faster.

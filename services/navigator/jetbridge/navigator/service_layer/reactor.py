@@ -137,7 +137,7 @@ class Reactor:
             request = fleet.requests[request_id]
             self.asked += 1
             if request.status is RequestStatus.PENDING:
-                events = start_request(request, fleet.deployments, now)
+                events = start_request(request, fleet.deployments, now, fleet.registry)
                 self._dirty_requests.add(request_id)  # asked once more when started
             else:
                 events = advance_request(request, fleet.missions, now)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jetbridge.common.images import registry_of
 from jetbridge.common.naming import folded_name
 from jetbridge.pilot.domain.steps import ErrorCode, permanent
 
@@ -101,19 +102,20 @@ class DeploymentSpec:
         return f"{self.release}-{kind}"
 
 
-def resolve_image(image: str, registry: str) -> str:
-    """The installation's single registry serves every image: prefix bare references,
-    refuse references to another registry (an operator must fix the Deployment)."""
+def image_to_pull(image: str) -> str:
+    """The reference the flight names, which the control plane qualified with the
+    installation's one registry (a data plane has no registry of its own to add).
+
+    A bare reference means a control plane without a registry: refused rather than
+    pulled from wherever the container runtime defaults to.
+    """
     if not image:
         raise permanent(ErrorCode.IMAGE_PULL_FAILED, "the Deployment spec names no image")
-    first, _, rest = image.partition("/")
-    has_host = bool(rest) and ("." in first or ":" in first or first == "localhost")
-    if not has_host:
-        return f"{registry}/{image}"
-    if first != registry:
+    if registry_of(image) is None:
         raise permanent(
-            ErrorCode.IMAGE_REGISTRY_MISMATCH,
-            f"image {image} is not served by the installation's registry {registry}",
+            ErrorCode.IMAGE_NOT_QUALIFIED,
+            f"image {image} names no registry: the control plane qualifies every image "
+            "with the installation's registry (JETBRIDGE_REGISTRY)",
         )
     return image
 

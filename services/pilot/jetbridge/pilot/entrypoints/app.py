@@ -77,7 +77,6 @@ class PilotApp:
             s.task_instances_dsn or s.database_admin_dsn, prefix=s.database_prefix
         )
         config = PilotConfig(
-            registry=s.registry,
             secret_store=s.secret_store,
             poll_interval_s=s.poll_interval_s,
             default_deadline_s=s.default_deadline_s,

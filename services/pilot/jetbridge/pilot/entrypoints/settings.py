@@ -70,7 +70,6 @@ class PilotSettings(BaseSettings):
     task_instances_dsn: str | None = Field(
         default=None, description="who reads task_instance for the drain (default: admin DSN)"
     )
-    registry: str = "registry.jetbridge.local"
     secret_store: str = "jetbridge-secrets"
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="None: no relay in this process (another one publishes)"

@@ -17,7 +17,6 @@ from jetbridge.pilot.service_layer.ports import Clock, ClusterPort, DatabaseFenc
 class PilotConfig:
     """The installation's facts a step needs (no secrets)."""
 
-    registry: str = "registry.jetbridge.local"
     secret_store: str = "jetbridge-store"
     poll_interval_s: float = 0.5
     default_deadline_s: float = 300.0

@@ -18,8 +18,8 @@ from jetbridge.pilot.domain.airflow import (
     SCHEDULER,
     Manifest,
     component_manifest,
+    image_to_pull,
     namespace_manifests,
-    resolve_image,
 )
 from jetbridge.pilot.domain.steps import (
     ErrorCode,
@@ -148,7 +148,7 @@ async def read_passwords(ctx: StepContext) -> dict[str, str]:
 
 async def upsert_deployment(ctx: StepContext) -> Succeeded:
     spec = ctx.spec
-    image = resolve_image(spec.image, ctx.config.registry)
+    image = image_to_pull(spec.image)
     for component in spec.components:
         await ctx.cluster.apply(component_manifest(spec, component, image, ctx.db_side))
     await _wait_components_ready(ctx, image)
