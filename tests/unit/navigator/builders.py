@@ -102,7 +102,7 @@ def deployment(
         cluster_id=cluster_id,
         name=deployment_id,
         deploy_mechanism=mechanism,
-        image=image if image is not None else f"registry.example.com/org/{deployment_id}:1.0",
+        image=image if image is not None else f"org/{deployment_id}:1.0",
         priority=priority,
         created_at=created_at,
     )

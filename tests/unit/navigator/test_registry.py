@@ -102,3 +102,10 @@ def test_the_registry_setting_is_a_host_and_port(value: str) -> None:
 def test_a_registry_setting_that_is_not_a_host_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match="pattern"):
         TypeAdapter(RegistryHost).validate_python(value)
+
+
+def test_fleets_compare_by_state_not_by_registry() -> None:
+    """A projector's fleet (no registry) equals the Navigator's with the same log."""
+    log = [*cluster_events("src"), deployment("d", "src", image="airflow:3")]
+    assert Fleet.replay(log, registry=REGISTRY) == Fleet.replay(log)
+    assert Fleet.replay(log, registry=REGISTRY) != Fleet.replay(log[:-1], registry=REGISTRY)

@@ -101,7 +101,11 @@ class Fleet:
         return copy.deepcopy(self)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Fleet) and vars(self) == vars(other)
+        """Same state folded (configuration, such as the registry, is not compared)."""
+        return isinstance(other, Fleet) and self._state() == other._state()
+
+    def _state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "registry"}
 
     __hash__ = None  # type: ignore[assignment]
 
