@@ -13,6 +13,7 @@ from jetbridge.pilot.domain.reports import start_of
 from jetbridge.pilot.entrypoints.app import PilotApp
 
 from .harness import failover_pair, provisioning, tag, wait_final
+from .servers import POSTGRESQL, Server
 from .test_crash import outbox
 from .test_failover import pilots, provision, world
 
@@ -21,7 +22,7 @@ async def test_a_cancelled_flight_stops_at_the_next_step_boundary(
     kube_stack: Any, postgres_dsn: str, kafka_bootstrap: str
 ) -> None:
     run = tag()
-    async with world(kube_stack, postgres_dsn, kafka_bootstrap) as w, pilots(w):
+    async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w, pilots(w):
         await provision(w, [f"{run}-c"])
         _, dst = failover_pair(f"req-{run}", f"{run}-c", FailoverMode.FORCED, 1, 5)
         await w.west.deck.enqueue(dst)
@@ -48,7 +49,7 @@ async def test_two_pilots_on_one_flightdeck_never_run_a_flight_twice(
 ) -> None:
     run = tag()
     deployments = [f"{run}-p{i}" for i in range(6)]
-    async with world(kube_stack, postgres_dsn, kafka_bootstrap) as w:
+    async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w:
         apps = [
             PilotApp(
                 w.settings(

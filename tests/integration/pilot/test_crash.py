@@ -22,6 +22,7 @@ from jetbridge.pilot.domain.airflow import DeploymentSpec
 from jetbridge.pilot.domain.reports import start_of
 
 from .harness import db_prefix, failover_pair, fencer, tag, wait_final
+from .servers import POSTGRESQL, Server
 from .test_failover import World, pilots, provision, world
 
 KILLS = 8
@@ -55,7 +56,7 @@ async def test_sigkilled_pilots_converge_without_duplicated_effects(
     run = tag()
     deployments = [f"{run}-k{i}" for i in range(2)]
     rng = random.Random(run)
-    async with world(kube_stack, postgres_dsn, kafka_bootstrap) as w:
+    async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w:
         async with pilots(w):
             await provision(w, deployments)
         ids = []

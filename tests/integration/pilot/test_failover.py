@@ -1,9 +1,11 @@
 """Pilots on two real data planes: provisioning, then a controlled failover.
 
 Real everything: the local Kubernetes clusters (kwok, ESO stand-in, moto store), one
-Flightdeck per plane on PostgreSQL, libs/fencing on PostgreSQL with a non-superuser
-admin, Kafka for the relayed events. Navigator's part is played by ``Clearer`` (its
-clearing rule over its own plans), so the Pilots only ever run cleared steps.
+Flightdeck per plane, libs/fencing with a non-superuser admin and the drain's
+``task_instance`` reads, all on one database server (PostgreSQL, and for the whole
+failover also MariaDB: ``servers.Server``), Kafka for the relayed events. Navigator's
+part is played by ``Clearer`` (its clearing rule over its own plans), so the Pilots only
+ever run cleared steps.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from jetbridge.common.events import EventCodec
-from jetbridge.fencing.domain import DeploymentDatabases
 from jetbridge.fencing.domain import Side as DbSide
 from jetbridge.flightdeck import Flightdeck, FlightState, open_flightdeck
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
@@ -35,16 +38,13 @@ from .harness import (
     db_prefix,
     drive,
     failover_pair,
-    fencer,
-    fencing_admin,
-    postgres_database,
     provisioning,
     state_database,
     tag,
-    task_instances,
     wait_final,
 )
 from .kube import EAST, WEST, kube_pair
+from .servers import MARIADB, POSTGRESQL, Server
 
 CODEC = EventCodec()
 
@@ -62,7 +62,7 @@ class World:
     east: Plane
     west: Plane
     admin_dsn: str
-    superuser_dsn: str
+    server: Server
     topic: str
     kafka: str
     store: str
@@ -77,7 +77,7 @@ class World:
             "database_side": side,
             "database_prefix": db_prefix(self.admin_dsn),
             "fencing_state_database": state_database(self.admin_dsn),
-            "task_instances_dsn": self.superuser_dsn,
+            "task_instances_dsn": self.server.superuser_dsn,
             "secret_store": self.store,
             "kafka_bootstrap_servers": self.kafka,
             "topic_override": self.topic,
@@ -89,11 +89,11 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(kube_stack: Any, postgres_dsn: str, kafka: str) -> AsyncIterator[World]:
+async def world(kube_stack: Any, server: Server, kafka: str) -> AsyncIterator[World]:
     async with (
-        fencing_admin(postgres_dsn) as admin,
-        postgres_database(postgres_dsn, "fd_east") as east_dsn,
-        postgres_database(postgres_dsn, "fd_west") as west_dsn,
+        server.fencing_admin() as admin,
+        server.flightdeck_database("fd_east") as east_dsn,
+        server.flightdeck_database("fd_west") as west_dsn,
         kube_pair(kube_stack) as (east_c, west_c),
     ):
         east_deck, west_deck = await open_flightdeck(east_dsn), await open_flightdeck(west_dsn)
@@ -103,7 +103,7 @@ async def world(kube_stack: Any, postgres_dsn: str, kafka: str) -> AsyncIterator
                 Plane(EAST, east_deck, east_dsn, east_c),
                 Plane(WEST, west_deck, west_dsn, west_c),
                 admin,
-                postgres_dsn,
+                server,
                 topic,
                 kafka,
                 kube_stack.cluster_secret_store,
@@ -140,33 +140,25 @@ async def published(w: World) -> list[Any]:
             if not await plane.deck.outbox_pending(1):
                 break
             await asyncio.sleep(0.1)
-        rows += len(await _all_outbox(plane))
+        rows += len(await w.server.outbox_event_ids(plane.dsn))
     return [CODEC.decode(r.value) for r in await read_all(w.kafka, w.topic, expected=rows)]
 
 
-async def _all_outbox(plane: Plane) -> list[Any]:
-    import asyncpg  # noqa: PLC0415
-
-    conn = await asyncpg.connect(plane.dsn)
-    try:
-        return list(await conn.fetch("SELECT event_id FROM dp_flight_outbox"))
-    finally:
-        await conn.close()
-
-
+@pytest.mark.parametrize("kind", [POSTGRESQL, MARIADB])
 async def test_provision_then_controlled_failover_moves_every_deployment(
-    kube_stack: Any, postgres_dsn: str, kafka_bootstrap: str
+    kube_stack: Any, postgres_dsn: str, mysql_dsn: str, kafka_bootstrap: str, kind: str
 ) -> None:
+    server = Server(kind, postgres_dsn if kind == POSTGRESQL else mysql_dsn)
     run = tag()
     # JETBRIDGE_PILOT_E2E_DEPLOYMENTS=20 runs the issue's 20-Deployment failover.
     count = max(3, int(os.environ.get("JETBRIDGE_PILOT_E2E_DEPLOYMENTS", "3")))
     deployments = [f"{run}-d{i}" for i in range(count)]
-    async with world(kube_stack, postgres_dsn, kafka_bootstrap) as w, pilots(w):
+    async with world(kube_stack, server, kafka_bootstrap) as w, pilots(w):
         await provision(w, deployments)
         prefix = db_prefix(w.admin_dsn)
         async with contextlib.AsyncExitStack() as stack:
             tables = [
-                await stack.enter_async_context(task_instances(postgres_dsn, prefix, d))
+                await stack.enter_async_context(server.task_instances(prefix, d))
                 for d in deployments
             ]
             finishing, stuck = tables[0], tables[1]
@@ -199,7 +191,7 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             for f in (await c.flights()).values():
                 assert f.state is FlightState.SUCCEEDED, f
         events = await published(w)
-        print(f"\ncontrolled failover of {len(deployments)} Deployments: {took:.1f}s")
+        print(f"\n{kind}: controlled failover of {len(deployments)} Deployments: {took:.1f}s")
 
         for d in deployments:
             spec = DeploymentSpec(d, "")
@@ -217,9 +209,7 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             assert secret is not None
             conn = base64.b64decode(secret["data"]["connection"]).decode()
             assert "_b:" in conn  # the destination mounts side B's credentials
-            databases = DeploymentDatabases.named(d, prefix=db_prefix(w.admin_dsn))
-            async with fencer(w.admin_dsn) as reader:
-                state = await reader.state(databases)
+            state = await server.fence_state(w.admin_dsn, d)
             assert (state.epoch, state.active_side) == (1, DbSide.B)
 
     by_flight: dict[str, list[tuple[str, dict[str, Any]]]] = {}

@@ -15,6 +15,7 @@ from jetbridge.pilot.domain import secrets as sec
 from jetbridge.pilot.domain.airflow import DeploymentSpec
 
 from .harness import failover_pair, tag
+from .servers import POSTGRESQL, Server
 from .test_crash import outbox
 from .test_failover import pilots, provision, world
 
@@ -28,7 +29,7 @@ async def test_a_store_that_is_down_fails_the_secrets_step_then_a_retry_succeeds
 
     run = tag()
     deployment = f"{run}-s"
-    async with world(kube_stack, postgres_dsn, kafka_bootstrap) as w, pilots(w):
+    async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w, pilots(w):
         await provision(w, [deployment])
         _, dst = failover_pair(f"req-{run}", deployment, FailoverMode.FORCED, 1, 5)
         plan = [dict(p) for p in dst.plan]

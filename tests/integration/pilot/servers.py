@@ -1,0 +1,146 @@
+"""The database server a Pilot test runs against: PostgreSQL 15 or MariaDB.
+
+One server holds everything a Pilot touches there: both Flightdecks, the fencing admin
+(a non-superuser with the minimum docs/database-fencing.md gives), each Deployment's
+metadata database with its ``task_instance`` table (what the drain counts), and the
+fence's state. ``Server`` hands out each of those for its kind, so one failover test
+runs on both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncmy
+
+from jetbridge.fencing.domain import DeploymentDatabases, FencingState
+from jetbridge.fencing.mysql import MySQLFencer
+from jetbridge.fencing.quoting import my_account, my_ident
+from jetbridge.flightdeck.mysql import mysql_connect_kwargs
+from tests.integration.flightdeck.dbs import (
+    mysql_database,
+    mysql_fetch,
+    pg_fetch,
+    postgres_database,
+)
+
+from .harness import db_prefix, fencer, fencing_admin, state_database, tag, task_instances
+
+POSTGRESQL, MARIADB = "postgresql", "mariadb"
+
+
+class TaskTable(Protocol):
+    async def execute(self, sql: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Server:
+    kind: str  # POSTGRESQL or MARIADB
+    superuser_dsn: str
+
+    def fencing_admin(self) -> contextlib.AbstractAsyncContextManager[str]:
+        if self.kind == POSTGRESQL:
+            return fencing_admin(self.superuser_dsn)
+        return mysql_fencing_admin(self.superuser_dsn)
+
+    def flightdeck_database(self, prefix: str) -> contextlib.AbstractAsyncContextManager[str]:
+        if self.kind == POSTGRESQL:
+            return postgres_database(self.superuser_dsn, prefix)
+        return mysql_database(self.superuser_dsn, prefix)
+
+    def task_instances(
+        self, prefix: str, deployment_id: str
+    ) -> contextlib.AbstractAsyncContextManager[TaskTable]:
+        if self.kind == POSTGRESQL:
+            return task_instances(self.superuser_dsn, prefix, deployment_id)
+        return mysql_task_instances(self.superuser_dsn, prefix, deployment_id)
+
+    async def fence_state(self, admin_dsn: str, deployment_id: str) -> FencingState:
+        databases = DeploymentDatabases.named(deployment_id, prefix=db_prefix(admin_dsn))
+        if self.kind == POSTGRESQL:
+            async with fencer(admin_dsn) as reader:
+                return await reader.state(databases)
+        return await MySQLFencer(admin_dsn, state_database=state_database(admin_dsn)).state(
+            databases
+        )
+
+    async def outbox_event_ids(self, flightdeck_dsn: str) -> list[Any]:
+        fetch = pg_fetch if self.kind == POSTGRESQL else mysql_fetch
+        return [r["event_id"] for r in await fetch(flightdeck_dsn, OUTBOX_IDS)]
+
+
+OUTBOX_IDS = "SELECT event_id FROM dp_flight_outbox"
+
+
+@contextlib.asynccontextmanager
+async def mysql_fencing_admin(superuser_dsn: str) -> AsyncIterator[str]:
+    """A MariaDB account with the documented grants (no SUPER), its DSN, and cleanup of
+    every database and account its Deployments created (named with its prefix)."""
+    name = f"pilot_{tag()}"
+    prefix = name.removeprefix("pilot_")
+    password = secrets.token_urlsafe(16)
+    account = my_account(name, "%")
+    async with _root(superuser_dsn) as root:
+        await _run(root, f"CREATE USER {account} IDENTIFIED BY '{password}'")
+        await _run(root, f"GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO {account}")
+        # Its Deployments' databases and its own fence state database ("<prefix>-fencing").
+        pattern = my_ident(prefix + "%")
+        await _run(root, f"GRANT ALL PRIVILEGES ON {pattern}.* TO {account} WITH GRANT OPTION")
+    parts = urlsplit(superuser_dsn)
+    netloc = f"{quote(name)}:{quote(password)}@{parts.hostname}:{parts.port}"
+    try:
+        yield urlunsplit((parts.scheme, netloc, "/", "", ""))
+    finally:
+        async with _root(superuser_dsn) as root:
+            for (db,) in await _run(root, "SHOW DATABASES LIKE %s", [prefix + "%"]):
+                await _run(root, f"DROP DATABASE IF EXISTS {my_ident(db)}")
+            users = "SELECT user, host FROM mysql.user WHERE user LIKE %s"
+            for user, host in await _run(root, users, [prefix + "%"]):
+                await _run(root, f"DROP USER IF EXISTS {my_account(user, host)}")
+            await _run(root, f"DROP USER IF EXISTS {account}")
+
+
+@dataclass
+class _MyTaskTable:
+    conn: Any
+
+    async def execute(self, sql: str) -> Any:
+        return await _run(self.conn, sql)
+
+
+@contextlib.asynccontextmanager
+async def mysql_task_instances(
+    superuser_dsn: str, prefix: str, deployment_id: str
+) -> AsyncIterator[TaskTable]:
+    """Airflow's ``task_instance`` in the Deployment's metadata database, on MariaDB."""
+    database = DeploymentDatabases.named(deployment_id, prefix=prefix).epoch_database
+    async with _root(superuser_dsn, database=database) as conn:
+        await _run(
+            conn,
+            "CREATE TABLE IF NOT EXISTS task_instance "
+            "(task_id varchar(250) PRIMARY KEY, state varchar(20))",
+        )
+        yield _MyTaskTable(conn)
+
+
+@contextlib.asynccontextmanager
+async def _root(dsn: str, database: str | None = None) -> AsyncIterator[Any]:
+    args = mysql_connect_kwargs(dsn) | {"autocommit": True, "charset": "utf8mb4"}
+    if database is not None:
+        args["database"] = database
+    conn = await asyncmy.connect(**args)
+    try:
+        yield conn
+    finally:
+        await conn.ensure_closed()
+
+
+async def _run(conn: Any, sql: str, args: list[Any] | None = None) -> list[Any]:
+    async with conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return list(await cur.fetchall())
