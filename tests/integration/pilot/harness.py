@@ -42,16 +42,16 @@ def tag() -> str:
 
 
 @contextlib.asynccontextmanager
-async def fencing_admin(superuser_dsn: str) -> AsyncIterator[str]:
+async def fencing_admin(superuser_dsn: str, *, createrole: bool = True) -> AsyncIterator[str]:
     """A LOGIN CREATEROLE CREATEDB (non-superuser) role, its DSN, and cleanup of what
-    its Deployments created (databases and roles named with its prefix)."""
+    its Deployments created (databases and roles named with its prefix). Without
+    ``createrole``: what the customer-managed users model gives Jetbridge."""
     name = f"pilot_{tag()}"
     password = secrets.token_urlsafe(16)
+    flags = "LOGIN CREATEROLE CREATEDB" if createrole else "LOGIN CREATEDB"
     su = await asyncpg.connect(superuser_dsn)
     try:
-        await su.execute(
-            f"CREATE ROLE {pg_ident(name)} LOGIN CREATEROLE CREATEDB PASSWORD '{password}'"
-        )
+        await su.execute(f"CREATE ROLE {pg_ident(name)} {flags} PASSWORD '{password}'")
         parts = urlsplit(superuser_dsn)
         netloc = f"{quote(name)}:{quote(password)}@{parts.hostname}:{parts.port}"
         yield urlunsplit((parts.scheme, netloc, parts.path or "/postgres", "", ""))

@@ -1,15 +1,20 @@
-"""The database server a Pilot test runs against: PostgreSQL 15 or MariaDB.
+"""The database server a Pilot test runs against: PostgreSQL 15 or MariaDB, and on
+PostgreSQL either ownership model of the login roles.
 
 One server holds everything a Pilot touches there: both Flightdecks, the fencing admin
 (a non-superuser with the minimum docs/database-fencing.md gives), each Deployment's
 metadata database with its ``task_instance`` table (what the drain counts), and the
 fence's state. ``Server`` hands out each of those for its kind, so one failover test
-runs on both.
+runs on all. With customer-managed users (``users="customer"``) the admin has no
+CREATEROLE, and before provisioning the test plays the customer: the documented SQL
+per Deployment (psql, as docs/database-fencing.md says) and the two passwords in the
+external secrets store, where the home cluster's Pilot pulls them from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,11 +22,15 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncmy
+import boto3
 
-from jetbridge.fencing.domain import DeploymentDatabases, FencingState
+from jetbridge.fencing.domain import DeploymentDatabases, FencingState, OwnershipModel, Side
 from jetbridge.fencing.mysql import MySQLFencer
 from jetbridge.fencing.quoting import my_account, my_ident
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
+from jetbridge.pilot.domain import secrets as sec
+from jetbridge.pilot.domain.airflow import DeploymentSpec
+from tests.integration.fencing.harness import Engine
 from tests.integration.flightdeck.dbs import (
     mysql_database,
     mysql_fetch,
@@ -32,6 +41,7 @@ from tests.integration.flightdeck.dbs import (
 from .harness import db_prefix, fencer, fencing_admin, state_database, tag, task_instances
 
 POSTGRESQL, MARIADB = "postgresql", "mariadb"
+APC, CUSTOMER = "apc", "customer"
 
 
 class TaskTable(Protocol):
@@ -42,11 +52,54 @@ class TaskTable(Protocol):
 class Server:
     kind: str  # POSTGRESQL or MARIADB
     superuser_dsn: str
+    users: str = APC  # who creates the login roles (JETBRIDGE_PILOT_DATABASE_USERS)
 
     def fencing_admin(self) -> contextlib.AbstractAsyncContextManager[str]:
         if self.kind == POSTGRESQL:
-            return fencing_admin(self.superuser_dsn)
+            return fencing_admin(self.superuser_dsn, createrole=self.users == APC)
         return mysql_fencing_admin(self.superuser_dsn)
+
+    async def as_the_customer(
+        self, admin_dsn: str, deployment_ids: list[str], secrets_endpoint: str
+    ) -> dict[Side, str]:
+        """Customer-managed users only: what the customer does before each Deployment is
+        created; the passwords it chose (none for the APC-managed model)."""
+        if self.users != CUSTOMER:
+            return {}
+        admin = urlsplit(admin_dsn).username or ""
+        dba = Engine(
+            name="customer", kind="postgres", superuser_dsn=self.superuser_dsn, ownership=CUST
+        )
+        store = boto3.session.Session().client(
+            "secretsmanager",
+            endpoint_url=secrets_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for deployment_id in deployment_ids:
+            roles = DeploymentDatabases.named(
+                deployment_id, prefix=db_prefix(admin_dsn), ownership=CUST
+            )
+            dba.run_customer_sql(roles, admin)
+            spec = DeploymentSpec(deployment_id, "")
+            for side in (Side.A, Side.B):
+                key = sec.remote_key(spec, sec.login_kind(side.value))
+                value = json.dumps({"password": dba.passwords[side]})
+                store.create_secret(Name=key, SecretString=value)
+        return dict(dba.passwords)
+
+    async def can_login(self, deployment_id: str, admin_dsn: str) -> dict[Side, bool]:
+        """PostgreSQL: each side's login role still has LOGIN (the customer's model
+        fences by CONNECT alone and never alters the customer's roles)."""
+        roles = DeploymentDatabases.named(deployment_id, prefix=db_prefix(admin_dsn))
+        rows = await pg_fetch(
+            self.superuser_dsn,
+            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])",
+            [roles.role_a, roles.role_b],
+        )
+        login = {r["rolname"]: bool(r["rolcanlogin"]) for r in rows}
+        return {Side.A: login[roles.role_a], Side.B: login[roles.role_b]}
 
     def flightdeck_database(self, prefix: str) -> contextlib.AbstractAsyncContextManager[str]:
         if self.kind == POSTGRESQL:
@@ -75,6 +128,7 @@ class Server:
 
 
 OUTBOX_IDS = "SELECT event_id FROM dp_flight_outbox"
+CUST = OwnershipModel.CUSTOMER_MANAGED
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -44,7 +45,7 @@ from .harness import (
     wait_final,
 )
 from .kube import EAST, WEST, kube_pair
-from .servers import MARIADB, POSTGRESQL, Server
+from .servers import APC, CUSTOMER, MARIADB, POSTGRESQL, Server
 
 CODEC = EventCodec()
 
@@ -78,6 +79,7 @@ class World:
             "database_prefix": db_prefix(self.admin_dsn),
             "fencing_state_database": state_database(self.admin_dsn),
             "task_instances_dsn": self.server.superuser_dsn,
+            "database_users": self.server.users,
             "secret_store": self.store,
             "kafka_bootstrap_servers": self.kafka,
             "topic_override": self.topic,
@@ -144,16 +146,24 @@ async def published(w: World) -> list[Any]:
     return [CODEC.decode(r.value) for r in await read_all(w.kafka, w.topic, expected=rows)]
 
 
-@pytest.mark.parametrize("kind", [POSTGRESQL, MARIADB])
+@pytest.mark.parametrize(
+    ("kind", "users"), [(POSTGRESQL, APC), (POSTGRESQL, CUSTOMER), (MARIADB, APC)]
+)
 async def test_provision_then_controlled_failover_moves_every_deployment(
-    kube_stack: Any, postgres_dsn: str, mysql_dsn: str, kafka_bootstrap: str, kind: str
+    kube_stack: Any,
+    postgres_dsn: str,
+    mysql_dsn: str,
+    kafka_bootstrap: str,
+    kind: str,
+    users: str,
 ) -> None:
-    server = Server(kind, postgres_dsn if kind == POSTGRESQL else mysql_dsn)
+    server = Server(kind, postgres_dsn if kind == POSTGRESQL else mysql_dsn, users)
     run = tag()
     # JETBRIDGE_PILOT_E2E_DEPLOYMENTS=20 runs the 20-Deployment failover.
     count = max(3, int(os.environ.get("JETBRIDGE_PILOT_E2E_DEPLOYMENTS", "3")))
     deployments = [f"{run}-d{i}" for i in range(count)]
     async with world(kube_stack, server, kafka_bootstrap) as w, pilots(w):
+        chosen = await server.as_the_customer(w.admin_dsn, deployments, kube_stack.secrets_endpoint)
         await provision(w, deployments)
         prefix = db_prefix(w.admin_dsn)
         async with contextlib.AsyncExitStack() as stack:
@@ -191,7 +201,7 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             for f in (await c.flights()).values():
                 assert f.state is FlightState.SUCCEEDED, f
         events = await published(w)
-        print(f"\n{kind}: controlled failover of {len(deployments)} Deployments: {took:.1f}s")
+        print(f"\n{kind}/{users}: controlled failover of {len(deployments)}: {took:.1f}s")
 
         for d in deployments:
             spec = DeploymentSpec(d, "")
@@ -209,8 +219,12 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             assert secret is not None
             conn = base64.b64decode(secret["data"]["connection"]).decode()
             assert "_b:" in conn  # the destination mounts side B's credentials
+            if users == CUSTOMER:  # with the password the customer chose for it
+                assert unquote(urlsplit(conn).password or "") == chosen[DbSide.B]
             state = await server.fence_state(w.admin_dsn, d)
             assert (state.epoch, state.active_side) == (1, DbSide.B)
+            if users == CUSTOMER:  # fenced by CONNECT alone: both roles as the customer made
+                assert await server.can_login(d, w.admin_dsn) == {DbSide.A: True, DbSide.B: True}
 
     by_flight: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for e in events:
