@@ -53,7 +53,27 @@ async def test_provision_blocks_the_inactive_side_at_once(engine: Engine) -> Non
         again = await fencer.provision(dep, engine.passwords)  # idempotent
         assert (again.epoch, again.active_side, again.blocked_role) == (0, Side.A, dep.role_b)
         assert again.databases_created == ()  # they exist since ``deployed``
+        assert again.roles_created == ()  # and so do the login roles
         assert await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_provision_reports_what_it_created_and_a_re_run_nothing(engine: Engine) -> None:
+    """What the Pilot reports as ``already_applied`` (nothing created) rests on this."""
+    fencer = engine.fencer(engine.admin)
+    dep = engine.deployment(extra_db=True)
+    try:
+        if engine.ownership is OwnershipModel.CUSTOMER_MANAGED:
+            engine.run_customer_sql(dep, engine.admin)
+        first = await fencer.provision(dep, engine.passwords)
+        again = await fencer.provision(dep, engine.passwords)
+    finally:
+        await engine.superuser_drop(dep)
+    if engine.ownership is OwnershipModel.CUSTOMER_MANAGED:
+        assert first.roles_created == ()  # the customer made them
+    else:  # the login roles, and on PostgreSQL the owner, data and terminator roles too
+        assert {dep.role_a, dep.role_b} <= set(first.roles_created)
+    assert first.databases_created == dep.databases
+    assert (again.roles_created, again.databases_created) == ((), ())
 
 
 async def test_fence_moves_writes_ends_old_sessions_and_fails_back(engine: Engine) -> None:

@@ -51,6 +51,8 @@ from jetbridge.fencing.sqlfiles import queries
 Q = queries("mysql")
 REQUIRED_GLOBAL = ("CREATE USER", "PROCESS", "CONNECTION ADMIN")
 _DENIED = {1044, 1095, 1142, 1227, 1410}  # access denied / kill denied / need privilege
+# The notes CREATE USER IF NOT EXISTS leaves for an existing account: MariaDB, MySQL 8.
+_ACCOUNT_EXISTS = frozenset({1973, 3163})
 _NO_SUCH_GRANT = 1141
 _NEED = re.compile(r"need \(at least one of\) the (.+?) privilege", re.IGNORECASE)
 
@@ -176,7 +178,9 @@ class MySQLFencer:
                         account=self.account(dep.role(side)),
                         password=my_literal(passwords[side], no_backslash_escapes=self._nbe),
                     )
-                created.append(dep.role(side))
+                notes = {int(row[1]) for row in await self._exec(conn, "warnings")}
+                if not notes & _ACCOUNT_EXISTS:
+                    created.append(dep.role(side))
         finally:
             conn.close()
         state = await self.state(dep)

@@ -73,6 +73,11 @@ CREATE DATABASE IF NOT EXISTS {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_u
 -- name: create_user
 CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {password} ACCOUNT LOCK;
 
+-- name: warnings
+-- After create_user: an account that already existed leaves a note (MariaDB 1973,
+-- MySQL 3163), so a re-run provisioning reports no account created.
+SHOW WARNINGS;
+
 -- name: revoke_database
 REVOKE ALL PRIVILEGES ON {database}.* FROM {account};
 
