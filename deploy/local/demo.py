@@ -122,7 +122,13 @@ class Demo:
         self.env = env
         self.tag = f"demo{uuid.uuid4().hex[:6]}"
         self.prefix = f"{self.tag}."
-        self.kafka = env["JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]
+        self.kafka = env["JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS"]  # this driver's own clients
+        # The services' listener: with --kafka-tls the broker's mutual-TLS one, where each
+        # presents its plane's certificate (jetbridge.common.kafka.security).
+        self.kafka_tls = bool(getattr(args, "kafka_tls", False))
+        self.services_kafka = (
+            env.get("JETBRIDGE_KAFKA_TLS_BOOTSTRAP_SERVERS", "") if self.kafka_tls else self.kafka
+        )
         self.dbs = Databases(env["JETBRIDGE_POSTGRES_DSN"], self.tag)
         self.state = ROOT / ".state" / "demo" / self.tag
         self.procs = Processes(ROOT / ".state" / "logs" / "demo", self.tag)
@@ -147,7 +153,7 @@ class Demo:
         await create_topics(self.kafka, self.prefix)
         await self.dbs.create()
         self.state.mkdir(parents=True, exist_ok=True)
-        tls = ensure_certificates(ROOT / ".state", list(CLUSTERS))
+        tls = self.tls = ensure_certificates(ROOT / ".state", list(CLUSTERS))
         self.tls_dir = str(tls.root)
         for dsn in self.dbs.flightdecks.values():
             deck = await open_flightdeck(dsn)  # migrates dp_flights
@@ -184,8 +190,24 @@ class Demo:
             deployments,
         )
 
+    def kafka_client_env(self, plane: str) -> dict[str, str]:
+        """A service's Kafka security, as ``plane`` ("control-plane" or a cluster id)."""
+        if not self.kafka_tls:
+            return {}
+        files = self.tls.control_plane() if plane == "control-plane" else self.tls.cluster(plane)
+        return {
+            "JETBRIDGE_KAFKA_SECURITY_PROTOCOL": "SSL",
+            "JETBRIDGE_KAFKA_SSL_CAFILE": str(files.ca_cert),
+            "JETBRIDGE_KAFKA_SSL_CERTFILE": str(files.cert),
+            "JETBRIDGE_KAFKA_SSL_KEYFILE": str(files.key),
+        }
+
     def start_services(self) -> None:
-        p, kafka = self.prefix, {"JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.kafka}
+        p = self.prefix
+        kafka = {"JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.services_kafka}
+        kafka |= self.kafka_client_env("control-plane")
+        if self.kafka_tls:
+            phase(f"Kafka: every service over mutual TLS ({self.services_kafka})")
         phase("control plane: navigator, projections, dplink, dispatcher, console")
         common = kafka | {
             "JETBRIDGE_TOPIC_PREFIX": p,
@@ -203,7 +225,7 @@ class Demo:
             "jetbridge.dplink",
             kafka
             | {
-                "JETBRIDGE_DPLINK_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "JETBRIDGE_DPLINK_KAFKA_BOOTSTRAP_SERVERS": self.services_kafka,
                 "JETBRIDGE_DPLINK_GROUP_ID": f"{self.tag}-dplink",
                 "JETBRIDGE_DPLINK_REGISTRATION_TOPIC": p + "jetbridge.cluster.events",
                 "JETBRIDGE_DPLINK_EVENTS_TOPIC": p + "jetbridge.cluster.events",
@@ -215,7 +237,7 @@ class Demo:
             "jetbridge.dispatcher",
             kafka
             | {
-                "JETBRIDGE_DISPATCHER_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "JETBRIDGE_DISPATCHER_KAFKA_BOOTSTRAP_SERVERS": self.services_kafka,
                 "JETBRIDGE_DISPATCHER_GROUP_ID": f"{self.tag}-dispatcher",
                 "JETBRIDGE_DISPATCHER_WORK_TOPIC": p + "jetbridge.failover.events",
                 "JETBRIDGE_DISPATCHER_STATE_TOPICS": (
@@ -254,11 +276,12 @@ class Demo:
                     "JETBRIDGE_PILOT_FENCING_STATE_DATABASE": self.dbs.fencing_state,
                     "JETBRIDGE_PILOT_TASK_INSTANCES_DSN": self.dbs.superuser_dsn,
                     "JETBRIDGE_PILOT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],
-                    "JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                    "JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS": self.services_kafka,
                     "JETBRIDGE_PILOT_TOPIC_PREFIX": p,
                     "JETBRIDGE_PILOT_LEASE_SECONDS": "10",
                     "JETBRIDGE_PILOT_POLL_INTERVAL_S": "0.25",
-                },
+                }
+                | self.kafka_client_env(c),
             )
         wait_port(self.console_port)
         for port in self.agent_ports.values():
@@ -749,6 +772,12 @@ def main() -> None:
     parser.add_argument("--exit-when-done", action="store_true")
     parser.add_argument("--port", type=int, default=0, help="console port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the run's data afterwards")
+    parser.add_argument(
+        "--kafka-tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="services reach Kafka over mutual TLS, each with its plane's certificate",
+    )
     args = parser.parse_args()
     try:
         code = asyncio.run(run(args))

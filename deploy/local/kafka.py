@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from component import Component
-from layout import HOST, KAFKA_CONTROLLER_PORT, KAFKA_PORT, REPO_ROOT, jar_cache_root
+from layout import (
+    HOST,
+    KAFKA_CONTROLLER_PORT,
+    KAFKA_PORT,
+    KAFKA_TLS_PORT,
+    REPO_ROOT,
+    jar_cache_root,
+)
 from procs import StackError, port_open, run, say, spawn_detached, timed
 
 if TYPE_CHECKING:
@@ -144,7 +151,7 @@ def load_topics(path: Path = TOPICS_FILE) -> list[TopicSpec]:
 
 class Kafka(Component):
     name = "kafka"
-    base_ports = (KAFKA_PORT, KAFKA_CONTROLLER_PORT)
+    base_ports = (KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_TLS_PORT)
     start_timeout = 120.0
 
     @property
@@ -166,6 +173,15 @@ class Kafka(Component):
     def endpoint(self) -> str:
         return f"{HOST}:{self.port}"
 
+    def tls_endpoint(self) -> str:
+        """The SSL listener: clients present a certificate of the local CA (mTLS)."""
+        return f"{HOST}:{self.ports[2]}"
+
+    @property
+    def keystore(self) -> Path:
+        """The broker's key and certificate in one PEM file (Kafka's PEM keystore)."""
+        return self.data_dir / "broker-keystore.pem"
+
     def server_data_dir(self, argv: list[str]) -> str | None:
         if "kafka.Kafka" in argv and argv[-1].endswith("/kafka/server.properties"):
             return os.path.dirname(argv[-1])
@@ -179,6 +195,7 @@ class Kafka(Component):
     def prepare(self) -> None:
         libs = ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_keystore()
         self.properties.write_text(self._render_properties())
         if self.initialized():
             return
@@ -214,17 +231,38 @@ class Kafka(Component):
     def after_ready(self) -> None:
         asyncio.run(self._ensure_topics(load_topics()))
 
+    def _write_keystore(self) -> None:
+        from jetbridge.common.tls import ensure_certificates  # noqa: PLC0415 (needs the venv)
+
+        files = ensure_certificates(self.layout.state_dir, []).kafka_broker()
+        pem = files.key.read_bytes() + files.cert.read_bytes()
+        fd = os.open(self.keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+
     def _render_properties(self) -> str:
-        port, controller = self.ports
+        from jetbridge.common.tls import TlsLayout  # noqa: PLC0415 (needs the venv)
+
+        port, controller, tls = self.ports
+        ca = TlsLayout(self.layout.state_dir / "tls").ca_cert
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{HOST}:{controller}",
-            "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+            "listeners": (
+                f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller},SSL://{HOST}:{tls}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{port},SSL://{HOST}:{tls}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL",
+            # The SSL listener demands a client certificate signed by the local CA (the
+            # planes' own: jetbridge.common.tls), as production's brokers should.
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(self.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(ca),
+            "ssl.client.auth": "required",
             "log.dirs": str(self.log_dirs),
             "auto.create.topics.enable": "false",
             "num.partitions": "1",

@@ -76,9 +76,13 @@ def write_env_file(
     layout: Layout, comps: list[Component], kube_env: dict[str, str] | None = None
 ) -> None:
     by_name = {c.name: c for c in comps}
+    kafka = by_name["kafka"]
+    assert isinstance(kafka, Kafka)
     values = {
         "JETBRIDGE_STATE_DIR": str(layout.state_dir),
-        "JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": by_name["kafka"].endpoint(),
+        "JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": kafka.endpoint(),
+        # The same broker's mutual-TLS listener (certificates under <state>/tls).
+        "JETBRIDGE_KAFKA_TLS_BOOTSTRAP_SERVERS": kafka.tls_endpoint(),
         "JETBRIDGE_POSTGRES_DSN": by_name["postgres15"].endpoint(),
         "JETBRIDGE_POSTGRES18_DSN": by_name["postgres18"].endpoint(),
         "JETBRIDGE_MYSQL_DSN": by_name["mariadb"].endpoint(),

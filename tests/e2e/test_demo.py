@@ -16,6 +16,7 @@ VERIFIED = (
     "VERIFY PASS destination role (dp-west, side B) can connect",
     "VERIFY PASS 2 running tasks drained",
     "VERIFICATION PASSED",
+    "Kafka: every service over mutual TLS",  # the services' clients on the SSL listener
 )
 
 

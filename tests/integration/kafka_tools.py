@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
-from jetbridge.common.events import EventCodec
-from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
+from jetbridge.common.events import EventCodec, EventRecord, new_event
+from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
 from jetbridge.common.topics import topic_specs
 
 ConsumerT = TypeVar("ConsumerT")
@@ -100,3 +101,27 @@ async def create_sandbox(bootstrap: str) -> str:
     finally:
         await admin.close()
     return prefix
+
+
+def health_event(i: int) -> EventRecord:
+    """A small valid event (cluster ``c<i>`` became unreachable), for round trips."""
+    return new_event(
+        "ClusterHealthChanged",
+        {"cluster_id": f"c{i}", "previous": "HEALTHY", "current": "UNREACHABLE", "reason": ""},
+        aggregate_type="Cluster",
+        aggregate_id=f"c{i}",
+        producer="test",
+        schema_version=1,
+    )
+
+
+async def consume_until(
+    consumer: EventConsumer, done: Callable[[], bool], timeout_s: float = 30
+) -> None:
+    task = asyncio.create_task(consumer.run())
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline and not task.done():
+        await asyncio.sleep(0.05)
+    await consumer.stop()
+    await task
+    assert done(), f"consumer stopped early: {consumer.stats}"

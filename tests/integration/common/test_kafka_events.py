@@ -13,7 +13,7 @@ from fastavro.utils import generate_many
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new_event
+from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
 from jetbridge.common.events.codec import MAGIC
 from jetbridge.common.kafka import (
     ConsumedRecord,
@@ -22,33 +22,16 @@ from jetbridge.common.kafka import (
 )
 from jetbridge.common.kafka.headers import event_headers, header_value
 from jetbridge.common.telemetry import configure_tracing, consumer_span
-from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
+from tests.integration.kafka_tools import (
+    consume_until,
+    create_topic,
+    health_event,
+    read_all,
+    wired_consumer,
+)
 
 REGISTRY = SchemaRegistry()
 CODEC = EventCodec(REGISTRY)
-
-
-def _event(i: int) -> EventRecord:
-    return new_event(
-        "ClusterHealthChanged",
-        {"cluster_id": f"c{i}", "previous": "HEALTHY", "current": "UNREACHABLE", "reason": ""},
-        aggregate_type="Cluster",
-        aggregate_id=f"c{i}",
-        producer="test",
-        schema_version=1,
-    )
-
-
-async def _consume_until(
-    consumer: EventConsumer, done: Callable[[], bool], timeout_s: float = 30
-) -> None:
-    task = asyncio.create_task(consumer.run())
-    deadline = time.monotonic() + timeout_s
-    while not done() and time.monotonic() < deadline and not task.done():
-        await asyncio.sleep(0.05)
-    await consumer.stop()
-    await task
-    assert done(), f"consumer stopped early: {consumer.stats}"
 
 
 def _consumer(
@@ -107,14 +90,14 @@ async def test_poison_records_go_to_dead_letters_and_consumption_goes_on(
         handled.append(event.payload["cluster_id"])
 
     async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
-        await publisher.send_raw(topic, b"c1", CODEC.encode(_event(1)), [])
+        await publisher.send_raw(topic, b"c1", CODEC.encode(health_event(1)), [])
         await publisher.send_raw(topic, b"x", b"not avro at all", [("event_id", b"?")])
         await publisher.send_raw(topic, b"y", MAGIC + b"\x01" * 8 + b"\x02", [])
-        await publisher.send_raw(topic, b"c3", CODEC.encode(_event(3)), [])
-        await publisher.send_raw(topic, b"c2", CODEC.encode(_event(2)), [])
+        await publisher.send_raw(topic, b"c3", CODEC.encode(health_event(3)), [])
+        await publisher.send_raw(topic, b"c2", CODEC.encode(health_event(2)), [])
         consumer = _consumer(kafka_bootstrap, publisher, topic, dlq, "poison-test", handler)
         await consumer.start()
-        await _consume_until(consumer, lambda: len(handled) == 2)
+        await consume_until(consumer, lambda: len(handled) == 2)
 
     assert handled == ["c1", "c2"]
     assert consumer.stats.by_reason == {
@@ -133,7 +116,7 @@ async def test_poison_records_go_to_dead_letters_and_consumption_goes_on(
 async def test_repeats_are_dropped_and_commits_survive_a_restart(kafka_bootstrap: str) -> None:
     topic = await create_topic(kafka_bootstrap, "dedupe")
     dlq = await create_topic(kafka_bootstrap, "dlq")
-    events = [_event(i) for i in range(200)]
+    events = [health_event(i) for i in range(200)]
     handled: list[str] = []
 
     async def handler(event: EventRecord, _: ConsumedRecord) -> None:
@@ -144,15 +127,15 @@ async def test_repeats_are_dropped_and_commits_survive_a_restart(kafka_bootstrap
         await publisher.publish_many_to(topic, events[:50])  # a producer-side repeat
         first = _consumer(kafka_bootstrap, publisher, topic, dlq, "dedupe-test", handler)
         await first.start()
-        await _consume_until(first, lambda: first.stats.handled + first.stats.duplicates == 250)
+        await consume_until(first, lambda: first.stats.handled + first.stats.duplicates == 250)
         assert sorted(handled) == sorted(e.event_id for e in events)
         assert first.stats.duplicates == 50
 
         # A second member of the group after a clean stop starts where the first committed.
-        await publisher.publish_many_to(topic, [_event(1000)])
+        await publisher.publish_many_to(topic, [health_event(1000)])
         second = _consumer(kafka_bootstrap, publisher, topic, dlq, "dedupe-test", handler)
         await second.start()
-        await _consume_until(second, lambda: second.stats.handled == 1)
+        await consume_until(second, lambda: second.stats.handled == 1)
     assert len(handled) == 201
     assert second.stats.duplicates == 0
 
@@ -164,7 +147,7 @@ async def test_trace_context_crosses_the_broker(kafka_bootstrap: str) -> None:
     tracer = trace.get_tracer("test")
     async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
         with tracer.start_as_current_span("produce") as producing:
-            event = _event(7)
+            event = health_event(7)
             await publisher.send_raw(topic, b"k", CODEC.encode(event), event_headers(event))
             trace_id = producing.get_span_context().trace_id
     [record] = await read_all(kafka_bootstrap, topic, expected=1)
@@ -193,7 +176,7 @@ async def test_a_rebalance_in_mid_stream_loses_nothing_and_repeats_nothing(
 ) -> None:
     topic = await create_topic(kafka_bootstrap, "rebalance", partitions=6)
     dlq = await create_topic(kafka_bootstrap, "dlq")
-    events = [_event(i) for i in range(3000)]
+    events = [health_event(i) for i in range(3000)]
     seen_by: dict[str, list[str]] = {"a": [], "b": []}
     # The first member is slow (3,000 events take it 30 s or more) so the second one's
     # join, which lands on the first's next heartbeat (3 s), always comes mid-stream: with

@@ -28,6 +28,7 @@ from kubernetes import client, config, dynamic
 from pydantic_settings import BaseSettings
 
 from jetbridge.agent.entrypoints.settings import AgentSettings
+from jetbridge.common.kafka.security import KafkaSecurity
 from jetbridge.common.metrics import METRICS_HOST_ENV, METRICS_PORT_ENV
 from jetbridge.common.settings import StackSettings
 from jetbridge.console.entrypoints.app import ConsoleSettings
@@ -297,6 +298,7 @@ def test_env_names_are_the_ones_the_settings_classes_read(helm: Path) -> None:
                 known = (
                     settings_env_names(SETTINGS[svc])
                     | settings_env_names(StackSettings)
+                    | settings_env_names(KafkaSecurity)
                     | {METRICS_PORT_ENV, METRICS_HOST_ENV}
                 )  # read by jetbridge.common.metrics
                 jetbridge = {n for n in env_of(dep) if n.startswith("JETBRIDGE_")}
@@ -323,6 +325,34 @@ def test_the_airflow_registry_is_one_control_plane_setting(helm: Path) -> None:
     bad = ["--set", "airflowRegistry=registry.example.com/org"]
     proc = run_helm(helm, "template", RELEASE, str(CONTROL), *REQUIRED[CONTROL], *bad, ok=False)
     assert proc.returncode != 0 and "/airflowRegistry" in proc.stderr
+
+
+def test_kafka_tls_gives_every_service_the_client_certificate(helm: Path) -> None:
+    mount = "/etc/jetbridge/kafka-tls"
+    for chart in (CONTROL, DATA):
+        for name, dep in by_kind(
+            render(helm, chart, "--values", str(ALL_ON[chart])), "Deployment"
+        ).items():
+            env = {k: e.get("value") for k, e in env_of(dep).items()}
+            assert env["JETBRIDGE_KAFKA_SECURITY_PROTOCOL"] == "SSL", name
+            assert (
+                env["JETBRIDGE_KAFKA_SSL_CAFILE"],
+                env["JETBRIDGE_KAFKA_SSL_CERTFILE"],
+                env["JETBRIDGE_KAFKA_SSL_KEYFILE"],
+            ) == (f"{mount}/ca.crt", f"{mount}/tls.crt", f"{mount}/tls.key"), name
+            mounts = {m["name"]: m for m in container(dep)["volumeMounts"]}
+            assert mounts["kafka-tls"] == {
+                "name": "kafka-tls",
+                "mountPath": mount,
+                "readOnly": True,
+            }
+            volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+            assert volumes["kafka-tls"]["secret"]["secretName"] == "jetbridge-kafka-client"
+        plain = by_kind(render(helm, chart), "Deployment").values()
+        assert not [d for d in plain if "JETBRIDGE_KAFKA_SECURITY_PROTOCOL" in env_of(d)]
+        on = ["--set", "kafka.tls.enabled=true"]
+        proc = run_helm(helm, "template", RELEASE, str(chart), *REQUIRED[chart], *on, ok=False)
+        assert proc.returncode != 0 and "kafka.tls.existingSecret is required" in proc.stderr
 
 
 def test_credentials_are_secret_references_never_values(helm: Path) -> None:

@@ -191,6 +191,17 @@ spec:
             - name: JETBRIDGE_METRICS_HOST
               value: 0.0.0.0
             {{- end }}
+            {{- if $root.Values.kafka.tls.enabled }}
+            # Kafka over mutual TLS (jetbridge.common.kafka.security)
+            - name: JETBRIDGE_KAFKA_SECURITY_PROTOCOL
+              value: SSL
+            - name: JETBRIDGE_KAFKA_SSL_CAFILE
+              value: /etc/jetbridge/kafka-tls/ca.crt
+            - name: JETBRIDGE_KAFKA_SSL_CERTFILE
+              value: /etc/jetbridge/kafka-tls/tls.crt
+            - name: JETBRIDGE_KAFKA_SSL_KEYFILE
+              value: /etc/jetbridge/kafka-tls/tls.key
+            {{- end }}
             {{- with $root.Values.tracing.otlpEndpoint }}
             - name: OTEL_EXPORTER_OTLP_ENDPOINT
               value: {{ . | quote }}
@@ -214,6 +225,11 @@ spec:
             {{- with .mounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+            {{- if $root.Values.kafka.tls.enabled }}
+            - name: kafka-tls
+              mountPath: /etc/jetbridge/kafka-tls
+              readOnly: true
+            {{- end }}
       volumes:
         # Writable scratch (the Kubernetes client's discovery cache, Python temp files):
         # the root filesystem is read-only.
@@ -222,6 +238,12 @@ spec:
             sizeLimit: 64Mi
         {{- with .volumes }}
         {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- if $root.Values.kafka.tls.enabled }}
+        - name: kafka-tls
+          secret:
+            secretName: {{ required "kafka.tls.existingSecret is required with kafka.tls.enabled (ca.crt, tls.crt, tls.key)" $root.Values.kafka.tls.existingSecret }}
+            defaultMode: 0440
         {{- end }}
 {{- end -}}
 

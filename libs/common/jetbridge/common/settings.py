@@ -51,6 +51,10 @@ class StackSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", description="host:port[,host:port] of the Kafka brokers"
     )
+    kafka_tls_bootstrap_servers: str = Field(
+        default="127.0.0.1:19094",
+        description="the same brokers' mutual-TLS listener (the local stack's SSL listener)",
+    )
     # Admin (superuser) DSNs of the local servers. Services get their own narrower DSNs.
     postgres_dsn: str = Field(default="", description="PostgreSQL 15 (Debian) superuser DSN")
     postgres18_dsn: str = Field(default="", description="PostgreSQL 18 (embedded) superuser DSN")

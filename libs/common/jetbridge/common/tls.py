@@ -4,7 +4,9 @@ Identities are SPIFFE-style URIs in the certificate's SAN, and the CN repeats th
 short form:
 
 - a data plane: ``spiffe://jetbridge/cluster/<cluster-id>`` (CN ``<cluster-id>``);
-- the control plane: ``spiffe://jetbridge/control-plane`` (CN ``control-plane``).
+- the control plane: ``spiffe://jetbridge/control-plane`` (CN ``control-plane``);
+- the local Kafka broker's SSL listener: ``spiffe://jetbridge/kafka`` (CN ``kafka``),
+  which also names ``localhost`` and ``127.0.0.1``, the address clients dial.
 
 Each certificate also carries one DNS name derived from its identity
 (:func:`dns_name`). gRPC clients verify the server's DNS name against the name they
@@ -24,6 +26,7 @@ import fcntl
 import os
 import re
 from dataclasses import dataclass
+from ipaddress import ip_address
 from pathlib import Path
 
 from cryptography import x509
@@ -34,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 TRUST_DOMAIN = "jetbridge"
 CLUSTER_URI_PREFIX = f"spiffe://{TRUST_DOMAIN}/cluster/"
 CONTROL_PLANE_URI = f"spiffe://{TRUST_DOMAIN}/control-plane"
+KAFKA_BROKER_URI = f"spiffe://{TRUST_DOMAIN}/kafka"
 _DNS_SUFFIX = "jetbridge.internal"
 _CLUSTER_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _VALIDITY = dt.timedelta(days=365)
@@ -60,6 +64,8 @@ def dns_name(identity: str) -> str:
         return f"{cluster}.cluster.{_DNS_SUFFIX}"
     if identity == CONTROL_PLANE_URI:
         return f"control-plane.{_DNS_SUFFIX}"
+    if identity == KAFKA_BROKER_URI:
+        return f"kafka.{_DNS_SUFFIX}"
     raise ValueError(f"not a Jetbridge identity: {identity!r}")
 
 
@@ -93,6 +99,11 @@ class TlsLayout:
             self.ca_cert, self.root / "control-plane.pem", self.root / "control-plane.key"
         )
 
+    def kafka_broker(self) -> TlsFiles:
+        return TlsFiles(
+            self.ca_cert, self.root / "kafka-broker.pem", self.root / "kafka-broker.key"
+        )
+
     def cluster(self, cluster_id: str) -> TlsFiles:
         cluster_identity(cluster_id)  # validates the id before it becomes a path
         base = self.root / "clusters" / cluster_id
@@ -107,6 +118,7 @@ def ensure_certificates(state_dir: Path, cluster_ids: list[str] | tuple[str, ...
         fcntl.flock(lock, fcntl.LOCK_EX)
         ca_key, ca_cert = _ensure_ca(layout)
         _ensure_leaf(layout.control_plane(), ca_key, ca_cert, CONTROL_PLANE_URI, "control-plane")
+        _ensure_leaf(layout.kafka_broker(), ca_key, ca_cert, KAFKA_BROKER_URI, "kafka", local=True)
         for cluster_id in cluster_ids:
             identity = cluster_identity(cluster_id)
             _ensure_leaf(layout.cluster(cluster_id), ca_key, ca_cert, identity, cluster_id)
@@ -164,6 +176,8 @@ def _ensure_leaf(
     ca_cert: x509.Certificate,
     identity: str,
     common_name: str,
+    *,
+    local: bool = False,  # also names localhost and 127.0.0.1 (a loopback server)
 ) -> None:
     if files.cert.exists() and files.key.exists():
         cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
@@ -186,7 +200,15 @@ def _ensure_leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(identity), x509.DNSName(dns_name(identity))]
+                [
+                    x509.UniformResourceIdentifier(identity),
+                    x509.DNSName(dns_name(identity)),
+                    *(
+                        [x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))]
+                        if local
+                        else []
+                    ),
+                ]
             ),
             critical=False,
         )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -27,6 +28,7 @@ from jetbridge.common.events.errors import EventCodecError
 from jetbridge.common.kafka.deadletter import ConsumedRecord, DeadLetterPublisher
 from jetbridge.common.kafka.dedupe import DedupeStore, InMemoryDedupe
 from jetbridge.common.kafka.headers import unwanted
+from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.logs import correlation_scope
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class EventConsumer:
         handler_attempts: int = 3,
         retry_backoff_s: float = 0.05,
         wanted: frozenset[str] | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         # Event types the handler acts on (None: all). Others are committed without
         # being decoded: the Dispatcher acts on 4 of the ledger's ~30 events per Deployment.
@@ -92,6 +95,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            **(kafka_security() if security is None else security),
         )
 
     @property

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.headers import Headers, event_headers
+from jetbridge.common.kafka.security import kafka_security
 
 
 class EventPublisher:
@@ -27,7 +29,9 @@ class EventPublisher:
         codec: EventCodec | None = None,
         linger_ms: int = 5,
         topic_prefix: str = "",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
+        """``security``: client TLS arguments (default: this process's, kafka_security)."""
         self.codec = codec or EventCodec()
         # Every topic name gets this prefix: isolated sandboxes on one broker (tests).
         self.topic_prefix = topic_prefix
@@ -38,6 +42,7 @@ class EventPublisher:
             acks="all",
             linger_ms=linger_ms,
             max_batch_size=1 << 20,
+            **(kafka_security() if security is None else security),
         )
 
     async def start(self) -> None:

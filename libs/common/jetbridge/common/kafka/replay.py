@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -36,6 +37,7 @@ from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.events.errors import EventCodecError
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.headers import unwanted
+from jetbridge.common.kafka.security import kafka_security
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class PartitionReplay:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         wanted: frozenset[str] | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.wanted = wanted  # event types the handler folds; others are not decoded
         self.codec = codec or EventCodec()
@@ -78,6 +81,7 @@ class PartitionReplay:
         self._targets: dict[TopicPartition, int] = {}
         self._topics = list(topics)
         self._bootstrap = bootstrap_servers
+        self._security = kafka_security() if security is None else security
         self._handler = handler
         self._group_id = group_id
         self._on_ready = on_ready
@@ -98,6 +102,7 @@ class PartitionReplay:
             fetch_max_wait_ms=100,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            **self._security,
         )
 
     @property
@@ -119,7 +124,7 @@ class PartitionReplay:
 
     async def _all_partitions(self) -> set[TopicPartition]:
         """Every partition of the topics (the consumer's own metadata is lazy)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **self._security)
         await admin.start()
         try:
             described = await admin.describe_topics(self._topics)
@@ -194,6 +199,7 @@ class PartitionReplay:
                 group_id=None,
                 enable_auto_commit=False,
                 isolation_level="read_committed",
+                **self._security,
             )
             await self._probe.start()
         if self._probe.assignment() != partitions:

@@ -12,6 +12,7 @@ from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.audit import LedgerRecord
 from jetbridge.common.kafka.headers import header_value
+from jetbridge.common.kafka.security import kafka_security
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ async def read_ledger(bootstrap: str, topic: str, batch: int = 5000) -> AsyncIte
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **kafka_security(),
     )
     await consumer.start()
     try:
@@ -67,7 +69,7 @@ def _raw(partition: int, record: ConsumerRecord) -> RawRecord:
 
 async def _partitions_with_leaders(bootstrap: str, topic: str, timeout_s: float = 15) -> list[int]:
     """Every partition of ``topic``, once each has a leader (a new topic needs a moment)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_security())
     await admin.start()
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s

@@ -27,6 +27,7 @@ from jetbridge.common.events import EventCodec, EventCodecError, default_registr
 from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.kafka.consumer import consumed_record
+from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.outbox import OutboxRelay, migrate_outbox
@@ -122,6 +123,7 @@ class NavigatorApp:
             isolation_level="read_committed",
             # never "latest": its reset on assign() can race the seeks below and skip input
             auto_offset_reset="earliest",
+            **kafka_security(),
         )
         await consumer.start()
         lag = asyncio.create_task(sample_lag(consumer, CONSUMER), name="navigator-lag")

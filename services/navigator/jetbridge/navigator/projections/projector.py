@@ -21,6 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from jetbridge.common.events import SchemaRegistry, default_registry
 from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
+from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.metrics import sample_lag
 from jetbridge.navigator.projections.fold import LedgerDecoder, LedgerFold
 from jetbridge.navigator.projections.store import ReadModelStore
@@ -81,6 +82,7 @@ class Projector:
             isolation_level="read_committed",
             max_partition_fetch_bytes=8 << 20,
             fetch_max_bytes=64 << 20,
+            **kafka_security(),
         )
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
