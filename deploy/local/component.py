@@ -148,9 +148,14 @@ class Component(ABC):
         if pids:
             pid = pids[0]
             self.wait_ready(pid)
-            self._write_pid(pid)
-            self.after_ready()
-            return f"reused pid {pid}"
+            if all(port_open(port) for port in self.ports):
+                self._write_pid(pid)
+                self.after_ready()
+                return f"reused pid {pid}"
+            # Started from an older config (a listener added since, such as Kafka's
+            # SSL one): restart it with the current one.
+            say(self.name, f"pid {pid} does not listen on every port of {self.ports}; restarting")
+            self._stop_pids([pid])
         self._clear_ports(takeover)
         self.prepare()
         pid = self.start()
