@@ -50,7 +50,12 @@ CONTROL = ROOT / "deploy" / "helm" / "jetbridge-control-plane"
 DATA = ROOT / "deploy" / "helm" / "jetbridge-data-plane"
 # What the charts cannot default (a broker list, this data plane's id).
 REQUIRED = {
-    CONTROL: ["--set", "kafka.bootstrapServers=kafka:9092"],
+    CONTROL: [
+        "--set",
+        "kafka.bootstrapServers=kafka:9092",
+        "--set",
+        "airflowRegistry=registry.example.com",
+    ],
     DATA: ["--set", "cluster.id=dp-test", "--set", "kafka.bootstrapServers=kafka:9092"],
 }
 ALL_ON = {CONTROL: HERE / "all_on_control_plane.yaml", DATA: HERE / "all_on_data_plane.yaml"}
@@ -144,6 +149,9 @@ def test_lint(helm: Path, chart: Path) -> None:
 def test_required_values_are_refused_with_their_name(helm: Path) -> None:
     proc = run_helm(helm, "template", RELEASE, str(CONTROL), ok=False)
     assert proc.returncode != 0 and "kafka.bootstrapServers is required" in proc.stderr
+    kafka_only = REQUIRED[CONTROL][:2]
+    proc = run_helm(helm, "template", RELEASE, str(CONTROL), *kafka_only, ok=False)
+    assert proc.returncode != 0 and "airflowRegistry is required" in proc.stderr
     proc = run_helm(
         helm, "template", RELEASE, str(DATA), "--set", "kafka.bootstrapServers=k:9092", ok=False
     )
