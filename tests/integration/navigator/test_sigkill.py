@@ -96,10 +96,18 @@ class Sandbox:
             "PYTHONUNBUFFERED": "1",
         }
         self.started = 0
+        self.navigators: list[Navigator] = []  # every one started, killed at teardown
 
     def start(self) -> Navigator:
         self.started += 1
-        return Navigator(self.env, self.log_dir, f"navigator-{self.started}")
+        nav = Navigator(self.env, self.log_dir, f"navigator-{self.started}")
+        self.navigators.append(nav)
+        return nav
+
+    def kill_all(self) -> None:
+        """A failed test must not leave a Navigator running (one did, for an hour)."""
+        for nav in self.navigators:
+            nav.kill()
 
     async def scalar(self, sql: str, *args: object) -> object:
         conn = await asyncpg.connect(self.dsn)
@@ -155,9 +163,11 @@ async def sandbox(
     task = asyncio.create_task(planes.run(stop), name="scripted planes")
     publisher = EventPublisher(kafka_bootstrap, client_id="test", topic_prefix=prefix)
     await publisher.start()
+    box = Sandbox(pg_database, kafka_bootstrap, prefix, tmp_path)
     try:
-        yield Sandbox(pg_database, kafka_bootstrap, prefix, tmp_path), publisher, planes
+        yield box, publisher, planes
     finally:
+        box.kill_all()
         stop.set()
         await publisher.stop()
         with contextlib.suppress(asyncio.CancelledError):
