@@ -39,6 +39,8 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from jetbridge.common.conditions import condition
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eso_store import Credentials, ProviderError, SecretsManager, StoreError, parse_duration
 
@@ -105,10 +107,8 @@ def now_rfc3339() -> str:
 
 
 def ready_condition(obj: Obj) -> Obj | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return dict(cond)
-    return None
+    cond = condition(obj, "Ready")
+    return dict(cond) if cond is not None else None
 
 
 class StandIn:

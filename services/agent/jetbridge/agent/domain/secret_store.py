@@ -17,24 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from jetbridge.agent.domain.facts import SecretStoreStatus
+from jetbridge.common.conditions import condition
 
 INVALID_CONFIG = "InvalidProviderConfig"
-
-
-def _ready_condition(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    status = obj.get("status")
-    conditions = status.get("conditions") if isinstance(status, Mapping) else None
-    for cond in conditions if isinstance(conditions, list) else []:
-        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
-            return cond
-    return None
 
 
 def store_status(name: str, obj: Mapping[str, Any] | None) -> SecretStoreStatus:
     """The store's status as the agent reports it, from the object (None: not found)."""
     if obj is None:
         return SecretStoreStatus(name, False, False, f"ClusterSecretStore {name} not found")
-    cond = _ready_condition(obj)
+    cond = condition(obj, "Ready")
     if cond is None:
         return SecretStoreStatus(name, False, False, "no Ready condition yet")
     message = str(cond.get("message") or cond.get("reason") or "")

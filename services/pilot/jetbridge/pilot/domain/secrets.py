@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jetbridge.common.conditions import condition
 from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
 
 GROUP = "external-secrets.io"
@@ -107,8 +108,7 @@ def external_secret_manifest(spec: DeploymentSpec, kind: str, store: str) -> Man
 
 def ready_condition(obj: Mapping[str, Any]) -> tuple[bool, str]:
     """(Ready?, message) from ``status.conditions[type=Ready]``; no status: not yet."""
-    status = obj.get("status")
-    for cond in (status.get("conditions") or []) if isinstance(status, Mapping) else []:
-        if isinstance(cond, Mapping) and cond.get("type") == "Ready":
-            return cond.get("status") == "True", str(cond.get("message") or "")
-    return False, "no Ready condition yet"
+    cond = condition(obj, "Ready")
+    if cond is None:
+        return False, "no Ready condition yet"
+    return cond.get("status") == "True", str(cond.get("message") or "")
