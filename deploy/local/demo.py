@@ -127,7 +127,7 @@ class Demo:
         # presents its plane's certificate (jetbridge.common.kafka.security).
         self.kafka_tls = bool(getattr(args, "kafka_tls", False))
         self.services_kafka = (
-            env.get("JETBRIDGE_KAFKA_TLS_BOOTSTRAP_SERVERS", "") if self.kafka_tls else self.kafka
+            env["JETBRIDGE_KAFKA_TLS_BOOTSTRAP_SERVERS"] if self.kafka_tls else self.kafka
         )
         self.dbs = Databases(env["JETBRIDGE_POSTGRES_DSN"], self.tag)
         self.state = ROOT / ".state" / "demo" / self.tag

@@ -195,8 +195,8 @@ class Kafka(Component):
     def prepare(self) -> None:
         libs = ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._write_keystore()
-        self.properties.write_text(self._render_properties())
+        ca = self._write_keystore()
+        self.properties.write_text(self._render_properties(ca))
         if self.initialized():
             return
         cluster_file = self.data_dir / "cluster.id"
@@ -231,7 +231,9 @@ class Kafka(Component):
     def after_ready(self) -> None:
         asyncio.run(self._ensure_topics(load_topics()))
 
-    def _write_keystore(self) -> None:
+    def _write_keystore(self) -> Path:
+        """The broker's PEM keystore from the local CA's broker certificate; returns the
+        CA certificate the SSL listener trusts for its clients."""
         from jetbridge.common.tls import ensure_certificates  # noqa: PLC0415 (needs the venv)
 
         files = ensure_certificates(self.layout.state_dir, []).kafka_broker()
@@ -239,12 +241,10 @@ class Kafka(Component):
         fd = os.open(self.keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(pem)
+        return files.ca_cert
 
-    def _render_properties(self) -> str:
-        from jetbridge.common.tls import TlsLayout  # noqa: PLC0415 (needs the venv)
-
+    def _render_properties(self, ca: Path) -> str:
         port, controller, tls = self.ports
-        ca = TlsLayout(self.layout.state_dir / "tls").ca_cert
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",

@@ -20,7 +20,7 @@ import asyncmy
 import asyncpg
 
 from jetbridge.fencing.domain import DeploymentDatabases, OwnershipModel, Side
-from jetbridge.fencing.mysql import MySQLFencer
+from jetbridge.fencing.mysql import REQUIRED_GLOBAL, MySQLFencer
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.fencing.quoting import my_account, my_grant_database, my_ident, pg_ident, pg_literal
 
@@ -142,7 +142,7 @@ class Engine:
             finally:
                 await su.close()
         else:
-            grants = ["CREATE USER", "PROCESS", "CONNECTION ADMIN"]
+            grants = list(REQUIRED_GLOBAL)  # what the fencer checks it has
             async with _my(self.superuser_dsn) as su:
                 acct = my_account(name, "%")
                 await _q(su, f"CREATE USER {acct} IDENTIFIED BY '{self.admin_password}'")

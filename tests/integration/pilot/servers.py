@@ -25,7 +25,7 @@ import asyncmy
 import boto3
 
 from jetbridge.fencing.domain import DeploymentDatabases, FencingState, OwnershipModel, Side
-from jetbridge.fencing.mysql import MySQLFencer
+from jetbridge.fencing.mysql import REQUIRED_GLOBAL, MySQLFencer
 from jetbridge.fencing.quoting import my_account, my_ident
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
 from jetbridge.pilot.domain import secrets as sec
@@ -141,7 +141,7 @@ async def mysql_fencing_admin(superuser_dsn: str) -> AsyncIterator[str]:
     account = my_account(name, "%")
     async with _root(superuser_dsn) as root:
         await _run(root, f"CREATE USER {account} IDENTIFIED BY '{password}'")
-        await _run(root, f"GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO {account}")
+        await _run(root, f"GRANT {', '.join(REQUIRED_GLOBAL)} ON *.* TO {account}")
         # Its Deployments' databases and its own fence state database ("<prefix>-fencing").
         pattern = my_ident(prefix + "%")
         await _run(root, f"GRANT ALL PRIVILEGES ON {pattern}.* TO {account} WITH GRANT OPTION")
