@@ -100,6 +100,10 @@ class Component(ABC):
     def after_ready(self) -> None:  # noqa: B027 (optional hook)
         """Work needing a running server (topics, passwords); must be idempotent."""
 
+    def config_current(self) -> bool:
+        """The running server started from the config this code would write now."""
+        return True
+
     # --- shared life cycle ------------------------------------------------------------
     def initialized(self) -> bool:
         return self.initialized_at(self.data_dir)
@@ -148,13 +152,15 @@ class Component(ABC):
         if pids:
             pid = pids[0]
             self.wait_ready(pid)
-            if all(port_open(port) for port in self.ports):
+            listening = all(port_open(port) for port in self.ports)
+            if listening and self.config_current():
                 self._write_pid(pid)
                 self.after_ready()
                 return f"reused pid {pid}"
             # Started from an older config (a listener added since, such as Kafka's
-            # SSL one): restart it with the current one.
-            say(self.name, f"pid {pid} does not listen on every port of {self.ports}; restarting")
+            # SSL one, or settings changed): restart it with the current one.
+            why = "runs an older config" if listening else f"does not listen on all of {self.ports}"
+            say(self.name, f"pid {pid} {why}; restarting")
             self._stop_pids([pid])
         self._clear_ports(takeover)
         self.prepare()

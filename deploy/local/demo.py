@@ -207,7 +207,8 @@ class Demo:
         kafka = {"JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": self.services_kafka}
         kafka |= self.kafka_client_env("control-plane")
         if self.kafka_tls:
-            phase(f"Kafka: every service over mutual TLS ({self.services_kafka})")
+            tls = f"Kafka: every service over mutual TLS ({self.services_kafka})"
+            phase(f"{tls}, each plane held to its ACLs")
         phase("control plane: navigator, projections, dplink, dispatcher, console")
         common = kafka | {
             "JETBRIDGE_TOPIC_PREFIX": p,

@@ -28,6 +28,8 @@ from aiokafka.structs import ConsumerRecord
 from ports import free_port
 
 from jetbridge.common import topics
+from jetbridge.common.kafka.acl_admin import create_acls, delete_acls
+from jetbridge.common.kafka.acls import plane_acls
 from jetbridge.fencing.quoting import pg_ident
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,8 @@ def with_path(dsn: str, database: str) -> str:
 
 
 async def create_topics(bootstrap: str, prefix: str) -> None:
+    """The run's topics, and the planes' ACLs on them (``bootstrap`` is the PLAINTEXT
+    listener, whose principal is the broker's super user)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -60,9 +64,11 @@ async def create_topics(bootstrap: str, prefix: str) -> None:
         )
     finally:
         await admin.close()
+    await create_acls(bootstrap, plane_acls(prefix, CLUSTERS), security={})
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
+    await delete_acls(bootstrap, plane_acls(prefix, CLUSTERS), security={})
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

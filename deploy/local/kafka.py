@@ -228,6 +228,14 @@ class Kafka(Component):
     def ready(self) -> bool:
         return asyncio.run(self._metadata_ok())
 
+    def config_current(self) -> bool:
+        """The running broker read the properties this code writes (it reads them once,
+        at start; an older file means an older config, such as one without ACLs)."""
+        ca = self._write_keystore()
+        return self.properties.exists() and self.properties.read_text() == self._render_properties(
+            ca
+        )
+
     def after_ready(self) -> None:
         asyncio.run(self._ensure_topics(load_topics()))
 
@@ -244,6 +252,8 @@ class Kafka(Component):
         return files.ca_cert
 
     def _render_properties(self, ca: Path) -> str:
+        from jetbridge.common.kafka.acls import PRINCIPAL_MAPPING_RULES  # noqa: PLC0415 (needs the venv)
+
         port, controller, tls = self.ports
         settings = {
             "process.roles": "broker,controller",
@@ -263,6 +273,13 @@ class Kafka(Component):
             "ssl.truststore.type": "PEM",
             "ssl.truststore.location": str(ca),
             "ssl.client.auth": "required",
+            # Every request is authorized: a certificate's CN is its principal, and the
+            # planes get only their ACLs (jetbridge.common.kafka.acls). ANONYMOUS is
+            # the PLAINTEXT and controller listeners' principal, both bound to this
+            # host only: the stack's own admin, tests and benchmarks use them.
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:ANONYMOUS",
+            "ssl.principal.mapping.rules": PRINCIPAL_MAPPING_RULES,
             "log.dirs": str(self.log_dirs),
             "auto.create.topics.enable": "false",
             "num.partitions": "1",

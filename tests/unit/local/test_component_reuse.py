@@ -79,3 +79,32 @@ def test_a_server_missing_a_port_of_the_current_config_is_restarted(tmp_path: Pa
     finally:
         for p in old.our_pids():
             stop_pid(p, old.stop_signal, 5, old.name)
+
+
+class ConfiguredServer(OnePortServer):
+    """The same server, whose config on disk may differ from what the code writes now."""
+
+    def __init__(self, layout: Layout, ports: tuple[int, ...], current: bool) -> None:
+        super().__init__(layout, ports)
+        self.current = current
+
+    def config_current(self) -> bool:
+        return self.current
+
+
+def test_a_server_started_from_an_older_config_is_restarted(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    first = ConfiguredServer(layout, (port,), current=True)
+    assert first.ensure_up(takeover=False).startswith("started")
+    pid = first.our_pids()[0]
+    try:
+        assert first.ensure_up(takeover=False) == f"reused pid {pid}"
+        changed = ConfiguredServer(layout, (port,), current=False)  # e.g. ACLs added since
+        assert changed.ensure_up(takeover=False).startswith("started")
+        assert not alive(pid)
+        assert changed.our_pids() and changed.our_pids()[0] != pid
+    finally:
+        for p in first.our_pids():
+            stop_pid(p, first.stop_signal, 5, first.name)

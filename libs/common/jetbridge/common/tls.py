@@ -38,6 +38,11 @@ TRUST_DOMAIN = "jetbridge"
 CLUSTER_URI_PREFIX = f"spiffe://{TRUST_DOMAIN}/cluster/"
 CONTROL_PLANE_URI = f"spiffe://{TRUST_DOMAIN}/control-plane"
 KAFKA_BROKER_URI = f"spiffe://{TRUST_DOMAIN}/kafka"
+CONTROL_PLANE_CN = "control-plane"
+KAFKA_BROKER_CN = "kafka"
+# Kafka's principal is the certificate's CN (jetbridge.common.kafka.acls): a cluster
+# named like another party would share its permissions.
+RESERVED_CLUSTER_IDS = frozenset({CONTROL_PLANE_CN, KAFKA_BROKER_CN})
 _DNS_SUFFIX = "jetbridge.internal"
 _CLUSTER_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _VALIDITY = dt.timedelta(days=365)
@@ -47,6 +52,8 @@ _RENEW_BEFORE = dt.timedelta(days=30)
 def cluster_identity(cluster_id: str) -> str:
     if not _CLUSTER_ID.match(cluster_id):
         raise ValueError(f"cluster id {cluster_id!r} must be a DNS label (a-z, 0-9, -)")
+    if cluster_id in RESERVED_CLUSTER_IDS:
+        raise ValueError(f"cluster id {cluster_id!r} is reserved (the CN of another party)")
     return CLUSTER_URI_PREFIX + cluster_id
 
 
@@ -117,8 +124,10 @@ def ensure_certificates(state_dir: Path, cluster_ids: list[str] | tuple[str, ...
     with (layout.root / ".lock").open("w") as lock:  # the stack and tests may race
         fcntl.flock(lock, fcntl.LOCK_EX)
         ca_key, ca_cert = _ensure_ca(layout)
-        _ensure_leaf(layout.control_plane(), ca_key, ca_cert, CONTROL_PLANE_URI, "control-plane")
-        _ensure_leaf(layout.kafka_broker(), ca_key, ca_cert, KAFKA_BROKER_URI, "kafka", local=True)
+        _ensure_leaf(layout.control_plane(), ca_key, ca_cert, CONTROL_PLANE_URI, CONTROL_PLANE_CN)
+        _ensure_leaf(
+            layout.kafka_broker(), ca_key, ca_cert, KAFKA_BROKER_URI, KAFKA_BROKER_CN, local=True
+        )
         for cluster_id in cluster_ids:
             identity = cluster_identity(cluster_id)
             _ensure_leaf(layout.cluster(cluster_id), ca_key, ca_cert, identity, cluster_id)
