@@ -15,6 +15,11 @@ Two modes:
 
 ``ready`` is set once every assigned partition has been read up to the end offset it
 had when it was assigned: a handler may wait for it before acting on the state.
+
+The rebalance listener only records a new assignment; the seek to offset 0 and the
+end-offset read happen in ``run()``'s loop. Awaiting the consumer inside the listener
+(as this module once did) makes the group's rebalance wait on calls that may
+themselves wait for the group to settle: a replica can hang in a rebalance.
 ``sync()`` is the stronger read barrier: it returns once everything on the assigned
 partitions at the time of the call has been applied (e.g. a cancellation published
 before the flight that a handler is about to dispatch).
@@ -30,6 +35,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events.codec import EventCodec
@@ -53,7 +59,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._replay._revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self._replay._assigned(set(assigned))
+        self._replay._assigned(set(assigned))
 
 
 class PartitionReplay:
@@ -79,6 +85,8 @@ class PartitionReplay:
         self.assigned: set[TopicPartition] = set()
         self._caught_up: set[TopicPartition] = set()
         self._targets: dict[TopicPartition, int] = {}
+        self._to_replay: set[TopicPartition] = set()  # assigned, not yet sought to 0
+        self._generation = 0  # assignments seen, so a replay start knows it is stale
         self._topics = list(topics)
         self._bootstrap = bootstrap_servers
         self._security = kafka_security() if security is None else security
@@ -117,7 +125,7 @@ class PartitionReplay:
             return
         partitions = await self._all_partitions()
         self._consumer.assign(list(partitions))
-        await self._assigned(partitions)
+        self._assigned(partitions)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -140,8 +148,12 @@ class PartitionReplay:
     async def run(self) -> None:
         try:
             while not self._stopping.is_set():
+                if self._to_replay:
+                    await self._begin_replay()
                 batches = await self._consumer.getmany(timeout_ms=100, max_records=1000)
-                for records in batches.values():
+                for tp, records in batches.items():
+                    if tp in self._to_replay or tp not in self.assigned:
+                        continue  # read again from offset 0 once the seek is made
                     for record in records:
                         await self._handle(record)
                 await self._check_caught_up()
@@ -188,6 +200,8 @@ class PartitionReplay:
 
     async def _reached(self, targets: dict[TopicPartition, int]) -> bool:
         for tp, end in targets.items():
+            if tp in self._to_replay:
+                return False
             if tp in self.assigned and await self._consumer.position(tp) < end:
                 return False
         return True
@@ -228,29 +242,48 @@ class PartitionReplay:
         if inspect.isawaitable(result):
             await result
 
-    async def _assigned(self, partitions: set[TopicPartition]) -> None:
+    def _assigned(self, partitions: set[TopicPartition]) -> None:
+        """Record a new assignment (no I/O: called from the rebalance listener)."""
+        self._generation += 1
         self.assigned = set(partitions)
+        self._to_replay = set(partitions)
         self._caught_up.clear()
         self.ready.clear()
         if not partitions:
             self.ready.set()
+
+    async def _begin_replay(self) -> None:
+        """Seek the newly assigned partitions to 0 and note the end offsets to reach."""
+        generation, partitions = self._generation, set(self._to_replay)
+        try:
+            await self._consumer.seek_to_beginning(*partitions)
+            ends = await self._consumer.end_offsets(list(partitions))
+        except IllegalStateError:  # reassigned meanwhile; the next loop starts afresh
             return
-        await self._consumer.seek_to_beginning(*partitions)
-        self._targets = dict(await self._consumer.end_offsets(list(partitions)))
+        if generation != self._generation:
+            return
+        self._targets = dict(ends)
+        self._to_replay.clear()
         log.info("replaying %d partitions", len(partitions))
-        await self._check_caught_up()
 
     async def _revoked(self, partitions: set[TopicPartition]) -> None:
         if self._on_revoked is not None and partitions:
             await self._on_revoked(partitions)
         self.assigned -= partitions
         self._caught_up -= partitions
+        self._to_replay -= partitions
 
     async def _check_caught_up(self) -> None:
+        generation = self._generation
         newly: set[TopicPartition] = set()
-        for tp in self.assigned - self._caught_up:
-            if await self._consumer.position(tp) >= self._targets.get(tp, 0):
-                newly.add(tp)
+        try:
+            for tp in self.assigned - self._caught_up - self._to_replay:
+                if await self._consumer.position(tp) >= self._targets.get(tp, 0):
+                    newly.add(tp)
+        except IllegalStateError:  # revoked while we asked
+            return
+        if generation != self._generation:
+            return  # a newer assignment: its partitions are judged afresh
         if newly:
             self._caught_up |= newly
             if self._on_ready is not None:
