@@ -63,6 +63,7 @@ from postgres import POSTGRES15, Postgres  # noqa: E402
 
 from bench.chaos.prober import Prober  # noqa: E402
 from jetbridge.common.events import EventCodec  # noqa: E402
+from jetbridge.common.topics import reports_topic  # noqa: E402
 from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
 
 SERVICES = (
@@ -296,7 +297,8 @@ class ChaosDemo(Demo):
             if await self.kube[SOURCE].get("Namespace", None, spec.namespace) is not None:
                 problems.append(f"{d}: namespace still on {SOURCE}")
         epochs: dict[str, set[int]] = defaultdict(set)
-        for event in await self.ledger("jetbridge.flight.events"):
+        reports = [e for c in (SOURCE, DEST) for e in await self.ledger(reports_topic(c))]
+        for event in reports:
             if event.event_type == "FencingCompleted" and not str(
                 event.payload["flight_id"]
             ).startswith("provision/"):

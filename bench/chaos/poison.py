@@ -24,10 +24,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 
-from demo import OUT, bring_up_stack, phase  # noqa: E402
+from demo import DEST, OUT, SOURCE, bring_up_stack, phase  # noqa: E402
 
 from bench.chaos.chaos import ChaosDemo  # noqa: E402
 from jetbridge.common.kafka import EventPublisher  # noqa: E402
+from jetbridge.common.topics import reports_topic  # noqa: E402
 
 # The consumers that follow each topic live (the demo's wiring); each must dead-letter.
 # Readers that replay a topic from its start on every start (the dispatcher's state
@@ -36,6 +37,8 @@ from jetbridge.common.kafka import EventPublisher  # noqa: E402
 READERS = {
     "jetbridge.commands": {"navigator"},
     "jetbridge.flight.events": {"navigator"},
+    reports_topic(SOURCE): {"navigator"},
+    reports_topic(DEST): {"navigator"},
     "jetbridge.cluster.events": {"navigator"},
     "jetbridge.failover.events": {"dispatcher", "projections"},
 }

@@ -62,6 +62,7 @@ from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 from jetbridge.common.events import EventCodec  # noqa: E402
 from jetbridge.common.runtime import LOOPS  # noqa: E402
 from jetbridge.common.settings import env_file_path  # noqa: E402
+from jetbridge.common.topics import FLIGHT_EVENTS, reports_topic  # noqa: E402
 from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
 
 CODEC = EventCodec()
@@ -323,9 +324,12 @@ class E2EBench(Demo):
 
     # --- checks ----------------------------------------------------------------------
     async def execution_counts(self) -> dict[str, Any]:
-        """Each failover flight's steps executed once, read from flight.events."""
-        topic = self.prefix + "jetbridge.flight.events"
-        decoded = (CODEC.decode(r.value) for r in await read_topic(self.kafka, topic))
+        """Each failover flight's steps executed once, read from the flight reports (the
+        Dispatcher's on flight.events, each data plane's on its own topic)."""
+        records = []
+        for topic in (FLIGHT_EVENTS, *(reports_topic(c) for c in (SOURCE, DEST))):
+            records += await read_topic(self.kafka, self.prefix + topic)
+        decoded = (CODEC.decode(r.value) for r in records)
         return tally(FlightEvent(e.event_id, e.event_type, e.payload) for e in decoded)
 
     async def roles_fenced(self) -> tuple[bool, str]:

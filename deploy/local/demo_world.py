@@ -28,8 +28,8 @@ from aiokafka.structs import ConsumerRecord
 from ports import free_port
 
 from jetbridge.common import topics
-from jetbridge.common.kafka.acl_admin import create_acls, delete_acls
 from jetbridge.common.kafka.acls import plane_acls
+from jetbridge.common.kafka.enrol import delete_acls, enrol, reports_topics
 from jetbridge.fencing.quoting import pg_ident
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +51,8 @@ def with_path(dsn: str, database: str) -> str:
 
 
 async def create_topics(bootstrap: str, prefix: str) -> None:
-    """The run's topics, and the planes' ACLs on them (``bootstrap`` is the PLAINTEXT
-    listener, whose principal is the broker's super user)."""
+    """The run's topics, each cluster's reports topic and the planes' ACLs on them
+    (``bootstrap`` is the PLAINTEXT listener, whose principal is the broker's super user)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -64,7 +64,7 @@ async def create_topics(bootstrap: str, prefix: str) -> None:
         )
     finally:
         await admin.close()
-    await create_acls(bootstrap, plane_acls(prefix, CLUSTERS), security={})
+    await enrol(bootstrap, prefix, CLUSTERS, security={})
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
@@ -72,7 +72,8 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.delete_topics([prefix + s.name for s in topics.topic_specs()])
+        every = [*topics.topic_specs(), *reports_topics(CLUSTERS)]
+        await admin.delete_topics([prefix + s.name for s in every])
     finally:
         await admin.close()
 

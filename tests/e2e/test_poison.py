@@ -13,7 +13,7 @@ from tests.e2e.scenarios import run_scenario
 def test_malformed_records_on_every_topic_are_dead_lettered_and_the_failover_succeeds() -> None:
     result = run_scenario("bench/chaos/poison.py", "--deployments", "2")
     assert result["status"] == "SUCCEEDED", result
-    assert result["poisoned"] == 8, result  # 2 records x 4 event topics
+    assert result["poisoned"] == 12, result  # 2 records x 6 topics (4 + each cluster's reports)
     assert result["missing_dead_letters"] == {}, result
     assert result["bytes_and_reason_kept"], result
     assert result["services_exited"] == [], result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
-from jetbridge.common.topics import topic_specs
+from jetbridge.common.topics import reports_topic_spec, topic_specs
 
 ConsumerT = TypeVar("ConsumerT")
 
@@ -86,8 +86,9 @@ async def read_all(
     return records
 
 
-async def create_sandbox(bootstrap: str) -> str:
-    """Every topic of topics.toml under a fresh prefix: a private copy of the event bus."""
+async def create_sandbox(bootstrap: str, clusters: Sequence[str] = ()) -> str:
+    """Every topic of topics.toml under a fresh prefix, and the reports topic of each of
+    ``clusters``: a private copy of the event bus."""
     prefix = f"sandbox{uuid.uuid4().hex[:8]}."
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -95,7 +96,7 @@ async def create_sandbox(bootstrap: str) -> str:
         await admin.create_topics(
             [
                 NewTopic(prefix + spec.name, spec.partitions, 1, topic_configs=spec.config())
-                for spec in topic_specs()
+                for spec in (*topic_specs(), *(reports_topic_spec(c) for c in clusters))
             ]
         )
     finally:

@@ -3,9 +3,9 @@
 
 The planes' own certificates (jetbridge.common.tls) and their ACLs
 (jetbridge.common.kafka.acls) on a run of the test's own topics: a data plane
-publishes its outcomes and the control plane consumes them, as across the plane
-boundary in production; the data plane can neither write the Navigator's log nor read
-anything. A client without a certificate, or one speaking PLAINTEXT to the SSL port,
+publishes its reports on its own topic and the control plane consumes them, as across
+the plane boundary in production; the data plane can write nowhere else and read
+nothing. A client without a certificate, or one speaking PLAINTEXT to the SSL port,
 gets nothing.
 """
 
@@ -24,16 +24,16 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorization
 
 from jetbridge.common.events import EventCodec, EventRecord
 from jetbridge.common.kafka import ConsumedRecord, EventConsumer, EventPublisher
-from jetbridge.common.kafka.acl_admin import create_acls, delete_acls
 from jetbridge.common.kafka.acls import plane_acls
+from jetbridge.common.kafka.enrol import create_acls, delete_acls
 from jetbridge.common.kafka.security import KafkaSecurity
 from jetbridge.common.settings import StackSettings
 from jetbridge.common.tls import TlsFiles, ensure_certificates
-from jetbridge.common.topics import DEAD_LETTER, FAILOVER_EVENTS, FLIGHT_EVENTS
+from jetbridge.common.topics import DEAD_LETTER, FAILOVER_EVENTS, FLIGHT_EVENTS, reports_topic
 from tests.integration.kafka_tools import consume_until, health_event, wired_consumer
 
 CODEC = EventCodec()
-CLUSTER = "dp-east"
+CLUSTER, OTHER = "dp-east", "dp-west"
 
 
 def security(files: TlsFiles) -> dict[str, Any]:
@@ -62,8 +62,15 @@ class Run:
 async def run(stack: StackSettings, kafka_bootstrap: str) -> AsyncIterator[Run]:
     layout = ensure_certificates(stack.state_dir, [CLUSTER])
     prefix = f"test.acl-{uuid.uuid4().hex[:8]}."
-    names = [prefix + t for t in (FLIGHT_EVENTS, FAILOVER_EVENTS, DEAD_LETTER)]
-    acls = plane_acls(prefix, [CLUSTER])
+    own = (
+        FLIGHT_EVENTS,
+        FAILOVER_EVENTS,
+        DEAD_LETTER,
+        reports_topic(CLUSTER),
+        reports_topic(OTHER),
+    )
+    names = [prefix + t for t in own]
+    acls = plane_acls(prefix, [CLUSTER, OTHER])
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)  # PLAINTEXT: a super user
     await admin.start()
     await admin.create_topics([NewTopic(n, 3, 1) for n in names])
@@ -82,7 +89,7 @@ async def run(stack: StackSettings, kafka_bootstrap: str) -> AsyncIterator[Run]:
 
 
 async def test_a_data_plane_publishes_and_the_control_plane_consumes(run: Run) -> None:
-    topic = run.topic(FLIGHT_EVENTS)
+    topic = run.topic(reports_topic(CLUSTER))
     sent = [health_event(i) for i in range(5)]
     got: list[EventRecord] = []
 
@@ -113,23 +120,26 @@ async def test_a_data_plane_publishes_and_the_control_plane_consumes(run: Run) -
     assert sorted(e.event_id for e in got) == sorted(e.event_id for e in sent)
 
 
-async def test_a_data_plane_cannot_write_the_navigators_log(run: Run) -> None:
+@pytest.mark.parametrize(
+    "topic",
+    [FAILOVER_EVENTS, FLIGHT_EVENTS, reports_topic(OTHER)],
+    ids=["ledger", "dispatcher", "other"],
+)
+async def test_a_data_plane_cannot_write_anywhere_else(run: Run, topic: str) -> None:
     event = health_event(1)
     async with EventPublisher(
         run.bootstrap, client_id="dp", security=security(run.data_plane)
     ) as dp:
         with pytest.raises(TopicAuthorizationFailedError):
-            await dp.send_raw(run.topic(FAILOVER_EVENTS), b"k", CODEC.encode(event), [])
+            await dp.send_raw(run.topic(topic), b"k", CODEC.encode(event), [])
     async with EventPublisher(
         run.bootstrap, client_id="cp", security=security(run.control_plane)
     ) as cp:
-        await cp.send_raw(
-            run.topic(FAILOVER_EVENTS), b"k", CODEC.encode(event), []
-        )  # the owner can
+        await cp.send_raw(run.topic(topic), b"k", CODEC.encode(event), [])  # the owner can
 
 
-async def test_a_data_plane_cannot_read_the_outcomes(run: Run) -> None:
-    topic = run.topic(FLIGHT_EVENTS)
+async def test_a_data_plane_cannot_read_even_its_own_reports(run: Run) -> None:
+    topic = run.topic(reports_topic(CLUSTER))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=run.bootstrap,
         group_id=None,

@@ -1,10 +1,12 @@
 """A scripted stand-in for Dispatcher + Pilot on every data plane, over the real broker.
 
 It reads the Navigator's decisions from ``failover.events`` and answers each
-``FlightStepsCleared`` with what a data plane would report on ``flight.events``:
-dispatched, then per cleared step started and its outcome (DrainCompleted,
-FencingCompleted with the flight's epoch, or FlightStepSucceeded). A script can make a
-(Deployment, flight kind, step) fail permanently.
+``FlightStepsCleared`` as the planes would: dispatched (the Dispatcher, on
+``flight.events``), then per cleared step started and its outcome (DrainCompleted,
+FencingCompleted with the flight's epoch, or FlightStepSucceeded), on the flight's
+cluster's own reports topic. A script can make a (Deployment, flight kind, step) fail
+permanently, or name an ``impostor`` cluster that also reports, on its own topic, a
+permanent failure of every step of the other clusters' flights.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class ScriptedPlanes:
     # mark): a data plane acts on each decision once, as Dispatcher does.
     seen: set[str] = field(default_factory=set)
     repeats: int = 0
+    impostor: str | None = None
+    forged: int = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         codec = EventCodec(self.mapper.registry)
@@ -56,17 +60,22 @@ class ScriptedPlanes:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100)
-                answers: list[EventRecord] = []
+                answers: list[tuple[str, EventRecord]] = []
                 for records in batches.values():
                     for record in records:
                         answers += self._answer(codec.decode(record.value))
-                if answers:
-                    await publisher.publish_many(answers)
+                by_topic: dict[str, list[EventRecord]] = defaultdict(list)
+                for topic, answer in answers:  # each topic keeps the answers' order
+                    by_topic[topic].append(answer)
+                for topic, records_of_topic in by_topic.items():
+                    await publisher.publish_many_to(self.prefix + topic, records_of_topic)
+                    if self.impostor is not None and topic == topics.reports_topic(self.impostor):
+                        await asyncio.sleep(0.5)  # the forgeries are read before the truth
         finally:
             await consumer.stop()
             await publisher.stop()
 
-    def _answer(self, record: EventRecord) -> list[EventRecord]:
+    def _answer(self, record: EventRecord) -> list[tuple[str, EventRecord]]:
         if record.event_id in self.seen:
             self.repeats += 1
             return []
@@ -107,12 +116,50 @@ class ScriptedPlanes:
                 break  # a data plane stops at the first failure
             out.append(self._outcome(plan, step, attempt, at))
         self.answered += 1
-        return [
-            self.mapper.to_record(
-                e, correlation_id=plan.request_id, caused_by=record, actor=None, occurred_at_ms=at
+        reports = topics.reports_topic(plan.cluster_id)
+        answers = [
+            (
+                topics.FLIGHT_EVENTS if isinstance(e, ev.FlightDispatched) else reports,
+                self._record(e, plan, record, at),
             )
             for e in out
         ]
+        if self.impostor is not None and plan.cluster_id != self.impostor:
+            answers = self._forgeries(plan, event, at, record) + answers
+        return answers
+
+    def _forgeries(
+        self, plan: ev.FlightPlanned, cleared: ev.FlightStepsCleared, at: int, cause: EventRecord
+    ) -> list[tuple[str, EventRecord]]:
+        """What the impostor sends first: the first cleared step started and failed for
+        good (folded, it would fail the flight and so the Mission)."""
+        assert self.impostor is not None
+        step, attempt = cleared.steps[0], cleared.attempts[0]
+        forged: list[ev.DomainEvent] = [
+            ev.FlightDispatched(flight_id=plan.flight_id, dispatched_at=at, steps=cleared.steps),
+            ev.FlightStepStarted(
+                flight_id=plan.flight_id, step=step, attempt=attempt, started_at=at
+            ),
+            ev.FlightStepFailed(
+                flight_id=plan.flight_id,
+                step=step,
+                attempt=attempt,
+                error_code="IMAGE_NOT_FOUND",
+                error="forged by another cluster",
+                transient=False,
+                failed_at=at,
+            ),
+        ]
+        self.forged += len(forged)
+        topic = topics.reports_topic(self.impostor)
+        return [(topic, self._record(e, plan, cause, at)) for e in forged]
+
+    def _record(
+        self, event: ev.DomainEvent, plan: ev.FlightPlanned, cause: EventRecord, at: int
+    ) -> EventRecord:
+        return self.mapper.to_record(
+            event, correlation_id=plan.request_id, caused_by=cause, actor=None, occurred_at_ms=at
+        )
 
     @staticmethod
     def _outcome(plan: ev.FlightPlanned, step: str, attempt: int, at: int) -> ev.DomainEvent:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from jetbridge.common import topics
 from jetbridge.common.events import EventRecord, SchemaRegistry, new_event
 from jetbridge.common.eventstore import PostgresEventStore
 from jetbridge.common.kafka import EventPublisher
@@ -34,6 +36,7 @@ from tests.unit.navigator.builders import cluster_events, deployment
 REGISTRY = SchemaRegistry()
 DEPLOYMENTS = 50
 LEDGER_KEY = "test-ledger-key-0123456789"
+CLUSTERS = ("east", "west", "north", "south")  # each with its reports topic
 
 
 @dataclass
@@ -118,7 +121,7 @@ class World:
 
 @pytest.fixture
 async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
-    prefix = await create_sandbox(kafka_bootstrap)
+    prefix = await create_sandbox(kafka_bootstrap, CLUSTERS)
     settings = NavigatorSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
         navigator_dsn=pg_database,
@@ -257,3 +260,52 @@ async def test_a_refused_command_is_an_event_and_changes_nothing(world: World) -
     assert found[0].envelope.causation_id == cancel.event_id
     assert found[0].envelope.actor == "bob"
     assert world.service.fleet.requests == {}
+
+
+async def test_a_data_plane_cannot_report_for_another_clusters_flights(world: World) -> None:
+    """East also reports each of West's flights failed, on its own topic: the
+    Navigator refuses each of those, and the failover succeeds on West's reports."""
+    ids = [f"dep-{i:03d}" for i in range(10)]
+    world.planes.impostor = "east"
+    await world.facts(["east", "west"], ids)
+    request_id = await world.request("east", "west", "FORCED")
+    assert await world.finished(request_id) is RequestStatus.SUCCEEDED
+    missions = [m for m in world.service.fleet.missions.values() if m.request_id == request_id]
+    assert len(missions) == len(ids)
+    assert all(m.status is MissionStatus.SUCCEEDED for m in missions)
+    assert world.planes.forged > 0
+    await world.until(
+        "every forgery refused", lambda: world.service.misattributed == world.planes.forged
+    )
+
+
+async def test_a_reports_topic_created_later_is_read_and_a_command_there_refused(
+    world: World, kafka_bootstrap: str
+) -> None:
+    prefix = world.app.settings.topic_prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        spec = topics.reports_topic_spec("late")
+        await admin.create_topics([NewTopic(prefix + spec.name, spec.partitions, 1)])
+    finally:
+        await admin.close()
+    command = new_event(
+        "RequestFailover",
+        {
+            "request_id": "req-from-a-data-plane",
+            "source_cluster_id": "east",
+            "destination_cluster_id": "late",
+            "mode": "FORCED",
+            "drain_timeout_seconds": 60,
+            "max_concurrent_missions": 20,
+        },
+        aggregate_type="Command",
+        aggregate_id="req-from-a-data-plane",
+        producer="late",
+        schema_version=1,
+    )
+    await world.publisher.publish_many_to(prefix + topics.reports_topic("late"), [command])
+    # found within the Navigator's look for new topics (every 5 s), then refused
+    await world.until("the command refused", lambda: world.service.misattributed == 1, 30)
+    assert "req-from-a-data-plane" not in world.service.fleet.requests

@@ -157,7 +157,7 @@ class Sandbox:
 async def sandbox(
     pg_database: str, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Sandbox, EventPublisher, ScriptedPlanes]]:
-    prefix = await create_sandbox(kafka_bootstrap)
+    prefix = await create_sandbox(kafka_bootstrap, ("east", "west"))
     planes = ScriptedPlanes(kafka_bootstrap, prefix, MAPPER)
     stop = asyncio.Event()
     task = asyncio.create_task(planes.run(stop), name="scripted planes")

@@ -1,16 +1,20 @@
 """The Pilot's Flightdeck relay on real PostgreSQL, MariaDB and Kafka: what it publishes
-reaches the broker, and the published rows are then pruned, never the pending ones;
-finished flights are pruned too, never a running one."""
+reaches the broker (the reports on the cluster's own topic), and the published rows
+are then pruned, never the pending ones; finished flights are pruned too, never a
+running one."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.topics import FLIGHT_EVENTS, reports_topic
 from jetbridge.flightdeck import Flightdeck, OutboxEvent, Outcome, open_flightdeck
 from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from tests.integration.flightdeck.contract import flight
@@ -70,3 +74,24 @@ async def test_the_relay_publishes_then_prunes_what_it_published(
     assert await deck.get(running.flight_id) is not None  # still running: kept
     records = await read_all(kafka_bootstrap, topic, expected=len(events))
     assert sorted(r.value for r in records) == sorted(e.payload for e in events)
+
+
+async def test_reports_go_to_the_clusters_own_topic(deck: Flightdeck, kafka_bootstrap: str) -> None:
+    prefix = f"test.relay-{uuid.uuid4().hex[:8]}."
+    own = prefix + reports_topic("dp-east")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(own, 1, 1)])
+    finally:
+        await admin.close()
+    await deck.enqueue_many([flight(1)])
+    (claim,) = await deck.claim("pilot-1", 1, 30)
+    # rows keep the schema's topic (rows written before an upgrade too): routed at publish
+    events = [OutboxEvent(FLIGHT_EVENTS, f"report {i}".encode(), key=b"flt-1") for i in range(3)]
+    await deck.record_step_result(claim, 0, {"ok": True}, events)
+    async with EventPublisher(kafka_bootstrap, client_id="test-pilot-relay") as publisher:
+        relay = FlightdeckRelay(deck, publisher, topic_prefix=prefix, cluster_id="dp-east")
+        assert await relay.relay_once() == len(events)
+    records = await read_all(kafka_bootstrap, own, expected=len(events))
+    assert [r.value for r in records] == [e.payload for e in events]  # in outbox order

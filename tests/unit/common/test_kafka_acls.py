@@ -1,5 +1,6 @@
-"""The planes' Kafka ACLs: the control plane everything of its run, a data plane one
-topic to write; principals as the broker's mapping rule derives them from a CN."""
+"""The planes' Kafka ACLs: the control plane everything of its run, a data plane its
+own reports topic to write; principals as the broker's mapping rule derives them from
+a CN; the commands that set a broker up."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import re
 
 import pytest
 
-from jetbridge.common.kafka.acl_admin import main
 from jetbridge.common.kafka.acls import (
     PRINCIPAL_MAPPING_RULES,
     Acl,
@@ -16,16 +16,18 @@ from jetbridge.common.kafka.acls import (
     ResourceType,
     plane_acls,
 )
+from jetbridge.common.kafka.enrol import main
+from jetbridge.common.topics import reporting_cluster, reports_topic
 
 
-def test_a_data_plane_may_only_write_its_outcomes_topic() -> None:
+def test_a_data_plane_may_only_write_its_own_reports_topic() -> None:
     acls = plane_acls("run7.", ["dp-east", "dp-west"])
     east = {a for a in acls if a.principal == "User:dp-east"}
     assert east == {
         Acl(
             "User:dp-east",
             ResourceType.TOPIC,
-            "run7.jetbridge.flight.events",
+            "run7.jetbridge.flight.events.dp-east",
             PatternType.LITERAL,
             op,
         )
@@ -79,15 +81,37 @@ def test_the_mapping_rule_takes_the_leading_cn(dn: str, principal: str | None) -
     assert (match.expand(replacement) if match else None) == principal
 
 
-def test_print_gives_kafka_acls_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+def test_print_gives_the_topic_and_acl_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--prefix", "p.", "--cluster", "dp-east", "--print"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "kafka-topics.sh --create --if-not-exists --topic p.jetbridge.flight.events.dp-east "
+        "--partitions 12 --config cleanup.policy=delete --config retention.ms=-1"
+    )
     assert (
-        "--add --allow-principal User:dp-east --operation Write "
-        "--topic p.jetbridge.flight.events --resource-pattern-type literal"
+        "kafka-acls.sh --add --allow-principal User:dp-east --operation Write "
+        "--topic p.jetbridge.flight.events.dp-east --resource-pattern-type literal"
     ) in lines
     assert (
-        "--add --allow-principal User:control-plane --operation All "
+        "kafka-acls.sh --add --allow-principal User:control-plane --operation All "
         "--topic p.jetbridge. --resource-pattern-type prefixed"
     ) in lines
-    assert len(lines) == 4
+    assert len(lines) == 5
+
+
+@pytest.mark.parametrize(
+    ("topic", "prefix", "cluster"),
+    [
+        ("jetbridge.flight.events.dp-east", "", "dp-east"),
+        ("run7.jetbridge.flight.events.dp-east", "run7.", "dp-east"),
+        ("jetbridge.flight.events", "", None),  # the control plane's own
+        ("jetbridge.flight.events.", "", None),
+        ("other.jetbridge.flight.events.dp-east", "run7.", None),  # another run's
+        ("run7.jetbridge.flight.events.dp-east", "", None),
+        ("jetbridge.failover.events", "", None),
+    ],
+)
+def test_a_reports_topic_names_its_cluster(topic: str, prefix: str, cluster: str | None) -> None:
+    assert reporting_cluster(topic, prefix) == cluster
+    if cluster is not None:
+        assert prefix + reports_topic(cluster) == topic

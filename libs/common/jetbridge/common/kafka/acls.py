@@ -8,15 +8,17 @@ read the other clusters' outcomes. With a broker authorizer and these bindings:
 - the control plane (principal ``User:control-plane``) has every operation on the
   run's topics (``<prefix>jetbridge.`` prefixed) and on consumer groups;
 - a data plane (principal ``User:<cluster-id>``) may only WRITE (and DESCRIBE, which
-  producing needs for metadata) ``<prefix>jetbridge.flight.events``: the Pilot's
-  relay publishes its flights' outcomes there and reads nothing from Kafka.
+  producing needs for metadata) its own reports topic,
+  ``<prefix>jetbridge.flight.events.<cluster-id>``: the Pilot's relay publishes its
+  flights' outcomes there and reads nothing from Kafka. So the topic names the sender,
+  and the Navigator refuses a report about another cluster's flight.
 
 Principals are the certificate's CN (``jetbridge.common.tls``): the broker maps the
 subject with ``ssl.principal.mapping.rules`` = :data:`PRINCIPAL_MAPPING_RULES`. The
 cluster ids ``control-plane`` and ``kafka`` are reserved for that reason.
 
-Pure rules; ``jetbridge.common.kafka.acl_admin`` sends them to a broker, and
-``python -m jetbridge.common.kafka.acl_admin --print`` prints them for ``kafka-acls.sh``.
+Pure rules; ``jetbridge.common.kafka.enrol`` sends them to a broker, and
+``python -m jetbridge.common.kafka.enrol --print`` prints them for ``kafka-acls.sh``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from jetbridge.common.tls import CONTROL_PLANE_CN, cluster_identity
-from jetbridge.common.topics import FLIGHT_EVENTS
+from jetbridge.common.topics import reports_topic
 
 # CN=<name>[,anything] -> <name>; anything else keeps the whole DN (never a plane's name).
 PRINCIPAL_MAPPING_RULES = "RULE:^CN=([^,]+)(,.*)?$/$1/,DEFAULT"
@@ -123,7 +125,7 @@ def plane_acls(topic_prefix: str, clusters: Iterable[str]) -> list[Acl]:
                 Acl(
                     principal,
                     ResourceType.TOPIC,
-                    topic_prefix + FLIGHT_EVENTS,
+                    topic_prefix + reports_topic(cluster),
                     PatternType.LITERAL,
                     operation,
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from prometheus_client import Counter as CounterMetric
 from prometheus_client import Gauge, Histogram
 
 from jetbridge.common.events import EventRecord
@@ -35,6 +36,12 @@ MISSION_DURATION = Histogram(
     "One Deployment's Mission from its creation to its end (Navigator's clock), by outcome",
     ["outcome"],
     buckets=DURATION_BUCKETS,
+)
+# Never expected: a data plane wrote about another cluster's flight, or a kind of
+# record only the control plane sends (domain/origin.py). Alert on any increase.
+MISATTRIBUTED = CounterMetric(
+    "jetbridge_misattributed_reports",
+    "Records refused because the data plane that sent them may not report them",
 )
 
 _REQUEST_ENDS = {

@@ -18,7 +18,7 @@ import time
 from collections.abc import Coroutine
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,12 +35,13 @@ from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_p
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
-from jetbridge.navigator.adapters.metrics import NavigatorMetrics
+from jetbridge.navigator.adapters.inputs import InputPartitions
+from jetbridge.navigator.adapters.metrics import MISATTRIBUTED, NavigatorMetrics
 from jetbridge.navigator.adapters.tracing import MissionTracer
 from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, NavigatorService
 
 log = logging.getLogger(__name__)
-INPUT_TOPICS = (topics.COMMANDS, topics.FLIGHT_EVENTS, topics.CLUSTER_EVENTS)
+FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # a data plane's reports topic created since the start
 
 
 class NavigatorSettings(BaseSettings):
@@ -128,11 +129,13 @@ class NavigatorApp:
         await consumer.start()
         lag = asyncio.create_task(sample_lag(consumer, CONSUMER), name="navigator-lag")
         try:
-            await self._assign(consumer, store)
+            inputs = InputPartitions(consumer, s.topic_prefix)
+            await inputs.assign(await store.positions(CONSUMER))
             dead = DeadLetterPublisher(
                 publisher, consumer_group=CONSUMER, topic=s.topic_prefix + topics.DEAD_LETTER
             )
-            await self._until_either_ends(self._loop(consumer, service, dead), relay_task)
+            loop = self._loop(consumer, inputs, store, service, dead)
+            await self._until_either_ends(loop, relay_task)
         finally:
             lag.cancel()
             await consumer.stop()
@@ -161,56 +164,44 @@ class NavigatorApp:
             raise RuntimeError("the outbox relay stopped") from error
         await loop_task
 
-    async def _assign(self, consumer: AIOKafkaConsumer, store: PostgresEventStore) -> None:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in (self.settings.topic_prefix + t for t in INPUT_TOPICS)
-            for p in sorted(await _partitions(consumer, topic))
-        ]
-        consumer.assign(partitions)
-        positions = await store.positions(CONSUMER)
-        for tp in partitions:
-            if (tp.topic, tp.partition) in positions:
-                consumer.seek(tp, positions[(tp.topic, tp.partition)])
-            else:
-                await consumer.seek_to_beginning(tp)
-
     async def _loop(
-        self, consumer: AIOKafkaConsumer, service: NavigatorService, dead: DeadLetterPublisher
+        self,
+        consumer: AIOKafkaConsumer,
+        inputs: InputPartitions,
+        store: PostgresEventStore,
+        service: NavigatorService,
+        dead: DeadLetterPublisher,
     ) -> None:
         codec = EventCodec(service.mapper.registry)
         next_tick = next_sample = 0.0
+        next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
         while not self._stopping.is_set():
+            if time.monotonic() >= next_look:
+                await inputs.follow_new(await store.positions(CONSUMER))
+                next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
             batches = await consumer.getmany(
                 timeout_ms=self.settings.navigator_tick_ms,
                 max_records=self.settings.navigator_batch,
             )
-            inputs: list[Input] = []
-            for records in batches.values():
+            batch: list[Input] = []
+            for tp, records in batches.items():
+                reporter = inputs.reporter(tp.topic)
                 for r in records:
                     try:
                         event = codec.decode(r.value or b"")
                     except EventCodecError as error:
                         await dead.send(consumed_record(r), reason=error.reason, detail=str(error))
                         continue
-                    inputs.append(Input(event, r.topic, r.partition, r.offset, r.value))
+                    batch.append(Input(event, r.topic, r.partition, r.offset, r.value, reporter))
             now = time.monotonic()
-            if inputs or now >= next_tick:
-                result = await service.handle(inputs)
+            if batch or now >= next_tick:
+                result = await service.handle(batch)
                 next_tick = now + self.settings.navigator_tick_ms / 1000
                 self.metrics.observe(result.decided)
+                MISATTRIBUTED.inc(result.misattributed)
             if now >= next_sample:
                 self.metrics.sample()
                 next_sample = now + 1.0
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        await consumer._client.force_metadata_update()
-    raise RuntimeError(f"topic {topic} does not exist: run the stack (make stack-up)")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import CommandRefused, DomainError, IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.origin import report_refusal
 from jetbridge.navigator.service_layer.reactor import Reactor
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ class Input:
     # The record's bytes as consumed: stored and copied to the ledger as they are, not
     # encoded again (which was a sixth of the Navigator's CPU).
     value: bytes | None = None
+    # The data plane that sent it, when it came on that cluster's own topic (None: a
+    # control-plane topic). Such a record is checked by ``domain.origin`` first.
+    origin: str | None = None
 
 
 @dataclass
@@ -91,6 +95,7 @@ class BatchResult:
     decided: list[EventRecord] = field(default_factory=list)
     refused: int = 0
     ignored: int = 0
+    misattributed: int = 0  # a data plane's record about what is not its own
 
 
 class NavigatorService:
@@ -118,6 +123,7 @@ class NavigatorService:
         # benchmarks and comparisons; the Reactor decides the same events faster.
         self.full_react = full_react
         self._folded = InMemoryDedupe(capacity=5_000_000)
+        self.misattributed = 0  # since the start: records a data plane may not send
 
     async def recover(self) -> int:
         """Rebuild the fleet from the store, in the order it was folded."""
@@ -140,6 +146,10 @@ class NavigatorService:
         for item in inputs:
             positions[(item.topic, item.partition)] = item.offset + 1
             record = item.record
+            if item.origin is not None and self._misattributed(record, item.origin):
+                result.misattributed += 1
+                self.misattributed += 1
+                continue
             if await self._folded.seen(record.event_id):
                 continue
             if item.value is not None:
@@ -173,6 +183,13 @@ class NavigatorService:
         for record in result.decided:
             await self._folded.remember(record.event_id)
         return result
+
+    def _misattributed(self, record: EventRecord, reporter: str) -> bool:
+        """Not folded, not remembered: the real report of that id may still come."""
+        why = report_refusal(record.event_type, record.payload, reporter, self.fleet)
+        if why is not None:
+            log.warning("refused %s %s: %s", record.event_type, record.event_id, why)
+        return why is not None
 
     def _decide(self, record: EventRecord, now: int, result: BatchResult) -> list[EventRecord]:
         try:

@@ -102,6 +102,7 @@ class PilotApp:
                 deck,
                 self.publisher,
                 topic_prefix=s.topic_prefix,
+                cluster_id=s.cluster_name,
                 topic=s.topic_override,
                 keep_published_s=s.outbox_keep_s,
                 keep_finished_s=s.flights_keep_s,

@@ -6,6 +6,10 @@ several Pilots' relays may publish the same row: consumers drop repeats by event
 and the first copy of every event still arrives in order (each relay sends a batch in
 outbox order, and a row is only skipped once acknowledged).
 
+Reports go to this cluster's own topic (``jetbridge.flight.events.<cluster>``, which
+only this data plane may write): the topic tells the Navigator who sent them. Rows keep
+the schema's topic, so rows written before an upgrade are routed the same way.
+
 The relay also keeps Flightdeck's housekeeping: published outbox rows and finished
 flights are deleted once past their retention.
 """
@@ -18,6 +22,7 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from jetbridge.common.topics import FLIGHT_EVENTS, reports_topic
 from jetbridge.flightdeck import Flightdeck
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ class FlightdeckRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.2,
         topic_prefix: str = "",
+        cluster_id: str | None = None,
         topic: str | None = None,
         keep_published_s: float = 86_400.0,
         keep_finished_s: float = 7 * 86_400.0,
@@ -51,6 +57,7 @@ class FlightdeckRelay:
         self._poll = poll_interval_s
         self._prefix = topic_prefix
         self._topic = topic  # every row to this one topic (sandboxes, tests)
+        self._cluster_id = cluster_id  # None: rows to the schema's topic (tests)
         self._stopping = asyncio.Event()
         self.published = 0
         # Published rows are deleted once older than ``keep_published_s``, at most
@@ -70,11 +77,17 @@ class FlightdeckRelay:
         if not rows:
             return 0
         await self._sender.send_raw_many(
-            (self._topic or self._prefix + r.topic, r.key, r.payload, list(r.headers)) for r in rows
+            (self._topic or self._prefix + self._route(r.topic), r.key, r.payload, list(r.headers))
+            for r in rows
         )
         await self._deck.mark_published([r.event_id for r in rows])
         self.published += len(rows)
         return len(rows)
+
+    def _route(self, topic: str) -> str:
+        if self._cluster_id is not None and topic == FLIGHT_EVENTS:
+            return reports_topic(self._cluster_id)
+        return topic
 
     async def prune_when_due(self) -> None:
         now = asyncio.get_running_loop().time()

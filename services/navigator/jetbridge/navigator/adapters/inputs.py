@@ -1,0 +1,102 @@
+"""The Navigator's input partitions: its fixed topics plus every data plane's reports.
+
+The Navigator assigns partitions itself (no consumer group: it needs them all). Its
+fixed inputs are the commands, the control plane's flight reports (the Dispatcher's)
+and the cluster facts. Each data plane publishes on a topic of its own
+(``jetbridge.flight.events.<cluster-id>``, created with the cluster's ACLs before the
+cluster is registered); :meth:`InputPartitions.follow_new` looks for new ones every
+few seconds and adds them without losing its place on the others.
+
+Where a record came from is the topic's business: :func:`reporter` names the cluster
+for records of a reports topic, and the service checks them (``domain.origin``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from jetbridge.common import topics
+
+log = logging.getLogger(__name__)
+
+FIXED_INPUTS = (topics.COMMANDS, topics.FLIGHT_EVENTS, topics.CLUSTER_EVENTS)
+Positions = Mapping[tuple[str, int], int]
+
+
+class InputPartitions:
+    def __init__(self, consumer: AIOKafkaConsumer, prefix: str) -> None:
+        self._consumer = consumer
+        self._prefix = prefix
+        self.assigned: set[TopicPartition] = set()
+
+    def reporter(self, topic: str) -> str | None:
+        """The data plane whose reports topic ``topic`` is (None: a control-plane topic)."""
+        return topics.reporting_cluster(topic, self._prefix)
+
+    async def assign(self, stored: Positions) -> None:
+        """Every input partition, each from its stored position or from its start."""
+        partitions = await self._partitions()
+        self._consumer.assign(sorted(partitions))
+        await self._seek(partitions, stored)
+        self.assigned = partitions
+
+    async def follow_new(self, stored: Positions) -> set[str]:
+        """Add reports topics created since; returns the clusters newly followed.
+
+        A broker that does not answer now (restarting) is asked again next time: the
+        partitions already assigned go on being read meanwhile."""
+        try:
+            partitions = await self._partitions()
+        except KafkaError as error:
+            log.warning("could not look for new reports topics: %s", error)
+            return set()
+        new = partitions - self.assigned
+        if not new:
+            return set()
+        # assign() starts every partition afresh: keep the place reached on the others
+        # (the position of the next record the loop will be given).
+        reached = {tp: await self._consumer.position(tp) for tp in self.assigned}
+        self._consumer.assign(sorted(partitions))
+        for tp, offset in reached.items():
+            self._consumer.seek(tp, offset)
+        await self._seek(new, stored)
+        self.assigned = partitions
+        clusters = {c for tp in new if (c := self.reporter(tp.topic)) is not None}
+        log.info("following the reports of %s", ", ".join(sorted(clusters)))
+        return clusters
+
+    async def _seek(self, partitions: set[TopicPartition], stored: Positions) -> None:
+        """Stored positions, else the start: one reset for all of those (a reset each,
+        awaited in turn, took seconds per new topic on a freshly created one)."""
+        fresh = []
+        for tp in sorted(partitions):
+            if (tp.topic, tp.partition) in stored:
+                self._consumer.seek(tp, stored[(tp.topic, tp.partition)])
+            else:
+                fresh.append(tp)
+        if fresh:
+            await self._consumer.seek_to_beginning(*fresh)
+
+    async def _partitions(self) -> set[TopicPartition]:
+        # All topics' metadata in one request: the consumer's own metadata only covers
+        # topics it already knows, and a reports topic is found by its name.
+        fixed = [self._prefix + t for t in FIXED_INPUTS]
+        for attempt in range(20):  # a topic just created may be missing from one answer
+            cluster = await self._consumer._client.fetch_all_metadata()
+            missing = [t for t in fixed if not cluster.partitions_for_topic(t)]
+            if not missing:
+                break
+            await asyncio.sleep(0.1 * attempt)
+        else:
+            raise KafkaError(f"topics {missing} do not exist: run the stack (make stack-up)")
+        reports = [t for t in cluster.topics() if self.reporter(t) is not None]
+        return {
+            TopicPartition(topic, p)
+            for topic in fixed + reports
+            for p in cluster.partitions_for_topic(topic) or ()
+        }
