@@ -40,7 +40,7 @@ class InputPartitions:
 
     async def assign(self, stored: Positions) -> None:
         """Every input partition, each from its stored position or from its start."""
-        partitions = await self._partitions()
+        partitions = await self._partitions(attempts=20)
         self._consumer.assign(sorted(partitions))
         await self._seek(partitions, stored)
         self.assigned = partitions
@@ -48,10 +48,11 @@ class InputPartitions:
     async def follow_new(self, stored: Positions) -> set[str]:
         """Add reports topics created since; returns the clusters newly followed.
 
-        A broker that does not answer now (restarting) is asked again next time: the
-        partitions already assigned go on being read meanwhile."""
+        A broker that does not answer now (restarting) is asked again next time, once,
+        so the decision loop is not held up: the partitions already assigned go on
+        being read meanwhile, and none is dropped for missing from one answer."""
         try:
-            partitions = await self._partitions()
+            partitions = await self._partitions(attempts=1) | self.assigned
         except KafkaError as error:
             log.warning("could not look for new reports topics: %s", error)
             return set()
@@ -82,11 +83,11 @@ class InputPartitions:
         if fresh:
             await self._consumer.seek_to_beginning(*fresh)
 
-    async def _partitions(self) -> set[TopicPartition]:
+    async def _partitions(self, attempts: int) -> set[TopicPartition]:
         # All topics' metadata in one request: the consumer's own metadata only covers
         # topics it already knows, and a reports topic is found by its name.
         fixed = [self._prefix + t for t in FIXED_INPUTS]
-        for attempt in range(20):  # a topic just created may be missing from one answer
+        for attempt in range(attempts):  # a topic just created may be missing from one answer
             cluster = await self._consumer._client.fetch_all_metadata()
             missing = [t for t in fixed if not cluster.partitions_for_topic(t)]
             if not missing:
