@@ -39,7 +39,6 @@ TOPIC_FAMILY = "jetbridge."  # every topic of topics.toml starts with it
 class ResourceType(IntEnum):
     TOPIC = 2
     GROUP = 3
-    CLUSTER = 4
 
 
 class PatternType(IntEnum):
@@ -49,7 +48,6 @@ class PatternType(IntEnum):
 
 class Operation(IntEnum):
     ALL = 2
-    READ = 3
     WRITE = 4
     DESCRIBE = 8
 
@@ -70,23 +68,15 @@ class Acl:
 
     def kafka_acls_args(self) -> list[str]:
         """The same binding as ``kafka-acls.sh --add`` arguments."""
-        resource = {
-            ResourceType.TOPIC: "--topic",
-            ResourceType.GROUP: "--group",
-            ResourceType.CLUSTER: "--cluster",
-        }[self.resource_type]
-        target = (
-            [resource]
-            if self.resource_type is ResourceType.CLUSTER
-            else [resource, self.resource_name]
-        )
+        resource = "--topic" if self.resource_type is ResourceType.TOPIC else "--group"
         return [
             "--add",
             "--allow-principal",
             self.principal,
             "--operation",
             _operation_name(self.operation),
-            *target,
+            resource,
+            self.resource_name,
             "--resource-pattern-type",
             self.pattern.name.lower(),
         ]
