@@ -23,12 +23,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from ports import free_port
 
 from jetbridge.common import topics
 from jetbridge.common.kafka.acls import plane_acls
+from jetbridge.common.kafka.enrol import create_topics as create_run_topics
 from jetbridge.common.kafka.enrol import delete_acls, enrol, reports_topics
 from jetbridge.fencing.quoting import pg_ident
 
@@ -53,17 +54,7 @@ def with_path(dsn: str, database: str) -> str:
 async def create_topics(bootstrap: str, prefix: str) -> None:
     """The run's topics, each cluster's reports topic and the planes' ACLs on them
     (``bootstrap`` is the PLAINTEXT listener, whose principal is the broker's super user)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(prefix + s.name, s.partitions, 1, topic_configs=s.config())
-                for s in topics.topic_specs()
-            ]
-        )
-    finally:
-        await admin.close()
+    await create_run_topics(bootstrap, prefix, topics.topic_specs(), security={})
     await enrol(bootstrap, prefix, CLUSTERS, security={})
 
 

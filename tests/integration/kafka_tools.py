@@ -14,7 +14,8 @@ from aiokafka.structs import ConsumerRecord
 
 from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.common.kafka import DeadLetterPublisher, EventConsumer, EventPublisher
-from jetbridge.common.topics import reports_topic_spec, topic_specs
+from jetbridge.common.kafka.enrol import create_topics, reports_topics
+from jetbridge.common.topics import topic_specs
 
 ConsumerT = TypeVar("ConsumerT")
 
@@ -90,17 +91,8 @@ async def create_sandbox(bootstrap: str, clusters: Sequence[str] = ()) -> str:
     """Every topic of topics.toml under a fresh prefix, and the reports topic of each of
     ``clusters``: a private copy of the event bus."""
     prefix = f"sandbox{uuid.uuid4().hex[:8]}."
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(prefix + spec.name, spec.partitions, 1, topic_configs=spec.config())
-                for spec in (*topic_specs(), *(reports_topic_spec(c) for c in clusters))
-            ]
-        )
-    finally:
-        await admin.close()
+    specs = [*topic_specs(), *reports_topics(clusters)]
+    await create_topics(bootstrap, prefix, specs, security={})
     return prefix
 
 
