@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -45,8 +45,9 @@ class InputPartitions:
         await self._seek(partitions, stored)
         self.assigned = partitions
 
-    async def follow_new(self, stored: Positions) -> set[str]:
+    async def follow_new(self, stored: Callable[[], Awaitable[Positions]]) -> set[str]:
         """Add reports topics created since; returns the clusters newly followed.
+        ``stored`` (the saved positions) is read only when a new topic is found.
 
         A broker that does not answer now (restarting) is asked again next time, once,
         so the decision loop is not held up: the partitions already assigned go on
@@ -65,7 +66,7 @@ class InputPartitions:
         self._consumer.assign(sorted(partitions))
         for tp, offset in reached.items():
             self._consumer.seek(tp, offset)
-        await self._seek(new, stored)
+        await self._seek(new, await stored())
         self.assigned = partitions
         clusters = {c for tp in new if (c := self.reporter(tp.topic)) is not None}
         log.info("following the reports of %s", ", ".join(sorted(clusters)))

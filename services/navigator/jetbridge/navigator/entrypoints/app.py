@@ -177,7 +177,7 @@ class NavigatorApp:
         next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
         while not self._stopping.is_set():
             if time.monotonic() >= next_look:
-                await inputs.follow_new(await store.positions(CONSUMER))
+                await inputs.follow_new(lambda: store.positions(CONSUMER))
                 next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
             batches = await consumer.getmany(
                 timeout_ms=self.settings.navigator_tick_ms,
