@@ -55,6 +55,7 @@ class MemoryLog:
         positions: Mapping[Position, int] | None = None,
         consumer: str = "",
         ledger_topic: str | None = None,
+        encoded: Mapping[str, bytes] | None = None,
     ) -> Appended:
         self.events.extend(events)
         self.published += len(publish)
@@ -164,9 +165,14 @@ def _command(request_id: str, source: str, destination: str, mode: str) -> Event
 
 
 async def run(
-    deployments: int, full_react: bool, failback: bool, rounds: int = 1
+    deployments: int,
+    full_react: bool,
+    failback: bool,
+    rounds: int = 1,
+    mode: str = "CONTROLLED",
 ) -> dict[str, Any]:
-    """``rounds`` failovers there and back (controlled there, forced back)."""
+    """``rounds`` failovers there (in ``mode``) and back (forced). The result's ``log``
+    holds what the Navigator stored, ``reports`` what the scripted plane sent it."""
     mapper = EventMapper(default_registry(), producer="bench")
     clock = [T0 + 10_000]
     log = MemoryLog()
@@ -185,15 +191,16 @@ async def run(
     pending = inputs(_facts(mapper, deployments), "cluster.events")
     requests = []
     for i in range(rounds):
-        requests.append((f"r{2 * i + 1}", "east", "west", "CONTROLLED"))
+        requests.append((f"r{2 * i + 1}", "east", "west", mode))
         if failback:
             requests.append((f"r{2 * i + 2}", "west", "east", "FORCED"))
     started, cpu = time.perf_counter(), time.process_time()
     batches = react_s = 0.0
     per_request: dict[str, float] = {}
-    for request_id, source, destination, mode in requests:
+    reports: list[EventRecord] = []
+    for request_id, source, destination, request_mode in requests:
         request_started = time.perf_counter()
-        pending += inputs([_command(request_id, source, destination, mode)], "commands")
+        pending += inputs([_command(request_id, source, destination, request_mode)], "commands")
         while True:
             batch, pending = pending[:BATCH], pending[BATCH:]
             t = time.perf_counter()
@@ -201,12 +208,14 @@ async def run(
             react_s += time.perf_counter() - t
             batches += 1
             clock[0] += 100
-            pending += inputs(plane.answer(result.decided, clock[0]), "flight.events")
+            answered = plane.answer(result.decided, clock[0])
+            reports += answered
+            pending += inputs(answered, "flight.events")
             request = service.fleet.requests.get(request_id)
             if request is not None and request.terminal and not pending:
                 break
         assert service.fleet.requests[request_id].status is RequestStatus.SUCCEEDED
-        per_request[f"{request_id} {mode.lower()}"] = round(
+        per_request[f"{request_id} {request_mode.lower()}"] = round(
             time.perf_counter() - request_started, 2
         )
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -223,6 +232,7 @@ async def run(
         "events_per_cpu_s": round(stored / cpu),
         "sagas_asked": service.reactor.asked if not full_react else None,
         "log": log,
+        "reports": reports,
     }
 
 
@@ -249,6 +259,7 @@ def main() -> None:
     for full in modes:
         result = asyncio.run(run(args.deployments, full, not args.no_failback))
         log = result.pop("log")
+        result.pop("reports")
         print(json.dumps(result))
         if args.ledger and not full:
             print(f"wrote {write_ledger(args.ledger, log.events)} events to {args.ledger}")
