@@ -206,10 +206,14 @@ class E2EBench(Demo):
         }
         if args.event_loop is not None:  # every service (the empty prefix matches all)
             extra[""] = {"JETBRIDGE_EVENT_LOOP": args.event_loop}
+        extra["dispatcher"] = {
+            # "false": one gRPC call per flight, as before the batch calls (A/B runs)
+            "JETBRIDGE_DISPATCHER_BATCH_CALLS": str(args.dispatcher_batch_calls).lower()
+        }
         if args.dispatcher_concurrency is not None:  # 1: the serial Dispatcher, for A/B runs
-            extra["dispatcher"] = {
-                "JETBRIDGE_DISPATCHER_CONCURRENCY": str(args.dispatcher_concurrency)
-            }
+            extra["dispatcher"]["JETBRIDGE_DISPATCHER_CONCURRENCY"] = str(
+                args.dispatcher_concurrency
+            )
         if config.adapter == "memory":
             extra["pilot-"]["JETBRIDGE_PILOT_MEMORY_SECRET_STORE_DIR"] = str(
                 self.state / "secret-store"
@@ -425,6 +429,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
     result: dict[str, Any] = {"config": config.name, **config.__dict__}
     result["pilot_slots"] = args.pilot_slots
     result["dispatcher_concurrency"] = args.dispatcher_concurrency or 64
+    result["dispatcher_batch_calls"] = args.dispatcher_batch_calls
     result["event_loop"] = args.event_loop or "uvloop"
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["loadavg_before"] = list(os.getloadavg())
@@ -625,6 +630,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--dispatcher-concurrency",
         type=int,
         help="JETBRIDGE_DISPATCHER_CONCURRENCY (default: the service's, 64; 1 = serial)",
+    )
+    parser.add_argument(
+        "--no-batch-calls",
+        dest="dispatcher_batch_calls",
+        action="store_false",
+        help="JETBRIDGE_DISPATCHER_BATCH_CALLS=false: one gRPC call per flight",
     )
     parser.add_argument(
         "--provision-deadline", type=int, default=600, help="seconds per provisioning step"

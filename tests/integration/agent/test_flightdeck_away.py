@@ -99,6 +99,13 @@ async def test_flightdeck_away_is_unavailable_and_the_agent_recovers(
                         await call
                     assert away.value.code() == grpc.StatusCode.UNAVAILABLE, away.value
                     assert "Flightdeck unavailable" in (away.value.details() or "")
+                # in a batch call, each item says so (the call itself is answered)
+                batch = await stub.StartFlights(
+                    pb2.StartFlightsRequest(items=[pb2.StartFlightItem(request=_start("f-2"))]),
+                    timeout=10,
+                )
+                assert [r.status.code for r in batch.results] == ["UNAVAILABLE"]
+                assert "Flightdeck unavailable" in batch.results[0].status.message
                 await relay.open()  # the database is back on the same address
                 cleared = await stub.ClearSteps(_clear("f-1", "c1", "STOP_SCHEDULING"), timeout=10)
                 assert cleared.applied

@@ -50,7 +50,8 @@ async def test_malformed_requests_get_errors_and_the_link_lives_on(
         await _until(lambda: len(beats) >= 2)
 
         # 1. bytes that do not parse as the request message
-        for method in ("StartFlight", "ClearSteps", "CancelFlight", "GetFlight"):
+        methods = ("StartFlight", "ClearSteps", "CancelFlight", "GetFlight")
+        for method in (*methods, "StartFlights", "ClearStepsBatch"):
             for garbage in GARBAGE:
                 with pytest.raises(grpc.aio.AioRpcError) as bad:
                     await _raw(ch, method)(garbage, timeout=5)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
@@ -90,7 +91,8 @@ def succeeded(flight: EventRecord) -> EventRecord:
 
 
 class FailFirstStartFlights(grpc.aio.ServerInterceptor):
-    """Makes the agent answer the first ``n`` StartFlight calls with a transient status."""
+    """Makes the agent answer the first ``n`` StartFlight calls (unary or batch) with
+    ``code``."""
 
     def __init__(self, n: int, code: grpc.StatusCode) -> None:
         self.remaining = n
@@ -99,7 +101,7 @@ class FailFirstStartFlights(grpc.aio.ServerInterceptor):
     async def intercept_service(
         self, continuation: Callable[[Any], Awaitable[Any]], details: Any
     ) -> Any:
-        if details.method.endswith("/StartFlight") and self.remaining > 0:
+        if details.method.endswith(("/StartFlight", "/StartFlights")) and self.remaining > 0:
             self.remaining -= 1
             code = self.code
 
@@ -132,8 +134,9 @@ async def _agent(
     return server
 
 
+@pytest.mark.parametrize("batch_calls", [True, False], ids=["batch-calls", "unary-calls"])
 async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_ended_flights(
-    kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path
+    kafka_bootstrap: str, postgres_dsn: str, tmp_path: Path, batch_calls: bool
 ) -> None:
     cluster = unique_cluster()
     tls = make_tls(tmp_path, cluster)
@@ -172,6 +175,7 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
                 tls_dir=tls.root,
                 backoff_base_s=0.05,
                 backoff_cap_s=0.2,
+                batch_calls=batch_calls,
             )
         )
         await app.start()

@@ -5,16 +5,21 @@ metadata; the server continues it with a SERVER span around the handler, so the
 handler's own spans and whatever it stores (Flightdeck's ``traceparent``) belong to
 the caller's trace. Streams (the Link) are not traced: one span per hours-long
 stream says nothing.
+
+A batch call carries many callers' items, each of its own trace: :func:`client_span`
+and :func:`server_span` give each item the spans its own unary call would have had
+(same names and kinds), its context carried in the item (``TraceContext``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from jetbridge.common.telemetry import tracer
 
@@ -24,6 +29,39 @@ _TRACE_KEYS = ("traceparent", "tracestate")
 def _attributes(method: str) -> dict[str, str]:
     service, _, name = method.lstrip("/").partition("/")
     return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+
+@contextmanager
+def client_span(method: str) -> Iterator[tuple[Span, dict[str, str]]]:
+    """The CLIENT span of one call of ``method`` ("/package.Service/Method") and the
+    carrier of its context, to send with the call."""
+    with tracer().start_as_current_span(
+        method.lstrip("/"), kind=SpanKind.CLIENT, attributes=_attributes(method)
+    ) as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield span, carrier
+
+
+def end_client_span(span: Span, code: grpc.StatusCode | str) -> None:
+    """Record the call's status on its CLIENT span (an error unless OK)."""
+    name = code if isinstance(code, str) else code.name
+    number = getattr(grpc.StatusCode, name, grpc.StatusCode.UNKNOWN).value[0]
+    span.set_attribute("rpc.grpc.status_code", number)
+    if name != "OK":
+        span.set_status(Status(StatusCode.ERROR, name))
+
+
+@contextmanager
+def server_span(method: str, carrier: Mapping[str, str]) -> Iterator[Span]:
+    """The SERVER span of one call of ``method``, continuing the caller's context."""
+    with tracer().start_as_current_span(
+        method.lstrip("/"),
+        context=propagate.extract(dict(carrier)),
+        kind=SpanKind.SERVER,
+        attributes=_attributes(method),
+    ) as span:
+        yield span
 
 
 def _method(details: Any) -> str:
@@ -39,11 +77,7 @@ class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: i
         request: Any,
     ) -> Any:
         method = _method(client_call_details)
-        with tracer().start_as_current_span(
-            method.lstrip("/"), kind=SpanKind.CLIENT, attributes=_attributes(method)
-        ) as span:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
+        with client_span(method) as (span, carrier):
             metadata = list(client_call_details.metadata or ()) + list(carrier.items())
             details = grpc.aio.ClientCallDetails(
                 client_call_details.method,
@@ -53,10 +87,7 @@ class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: i
                 client_call_details.wait_for_ready,
             )
             call = await continuation(details, request)
-            code = await call.code()
-            span.set_attribute("rpc.grpc.status_code", code.value[0])
-            if code != grpc.StatusCode.OK:
-                span.set_status(Status(StatusCode.ERROR, code.name))
+            end_client_span(span, await call.code())
             return call
 
 
@@ -78,12 +109,7 @@ class TracingServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc
         inner = handler.unary_unary
 
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with tracer().start_as_current_span(
-                method.lstrip("/"),
-                context=propagate.extract(carrier),
-                kind=SpanKind.SERVER,
-                attributes=_attributes(method),
-            ):
+            with server_span(method, carrier):
                 return await inner(request, context)
 
         return grpc.unary_unary_rpc_method_handler(

@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from jetbridge.agent.adapters.convert import (
     clear_steps_from_proto,
@@ -33,18 +34,56 @@ from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
-from jetbridge.common.grpc_tracing import TracingServerInterceptor
+from jetbridge.common.grpc_tracing import TracingServerInterceptor, server_span
 from jetbridge.common.telemetry import current_trace_context
 from jetbridge.common.tls import CONTROL_PLANE_URI, TlsFiles
 from jetbridge.flightdeck.availability import store_unavailable
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Work = Callable[[Any, Any], Awaitable[Any]]
+SERVICE = "/jetbridge.dataplane.v1.DataPlane/"
+START_FLIGHT, CLEAR_STEPS = SERVICE + "StartFlight", SERVICE + "ClearSteps"
+
+
+class Refused(Exception):
+    """A call answered with a gRPC status other than OK (unary: aborted with it)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _unavailable(name: str, error: Exception) -> Refused:
+    """Flightdeck restarting or unreachable is UNAVAILABLE (the caller retries), never
+    UNKNOWN: the Dispatcher takes UNKNOWN as permanent and the Mission would fail."""
+    log.warning("%s: Flightdeck unavailable: %r", name, error)
+    return Refused(
+        grpc.StatusCode.UNAVAILABLE,
+        f"Flightdeck unavailable, retry: {type(error).__name__}: {error}",
+    )
+
+
+def refuse_later_when_flightdeck_is_away(method: Work) -> Work:
+    """For one call's work (unary or a batch item): Flightdeck away is ``Refused``."""
+
+    @functools.wraps(method)
+    async def work(self: Any, request: Any) -> Any:
+        try:
+            return await method(self, request)
+        except Refused:
+            raise
+        except Exception as error:
+            if not store_unavailable(error):
+                raise
+            raise _unavailable(method.__name__, error) from error
+
+    return work
 
 
 def retry_later_when_flightdeck_is_away(method: Handler) -> Handler:
-    """Flightdeck restarting or unreachable is UNAVAILABLE (the caller retries), never
-    UNKNOWN: the Dispatcher takes UNKNOWN as permanent and the Mission would fail."""
+    """The same for a unary handler that reads Flightdeck itself (CancelFlight, GetFlight)."""
 
     @functools.wraps(method)
     async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -53,11 +92,8 @@ def retry_later_when_flightdeck_is_away(method: Handler) -> Handler:
         except Exception as error:
             if not store_unavailable(error):
                 raise
-            log.warning("%s: Flightdeck unavailable: %r", method.__name__, error)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE,
-                f"Flightdeck unavailable, retry: {type(error).__name__}: {error}",
-            )
+            refusal = _unavailable(method.__name__, error)
+            await context.abort(refusal.code, refusal.message)
 
     return handler
 
@@ -77,8 +113,58 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         self.links_open = 0
         self.acks_received = 0
 
-    @retry_later_when_flightdeck_is_away
     async def StartFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await self._start(request)
+        except Refused as refusal:
+            await context.abort(refusal.code, refusal.message)
+
+    async def ClearSteps(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await self._clear(request)
+        except Refused as refusal:
+            await context.abort(refusal.code, refusal.message)
+
+    async def StartFlights(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        """Each item as its own StartFlight, side by side, in its own trace."""
+        results = await asyncio.gather(
+            *(self._item(START_FLIGHT, item, self._start) for item in request.items)
+        )
+        return pb2.StartFlightsResponse(
+            results=[pb2.StartFlightResult(status=status, response=r) for status, r in results]
+        )
+
+    async def ClearStepsBatch(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        """Each item as its own ClearSteps, side by side, in its own trace."""
+        results = await asyncio.gather(
+            *(self._item(CLEAR_STEPS, item, self._clear) for item in request.items)
+        )
+        return pb2.ClearStepsBatchResponse(
+            results=[pb2.ClearStepsResult(status=status, response=r) for status, r in results]
+        )
+
+    @staticmethod
+    async def _item(
+        method: str, item: Any, handle: Callable[[Any], Awaitable[Any]]
+    ) -> tuple[Any, Any]:
+        """(status, response) of one batch item, under the SERVER span its unary call
+        would have had; never raises (one item's failure is its own)."""
+        carrier = {"traceparent": item.trace.traceparent, "tracestate": item.trace.tracestate}
+        with server_span(method, {k: v for k, v in carrier.items() if v}) as span:
+            try:
+                response = await handle(item.request)
+            except Refused as refusal:
+                code, message = refusal.code, refusal.message
+            except Exception as error:  # a unary call would end UNKNOWN: so does the item
+                log.exception("%s of %s failed", method, item.request.flight_id)
+                code, message = grpc.StatusCode.UNKNOWN, f"{type(error).__name__}: {error}"
+            else:
+                return pb2.ItemStatus(code="OK"), response
+            span.set_status(Status(StatusCode.ERROR, code.name))
+            return pb2.ItemStatus(code=code.name, message=message), None
+
+    @refuse_later_when_flightdeck_is_away
+    async def _start(self, request: Any) -> Any:
         span = trace.get_current_span()
         span.set_attributes(
             {"jetbridge.flight.id": request.flight_id, "jetbridge.mission.id": request.mission_id}
@@ -89,9 +175,9 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             traceparent = current_trace_context().get("traceparent")
             started = await self._flights.start(replace(command, traceparent=traceparent))
         except InvalidFlight as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
         except FlightConflict as error:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
         span.set_attribute("jetbridge.flight.created", started.created)
         START_FLIGHT_CALLS.labels(self.cluster_id, str(started.created).lower()).inc()
         return pb2.StartFlightResponse(
@@ -100,15 +186,14 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             state=state_to_proto(started.flight.state),
         )
 
-    @retry_later_when_flightdeck_is_away
-    async def ClearSteps(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @refuse_later_when_flightdeck_is_away
+    async def _clear(self, request: Any) -> Any:
         try:
             cleared = await self._flights.clear(clear_steps_from_proto(request))
         except InvalidClearance as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
         if cleared is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
-        assert cleared is not None  # abort() raised otherwise
+            raise Refused(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
         return pb2.ClearStepsResponse(
             flight=flight_to_proto(cleared.flight), applied=cleared.applied
         )

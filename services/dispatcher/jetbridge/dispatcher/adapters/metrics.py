@@ -1,4 +1,5 @@
-"""The Dispatcher's Prometheus metrics: how long handing a decision to a data plane takes."""
+"""The Dispatcher's Prometheus metrics: how long handing a decision to a data plane
+takes, and how many calls each batch call carried."""
 
 from __future__ import annotations
 
@@ -15,3 +16,15 @@ DISPATCH_DURATION = Histogram(
 
 def observe_dispatch(decision: str, outcome: str, seconds: float) -> None:
     DISPATCH_DURATION.labels(decision, outcome).observe(seconds)
+
+
+BATCH_ITEMS = Histogram(
+    "jetbridge_dispatch_batch_items",
+    "Calls carried by one batch call to a data plane (StartFlights, ClearStepsBatch)",
+    ["rpc"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+
+
+def observe_batch(rpc: str, items: int) -> None:
+    BATCH_ITEMS.labels(rpc).observe(items)

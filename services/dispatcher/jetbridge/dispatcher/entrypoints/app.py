@@ -12,7 +12,7 @@ from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
 from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
 from jetbridge.dispatcher.adapters.kafka import PublisherOutcomes, StateReader
-from jetbridge.dispatcher.adapters.metrics import observe_dispatch
+from jetbridge.dispatcher.adapters.metrics import observe_batch, observe_dispatch
 from jetbridge.dispatcher.domain.model import DispatchState, RetryPolicy
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 from jetbridge.dispatcher.service_layer.dispatch import HANDLED, Dispatcher
@@ -26,7 +26,11 @@ class DispatcherApp:
             self.state, settings.kafka_bootstrap_servers, settings.state_topics
         )
         self.publisher = EventPublisher(settings.kafka_bootstrap_servers, client_id="dispatcher")
-        self.client = GrpcDataPlaneClient(TlsLayout(settings.tls_dir).control_plane())
+        self.client = GrpcDataPlaneClient(
+            TlsLayout(settings.tls_dir).control_plane(),
+            batches=settings.batch_calls,
+            on_batch=observe_batch,
+        )
         self.dispatcher = Dispatcher(
             self.client,
             self.state,

@@ -37,4 +37,7 @@ class DispatcherSettings(BaseSettings):
     # Flights dispatched at once (each flight's decisions still one at a time, in
     # order); 1 is the old serial Dispatcher.
     concurrency: int = Field(default=64, ge=1)
+    # StartFlight/ClearSteps calls to one data plane that wait together go as one batch
+    # call (adapters/batching.py); false: one call per flight, as before.
+    batch_calls: bool = True
     log_level: str = "INFO"
