@@ -5,11 +5,13 @@ result has its fields, the failover SUCCEEDED and no flight step ran twice."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.scenarios import run_script
+from tests.e2e.scenarios import ROOT, run_script
 
 FIELDS = (
     "config",
@@ -57,3 +59,29 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
     assert checks["flights"] >= 5 and checks["step_successes"] >= 5 * 5  # 5 destination steps
     assert run["navigator_duration_s"] > 0 and run["wall_s"] >= run["navigator_duration_s"] - 1
     assert chart.stat().st_size > 1000  # a PNG was drawn
+
+
+@pytest.mark.timeout(90)
+def test_the_kafka_floor_bench_moves_every_record_of_a_small_failover(tmp_path: Path) -> None:
+    out = tmp_path / "floor.json"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.kafka.bench_transport_floor"),
+            *("--deployments", "5", "--readers", "2", "--tls", "--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=85,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    (run,) = json.loads(out.read_text())
+    records = run["records"]
+    # Forced: per Deployment one MissionSucceeded on the log, 5 steps answered + the fence
+    assert records["log_per_deployment"]["MissionSucceeded"] == 1.0
+    assert records["reports_per_deployment"]["FlightStepSucceeded"] == 5.0
+    assert records["reports"] == 5 * 14
+    assert records["handled"] == records["log"] * 3 + records["reports"] * 2
+    assert set(run["phases"]) == {"produce", "read log (1)", "read log (2)", "read reports"}
+    assert run["tls"] and run["decode"] and run["total_cpu_s"]["client"] > 0

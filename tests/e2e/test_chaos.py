@@ -29,7 +29,12 @@ def test_a_failover_survives_every_service_killed_and_kafka_and_postgres_restart
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "chaos.json"
-    args = ["--runs", "1", "--seed", "7", "--deployments", "6", "--cover", "--every", "1", "2"]
+    # A fault every 0.5-1 s: three have landed by 3 s, so only a failover shorter than
+    # that can outrun them. At one every 1-2 s, a CI run on 2026-12-05 failed over its 6
+    # Deployments in 2.9 s with two faults inside (every check passed, this bound did
+    # not). Measured at 0.5-1 s: failovers of 124 and 153 s with 94 and 96 faults in them,
+    # as long as the 50-Deployment chaos series' (80-156 s, bench/results/chaos-50-*).
+    args = ["--runs", "1", "--seed", "7", "--deployments", "6", "--cover", "--every", "0.5", "1.0"]
     done = run_script("bench/chaos/chaos.py", *args, "--out", str(out), timeout_s=880)
     log = (done.stdout + done.stderr)[-6000:]
     assert out.exists(), log
