@@ -47,4 +47,11 @@ from jetbridge.common._generated.dataplane.v1 import (  # noqa: E402
     dataplane_pb2_grpc as pb2_grpc,
 )
 
-__all__ = ["ensure_generated", "generated_dir", "pb2", "pb2_grpc"]
+
+def method_path(name: str) -> str:
+    """A DataPlane method's gRPC path (``/jetbridge.dataplane.v1.DataPlane/<name>``), as
+    interceptors and spans name it."""
+    return f"/{pb2.DESCRIPTOR.services_by_name['DataPlane'].full_name}/{name}"
+
+
+__all__ = ["ensure_generated", "generated_dir", "method_path", "pb2", "pb2_grpc"]

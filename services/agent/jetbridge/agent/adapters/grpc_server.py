@@ -32,7 +32,7 @@ from jetbridge.agent.domain.flights import InvalidClearance, InvalidFlight
 from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
 from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
-from jetbridge.common.dataplane_api import pb2, pb2_grpc
+from jetbridge.common.dataplane_api import method_path, pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
 from jetbridge.common.grpc_tracing import TracingServerInterceptor, server_span
 from jetbridge.common.telemetry import current_trace_context
@@ -42,8 +42,7 @@ from jetbridge.flightdeck.availability import store_unavailable
 log = logging.getLogger(__name__)
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Work = Callable[[Any, Any], Awaitable[Any]]
-SERVICE = "/jetbridge.dataplane.v1.DataPlane/"
-START_FLIGHT, CLEAR_STEPS = SERVICE + "StartFlight", SERVICE + "ClearSteps"
+START_FLIGHT, CLEAR_STEPS = method_path("StartFlight"), method_path("ClearSteps")
 
 
 class Refused(Exception):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
-from jetbridge.common.dataplane_api import pb2, pb2_grpc
+from jetbridge.common.dataplane_api import method_path, pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
 from jetbridge.common.grpc_tracing import TracingClientInterceptor, client_span, end_client_span
 from jetbridge.common.tls import TlsFiles
@@ -23,8 +24,20 @@ from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.ports import DispatchError
 
 log = logging.getLogger(__name__)
-SERVICE = "/jetbridge.dataplane.v1.DataPlane/"
-START_FLIGHT, CLEAR_STEPS = SERVICE + "StartFlight", SERVICE + "ClearSteps"
+
+
+@dataclass(frozen=True)
+class _Rpc:
+    """A unary call and the batch call that carries it."""
+
+    unary: str  # method name, e.g. "StartFlight"
+    batch: str  # "StartFlights"
+    item: Any  # the batch's item message
+    request: Any  # the batch's request message
+
+
+START = _Rpc("StartFlight", "StartFlights", pb2.StartFlightItem, pb2.StartFlightsRequest)
+CLEAR = _Rpc("ClearSteps", "ClearStepsBatch", pb2.ClearStepsItem, pb2.ClearStepsBatchRequest)
 
 _SIDES = {"SOURCE": pb2.SIDE_SOURCE, "DESTINATION": pb2.SIDE_DESTINATION}
 _MODES = {"CONTROLLED": pb2.FAILOVER_MODE_CONTROLLED, "FORCED": pb2.FAILOVER_MODE_FORCED}
@@ -97,57 +110,37 @@ class GrpcDataPlaneClient:
         return pb2_grpc.DataPlaneStub(channel)  # type: ignore[no-untyped-call]
 
     async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
-        self.calls += 1
-        if self._batched(endpoint):
-            try:
-                item = await self._batch_item(
-                    endpoint, "StartFlights", START_FLIGHT, start_request(flight), timeout
-                )
-                return bool(item.created)
-            except BatchCallError as error:
-                self._maybe_one_at_a_time(endpoint, error)
-        try:
-            response = await self._stub(endpoint).StartFlight(
-                start_request(flight), timeout=timeout
-            )
-        except grpc.aio.AioRpcError as error:
-            raise DispatchError(error.code().name, error.details() or "") from error
+        response = await self._call(endpoint, START, start_request(flight), timeout)
         return bool(response.created)
 
     async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
-        self.calls += 1
-        if self._batched(endpoint):
-            try:
-                item = await self._batch_item(
-                    endpoint, "ClearStepsBatch", CLEAR_STEPS, clear_request(clearance), timeout
-                )
-                return bool(item.applied)
-            except BatchCallError as error:
-                self._maybe_one_at_a_time(endpoint, error)
-        try:
-            response = await self._stub(endpoint).ClearSteps(
-                clear_request(clearance), timeout=timeout
-            )
-        except grpc.aio.AioRpcError as error:
-            raise DispatchError(error.code().name, error.details() or "") from error
+        response = await self._call(endpoint, CLEAR, clear_request(clearance), timeout)
         return bool(response.applied)
 
-    def _batched(self, endpoint: Endpoint) -> bool:
-        return self._batches and endpoint not in self.one_at_a_time
+    async def _call(self, endpoint: Endpoint, rpc: _Rpc, request: Any, timeout: float) -> Any:  # noqa: ASYNC109
+        """The unary call's response, through a batch call unless the agent has none.
 
-    def _maybe_one_at_a_time(self, endpoint: Endpoint, error: BatchCallError) -> None:
-        """An agent without the batch calls: call it one at a time; any other failure of
-        the batch call is this item's failure."""
-        if error.code != "UNIMPLEMENTED":
-            raise DispatchError(error.code, error.message) from error
-        log.warning("the agent at %s has no batch calls: one call per flight", endpoint.address)
-        self.one_at_a_time.add(endpoint)
+        Raises DispatchError with the call's (or the item's) status."""
+        self.calls += 1
+        if self._batches and endpoint not in self.one_at_a_time:
+            try:
+                return await self._batch_item(endpoint, rpc, request, timeout)
+            except BatchCallError as error:
+                if error.code != "UNIMPLEMENTED":  # the call failed: so did this item
+                    raise DispatchError(error.code, error.message) from error
+                log.warning(
+                    "the agent at %s has no batch calls: one call per flight", endpoint.address
+                )
+                self.one_at_a_time.add(endpoint)
+        try:
+            return await getattr(self._stub(endpoint), rpc.unary)(request, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise DispatchError(error.code().name, error.details() or "") from error
 
     async def _batch_item(
         self,
         endpoint: Endpoint,
-        rpc: str,
-        method: str,
+        rpc: _Rpc,
         request: Any,
         timeout: float,  # noqa: ASYNC109
     ) -> Any:
@@ -155,9 +148,8 @@ class GrpcDataPlaneClient:
 
         Raises DispatchError with the item's status, or BatchCallError when the batch
         call itself failed."""
-        with client_span(method) as (span, carrier):
-            items = {"StartFlights": pb2.StartFlightItem, "ClearStepsBatch": pb2.ClearStepsItem}
-            item = items[rpc](request=request, trace=_trace(carrier))
+        with client_span(method_path(rpc.unary)) as (span, carrier):
+            item = rpc.item(request=request, trace=_trace(carrier))
             try:
                 result = await self._lane(endpoint, rpc).call(item, timeout)
             except DispatchError as error:
@@ -168,29 +160,25 @@ class GrpcDataPlaneClient:
                 raise DispatchError(result.status.code, result.status.message)
             return result.response
 
-    def _lane(self, endpoint: Endpoint, rpc: str) -> BatchLane[Any, Any]:
-        lane = self._lanes.get((endpoint, rpc))
+    def _lane(self, endpoint: Endpoint, rpc: _Rpc) -> BatchLane[Any, Any]:
+        lane = self._lanes.get((endpoint, rpc.batch))
         if lane is None:
-            requests = {
-                "StartFlights": pb2.StartFlightsRequest,
-                "ClearStepsBatch": pb2.ClearStepsBatchRequest,
-            }
 
             async def send(items: Sequence[Any], timeout: float) -> Sequence[Any]:  # noqa: ASYNC109
-                call = getattr(self._stub(endpoint), rpc)
+                call = getattr(self._stub(endpoint), rpc.batch)
                 try:
-                    response = await call(requests[rpc](items=items), timeout=timeout)
+                    response = await call(rpc.request(items=items), timeout=timeout)
                 except grpc.aio.AioRpcError as error:
                     raise BatchCallError(error.code().name, error.details() or "") from error
                 if self._on_batch is not None:
-                    self._on_batch(rpc, len(items))
+                    self._on_batch(rpc.batch, len(items))
                 return list(response.results)
 
-            lane = self._lanes[(endpoint, rpc)] = BatchLane(send)
+            lane = self._lanes[(endpoint, rpc.batch)] = BatchLane(send)
         return lane
 
     def batch_sizes(self) -> dict[str, tuple[int, int]]:
-        """(batch calls, items sent in them) per RPC, for the metrics and benchmarks."""
+        """(batch calls, items sent in them) per batch RPC since this client began."""
         out: dict[str, tuple[int, int]] = {}
         for (_, rpc), lane in self._lanes.items():
             calls, items = out.get(rpc, (0, 0))
