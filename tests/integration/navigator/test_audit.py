@@ -23,9 +23,20 @@ async def _failover_then_stop(world: World) -> tuple[str, dict[str, tuple[int, s
     """A finished 10-Deployment failover; returns the ledger topic and the writer's heads."""
     await world.facts(["east", "west"], [f"dep-{i}" for i in range(10)])
     request_id = await world.request("east", "west", "CONTROLLED")
-    await world.finished(request_id)
+    status = await world.finished(request_id)
     store = world.service.store
     assert isinstance(store, PostgresEventStore)
+    # The Navigator folds a batch into its fleet before the store commits it: wait for
+    # the request's last event in the store, or the heads may miss that batch (a CI run
+    # saw every Deployment's head one short of the ledger).
+    last = f"Failover{status.value.title()}"
+    for _ in range(100):
+        stored = [e async for e in store.read_all() if e.event_type == last]
+        if any(e.envelope.aggregate_id == request_id for e in stored):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{last} of {request_id} never stored")
     heads = await store.chain_heads()
     ledger = world.app.settings.topic_prefix + topics.FAILOVER_EVENTS
     # Wait until the relay has published everything the store holds.
