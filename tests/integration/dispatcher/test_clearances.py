@@ -121,7 +121,7 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
     )
     assert kept_row.step_attempts == {0: 2, 1: 1}  # the clearance's numbers, not a count
     assert kept_row.state is FlightState.CANCELLED  # queued: cancelled at once
-    assert app.dispatcher.cancelled == [kept_id]
+    assert list(app.dispatcher.cancelled) == [kept_id]
 
     events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=4)]
     by_flight: dict[str, list[tuple[str, list[str], bool | None]]] = {}

@@ -75,11 +75,11 @@ async def test_a_clearance_of_an_ended_flight_is_skipped_not_reported_unknown() 
     assert "f" not in state.planned
     clearance = {"flight_id": "f", "steps": ["DELETE_DEPLOYMENT"], "cleared_at": 1}
     await dispatcher.handle(decision("FlightStepsCleared", clearance))
-    assert (client.calls, published.events, dispatcher.skipped) == ([], [], ["f"])
+    assert (client.calls, published.events, list(dispatcher.skipped)) == ([], [], ["f"])
 
 
 async def test_the_cancellation_of_an_ended_flight_still_reaches_its_cluster() -> None:
     dispatcher, client, _, _ = ended_world()
     await dispatcher.handle(decision("FlightFailed", {"flight_id": "f", "reason": "boom"}))
     assert client.calls == [("cancel", "h:1", "f")]
-    assert dispatcher.cancelled == ["f"]
+    assert list(dispatcher.cancelled) == ["f"]

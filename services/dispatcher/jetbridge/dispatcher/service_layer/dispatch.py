@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -46,6 +47,7 @@ PRODUCER = "dispatcher"
 CANCELLING = frozenset({"FlightCancelled", "FlightFailed"})
 HANDLED = frozenset({"FlightPlanned", "FlightStepsCleared", *CANCELLING})
 OUTCOME = "jetbridge.outcome"
+RECENT = 1024
 # (decision handled, outcome, seconds): the composition root feeds a histogram with it.
 DispatchObserver = Callable[[str, str, float], None]
 
@@ -76,8 +78,10 @@ class Dispatcher:
         self._sleep = sleep
         self._wall_ms = wall_ms
         self._backoff = Backoff(self.policy.backoff_base_s, self.policy.backoff_cap_s)
-        self.skipped: list[str] = []
-        self.cancelled: list[str] = []
+        # The last flights skipped and cancelled, newest last: what a test or a debugger
+        # looks at. Bounded, so a long-lived replica does not keep one per flight.
+        self.skipped: deque[str] = deque(maxlen=RECENT)
+        self.cancelled: deque[str] = deque(maxlen=RECENT)
 
     async def handle(self, event: EventRecord) -> None:
         """One span per flight decision handled (``dispatcher.dispatch``), child of the
