@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
 from jetbridge.agent.service_layer.flights import FlightService
 from jetbridge.common.dataplane_api import pb2_grpc
-from jetbridge.common.tls import TlsLayout, cluster_identity
+from jetbridge.common.tls import cluster_identity
 from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
 from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.ports import DispatchError
@@ -62,64 +62,73 @@ class OldAgent(DataPlaneServicer):
         return pb2_grpc.DataPlaneServicer.ClearStepsBatch(self, request, context)  # type: ignore[no-untyped-call]
 
 
+@dataclass
+class Wired:
+    """A real agent of ``cluster`` on a real Flightdeck, and the Dispatcher's client."""
+
+    cluster: str
+    deck: Flightdeck
+    flights: FlightService
+    endpoint: Endpoint
+    client: GrpcDataPlaneClient
+
+
 @asynccontextmanager
-async def agent_at(
-    tls: TlsLayout, cluster_id: str, deck: Flightdeck, servicer: type[DataPlaneServicer]
-) -> AsyncIterator[Endpoint]:
-    facts = StaticFactsSource(sample_facts())
-    server = AgentServer(
-        servicer(cluster_id, FlightService(deck), facts, 1.0), tls.cluster(cluster_id)
-    )
-    port = await server.start()
-    try:
-        yield Endpoint(f"127.0.0.1:{port}", cluster_identity(cluster_id))
-    finally:
-        await server.stop(None)
+async def wired(
+    postgres_dsn: str, tmp_path: Path, servicer: type[DataPlaneServicer]
+) -> AsyncIterator[Wired]:
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    async with flightdeck_on(postgres_dsn) as deck:
+        flights = FlightService(deck)
+        facts = StaticFactsSource(sample_facts())
+        server = AgentServer(servicer(cluster, flights, facts, 1.0), tls.cluster(cluster))
+        port = await server.start()
+        client = GrpcDataPlaneClient(tls.control_plane())
+        try:
+            endpoint = Endpoint(f"127.0.0.1:{port}", cluster_identity(cluster))
+            yield Wired(cluster, deck, flights, endpoint, client)
+        finally:
+            await client.close()
+            await server.stop(None)
 
 
 async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_own(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
-    cluster = unique_cluster()
-    tls = make_tls(tmp_path, cluster)
-    async with (
-        flightdeck_on(postgres_dsn) as deck,
-        agent_at(tls, cluster, deck, DataPlaneServicer) as endpoint,
-    ):
-        client = GrpcDataPlaneClient(tls.control_plane())
-        try:
-            assert await client.start_flight(endpoint, flight(0, cluster), 5.0)  # warm channel
-            flights = [flight(n, cluster) for n in range(1, 41)]
-            conflicting = replace(flight(0, cluster), fencing_epoch=9)  # f-0 under a new epoch
-            results = await asyncio.gather(
-                *(client.start_flight(endpoint, f, 5.0) for f in [*flights, conflicting]),
-                return_exceptions=True,
-            )
-            assert results[:40] == [True] * 40
-            refused = results[40]
-            assert isinstance(refused, DispatchError) and refused.code == "FAILED_PRECONDITION"
-            again = await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
-            assert again == [False] * 40  # idempotent by flight id, as the unary call
+    async with wired(postgres_dsn, tmp_path, DataPlaneServicer) as w:
+        client, endpoint, cluster = w.client, w.endpoint, w.cluster
+        assert await client.start_flight(endpoint, flight(0, cluster), 5.0)  # warm channel
+        flights = [flight(n, cluster) for n in range(1, 41)]
+        conflicting = replace(flight(0, cluster), fencing_epoch=9)  # f-0 under a new epoch
+        results = await asyncio.gather(
+            *(client.start_flight(endpoint, f, 5.0) for f in [*flights, conflicting]),
+            return_exceptions=True,
+        )
+        assert results[:40] == [True] * 40
+        refused = results[40]
+        assert isinstance(refused, DispatchError) and refused.code == "FAILED_PRECONDITION"
+        again = await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
+        assert again == [False] * 40  # idempotent by flight id, as the unary call
 
-            cleared = await asyncio.gather(
-                *(
-                    client.clear_steps(
-                        endpoint, clearance(f.flight_id, f"c-{f.flight_id}", *STEPS[:2]), 5.0
-                    )
-                    for f in flights
-                ),
-                client.clear_steps(endpoint, clearance("f-unknown", "c-x", STEPS[0]), 5.0),
-                client.clear_steps(endpoint, clearance("f-1", "c-bad", STEPS[2], STEPS[0]), 5.0),
-                return_exceptions=True,
-            )
-            assert cleared[:40] == [True] * 40
-            assert isinstance(cleared[40], DispatchError) and cleared[40].code == "NOT_FOUND"
-            assert isinstance(cleared[41], DispatchError)
-            assert cleared[41].code == "INVALID_ARGUMENT"
-            sizes = client.batch_sizes()
-        finally:
-            await client.close()
-        stored = [await deck.get(f.flight_id) for f in flights]
+        cleared = await asyncio.gather(
+            *(
+                client.clear_steps(
+                    endpoint, clearance(f.flight_id, f"c-{f.flight_id}", *STEPS[:2]), 5.0
+                )
+                for f in flights
+            ),
+            client.clear_steps(endpoint, clearance("f-unknown", "c-x", STEPS[0]), 5.0),
+            client.clear_steps(endpoint, clearance("f-1", "c-bad", STEPS[2], STEPS[0]), 5.0),
+            return_exceptions=True,
+        )
+        assert cleared[:40] == [True] * 40
+        assert isinstance(cleared[40], DispatchError) and cleared[40].code == "NOT_FOUND"
+        assert isinstance(cleared[41], DispatchError)
+        assert cleared[41].code == "INVALID_ARGUMENT"
+        sizes = client.batch_sizes()
+        stored = [await w.deck.get(f.flight_id) for f in flights]
+        writes = w.flights.admissions.writes
     assert all(s is not None and s.fencing_epoch == 3 and s.cleared_through == 1 for s in stored)
     start_calls, start_items = sizes["StartFlights"]
     clear_calls, clear_items = sizes["ClearStepsBatch"]
@@ -127,34 +136,28 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
     # the 41 side-by-side starts went in a few calls, not 41
     assert start_calls <= 1 + 4 + 4, sizes
     assert clear_calls <= 4, sizes
+    # and each call's items reached Flightdeck in one write (calls landing together, in one)
+    assert 1 <= writes <= start_calls, (writes, sizes)
     assert not client.one_at_a_time
 
 
 async def test_an_agent_without_batch_calls_is_called_one_flight_at_a_time(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
-    cluster = unique_cluster()
-    tls = make_tls(tmp_path, cluster)
-    async with (
-        flightdeck_on(postgres_dsn) as deck,
-        agent_at(tls, cluster, deck, OldAgent) as endpoint,
-    ):
-        client = GrpcDataPlaneClient(tls.control_plane())
-        try:
-            flights = [flight(n, cluster) for n in range(5)]
-            assert (
-                await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
-                == [True] * 5
-            )
-            assert client.one_at_a_time == {endpoint}
-            assert await client.clear_steps(endpoint, clearance("f-0", "c-0", STEPS[0]), 5.0)
-            with pytest.raises(DispatchError) as unknown:
-                await client.clear_steps(endpoint, clearance("f-9", "c-9", STEPS[0]), 5.0)
-            assert unknown.value.code == "NOT_FOUND"
-            sizes = client.batch_sizes()
-        finally:
-            await client.close()
-        stored = [await deck.get(f.flight_id) for f in flights]
+    async with wired(postgres_dsn, tmp_path, OldAgent) as w:
+        client, endpoint = w.client, w.endpoint
+        flights = [flight(n, w.cluster) for n in range(5)]
+        assert (
+            await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
+            == [True] * 5
+        )
+        assert client.one_at_a_time == {endpoint}
+        assert await client.clear_steps(endpoint, clearance("f-0", "c-0", STEPS[0]), 5.0)
+        with pytest.raises(DispatchError) as unknown:
+            await client.clear_steps(endpoint, clearance("f-9", "c-9", STEPS[0]), 5.0)
+        assert unknown.value.code == "NOT_FOUND"
+        sizes = client.batch_sizes()
+        stored = [await w.deck.get(f.flight_id) for f in flights]
     assert all(s is not None for s in stored)
     assert sizes["StartFlights"][0] >= 1  # tried once, answered UNIMPLEMENTED
     assert "ClearStepsBatch" not in sizes  # never tried after that

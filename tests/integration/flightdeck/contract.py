@@ -102,6 +102,51 @@ class FlightdeckContract:
         assert stored.side is Side.DESTINATION
         assert await store.get("flt-missing") is None
 
+    async def test_admit_answers_each_flight_as_stored_in_the_order_asked(
+        self, store: Flightdeck
+    ) -> None:
+        assert await store.admit([]) == []
+        await store.enqueue(flight(1))
+        retried = dataclasses.replace(flight(1), mode="FORCED")
+        admitted = await store.admit([flight(2), retried, flight(2), flight(3)])
+        assert [(a.flight.flight_id, a.created) for a in admitted] == [
+            ("flt-2", True),
+            ("flt-1", False),  # there before: the retry did not overwrite it
+            ("flt-2", False),  # asked twice: created once, by its first occurrence
+            ("flt-3", True),
+        ]
+        assert admitted[1].flight.mode == "CONTROLLED"
+        for a in admitted:
+            assert a.flight == await store.get(a.flight.flight_id)  # the row as stored
+            assert (a.flight.state, a.flight.fencing_epoch) == (FlightState.QUEUED, 7)
+        twice = await store.admit([flight(5), dataclasses.replace(flight(5), mode="FORCED")])
+        assert [(a.flight.mode, a.created) for a in twice] == [
+            ("CONTROLLED", True),  # an id given twice in one batch is stored as first given
+            ("CONTROLLED", False),
+        ]
+        again = await store.admit([flight(3), flight(2)])
+        assert [(a.flight.flight_id, a.created) for a in again] == [
+            ("flt-3", False),
+            ("flt-2", False),
+        ]
+
+    async def test_admits_racing_for_the_same_flights_create_each_once(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        """Two agents' pools admit overlapping batches at once (a Dispatcher retry
+        racing its first call): every flight is created by exactly one answer."""
+        for round_ in range(10):
+            batch = [flight(f"{round_}-{i}") for i in range(8)]
+            answers = await asyncio.gather(
+                store.admit(batch), other.admit(batch[4:] + batch[:4]), store.admit(batch[2:6])
+            )
+            created = [a.flight.flight_id for answer in answers for a in answer if a.created]
+            assert sorted(created) == sorted(f.flight_id for f in batch)
+            for answer in answers:
+                assert all(a.flight.state is FlightState.QUEUED for a in answer)
+        rows = await self.fetch(db_dsn, "SELECT COUNT(*) AS n FROM dp_flights")
+        assert int(rows[0]["n"]) == 80
+
     async def test_the_traceparent_is_stored_and_every_claim_carries_it(
         self, store: Flightdeck
     ) -> None:
@@ -367,8 +412,9 @@ class FlightdeckContract:
 
     # -- wake-ups --------------------------------------------------------------------
 
+    @pytest.mark.parametrize("write", ["enqueue", "admit"])
     async def test_wait_for_work_wakes_on_enqueue(
-        self, store: Flightdeck, other: Flightdeck
+        self, store: Flightdeck, other: Flightdeck, write: str
     ) -> None:
         assert await store.wait_for_work(0.2) is False  # empty queue: times out
         loop = asyncio.get_running_loop()
@@ -376,7 +422,10 @@ class FlightdeckContract:
         waiter = asyncio.create_task(store.wait_for_work(10))
         await asyncio.sleep(0.2)
         assert not waiter.done()
-        await other.enqueue(flight(1))
+        if write == "admit":
+            await other.admit([flight(1)])
+        else:
+            await other.enqueue(flight(1))
         assert await asyncio.wait_for(waiter, 5) is True
         assert loop.time() - started < 2
         assert [c.flight_id for c in await store.claim("pilot-1", 1, 30)] == ["flt-1"]

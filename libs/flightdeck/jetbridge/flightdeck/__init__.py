@@ -8,6 +8,7 @@ results and the events reporting them commit together through ``dp_flight_outbox
 
 from .factory import open_flightdeck
 from .models import (
+    Admitted,
     Claim,
     Cleared,
     Completion,
@@ -23,6 +24,7 @@ from .models import (
 from .port import Flightdeck
 
 __all__ = [
+    "Admitted",
     "Claim",
     "Cleared",
     "Completion",

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .models import (
+    Admitted,
     Claim,
     Flight,
     FlightState,
+    NewFlight,
     OutboxEvent,
     Side,
     StoredOutboxEvent,
@@ -163,3 +165,17 @@ def event_columns(
         [e.payload for _, e in events],
         [encode_headers(e.headers) for _, e in events],
     )
+
+
+def admitted_in_order(
+    flights: Sequence[NewFlight], stored: Mapping[str, tuple[Flight, bool]]
+) -> list[Admitted]:
+    """``admit``'s answer: one per flight asked, in order; an id asked twice was
+    created at most once, by its first occurrence."""
+    seen: set[str] = set()
+    admitted = []
+    for f in flights:
+        flight, created = stored[f.flight_id]
+        admitted.append(Admitted(flight, created and f.flight_id not in seen))
+        seen.add(f.flight_id)
+    return admitted

@@ -117,6 +117,14 @@ class Flight:
 
 
 @dataclass(frozen=True, slots=True)
+class Admitted:
+    """A flight as stored after ``admit``; ``created`` when that call inserted it."""
+
+    flight: Flight
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """What a claimer holds: the flight as claimed plus its fencing token.
 

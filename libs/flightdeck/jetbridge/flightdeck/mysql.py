@@ -34,6 +34,7 @@ from asyncmy.errors import OperationalError
 from . import codec
 from .migrator import migrate_mysql
 from .models import (
+    Admitted,
     Claim,
     Cleared,
     Completion,
@@ -103,6 +104,10 @@ def mysql_connect_kwargs(dsn: str) -> dict[str, Any]:
     return kwargs
 
 
+class _AdmitRaced(Exception):
+    """A row admit meant to insert was written by another transaction first."""
+
+
 def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
@@ -163,29 +168,81 @@ class MySQLFlightdeck(CompleteOneFromMany):
         return await self.enqueue_many([flight]) == 1
 
     async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
-        inserted = 0
         async with self._cursor() as cur:
-            for start in range(0, len(flights), _BATCH_ROWS):
-                chunk = flights[start : start + _BATCH_ROWS]
-                sql = self._q["enqueue"].replace(
-                    "{values}", ", ".join([self._q["enqueue_values"]] * len(chunk))
-                )
-                args: list[Any] = []
-                for f in chunk:
-                    args += [
-                        f.flight_id,
-                        f.mission_id,
-                        f.request_id,
-                        f.deployment_id,
-                        str(f.side),
-                        f.mode,
-                        codec.dumps(list(f.plan)),
-                        f.fencing_epoch,
-                        f.cleared_through,
-                        f.traceparent,
-                    ]
-                # ON DUPLICATE KEY no-op: affected rows = 1 per new row, 0 per duplicate.
-                inserted += await cur.execute(sql, args)
+            return await self._insert(cur, flights)
+
+    async def admit(self, flights: Sequence[NewFlight]) -> list[Admitted]:
+        """Three round trips in one transaction (which ids exist, insert the others,
+        read them all) whatever the batch's size. The insert's row count says whether
+        it wrote every missing row; when a concurrent StartFlight wrote one first, it
+        cannot say which, so the transaction is undone and each flight admitted alone."""
+        if not flights:
+            return []
+        try:
+            return await self._admit_together(flights)
+        except _AdmitRaced:
+            _log.info("admit: a concurrent StartFlight wrote one of %d flights", len(flights))
+        admitted = []
+        for f in flights:
+            created = await self.enqueue(f)
+            flight = await self.get(f.flight_id)
+            if flight is None:  # pragma: no cover - deleted in between
+                raise RuntimeError(f"flight {f.flight_id} vanished during admit")
+            admitted.append(Admitted(flight, created))
+        return admitted
+
+    @_retried
+    async def _admit_together(self, flights: Sequence[NewFlight]) -> list[Admitted]:
+        first: dict[str, NewFlight] = {}  # an id asked twice is inserted as first asked
+        for f in flights:
+            first.setdefault(f.flight_id, f)
+        ids = list(first)
+        async with self._transaction() as cur:
+            existing = {r["flight_id"] for r in await self._select(cur, "existing_ids", ids)}
+            missing = [f for f in first.values() if f.flight_id not in existing]
+            if await self._insert(cur, missing) != len(missing):
+                raise _AdmitRaced  # rolls the transaction back
+            rows = await self._select(cur, "get_many", ids)
+        stored = {
+            r["flight_id"]: (codec.flight_from_row(r), r["flight_id"] not in existing) for r in rows
+        }
+        return codec.admitted_in_order(flights, stored)
+
+    async def _select(self, cur: Any, query: str, ids: Sequence[str]) -> list[Any]:
+        rows: list[Any] = []
+        for start in range(0, len(ids), _BATCH_ROWS):
+            chunk = ids[start : start + _BATCH_ROWS]
+            await cur.execute(self._q[query].replace("{ids}", _placeholders(len(chunk))), chunk)
+            rows += await cur.fetchall()
+        return rows
+
+    async def _insert(self, cur: Any, flights: Sequence[NewFlight]) -> int:
+        """Insert-if-absent; returns how many rows were new. In id order, so overlapping
+        batches take their locks in one order and cannot deadlock (a stable sort: an id
+        given twice is inserted as first given)."""
+        flights = sorted(flights, key=lambda f: f.flight_id)
+        inserted = 0
+        for start in range(0, len(flights), _BATCH_ROWS):
+            chunk = flights[start : start + _BATCH_ROWS]
+            sql = self._q["enqueue"].replace(
+                "{values}", ", ".join([self._q["enqueue_values"]] * len(chunk))
+            )
+            args: list[Any] = []
+            for f in chunk:
+                args += [
+                    f.flight_id,
+                    f.mission_id,
+                    f.request_id,
+                    f.deployment_id,
+                    str(f.side),
+                    f.mode,
+                    codec.dumps(list(f.plan)),
+                    f.fencing_epoch,
+                    f.cleared_through,
+                    f.traceparent,
+                ]
+            # ON DUPLICATE KEY no-op: affected rows = 1 per new row, 0 per duplicate.
+            inserted += await cur.execute(sql, args)
         return inserted
 
     @_retried

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from .models import (
+    Admitted,
     Claim,
     Cleared,
     Completion,
@@ -34,6 +35,13 @@ class Flightdeck(Protocol):
 
     async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
         """Batch ``enqueue``; returns how many were new."""
+        ...
+
+    async def admit(self, flights: Sequence[NewFlight]) -> list[Admitted]:
+        """``enqueue_many`` that also returns each flight as stored, in the given order,
+        marked ``created`` when this call inserted it (a repeated id: only its first
+        occurrence can be). The agent's StartFlight in one round trip where it can: it
+        needs the stored row to tell a retry from a conflicting flight."""
         ...
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:

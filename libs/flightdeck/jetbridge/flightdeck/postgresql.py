@@ -21,6 +21,7 @@ from jetbridge.common.sql.pools import keep_session
 from . import codec
 from .migrator import migrate_postgresql
 from .models import (
+    Admitted,
     Claim,
     Cleared,
     Completion,
@@ -41,6 +42,22 @@ CHANNEL = "flightdeck_dp_flights"
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "jsonb", encoder=codec.dumps, decoder=codec.loads, schema="pg_catalog", format="text"
+    )
+
+
+def _columns(flights: Sequence[NewFlight]) -> tuple[list[Any], ...]:
+    """The enqueue statements' parameters: one array per column."""
+    return (
+        [f.flight_id for f in flights],
+        [f.mission_id for f in flights],
+        [f.request_id for f in flights],
+        [f.deployment_id for f in flights],
+        [str(f.side) for f in flights],
+        [f.mode for f in flights],
+        [codec.dumps(list(f.plan)) for f in flights],
+        [f.fencing_epoch for f in flights],
+        [f.cleared_through for f in flights],
+        [f.traceparent for f in flights],
     )
 
 
@@ -88,21 +105,21 @@ class PostgresFlightdeck(CompleteOneFromMany):
     async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
         if not flights:
             return 0
-        row = await self._pool.fetchrow(
-            self._q["enqueue"],
-            [f.flight_id for f in flights],
-            [f.mission_id for f in flights],
-            [f.request_id for f in flights],
-            [f.deployment_id for f in flights],
-            [str(f.side) for f in flights],
-            [f.mode for f in flights],
-            [codec.dumps(list(f.plan)) for f in flights],
-            [f.fencing_epoch for f in flights],
-            [f.cleared_through for f in flights],
-            [f.traceparent for f in flights],
-        )
+        row = await self._pool.fetchrow(self._q["enqueue"], *_columns(flights))
         assert row is not None
         return int(row["inserted"])
+
+    async def admit(self, flights: Sequence[NewFlight]) -> list[Admitted]:
+        if not flights:
+            return []
+        rows = await self._pool.fetch(self._q["admit"], *_columns(flights))
+        stored = {r["flight_id"]: (codec.flight_from_row(r), bool(r["created"])) for r in rows}
+        for flight_id in {f.flight_id for f in flights} - stored.keys():
+            # Inserted by a concurrent transaction after this statement's snapshot.
+            if (found := await self.get(flight_id)) is None:  # pragma: no cover - deleted
+                raise RuntimeError(f"flight {flight_id} vanished during admit")
+            stored[flight_id] = (found, False)
+        return codec.admitted_in_order(flights, stored)
 
     async def request_cancel(self, flight_id: str) -> Flight | None:
         row = await self._pool.fetchrow(self._q["request_cancel"], flight_id)

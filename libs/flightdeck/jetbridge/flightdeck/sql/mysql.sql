@@ -14,6 +14,12 @@ ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 -- name: enqueue_values
 (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
 
+-- name: existing_ids
+SELECT `flight_id` FROM `dp_flights` WHERE `flight_id` IN ({ids});
+
+-- name: get_many
+SELECT * FROM `dp_flights` WHERE `flight_id` IN ({ids});
+
 -- name: claim_expired
 -- `now` (server UTC) rides along so the lease expiry needs no extra round trip.
 SELECT *, UTC_TIMESTAMP(6) AS `now` FROM `dp_flights`

@@ -15,14 +15,46 @@ WITH "new" AS (
            i."traceparent"
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                 $6::text[], $7::text[], $8::bigint[], $9::integer[], $10::text[])
+         WITH ORDINALITY
          AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
-              "mode", "plan", "fencing_epoch", "cleared_through", "traceparent")
+              "mode", "plan", "fencing_epoch", "cleared_through", "traceparent", "n")
+    -- One lock order, so overlapping batches cannot deadlock; an id given twice is
+    -- inserted as first given.
+    ORDER BY i."flight_id", i."n"
     ON CONFLICT ("flight_id") DO NOTHING
     RETURNING "flight_id"
 )
 SELECT count(*) AS "inserted",
        CASE WHEN count(*) > 0 THEN pg_notify('flightdeck_dp_flights', '') END AS "notified"
 FROM "new";
+
+-- name: admit
+-- enqueue, returning every named flight as stored: the rows this statement inserted
+-- (created) and those that existed before it (its snapshot). A row another transaction
+-- committed meanwhile is in neither; the adapter reads those again.
+WITH "new" AS (
+    INSERT INTO "dp_flights"
+        ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",
+         "plan", "fencing_epoch", "cleared_through", "traceparent")
+    SELECT i."flight_id", i."mission_id", i."request_id", i."deployment_id", i."side",
+           i."mode", i."plan"::jsonb, i."fencing_epoch", i."cleared_through",
+           i."traceparent"
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::text[], $8::bigint[], $9::integer[], $10::text[])
+         WITH ORDINALITY
+         AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
+              "mode", "plan", "fencing_epoch", "cleared_through", "traceparent", "n")
+    -- One lock order, so overlapping batches cannot deadlock; an id given twice is
+    -- inserted as first given.
+    ORDER BY i."flight_id", i."n"
+    ON CONFLICT ("flight_id") DO NOTHING
+    RETURNING *
+)
+-- One NOTIFY per transaction whatever the row count (PostgreSQL folds repeats).
+SELECT "new".*, TRUE AS "created", pg_notify('flightdeck_dp_flights', '')::text AS "notified"
+FROM "new"
+UNION ALL
+SELECT "f".*, FALSE, NULL FROM "dp_flights" AS "f" WHERE "f"."flight_id" = ANY($1::text[]);
 
 -- name: claim
 -- Expired leases first (reclaim), then queued flights with a cleared step pending whose

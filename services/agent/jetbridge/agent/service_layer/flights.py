@@ -13,6 +13,7 @@ from jetbridge.agent.domain.flights import (
     conflict,
     new_flight,
 )
+from jetbridge.agent.service_layer.admissions import Admissions
 from jetbridge.flightdeck import Cleared, Flight, Flightdeck
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,13 @@ class Started:
 class FlightService:
     def __init__(self, flightdeck: Flightdeck) -> None:
         self._flightdeck = flightdeck
+        self.admissions = Admissions(flightdeck)
 
     async def start(self, command: StartFlight) -> Started:
-        """Enqueue the flight; a repeat of the same flight is a no-op (idempotent)."""
-        created = await self._flightdeck.enqueue(new_flight(command))
-        flight = await self._flightdeck.get(command.flight_id)
-        if flight is None:  # pragma: no cover - enqueue just wrote or found it
-            raise RuntimeError(f"flight {command.flight_id} vanished after enqueue")
+        """Enqueue the flight; a repeat of the same flight is a no-op (idempotent).
+        Starts arriving together are written together (``Admissions``)."""
+        admitted = await self.admissions.admit(new_flight(command))
+        flight, created = admitted.flight, admitted.created
         if not created and (why := conflict(flight, command)):
             raise FlightConflict(f"flight {command.flight_id} exists with {why}")
         log.info(
