@@ -52,6 +52,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local"), str(ROOT / "deploy" / "local" / "kube")]
 import kubestack  # noqa: E402
+from batch_sizes import delta as batch_delta  # noqa: E402
+from batch_sizes import scrape as scrape_batches  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from executions import FlightEvent, tally  # noqa: E402
@@ -276,6 +278,7 @@ class E2EBench(Demo):
             self.profiler.start(self.procs)
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
         served0 = {name: requests_by_verb(path) for name, path in self.api_servers.items()}
+        batches0 = scrape_batches(self.procs.metrics_ports)
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -307,6 +310,7 @@ class E2EBench(Demo):
         wall = time.monotonic() - t0
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
+        batches = batch_delta(batches0, scrape_batches(self.procs.metrics_ports))
         served = {
             name: requests_delta(served0[name], requests_by_verb(path))
             for name, path in self.api_servers.items()
@@ -317,6 +321,7 @@ class E2EBench(Demo):
         detail["_stack_cpu"] = StackCpuMeter.delta(stack0, stack1)
         detail["_kube_requests"] = served
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
+        detail["_batches"] = batches
         if self.profiler:
             detail["_profile"] = self.profiler.stop()
         return detail
@@ -466,6 +471,8 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             # per cluster, "VERB resource": requests its API server served (kube_requests.py)
             "kube_requests": detail["_kube_requests"],
             "missions": mission_spread(detail, detail["requested_at"]),
+            # calls per batch call, Dispatcher -> agents and agents -> Flightdeck
+            "batches": detail["_batches"],
         }
         if "_profile" in detail:
             result["profile_top_leaves"] = detail["_profile"]

@@ -128,7 +128,8 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
         assert cleared[41].code == "INVALID_ARGUMENT"
         sizes = client.batch_sizes()
         stored = [await w.deck.get(f.flight_id) for f in flights]
-        writes = w.flights.admissions.writes
+        writes = w.flights.admissions.calls
+        reads = w.flights.reads.calls
     assert all(s is not None and s.fencing_epoch == 3 and s.cleared_through == 1 for s in stored)
     start_calls, start_items = sizes["StartFlights"]
     clear_calls, clear_items = sizes["ClearStepsBatch"]
@@ -136,8 +137,9 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
     # the 41 side-by-side starts went in a few calls, not 41
     assert start_calls <= 1 + 4 + 4, sizes
     assert clear_calls <= 4, sizes
-    # and each call's items reached Flightdeck in one write (calls landing together, in one)
+    # and each call's items reached Flightdeck in one write (calls landing together: one)
     assert 1 <= writes <= start_calls, (writes, sizes)
+    assert 1 <= reads <= clear_calls, (reads, sizes)  # the clearances' reads, likewise
     assert not client.one_at_a_time
 
 

@@ -130,6 +130,13 @@ class FlightdeckContract:
             ("flt-2", False),
         ]
 
+    async def test_get_many_answers_each_id_in_order(self, store: Flightdeck) -> None:
+        assert await store.get_many([]) == []
+        await store.enqueue_many([flight(1), flight(2)])
+        found = await store.get_many(["flt-2", "flt-missing", "flt-1", "flt-2"])
+        assert [f.flight_id if f else None for f in found] == ["flt-2", None, "flt-1", "flt-2"]
+        assert found[2] == await store.get("flt-1")
+
     async def test_admits_racing_for_the_same_flights_create_each_once(
         self, store: Flightdeck, other: Flightdeck, db_dsn: str
     ) -> None:

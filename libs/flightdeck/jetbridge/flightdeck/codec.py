@@ -179,3 +179,9 @@ def admitted_in_order(
         admitted.append(Admitted(flight, created and f.flight_id not in seen))
         seen.add(f.flight_id)
     return admitted
+
+
+def in_order(flight_ids: Sequence[str], rows: Sequence[Row]) -> list[Flight | None]:
+    """``get_many``'s answer: the flight of each id asked, in order (None: unknown)."""
+    found = {row["flight_id"]: flight_from_row(row) for row in rows}
+    return [found.get(flight_id) for flight_id in flight_ids]

@@ -259,6 +259,11 @@ class MySQLFlightdeck(CompleteOneFromMany):
             row = await cur.fetchone()
         return codec.flight_from_row(row) if row else None
 
+    async def get_many(self, flight_ids: Sequence[str]) -> list[Flight | None]:
+        async with self._cursor() as cur:
+            rows = await self._select(cur, "get_many", list(dict.fromkeys(flight_ids)))
+        return codec.in_order(flight_ids, rows)
+
     # -- the claimer's side ----------------------------------------------------------
 
     @_retried

@@ -136,6 +136,10 @@ class Flightdeck(Protocol):
 
     async def get(self, flight_id: str) -> Flight | None: ...
 
+    async def get_many(self, flight_ids: Sequence[str]) -> list[Flight | None]:
+        """``get`` of each id, in order, in one round trip."""
+        ...
+
     async def wait_for_work(self, timeout: float) -> bool:  # noqa: ASYNC109 - a plain bound
         """Block until work may be available or ``timeout`` passes; True when woken."""
         ...

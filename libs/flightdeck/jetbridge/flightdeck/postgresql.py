@@ -129,6 +129,10 @@ class PostgresFlightdeck(CompleteOneFromMany):
         row = await self._pool.fetchrow(self._q["get"], flight_id)
         return codec.flight_from_row(row) if row is not None else None
 
+    async def get_many(self, flight_ids: Sequence[str]) -> list[Flight | None]:
+        rows = await self._pool.fetch(self._q["get_many"], list(flight_ids)) if flight_ids else []
+        return codec.in_order(flight_ids, rows)
+
     # -- the claimer's side ----------------------------------------------------------
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:

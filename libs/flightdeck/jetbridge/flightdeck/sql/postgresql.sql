@@ -269,6 +269,9 @@ WHERE "flight_id" = $1 AND NOT EXISTS (SELECT 1 FROM "upd");
 -- name: get
 SELECT * FROM "dp_flights" WHERE "flight_id" = $1;
 
+-- name: get_many
+SELECT * FROM "dp_flights" WHERE "flight_id" = ANY($1::text[]);
+
 -- name: has_work
 SELECT EXISTS (
     SELECT 1 FROM "dp_flights"

@@ -8,7 +8,7 @@ import signal
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
-from jetbridge.agent.adapters.metrics import sample_queue_depth
+from jetbridge.agent.adapters.metrics import batch_observer, sample_queue_depth
 from jetbridge.agent.adapters.secret_store_kube import KubeSecretStoreReader
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
@@ -41,7 +41,7 @@ async def run(settings: AgentSettings) -> None:
     source: FactsSource = observed or facts
     servicer = DataPlaneServicer(
         settings.cluster_id,
-        FlightService(flightdeck),
+        FlightService(flightdeck, batch_observer(settings.cluster_id)),
         source,
         heartbeat_interval=settings.heartbeat_interval_s,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,8 +15,8 @@ from jetbridge.agent.domain.flights import (
     conflict,
     new_flight,
 )
-from jetbridge.agent.service_layer.admissions import Admissions
-from jetbridge.flightdeck import Cleared, Flight, Flightdeck
+from jetbridge.agent.service_layer.coalesce import Coalescer
+from jetbridge.flightdeck import Admitted, Cleared, Flight, Flightdeck, NewFlight
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,24 @@ class Started:
 
 
 class FlightService:
-    def __init__(self, flightdeck: Flightdeck) -> None:
+    def __init__(
+        self,
+        flightdeck: Flightdeck,
+        on_batch: Callable[[str, int], None] = lambda _operation, _items: None,
+    ) -> None:
         self._flightdeck = flightdeck
-        self.admissions = Admissions(flightdeck)
+        # The flights and reads of one loop turn go to Flightdeck together.
+        self.admissions: Coalescer[NewFlight, Admitted] = Coalescer(
+            flightdeck.admit, functools.partial(on_batch, "admit")
+        )
+        self.reads: Coalescer[str, Flight | None] = Coalescer(
+            flightdeck.get_many, functools.partial(on_batch, "get_many")
+        )
 
     async def start(self, command: StartFlight) -> Started:
         """Enqueue the flight; a repeat of the same flight is a no-op (idempotent).
-        Starts arriving together are written together (``Admissions``)."""
-        admitted = await self.admissions.admit(new_flight(command))
+        Starts arriving together are written together (``Coalescer``)."""
+        admitted = await self.admissions(new_flight(command))
         flight, created = admitted.flight, admitted.created
         if not created and (why := conflict(flight, command)):
             raise FlightConflict(f"flight {command.flight_id} exists with {why}")
@@ -54,7 +66,7 @@ class FlightService:
 
         Raises ``InvalidClearance`` when the steps do not fit the plan.
         """
-        flight = await self._flightdeck.get(command.flight_id)
+        flight = await self.reads(command.flight_id)
         if flight is None:
             return None
         first, last = clearance_range(flight, command)

@@ -1,4 +1,4 @@
-"""Admissions: StartFlights that arrive in one turn of the loop share one write."""
+"""Coalescer: Flightdeck accesses that arrive in one turn of the loop share one call."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jetbridge.agent.service_layer.admissions import Admissions
+from jetbridge.agent.service_layer.coalesce import Coalescer
 from jetbridge.flightdeck import Admitted, Flight, FlightState, NewFlight, Side
 
 CALLER = contextvars.ContextVar("caller", default="none")
@@ -46,43 +46,42 @@ class RecordingDeck:
 
 async def test_admissions_of_one_turn_share_one_write_and_each_gets_its_own_answer() -> None:
     deck = RecordingDeck()
-    admissions = Admissions(deck)  # type: ignore[arg-type]
+    sizes: list[int] = []
+    admissions = Coalescer(deck.admit, sizes.append)
 
     async def caller(n: int) -> Admitted:
         CALLER.set(f"caller-{n}")  # each item's span, say
-        return await admissions.admit(new(n))
+        return await admissions(new(n))
 
     answers = await asyncio.gather(*(caller(n) for n in range(5)))
     assert deck.calls == [["f0", "f1", "f2", "f3", "f4"]]
     assert [a.flight.flight_id for a in answers] == ["f0", "f1", "f2", "f3", "f4"]
     assert deck.callers == ["none"]  # the write runs in no caller's context
-    assert admissions.writes == 1
+    assert (admissions.calls, sizes) == (1, [5])  # the size goes to the agent's metric
 
 
 async def test_admissions_of_later_turns_are_written_apart() -> None:
     deck = RecordingDeck()
-    admissions = Admissions(deck)  # type: ignore[arg-type]
-    first = await admissions.admit(new(1))
-    second = await asyncio.gather(admissions.admit(new(2)), admissions.admit(new(3)))
+    admissions = Coalescer(deck.admit)
+    first = await admissions(new(1))
+    second = await asyncio.gather(admissions(new(2)), admissions(new(3)))
     assert deck.calls == [["f1"], ["f2", "f3"]]
     assert first.flight.flight_id == "f1" and [a.created for a in second] == [True, True]
 
 
 async def test_a_failed_write_fails_every_admission_in_it() -> None:
     deck = RecordingDeck(error=ConnectionResetError("store restarting"))
-    admissions = Admissions(deck)  # type: ignore[arg-type]
-    answers = await asyncio.gather(
-        admissions.admit(new(1)), admissions.admit(new(2)), return_exceptions=True
-    )
+    admissions = Coalescer(deck.admit)
+    answers = await asyncio.gather(admissions(new(1)), admissions(new(2)), return_exceptions=True)
     assert [type(a) for a in answers] == [ConnectionResetError, ConnectionResetError]
     assert deck.calls == [["f1", "f2"]]
 
 
 async def test_a_caller_that_gave_up_does_not_stop_the_others() -> None:
     deck = RecordingDeck()
-    admissions = Admissions(deck)  # type: ignore[arg-type]
-    gone = asyncio.ensure_future(admissions.admit(new(1)))
-    kept = asyncio.ensure_future(admissions.admit(new(2)))
+    admissions = Coalescer(deck.admit)
+    gone = asyncio.ensure_future(admissions(new(1)))
+    kept = asyncio.ensure_future(admissions(new(2)))
     await asyncio.sleep(0)  # both queued, the write scheduled
     gone.cancel()
     assert (await kept).flight.flight_id == "f2"

@@ -1,0 +1,58 @@
+"""How many calls the batches carried during the timed failover, from /metrics.
+
+Two histograms say it (docs/observability.md): the Dispatcher's
+``jetbridge_dispatch_batch_items`` (calls per StartFlights / ClearStepsBatch) and the
+agents' ``jetbridge_agent_flightdeck_batch_items`` (StartFlights per Flightdeck
+``admit``, ClearSteps reads per ``get_many``). Read before and after, their ``_count``
+and ``_sum`` give batch calls and items in between, summed over the processes.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Mapping
+
+from prometheus_client.parser import text_string_to_metric_families
+
+# metric -> the label that names the batch's kind
+BATCH_METRICS = {
+    "jetbridge_dispatch_batch_items": "rpc",
+    "jetbridge_agent_flightdeck_batch_items": "operation",
+}
+Totals = dict[str, tuple[float, float]]  # "metric kind" -> (batches, items)
+
+
+def scrape(ports: Mapping[str, int]) -> Totals:
+    """Batches and items so far, summed over the services listening on ``ports``."""
+    totals: dict[str, list[float]] = {}
+    for port in ports.values():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:  # a service without the metric server, or not up
+            continue
+        for family in text_string_to_metric_families(text):
+            label = BATCH_METRICS.get(family.name)
+            if label is None:
+                continue
+            for sample in family.samples:
+                field = {"_count": 0, "_sum": 1}.get(sample.name.removeprefix(family.name))
+                if field is not None:
+                    key = f"{family.name} {sample.labels[label]}"
+                    totals.setdefault(key, [0.0, 0.0])[field] += sample.value
+    return {key: (batches, items) for key, (batches, items) in totals.items()}
+
+
+def delta(before: Totals, after: Totals) -> dict[str, dict[str, float]]:
+    """Per kind: batch calls, items and items per call between two scrapes."""
+    out = {}
+    for key, (batches, items) in sorted(after.items()):
+        b0, i0 = before.get(key, (0.0, 0.0))
+        calls, carried = batches - b0, items - i0
+        if calls:
+            out[key] = {
+                "calls": int(calls),
+                "items": int(carried),
+                "items_per_call": round(carried / calls, 2),
+            }
+    return out
