@@ -18,6 +18,34 @@ from jetbridge.common.kafka.enrol import create_topics, reports_topics
 from jetbridge.common.topics import topic_specs
 
 ConsumerT = TypeVar("ConsumerT")
+# Every topic name and prefix the tests made, deleted when the session ends
+# (conftest.py): a broker that kept them grew by hundreds of topics a run, and a
+# metadata request or a topic creation costs more with each.
+MADE_TOPICS: list[str] = []
+MADE_PREFIXES: list[str] = []
+
+
+def private_prefix(kind: str) -> str:
+    """A fresh topic prefix of the test's own, deleted with the session's topics."""
+    prefix = f"test.{kind}-{uuid.uuid4().hex[:8]}."
+    MADE_PREFIXES.append(prefix)
+    return prefix
+
+
+async def delete_made_topics(bootstrap: str) -> int:
+    """Delete the topics the tests made; returns how many went."""
+    if not (MADE_TOPICS or MADE_PREFIXES):
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        made, prefixes = set(MADE_TOPICS), tuple(MADE_PREFIXES)
+        names = [t for t in await admin.list_topics() if t in made or t.startswith(prefixes)]
+        for start in range(0, len(names), 100):
+            await admin.delete_topics(names[start : start + 100])
+    finally:
+        await admin.close()
+    return len(names)
 
 
 def wired_consumer(
@@ -49,6 +77,7 @@ def wired_consumer(
 async def create_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
     """A topic of the test's own, so tests never read or pollute the event logs."""
     name = f"test.{prefix}.{uuid.uuid4().hex[:10]}"
+    MADE_TOPICS.append(name)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -91,6 +120,7 @@ async def create_sandbox(bootstrap: str, clusters: Sequence[str] = ()) -> str:
     """Every topic of topics.toml under a fresh prefix, and the reports topic of each of
     ``clusters``: a private copy of the event bus."""
     prefix = f"sandbox{uuid.uuid4().hex[:8]}."
+    MADE_PREFIXES.append(prefix)
     specs = [*topic_specs(), *reports_topics(clusters)]
     await create_topics(bootstrap, prefix, specs, security={})
     return prefix

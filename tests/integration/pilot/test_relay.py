@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +18,7 @@ from jetbridge.flightdeck import Flightdeck, OutboxEvent, Outcome, open_flightde
 from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from tests.integration.flightdeck.contract import flight
 from tests.integration.flightdeck.dbs import mysql_database, postgres_database
-from tests.integration.kafka_tools import create_topic, read_all
+from tests.integration.kafka_tools import create_topic, private_prefix, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +76,7 @@ async def test_the_relay_publishes_then_prunes_what_it_published(
 
 
 async def test_reports_go_to_the_clusters_own_topic(deck: Flightdeck, kafka_bootstrap: str) -> None:
-    prefix = f"test.relay-{uuid.uuid4().hex[:8]}."
+    prefix = private_prefix("relay")
     own = prefix + reports_topic("dp-east")
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
