@@ -279,7 +279,7 @@ async def test_a_data_plane_cannot_report_for_another_clusters_flights(world: Wo
     )
 
 
-async def test_a_reports_topic_created_later_is_read_and_a_command_there_refused(
+async def test_a_reports_topic_is_read_once_its_cluster_registers_a_command_there_refused(
     world: World, kafka_bootstrap: str
 ) -> None:
     prefix = world.app.settings.topic_prefix
@@ -306,6 +306,11 @@ async def test_a_reports_topic_created_later_is_read_and_a_command_there_refused
         schema_version=1,
     )
     await world.publisher.publish_many_to(prefix + topics.reports_topic("late"), [command])
-    # found within the Navigator's look for new topics (every 5 s), then refused
+    # A cluster nobody registered: its topic is not read at all.
+    await asyncio.sleep(6)  # past the Navigator's look for new reports topics (every 5 s)
+    assert world.service.misattributed == 0
+    # Registered: its topic is followed from its start within 5 s, and the command there
+    # refused (a data plane reports; it does not command).
+    await world.facts(["late"], [])
     await world.until("the command refused", lambda: world.service.misattributed == 1, 30)
     assert "req-from-a-data-plane" not in world.service.fleet.requests

@@ -4,8 +4,11 @@ The Navigator assigns partitions itself (no consumer group: it needs them all). 
 fixed inputs are the commands, the control plane's flight reports (the Dispatcher's)
 and the cluster facts. Each data plane publishes on a topic of its own
 (``jetbridge.flight.events.<cluster-id>``, created with the cluster's ACLs before the
-cluster is registered); :meth:`InputPartitions.follow_new` looks for new ones every
-few seconds and adds them without losing its place on the others.
+cluster is registered). At the start every reports topic on the broker is read; then
+:meth:`InputPartitions.follow` adds the topic of each cluster registered since,
+without losing its place on the others. It asks the broker about those topics alone,
+and not at all while every registered cluster's topic is followed: a shared broker's
+metadata (every topic and partition it holds) is not fetched every few seconds.
 
 Where a record came from is the topic's business: :func:`reporter` names the cluster
 for records of a reports topic, and the service checks them (``domain.origin``).
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
 from jetbridge.common import topics
@@ -45,24 +49,30 @@ class InputPartitions:
         await self._seek(partitions, stored)
         self.assigned = partitions
 
-    async def follow_new(self, stored: Callable[[], Awaitable[Positions]]) -> set[str]:
-        """Add reports topics created since; returns the clusters newly followed.
-        ``stored`` (the saved positions) is read only when a new topic is found.
+    async def follow(
+        self, clusters: Iterable[str], stored: Callable[[], Awaitable[Positions]]
+    ) -> set[str]:
+        """Add the reports topics of ``clusters`` not followed yet; returns the clusters
+        newly followed. ``stored`` (the saved positions) is read only when one is found.
 
-        A broker that does not answer now (restarting) is asked again next time, once,
-        so the decision loop is not held up: the partitions already assigned go on
-        being read meanwhile, and none is dropped for missing from one answer."""
+        A topic the broker does not know yet (or a broker that does not answer now) is
+        asked for again next time, so the decision loop is not held up: the partitions
+        already assigned go on being read meanwhile, and none is dropped."""
+        followed = {tp.topic for tp in self.assigned}
+        wanted = {self._prefix + topics.reports_topic(c) for c in clusters} - followed
+        if not wanted:
+            return set()
         try:
-            partitions = await self._partitions(attempts=1) | self.assigned
+            new = await self._partitions_of(sorted(wanted))
         except KafkaError as error:
             log.warning("could not look for new reports topics: %s", error)
             return set()
-        new = partitions - self.assigned
         if not new:
             return set()
         # assign() starts every partition afresh: keep the place reached on the others
         # (the position of the next record the loop will be given).
         reached = {tp: await self._consumer.position(tp) for tp in self.assigned}
+        partitions = self.assigned | new
         self._consumer.assign(sorted(partitions))
         for tp, offset in reached.items():
             self._consumer.seek(tp, offset)
@@ -83,6 +93,20 @@ class InputPartitions:
                 fresh.append(tp)
         if fresh:
             await self._consumer.seek_to_beginning(*fresh)
+
+    async def _partitions_of(self, names: list[str]) -> set[TopicPartition]:
+        """The partitions of the named topics that exist, from one metadata request
+        naming them (the broker must not create topics on request: the stack and the
+        charts set ``auto.create.topics.enable=false``)."""
+        client = self._consumer._client
+        metadata = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
+        if not await client._metadata_update(metadata, names):
+            raise KafkaError(f"no broker answered a metadata request for {names}")
+        return {
+            TopicPartition(topic, p)
+            for topic in names
+            for p in metadata.partitions_for_topic(topic) or ()
+        }
 
     async def _partitions(self, attempts: int) -> set[TopicPartition]:
         # All topics' metadata in one request: the consumer's own metadata only covers

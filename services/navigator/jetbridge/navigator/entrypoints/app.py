@@ -41,7 +41,7 @@ from jetbridge.navigator.adapters.tracing import MissionTracer
 from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, NavigatorService
 
 log = logging.getLogger(__name__)
-FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # a data plane's reports topic created since the start
+FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # the reports topic of a cluster registered since
 
 
 class NavigatorSettings(BaseSettings):
@@ -177,7 +177,7 @@ class NavigatorApp:
         next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
         while not self._stopping.is_set():
             if time.monotonic() >= next_look:
-                await inputs.follow_new(lambda: store.positions(CONSUMER))
+                await inputs.follow(service.fleet.clusters, lambda: store.positions(CONSUMER))
                 next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
             batches = await consumer.getmany(
                 timeout_ms=self.settings.navigator_tick_ms,
