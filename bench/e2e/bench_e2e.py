@@ -54,6 +54,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local"), str(ROOT / "deploy" /
 import kubestack  # noqa: E402
 from batch_sizes import delta as batch_delta  # noqa: E402
 from batch_sizes import scrape as scrape_batches  # noqa: E402
+from calibrate import calibrate  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from executions import FlightEvent, tally  # noqa: E402
@@ -450,6 +451,9 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
         await bench.announce()
         await bench.create_task_tables()
         result["announce_s"] = round(time.monotonic() - t, 1)
+        # How fast this machine ran Python just now (calibrate.py): runs minutes apart
+        # differ by a quarter on this shared host, whatever the code.
+        result["calibration"] = calibrate()
         pause = config.adapter == "memory" and not args.keep_clusters_running
         result["idle_clusters_paused"] = pause
         with clusters_paused(pause):

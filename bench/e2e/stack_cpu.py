@@ -89,6 +89,15 @@ def machine_busy_s() -> float:
     return (user + nice + system + irq + softirq) / TICKS
 
 
+def machine_steal_s() -> float:
+    """CPU-seconds the hypervisor gave other guests while this one wanted to run
+    (``steal`` in /proc/stat), summed over every CPU, since boot: a shared host taking
+    its share back shows here, not in any process's time."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return int(fields[8]) / TICKS if len(fields) > 8 else 0.0
+
+
 class StackCpuMeter:
     """Samples PostgreSQL 15, Kafka and the machine; ``delta`` subtracts two samples."""
 
@@ -106,13 +115,15 @@ class StackCpuMeter:
 
     def sample(self) -> dict[str, float]:
         """Cumulative CPU-seconds: each server, ``kube`` (all cluster daemons) and
-        ``kube/<daemon>`` (that daemon summed over both clusters), and the machine."""
+        ``kube/<daemon>`` (that daemon summed over both clusters), the machine, and the
+        time the hypervisor stole from it."""
         found = {name: tree_cpu_s(pid) for name, pid in self.pids.items() if pid is not None}
         daemons: dict[str, float] = {}
         for daemon, pid in self.kube:
             daemons[f"kube/{daemon}"] = daemons.get(f"kube/{daemon}", 0.0) + tree_cpu_s(pid)
         kube = sum(daemons.values())
-        return found | {"kube": kube} | daemons | {"machine": machine_busy_s()}
+        machine = {"machine": machine_busy_s(), "machine_steal": machine_steal_s()}
+        return found | {"kube": kube} | daemons | machine
 
     @staticmethod
     def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -59,6 +59,19 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
     assert checks["flights"] >= 5 and checks["step_successes"] >= 5 * 5  # 5 destination steps
     assert run["navigator_duration_s"] > 0 and run["wall_s"] >= run["navigator_duration_s"] - 1
     assert chart.stat().st_size > 1000  # a PNG was drawn
+    # the starts and clearances went through batch calls and Flightdeck batches, read
+    # from /metrics (a source clean-up's clearance may come after the request ended,
+    # and the scrape, so at most one item a flight is all that is certain)
+    batches = run["batches"]
+    for kind in (
+        "jetbridge_dispatch_batch_items StartFlights",
+        "jetbridge_agent_flightdeck_batch_items admit",
+        "jetbridge_agent_flightdeck_batch_items get_many",
+    ):
+        assert 1 <= batches[kind]["items"] <= checks["flights"], (kind, batches)
+        assert batches[kind]["items_per_call"] >= 1, (kind, batches)
+    assert run["calibration"]["python_ms_best"] > 0
+    assert run["cpu_s_stack"]["machine_steal"] >= 0
 
 
 @pytest.mark.timeout(90)
