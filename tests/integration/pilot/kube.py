@@ -17,23 +17,11 @@ EAST, WEST = "dp-east", "dp-west"
 DEPLOYMENT_NAMESPACES = "airflow-"
 
 
-def _api(kubeconfig: Path) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
-
-
 def _namespaces(kubeconfig: Path) -> set[str]:
-    api = _api(kubeconfig)
+    """Every namespace's name (the Cluster port lists within a namespace only)."""
+    api = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
     try:
         return {str(n.metadata.name) for n in api.list_namespace().items if n.metadata}
-    finally:
-        api.api_client.close()
-
-
-def _delete_namespaces(kubeconfig: Path, names: set[str]) -> None:
-    api = _api(kubeconfig)
-    try:
-        for name in sorted(names):
-            api.delete_namespace(name, propagation_policy="Background")
     finally:
         api.api_client.close()
 
@@ -52,9 +40,12 @@ async def kube_pair(stack: Any) -> AsyncIterator[tuple[KubernetesCluster, Kubern
     try:
         yield east, west
     finally:
-        await east.close()
-        await west.close()
-        for name, path in kubeconfigs.items():
-            left = await asyncio.to_thread(_namespaces, path)
-            made = {n for n in left - before[name] if n.startswith(DEPLOYMENT_NAMESPACES)}
-            await asyncio.to_thread(_delete_namespaces, path, made)
+        try:
+            for cluster in (east, west):
+                left = await asyncio.to_thread(_namespaces, kubeconfigs[cluster.name])
+                made = left - before[cluster.name]
+                for namespace in sorted(n for n in made if n.startswith(DEPLOYMENT_NAMESPACES)):
+                    await cluster.delete("Namespace", None, namespace)
+        finally:
+            await east.close()
+            await west.close()

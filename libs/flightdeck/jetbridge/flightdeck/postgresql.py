@@ -45,22 +45,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-def _columns(flights: Sequence[NewFlight]) -> tuple[list[Any], ...]:
-    """The enqueue statements' parameters: one array per column."""
-    return (
-        [f.flight_id for f in flights],
-        [f.mission_id for f in flights],
-        [f.request_id for f in flights],
-        [f.deployment_id for f in flights],
-        [str(f.side) for f in flights],
-        [f.mode for f in flights],
-        [codec.dumps(list(f.plan)) for f in flights],
-        [f.fencing_epoch for f in flights],
-        [f.cleared_through for f in flights],
-        [f.traceparent for f in flights],
-    )
-
-
 class PostgresFlightdeck(CompleteOneFromMany):
     """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
 
@@ -103,16 +87,24 @@ class PostgresFlightdeck(CompleteOneFromMany):
         return await self.enqueue_many([flight]) == 1
 
     async def enqueue_many(self, flights: Sequence[NewFlight]) -> int:
-        if not flights:
-            return 0
-        row = await self._pool.fetchrow(self._q["enqueue"], *_columns(flights))
-        assert row is not None
-        return int(row["inserted"])
+        return sum(admitted.created for admitted in await self.admit(flights))
 
     async def admit(self, flights: Sequence[NewFlight]) -> list[Admitted]:
         if not flights:
             return []
-        rows = await self._pool.fetch(self._q["admit"], *_columns(flights))
+        rows = await self._pool.fetch(
+            self._q["admit"],
+            [f.flight_id for f in flights],
+            [f.mission_id for f in flights],
+            [f.request_id for f in flights],
+            [f.deployment_id for f in flights],
+            [str(f.side) for f in flights],
+            [f.mode for f in flights],
+            [codec.dumps(list(f.plan)) for f in flights],
+            [f.fencing_epoch for f in flights],
+            [f.cleared_through for f in flights],
+            [f.traceparent for f in flights],
+        )
         stored = {r["flight_id"]: (codec.flight_from_row(r), bool(r["created"])) for r in rows}
         for flight_id in {f.flight_id for f in flights} - stored.keys():
             # Inserted by a concurrent transaction after this statement's snapshot.

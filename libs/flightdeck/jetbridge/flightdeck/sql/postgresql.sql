@@ -3,35 +3,12 @@
 -- one, the flight is RUNNING and the lease has not expired (server clock): every
 -- claimer write below carries that same WHERE clause.
 
--- name: enqueue
--- Insert-if-absent by flight id; NOTIFY in the same statement (hence transaction),
--- so listeners wake only once the flights are visible.
-WITH "new" AS (
-    INSERT INTO "dp_flights"
-        ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",
-         "plan", "fencing_epoch", "cleared_through", "traceparent")
-    SELECT i."flight_id", i."mission_id", i."request_id", i."deployment_id", i."side",
-           i."mode", i."plan"::jsonb, i."fencing_epoch", i."cleared_through",
-           i."traceparent"
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                $6::text[], $7::text[], $8::bigint[], $9::integer[], $10::text[])
-         WITH ORDINALITY
-         AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
-              "mode", "plan", "fencing_epoch", "cleared_through", "traceparent", "n")
-    -- One lock order, so overlapping batches cannot deadlock; an id given twice is
-    -- inserted as first given.
-    ORDER BY i."flight_id", i."n"
-    ON CONFLICT ("flight_id") DO NOTHING
-    RETURNING "flight_id"
-)
-SELECT count(*) AS "inserted",
-       CASE WHEN count(*) > 0 THEN pg_notify('flightdeck_dp_flights', '') END AS "notified"
-FROM "new";
-
 -- name: admit
--- enqueue, returning every named flight as stored: the rows this statement inserted
--- (created) and those that existed before it (its snapshot). A row another transaction
--- committed meanwhile is in neither; the adapter reads those again.
+-- Insert-if-absent by flight id, returning every named flight as stored: the rows this
+-- statement inserted (created) and those that existed before it (its snapshot). A row
+-- another transaction committed meanwhile is in neither; the adapter reads those
+-- again. NOTIFY in the same statement (hence transaction), so listeners wake only once
+-- the flights are visible.
 WITH "new" AS (
     INSERT INTO "dp_flights"
         ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode",

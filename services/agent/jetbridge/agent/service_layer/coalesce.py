@@ -30,7 +30,6 @@ class Coalescer(Generic[In, Out]):
         self._observe = observe  # each batch call's size, for a metric
         self._pending: list[tuple[In, asyncio.Future[Out]]] = []
         self._calls: set[asyncio.Task[None]] = set()
-        self.calls = 0  # batch calls made: what a test or a debugger looks at
 
     async def __call__(self, item: In) -> Out:
         """The item's answer once ``many`` has answered the turn's items; raises what
@@ -50,7 +49,6 @@ class Coalescer(Generic[In, Out]):
         call.add_done_callback(self._calls.discard)
 
     async def _call(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        self.calls += 1
         self._observe(len(batch))
         try:
             answers = await self._many([item for item, _ in batch])
