@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from jetbridge.common.cancellation import raise_if_cancel_requested
 from jetbridge.common.dataplane_api import method_path, pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
 from jetbridge.common.grpc_tracing import TracingClientInterceptor, client_span, end_client_span
@@ -135,6 +136,7 @@ class GrpcDataPlaneClient:
         try:
             return await getattr(self._stub(endpoint), rpc.unary)(request, timeout=timeout)
         except grpc.aio.AioRpcError as error:
+            raise_if_cancel_requested()  # grpc may turn our cancel into the call's error
             raise DispatchError(error.code().name, error.details() or "") from error
 
     async def _batch_item(
@@ -169,6 +171,7 @@ class GrpcDataPlaneClient:
                 try:
                     response = await call(rpc.request(items=items), timeout=timeout)
                 except grpc.aio.AioRpcError as error:
+                    raise_if_cancel_requested()
                     raise BatchCallError(error.code().name, error.details() or "") from error
                 if self._on_batch is not None:
                     self._on_batch(rpc.batch, len(items))
@@ -197,6 +200,7 @@ class GrpcDataPlaneClient:
         try:
             await self._stub(endpoint).CancelFlight(request, timeout=timeout)
         except grpc.aio.AioRpcError as error:
+            raise_if_cancel_requested()  # grpc may turn our cancel into the call's error
             raise DispatchError(error.code().name, error.details() or "") from error
 
     async def close(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from jetbridge.common.backoff import Backoff
+from jetbridge.common.cancellation import raise_if_cancel_requested
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
 from jetbridge.common.tls import TlsFiles
@@ -84,6 +85,8 @@ class LinkClient:
                     exc_info=True,
                 )
                 got_heartbeat = False
+            # grpc.aio may have turned our cancellation into the call's own error.
+            raise_if_cancel_requested()
             attempt = 0 if got_heartbeat else attempt + 1
             await asyncio.sleep(self._backoff.delay(attempt, self._uniform))
 

@@ -9,7 +9,6 @@ wanted, and restarts a link whose endpoint or expected identity changed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -21,6 +20,9 @@ from jetbridge.dplink.service_layer.monitor import HealthMonitor
 log = logging.getLogger(__name__)
 
 LinkRunner = Callable[[Registration], Coroutine[Any, Any, None]]
+
+RECANCEL_AFTER_S = 1.0
+"""A link stops in milliseconds; one still running after this lost its cancel."""
 
 
 class LinkSupervisor:
@@ -62,9 +64,27 @@ class LinkSupervisor:
 
     async def _stop(self, cluster_id: str, forget: bool = True) -> None:
         _, task = self._links.pop(cluster_id)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await _cancel_and_wait(task)
         if forget:
             self.monitor.unwatch(cluster_id)
         log.info("unlinked %s", cluster_id)
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel until the task ends, without swallowing a cancel of our own caller.
+
+    The link honours a cancel that grpc swallowed (``common.cancellation``); this is
+    the backstop for any other library that does: a stop that never returns would
+    hold a Kafka rebalance (we are called from the revocation) until the group
+    evicts this replica.
+    """
+    while True:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=RECANCEL_AFTER_S)
+        if done:
+            break
+        log.warning(
+            "%s still running %.0f s after its cancel: again", task.get_name(), RECANCEL_AFTER_S
+        )
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s had ended on an error", task.get_name(), exc_info=task.exception())
