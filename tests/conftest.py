@@ -12,6 +12,8 @@ import pytest
 
 from jetbridge.common.settings import StackSettings, load_stack_settings
 
+pytest_plugins = ["tests.hang_report"]
+
 
 def _require(value: str, what: str) -> str:
     if not value:
