@@ -1,6 +1,7 @@
-"""The Navigator's input partitions on the real broker: a cluster registered after the
-start has its reports topic followed, asked about by name, without losing the place
-reached on the others."""
+"""The Navigator's input partitions on the real broker: the reports topics of the
+registered clusters are read, those of the clusters registered at the start and of each
+one registered after it, asked about by name (never every topic on the broker), without
+losing the place reached on the others."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from jetbridge.common import topics
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.kafka.enrol import create_topics, reports_topics
-from jetbridge.navigator.adapters.inputs import InputPartitions
+from jetbridge.navigator.adapters.inputs import FIXED_INPUTS, InputPartitions
 from tests.integration.kafka_tools import create_sandbox
 
 
@@ -25,6 +26,13 @@ async def consumer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     await consumer.start()
     yield consumer
     await consumer.stop()
+
+
+def no_full_scan(consumer: AIOKafkaConsumer) -> None:
+    async def every_topic() -> None:
+        raise AssertionError("the inputs fetched the metadata of every topic on the broker")
+
+    consumer._client.fetch_all_metadata = every_topic
 
 
 async def _records(consumer: AIOKafkaConsumer) -> list[tuple[str, bytes]]:
@@ -40,17 +48,17 @@ async def _records(consumer: AIOKafkaConsumer) -> list[tuple[str, bytes]]:
 async def test_a_cluster_registered_later_has_its_reports_followed_from_their_start(
     kafka_bootstrap: str, consumer: AIOKafkaConsumer
 ) -> None:
-    prefix = await create_sandbox(kafka_bootstrap, ["dp-a"])
+    prefix = await create_sandbox(kafka_bootstrap, ["dp-a", "dp-x"])
     commands = prefix + topics.COMMANDS
     inputs = InputPartitions(consumer, prefix)
+    no_full_scan(consumer)
     async with EventPublisher(kafka_bootstrap, client_id="test-inputs") as publisher:
-        await inputs.assign({})
-
-        async def every_topic() -> None:
-            raise AssertionError("follow fetched the metadata of every topic on the broker")
-
-        consumer._client.fetch_all_metadata = every_topic  # the start's scan is done
-        assert prefix + topics.reports_topic("dp-a") in {tp.topic for tp in inputs.assigned}
+        # dp-x is enrolled (its topic exists) and has written, but is not registered
+        await publisher.send_raw(prefix + topics.reports_topic("dp-x"), b"f", b"x", [])
+        await inputs.assign({}, ["dp-a"])
+        assigned = {tp.topic for tp in inputs.assigned}
+        assert prefix + topics.reports_topic("dp-a") in assigned
+        assert prefix + topics.reports_topic("dp-x") not in assigned
         await publisher.send_raw(commands, b"k", b"first", [])
         assert await _records(consumer) == [(commands, b"first")]
 
@@ -79,3 +87,13 @@ async def test_a_cluster_registered_later_has_its_reports_followed_from_their_st
         assert prefix + topics.reports_topic("dp-c") not in await admin.list_topics()
     finally:
         await admin.close()
+
+
+async def test_with_no_cluster_registered_only_the_fixed_inputs_are_read(
+    kafka_bootstrap: str, consumer: AIOKafkaConsumer
+) -> None:
+    prefix = await create_sandbox(kafka_bootstrap, ["dp-a"])
+    inputs = InputPartitions(consumer, prefix)
+    no_full_scan(consumer)  # an empty list of names would have asked for every topic
+    await inputs.assign({}, [])
+    assert {tp.topic for tp in inputs.assigned} == {prefix + t for t in FIXED_INPUTS}

@@ -4,11 +4,14 @@ The Navigator assigns partitions itself (no consumer group: it needs them all). 
 fixed inputs are the commands, the control plane's flight reports (the Dispatcher's)
 and the cluster facts. Each data plane publishes on a topic of its own
 (``jetbridge.flight.events.<cluster-id>``, created with the cluster's ACLs before the
-cluster is registered). At the start every reports topic on the broker is read; then
-:meth:`InputPartitions.follow` adds the topic of each cluster registered since,
-without losing its place on the others. It asks the broker about those topics alone,
-and not at all while every registered cluster's topic is followed: a shared broker's
-metadata (every topic and partition it holds) is not fetched every few seconds.
+cluster is registered). One rule decides which are read: the topic of each cluster
+the Navigator knows as registered. At the start (:meth:`InputPartitions.assign`) those
+are the clusters recovered from the event store; then :meth:`InputPartitions.follow`
+adds the topic of each cluster registered since, without losing its place on the
+others. Both ask the broker about the named topics alone, and ``follow`` not at all
+while every registered cluster's topic is followed: a shared broker's metadata (every
+topic and partition it holds) is never fetched. A topic of an unregistered cluster is
+not read, whatever it holds; once its cluster registers, it is read from its start.
 
 Where a record came from is the topic's business: :func:`reporter` names the cluster
 for records of a reports topic, and the service checks them (``domain.origin``).
@@ -42,9 +45,12 @@ class InputPartitions:
         """The data plane whose reports topic ``topic`` is (None: a control-plane topic)."""
         return topics.reporting_cluster(topic, self._prefix)
 
-    async def assign(self, stored: Positions) -> None:
-        """Every input partition, each from its stored position or from its start."""
-        partitions = await self._partitions(attempts=20)
+    async def assign(self, stored: Positions, clusters: Iterable[str]) -> None:
+        """The fixed inputs and the reports topics of ``clusters`` (those registered),
+        each partition from its stored position or from its start. A cluster whose
+        topic does not exist yet is left to :meth:`follow`."""
+        partitions = await self._fixed_partitions(attempts=20)
+        partitions |= await self._partitions_of(self._reports_topics(clusters))
         self._consumer.assign(sorted(partitions))
         await self._seek(partitions, stored)
         self.assigned = partitions
@@ -59,11 +65,11 @@ class InputPartitions:
         asked for again next time, so the decision loop is not held up: the partitions
         already assigned go on being read meanwhile, and none is dropped."""
         followed = {tp.topic for tp in self.assigned}
-        wanted = {self._prefix + topics.reports_topic(c) for c in clusters} - followed
+        wanted = [t for t in self._reports_topics(clusters) if t not in followed]
         if not wanted:
             return set()
         try:
-            new = await self._partitions_of(sorted(wanted))
+            new = await self._partitions_of(wanted)
         except KafkaError as error:
             log.warning("could not look for new reports topics: %s", error)
             return set()
@@ -98,6 +104,8 @@ class InputPartitions:
         """The partitions of the named topics that exist, from one metadata request
         naming them (the broker must not create topics on request: the stack and the
         charts set ``auto.create.topics.enable=false``)."""
+        if not names:  # an empty list would ask for every topic on the broker
+            return set()
         client = self._consumer._client
         metadata = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
         if not await client._metadata_update(metadata, names):
@@ -108,21 +116,18 @@ class InputPartitions:
             for p in metadata.partitions_for_topic(topic) or ()
         }
 
-    async def _partitions(self, attempts: int) -> set[TopicPartition]:
-        # All topics' metadata in one request: the consumer's own metadata only covers
-        # topics it already knows, and a reports topic is found by its name.
+    def _reports_topics(self, clusters: Iterable[str]) -> list[str]:
+        return sorted({self._prefix + topics.reports_topic(c) for c in clusters})
+
+    async def _fixed_partitions(self, attempts: int) -> set[TopicPartition]:
         fixed = [self._prefix + t for t in FIXED_INPUTS]
         for attempt in range(attempts):  # a topic just created may be missing from one answer
-            cluster = await self._consumer._client.fetch_all_metadata()
-            missing = [t for t in fixed if not cluster.partitions_for_topic(t)]
+            try:
+                partitions = await self._partitions_of(fixed)
+            except KafkaError:  # no broker answered this time
+                partitions = set()
+            missing = [t for t in fixed if t not in {tp.topic for tp in partitions}]
             if not missing:
-                break
+                return partitions
             await asyncio.sleep(0.1 * attempt)
-        else:
-            raise KafkaError(f"topics {missing} do not exist: run the stack (make stack-up)")
-        reports = [t for t in cluster.topics() if self.reporter(t) is not None]
-        return {
-            TopicPartition(topic, p)
-            for topic in fixed + reports
-            for p in cluster.partitions_for_topic(topic) or ()
-        }
+        raise KafkaError(f"topics {missing} do not exist: run the stack (make stack-up)")

@@ -41,7 +41,7 @@ from jetbridge.navigator.adapters.tracing import MissionTracer
 from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, NavigatorService
 
 log = logging.getLogger(__name__)
-FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # the reports topic of a cluster registered since
+FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # again for a registered cluster whose topic was missing
 
 
 class NavigatorSettings(BaseSettings):
@@ -130,7 +130,7 @@ class NavigatorApp:
         lag = asyncio.create_task(sample_lag(consumer, CONSUMER), name="navigator-lag")
         try:
             inputs = InputPartitions(consumer, s.topic_prefix)
-            await inputs.assign(await store.positions(CONSUMER))
+            await inputs.assign(await store.positions(CONSUMER), service.fleet.clusters)
             dead = DeadLetterPublisher(
                 publisher, consumer_group=CONSUMER, topic=s.topic_prefix + topics.DEAD_LETTER
             )
@@ -175,9 +175,12 @@ class NavigatorApp:
         codec = EventCodec(service.mapper.registry)
         next_tick = next_sample = 0.0
         next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
+        registered = len(service.fleet.clusters)
         while not self._stopping.is_set():
-            if time.monotonic() >= next_look:
+            # At once when a cluster registers; again later for a topic not there yet.
+            if len(service.fleet.clusters) != registered or time.monotonic() >= next_look:
                 await inputs.follow(service.fleet.clusters, lambda: store.positions(CONSUMER))
+                registered = len(service.fleet.clusters)
                 next_look = time.monotonic() + FOLLOW_NEW_REPORTS_EVERY_S
             batches = await consumer.getmany(
                 timeout_ms=self.settings.navigator_tick_ms,
