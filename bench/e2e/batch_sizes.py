@@ -3,8 +3,9 @@
 Two histograms say it (docs/observability.md): the Dispatcher's
 ``jetbridge_dispatch_batch_items`` (calls per StartFlights / ClearStepsBatch) and the
 agents' ``jetbridge_agent_flightdeck_batch_items`` (StartFlights per Flightdeck
-``admit``, ClearSteps reads per ``get_many``). Read before and after, their ``_count``
-and ``_sum`` give batch calls and items in between, summed over the processes.
+``admit``, ClearSteps reads per ``get_many`` and writes per ``clear_many``). Read
+before and after, their ``_count`` and ``_sum`` give batch calls and items in between,
+summed over the processes.
 """
 
 from __future__ import annotations

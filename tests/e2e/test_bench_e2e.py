@@ -67,6 +67,7 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
         "jetbridge_dispatch_batch_items StartFlights",
         "jetbridge_agent_flightdeck_batch_items admit",
         "jetbridge_agent_flightdeck_batch_items get_many",
+        "jetbridge_agent_flightdeck_batch_items clear_many",
     ):
         assert 1 <= batches[kind]["items"] <= checks["flights"], (kind, batches)
         assert batches[kind]["items_per_call"] >= 1, (kind, batches)

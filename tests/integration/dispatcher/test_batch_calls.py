@@ -131,6 +131,7 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
         stored = [await w.deck.get(f.flight_id) for f in flights]
         writes = sum(1 for operation, _ in w.batches if operation == "admit")
         reads = sum(1 for operation, _ in w.batches if operation == "get_many")
+        clears = [items for operation, items in w.batches if operation == "clear_many"]
     assert all(s is not None and s.fencing_epoch == 3 and s.cleared_through == 1 for s in stored)
     start_calls, start_items = sizes["StartFlights"]
     clear_calls, clear_items = sizes["ClearStepsBatch"]
@@ -141,6 +142,8 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
     # and each call's items reached Flightdeck in one write (calls landing together: one)
     assert 1 <= writes <= start_calls, (writes, sizes)
     assert 1 <= reads <= clear_calls, (reads, sizes)  # the clearances' reads, likewise
+    # and their writes: the 40 valid ones (the unknown and the malformed stop before)
+    assert 1 <= len(clears) <= clear_calls and sum(clears) == 40, (clears, sizes)
     assert not client.one_at_a_time
 
 

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jetbridge.flightdeck import Flightdeck, FlightState, LeaseLost, OutboxEvent, Outcome
+from jetbridge.flightdeck import (
+    Completion,
+    Flightdeck,
+    FlightState,
+    LeaseLost,
+    OutboxEvent,
+    Outcome,
+    StepClearance,
+)
 
 from .contract import SHORT_LEASE, flight
 
@@ -194,3 +202,63 @@ class ClearanceContract:
             await store.report(stale, [OutboxEvent("t", b"ghost")])
         assert [e.payload for e in await store.outbox_pending(10)] == [b"started"]
         assert await self.outbox_counts(db_dsn) == {"flt-1": 1}  # type: ignore[attr-defined]
+
+    # -- many at once (the agent's ClearSteps that arrive together) --------------------
+
+    async def test_clear_many_answers_each_in_order_as_clear_steps_would(
+        self, store: Flightdeck
+    ) -> None:
+        await store.enqueue_many([gated(1), gated(2), gated(3)])
+        await store.request_cancel("flt-3")
+        answers = await store.clear_many(
+            [
+                StepClearance("flt-1", "c1", 0, 0),
+                StepClearance("flt-missing", "c1", 0, 0),
+                StepClearance("flt-2", "c2", 0, 1, attempts=(2, 3)),
+                StepClearance("flt-1", "c1", 0, 0),  # redelivered within the batch
+                StepClearance("flt-3", "c3", 0, 0),  # cancelled: left alone
+                StepClearance("flt-1", "c1b", 1, 1),  # the next step, after the first
+            ]
+        )
+        one, missing, two, again, cancelled, next_step = answers
+        assert missing is None
+        assert one is not None and one.applied
+        assert (one.flight.cleared_through, one.flight.step_attempts) == (0, {0: 1})
+        assert two is not None and two.applied
+        assert (two.flight.cleared_through, two.flight.step_attempts) == (1, {0: 2, 1: 3})
+        assert again is not None and not again.applied
+        assert cancelled is not None and not cancelled.applied
+        assert cancelled.flight.state is FlightState.CANCELLED
+        assert next_step is not None and next_step.applied
+        assert (next_step.flight.current_step, next_step.flight.cleared_through) == (1, 1)
+        assert next_step.flight.step_attempts == {0: 1, 1: 1}
+        assert await store.clear_many([]) == []
+
+    async def test_a_malformed_clearance_in_a_batch_writes_nothing(self, store: Flightdeck) -> None:
+        await store.enqueue(gated(1))
+        with pytest.raises(ValueError, match="bad clearance range"):
+            await store.clear_many(
+                [StepClearance("flt-1", "c1", 0, 0), StepClearance("flt-1", "c2", 2, 1)]
+            )
+        untouched = await store.get("flt-1")
+        assert untouched is not None and untouched.cleared_through == -1
+
+    async def test_clearances_and_completions_of_the_same_flights_never_deadlock(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        """Both lock many rows in one go, in flight-id order whatever order they are
+        given in. A row held elsewhere stops both half-way (the completions given in
+        reverse); once it is free, a cycle would be a deadlock, which raises."""
+        ids = [f"flt-{n:02}" for n in range(30)]
+        await store.enqueue_many([gated(f"{n:02}") for n in range(30)])
+        await store.clear_many([StepClearance(i, f"c0-{i}", 0, 0) for i in ids])
+        claims = await store.claim("pilot-1", len(ids), 30)
+        assert len(claims) == len(ids)
+        completions = [Completion(c, Outcome.SUCCEEDED) for c in reversed(claims)]
+        later = [StepClearance(i, f"c1-{i}", 1, 1) for i in ids]
+        async with self.lock_row(db_dsn, ids[15]):  # type: ignore[attr-defined]
+            race = asyncio.gather(store.complete_many(completions), other.clear_many(later))
+            await asyncio.sleep(0.5)  # both wait on the held row by now
+        finished, cleared = await asyncio.wait_for(race, 30)
+        assert finished == set()  # no claim lost
+        assert all(c is not None and c.applied for c in cleared)

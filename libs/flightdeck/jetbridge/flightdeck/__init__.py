@@ -19,6 +19,7 @@ from .models import (
     OutboxEvent,
     Outcome,
     Side,
+    StepClearance,
     StoredOutboxEvent,
 )
 from .port import Flightdeck
@@ -36,6 +37,7 @@ __all__ = [
     "OutboxEvent",
     "Outcome",
     "Side",
+    "StepClearance",
     "StoredOutboxEvent",
     "open_flightdeck",
 ]

@@ -189,6 +189,37 @@ class Cleared:
     applied: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StepClearance:
+    """One ClearSteps of a batched ``clear_many``: steps ``first_step..last_step`` of the
+    flight may run, not before ``not_before``; ``attempts`` as Navigator numbers them."""
+
+    flight_id: str
+    clearance_id: str
+    first_step: int
+    last_step: int
+    not_before: datetime | None = None
+    attempts: tuple[int, ...] = ()
+
+    def check(self) -> None:
+        check_clearance(self.first_step, self.last_step, self.attempts)
+
+
+def one_per_flight(flight_ids: Sequence[str]) -> list[list[int]]:
+    """Positions of ``flight_ids`` in rounds that name each flight at most once, each
+    flight's occurrences in the order given: a statement can change a row only once,
+    and a second clearance of a flight must see the first one's effect."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}  # flight -> rounds it already appears in
+    for position, flight_id in enumerate(flight_ids):
+        depth = seen.get(flight_id, 0)
+        if depth == len(rounds):
+            rounds.append([])
+        rounds[depth].append(position)
+        seen[flight_id] = depth + 1
+    return rounds
+
+
 def check_clearance(first_step: int, last_step: int, attempts: Sequence[int] = ()) -> None:
     if first_step < 0 or last_step < first_step:
         raise ValueError(f"bad clearance range [{first_step}, {last_step}]")

@@ -44,6 +44,7 @@ from .models import (
     LeaseLost,
     NewFlight,
     OutboxEvent,
+    StepClearance,
     StoredOutboxEvent,
     check_clearance,
     next_attempts,
@@ -418,6 +419,24 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await cur.execute(self._q["get"], (flight_id,))
             row = await cur.fetchone()
         return Cleared(codec.flight_from_row(row), applied=True)
+
+    async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
+        """One ``clear_steps`` (one transaction) each, in order: MySQL has no statement
+        that updates many rows with values of their own and returns them; what a batch
+        saves here is the agent's round trips to this process, not the database's."""
+        for clearance in clearances:
+            clearance.check()
+        return [
+            await self.clear_steps(
+                c.flight_id,
+                c.clearance_id,
+                c.first_step,
+                c.last_step,
+                c.not_before,
+                attempts=c.attempts,
+            )
+            for c in clearances
+        ]
 
     @_retried
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:

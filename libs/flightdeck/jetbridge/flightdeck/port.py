@@ -20,6 +20,7 @@ from .models import (
     NewFlight,
     OutboxEvent,
     Outcome,
+    StepClearance,
     StoredOutboxEvent,
 )
 
@@ -112,6 +113,13 @@ class Flightdeck(Protocol):
 
         Rewinds ``current_step`` to ``first_step`` if needed, reopens a SUCCEEDED flight;
         a FAILED or CANCELLED one is left alone (``applied`` False). None: unknown id."""
+        ...
+
+    async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
+        """``clear_steps`` of each, answered in order, in as few statements as the
+        dialect allows (the agent's ClearSteps that arrive together). A flight named
+        twice is cleared in the order given, the second seeing the first. Raises
+        ``ValueError`` before writing anything if any clearance is malformed."""
         ...
 
     async def complete(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -30,11 +29,12 @@ from .models import (
     LeaseLost,
     NewFlight,
     OutboxEvent,
+    StepClearance,
     StoredOutboxEvent,
-    check_clearance,
+    one_per_flight,
 )
 from .queries import load_queries
-from .single import CompleteOneFromMany
+from .single import ClearOneFromMany, CompleteOneFromMany
 
 CHANNEL = "flightdeck_dp_flights"
 
@@ -45,7 +45,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-class PostgresFlightdeck(CompleteOneFromMany):
+class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany):
     """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -213,33 +213,35 @@ class PostgresFlightdeck(CompleteOneFromMany):
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)
 
-    async def clear_steps(
-        self,
-        flight_id: str,
-        clearance_id: str,
-        first_step: int,
-        last_step: int,
-        not_before: datetime | None = None,
-        *,
-        attempts: Sequence[int] = (),
-    ) -> Cleared | None:
-        check_clearance(first_step, last_step, attempts)
-        row = await self._pool.fetchrow(
-            self._q["clear_steps"],
-            flight_id,
-            clearance_id,
-            first_step,
-            last_step,
-            not_before,
-            list(attempts),
-        )
-        if row is None:
-            return None
-        return Cleared(codec.flight_from_row(row), applied=bool(row["applied"]))
+    async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
+        for clearance in clearances:
+            clearance.check()
+        answers: list[Cleared | None] = [None] * len(clearances)
+        for positions in one_per_flight([c.flight_id for c in clearances]):
+            batch = [clearances[p] for p in positions]
+            rows = await self._pool.fetch(
+                self._q["clear_many"],
+                [c.flight_id for c in batch],
+                [c.clearance_id for c in batch],
+                [c.first_step for c in batch],
+                [c.last_step for c in batch],
+                [c.not_before for c in batch],
+                [codec.dumps(list(c.attempts)) for c in batch],
+            )
+            found = {
+                r["flight_id"]: Cleared(codec.flight_from_row(r), applied=bool(r["applied"]))
+                for r in rows
+            }
+            for p in positions:
+                answers[p] = found.get(clearances[p].flight_id)
+        return answers
 
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
         if not completions:
             return set()
+        # Rows locked in flight-id order, as clear_many locks them: no deadlock between
+        # a Pilot's completions and the agent's clearances of the same flights.
+        completions = sorted(completions, key=lambda c: c.claim.flight_id)
         events = [(c.claim.flight_id, e) for c in completions for e in c.outbox_events]
         rows = await self._pool.fetch(
             self._q["complete_many"],

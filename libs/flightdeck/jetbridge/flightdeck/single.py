@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from .models import Claim, Completion, LeaseLost, OutboxEvent, Outcome
+from .models import Claim, Cleared, Completion, LeaseLost, OutboxEvent, Outcome, StepClearance
 
 
 class CompleteOneFromMany:
@@ -23,3 +24,26 @@ class CompleteOneFromMany:
         lost = await self.complete_many([Completion(claim, outcome, outbox_events, error)])
         if lost:
             raise LeaseLost(claim.flight_id, claim.fencing_token)
+
+
+class ClearOneFromMany:
+    """``clear_steps`` is ``clear_many`` of one clearance."""
+
+    async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
+        raise NotImplementedError
+
+    async def clear_steps(
+        self,
+        flight_id: str,
+        clearance_id: str,
+        first_step: int,
+        last_step: int,
+        not_before: datetime | None = None,
+        *,
+        attempts: Sequence[int] = (),
+    ) -> Cleared | None:
+        clearance = StepClearance(
+            flight_id, clearance_id, first_step, last_step, not_before, tuple(attempts)
+        )
+        (cleared,) = await self.clear_many([clearance])
+        return cleared

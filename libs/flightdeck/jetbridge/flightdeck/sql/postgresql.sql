@@ -106,7 +106,8 @@ SELECT * FROM "upd";
 -- name: complete_many
 -- Finish many flights in one statement; events are inserted only for the flights
 -- whose claim held. Returns the ids that were finished. The claim check sits in a
--- LATERAL lookup by primary key so the planner never scans the lease index instead.
+-- LATERAL lookup by primary key so the planner never scans the lease index instead;
+-- rows are locked in the order of $1, which the adapter sorts by flight id.
 WITH "input" AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
         AS i("flight_id", "token", "outcome", "error")
@@ -188,44 +189,56 @@ SELECT "flight_id",
        CASE WHEN "ready" THEN pg_notify('flightdeck_dp_flights', '') END AS "notified"
 FROM "upd";
 
--- name: clear_steps
--- Record clearance $2 once (idempotent by id); only a new one moves the flight: its
--- cleared range becomes [$3, $4] (rewinding ``current_step`` to $3 when Navigator asks
--- for a step again), each step in it takes Navigator's attempt number from $6 (one
--- more than before when $6 is empty), and a flight that had finished all its steps is
--- reopened (steps are idempotent; Navigator is the judge).
--- Failed and cancelled flights stay as they are.
-WITH "target" AS (
-    SELECT "flight_id", "state", "step_attempts" FROM "dp_flights"
-    WHERE "flight_id" = $1
+-- name: clear_many
+-- Record each clearance once (idempotent by id); only a new one moves its flight: the
+-- cleared range becomes [first, last] (rewinding ``current_step`` to first when
+-- Navigator asks for a step again), each step in it takes Navigator's attempt number
+-- from ``attempts`` (one more than before when it is empty), and a flight that had
+-- finished all its steps is reopened (steps are idempotent; Navigator is the judge).
+-- Failed and cancelled flights stay as they are. Each flight at most once in $1 (a row
+-- changes once per statement: the adapter sends a repeat in a later statement); rows
+-- are locked in flight-id order, so two such statements never deadlock.
+WITH "req" AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[],
+                         $5::timestamptz[], $6::text[])
+        AS r("flight_id", "clearance_id", "first_step", "last_step", "not_before",
+             "attempts")
+), "target" AS (
+    SELECT f."flight_id", f."state" FROM "dp_flights" AS f
+    WHERE f."flight_id" = ANY($1::text[])
+    ORDER BY f."flight_id"
     FOR UPDATE
 ), "new" AS (
     INSERT INTO "dp_flight_clearances"
         ("flight_id", "clearance_id", "first_step", "last_step", "not_before")
-    SELECT "flight_id", $2, $3, $4, $5 FROM "target"
-    WHERE "state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
+    SELECT r."flight_id", r."clearance_id", r."first_step", r."last_step", r."not_before"
+    FROM "target" AS t JOIN "req" AS r USING ("flight_id")
+    WHERE t."state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
+    ORDER BY r."flight_id"
     ON CONFLICT DO NOTHING
     RETURNING "flight_id"
 ), "upd" AS (
     UPDATE "dp_flights" AS f
-    SET "current_step" = $3,
-        "cleared_through" = $4,
-        "not_before" = $5,
+    SET "current_step" = r."first_step",
+        "cleared_through" = r."last_step",
+        "not_before" = r."not_before",
         "step_attempts" = f."step_attempts" || COALESCE((
-            SELECT jsonb_object_agg(i::text, COALESCE(($6::integer[])[i - $3::integer + 1],
+            SELECT jsonb_object_agg(i::text, COALESCE(
+                (r."attempts"::jsonb ->> (i - r."first_step"))::integer,
                 COALESCE((f."step_attempts" ->> i::text)::integer, 0) + 1))
-            FROM generate_series($3::integer, $4::integer) AS i), '{}'::jsonb),
+            FROM generate_series(r."first_step", r."last_step") AS i), '{}'::jsonb),
         "state" = CASE WHEN f."state" = 'SUCCEEDED' THEN 'QUEUED' ELSE f."state" END,
         "finished_at" = CASE WHEN f."state" = 'SUCCEEDED' THEN NULL ELSE f."finished_at" END,
         "updated_at" = now()
-    FROM "new"
+    FROM "new" JOIN "req" AS r USING ("flight_id")
     WHERE f."flight_id" = "new"."flight_id"
     RETURNING f.*
 )
 SELECT *, true AS "applied", pg_notify('flightdeck_dp_flights', '') AS "notified" FROM "upd"
 UNION ALL
 SELECT f.*, false AS "applied", NULL AS "notified" FROM "dp_flights" AS f
-WHERE f."flight_id" = $1 AND NOT EXISTS (SELECT 1 FROM "upd");
+WHERE f."flight_id" = ANY($1::text[])
+  AND f."flight_id" NOT IN (SELECT "flight_id" FROM "upd");
 
 -- name: request_cancel
 -- QUEUED: cancelled at once. RUNNING: flagged; the claimer sees it on its next write.

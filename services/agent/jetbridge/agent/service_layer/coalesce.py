@@ -3,8 +3,9 @@
 A StartFlights or ClearStepsBatch call runs its items side by side, each under its own
 span, and each item's Flightdeck access waits here until the loop's current turn ends;
 everything gathered by then goes in one batch call (``Flightdeck.admit`` for the
-starts, ``Flightdeck.get_many`` for the clearances' reads). Unary calls that land in
-the same turn share it too, and a lone call costs what it did alone.
+starts; for the clearances ``Flightdeck.get_many`` to read their flights, then
+``Flightdeck.clear_many`` to record them). Unary calls that land in the same turn share
+it too, and a lone call costs what it did alone.
 """
 
 from __future__ import annotations

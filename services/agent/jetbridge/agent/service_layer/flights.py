@@ -16,7 +16,14 @@ from jetbridge.agent.domain.flights import (
     new_flight,
 )
 from jetbridge.agent.service_layer.coalesce import Coalescer
-from jetbridge.flightdeck import Admitted, Cleared, Flight, Flightdeck, NewFlight
+from jetbridge.flightdeck import (
+    Admitted,
+    Cleared,
+    Flight,
+    Flightdeck,
+    NewFlight,
+    StepClearance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ class FlightService:
         )
         self.reads: Coalescer[str, Flight | None] = Coalescer(
             flightdeck.get_many, functools.partial(on_batch, "get_many")
+        )
+        self.clearances: Coalescer[StepClearance, Cleared | None] = Coalescer(
+            flightdeck.clear_many, functools.partial(on_batch, "clear_many")
         )
 
     async def start(self, command: StartFlight) -> Started:
@@ -75,14 +85,16 @@ class FlightService:
             if command.not_before_ms > 0
             else None
         )
-        cleared = await self._flightdeck.clear_steps(
+        clearance = StepClearance(
             command.flight_id,
             command.clearance_id,
             first,
             last,
             not_before,
-            attempts=tuple(command.attempts),
+            tuple(command.attempts),
         )
+        clearance.check()  # here, not in the batch: a bad one must fail alone
+        cleared = await self.clearances(clearance)
         if cleared is not None:
             log.info(
                 "flight %s steps %s %s",
