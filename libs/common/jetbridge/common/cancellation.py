@@ -12,11 +12,15 @@ never end (about 1 cancel in 500 against a refused port, reproduced on this mach
 Python counts the cancel requests a task has not yet acted on (``Task.cancelling``);
 a loop that catches library errors calls :func:`raise_if_cancel_requested` after
 each attempt so a swallowed cancel still ends it.
+
+:func:`stop_tasks` is the other half: stopping child tasks without swallowing a cancel
+of the caller itself, as ``suppress(CancelledError): await task`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 def raise_if_cancel_requested() -> None:
@@ -24,3 +28,16 @@ def raise_if_cancel_requested() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def stop_tasks(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel ``tasks`` and wait until each has ended; their errors count as retrieved
+    (a caller that needs one reads ``task.exception()``). A cancel of the caller while
+    it waits is raised here, not lost."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()

@@ -32,6 +32,7 @@ from jetbridge.agent.domain.flights import InvalidClearance, InvalidFlight
 from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
 from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.dataplane_api import method_path, pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
 from jetbridge.common.grpc_tracing import TracingServerInterceptor, server_span
@@ -233,9 +234,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
                     next_beat = time.monotonic() + self._interval
         finally:
             self.links_open -= 1
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            await stop_tasks(reader)
 
     async def _read_control(self, requests: AsyncIterator[Any], pongs: asyncio.Queue[Any]) -> None:
         async for message in requests:

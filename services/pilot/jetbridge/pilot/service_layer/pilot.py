@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.flightdeck import Claim, Flightdeck
 from jetbridge.pilot.service_layer.runner import FlightRunner
 
@@ -94,10 +95,7 @@ class Pilot:
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waits:
-                w.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await w
+            await stop_tasks(*waits)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

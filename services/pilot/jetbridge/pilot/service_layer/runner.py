@@ -19,7 +19,6 @@ folds such an outcome as start then end, and its step deadline runs from
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from typing import Protocol
 from opentelemetry import trace
 
 from jetbridge.common.backoff import Backoff
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.telemetry import mark_failed, span_from
 from jetbridge.flightdeck import Claim, Flightdeck, LeaseLost, OutboxEvent, Outcome
 from jetbridge.flightdeck.models import Flight
@@ -114,12 +114,13 @@ class FlightRunner:
             # Tasks copy the context when created: the worker's spans are children.
             renewer = asyncio.create_task(self._renew(claim), name=f"renew:{claim.flight_id}")
             worker = asyncio.create_task(self._drive(claim), name=f"fly:{claim.flight_id}")
-            done, _ = await asyncio.wait({renewer, worker}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (renewer, worker):
-                task.cancel()
-            for task in (renewer, worker):
-                with contextlib.suppress(asyncio.CancelledError, LeaseLost):
-                    await task
+            try:
+                done, _ = await asyncio.wait({renewer, worker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Also when this run is cancelled (the Pilot stops): asyncio.wait leaves
+                # the tasks running, and a renewer left behind would keep the lease, so
+                # no other Pilot could resume the flight while this process lives.
+                await stop_tasks(renewer, worker)
             error = worker.exception() if worker in done else None
             if worker not in done or isinstance(error, LeaseLost):
                 # Renewal or a write found the claim gone: a newer claim owns the flight.

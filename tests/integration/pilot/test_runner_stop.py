@@ -1,0 +1,82 @@
+"""A Pilot that stops mid-step leaves nothing running and lets the lease lapse.
+
+The Pilot stops by cancelling each flight's run; the run's renewer and step tasks must
+end with it. A renewer left behind kept renewing the lease, so no other Pilot could
+resume the flight for as long as this process lived (the runner's own promise: "the
+lease will expire and a claim resumes the flight").
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jetbridge.flightdeck import NewFlight, Side
+from jetbridge.flightdeck.postgresql import PostgresFlightdeck
+from jetbridge.pilot.adapters.clock import SystemClock
+from jetbridge.pilot.adapters.events import AvroEventEncoder
+from jetbridge.pilot.domain.steps import StepOutcome
+from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
+from jetbridge.pilot.service_layer.runner import FlightRunner
+
+from .harness import plan, tag
+
+LEASE_S = 0.6
+
+
+async def test_a_cancelled_run_stops_its_step_and_renewals_and_the_lease_lapses(
+    pg_database: str,
+) -> None:
+    step_started, step_cancelled = asyncio.Event(), asyncio.Event()
+
+    async def endless(_ctx: StepContext) -> StepOutcome:
+        step_started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            step_cancelled.set()
+        raise AssertionError("unreachable")
+
+    deck = await PostgresFlightdeck.open(pg_database)
+    try:
+        deployment = tag()
+        flight_id = f"f/{deployment}"
+        await deck.enqueue(
+            NewFlight(
+                flight_id=flight_id,
+                mission_id=f"m/{deployment}",
+                request_id="r",
+                deployment_id=deployment,
+                side=Side.DESTINATION,
+                mode="FORCED",
+                plan=plan(["WAIT_READY"], deployment),
+                fencing_epoch=1,
+            )
+        )
+        (claim,) = await deck.claim("pilot-stopping", 1, LEASE_S)
+        runner = FlightRunner(
+            deck,
+            Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]  # steps use none
+            AvroEventEncoder(),
+            PilotConfig(),
+            lease_seconds=LEASE_S,
+            steps={"WAIT_READY": endless},
+        )
+        run = asyncio.create_task(runner.run(claim))
+        await asyncio.wait_for(step_started.wait(), 10)
+        run.cancel()  # what Pilot._drain does on stop
+        done, _ = await asyncio.wait({run}, timeout=5)
+        assert done and run.cancelled()
+        assert step_cancelled.is_set()
+        leftovers = [
+            t.get_name()
+            for t in asyncio.all_tasks()
+            if t.get_name() in (f"renew:{flight_id}", f"fly:{flight_id}")
+        ]
+        assert leftovers == []
+        # No renewal since: the lease lapses and another Pilot resumes the flight.
+        await asyncio.sleep(LEASE_S + 0.4)
+        (resumed,) = await deck.claim("pilot-next", 1, 30)
+        assert resumed.flight_id == flight_id
+        assert resumed.fencing_token == claim.fencing_token + 1
+    finally:
+        await deck.close()
