@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -23,6 +23,11 @@ from jetbridge.fencing.quoting import pg_ident
 from jetbridge.flightdeck import Flight, Flightdeck, FlightState, NewFlight, Side
 from jetbridge.navigator.domain import plans
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
+from jetbridge.pilot.adapters.clock import SystemClock
+from jetbridge.pilot.adapters.events import AvroEventEncoder
+from jetbridge.pilot.service_layer.context import PilotConfig, Ports
+from jetbridge.pilot.service_layer.runner import FlightRunner
+from jetbridge.pilot.service_layer.steps import StepFn
 from tests.integration.flightdeck.dbs import postgres_database
 
 PROVISION_STEPS = (
@@ -80,6 +85,36 @@ def plan(steps: Sequence[str], deployment_id: str, **params: Any) -> list[dict[s
     body = {"deployment_spec": {"deployment_id": deployment_id, "image": IMAGE}, **params}
     deadlines = {"DRAIN_TASKS": 120, "WAIT_READY": 120}
     return [{"name": s, "deadline_seconds": deadlines.get(s, 90), "params": body} for s in steps]
+
+
+def ungated(steps: Sequence[str]) -> NewFlight:
+    """One flight of ``steps`` for a fresh Deployment, no clearance needed (runner tests)."""
+    deployment = tag()
+    return NewFlight(
+        flight_id=f"f/{deployment}",
+        mission_id=f"m/{deployment}",
+        request_id="r",
+        deployment_id=deployment,
+        side=Side.DESTINATION,
+        mode="FORCED",
+        plan=plan(steps, deployment),
+        fencing_epoch=1,
+    )
+
+
+def bare_runner(
+    deck: Flightdeck, steps: Mapping[str, StepFn], lease_seconds: float, **options: Any
+) -> FlightRunner:
+    """A FlightRunner whose steps are the test's own functions and use no port."""
+    return FlightRunner(
+        deck,
+        Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]
+        AvroEventEncoder(),
+        PilotConfig(),
+        lease_seconds=lease_seconds,
+        steps=steps,
+        **options,
+    )
 
 
 def provisioning(deployment_id: str) -> NewFlight:

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import asyncio
 
-from jetbridge.flightdeck import NewFlight, Side
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
-from jetbridge.pilot.adapters.clock import SystemClock
-from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.domain.steps import StepOutcome
-from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
-from jetbridge.pilot.service_layer.runner import FlightRunner
+from jetbridge.pilot.service_layer.context import StepContext
 
-from .harness import plan, tag
+from .harness import bare_runner, ungated
 
 LEASE_S = 0.6
 
@@ -38,29 +34,9 @@ async def test_a_cancelled_run_stops_its_step_and_renewals_and_the_lease_lapses(
 
     deck = await PostgresFlightdeck.open(pg_database)
     try:
-        deployment = tag()
-        flight_id = f"f/{deployment}"
-        await deck.enqueue(
-            NewFlight(
-                flight_id=flight_id,
-                mission_id=f"m/{deployment}",
-                request_id="r",
-                deployment_id=deployment,
-                side=Side.DESTINATION,
-                mode="FORCED",
-                plan=plan(["WAIT_READY"], deployment),
-                fencing_epoch=1,
-            )
-        )
+        flight_id = (await deck.admit([ungated(["WAIT_READY"])]))[0].flight.flight_id
         (claim,) = await deck.claim("pilot-stopping", 1, LEASE_S)
-        runner = FlightRunner(
-            deck,
-            Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]  # steps use none
-            AvroEventEncoder(),
-            PilotConfig(),
-            lease_seconds=LEASE_S,
-            steps={"WAIT_READY": endless},
-        )
+        runner = bare_runner(deck, {"WAIT_READY": endless}, LEASE_S)
         run = asyncio.create_task(runner.run(claim))
         await asyncio.wait_for(step_started.wait(), 10)
         run.cancel()  # what Pilot._drain does on stop

@@ -18,15 +18,11 @@ import asyncpg
 import pytest
 
 from jetbridge.common.events import EventCodec
-from jetbridge.flightdeck import NewFlight, Side
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
-from jetbridge.pilot.adapters.clock import SystemClock
-from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.domain.steps import ErrorCode, StepOutcome, Succeeded, permanent
-from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
-from jetbridge.pilot.service_layer.runner import FlightRunner
+from jetbridge.pilot.service_layer.context import StepContext
 
-from .harness import plan, tag
+from .harness import bare_runner, ungated
 
 CODEC = EventCodec()
 SLOW_S = 0.6
@@ -66,29 +62,9 @@ async def fly(
     the payload's ``started_at``)."""
     deck = await PostgresFlightdeck.open(dsn)
     try:
-        deployment = tag()
-        await deck.enqueue(
-            NewFlight(
-                flight_id=f"f/{deployment}",
-                mission_id=f"m/{deployment}",
-                request_id="r",
-                deployment_id=deployment,
-                side=Side.DESTINATION,
-                mode="FORCED",
-                plan=plan(steps, deployment),
-                fencing_epoch=1,
-            )
-        )
+        await deck.enqueue(ungated(steps))
         (claim,) = await deck.claim("pilot-test", 1, lease_seconds)
-        runner = FlightRunner(
-            deck,
-            Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]  # steps use none
-            AvroEventEncoder(),
-            PilotConfig(),
-            lease_seconds=lease_seconds,
-            steps=STEPS,
-            start_report_after_s=SLOW_S / 3,
-        )
+        runner = bare_runner(deck, STEPS, lease_seconds, start_report_after_s=SLOW_S / 3)
         await runner.run(claim)
     finally:
         await deck.close()
