@@ -20,7 +20,10 @@ of the caller itself, as ``suppress(CancelledError): await task`` does.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def raise_if_cancel_requested() -> None:
@@ -30,14 +33,21 @@ def raise_if_cancel_requested() -> None:
         raise asyncio.CancelledError
 
 
-async def stop_tasks(*tasks: asyncio.Future[Any]) -> None:
+async def stop_tasks(*tasks: asyncio.Future[Any], recancel_every: float | None = None) -> None:
     """Cancel ``tasks`` and wait until each has ended; their errors count as retrieved
     (a caller that needs one reads ``task.exception()``). A cancel of the caller while
-    it waits is raised here, not lost."""
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
+    it waits is raised here, not lost.
+
+    ``recancel_every``: cancel again, with a warning, each time that many seconds pass
+    with a task still running: the backstop for a library that swallows a cancel where
+    nothing calls :func:`raise_if_cancel_requested`."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=recancel_every)
+        for task in pending:
+            log.warning("%s still running %.0f s after its cancel: again", task, recancel_every)
     for task in tasks:
         if not task.cancelled():
             task.exception()

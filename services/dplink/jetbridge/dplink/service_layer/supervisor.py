@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.dplink.domain.health import Health
 from jetbridge.dplink.domain.registry import Registration
 from jetbridge.dplink.service_layer.monitor import HealthMonitor
@@ -64,27 +65,11 @@ class LinkSupervisor:
 
     async def _stop(self, cluster_id: str, forget: bool = True) -> None:
         _, task = self._links.pop(cluster_id)
-        await _cancel_and_wait(task)
+        # Re-cancelled until it ends: a stop that never returned would hold the Kafka
+        # rebalance we are called from until the group evicted this replica.
+        await stop_tasks(task, recancel_every=RECANCEL_AFTER_S)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s had ended on an error", task.get_name(), exc_info=task.exception())
         if forget:
             self.monitor.unwatch(cluster_id)
         log.info("unlinked %s", cluster_id)
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel until the task ends, without swallowing a cancel of our own caller.
-
-    The link honours a cancel that grpc swallowed (``common.cancellation``); this is
-    the backstop for any other library that does: a stop that never returns would
-    hold a Kafka rebalance (we are called from the revocation) until the group
-    evicts this replica.
-    """
-    while True:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=RECANCEL_AFTER_S)
-        if done:
-            break
-        log.warning(
-            "%s still running %.0f s after its cancel: again", task.get_name(), RECANCEL_AFTER_S
-        )
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("%s had ended on an error", task.get_name(), exc_info=task.exception())
