@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
@@ -15,6 +14,7 @@ from jetbridge.agent.service_layer.flights import FlightService
 from jetbridge.agent.service_layer.observed_facts import ObservedFactsSource
 from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common import runtime
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.telemetry import setup_tracing
@@ -59,9 +59,7 @@ async def run(settings: AgentSettings) -> None:
     try:
         await stop.wait()
     finally:
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+        await stop_tasks(sampler)
         if observed is not None:
             await observed.stop()
         await server.stop(grace=2.0)

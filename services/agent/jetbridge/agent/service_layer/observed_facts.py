@@ -14,7 +14,6 @@ authenticated, with the error: fail closed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from dataclasses import replace
 from jetbridge.agent.domain.facts import CheckResult, ClusterFacts, SecretStoreStatus
 from jetbridge.agent.domain.secret_store import store_status, unreadable
 from jetbridge.agent.service_layer.ports import FactsSource, SecretStoreReader
+from jetbridge.common.cancellation import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,4 @@ class ObservedFactsSource:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks(self._task)

@@ -23,6 +23,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events import EventRecord
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.replay import PartitionReplay
@@ -311,11 +312,10 @@ class LedgerFollower:
         self._stopping = True
         await self._replay.stop()
         if self._task is not None:
-            # An error that ended the follower was reported by ``_ended`` already.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(
-                    asyncio.gather(self._task, return_exceptions=True), timeout=10
-                )
+            # It ends once its current batch is folded; cut short after 10 s. An error
+            # that ended it was reported by ``_ended`` already.
+            await asyncio.wait({self._task}, timeout=10)
+            await stop_tasks(self._task)
 
 
 def _terminate_self() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.producer import EventPublisher
 
@@ -38,9 +38,7 @@ class KafkaEventSink:
     async def stop(self) -> None:
         await self.flush()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,6 @@ Deployment with ``replicas: 1`` and ``strategy: Recreate``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -23,6 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jetbridge.common import runtime, topics
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events import EventCodec, EventCodecError, default_registry
 from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
@@ -137,11 +137,11 @@ class NavigatorApp:
             loop = self._loop(consumer, inputs, store, service, dead)
             await self._until_either_ends(loop, relay_task)
         finally:
-            lag.cancel()
+            await stop_tasks(lag)
             await consumer.stop()
-            await relay.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(relay_task, timeout=5)
+            await relay.stop()  # it ends after its current batch; cut short after 5 s
+            await asyncio.wait({relay_task}, timeout=5)
+            await stop_tasks(relay_task)
             await publisher.stop()
             await pool.close()
 
@@ -155,11 +155,13 @@ class NavigatorApp:
         published. Exiting lets the supervisor start it again, relay included.
         """
         loop_task = asyncio.create_task(loop, name="navigator-loop")
-        await asyncio.wait({loop_task, relay}, return_when=asyncio.FIRST_COMPLETED)
-        if not loop_task.done():
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
+        try:
+            await asyncio.wait({loop_task, relay}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when we are cancelled: asyncio.wait leaves the loop running.
+            relay_ended_first = not loop_task.done()
+            await stop_tasks(loop_task)
+        if relay_ended_first:
             error = relay.exception() if not relay.cancelled() else None
             raise RuntimeError("the outbox relay stopped") from error
         await loop_task

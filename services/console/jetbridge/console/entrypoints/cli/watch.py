@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
+from jetbridge.common.cancellation import stop_tasks
 from jetbridge.console.entrypoints.cli.client import CliError, ConsoleClient
 from jetbridge.console.entrypoints.cli.codes import Exit, for_request_status
 
@@ -113,9 +114,7 @@ async def watch(client: ConsoleClient, request_id: str, *, as_json: bool) -> Exi
     finally:
         if live is not None:
             live.stop()
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await stop_tasks(listener)
 
 
 def _explain(console: Console, detail: dict[str, Any]) -> None:
