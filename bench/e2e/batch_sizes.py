@@ -3,7 +3,9 @@
 Two histograms say it (docs/observability.md): the Dispatcher's
 ``jetbridge_dispatch_batch_items`` (calls per StartFlights / ClearStepsBatch) and the
 agents' ``jetbridge_agent_flightdeck_batch_items`` (StartFlights per Flightdeck
-``admit``, ClearSteps reads per ``get_many`` and writes per ``clear_many``). Read
+``admit``, ClearSteps reads per ``get_many`` and writes per ``clear_many``), and the
+Pilots' ``jetbridge_pilot_flightdeck_batch_items`` (step results per ``record_many``,
+completions per ``complete_many``). Read
 before and after, their ``_count`` and ``_sum`` give batch calls and items in between,
 summed over the processes.
 """
@@ -19,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 BATCH_METRICS = {
     "jetbridge_dispatch_batch_items": "rpc",
     "jetbridge_agent_flightdeck_batch_items": "operation",
+    "jetbridge_pilot_flightdeck_batch_items": "operation",
 }
 Totals = dict[str, tuple[float, float]]  # "metric kind" -> (batches, items)
 

@@ -71,6 +71,9 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
     ):
         assert 1 <= batches[kind]["items"] <= checks["flights"], (kind, batches)
         assert batches[kind]["items_per_call"] >= 1, (kind, batches)
+    # every destination step's result went through the Pilots' record_many (5 a flight)
+    results = batches["jetbridge_pilot_flightdeck_batch_items record_many"]
+    assert results["items"] >= 5 * 5 and results["items_per_call"] >= 1, batches
     assert run["calibration"]["python_ms_best"] > 0
     assert run["cpu_s_stack"]["machine_steal"] >= 0
 

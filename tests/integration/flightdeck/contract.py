@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from jetbridge.flightdeck import (
+    Claim,
     Completion,
     Flightdeck,
     FlightState,
@@ -24,6 +25,7 @@ from jetbridge.flightdeck import (
     OutboxEvent,
     Outcome,
     Side,
+    StepRecord,
 )
 
 SHORT_LEASE = 0.3  # seconds; long enough for a claim round trip, short to wait out
@@ -392,13 +394,19 @@ class FlightdeckContract:
         await other.record_step_result(fresh, 0, {"by": "fresh"}, [OutboxEvent("t", b"fresh")])
         assert await self.outbox_counts(db_dsn) == {"flt-1": 1}
 
-    async def test_complete_many_skips_lost_claims_atomically(
-        self, store: Flightdeck, other: Flightdeck, db_dsn: str
-    ) -> None:
+    @staticmethod
+    async def lost_claim(store: Flightdeck, other: Flightdeck) -> tuple[Claim, Claim]:
+        """``flt-stale`` claimed by ``store``, its lease lapsed and taken by ``other``."""
         await store.enqueue(flight("stale"))
         (stale,) = await store.claim("pilot-1", 1, SHORT_LEASE)
         await asyncio.sleep(SHORT_LEASE + 0.2)
         (taken,) = await other.claim("pilot-2", 1, 30)
+        return stale, taken
+
+    async def test_complete_many_skips_lost_claims_atomically(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        stale, taken = await self.lost_claim(store, other)
         await store.enqueue_many([flight(i) for i in range(4)])
         good = await store.claim("pilot-1", 10, 30)
         assert len(good) == 4
@@ -416,6 +424,44 @@ class FlightdeckContract:
         still = await store.get("flt-stale")
         assert still is not None
         assert (still.state, still.fencing_token) == (FlightState.RUNNING, taken.fencing_token)
+
+    async def test_record_many_answers_each_in_order_and_skips_lost_claims(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        stale, taken = await self.lost_claim(store, other)
+        await store.enqueue_many([flight(i) for i in range(3)])
+        good = await store.claim("pilot-1", 10, 30)
+        assert [c.flight_id for c in good] == ["flt-0", "flt-1", "flt-2"]
+        answers = await store.record_many(
+            [
+                StepRecord(good[2], 0, {"n": 2}, [OutboxEvent("t", b"2")]),
+                StepRecord(stale, 0, {"by": "stale"}, [OutboxEvent("t", b"stale")]),
+                StepRecord(
+                    good[0], 0, {"n": 0}, [OutboxEvent("t", b"0a"), OutboxEvent("t", b"0b")]
+                ),
+                StepRecord(good[0], 1, {"n": 0.1}),  # the same flight's next step, after it
+                StepRecord(good[1], 0, {"n": 1}, attempt=1),
+            ]
+        )
+        two, lost, zero, zero_next, one = answers
+        assert lost is None
+        assert two is not None and zero is not None and zero_next is not None and one is not None
+        assert [a.flight_id for a in (two, zero, zero_next, one)] == [
+            "flt-2",
+            "flt-0",
+            "flt-0",
+            "flt-1",
+        ]
+        assert (two.flight.current_step, zero.flight.current_step) == (1, 1)
+        assert (zero_next.flight.current_step, one.flight.current_step) == (2, 1)
+        stored = await store.get("flt-0")
+        assert stored is not None
+        assert (stored.current_step, stored.step_results) == (2, {0: {"n": 0}, 1: {"n": 0.1}})
+        assert await self.outbox_counts(db_dsn) == {"flt-0": 2, "flt-2": 1}
+        untouched = await store.get("flt-stale")
+        assert untouched is not None
+        assert (untouched.step_results, untouched.fencing_token) == ({}, taken.fencing_token)
+        assert await store.record_many([]) == []
 
     # -- wake-ups --------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from jetbridge.flightdeck import (
     OutboxEvent,
     Outcome,
     StepClearance,
+    StepRecord,
 )
 
 from .contract import SHORT_LEASE, flight
@@ -261,4 +262,22 @@ class ClearanceContract:
             await asyncio.sleep(0.5)  # both wait on the held row by now
         finished, cleared = await asyncio.wait_for(race, 30)
         assert finished == set()  # no claim lost
+        assert all(c is not None and c.applied for c in cleared)
+
+    async def test_step_results_and_clearances_of_the_same_flights_never_deadlock(
+        self, store: Flightdeck, other: Flightdeck, db_dsn: str
+    ) -> None:
+        """``record_many`` locks in flight-id order too (the results given in reverse)."""
+        ids = [f"flt-{n:02}" for n in range(30)]
+        await store.enqueue_many([gated(f"{n:02}") for n in range(30)])
+        await store.clear_many([StepClearance(i, f"c0-{i}", 0, 0) for i in ids])
+        claims = await store.claim("pilot-1", len(ids), 30)
+        assert len(claims) == len(ids)
+        records = [StepRecord(c, 0, {"ok": True}, attempt=1) for c in reversed(claims)]
+        later = [StepClearance(i, f"c1-{i}", 1, 1) for i in ids]
+        async with self.lock_row(db_dsn, ids[15]):  # type: ignore[attr-defined]
+            race = asyncio.gather(store.record_many(records), other.clear_many(later))
+            await asyncio.sleep(0.5)  # both wait on the held row by now
+        recorded, cleared = await asyncio.wait_for(race, 30)
+        assert all(r is not None and r.flight.current_step == 1 for r in recorded)
         assert all(c is not None and c.applied for c in cleared)

@@ -20,6 +20,7 @@ from .models import (
     Outcome,
     Side,
     StepClearance,
+    StepRecord,
     StoredOutboxEvent,
 )
 from .port import Flightdeck
@@ -38,6 +39,7 @@ __all__ = [
     "Outcome",
     "Side",
     "StepClearance",
+    "StepRecord",
     "StoredOutboxEvent",
     "open_flightdeck",
 ]

@@ -181,6 +181,18 @@ class Completion:
 
 
 @dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One entry of a batched ``record_many``: a step's result under a claim, with the
+    events that report it; ``attempt`` as in ``record_step_result``."""
+
+    claim: Claim
+    step_index: int
+    result: Mapping[str, JSONValue]
+    outbox_events: Sequence[OutboxEvent] = ()
+    attempt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Cleared:
     """What ClearSteps found: the flight afterwards, and whether this clearance was new
     (False: a redelivered clearance, or a flight that failed or was cancelled)."""

@@ -45,12 +45,14 @@ from .models import (
     NewFlight,
     OutboxEvent,
     StepClearance,
+    StepRecord,
     StoredOutboxEvent,
     check_clearance,
     next_attempts,
+    one_per_flight,
 )
 from .queries import load_queries
-from .single import CompleteOneFromMany
+from .single import CompleteOneFromMany, RecordOneFromMany
 
 # Portable across MySQL 8 and MariaDB (tx_isolation / transaction_isolation differ).
 # No time zone setting needed: DATETIME columns only ever hold UTC_TIMESTAMP values.
@@ -113,7 +115,7 @@ def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-class MySQLFlightdeck(CompleteOneFromMany):
+class MySQLFlightdeck(CompleteOneFromMany, RecordOneFromMany):
     """The ``Flightdeck`` port on MySQL/MariaDB; build it with :meth:`open`."""
 
     def __init__(self, pool: Any, poll_interval: float) -> None:
@@ -327,33 +329,43 @@ class MySQLFlightdeck(CompleteOneFromMany):
             await cur.execute(self._q["renew"], (expires, row["now"], claim.flight_id))
         return codec.refreshed_claim(claim, {**row, "lease_expires_at": expires})
 
+    async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
+        """One transaction per round of distinct flights (``one_per_flight``)."""
+        answers: list[Claim | None] = [None] * len(records)
+        for positions in one_per_flight([r.claim.flight_id for r in records]):
+            recorded = await self._record_round([records[p] for p in positions])
+            for p, claim in zip(positions, recorded, strict=True):
+                answers[p] = claim
+        return answers
+
     @_retried
-    async def record_step_result(
-        self,
-        claim: Claim,
-        step_index: int,
-        result: Mapping[str, JSONValue],
-        outbox_events: Sequence[OutboxEvent] = (),
-        *,
-        attempt: int | None = None,
-    ) -> Claim:
+    async def _record_round(self, batch: Sequence[StepRecord]) -> list[Claim | None]:
+        answers: list[Claim | None] = []
+        events: list[tuple[str, OutboxEvent]] = []
         async with self._transaction() as cur:
-            row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
-            if row is None:
-                raise LeaseLost(claim.flight_id, claim.fencing_token)
-            results = json.loads(row["step_results"])
-            results[str(step_index)] = dict(result)
-            attempts = codec.loads(row["step_attempts"]) or {}
-            newer = attempt is not None and int(attempts.get(str(step_index), 0)) > attempt
-            current = row["current_step"]
-            if current == step_index and not newer:
-                current = step_index + 1  # else: re-cleared or rewound meanwhile
-            await cur.execute(
-                self._q["store_step_result"],
-                (codec.dumps(results), current, claim.flight_id),
-            )
-            await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
-        return codec.refreshed_claim(claim, {**row, "current_step": current})
+            rows = await self._lock_valid(cur, [r.claim for r in batch])
+            for record in batch:
+                flight_id, step = record.claim.flight_id, record.step_index
+                row = rows.get(flight_id)
+                if row is None:
+                    answers.append(None)
+                    continue
+                results = json.loads(row["step_results"])
+                results[str(step)] = dict(record.result)
+                attempts = codec.loads(row["step_attempts"]) or {}
+                attempt = record.attempt
+                newer = attempt is not None and int(attempts.get(str(step), 0)) > attempt
+                current = row["current_step"]
+                if current == step and not newer:
+                    current = step + 1  # else: re-cleared or rewound meanwhile
+                await cur.execute(
+                    self._q["store_step_result"], (codec.dumps(results), current, flight_id)
+                )
+                events += [(flight_id, e) for e in record.outbox_events]
+                stored = {**row, "current_step": current}
+                answers.append(codec.refreshed_claim(record.claim, stored))
+            await self._insert_events(cur, events)
+        return answers
 
     @_retried
     async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:

@@ -21,6 +21,7 @@ from .models import (
     OutboxEvent,
     Outcome,
     StepClearance,
+    StepRecord,
     StoredOutboxEvent,
 )
 
@@ -71,6 +72,13 @@ class Flightdeck(Protocol):
         With ``attempt``, the step is not counted done when a newer clearance of it (a
         higher attempt) or a rewind arrived meanwhile: the claimer then runs it again.
         The returned claim carries the stored clearance and cancel flag."""
+        ...
+
+    async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
+        """``record_step_result`` of each, answered in order: the refreshed claim, or
+        None where the claim no longer held (nothing was written for that record). In
+        as few statements as the dialect allows (a Pilot's flights that finish a step
+        together). A flight named twice is recorded in the order given."""
         ...
 
     async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:

@@ -30,11 +30,12 @@ from .models import (
     NewFlight,
     OutboxEvent,
     StepClearance,
+    StepRecord,
     StoredOutboxEvent,
     one_per_flight,
 )
 from .queries import load_queries
-from .single import ClearOneFromMany, CompleteOneFromMany
+from .single import ClearOneFromMany, CompleteOneFromMany, RecordOneFromMany
 
 CHANNEL = "flightdeck_dp_flights"
 
@@ -45,7 +46,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany):
+class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
     """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -140,34 +141,32 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany):
             raise LeaseLost(claim.flight_id, claim.fencing_token)
         return codec.refreshed_claim(claim, row)
 
-    async def record_step_result(
-        self,
-        claim: Claim,
-        step_index: int,
-        result: Mapping[str, JSONValue],
-        outbox_events: Sequence[OutboxEvent] = (),
-        *,
-        attempt: int | None = None,
-    ) -> Claim:
-        ids, _, topics, keys, payloads, headers = codec.event_columns(
-            [(claim.flight_id, e) for e in outbox_events]
-        )
-        row = await self._pool.fetchrow(
-            self._q["record_step_result"],
-            claim.flight_id,
-            claim.fencing_token,
-            step_index,
-            codec.dumps(dict(result)),
-            ids,
-            topics,
-            keys,
-            payloads,
-            headers,
-            attempt,
-        )
-        if row is None:
-            raise LeaseLost(claim.flight_id, claim.fencing_token)
-        return codec.refreshed_claim(claim, row)
+    async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
+        answers: list[Claim | None] = [None] * len(records)
+        for positions in one_per_flight([r.claim.flight_id for r in records]):
+            # Rows locked in flight-id order, as complete_many and clear_many lock them.
+            batch = sorted((records[p] for p in positions), key=lambda r: r.claim.flight_id)
+            events = [(r.claim.flight_id, e) for r in batch for e in r.outbox_events]
+            ids, flight_ids, topics, keys, payloads, headers = codec.event_columns(events)
+            rows = await self._pool.fetch(
+                self._q["record_many"],
+                [r.claim.flight_id for r in batch],
+                [r.claim.fencing_token for r in batch],
+                [r.step_index for r in batch],
+                [codec.dumps(dict(r.result)) for r in batch],
+                [r.attempt for r in batch],
+                ids,
+                flight_ids,
+                topics,
+                keys,
+                payloads,
+                headers,
+            )
+            found = {r["flight_id"]: r for r in rows}
+            for p in positions:
+                row = found.get(records[p].claim.flight_id)
+                answers[p] = None if row is None else codec.refreshed_claim(records[p].claim, row)
+        return answers
 
     async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
         ids, _, topics, keys, payloads, headers = codec.event_columns(

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from .models import Claim, Cleared, Completion, LeaseLost, OutboxEvent, Outcome, StepClearance
+from .models import (
+    Claim,
+    Cleared,
+    Completion,
+    JSONValue,
+    LeaseLost,
+    OutboxEvent,
+    Outcome,
+    StepClearance,
+    StepRecord,
+)
 
 
 class CompleteOneFromMany:
@@ -47,3 +57,27 @@ class ClearOneFromMany:
         )
         (cleared,) = await self.clear_many([clearance])
         return cleared
+
+
+class RecordOneFromMany:
+    """``record_step_result`` is ``record_many`` of one record that raises on a lost
+    lease."""
+
+    async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
+        raise NotImplementedError
+
+    async def record_step_result(
+        self,
+        claim: Claim,
+        step_index: int,
+        result: Mapping[str, JSONValue],
+        outbox_events: Sequence[OutboxEvent] = (),
+        *,
+        attempt: int | None = None,
+    ) -> Claim:
+        (recorded,) = await self.record_many(
+            [StepRecord(claim, step_index, result, outbox_events, attempt)]
+        )
+        if recorded is None:
+            raise LeaseLost(claim.flight_id, claim.fencing_token)
+        return recorded

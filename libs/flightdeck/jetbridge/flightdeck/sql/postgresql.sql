@@ -76,30 +76,46 @@ WHERE "flight_id" = $1 AND "fencing_token" = $2
 RETURNING "lease_expires_at", "cancel_requested", "current_step", "cleared_through",
           "not_before", "step_attempts";
 
--- name: record_step_result
--- The outbox insert joins the UPDATE's result: no valid claim, no event. With an
--- attempt ($10), the step only counts as done if no newer clearance of it arrived
+-- name: record_many
+-- Step results of many flights in one statement, each only under a claim that still
+-- holds; the outbox inserts join the UPDATE's result: no valid claim, no event. With
+-- an attempt, the step only counts as done if no newer clearance of it arrived
 -- meanwhile (Navigator gave up on this attempt and wants another one); a clearance
--- that rewound the flight to another step is never overtaken either.
-WITH "upd" AS (
-    UPDATE "dp_flights"
-    SET "step_results" = jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb),
+-- that rewound the flight to another step is never overtaken either. A flight appears
+-- once per statement (the adapter splits repeats into rounds); rows are locked in the
+-- order of $1, which the adapter sorts by flight id, through a LATERAL lookup by
+-- primary key, as complete_many does.
+WITH "input" AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::text[], $5::integer[])
+        AS i("flight_id", "token", "step", "result", "attempt")
+), "held" AS (
+    SELECT i.*
+    FROM "input" AS i
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM "dp_flights" AS f
+        WHERE f."flight_id" = i."flight_id" AND f."fencing_token" = i."token"
+          AND f."state" = 'RUNNING' AND f."lease_expires_at" > now()
+        FOR UPDATE
+    ) AS "ok"
+), "upd" AS (
+    UPDATE "dp_flights" AS f
+    SET "step_results" = jsonb_set(f."step_results", ARRAY[h."step"::text], h."result"::jsonb),
         "current_step" = CASE
-            WHEN "current_step" = $3::integer AND ($10::integer IS NULL
-              OR COALESCE(("step_attempts" ->> ($3::integer::text))::integer, 0) <= $10::integer)
-            THEN $3::integer + 1 ELSE "current_step" END,
+            WHEN f."current_step" = h."step" AND (h."attempt" IS NULL
+              OR COALESCE((f."step_attempts" ->> (h."step"::text))::integer, 0) <= h."attempt")
+            THEN h."step" + 1 ELSE f."current_step" END,
         "updated_at" = now()
-    WHERE "flight_id" = $1 AND "fencing_token" = $2
-      AND "state" = 'RUNNING' AND "lease_expires_at" > now()
-    RETURNING "flight_id", "lease_expires_at", "cancel_requested", "current_step", "cleared_through",
-          "not_before", "step_attempts"
+    FROM "held" AS h
+    WHERE f."flight_id" = h."flight_id"
+    RETURNING f."flight_id", f."lease_expires_at", f."cancel_requested", f."current_step",
+              f."cleared_through", f."not_before", f."step_attempts"
 ), "ev" AS (
     INSERT INTO "dp_flight_outbox"
         ("event_id", "flight_id", "topic", "key", "payload", "headers")
-    SELECT e."event_id", "upd"."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
-    FROM unnest($5::uuid[], $6::text[], $7::bytea[], $8::bytea[], $9::text[])
-         AS e("event_id", "topic", "key", "payload", "headers")
-    CROSS JOIN "upd"
+    SELECT e."event_id", e."flight_id", e."topic", e."key", e."payload", e."headers"::jsonb
+    FROM unnest($6::uuid[], $7::text[], $8::text[], $9::bytea[], $10::bytea[], $11::text[])
+         AS e("event_id", "flight_id", "topic", "key", "payload", "headers")
+    WHERE e."flight_id" IN (SELECT "flight_id" FROM "upd")
 )
 SELECT * FROM "upd";
 

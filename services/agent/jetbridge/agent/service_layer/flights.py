@@ -15,7 +15,7 @@ from jetbridge.agent.domain.flights import (
     conflict,
     new_flight,
 )
-from jetbridge.agent.service_layer.coalesce import Coalescer
+from jetbridge.common.coalesce import Coalescer
 from jetbridge.flightdeck import (
     Admitted,
     Cleared,

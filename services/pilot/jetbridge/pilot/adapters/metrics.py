@@ -1,6 +1,9 @@
-"""The Pilot's Prometheus metrics: how long each step takes and how it ends."""
+"""The Pilot's Prometheus metrics: how long each step takes and how it ends, and how
+many writes each Flightdeck batch carried."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import Histogram
 
@@ -13,6 +16,24 @@ STEP_DURATION = Histogram(
     ["cluster", "step", "outcome"],
     buckets=STEP_BUCKETS,
 )
+
+
+FLIGHTDECK_BATCH_ITEMS = Histogram(
+    "jetbridge_pilot_flightdeck_batch_items",
+    "Step results (record_many) or completions (complete_many) written by one Flightdeck "
+    "call: the flights that finished a step in the same turn of the Pilot's loop",
+    ["cluster", "operation"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+
+def batch_observer(cluster: str) -> Callable[[str, int], None]:
+    """What ``SharedWrites`` calls with each batch's operation and size."""
+
+    def observe(operation: str, items: int) -> None:
+        FLIGHTDECK_BATCH_ITEMS.labels(cluster, operation).observe(items)
+
+    return observe
 
 
 class StepMetrics:

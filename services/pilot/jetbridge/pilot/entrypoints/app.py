@@ -14,7 +14,7 @@ from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, directory_secret_store
-from jetbridge.pilot.adapters.metrics import StepMetrics
+from jetbridge.pilot.adapters.metrics import StepMetrics, batch_observer
 from jetbridge.pilot.adapters.task_instances import TaskInstanceReader, open_task_instances
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
@@ -22,6 +22,7 @@ from jetbridge.pilot.service_layer.pilot import Pilot
 from jetbridge.pilot.service_layer.ports import ClusterPort
 from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from jetbridge.pilot.service_layer.runner import FlightRunner
+from jetbridge.pilot.service_layer.shared_writes import SharedWrites
 
 
 def make_fencer(
@@ -90,6 +91,7 @@ class PilotApp:
             lease_seconds=s.lease_seconds,
             on_step=StepMetrics(s.cluster_name),
             start_report_after_s=s.start_report_after_s,
+            writes=SharedWrites(deck, batch_observer(s.cluster_name)),
         )
         self.pilot = Pilot(
             deck, runner, owner=s.owner, max_flights=s.max_flights, lease_seconds=s.lease_seconds

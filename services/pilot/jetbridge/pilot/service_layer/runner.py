@@ -42,6 +42,7 @@ from jetbridge.pilot.domain.steps import (
     transient,
 )
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext, failure_text
+from jetbridge.pilot.service_layer.shared_writes import SharedWrites
 from jetbridge.pilot.service_layer.steps import STEPS, StepFn
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,12 @@ class FlightRunner:
         backoff: Backoff | None = None,
         on_step: StepObserver | None = None,
         start_report_after_s: float = START_REPORT_AFTER_S,
+        writes: SharedWrites | None = None,
     ) -> None:
         self._deck = deck
+        # Step results and completions; the composition root batches them across the
+        # flights running side by side (``SharedWrites``), else each is its own write.
+        self._writes: Flightdeck | SharedWrites = writes or deck
         self._start_report_after = start_report_after_s
         self._on_step = on_step or _ignore
         self._ports = ports
@@ -152,13 +157,13 @@ class FlightRunner:
             action = next_action(claim.flight, datetime.now(UTC))
             trace.get_current_span().set_attribute(OUTCOME, type(action).__name__.upper())
             if isinstance(action, Cancel):
-                await self._deck.complete(
+                await self._writes.complete(
                     claim, Outcome.CANCELLED, error="cancelled at a step boundary"
                 )
                 log.info("flight %s cancelled at step %d", flight_id, claim.flight.current_step)
                 return
             if isinstance(action, Complete):
-                await self._deck.complete(claim, Outcome.SUCCEEDED)
+                await self._writes.complete(claim, Outcome.SUCCEEDED)
                 return
             if isinstance(action, Release):
                 await self._deck.release(claim)
@@ -168,7 +173,7 @@ class FlightRunner:
             step = self._steps.get(action.name)
             if step is None:
                 error = f"unknown step {action.name!r} at index {action.index}"
-                await self._deck.complete(claim, Outcome.FAILED, error=error)
+                await self._writes.complete(claim, Outcome.FAILED, error=error)
                 return
             with span_from(
                 None,  # the current span: this flight's
@@ -291,14 +296,14 @@ class FlightRunner:
             )
             if flight.cleared_through is None:  # no Navigator to retry it: the flight fails
                 error = f"{action.name}: {result.message}"
-                await self._deck.complete(claim, Outcome.FAILED, events, error=error)
+                await self._writes.complete(claim, Outcome.FAILED, events, error=error)
             else:
                 await self._deck.release(claim, events, failed_step=action.index, result=stored)
             return None
         items = unreported + reports.outcome(
             flight, action.name, action.attempt, result, now, started_at=started_at
         )
-        return await self._deck.record_step_result(
+        return await self._writes.record_step_result(
             claim, action.index, stored, self._encoder.encode(flight, items), attempt=action.attempt
         )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jetbridge.agent.service_layer.coalesce import Coalescer
+from jetbridge.common.coalesce import Coalescer
 from jetbridge.flightdeck import Admitted, Flight, FlightState, NewFlight, Side
 
 CALLER = contextvars.ContextVar("caller", default="none")

@@ -1,11 +1,12 @@
 """Calls that arrive in one turn of the event loop go to the store together.
 
-A StartFlights or ClearStepsBatch call runs its items side by side, each under its own
-span, and each item's Flightdeck access waits here until the loop's current turn ends;
-everything gathered by then goes in one batch call (``Flightdeck.admit`` for the
-starts; for the clearances ``Flightdeck.get_many`` to read their flights, then
-``Flightdeck.clear_many`` to record them). Unary calls that land in the same turn share
-it too, and a lone call costs what it did alone.
+Callers running side by side (each under its own span) each await ``coalescer(item)``;
+the first item of a turn schedules one flush for the end of that turn, and everything
+gathered by then goes in one batch call. A lone call costs what it did alone.
+
+Used by the agent (a StartFlights or ClearStepsBatch call's items reach Flightdeck as
+one ``admit``, one ``get_many``, one ``clear_many``) and by the Pilot (the step results
+and completions of flights running side by side: ``record_many``, ``complete_many``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Coalescer(Generic[In, Out]):
         self._observe(len(batch))
         try:
             answers = await self._many([item for item, _ in batch])
-        except asyncio.CancelledError:  # the agent is stopping: so are the callers
+        except asyncio.CancelledError:  # the service is stopping: so are the callers
             for _, waiter in batch:
                 waiter.cancel()
             raise
