@@ -99,3 +99,28 @@ async def test_lists_see_one_namespace_and_a_deleted_namespace_takes_its_objects
     after = await cluster.list("Deployment", second.namespace, {"release": second.release})
     assert after == before and len(after) == len(second.components)
     assert await cluster.get("Namespace", None, second.namespace) is not None
+
+
+async def test_what_the_twin_hands_out_is_a_copy_with_json_arrays() -> None:
+    """Nothing it returns is shared with what it stores, and a tuple applied comes back
+    a list, as from an API server (reads copy with marshal, applies walk the object)."""
+    cluster = InMemoryCluster("east")
+    spec = DeploymentSpec("dep-1", "registry.test/airflow:1")
+    for manifest in namespace_manifests(spec):
+        await cluster.apply(manifest)
+    manifest = component_manifest(spec, spec.components[0], spec.image, "A")
+    manifest["metadata"]["finalizers"] = ("jetbridge.io/test",)
+    await cluster.apply(manifest)
+    name, labels = manifest["metadata"]["name"], {"release": spec.release}
+    manifest["metadata"]["labels"]["release"] = "changed by the caller after apply"
+    got = await cluster.get("Deployment", spec.namespace, name)
+    assert got is not None and got["metadata"]["finalizers"] == ["jetbridge.io/test"]
+    got["spec"]["replicas"] = 9
+    (listed,) = [d for d in await cluster.list("Deployment", spec.namespace, labels)]
+    assert listed["spec"]["replicas"] != 9
+    listed["metadata"]["labels"]["release"] = "changed by the reader"
+    stored = cluster.objects()
+    (key,) = [k for k, o in stored.items() if o["metadata"]["name"] == name]
+    assert stored[key]["metadata"]["labels"]["release"] == spec.release
+    stored[key]["spec"]["replicas"] = 5
+    assert cluster.objects()[key]["spec"]["replicas"] == listed["spec"]["replicas"]
