@@ -47,12 +47,11 @@ from .models import (
     StepClearance,
     StepRecord,
     StoredOutboxEvent,
-    check_clearance,
     next_attempts,
     one_per_flight,
 )
 from .queries import load_queries
-from .single import CompleteOneFromMany, RecordOneFromMany
+from .single import ClearOneFromMany, CompleteOneFromMany, RecordOneFromMany
 
 # Portable across MySQL 8 and MariaDB (tx_isolation / transaction_isolation differ).
 # No time zone setting needed: DATETIME columns only ever hold UTC_TIMESTAMP values.
@@ -115,7 +114,7 @@ def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-class MySQLFlightdeck(CompleteOneFromMany, RecordOneFromMany):
+class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
     """The ``Flightdeck`` port on MySQL/MariaDB; build it with :meth:`open`."""
 
     def __init__(self, pool: Any, poll_interval: float) -> None:
@@ -398,57 +397,51 @@ class MySQLFlightdeck(CompleteOneFromMany, RecordOneFromMany):
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 
     @_retried
-    async def clear_steps(
-        self,
-        flight_id: str,
-        clearance_id: str,
-        first_step: int,
-        last_step: int,
-        not_before: datetime | None = None,
-        *,
-        attempts: Sequence[int] = (),
-    ) -> Cleared | None:
-        check_clearance(first_step, last_step, attempts)
-        naive = not_before.astimezone(UTC).replace(tzinfo=None) if not_before else None
-        async with self._transaction() as cur:
-            await cur.execute(self._q["lock_flight"], (flight_id,))
-            row = await cur.fetchone()
-            if row is None:
-                return None
-            if row["state"] not in _CLEARABLE:
-                return Cleared(codec.flight_from_row(row), applied=False)
-            inserted = await cur.execute(
-                self._q["insert_clearance"], (flight_id, clearance_id, first_step, last_step, naive)
-            )
-            if not inserted:
-                return Cleared(codec.flight_from_row(row), applied=False)
-            stored = codec.loads(row["step_attempts"]) or {}
-            numbered = next_attempts(stored, first_step, last_step, attempts)
-            await cur.execute(
-                self._q["apply_clearance"],
-                (first_step, last_step, naive, codec.dumps(numbered), flight_id),
-            )
-            await cur.execute(self._q["get"], (flight_id,))
-            row = await cur.fetchone()
-        return Cleared(codec.flight_from_row(row), applied=True)
-
     async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
-        """One ``clear_steps`` (one transaction) each, in order: MySQL has no statement
-        that updates many rows with values of their own and returns them; what a batch
-        saves here is the agent's round trips to this process, not the database's."""
+        """One transaction per round of distinct flights (``one_per_flight``), its rows
+        locked in flight-id order. MySQL has no statement that updates many rows with
+        values of their own and returns them: the statements stay four per clearance,
+        the commits become one per round."""
         for clearance in clearances:
             clearance.check()
-        return [
-            await self.clear_steps(
-                c.flight_id,
-                c.clearance_id,
-                c.first_step,
-                c.last_step,
-                c.not_before,
-                attempts=c.attempts,
-            )
-            for c in clearances
-        ]
+        answers: list[Cleared | None] = [None] * len(clearances)
+        for positions in one_per_flight([c.flight_id for c in clearances]):
+            cleared = await self._clear_round([clearances[p] for p in positions])
+            for p in positions:
+                answers[p] = cleared.get(clearances[p].flight_id)
+        return answers
+
+    @_retried
+    async def _clear_round(self, batch: Sequence[StepClearance]) -> dict[str, Cleared]:
+        """Each flight of ``batch`` (named once) cleared; a missing one is left out."""
+        answers: dict[str, Cleared] = {}
+        async with self._transaction() as cur:
+            for c in sorted(batch, key=lambda c: c.flight_id):
+                await cur.execute(self._q["lock_flight"], (c.flight_id,))
+                row = await cur.fetchone()
+                if row is None:
+                    continue
+                answers[c.flight_id] = await self._clear_locked(cur, row, c)
+        return answers
+
+    async def _clear_locked(self, cur: Any, row: dict[str, Any], c: StepClearance) -> Cleared:
+        if row["state"] not in _CLEARABLE:
+            return Cleared(codec.flight_from_row(row), applied=False)
+        naive = c.not_before.astimezone(UTC).replace(tzinfo=None) if c.not_before else None
+        inserted = await cur.execute(
+            self._q["insert_clearance"],
+            (c.flight_id, c.clearance_id, c.first_step, c.last_step, naive),
+        )
+        if not inserted:
+            return Cleared(codec.flight_from_row(row), applied=False)
+        stored = codec.loads(row["step_attempts"]) or {}
+        numbered = next_attempts(stored, c.first_step, c.last_step, c.attempts)
+        await cur.execute(
+            self._q["apply_clearance"],
+            (c.first_step, c.last_step, naive, codec.dumps(numbered), c.flight_id),
+        )
+        await cur.execute(self._q["get"], (c.flight_id,))
+        return Cleared(codec.flight_from_row(await cur.fetchone()), applied=True)
 
     @_retried
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
