@@ -314,8 +314,10 @@ class LedgerFollower:
         if self._task is not None:
             # It ends once its current batch is folded; cut short after 10 s. An error
             # that ended it was reported by ``_ended`` already.
-            await asyncio.wait({self._task}, timeout=10)
-            await stop_tasks(self._task)
+            try:
+                await asyncio.wait({self._task}, timeout=10)
+            finally:  # also when our caller is cancelled meanwhile
+                await stop_tasks(self._task)
 
 
 def _terminate_self() -> None:

@@ -140,8 +140,10 @@ class NavigatorApp:
             await stop_tasks(lag)
             await consumer.stop()
             await relay.stop()  # it ends after its current batch; cut short after 5 s
-            await asyncio.wait({relay_task}, timeout=5)
-            await stop_tasks(relay_task)
+            try:
+                await asyncio.wait({relay_task}, timeout=5)
+            finally:  # also when we are cancelled meanwhile
+                await stop_tasks(relay_task)
             await publisher.stop()
             await pool.close()
 
