@@ -396,12 +396,12 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
             await cur.execute(self._q["release"], (codec.dumps(results), cleared, claim.flight_id))
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 
-    @_retried
     async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
         """One transaction per round of distinct flights (``one_per_flight``), its rows
         locked in flight-id order. MySQL has no statement that updates many rows with
         values of their own and returns them: the statements stay four per clearance,
-        the commits become one per round."""
+        the commits become one per round. A deadlock victim re-runs its own round only
+        (``_clear_round`` is retried): rounds already committed are not cleared again."""
         for clearance in clearances:
             clearance.check()
         answers: list[Cleared | None] = [None] * len(clearances)
