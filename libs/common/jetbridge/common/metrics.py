@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from aiokafka import TopicPartition
-from prometheus_client import Gauge, start_http_server
+from prometheus_client import Gauge, Histogram, start_http_server
 
 log = logging.getLogger(__name__)
 METRICS_PORT_ENV = "JETBRIDGE_METRICS_PORT"
@@ -28,6 +28,16 @@ CONSUMER_LAG = Gauge(
     "consumer's position (sampled)",
     ["consumer", "topic", "partition"],
 )
+
+
+def batch_observer(histogram: Histogram, cluster: str) -> Callable[[str, int], None]:
+    """``observe(operation, items)`` into ``histogram`` (labels ``cluster``,
+    ``operation``): how a service's ``common.coalesce`` batches report their sizes."""
+
+    def observe(operation: str, items: int) -> None:
+        histogram.labels(cluster, operation).observe(items)
+
+    return observe
 
 
 def metrics_port(env: Mapping[str, str] | None = None) -> int:

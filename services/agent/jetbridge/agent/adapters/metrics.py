@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -39,19 +39,10 @@ START_FLIGHT_CALLS = Counter(
 FLIGHTDECK_BATCH_ITEMS = Histogram(
     "jetbridge_agent_flightdeck_batch_items",
     "Calls served by one Flightdeck batch call (admit: StartFlights; get_many: the "
-    "ClearSteps reads), by operation",
+    "ClearSteps reads; clear_many: the clearances), by operation",
     ["cluster", "operation"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
-
-
-def batch_observer(cluster_id: str) -> Callable[[str, int], None]:
-    """What FlightService calls with each Flightdeck batch's operation and size."""
-
-    def observe(operation: str, items: int) -> None:
-        FLIGHTDECK_BATCH_ITEMS.labels(cluster_id, operation).observe(items)
-
-    return observe
 
 
 def depth_by_state(rows: Mapping[str, int]) -> dict[str, int]:

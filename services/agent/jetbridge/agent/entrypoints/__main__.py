@@ -7,7 +7,7 @@ import signal
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
-from jetbridge.agent.adapters.metrics import batch_observer, sample_queue_depth
+from jetbridge.agent.adapters.metrics import FLIGHTDECK_BATCH_ITEMS, sample_queue_depth
 from jetbridge.agent.adapters.secret_store_kube import KubeSecretStoreReader
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
@@ -16,7 +16,7 @@ from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common import runtime
 from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.logs import configure_logging
-from jetbridge.common.metrics import start_metrics_server
+from jetbridge.common.metrics import batch_observer, start_metrics_server
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.common.tls import TlsLayout
 from jetbridge.flightdeck import open_flightdeck
@@ -41,7 +41,7 @@ async def run(settings: AgentSettings) -> None:
     source: FactsSource = observed or facts
     servicer = DataPlaneServicer(
         settings.cluster_id,
-        FlightService(flightdeck, batch_observer(settings.cluster_id)),
+        FlightService(flightdeck, batch_observer(FLIGHTDECK_BATCH_ITEMS, settings.cluster_id)),
         source,
         heartbeat_interval=settings.heartbeat_interval_s,
     )

@@ -3,8 +3,6 @@ many writes each Flightdeck batch carried."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prometheus_client import Histogram
 
 # Steps range from a namespace create (ms) to a drain that waits for tasks (minutes).
@@ -25,15 +23,6 @@ FLIGHTDECK_BATCH_ITEMS = Histogram(
     ["cluster", "operation"],
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
-
-
-def batch_observer(cluster: str) -> Callable[[str, int], None]:
-    """What ``SharedWrites`` calls with each batch's operation and size."""
-
-    def observe(operation: str, items: int) -> None:
-        FLIGHTDECK_BATCH_ITEMS.labels(cluster, operation).observe(items)
-
-    return observe
 
 
 class StepMetrics:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.metrics import batch_observer
 from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.fencing.domain import Fencer, OwnershipModel
 from jetbridge.flightdeck import Flightdeck, open_flightdeck
@@ -14,7 +15,7 @@ from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, directory_secret_store
-from jetbridge.pilot.adapters.metrics import StepMetrics, batch_observer
+from jetbridge.pilot.adapters.metrics import FLIGHTDECK_BATCH_ITEMS, StepMetrics
 from jetbridge.pilot.adapters.task_instances import TaskInstanceReader, open_task_instances
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
@@ -91,7 +92,7 @@ class PilotApp:
             lease_seconds=s.lease_seconds,
             on_step=StepMetrics(s.cluster_name),
             start_report_after_s=s.start_report_after_s,
-            writes=SharedWrites(deck, batch_observer(s.cluster_name)),
+            writes=SharedWrites(deck, batch_observer(FLIGHTDECK_BATCH_ITEMS, s.cluster_name)),
         )
         self.pilot = Pilot(
             deck, runner, owner=s.owner, max_flights=s.max_flights, lease_seconds=s.lease_seconds
