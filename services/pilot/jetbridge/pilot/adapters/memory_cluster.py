@@ -307,10 +307,10 @@ class InMemoryCluster:
 def _clone(value: _T) -> _T:
     """A copy of a JSON-shaped object (what the API server would hand out: nothing shared).
 
-    ``copy.deepcopy`` did the same about nine times slower (its memo, its dispatch; timed
-    by hand, docs/benchmarks.md), and was a tenth of the benchmark Pilot's CPU: this twin
-    is there to be cheap. Used on what callers apply; what the twin hands out was stored
-    by it, so ``_copy_stored`` may take a faster road."""
+    A third cheaper than ``copy.deepcopy`` (its memo, its dispatch); this twin is there
+    to be cheap. Used on what callers apply; what the twin hands out was stored by it,
+    so ``_copy_stored`` may take a faster road. Figures: ``bench/pilot/bench_memory_copy.py``
+    (docs/benchmarks.md, "The in-memory twin's copies")."""
     if isinstance(value, Mapping):
         return cast(_T, {k: _clone(v) for k, v in value.items()})
     if isinstance(value, list | tuple):  # a JSON array, as the API server returns it
@@ -320,9 +320,8 @@ def _clone(value: _T) -> _T:
 
 def _copy_stored(value: _T) -> _T:
     """A copy of stored objects. They went in through ``_clone`` (plain dicts, lists and
-    scalars, no tuple inside an object), which ``marshal`` copies in C: about four times
-    faster than ``_clone`` for a Deployment manifest (5.5 against 23 us, timed by hand).
-    Anything it cannot copy takes ``_clone``."""
+    scalars, no tuple inside an object), which ``marshal`` copies in C, about three
+    times faster than ``_clone``. Anything it cannot copy takes ``_clone``."""
     try:
         return cast(_T, marshal.loads(marshal.dumps(cast(Any, value))))
     except ValueError:
