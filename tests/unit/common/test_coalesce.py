@@ -88,3 +88,13 @@ async def test_a_caller_that_gave_up_does_not_stop_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert deck.calls == [["f1", "f2"]]  # its row is written all the same (idempotent)
+
+
+async def test_items_submitted_together_share_one_write_and_answer_in_order() -> None:
+    deck = RecordingDeck()
+    admissions = Coalescer(deck.admit)
+    waiters = [admissions.submit(new(n)) for n in range(3)]
+    assert all(not w.done() for w in waiters)  # written at the end of the turn
+    answers = await asyncio.gather(*waiters)
+    assert deck.calls == [["f0", "f1", "f2"]]
+    assert [a.flight.flight_id for a in answers] == ["f0", "f1", "f2"]

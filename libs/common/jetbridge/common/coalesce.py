@@ -36,13 +36,18 @@ class Coalescer(Generic[In, Out]):
     async def __call__(self, item: In) -> Out:
         """The item's answer once ``many`` has answered the turn's items; raises what
         ``many`` raised (every waiter of that call gets the store's error)."""
+        return await self.submit(item)
+
+    def submit(self, item: In) -> asyncio.Future[Out]:
+        """Join the turn's batch; the future holds the item's answer (what ``__call__``
+        awaits). Several items of one caller join the same batch without a task each."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Out] = loop.create_future()
         self._pending.append((item, waiter))
         if len(self._pending) == 1:
             # A fresh context: the call belongs to no one caller's span.
             loop.call_soon(self._flush, context=contextvars.Context())
-        return await waiter
+        return waiter
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []

@@ -37,10 +37,10 @@ class SharedWrites(RecordOneFromMany, CompleteOneFromMany):
         )
 
     async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
-        return list(await asyncio.gather(*(self._records(r) for r in records)))
+        return list(await asyncio.gather(*map(self._records.submit, records)))
 
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:
-        lost = await asyncio.gather(*(self._completions(c) for c in completions))
+        lost = await asyncio.gather(*map(self._completions.submit, completions))
         return {c.claim.flight_id for c, gone in zip(completions, lost, strict=True) if gone}
 
     async def _lost_of(self, completions: Sequence[Completion]) -> list[bool]:
