@@ -59,7 +59,7 @@ from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
 from executions import FlightEvent, tally  # noqa: E402
 from kube_requests import delta as requests_delta  # noqa: E402
-from kube_requests import requests_by_verb  # noqa: E402
+from kube_requests import served as api_server_served  # noqa: E402
 from stack_cpu import StackCpuMeter, cpu_model  # noqa: E402
 
 from jetbridge.common.events import EventCodec  # noqa: E402
@@ -278,7 +278,7 @@ class E2EBench(Demo):
         if self.profiler:
             self.profiler.start(self.procs)
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
-        served0 = {name: requests_by_verb(path) for name, path in self.api_servers.items()}
+        served0 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         batches0 = scrape_batches(self.procs.metrics_ports)
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
@@ -312,9 +312,16 @@ class E2EBench(Demo):
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
         batches = batch_delta(batches0, scrape_batches(self.procs.metrics_ports))
+        served1 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         served = {
-            name: requests_delta(served0[name], requests_by_verb(path))
-            for name, path in self.api_servers.items()
+            measure: {
+                name: {
+                    key: round(value, 3)
+                    for key, value in requests_delta(served0[name][measure], after[measure]).items()
+                }
+                for name, after in served1.items()
+            }
+            for measure in ("requests", "seconds", "response_bytes")
         }
         detail = await self.api("GET", f"/api/v1/failovers/{request_id}")
         detail["wall_s"] = wall
@@ -472,8 +479,11 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             # PostgreSQL 15 and Kafka during the failover, and the machine's busy CPU
             # (everything, the kernel included): see stack_cpu.py
             "cpu_s_stack": detail["_stack_cpu"],
-            # per cluster, "VERB resource": requests its API server served (kube_requests.py)
-            "kube_requests": detail["_kube_requests"],
+            # per cluster, "VERB resource": requests its API server served, the seconds
+            # it spent answering them and the bytes of its answers (kube_requests.py)
+            "kube_requests": detail["_kube_requests"]["requests"],
+            "kube_request_seconds": detail["_kube_requests"]["seconds"],
+            "kube_response_bytes": detail["_kube_requests"]["response_bytes"],
             "missions": mission_spread(detail, detail["requested_at"]),
             # calls per batch call, Dispatcher -> agents and agents -> Flightdeck
             "batches": detail["_batches"],

@@ -9,7 +9,12 @@ polls (the Pilot's, the agent's and the ESO stand-in's), and the writes are both
 Jetbridge's and the controllers'.
 
 ``requests_by_verb(kubeconfig)`` sums the counter by ``"VERB resource"``; a run takes
-one sample before and one after, and ``delta`` subtracts them.
+one sample before and one after, and ``delta`` subtracts them. ``served(kubeconfig)``
+reads, from the same scrape, the counts and what they cost the API server: the seconds
+spent answering (``apiserver_request_duration_seconds``, latency, so waiting included;
+watches are not in it) and the bytes of the responses (``apiserver_response_sizes``),
+each by the same key. A LIST of every object of a kind costs in proportion to how many
+there are; a GET does not: counts alone hide that.
 """
 
 from __future__ import annotations
@@ -23,16 +28,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "deploy" / "local" 
 from kubebootstrap import api_client
 
 Counts = dict[str, float]
+# what served() reads: the metric family (as the parser names it) and its sample suffix
+MEASURES = {
+    "requests": ("apiserver_request", "_total"),  # the parser drops the _total suffix
+    "seconds": ("apiserver_request_duration_seconds", "_sum"),
+    "response_bytes": ("apiserver_response_sizes", "_sum"),
+}
 
 
-def parse(metrics_text: str) -> Counts:
-    """``apiserver_request_total`` summed by ``"VERB resource[/subresource]"``."""
+def parse(metrics_text: str, measure: str = "requests") -> Counts:
+    """One of ``MEASURES`` summed by ``"VERB resource[/subresource]"``."""
+    family_name, suffix = MEASURES[measure]
     counts: Counts = {}
     for family in text_string_to_metric_families(metrics_text):
-        if family.name != "apiserver_request":  # the parser drops the _total suffix
+        if family.name != family_name:
             continue
         for sample in family.samples:
-            if not sample.name.endswith("_total"):
+            if not sample.name.endswith(suffix):
                 continue
             labels = sample.labels
             resource = labels.get("resource", "")
@@ -43,13 +55,23 @@ def parse(metrics_text: str) -> Counts:
     return counts
 
 
-def requests_by_verb(kubeconfig: Path) -> Counts:
+def _scrape(kubeconfig: Path) -> str:
     with api_client(kubeconfig) as api:
         method, url, headers, body, post = api.param_serialize(
             "GET", "/metrics", auth_settings=["BearerToken"]
         )
         response = api.call_api(method, url, headers, body, post, _request_timeout=10)
-        return parse(response.read().decode())
+        return str(response.read().decode())
+
+
+def requests_by_verb(kubeconfig: Path) -> Counts:
+    return parse(_scrape(kubeconfig))
+
+
+def served(kubeconfig: Path) -> dict[str, Counts]:
+    """Every one of ``MEASURES`` from one scrape."""
+    text = _scrape(kubeconfig)
+    return {measure: parse(text, measure) for measure in MEASURES}
 
 
 def delta(before: Counts, after: Counts) -> Counts:

@@ -14,6 +14,11 @@ def _served(code: int, resource: str, subresource: str, verb: str, count: int) -
     return f'apiserver_request_total{{{labels},subresource="{subresource}",verb="{verb}"}} {count}'
 
 
+def _seconds(scope: str, verb: str, total: float) -> str:
+    labels = f'resource="namespaces",scope="{scope}",verb="{verb}"'
+    return f"apiserver_request_duration_seconds_sum{{{labels}}} {total}"
+
+
 METRICS = "\n".join(
     [
         "# HELP apiserver_request_total [STABLE] Counter of apiserver requests.",
@@ -26,6 +31,13 @@ METRICS = "\n".join(
         "# TYPE apiserver_request_duration_seconds histogram",
         'apiserver_request_duration_seconds_bucket{le="0.1",resource="namespaces",verb="GET"} 42',
         'apiserver_request_duration_seconds_count{resource="namespaces",verb="GET"} 42',
+        _seconds("cluster", "LIST", 1.5),
+        _seconds("resource", "GET", 0.25),
+        _seconds("namespace", "LIST", 0.5),
+        "# HELP apiserver_response_sizes Response size distribution in bytes.",
+        "# TYPE apiserver_response_sizes histogram",
+        'apiserver_response_sizes_sum{resource="secrets",scope="cluster",verb="LIST"} 5e+06',
+        'apiserver_response_sizes_count{resource="secrets",scope="cluster",verb="LIST"} 2',
         "",
     ]
 )
@@ -37,6 +49,11 @@ def test_counts_are_summed_over_codes_and_keep_subresources_apart() -> None:
         "PATCH deployments/scale": 5.0,
         "GET apiserver": 3.0,  # a non-resource URL (/metrics, /healthz): by component
     }
+
+
+def test_seconds_and_response_bytes_are_read_by_the_same_key() -> None:
+    assert parse(METRICS, "seconds") == {"LIST namespaces": 2.0, "GET namespaces": 0.25}
+    assert parse(METRICS, "response_bytes") == {"LIST secrets": 5e6}
 
 
 def test_delta_keeps_what_was_served_in_between_largest_first() -> None:
