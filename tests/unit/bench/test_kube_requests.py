@@ -34,6 +34,7 @@ METRICS = "\n".join(
         _seconds("cluster", "LIST", 1.5),
         _seconds("resource", "GET", 0.25),
         _seconds("namespace", "LIST", 0.5),
+        _seconds("cluster", "WATCH", 300.0),  # held open for 5 minutes: not work
         "# HELP apiserver_response_sizes Response size distribution in bytes.",
         "# TYPE apiserver_response_sizes histogram",
         'apiserver_response_sizes_sum{resource="secrets",scope="cluster",verb="LIST"} 5e+06',
