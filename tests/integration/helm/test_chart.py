@@ -80,7 +80,7 @@ PILOT_RULES = {
     ("", "limitranges"): {"create", "patch"},
     ("", "secrets"): {"get", "create", "patch"},
     ("", "pods"): {"list"},
-    ("apps", "deployments"): {"get", "create", "patch"},
+    ("apps", "deployments"): {"get", "list", "create", "patch"},
     ("external-secrets.io", "pushsecrets"): {"get", "create", "patch"},
     ("external-secrets.io", "externalsecrets"): {"get", "create", "patch"},
 }
@@ -886,7 +886,7 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
-                "metadata": {"name": "sched", **meta},
+                "metadata": {"name": "sched", "labels": labels, **meta},
                 "spec": {
                     "replicas": 1,
                     "selector": {"matchLabels": labels},
@@ -898,6 +898,9 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
             }
         )
         assert (await cluster.get("Deployment", target, "sched"))["spec"]["replicas"] == 1
+        # the readiness waits list the release's Deployments
+        (listed,) = await cluster.list("Deployment", target, {"release": "r"})
+        assert listed["metadata"]["name"] == "sched"
         assert await cluster.scale(target, "sched", 0) is True
         assert isinstance(await cluster.list("Pod", target, {"release": "r"}), list)
         # anything else is refused: deleting a Deployment, reading a ReplicaSet
