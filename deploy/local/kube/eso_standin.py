@@ -13,11 +13,16 @@ a real Secrets Manager API (moto on loopback):
   (``SecretSynced`` / ``SecretSyncedError``), re-synced on spec change, on
   ``refreshInterval`` and when the target Secret disappears.
 
-It polls (one list per kind per tick) instead of watching: simpler, restart-safe, and
-cheap at local scale. The objects a tick must sync are synced ``--workers`` at a time
-(ESO's ``--concurrent``): each sync waits on the store and the API server, and one at a
-time made a burst of 300 new ExternalSecrets wait up to half a minute on a busy
-machine. What it does NOT do is listed in docs/local-kubernetes.md.
+PushSecrets, ExternalSecrets and the Secrets it made are read as ESO reads them: through
+watches into caches (``eso_kube.WatchedKind``); a change wakes the loop, which then
+reconciles what is due, at most every ``MIN_GAP_S``, and at least every ``--interval``
+(refreshes, retries). Stores, a handful of objects, are listed and validated every
+``--interval``. (Until 2026-12-05 every kind was listed on every tick: at 1,000
+Deployments a cluster answered lists of thousands of objects every second.) The objects
+a tick must sync are synced ``--workers`` at a time (ESO's ``--concurrent``): each sync
+waits on the store and the API server, and one at a time made a burst of 300 new
+ExternalSecrets wait up to half a minute on a busy machine. What it does NOT do is
+listed in docs/local-kubernetes.md.
 Run: ``python eso_standin.py --kubeconfig K --endpoint http://127.0.0.1:PORT``.
 """
 
@@ -30,11 +35,12 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -42,6 +48,7 @@ from kubernetes.client.exceptions import ApiException
 from jetbridge.common.conditions import condition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eso_kube import Rest, WatchedKind
 from eso_store import Credentials, ProviderError, SecretsManager, StoreError, parse_duration
 
 GROUP = "external-secrets.io"
@@ -52,45 +59,9 @@ Obj = dict[str, Any]
 
 
 MERGE = "application/merge-patch+json"
-
-
-class Rest:
-    """Plain-JSON calls through the kubernetes client's ApiClient (auth, TLS, retries).
-
-    The typed ``CoreV1Api`` costs ~90 MB of RSS just to import (pydantic models for the
-    whole core group); dicts in, dicts out keeps the stand-in small.
-    """
-
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Obj | None = None,
-        query: list[tuple[str, str]] | None = None,
-        content_type: str = "application/json",
-    ) -> Obj:
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        params = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=query or [],
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        resp = self.api.call_api(*params, _request_timeout=10)
-        resp.read()  # type: ignore[no-untyped-call]
-        if resp.status >= 400:
-            raise ApiException(status=resp.status, reason=resp.reason)
-        return cast(Obj, json.loads(resp.data)) if resp.data else {}
-
-    def items(self, path: str, query: list[tuple[str, str]] | None = None) -> list[Obj]:
-        return list(self.call("GET", path, query=query).get("items") or [])
+# a Secret this stand-in just wrote may not be in its watch cache yet: not "missing" then
+MISSING_GRACE_S = 5.0
+MIN_GAP_S = 0.1  # between two reconciles woken by changes: a burst is one pass
 
 
 def cr_path(version: str, plural: str, name: str = "", namespace: str | None = None) -> str:
@@ -118,7 +89,25 @@ class StandIn:
         self.stores: dict[tuple[str, str, str], SecretsManager | str] = {}
         self.clients: dict[Credentials, SecretsManager] = {}
         self.due: dict[str, tuple[int, float]] = {}  # uid -> (generation synced, next due)
+        self.synced_at: dict[str, float] = {}  # uid -> when it was last synced
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="sync") if workers > 1 else None
+        self.changed = threading.Event()  # set by the watches on every change
+        self.push_secrets = WatchedKind(self.kube, cr_path("v1alpha1", "pushsecrets"), self.changed)
+        self.external_secrets = WatchedKind(
+            self.kube, cr_path("v1", "externalsecrets"), self.changed
+        )
+        self.owned_secrets = WatchedKind(
+            self.kube, "/api/v1/secrets", self.changed, [("labelSelector", f"{MANAGED_LABEL}=true")]
+        )
+
+    def watch(self, stop: threading.Event, timeout: float = 60.0) -> None:
+        """Start the watches; return once each has its first list in."""
+        kinds = (self.push_secrets, self.external_secrets, self.owned_secrets)
+        for kind in kinds:
+            kind.start(stop)
+        for kind in kinds:
+            if not kind.synced.wait(timeout):
+                raise TimeoutError(f"no first list of {kind.path} after {timeout}s")
 
     def sync_all(self, sync: Callable[[Obj], None], objs: list[Obj]) -> None:
         """Each object once, ``workers`` at a time, in the order given (new ones first).
@@ -277,11 +266,16 @@ class StandIn:
             obj["metadata"].get("generation", 0),
             time.monotonic() + wait,
         )
+        self.synced_at[obj["metadata"]["uid"]] = time.monotonic()
+
+    def recently_synced(self, obj: Obj) -> bool:
+        at = self.synced_at.get(obj["metadata"]["uid"])
+        return at is not None and time.monotonic() - at < MISSING_GRACE_S
 
     # --- PushSecret -------------------------------------------------------------------
     def reconcile_push_secrets(self) -> None:
         due = []
-        for ps in self.new_first(self.kube.items(cr_path("v1alpha1", "pushsecrets"))):
+        for ps in self.new_first(self.push_secrets.items()):
             meta, spec = ps["metadata"], ps.get("spec") or {}
             delete_remote = spec.get("deletionPolicy") == "Delete"
             finalizers = meta.get("finalizers") or []
@@ -382,25 +376,38 @@ class StandIn:
         self.patch_finalizers(ps["metadata"], remaining)
 
     def patch_finalizers(self, meta: Obj, finalizers: list[str]) -> None:
-        self.kube.call(
-            "PATCH",
-            cr_path("v1alpha1", "pushsecrets", meta["name"], meta["namespace"]),
-            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-            content_type=MERGE,
-        )
+        """A conflict or a 404 means the cache was behind the server: the watch brings
+        the object as it is now, and the next pass decides again."""
+        try:
+            self.kube.call(
+                "PATCH",
+                cr_path("v1alpha1", "pushsecrets", meta["name"], meta["namespace"]),
+                {
+                    "metadata": {
+                        "finalizers": finalizers,
+                        "resourceVersion": meta["resourceVersion"],
+                    }
+                },
+                content_type=MERGE,
+            )
+        except ApiException as err:
+            if err.status not in (404, 409):
+                raise
 
     # --- ExternalSecret ---------------------------------------------------------------
     def reconcile_external_secrets(self) -> None:
-        secrets = self.kube.items("/api/v1/secrets", [("labelSelector", f"{MANAGED_LABEL}=true")])
-        owned = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in secrets}
         due = []
-        for es in self.new_first(self.kube.items(cr_path("v1", "externalsecrets"))):
+        for es in self.new_first(self.external_secrets.items()):
             meta, spec = es["metadata"], es.get("spec") or {}
             if meta.get("deletionTimestamp"):
                 continue
             target = (spec.get("target") or {}).get("name") or meta["name"]
             policy = (spec.get("target") or {}).get("creationPolicy") or "Owner"
-            missing = policy == "Owner" and (meta["namespace"], target) not in owned
+            missing = (
+                policy == "Owner"
+                and (meta["namespace"], target) not in self.owned_secrets
+                and not self.recently_synced(es)
+            )
             if self.is_due(es) or missing:
                 due.append(es)
         self.sync_all(self.sync_external_secret, due)
@@ -499,6 +506,9 @@ class StandIn:
 
     def tick(self) -> None:
         self.reconcile_stores()
+        self.reconcile_objects()
+
+    def reconcile_objects(self) -> None:
         self.reconcile_push_secrets()
         self.reconcile_external_secrets()
 
@@ -513,29 +523,42 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kubeconfig", required=True)
     ap.add_argument("--endpoint", required=True, help="Secrets Manager endpoint URL")
-    ap.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
+    ap.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between store checks, and between passes when nothing changes",
+    )
     ap.add_argument("--ready-file", help="written with our pid after the first full tick")
     ap.add_argument("--workers", type=int, default=8, help="objects synced at once (1: serial)")
     args = ap.parse_args()
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     api = config.new_client_from_config(config_file=args.kubeconfig)  # type: ignore[no-untyped-call]
-    api.configuration.connection_pool_maxsize = max(4, args.workers + 2)
+    # the sync workers, the three watches and the loop's own calls
+    api.configuration.connection_pool_maxsize = max(4, args.workers + 5)
     standin = StandIn(api, args.endpoint, workers=args.workers)
     print(
-        f"{now_rfc3339()} ESO stand-in: endpoint {args.endpoint}, tick {args.interval}s", flush=True
+        f"{now_rfc3339()} ESO stand-in: endpoint {args.endpoint}, stores every "
+        f"{args.interval}s, objects on change",
+        flush=True,
     )
-    first = True
-    while not stop:
-        started = time.monotonic()
+    standin.watch(stopping)
+    first, stores_due = True, 0.0
+    while not stopping.is_set():
+        standin.changed.clear()  # a change from here on wakes the next pass
         try:
-            standin.tick()
+            if time.monotonic() >= stores_due:
+                stores_due = time.monotonic() + args.interval  # failed or not
+                standin.reconcile_stores()
+            standin.reconcile_objects()
             if first and args.ready_file:
                 Path(args.ready_file).write_text(f"{os.getpid()}\n")
                 first = False
         except Exception as err:
             print(f"{now_rfc3339()} tick failed: {_msg(err)}", flush=True)
-        time.sleep(max(0.05, args.interval - (time.monotonic() - started)))
+        stopping.wait(MIN_GAP_S)
+        standin.changed.wait(max(0.0, stores_due - time.monotonic()))
     return 0
 
 
