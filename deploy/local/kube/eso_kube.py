@@ -33,6 +33,8 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from jetbridge.common.watch_stream import json_lines
+
 Obj = dict[str, Any]
 Query = list[tuple[str, str]]
 Key = tuple[str, str]  # (namespace, name)
@@ -201,16 +203,3 @@ class WatchedKind:
                     self._objects[key_of(obj)] = obj
             self.changed.set()
         return version
-
-
-def json_lines(chunks: Iterator[bytes]) -> Iterator[Obj]:
-    """Objects from a stream of newline-separated JSON, however it was chunked."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
-    if pending.strip():
-        yield json.loads(pending)

@@ -75,14 +75,14 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 }
 # Exactly what services/pilot/jetbridge/pilot/adapters/kube_cluster.py calls.
 PILOT_RULES = {
-    ("", "namespaces"): {"get", "create", "patch", "delete"},
+    ("", "namespaces"): {"get", "list", "watch", "create", "patch", "delete"},
     ("", "resourcequotas"): {"create", "patch"},
     ("", "limitranges"): {"create", "patch"},
     ("", "secrets"): {"get", "create", "patch"},
     ("", "pods"): {"list"},
-    ("apps", "deployments"): {"get", "list", "create", "patch"},
-    ("external-secrets.io", "pushsecrets"): {"get", "create", "patch"},
-    ("external-secrets.io", "externalsecrets"): {"get", "create", "patch"},
+    ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
+    ("external-secrets.io", "pushsecrets"): {"get", "list", "watch", "create", "patch"},
+    ("external-secrets.io", "externalsecrets"): {"get", "list", "watch", "create", "patch"},
 }
 Obj = dict[str, Any]
 
@@ -903,6 +903,17 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
         assert listed["metadata"]["name"] == "sched"
         assert await cluster.scale(target, "sched", 0) is True
         assert isinstance(await cluster.list("Pod", target, {"release": "r"}), list)
+        # the waits' watches open (a one-item list, then a watch, of each kind)
+        changes = cluster.changes(
+            [(kind, target) for kind in ("Namespace", "Deployment", "PushSecret", "ExternalSecret")]
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not changes.live:
+                assert time.monotonic() < deadline, "a watch never opened as the chart's account"
+                await asyncio.sleep(0.05)
+        finally:
+            changes.close()
         # anything else is refused: deleting a Deployment, reading a ReplicaSet
         with pytest.raises(StepFailure, match="403"):
             await cluster.delete("Deployment", target, "sched")

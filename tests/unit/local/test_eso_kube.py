@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local" / "kube"))
-from eso_kube import Expired, Query, WatchedKind, json_lines
+from eso_kube import Expired, Query, WatchedKind
 
 Obj = dict[str, Any]
 
@@ -103,8 +103,3 @@ def test_run_lists_again_after_an_expired_watch_and_keeps_the_new_list() -> None
     kind.run(stop)
     assert [verb for verb, _ in server.calls] == ["LIST", "WATCH", "LIST", "WATCH"]
     assert names(kind) == ["a"]
-
-
-def test_json_lines_joins_objects_split_across_chunks() -> None:
-    chunks = [b'{"a": 1}\n{"b"', b": 2}\n", b'\n{"c": 3}']
-    assert list(json_lines(iter(chunks))) == [{"a": 1}, {"b": 2}, {"c": 3}]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +22,10 @@ import urllib3
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
+from jetbridge.pilot.adapters.kube_watch import PATHS, KindWatch, Waiter
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent, transient
+from jetbridge.pilot.service_layer.ports import Changes, Unwatched
 
 FIELD_MANAGER = "jetbridge-pilot"
 API_VERSIONS = {
@@ -50,6 +53,7 @@ class KubernetesCluster:
         self._lock = threading.Lock()
         self._dyn: dynamic.DynamicClient | None = None
         self._api: client.ApiClient | None = None
+        self._watches: dict[str, KindWatch] = {}  # by kind, started by the first wait
 
     def _client(self) -> dynamic.DynamicClient:
         with self._lock:
@@ -83,6 +87,19 @@ class KubernetesCluster:
         return permanent(ErrorCode.CLUSTER_REFUSED, f"{detail}: {body[:300]}")
 
     # -- ClusterPort -------------------------------------------------------------------
+
+    def changes(self, watched: Iterable[tuple[str, str]]) -> Changes:
+        pairs = [(kind, ns) for kind, ns in watched if kind in PATHS]
+        if not pairs:
+            return Unwatched()
+        self._client()  # the ApiClient the watches share
+        assert self._api is not None
+        with self._lock:
+            for kind, _ in pairs:
+                if kind not in self._watches:
+                    self._watches[kind] = KindWatch(self._api, kind, self.name)
+                    self._watches[kind].start()
+            return WatchedChanges([(self._watches[kind], ns) for kind, ns in pairs])
 
     async def apply(self, manifest: Manifest) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]
@@ -163,6 +180,31 @@ class KubernetesCluster:
         return await self._call(f"scale {namespace}/{name}", run)
 
     async def close(self) -> None:
+        for watch in self._watches.values():
+            watch.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._api is not None:
             self._api.close()  # type: ignore[no-untyped-call]
+
+
+class WatchedChanges:
+    """A wait's ``Changes`` on the cluster's shared watches (adapters/kube_watch.py)."""
+
+    def __init__(self, watched: builtins.list[tuple[KindWatch, str]]) -> None:
+        self._watched = watched
+        self._waiter = Waiter(asyncio.get_running_loop())
+        for watch, namespace in watched:
+            watch.add(namespace, self._waiter)
+
+    @property
+    def live(self) -> bool:
+        return all(watch.live for watch, _ in self._watched)
+
+    async def wait(self, at_most_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._waiter.event.wait(), at_most_s)
+        self._waiter.event.clear()
+
+    def close(self) -> None:
+        for watch, namespace in self._watched:
+            watch.remove(namespace, self._waiter)

@@ -19,7 +19,7 @@ import contextlib
 import json
 import marshal
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, permanent, transient
+from jetbridge.pilot.service_layer.ports import Changes, Unwatched
 
 CLUSTER_SCOPED = frozenset({"Namespace"})
 _T = TypeVar("_T")
@@ -118,6 +119,10 @@ class InMemoryCluster:
         yield
 
     # -- ClusterPort -------------------------------------------------------------------
+
+    def changes(self, watched: Iterable[tuple[str, str]]) -> Changes:
+        """The twin's objects change only when read or written: its waits poll."""
+        return Unwatched()
 
     async def apply(self, manifest: Manifest) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]

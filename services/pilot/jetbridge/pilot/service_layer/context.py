@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jetbridge.flightdeck.models import Flight
 from jetbridge.pilot.domain.airflow import DeploymentSpec
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, transient
-from jetbridge.pilot.service_layer.ports import Clock, ClusterPort, DatabaseFencer, TaskInstances
+from jetbridge.pilot.service_layer.ports import (
+    Clock,
+    ClusterPort,
+    DatabaseFencer,
+    TaskInstances,
+    Unwatched,
+)
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,10 @@ class PilotConfig:
     """The installation's facts a step needs (no secrets)."""
 
     secret_store: str = "jetbridge-store"
-    poll_interval_s: float = 0.5
+    poll_interval_s: float = 0.5  # the most often a wait re-reads (and how often unwatched)
+    # A watched wait re-reads on a change, or after this long without one (a missed
+    # event must not stall it; adapters/kube_watch.py)
+    watch_fallback_s: float = 5.0
     default_deadline_s: float = 300.0
     quota_cpu: str = "8"
     quota_memory: str = "16Gi"
@@ -64,18 +73,36 @@ class StepContext:
         what: str,
         *,
         until: float | None = None,
+        watch: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Re-check until true; at the deadline raise a transient failure that says what
-        was still wrong the last time (e.g. the store's own error message)."""
+        was still wrong the last time (e.g. the store's own error message).
+
+        ``watch`` names the (kind, namespace) whose changes can make ``check`` true:
+        while the cluster watches them, the next check waits for a change (or
+        ``watch_fallback_s``) instead of the next ``poll_interval_s``, never coming
+        sooner than ``poll_interval_s`` after the last one began."""
         end = self.deadline if until is None else until
-        while True:
-            ok, why = await check()
-            if ok:
-                return
-            left = end - self.ports.clock.monotonic()
-            if left <= 0:
-                raise transient(code, f"{what}: {why}")
-            await asyncio.sleep(min(self.config.poll_interval_s, left))
+        clock, config = self.ports.clock, self.config
+        changes = self.cluster.changes(watch) if watch else Unwatched()
+        try:  # opened before the first check: a change during it is not missed
+            while True:
+                began = clock.monotonic()
+                ok, why = await check()
+                if ok:
+                    return
+                left = end - clock.monotonic()
+                if left <= 0:
+                    raise transient(code, f"{what}: {why}")
+                if not changes.live:
+                    await asyncio.sleep(min(config.poll_interval_s, left))
+                    continue
+                await changes.wait(min(config.watch_fallback_s, left))
+                gap = began + config.poll_interval_s - clock.monotonic()
+                if gap > 0:
+                    await asyncio.sleep(min(gap, max(0.0, end - clock.monotonic())))
+        finally:
+            changes.close()
 
 
 def failure_text(error: BaseException) -> str:

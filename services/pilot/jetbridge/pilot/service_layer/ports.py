@@ -9,15 +9,50 @@ permanent ``CLUSTER_REFUSED`` for a rejected object).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import Fenced
 
 
+class Changes(Protocol):
+    """What wakes a wait: changes to the objects it watches, from when it was opened."""
+
+    @property
+    def live(self) -> bool:
+        """A watch is open: ``wait`` returns on a change (else the caller polls)."""
+        ...
+
+    async def wait(self, at_most_s: float) -> None:
+        """Until something watched changed since the last ``wait`` returned (or since
+        this was opened), or ``at_most_s`` seconds."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Unwatched:
+    """``Changes`` for a cluster that cannot watch: never live, a wait is a sleep."""
+
+    live = False
+
+    async def wait(self, at_most_s: float) -> None:
+        await asyncio.sleep(at_most_s)
+
+    def close(self) -> None:
+        pass
+
+
 class ClusterPort(Protocol):
     name: str
+
+    def changes(self, watched: Iterable[tuple[str, str]]) -> Changes:
+        """Notice changes to objects of each (kind, namespace) from now on (for
+        ``Namespace``, the namespace of that name). A wake-up only: a wait re-reads
+        what it waits for after waking."""
+        ...
 
     async def apply(self, manifest: Manifest) -> None:
         """Create the object or bring the existing one to this spec (idempotent)."""

@@ -43,7 +43,7 @@ async def create_namespace(ctx: StepContext) -> Succeeded:
         return phase != "Terminating", f"namespace {spec.namespace} is still terminating"
 
     # A namespace left Terminating by an earlier deletion refuses new objects: wait.
-    await ctx.poll(active, ErrorCode.NOT_READY, "namespace")
+    await ctx.poll(active, ErrorCode.NOT_READY, "namespace", watch=[("Namespace", spec.namespace)])
     for manifest in namespace_manifests(spec, ctx.config.quota_cpu, ctx.config.quota_memory):
         await ctx.cluster.apply(manifest)
     return Succeeded({"namespace": spec.namespace})
@@ -87,7 +87,8 @@ async def _apply_and_wait(ctx: StepContext, objects: list[Manifest], what: str) 
                 waiting.append(f"{manifest['kind']} {meta['name']} not Ready ({why})")
         return not waiting, "; ".join(waiting)
 
-    await ctx.poll(ready, ErrorCode.SECRETS_NOT_READY, what)
+    watched = {(m["kind"], m["metadata"]["namespace"]) for m in objects}
+    await ctx.poll(ready, ErrorCode.SECRETS_NOT_READY, what, watch=watched)
 
 
 async def _ensure_source_secrets(ctx: StepContext) -> None:
@@ -187,7 +188,12 @@ async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
         return not waiting, ", ".join(waiting)
 
     try:
-        await ctx.poll(ready, ErrorCode.NOT_READY, f"Deployment {spec.deployment_id}")
+        await ctx.poll(
+            ready,
+            ErrorCode.NOT_READY,
+            f"Deployment {spec.deployment_id}",
+            watch=[("Deployment", spec.namespace)],
+        )
     except StepFailure as failure:
         pull_problem = pull_problem or await _pull_errors(ctx)
         if pull_problem:
@@ -233,7 +239,9 @@ async def stop_scheduling(ctx: StepContext) -> Succeeded:
         pods = int(((live or {}).get("status") or {}).get("replicas") or 0)
         return pods == 0, f"{pods} scheduler pod(s) still running"
 
-    await ctx.poll(stopped, ErrorCode.NOT_READY, "stop scheduling")
+    await ctx.poll(
+        stopped, ErrorCode.NOT_READY, "stop scheduling", watch=[("Deployment", spec.namespace)]
+    )
     return Succeeded({"scheduler": "stopped"})
 
 
@@ -253,5 +261,5 @@ async def delete_deployment(ctx: StepContext) -> Succeeded:
         ns = await ctx.cluster.get("Namespace", None, spec.namespace)
         return ns is None, f"namespace {spec.namespace} still terminating"
 
-    await ctx.poll(gone, ErrorCode.NOT_READY, "delete")
+    await ctx.poll(gone, ErrorCode.NOT_READY, "delete", watch=[("Namespace", spec.namespace)])
     return Succeeded({"namespace": spec.namespace, "deleted": existed})
