@@ -109,9 +109,7 @@ async def test_while_the_watch_is_not_live_the_wait_polls() -> None:
     assert time.monotonic() - started < FALLBACK_S
 
 
-async def test_at_the_deadline_the_failure_says_what_was_still_wrong_and_the_watch_closes() -> (
-    None
-):
+async def test_at_the_deadline_the_failure_says_what_was_still_wrong_and_the_watch_closes() -> None:
     changes = ScriptedChanges(live=True, after_s=None)
     check = Check(10**6)
     with pytest.raises(StepFailure, match=r"secrets: \d+ checks") as failure:
