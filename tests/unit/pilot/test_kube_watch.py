@@ -63,3 +63,12 @@ def test_a_compacted_history_and_other_errors_are_told_apart() -> None:
         watch.handle({"type": "ERROR", "object": {"code": 410, "message": "too old"}})
     with pytest.raises(ValueError, match="watch error: boom"):
         watch.handle({"type": "ERROR", "object": {"code": 500, "message": "boom"}})
+
+
+def test_a_waiter_whose_loop_has_closed_does_not_stop_the_watch() -> None:
+    watch = KindWatch(None, "Deployment", "dp-test")  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    gone = Waiter(loop)
+    loop.close()
+    watch.add("ns", gone)
+    assert watch.handle(event("MODIFIED", "worker", "ns", "5")) == "5"  # no RuntimeError

@@ -19,6 +19,7 @@ event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -51,7 +52,10 @@ class Waiter:
         self.event = asyncio.Event()
 
     def wake(self) -> None:
-        self.loop.call_soon_threadsafe(self.event.set)
+        # A wait whose loop has closed (its process stopping) has nobody to wake; the
+        # watch thread must not die of it and leave ``live`` set for the other waits.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.event.set)
 
 
 class KindWatch:
