@@ -427,6 +427,16 @@ def rules_of(role: Obj) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+async def test_pilot_rbac_is_exactly_what_the_steps_ask_of_a_cluster(helm: Path) -> None:
+    """Derived from the steps themselves (tests/unit/pilot/cluster_calls.py), not from
+    a list kept by hand: a call the role lacks fails here, and so does a grant no step
+    uses."""
+    from tests.unit.pilot.cluster_calls import rules_the_steps_need  # noqa: PLC0415
+
+    role = by_kind(render(helm, DATA), "ClusterRole")[f"jetbridge-{RELEASE}-pilot"]
+    assert rules_of(role) == await rules_the_steps_need()
+
+
 def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     objs = render(helm, DATA)
     roles = by_kind(objs, "ClusterRole")
