@@ -48,7 +48,7 @@ async def test_a_change_in_the_watched_namespace_wakes_the_wait_and_one_elsewher
             # a Deployment in the other namespace: no wake-up for a whole second
             await east.apply(component_manifest(other, other.components[0], "reg.test/a:1", "A"))
             started = time.monotonic()
-            await changes.wait(1.0)
+            assert await changes.wait(1.0) is False
             assert time.monotonic() - started >= 0.95
 
             # one in the watched namespace: woken well before the 10 s
@@ -56,14 +56,14 @@ async def test_a_change_in_the_watched_namespace_wakes_the_wait_and_one_elsewher
                 component_manifest(watched, watched.components[0], "reg.test/a:1", "A")
             )
             started = time.monotonic()
-            await changes.wait(10.0)
+            assert await changes.wait(10.0) is True
             assert time.monotonic() - started < 5.0
 
             # the namespace's own deletion, through the Namespace watch
             await changes.wait(0.0)
             await east.delete("Namespace", None, watched.namespace)
             started = time.monotonic()
-            await changes.wait(10.0)
+            assert await changes.wait(10.0) is True
             assert time.monotonic() - started < 5.0
         finally:
             changes.close()

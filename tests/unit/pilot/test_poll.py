@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -27,10 +28,11 @@ class ScriptedChanges:
         self.waits: list[float] = []
         self.closed = False
 
-    async def wait(self, at_most_s: float) -> None:
+    async def wait(self, at_most_s: float) -> bool:
         self.waits.append(at_most_s)
-        delay = at_most_s if self.after_s is None else min(self.after_s, at_most_s)
-        await __import__("asyncio").sleep(delay)
+        woken = self.after_s is not None and self.after_s < at_most_s
+        await asyncio.sleep(self.after_s if woken else at_most_s)  # type: ignore[arg-type]
+        return woken
 
     def close(self) -> None:
         self.closed = True
@@ -48,7 +50,7 @@ class WatchingCluster:
         return self._changes
 
 
-def context(cluster: Any, seconds: float) -> StepContext:
+def context(cluster: Any, seconds: float, causes: list[str] | None = None) -> StepContext:
     params = {"deployment_spec": {"deployment_id": "dep-1", "image": "reg.test/a:1"}}
     return StepContext(
         flight=replace(flight(), deployment_id="dep-1"),
@@ -57,7 +59,13 @@ def context(cluster: Any, seconds: float) -> StepContext:
         params=params,
         spec=DeploymentSpec.from_params("dep-1", params),
         config=PilotConfig(poll_interval_s=POLL_S, watch_fallback_s=FALLBACK_S),
-        ports=Ports(cluster, None, None, SystemClock()),  # type: ignore[arg-type]
+        ports=Ports(
+            cluster,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            SystemClock(),
+            lambda step, cause: (causes if causes is not None else []).append(cause),
+        ),
         deadline=time.monotonic() + seconds,
     )
 
@@ -76,23 +84,25 @@ class Check:
 async def test_a_watched_wait_checks_again_on_a_change_but_not_sooner_than_the_poll() -> None:
     changes = ScriptedChanges(live=True, after_s=0.0)  # something changes all the time
     cluster = WatchingCluster(changes)
-    check = Check(4)
-    await context(cluster, 5.0).poll(
+    check, causes = Check(4), []
+    await context(cluster, 5.0, causes).poll(
         check, ErrorCode.NOT_READY, "ready", watch=[("Deployment", "ns")]
     )
     assert cluster.opened == [[("Deployment", "ns")]] and changes.closed
     gaps = [b - a for a, b in zip(check.at, check.at[1:], strict=False)]
     assert len(gaps) == 3 and all(POLL_S * 0.9 <= g < POLL_S * 4 for g in gaps), gaps
     assert changes.waits and all(w <= FALLBACK_S for w in changes.waits)
+    assert causes == ["change"] * 3
 
 
 async def test_a_watched_wait_without_changes_checks_at_the_fallback_pace() -> None:
     changes = ScriptedChanges(live=True, after_s=None)
-    check = Check(3)
+    check, causes = Check(3), []
     started = time.monotonic()
-    await context(WatchingCluster(changes), 5.0).poll(
+    await context(WatchingCluster(changes), 5.0, causes).poll(
         check, ErrorCode.NOT_READY, "gone", watch=[("Namespace", "ns")]
     )
+    assert causes == ["fallback", "fallback"]
     # two waits of the whole fallback, not ten polls of 0.05 s
     assert changes.waits == [FALLBACK_S, FALLBACK_S]
     assert 2 * FALLBACK_S <= time.monotonic() - started < 2 * FALLBACK_S + 0.3
@@ -100,11 +110,12 @@ async def test_a_watched_wait_without_changes_checks_at_the_fallback_pace() -> N
 
 async def test_while_the_watch_is_not_live_the_wait_polls() -> None:
     changes = ScriptedChanges(live=False, after_s=None)
-    check = Check(3)
+    check, causes = Check(3), []
     started = time.monotonic()
-    await context(WatchingCluster(changes), 5.0).poll(
+    await context(WatchingCluster(changes), 5.0, causes).poll(
         check, ErrorCode.NOT_READY, "ready", watch=[("Deployment", "ns")]
     )
+    assert causes == ["poll", "poll"]
     assert changes.waits == [] and changes.closed
     assert time.monotonic() - started < FALLBACK_S
 

@@ -200,10 +200,12 @@ class WatchedChanges:
     def live(self) -> bool:
         return all(watch.live for watch, _ in self._watched)
 
-    async def wait(self, at_most_s: float) -> None:
+    async def wait(self, at_most_s: float) -> bool:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._waiter.event.wait(), at_most_s)
+        woken = self._waiter.event.is_set()
         self._waiter.event.clear()
+        return woken
 
     def close(self) -> None:
         for watch, namespace in self._watched:

@@ -1,9 +1,9 @@
-"""The Pilot's Prometheus metrics: how long each step takes and how it ends, and how
-many writes each Flightdeck batch carried."""
+"""The Pilot's Prometheus metrics: how long each step takes and how it ends, how many
+writes each Flightdeck batch carried, and what made a wait look again."""
 
 from __future__ import annotations
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 # Steps range from a namespace create (ms) to a drain that waits for tasks (minutes).
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -33,3 +33,22 @@ class StepMetrics:
 
     def __call__(self, step: str, outcome: str, seconds: float) -> None:
         STEP_DURATION.labels(self.cluster, step, outcome).observe(seconds)
+
+
+WAIT_RECHECKS = Counter(
+    "jetbridge_pilot_wait_rechecks",
+    "Re-checks of a step's wait, by what prompted them: change (a watch woke it), fallback "
+    "(watched, nothing changed for the fallback time: many of these mean events arrive "
+    "late or not at all) or poll (no watch open)",
+    ["cluster", "step", "cause"],
+)
+
+
+class WaitMetrics:
+    """The steps' ``on_recheck`` observer for one cluster."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+
+    def __call__(self, step: str, cause: str) -> None:
+        WAIT_RECHECKS.labels(self.cluster, step, cause).inc()

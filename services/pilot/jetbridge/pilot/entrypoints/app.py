@@ -15,7 +15,7 @@ from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, directory_secret_store
-from jetbridge.pilot.adapters.metrics import FLIGHTDECK_BATCH_ITEMS, StepMetrics
+from jetbridge.pilot.adapters.metrics import FLIGHTDECK_BATCH_ITEMS, StepMetrics, WaitMetrics
 from jetbridge.pilot.adapters.task_instances import TaskInstanceReader, open_task_instances
 from jetbridge.pilot.entrypoints.settings import PilotSettings
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
@@ -86,7 +86,7 @@ class PilotApp:
         )
         runner = FlightRunner(
             deck,
-            Ports(self.cluster, fencer, tasks, SystemClock()),
+            Ports(self.cluster, fencer, tasks, SystemClock(), WaitMetrics(s.cluster_name)),
             AvroEventEncoder(),
             config,
             lease_seconds=s.lease_seconds,

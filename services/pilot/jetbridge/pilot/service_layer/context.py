@@ -42,6 +42,9 @@ class Ports:
     fencer: DatabaseFencer
     tasks: TaskInstances
     clock: Clock
+    # (step, cause) before each re-check of a wait: "change" (a watch woke it),
+    # "fallback" (watched, nothing changed for watch_fallback_s) or "poll" (unwatched)
+    on_recheck: Callable[[str, str], None] = lambda step, cause: None
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,13 @@ class StepContext:
                     raise transient(code, f"{what}: {why}")
                 if not changes.live:
                     await asyncio.sleep(min(config.poll_interval_s, left))
+                    self.ports.on_recheck(self.step, "poll")
                     continue
-                await changes.wait(min(config.watch_fallback_s, left))
+                woken = await changes.wait(min(config.watch_fallback_s, left))
                 gap = began + config.poll_interval_s - clock.monotonic()
                 if gap > 0:
                     await asyncio.sleep(min(gap, max(0.0, end - clock.monotonic())))
+                self.ports.on_recheck(self.step, "change" if woken else "fallback")
         finally:
             changes.close()
 

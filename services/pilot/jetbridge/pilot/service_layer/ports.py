@@ -25,9 +25,9 @@ class Changes(Protocol):
         """A watch is open: ``wait`` returns on a change (else the caller polls)."""
         ...
 
-    async def wait(self, at_most_s: float) -> None:
+    async def wait(self, at_most_s: float) -> bool:
         """Until something watched changed since the last ``wait`` returned (or since
-        this was opened), or ``at_most_s`` seconds."""
+        this was opened): True; or ``at_most_s`` seconds without a change: False."""
         ...
 
     def close(self) -> None: ...
@@ -38,8 +38,9 @@ class Unwatched:
 
     live = False
 
-    async def wait(self, at_most_s: float) -> None:
+    async def wait(self, at_most_s: float) -> bool:
         await asyncio.sleep(at_most_s)
+        return False
 
     def close(self) -> None:
         pass
