@@ -33,7 +33,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from jetbridge.common.watch_stream import json_lines
+from jetbridge.common.watch_stream import ExpiredWatch, json_lines, raise_if_error, watch_query
 
 Obj = dict[str, Any]
 Query = list[tuple[str, str]]
@@ -113,10 +113,6 @@ class Kube(Protocol):
     def stream(self, path: str, query: Query, read_timeout: float) -> Iterator[Obj]: ...
 
 
-class Expired(Exception):
-    """The resourceVersion a watch resumed from is gone from the server's history."""
-
-
 def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace", ""), meta["name"]
@@ -162,7 +158,7 @@ class WatchedKind:
                 if version is None:
                     version = self.relist()
                 version = self.watch(version)
-            except Expired:
+            except ExpiredWatch:
                 version = None
             except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
                 print(f"watch {self.path} failed, listing again: {err}", flush=True)
@@ -180,19 +176,10 @@ class WatchedKind:
 
     def watch(self, version: str) -> str:
         """Apply one watch's events; return the last resourceVersion seen."""
-        query = [
-            *self.query,
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("resourceVersion", version),
-            ("timeoutSeconds", str(WATCH_SECONDS)),
-        ]
+        query = [*self.query, *watch_query(version, WATCH_SECONDS)]
         for event in self.kube.stream(self.path, query, read_timeout=WATCH_SECONDS + 30):
+            raise_if_error(event)
             kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                if obj.get("code") == 410:
-                    raise Expired(obj.get("message", ""))
-                raise ValueError(f"watch error: {obj.get('message') or obj}")
             version = str(obj["metadata"]["resourceVersion"])
             if kind == "BOOKMARK":
                 continue

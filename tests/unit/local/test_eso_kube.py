@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local" / "kube"))
-from eso_kube import Expired, Query, WatchedKind
+from eso_kube import Query, WatchedKind
+
+from jetbridge.common.watch_stream import ExpiredWatch
 
 Obj = dict[str, Any]
 
@@ -82,7 +84,7 @@ def test_a_compacted_history_means_list_again_and_other_errors_fail_the_watch() 
     gone = {"type": "ERROR", "object": {"code": 410, "message": "too old resource version"}}
     server = ScriptedServer([], "1", [[gone], [{"type": "ERROR", "object": {"code": 500}}]])
     kind = WatchedKind(server, "/p", threading.Event())
-    with pytest.raises(Expired):
+    with pytest.raises(ExpiredWatch):
         kind.watch("1")
     with pytest.raises(ValueError, match="watch error"):
         kind.watch("1")

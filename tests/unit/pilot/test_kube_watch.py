@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from jetbridge.pilot.adapters.kube_watch import ExpiredWatch, KindWatch, Waiter
+from jetbridge.common.watch_stream import ExpiredWatch
+from jetbridge.pilot.adapters.kube_watch import KindWatch, Waiter
 
 
 def event(kind: str, name: str, namespace: str | None, version: str) -> dict[str, object]:

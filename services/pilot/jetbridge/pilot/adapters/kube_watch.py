@@ -30,7 +30,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from jetbridge.common.watch_stream import json_lines
+from jetbridge.common.watch_stream import ExpiredWatch, json_lines, raise_if_error, watch_query
 
 WATCH_SECONDS = 300  # the server ends each watch after this; it resumes at once
 RESTART_AFTER_FAILURE_S = 1.0
@@ -105,13 +105,9 @@ class KindWatch:
     def handle(self, event: Obj) -> str | None:
         """Apply one watch event: its resourceVersion (None for a BOOKMARK without
         one); raise ``ExpiredWatch`` on 410 and ``ValueError`` on any other error."""
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise ExpiredWatch(obj.get("message", ""))
-            raise ValueError(f"watch error: {obj.get('message') or obj}")
-        meta = obj.get("metadata") or {}
-        if kind != "BOOKMARK":
+        raise_if_error(event)
+        meta = (event.get("object") or {}).get("metadata") or {}
+        if event.get("type") != "BOOKMARK":
             self.notify(meta.get("name") if self.kind == "Namespace" else meta.get("namespace"))
         return meta.get("resourceVersion")
 
@@ -149,13 +145,7 @@ class KindWatch:
         return str(json.loads(listing.data)["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> str:
-        query = [
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("resourceVersion", version),
-            ("timeoutSeconds", str(WATCH_SECONDS)),
-        ]
-        resp = self._get(query, timeout=(10, WATCH_SECONDS + 30))
+        resp = self._get(watch_query(version, WATCH_SECONDS), timeout=(10, WATCH_SECONDS + 30))
         if resp.status >= 400:
             resp.read()
             raise ApiException(status=resp.status, reason=resp.reason)
@@ -179,7 +169,3 @@ class KindWatch:
             auth_settings=["BearerToken"],
         )
         return self.api.call_api(*params, _request_timeout=timeout)
-
-
-class ExpiredWatch(Exception):
-    """The version a watch resumed from is gone from the server's history."""
