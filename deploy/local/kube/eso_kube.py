@@ -161,7 +161,8 @@ class WatchedKind:
             except ExpiredWatch:
                 version = None
             except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
-                print(f"watch {self.path} failed, listing again: {err}", flush=True)
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                print(f"{stamp} watch {self.path} failed, listing again: {err}", flush=True)
                 version = None
                 time.sleep(RELIST_AFTER_FAILURE_S)
 
