@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jetbridge.flightdeck.models import Flight
@@ -47,6 +47,15 @@ class Ports:
     on_recheck: Callable[[str, str], None] = lambda step, cause: None
 
 
+@dataclass
+class Unmet:
+    """What the wait in progress found wrong at its last check. The hard deadline can
+    cut the final re-check short (a slow API server); the runner then reports this,
+    the step's own error, rather than a bare DEADLINE_EXCEEDED."""
+
+    failure: StepFailure | None = None
+
+
 @dataclass(frozen=True)
 class StepContext:
     flight: Flight
@@ -57,6 +66,7 @@ class StepContext:
     config: PilotConfig
     ports: Ports
     deadline: float  # monotonic time this attempt must end by
+    unmet: Unmet = field(default_factory=Unmet)
 
     @property
     def cluster(self) -> ClusterPort:
@@ -93,10 +103,12 @@ class StepContext:
                 began = clock.monotonic()
                 ok, why = await check()
                 if ok:
+                    self.unmet.failure = None
                     return
+                self.unmet.failure = transient(code, f"{what}: {why}")
                 left = end - clock.monotonic()
                 if left <= 0:
-                    raise transient(code, f"{what}: {why}")
+                    raise self.unmet.failure
                 if not changes.live:
                     await asyncio.sleep(min(config.poll_interval_s, left))
                     self.ports.on_recheck(self.step, "poll")

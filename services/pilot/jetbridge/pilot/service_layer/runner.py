@@ -243,6 +243,7 @@ class FlightRunner:
         )
         retry = 0
         while True:
+            ctx.unmet.failure = None  # a retry's report must not carry an earlier try's wait
             try:
                 async with asyncio.timeout_at(_loop_time(deadline, clock.monotonic())):
                     outcome = await step(ctx)
@@ -253,6 +254,10 @@ class FlightRunner:
                     return failure
                 last: StepFailure = failure
             except TimeoutError:
+                if (unmet := ctx.unmet.failure) is not None:  # cut short while re-checking
+                    return transient(
+                        unmet.code, f"{unmet.message} (re-checked past the {budget:.0f}s deadline)"
+                    )
                 return transient(
                     ErrorCode.DEADLINE_EXCEEDED,
                     f"{action.name} ran past its deadline of {budget:.0f}s",
@@ -262,7 +267,9 @@ class FlightRunner:
                 last = transient(ErrorCode.INTERNAL, failure_text(error))
             pause = self._backoff.delay(retry)
             retry += 1
-            if clock.monotonic() + pause >= deadline:
+            # Not past the waits' end: a try begun there could only fail its first wait,
+            # or be cut short by the hard deadline into a bare DEADLINE_EXCEEDED.
+            if clock.monotonic() + pause >= ctx.deadline:
                 return last
             log.info("retrying %s of %s: %s", action.name, flight.flight_id, last.message)
             await asyncio.sleep(pause)
