@@ -7,14 +7,15 @@ agents' ``jetbridge_agent_flightdeck_batch_items`` (StartFlights per Flightdeck
 Pilots' ``jetbridge_pilot_flightdeck_batch_items`` (step results per ``record_many``,
 completions per ``complete_many``). Read
 before and after, their ``_count`` and ``_sum`` give batch calls and items in between,
-summed over the processes.
+summed over the processes. The Pilots' wait re-checks by cause are read the same way.
 """
 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 # metric -> the label that names the batch's kind
@@ -26,25 +27,49 @@ BATCH_METRICS = {
 Totals = dict[str, tuple[float, float]]  # "metric kind" -> (batches, items)
 
 
-def scrape(ports: Mapping[str, int]) -> Totals:
-    """Batches and items so far, summed over the services listening on ``ports``."""
-    totals: dict[str, list[float]] = {}
+def families(ports: Mapping[str, int]) -> Iterator[Metric]:
+    """Every metric family of every service listening on ``ports``."""
     for port in ports.values():
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 text = r.read().decode()
         except OSError:  # a service without the metric server, or not up
             continue
-        for family in text_string_to_metric_families(text):
-            label = BATCH_METRICS.get(family.name)
-            if label is None:
-                continue
-            for sample in family.samples:
-                field = {"_count": 0, "_sum": 1}.get(sample.name.removeprefix(family.name))
-                if field is not None:
-                    key = f"{family.name} {sample.labels[label]}"
-                    totals.setdefault(key, [0.0, 0.0])[field] += sample.value
+        yield from text_string_to_metric_families(text)
+
+
+def scrape(ports: Mapping[str, int]) -> Totals:
+    """Batches and items so far, summed over the services listening on ``ports``."""
+    totals: dict[str, list[float]] = {}
+    for family in families(ports):
+        label = BATCH_METRICS.get(family.name)
+        if label is None:
+            continue
+        for sample in family.samples:
+            field = {"_count": 0, "_sum": 1}.get(sample.name.removeprefix(family.name))
+            if field is not None:
+                key = f"{family.name} {sample.labels[label]}"
+                totals.setdefault(key, [0.0, 0.0])[field] += sample.value
     return {key: (batches, items) for key, (batches, items) in totals.items()}
+
+
+def scrape_rechecks(ports: Mapping[str, int]) -> dict[str, float]:
+    """The Pilots' wait re-checks so far, by "cluster step cause" (a cause of "fallback"
+    is a watched wait that no event woke for ``watch_fallback_s``: docs/pilot.md)."""
+    totals: dict[str, float] = {}
+    for family in families(ports):
+        if family.name == "jetbridge_pilot_wait_rechecks":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = sample.labels
+                    key = f"{labels['cluster']} {labels['step']} {labels['cause']}"
+                    totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+def recheck_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, int]:
+    changed = {key: int(value - before.get(key, 0.0)) for key, value in sorted(after.items())}
+    return {key: n for key, n in changed.items() if n}
 
 
 def delta(before: Totals, after: Totals) -> dict[str, dict[str, float]]:

@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local"), str(ROOT / "deploy" / "local" / "kube")]
 import kubestack  # noqa: E402
 from batch_sizes import delta as batch_delta  # noqa: E402
+from batch_sizes import recheck_delta, scrape_rechecks  # noqa: E402
 from batch_sizes import scrape as scrape_batches  # noqa: E402
 from calibrate import calibrate  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
@@ -280,6 +281,7 @@ class E2EBench(Demo):
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
         served0 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         batches0 = scrape_batches(self.procs.metrics_ports)
+        rechecks0 = scrape_rechecks(self.procs.metrics_ports)
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -312,6 +314,7 @@ class E2EBench(Demo):
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
         batches = batch_delta(batches0, scrape_batches(self.procs.metrics_ports))
+        rechecks = recheck_delta(rechecks0, scrape_rechecks(self.procs.metrics_ports))
         served1 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         served = {
             measure: {
@@ -330,6 +333,7 @@ class E2EBench(Demo):
         detail["_kube_requests"] = served
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
         detail["_batches"] = batches
+        detail["_wait_rechecks"] = rechecks
         if self.profiler:
             detail["_profile"] = self.profiler.stop()
         return detail
@@ -487,6 +491,9 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             "missions": mission_spread(detail, detail["requested_at"]),
             # calls per batch call, Dispatcher -> agents and agents -> Flightdeck
             "batches": detail["_batches"],
+            # "cluster step cause": the Pilots' waits re-checked on a watch's event
+            # (change), with none for 5 s (fallback), or polling (poll): docs/pilot.md
+            "wait_rechecks": detail["_wait_rechecks"],
         }
         if "_profile" in detail:
             result["profile_top_leaves"] = detail["_profile"]

@@ -6,10 +6,10 @@ import socket
 import sys
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench" / "e2e"))
-from batch_sizes import delta, scrape
+from batch_sizes import delta, recheck_delta, scrape, scrape_rechecks
 
 
 def _serve(registry: CollectorRegistry) -> int:
@@ -52,4 +52,23 @@ def test_batches_and_items_between_two_scrapes_summed_over_services() -> None:
             "items": 10,
             "items_per_call": 5.0,
         },
+    }
+
+
+def test_wait_rechecks_between_two_scrapes_by_cluster_step_and_cause() -> None:
+    east, west = CollectorRegistry(), CollectorRegistry()
+    name, labels = "jetbridge_pilot_wait_rechecks", ["cluster", "step", "cause"]
+    on_east = Counter(name, "", labels, registry=east)
+    on_west = Counter(name, "", labels, registry=west)
+    ports = {"pilot-east": _serve(east), "pilot-west": _serve(west)}
+    on_west.labels("dp-west", "WAIT_READY", "change").inc(7)  # before the run
+    on_east.labels("dp-east", "DELETE_NAMESPACE", "poll").inc(2)  # before, unchanged
+    before = scrape_rechecks(ports)
+    on_west.labels("dp-west", "WAIT_READY", "change").inc(3)
+    on_west.labels("dp-west", "WAIT_READY", "fallback").inc()
+    on_east.labels("dp-east", "DELETE_NAMESPACE", "change").inc(4)
+    assert recheck_delta(before, scrape_rechecks(ports)) == {
+        "dp-east DELETE_NAMESPACE change": 4,
+        "dp-west WAIT_READY change": 3,
+        "dp-west WAIT_READY fallback": 1,
     }
