@@ -4,9 +4,9 @@ No ESO controller runs on the local data planes (no images, no Helm release), so
 small poller does the three things Jetbridge relies on, against the real apiserver and
 a real Secrets Manager API (moto on loopback):
 
-- validates (Cluster)SecretStores every tick and sets ``Ready`` True/False (reasons
+- validates (Cluster)SecretStores every interval and sets ``Ready`` True/False (reasons
   ``Valid`` / ``ValidationFailed`` / ``InvalidProviderConfig``), so a store that stops
-  answering turns NOT Ready within about one tick plus the client timeout;
+  answering turns NOT Ready within about one interval plus the client timeout;
 - pushes PushSecret data (``v1alpha1``) into the store (``Synced`` / ``Errored``), with
   a finalizer that deletes the remote keys when ``deletionPolicy: Delete``;
 - materialises ExternalSecret (``v1``) targets as Secrets, owned by the ExternalSecret
@@ -17,8 +17,9 @@ PushSecrets, ExternalSecrets and the Secrets it made are read as ESO reads them:
 watches into caches (``eso_kube.WatchedKind``); a change wakes the loop, which then
 reconciles what is due, at most every ``MIN_GAP_S``, and at least every ``--interval``
 (refreshes, retries). Stores, a handful of objects, are listed and validated every
-``--interval``. (Until 2026-12-05 every kind was listed on every tick: at 1,000
-Deployments a cluster answered lists of thousands of objects every second.) The objects
+``--interval`` on a thread of their own, so a long pass over objects never delays
+them. (Until 2026-12-05 every kind was listed on every tick: at 1,000 Deployments a
+cluster answered lists of thousands of objects every second.) The objects
 a tick must sync are synced ``--workers`` at a time (ESO's ``--concurrent``): each sync
 waits on the store and the API server, and one at a time made a burst of 300 new
 ExternalSecrets wait up to half a minute on a busy machine. What it does NOT do is
@@ -504,9 +505,15 @@ class StandIn:
             self.kube.call("POST", secret_path(meta["namespace"]), body)
         return digest
 
-    def tick(self) -> None:
-        self.reconcile_stores()
-        self.reconcile_objects()
+    def validate_stores_every(self, interval: float, stop: threading.Event) -> None:
+        """Stores on a timer of their own, as ESO's store controller is its own loop: an
+        object pass that owes hundreds of syncs (a restarted stand-in re-syncs every
+        object) must not hold back a store turning NOT Ready."""
+        while not stop.wait(interval):
+            try:
+                self.reconcile_stores()
+            except Exception as err:
+                print(f"{now_rfc3339()} store check failed: {_msg(err)}", flush=True)
 
     def reconcile_objects(self) -> None:
         self.reconcile_push_secrets()
@@ -544,13 +551,20 @@ def main() -> int:
         flush=True,
     )
     standin.watch(stopping)
-    first, stores_due = True, 0.0
+    try:  # the first object pass needs the stores known
+        standin.reconcile_stores()
+    except Exception as err:
+        print(f"{now_rfc3339()} store check failed: {_msg(err)}", flush=True)
+    threading.Thread(
+        target=standin.validate_stores_every,
+        args=(args.interval, stopping),
+        name="stores",
+        daemon=True,
+    ).start()
+    first = True
     while not stopping.is_set():
         standin.changed.clear()  # a change from here on wakes the next pass
         try:
-            if time.monotonic() >= stores_due:
-                stores_due = time.monotonic() + args.interval  # failed or not
-                standin.reconcile_stores()
             standin.reconcile_objects()
             if first and args.ready_file:
                 Path(args.ready_file).write_text(f"{os.getpid()}\n")
@@ -558,7 +572,7 @@ def main() -> int:
         except Exception as err:
             print(f"{now_rfc3339()} tick failed: {_msg(err)}", flush=True)
         stopping.wait(MIN_GAP_S)
-        standin.changed.wait(max(0.0, stores_due - time.monotonic()))
+        standin.changed.wait(args.interval)
     return 0
 
 

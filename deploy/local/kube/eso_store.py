@@ -53,8 +53,9 @@ class SecretsManager:
 
     def _call(self, operation: str, **params: Any) -> Any:
         """One API call; after a call got no answer, the rest fail at once until the next
-        ``validate``. A hung store costs one timeout per tick, not one per ExternalSecret
-        and PushSecret due (each 3 s: that kept the store's status stale for minutes)."""
+        ``validate``. A hung store costs one timeout per store check, not one per
+        ExternalSecret and PushSecret due (each 3 s: that kept the store's status stale
+        for minutes)."""
         if self.unreachable is not None:
             raise ProviderError(self.unreachable)
         try:
@@ -65,7 +66,7 @@ class SecretsManager:
 
     def validate(self) -> None:
         """What ESO's ValidateStore does in spirit: one authenticated, read-only call.
-        It is also each tick's one fresh try of a store that stopped answering."""
+        It is also each store check's one fresh try of a store that stopped answering."""
         self.unreachable = None
         self._call("list_secrets", MaxResults=1)
 
