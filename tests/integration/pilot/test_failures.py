@@ -9,6 +9,8 @@ import dataclasses
 import sys
 from typing import Any
 
+import pytest
+
 from jetbridge.flightdeck import FlightState
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 from jetbridge.pilot.domain import secrets as sec
@@ -46,6 +48,10 @@ async def test_a_store_that_is_down_fails_the_secrets_step_then_a_retry_succeeds
                 if f.state is FlightState.QUEUED and secrets_step in f.step_results:
                     break
                 await asyncio.sleep(0.1)
+            else:
+                pytest.fail(
+                    f"the secrets step did not fail within 30 s: {f.state}, {f.step_results}"
+                )
         finally:
             kubestack.start_secrets_store()
         result = f.step_results[secrets_step]
@@ -76,6 +82,9 @@ async def test_a_store_that_is_down_fails_the_secrets_step_then_a_retry_succeeds
             if all(sec.ready_condition(p or {})[0] for p in live):
                 break
             await asyncio.sleep(0.1)
+        else:
+            why = [sec.ready_condition(p or {})[1] for p in live]
+            pytest.fail(f"the PushSecrets did not push again within 30 s: {why}")
         await w.west.deck.clear_steps(dst.flight_id, "c2", secrets_step, secrets_step)
         for _ in range(300):
             f = await w.west.deck.get(dst.flight_id)
@@ -83,5 +92,7 @@ async def test_a_store_that_is_down_fails_the_secrets_step_then_a_retry_succeeds
             if f.current_step > secrets_step:
                 break
             await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"the retried secrets step did not pass within 30 s: {f.step_results}")
         assert f.step_results[secrets_step]["ok"] is True
         assert f.step_results[secrets_step]["attempt"] == 2
