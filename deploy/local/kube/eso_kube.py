@@ -42,6 +42,11 @@ WATCH_SECONDS = 60
 RELIST_AFTER_FAILURE_S = 1.0
 
 
+def now_rfc3339() -> str:
+    """Now, RFC 3339 in UTC to the second: log lines and the status times it writes."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 class Rest:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -161,8 +166,7 @@ class WatchedKind:
             except ExpiredWatch:
                 version = None
             except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as err:
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                print(f"{stamp} watch {self.path} failed, listing again: {err}", flush=True)
+                print(f"{now_rfc3339()} watch {self.path} failed, listing again: {err}", flush=True)
                 version = None
                 time.sleep(RELIST_AFTER_FAILURE_S)
 

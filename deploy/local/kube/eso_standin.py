@@ -49,7 +49,7 @@ from kubernetes.client.exceptions import ApiException
 from jetbridge.common.conditions import condition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eso_kube import Rest, WatchedKind
+from eso_kube import Rest, WatchedKind, now_rfc3339
 from eso_store import Credentials, ProviderError, SecretsManager, StoreError, parse_duration
 
 GROUP = "external-secrets.io"
@@ -72,10 +72,6 @@ def cr_path(version: str, plural: str, name: str = "", namespace: str | None = N
 
 def secret_path(namespace: str, name: str = "") -> str:
     return f"/api/v1/namespaces/{namespace}/secrets" + (f"/{name}" if name else "")
-
-
-def now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def ready_condition(obj: Obj) -> Obj | None:
@@ -510,10 +506,14 @@ class StandIn:
         object pass that owes hundreds of syncs (a restarted stand-in re-syncs every
         object) must not hold back a store turning NOT Ready."""
         while not stop.wait(interval):
-            try:
-                self.reconcile_stores()
-            except Exception as err:
-                print(f"{now_rfc3339()} store check failed: {_msg(err)}", flush=True)
+            self.check_stores()
+
+    def check_stores(self) -> None:
+        """``reconcile_stores``; a failure is logged and the next check tries again."""
+        try:
+            self.reconcile_stores()
+        except Exception as err:
+            print(f"{now_rfc3339()} store check failed: {_msg(err)}", flush=True)
 
     def reconcile_objects(self) -> None:
         self.reconcile_push_secrets()
@@ -551,10 +551,7 @@ def main() -> int:
         flush=True,
     )
     standin.watch(stopping)
-    try:  # the first object pass needs the stores known
-        standin.reconcile_stores()
-    except Exception as err:
-        print(f"{now_rfc3339()} store check failed: {_msg(err)}", flush=True)
+    standin.check_stores()  # the first object pass needs the stores known
     threading.Thread(
         target=standin.validate_stores_every,
         args=(args.interval, stopping),
