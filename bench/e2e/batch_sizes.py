@@ -13,7 +13,7 @@ summed over the processes. The Pilots' wait re-checks by cause are read the same
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,21 +27,24 @@ BATCH_METRICS = {
 Totals = dict[str, tuple[float, float]]  # "metric kind" -> (batches, items)
 
 
-def families(ports: Mapping[str, int]) -> Iterator[Metric]:
-    """Every metric family of every service listening on ``ports``."""
+def families(ports: Mapping[str, int]) -> list[Metric]:
+    """Every metric family of every service listening on ``ports``: one scrape, read by
+    ``batch_totals`` and ``recheck_totals``."""
+    found: list[Metric] = []
     for port in ports.values():
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 text = r.read().decode()
         except OSError:  # a service without the metric server, or not up
             continue
-        yield from text_string_to_metric_families(text)
+        found.extend(text_string_to_metric_families(text))
+    return found
 
 
-def scrape(ports: Mapping[str, int]) -> Totals:
-    """Batches and items so far, summed over the services listening on ``ports``."""
+def batch_totals(scraped: Iterable[Metric]) -> Totals:
+    """Batches and items so far, summed over the services scraped."""
     totals: dict[str, list[float]] = {}
-    for family in families(ports):
+    for family in scraped:
         label = BATCH_METRICS.get(family.name)
         if label is None:
             continue
@@ -53,11 +56,11 @@ def scrape(ports: Mapping[str, int]) -> Totals:
     return {key: (batches, items) for key, (batches, items) in totals.items()}
 
 
-def scrape_rechecks(ports: Mapping[str, int]) -> dict[str, float]:
+def recheck_totals(scraped: Iterable[Metric]) -> dict[str, float]:
     """The Pilots' wait re-checks so far, by "cluster step cause" (a cause of "fallback"
     is a watched wait that no event woke for ``watch_fallback_s``: docs/pilot.md)."""
     totals: dict[str, float] = {}
-    for family in families(ports):
+    for family in scraped:
         if family.name == "jetbridge_pilot_wait_rechecks":
             for sample in family.samples:
                 if sample.name.endswith("_total"):

@@ -52,9 +52,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local"), str(ROOT / "deploy" / "local" / "kube")]
 import kubestack  # noqa: E402
+from batch_sizes import batch_totals, families, recheck_delta, recheck_totals  # noqa: E402
 from batch_sizes import delta as batch_delta  # noqa: E402
-from batch_sizes import recheck_delta, scrape_rechecks  # noqa: E402
-from batch_sizes import scrape as scrape_batches  # noqa: E402
 from calibrate import calibrate  # noqa: E402
 from demo import DEST, OUT, SOURCE, Demo, bring_up_stack, phase  # noqa: E402
 from demo_world import Processes, read_env_file, read_topic  # noqa: E402
@@ -280,8 +279,7 @@ class E2EBench(Demo):
             self.profiler.start(self.procs)
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
         served0 = {name: api_server_served(path) for name, path in self.api_servers.items()}
-        batches0 = scrape_batches(self.procs.metrics_ports)
-        rechecks0 = scrape_rechecks(self.procs.metrics_ports)
+        metrics0 = families(self.procs.metrics_ports)
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -313,8 +311,9 @@ class E2EBench(Demo):
         wall = time.monotonic() - t0
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
-        batches = batch_delta(batches0, scrape_batches(self.procs.metrics_ports))
-        rechecks = recheck_delta(rechecks0, scrape_rechecks(self.procs.metrics_ports))
+        metrics1 = families(self.procs.metrics_ports)
+        batches = batch_delta(batch_totals(metrics0), batch_totals(metrics1))
+        rechecks = recheck_delta(recheck_totals(metrics0), recheck_totals(metrics1))
         served1 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         served = {
             measure: {

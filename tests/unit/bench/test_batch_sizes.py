@@ -9,7 +9,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench" / "e2e"))
-from batch_sizes import delta, recheck_delta, scrape, scrape_rechecks
+from batch_sizes import batch_totals, delta, families, recheck_delta, recheck_totals
 
 
 def _serve(registry: CollectorRegistry) -> int:
@@ -29,14 +29,14 @@ def test_batches_and_items_between_two_scrapes_summed_over_services() -> None:
     unrelated = Histogram("jetbridge_other_items", "", registry=agent)
     ports = {"dispatcher": _serve(dispatcher), "agent": _serve(agent), "gone": 1}
     rpc.labels("StartFlights").observe(3)  # before the run: not counted
-    before = scrape(ports)
+    before = batch_totals(families(ports))
     for items in (4, 6):
         rpc.labels("StartFlights").observe(items)
     rpc.labels("ClearStepsBatch").observe(1)
     deck.labels("dp-east", "admit").observe(5)
     deck.labels("dp-west", "admit").observe(3)  # two agents: summed
     unrelated.observe(99)
-    assert delta(before, scrape(ports)) == {
+    assert delta(before, batch_totals(families(ports))) == {
         "jetbridge_agent_flightdeck_batch_items admit": {
             "calls": 2,
             "items": 8,
@@ -63,11 +63,11 @@ def test_wait_rechecks_between_two_scrapes_by_cluster_step_and_cause() -> None:
     ports = {"pilot-east": _serve(east), "pilot-west": _serve(west)}
     on_west.labels("dp-west", "WAIT_READY", "change").inc(7)  # before the run
     on_east.labels("dp-east", "DELETE_NAMESPACE", "poll").inc(2)  # before, unchanged
-    before = scrape_rechecks(ports)
+    before = recheck_totals(families(ports))
     on_west.labels("dp-west", "WAIT_READY", "change").inc(3)
     on_west.labels("dp-west", "WAIT_READY", "fallback").inc()
     on_east.labels("dp-east", "DELETE_NAMESPACE", "change").inc(4)
-    assert recheck_delta(before, scrape_rechecks(ports)) == {
+    assert recheck_delta(before, recheck_totals(families(ports))) == {
         "dp-east DELETE_NAMESPACE change": 4,
         "dp-west WAIT_READY change": 3,
         "dp-west WAIT_READY fallback": 1,
