@@ -9,11 +9,12 @@ from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, Retry
 from jetbridge.navigator.domain.reasons import Code
 from jetbridge.navigator.domain.vocabulary import (
     FailoverMode,
+    Health,
     MissionStatus,
     RequestStatus,
     StepName,
 )
-from tests.unit.navigator.builders import cluster_events, deployment
+from tests.unit.navigator.builders import cluster_events, deployment, health
 from tests.unit.navigator.sim import Simulation
 
 PRIORITIES = {"d0": 5, "d1": 50, "d2": 10, "d3": 50, "d4": 1, "d5": 20}
@@ -158,3 +159,41 @@ def test_failback_moves_the_same_deployments_back() -> None:
     assert sim.fleet.requests["out"].status is RequestStatus.SUCCEEDED
     assert Fleet.replay(sim.log) == sim.fleet
     assert sim.fleet.react(sim.now) == []
+
+
+def test_no_failback_onto_a_cluster_whose_cleanup_of_the_same_deployment_is_pending() -> None:
+    """A Forced failover's source clean-up deletes the Deployment's namespace on the old
+    source once it is reachable again. Moving the Deployment back there before that
+    clean-up has ended would let the stale delete remove the Deployment just restored."""
+    sim = world()
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    sim.command(RequestFailover("out", "a", "b", FailoverMode.FORCED, "op"))
+    sim.run()
+    assert sim.fleet.requests["out"].status is RequestStatus.SUCCEEDED
+    pending = {m.deployment_id for m in sim.fleet.missions.values() if m.cleanup.value == "PENDING"}
+    assert pending == set(PRIORITIES)
+    sim.record([health("a", Health.UNREACHABLE, Health.HEALTHY)])  # back, clean-ups not run yet
+
+    back = sim.command(RequestFailover("back", "b", "a", FailoverMode.FORCED, "op"))
+    assert isinstance(back[-1], ev.FailoverRejected), back
+    blocked = {
+        s
+        for c, s in zip(back[-1].reason_codes, back[-1].reason_subjects, strict=True)
+        if c == Code.CLEANUP_PENDING_ON_DESTINATION
+    }
+    assert blocked == set(PRIORITIES)
+    message = back[-1].reason_messages[
+        back[-1].reason_codes.index(Code.CLEANUP_PENDING_ON_DESTINATION)
+    ]
+    assert "out/" in message and " a " in message, message
+    # Another destination is fine: the clean-up on a does not touch c.
+    onward = sim.command(RequestFailover("onward", "b", "c", FailoverMode.FORCED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in onward), onward
+    sim.command(CancelFailover("onward", "op"))
+    sim.run()  # the clean-ups on a run and end
+    assert sim.fleet.requests["out"].status is RequestStatus.SUCCEEDED
+    assert all(
+        m.cleanup.value == "COMPLETED" for m in sim.fleet.missions.values() if m.request_id == "out"
+    )
+    again = sim.command(RequestFailover("again", "b", "a", FailoverMode.FORCED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in again), again

@@ -339,7 +339,13 @@ def plan_view(fleet: Fleet, intent: StartIntent, now: int) -> PlanView:
         ),
     )
     decided = decide_request(
-        command, fleet.clusters, fleet.deployments, fleet.requests, now, registry=fleet.registry
+        command,
+        fleet.clusters,
+        fleet.deployments,
+        fleet.requests,
+        now,
+        missions=fleet.missions,
+        registry=fleet.registry,
     )
     requested = next(e for e in decided if isinstance(e, ev.FailoverRequested))
     rejected = next((e for e in decided if isinstance(e, ev.FailoverRejected)), None)

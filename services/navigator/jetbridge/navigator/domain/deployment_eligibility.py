@@ -6,7 +6,10 @@ clusters that already had Deployments when failover was enabled are not supporte
 And an image the installation's one registry cannot serve could not start anywhere
 (:mod:`jetbridge.common.images`).
 A Deployment is judged against the cluster it was *created* on (its origin), so one that
-moved away under failover management can move back (failback).
+moved away under failover management can move back (failback), but not onto a cluster
+where the source clean-up of its last Forced move is still pending: that clean-up
+deletes the Deployment's namespace there once it runs, and would delete the copy just
+brought back.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from dataclasses import dataclass
 from jetbridge.common.images import served_by
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, Finding, finding
-from jetbridge.navigator.domain.vocabulary import DeployMechanism
+from jetbridge.navigator.domain.vocabulary import CleanupStatus, DeployMechanism
 
 _MECHANISM_CODES = {
     DeployMechanism.GIT_SYNC: Code.GIT_SYNC_NOT_SUPPORTED,
@@ -60,13 +64,29 @@ def tainted_clusters(
     return out
 
 
+def cleanups_pending_on(cluster_id: str, missions: Mapping[str, Mission]) -> dict[str, str]:
+    """Deployment id -> the mission whose source clean-up on ``cluster_id`` has not ended."""
+    return {
+        m.deployment_id: m.id
+        for m in missions.values()
+        if m.cleanup is CleanupStatus.PENDING and m.source_cluster_id == cluster_id
+    }
+
+
 def deployment_scope(
     source_id: str,
     clusters: Mapping[str, Cluster],
     deployments: Mapping[str, Deployment],
     registry: str = "",
+    *,
+    destination_id: str = "",
+    missions: Mapping[str, Mission] | None = None,
 ) -> Scope:
-    """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster)."""
+    """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster).
+
+    With ``missions``, a Deployment whose clean-up is pending on ``destination_id`` is
+    ineligible (module docstring).
+    """
     source = clusters.get(source_id)
     on_source = {
         d.deployment_id: d for d in deployments.values() if d.active and d.cluster_id == source_id
@@ -74,10 +94,14 @@ def deployment_scope(
     reported = source.deployment_ids if source is not None else ()
     unknown = sorted({i for i in reported if i not in deployments} - set(on_source))
     tainted = tainted_clusters(clusters, deployments)
+    pending = cleanups_pending_on(destination_id, missions) if missions and destination_id else {}
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     for d in sorted(on_source.values(), key=start_order):
         reasons = judge(d, clusters, tainted, registry)
+        if mission_id := pending.get(d.deployment_id):
+            detail = f"{mission_id} on {destination_id}"
+            reasons.append(finding(Code.CLEANUP_PENDING_ON_DESTINATION, d.deployment_id, detail))
         findings += reasons
         if not reasons:
             eligible.append(d)

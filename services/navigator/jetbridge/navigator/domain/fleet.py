@@ -118,6 +118,7 @@ class Fleet:
                     self.deployments,
                     self.requests,
                     now,
+                    missions=self.missions,
                     registry=self.registry,
                 )
             case CancelFailover():

@@ -36,6 +36,7 @@ class Code(StrEnum):
     CREATED_BEFORE_FAILOVER_ENABLED = "CREATED_BEFORE_FAILOVER_ENABLED"
     CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
     IMAGE_REGISTRY_MISMATCH = "IMAGE_REGISTRY_MISMATCH"
+    CLEANUP_PENDING_ON_DESTINATION = "CLEANUP_PENDING_ON_DESTINATION"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
     CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
@@ -92,6 +93,9 @@ MESSAGES: dict[Code, str] = {
     "{detail}, which already had Deployments when failover was enabled.",
     Code.IMAGE_REGISTRY_MISMATCH: "Deployment {s}'s image {detail}; every data plane "
     "pulls Airflow images from that one registry.",
+    Code.CLEANUP_PENDING_ON_DESTINATION: "Deployment {s} cannot move back yet: the "
+    "source clean-up of mission {detail} has not ended, and it would delete the "
+    "Deployment there once it runs. Wait for it to end (the cluster must be reachable).",
     Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
     Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
     "has {detail} Deployment(s).",

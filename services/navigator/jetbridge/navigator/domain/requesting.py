@@ -22,6 +22,7 @@ from jetbridge.navigator.domain.deployment_eligibility import deployment_scope
 from jetbridge.navigator.domain.eligibility import request_blockers, warnings
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, finding
 from jetbridge.navigator.domain.vocabulary import FlightKind, RequestStatus
 
@@ -33,17 +34,22 @@ def decide_request(
     requests: Mapping[str, FailoverRequest],
     now: int,
     *,
+    missions: Mapping[str, Mission],
     registry: str = "",
 ) -> list[ev.DomainEvent]:
     """FailoverRequested, plus FailoverRejected when it may not go ahead.
 
-    ``registry``: the installation's container registry (see :mod:`jetbridge.common.images`).
+    ``missions``: every mission so far (a pending source clean-up on the destination
+    makes its Deployment ineligible). ``registry``: the installation's container
+    registry (see :mod:`jetbridge.common.images`).
     """
     if cmd.request_id in requests and requests[cmd.request_id].exists:
         return []
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
     blockers = request_blockers(src, dst, clusters, requests.values())
-    scope = deployment_scope(src, clusters, deployments, registry)
+    scope = deployment_scope(
+        src, clusters, deployments, registry, destination_id=dst, missions=missions
+    )
     warned: list[rs.Finding] = []
     if src in clusters and dst in clusters and src != dst:
         warned = warnings(clusters[src], clusters[dst], cmd.mode)
