@@ -338,29 +338,48 @@ def test_the_airflow_registry_is_one_control_plane_setting(helm: Path) -> None:
 def test_kafka_tls_gives_every_service_the_client_certificate(helm: Path) -> None:
     mount = "/etc/jetbridge/kafka-tls"
     for chart in (CONTROL, DATA):
-        for name, dep in by_kind(
-            render(helm, chart, "--values", str(ALL_ON[chart])), "Deployment"
-        ).items():
-            env = {k: e.get("value") for k, e in env_of(dep).items()}
-            assert env["JETBRIDGE_KAFKA_SECURITY_PROTOCOL"] == "SSL", name
-            assert (
-                env["JETBRIDGE_KAFKA_SSL_CAFILE"],
-                env["JETBRIDGE_KAFKA_SSL_CERTFILE"],
-                env["JETBRIDGE_KAFKA_SSL_KEYFILE"],
-            ) == (f"{mount}/ca.crt", f"{mount}/tls.crt", f"{mount}/tls.key"), name
-            mounts = {m["name"]: m for m in container(dep)["volumeMounts"]}
-            assert mounts["kafka-tls"] == {
-                "name": "kafka-tls",
-                "mountPath": mount,
-                "readOnly": True,
-            }
-            volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
-            assert volumes["kafka-tls"]["secret"]["secretName"] == "jetbridge-kafka-client"
-        plain = by_kind(render(helm, chart), "Deployment").values()
-        assert not [d for d in plain if "JETBRIDGE_KAFKA_SECURITY_PROTOCOL" in env_of(d)]
-        on = ["--set", "kafka.tls.enabled=true"]
-        proc = run_helm(helm, "template", RELEASE, str(chart), *REQUIRED[chart], *on, ok=False)
+        for extra, secret in (
+            ([], "jetbridge-kafka-tls"),  # the default: mutual TLS
+            (["--values", str(ALL_ON[chart])], "jetbridge-kafka-client"),
+        ):
+            assert_kafka_tls(render(helm, chart, *extra), mount, secret)
+        off = ["--set", "kafka.tls.enabled=false"]
+        proc = run_helm(helm, "template", RELEASE, str(chart), *REQUIRED[chart], *off, ok=False)
+        assert proc.returncode != 0 and "kafka.tls.allowPlaintext=true" in proc.stderr
+        plain = by_kind(
+            render(helm, chart, *off, "--set", "kafka.tls.allowPlaintext=true"), "Deployment"
+        ).values()
+        assert plain and not [d for d in plain if "JETBRIDGE_KAFKA_SECURITY_PROTOCOL" in env_of(d)]
+        assert not [
+            d
+            for d in plain
+            if "kafka-tls" in {v["name"] for v in d["spec"]["template"]["spec"]["volumes"]}
+        ]
+        unnamed = ["--set", "kafka.tls.existingSecret="]
+        proc = run_helm(helm, "template", RELEASE, str(chart), *REQUIRED[chart], *unnamed, ok=False)
         assert proc.returncode != 0 and "kafka.tls.existingSecret is required" in proc.stderr
+
+
+def assert_kafka_tls(objs: list[Obj], mount: str, secret: str) -> None:
+    """Every service speaks SSL to Kafka with the client certificate of ``secret``."""
+    deployments = by_kind(objs, "Deployment")
+    assert deployments
+    for name, dep in deployments.items():
+        env = {k: e.get("value") for k, e in env_of(dep).items()}
+        assert env["JETBRIDGE_KAFKA_SECURITY_PROTOCOL"] == "SSL", name
+        assert (
+            env["JETBRIDGE_KAFKA_SSL_CAFILE"],
+            env["JETBRIDGE_KAFKA_SSL_CERTFILE"],
+            env["JETBRIDGE_KAFKA_SSL_KEYFILE"],
+        ) == (f"{mount}/ca.crt", f"{mount}/tls.crt", f"{mount}/tls.key"), name
+        mounts = {m["name"]: m for m in container(dep)["volumeMounts"]}
+        assert mounts["kafka-tls"] == {
+            "name": "kafka-tls",
+            "mountPath": mount,
+            "readOnly": True,
+        }
+        volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["kafka-tls"]["secret"]["secretName"] == secret, name
 
 
 def test_credentials_are_secret_references_never_values(helm: Path) -> None:

@@ -201,6 +201,8 @@ spec:
               value: /etc/jetbridge/kafka-tls/tls.crt
             - name: JETBRIDGE_KAFKA_SSL_KEYFILE
               value: /etc/jetbridge/kafka-tls/tls.key
+            {{- else if not $root.Values.kafka.tls.allowPlaintext }}
+            {{- fail "kafka.tls.enabled=false sends every record over PLAINTEXT, unauthenticated: any pod that reaches the brokers could write commands and reports as anyone. Set kafka.tls.allowPlaintext=true to accept that (sandboxes only)" }}
             {{- end }}
             {{- with $root.Values.tracing.otlpEndpoint }}
             - name: OTEL_EXPORTER_OTLP_ENDPOINT
