@@ -136,3 +136,15 @@ async def test_role_matrix(row: Row, caller: str) -> None:
         assert body["error"] == ("UNAUTHENTICATED" if want == 401 else "FORBIDDEN")
         if want == 403:
             assert f"needs the {row.needs} role" in body["message"]
+
+
+@pytest.mark.parametrize("header", ["²".encode("latin-1"), b"12abc", b"-1", b"%d" % 2**63])
+async def test_a_last_event_id_that_is_not_a_seq_is_refused_naming_it(header: bytes) -> None:
+    """A browser's EventSource resends the last ``id`` it got; anything else is a bad
+    request (422 naming the header), not a crash (it was a 500 for "²", a digit)."""
+    world = make_world()
+    headers = {"Authorization": f"Bearer {TOKENS['viewer']}".encode(), b"Last-Event-ID": header}
+    async with world.client() as client:
+        response = await client.get("/api/v1/stream", headers=headers)
+    assert response.status_code == 422, response.text
+    assert "last-event-id" in response.text, response.text

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -79,14 +79,17 @@ async def stream(
     request: Request,
     _: Reader,
     read: Read,
+    *,
     request_id: str | None = None,
     cluster_id: str | None = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_SEQ)] = None,
 ) -> StreamingResponse:
     """Server-sent events: a ``change`` per ledger event applied (resume with ``after`` or
-    ``Last-Event-ID``), and a comment every 15 s so proxies keep the connection open."""
-    header = request.headers.get("last-event-id", "")
-    cursor = after if after is not None else (int(header) if header.isdigit() else None)
+    ``Last-Event-ID``, which a browser's EventSource sends by itself on reconnecting: the
+    last ``id`` it received), and a comment every 15 s so proxies keep the connection
+    open. A ``Last-Event-ID`` that is not such a seq gets 422 naming it."""
+    cursor = after if after is not None else last_event_id
     where = EventFilter(request_id=request_id, cluster_id=cluster_id)
     return StreamingResponse(
         change_stream(read, where, cursor, request.is_disconnected),
