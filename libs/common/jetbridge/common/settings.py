@@ -34,6 +34,18 @@ RegistryHost = Annotated[
 DEFAULT_REGISTRY = "registry.jetbridge.local"
 
 
+def service_config(env_prefix: str, *, frozen: bool = False) -> SettingsConfigDict:
+    """A service's settings: from ``env_prefix`` variables, unknown ones ignored.
+
+    ``hide_input_in_errors``: a value that fails validation is named, never echoed: the
+    settings hold DSNs with passwords, the ledger key and tokens, and a refused start
+    prints its error to the pod's log.
+    """
+    return SettingsConfigDict(
+        env_prefix=env_prefix, extra="ignore", frozen=frozen, hide_input_in_errors=True
+    )
+
+
 def env_file_path() -> Path:
     """Where the generated env file lives (``JETBRIDGE_STATE_DIR`` moves it)."""
     state_dir = Path(os.environ.get("JETBRIDGE_STATE_DIR", DEFAULT_STATE_DIR))
@@ -44,7 +56,11 @@ class StackSettings(BaseSettings):
     """Endpoints of the infrastructure a service talks to."""
 
     model_config = SettingsConfigDict(
-        env_prefix="JETBRIDGE_", env_file=None, extra="ignore", frozen=True
+        env_prefix="JETBRIDGE_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     state_dir: Path = Field(default=DEFAULT_STATE_DIR)

@@ -20,11 +20,13 @@ from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
 from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from jetbridge.common.settings import service_config
 
 
 class KafkaSecurity(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_KAFKA_", extra="ignore", frozen=True)
+    model_config = service_config("JETBRIDGE_KAFKA_", frozen=True)
 
     security_protocol: Literal["PLAINTEXT", "SSL"] = "PLAINTEXT"
     ssl_cafile: Path | None = None  # the CA that signed the brokers' certificates

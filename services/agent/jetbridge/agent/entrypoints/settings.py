@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-from jetbridge.common.settings import DEFAULT_STATE_DIR
+from jetbridge.common.settings import DEFAULT_STATE_DIR, service_config
 
 
 class AgentSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_AGENT_", extra="ignore", frozen=True)
+    model_config = service_config("JETBRIDGE_AGENT_", frozen=True)
 
     cluster_id: str = Field(description="This data plane's cluster id (its certificate's identity)")
     listen: str = Field(default="127.0.0.1:50051", description="host:port of the gRPC server")

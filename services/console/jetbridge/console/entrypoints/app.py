@@ -15,13 +15,13 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from jetbridge.common import runtime, topics
 from jetbridge.common.events import default_registry
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
-from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path
+from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
 from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
 from jetbridge.console.adapters.ledger import LedgerFollower, LedgerReadModel
 from jetbridge.console.adapters.tokens import StaticTokens
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_", extra="ignore")
+    model_config = service_config("JETBRIDGE_")
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-from jetbridge.common.settings import DEFAULT_STATE_DIR, load_stack_settings
+from jetbridge.common.settings import DEFAULT_STATE_DIR, load_stack_settings, service_config
 from jetbridge.common.topics import CLUSTER_EVENTS
 
 
@@ -16,7 +16,7 @@ def _kafka() -> str:
 
 
 class DPLinkSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_DPLINK_", extra="ignore", frozen=True)
+    model_config = service_config("JETBRIDGE_DPLINK_", frozen=True)
 
     kafka_bootstrap_servers: str = Field(default_factory=_kafka)
     group_id: str = "jetbridge-dplink"

@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from jetbridge.common import runtime, topics
 from jetbridge.common.cancellation import stop_tasks
@@ -31,7 +31,7 @@ from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.outbox import OutboxRelay, migrate_outbox
-from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path
+from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
@@ -45,7 +45,7 @@ FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # again for a registered cluster whose topic w
 
 
 class NavigatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_", extra="ignore")
+    model_config = service_config("JETBRIDGE_")
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     navigator_dsn: str = Field(description="PostgreSQL DSN of the Navigator's own database")

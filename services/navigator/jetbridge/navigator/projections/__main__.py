@@ -18,14 +18,14 @@ import signal
 import sys
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from jetbridge.common import runtime, topics
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
-from jetbridge.common.settings import env_file_path
+from jetbridge.common.settings import env_file_path, service_config
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class ProjectionSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_", extra="ignore")
+    model_config = service_config("JETBRIDGE_")
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     projections_dsn: str = Field(default="", description="defaults to the Navigator's DSN")

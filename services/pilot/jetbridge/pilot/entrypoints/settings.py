@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
+from jetbridge.common.settings import service_config
 from jetbridge.common.sql.dsn import is_mysql_dsn
 
 
@@ -18,7 +19,7 @@ def _owner() -> str:
 
 
 class PilotSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="JETBRIDGE_PILOT_", extra="ignore", frozen=True)
+    model_config = service_config("JETBRIDGE_PILOT_", frozen=True)
 
     owner: str = Field(default_factory=_owner, description="lease owner name of this replica")
     cluster_name: str

@@ -1,0 +1,62 @@
+"""A service that refuses its settings names the bad one and never echoes its value.
+
+The settings hold DSNs with passwords, the ledger key and tokens; a refused start
+prints the validation error to the pod's log.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from jetbridge.agent.entrypoints.settings import AgentSettings
+from jetbridge.common.kafka.security import KafkaSecurity
+from jetbridge.common.settings import StackSettings
+from jetbridge.console.entrypoints.app import ConsoleSettings
+from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
+from jetbridge.dplink.entrypoints.settings import DPLinkSettings
+from jetbridge.navigator.entrypoints.app import NavigatorSettings
+from jetbridge.navigator.projections.__main__ import ProjectionSettings
+from jetbridge.pilot.entrypoints.settings import PilotSettings
+
+SECRET = "s3cret-Value-7"
+
+EVERY = [
+    AgentSettings,
+    ConsoleSettings,
+    DispatcherSettings,
+    DPLinkSettings,
+    KafkaSecurity,
+    NavigatorSettings,
+    PilotSettings,
+    ProjectionSettings,
+    StackSettings,
+]
+
+
+@pytest.mark.parametrize("settings", EVERY, ids=lambda c: c.__name__)
+def test_every_settings_class_hides_the_input_of_its_errors(settings: type[BaseSettings]) -> None:
+    assert settings.model_config.get("hide_input_in_errors") is True
+
+
+def test_a_ledger_key_too_short_is_named_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JETBRIDGE_NAVIGATOR_DSN", f"postgresql://navigator:{SECRET}@db/nav")
+    monkeypatch.setenv("JETBRIDGE_LEDGER_KEY", SECRET)  # 14 characters, 16 needed
+    with pytest.raises(ValidationError) as refused:
+        NavigatorSettings()
+    assert "ledger_key" in str(refused.value)
+    assert SECRET not in str(refused.value)
+
+
+def test_a_bad_pilot_setting_does_not_show_the_dsns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_NAME", "dp-east")
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "memory")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_SIDE", "A")
+    monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTDECK_DSN", f"postgresql://fd:{SECRET}@db/fd")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ADMIN_DSN", f"mysql://root:{SECRET}@db/")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_USERS", "customer")  # refused on MySQL
+    with pytest.raises(ValidationError) as refused:
+        PilotSettings()
+    assert "customer needs PostgreSQL" in str(refused.value)
+    assert SECRET not in str(refused.value)
