@@ -59,6 +59,7 @@ from jetbridge.fencing.postgres_layouts import (
     state_of,
 )
 from jetbridge.fencing.quoting import Quoted, join, pg_ident, pg_literal, render
+from jetbridge.fencing.scram import scram_sha256_verifier
 from jetbridge.fencing.sqlfiles import queries
 
 Q = queries("postgresql")
@@ -317,7 +318,7 @@ class PostgresFencer:
                     conn,
                     "create_login_role",
                     role=pg_ident(role),
-                    password=pg_literal(passwords[side]),
+                    password=pg_literal(scram_sha256_verifier(passwords[side])),
                     data_role=pg_ident(dep.data_role),
                 )
                 await self._ddl(

@@ -267,6 +267,8 @@ SELECT to_regclass('jetbridge_fencing.state') IS NOT NULL;
 -- name: create_group_role
 CREATE ROLE {role} NOLOGIN;
 
+-- {password} is a SCRAM-SHA-256 verifier made by the client (jetbridge.fencing.scram),
+-- never the password itself: the statement's text may end up in the server's logs.
 -- name: create_login_role
 CREATE ROLE {role} NOLOGIN PASSWORD {password} IN ROLE {data_role};
 
