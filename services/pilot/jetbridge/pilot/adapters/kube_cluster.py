@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -68,23 +69,26 @@ class KubernetesCluster:
     def _resource(self, kind: str) -> Any:
         return self._client().resources.get(api_version=API_VERSIONS[kind], kind=kind)
 
-    async def _call(self, what: str, fn: Callable[[], T]) -> T:
+    async def _call(self, what: str, fn: Callable[[], T], *, sensitive: bool = False) -> T:
+        """``sensitive``: the request carried a Secret's data, which a refusal's body may
+        echo (an admission webhook quoting the object): that body is never repeated."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, fn)
         except ApiException as error:
-            raise self._failure(what, error) from error
+            raise self._failure(what, error, sensitive=sensitive) from error
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise transient(
                 ErrorCode.CLUSTER_UNAVAILABLE, f"{self.name}: {what}: {error}"
             ) from error
 
-    def _failure(self, what: str, error: ApiException) -> StepFailure:
+    def _failure(self, what: str, error: ApiException, *, sensitive: bool = False) -> StepFailure:
         detail = f"{self.name}: {what}: {error.status} {error.reason}"
         body = str(error.body or "")
         if error.status in (409, 429) or error.status >= 500 or "being terminated" in body:
             return transient(ErrorCode.CLUSTER_UNAVAILABLE, detail)
-        return permanent(ErrorCode.CLUSTER_REFUSED, f"{detail}: {body[:300]}")
+        shown = status_outline(body) if sensitive else body[:300]
+        return permanent(ErrorCode.CLUSTER_REFUSED, f"{detail}: {shown}")
 
     # -- ClusterPort -------------------------------------------------------------------
 
@@ -115,7 +119,11 @@ class KubernetesCluster:
                 _request_timeout=self._timeout,
             )
 
-        await self._call(f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}", run)
+        await self._call(
+            f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}",
+            run,
+            sensitive=kind == "Secret",
+        )
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         def run() -> Manifest | None:
@@ -210,3 +218,25 @@ class WatchedChanges:
     def close(self) -> None:
         for watch, namespace in self._watched:
             watch.remove(namespace, self._waiter)
+
+
+def status_outline(body: str) -> str:
+    """What a refusal says without any value: its reason and the fields it names.
+
+    The API server answers with a ``Status`` (JSON); its ``message`` and causes'
+    ``message`` may quote the request, so only ``reason`` and each cause's ``field``
+    (a path such as ``data[password]``) are kept.
+    """
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return "(the response is not shown: the request held a Secret's data)"
+    if not isinstance(status, dict):
+        return "(the response is not shown: the request held a Secret's data)"
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    fields = sorted(
+        {str(c["field"]) for c in causes or () if isinstance(c, dict) and c.get("field")}
+    )
+    named = f"; fields {', '.join(fields)}" if fields else ""
+    return f"reason {status.get('reason') or 'unknown'}{named} (message not shown: a Secret)"
