@@ -84,13 +84,24 @@ class Layout:
             value = path.read_text().strip()
             if value:
                 return value
-        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         value = secrets.token_urlsafe(24)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(value + "\n")
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_private(path, value + "\n", 0o600)
         return value
+
+
+def write_private(path: Path, text: str, mode: int) -> None:
+    """Replace ``path`` with ``text``, readable by no one outside ``mode`` at any moment.
+
+    The file is created with ``mode`` (not created, written, then chmodded: between the
+    two a default-umask file is readable by every local user) and renamed into place.
+    """
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # O_CREAT keeps the mode of a file already there
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    tmp.replace(path)
 
 
 def jar_cache_root() -> Path:

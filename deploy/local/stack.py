@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "kube"))
 import kubestack
 from component import Component
 from kafka import Kafka, ensure_jars
-from layout import Layout
+from layout import Layout, write_private
 from mariadb import MariaDB
 from postgres import POSTGRES15, POSTGRES18, Postgres
 from procs import StackError, say, tail
@@ -93,10 +93,7 @@ def write_env_file(
     }
     text = "# Written by deploy/local/stack.py up; do not edit.\n"
     text += "".join(f"{key}={value}\n" for key, value in values.items())
-    tmp = layout.env_file.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o640)
-    tmp.replace(layout.env_file)
+    write_private(layout.env_file, text, 0o640)  # DSNs with passwords, the ledger key
 
 
 def cmd_up(layout: Layout, args: argparse.Namespace) -> int:
