@@ -64,6 +64,52 @@ async def test_lag_is_sampled_per_partition_and_dropped_when_revoked() -> None:
     assert value("0") is None
 
 
+class SwallowingConsumer(FakeConsumer):
+    """aiokafka's ``position`` retries inside (NotLeaderForPartition in a CI run) and
+    may end a cancel's CancelledError there, running on until the consumer stops; the
+    Navigator stopped its lag sampler before its consumer, so it never stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.stopped = False
+
+    async def position(self, partition: TopicPartition) -> int:
+        self.calls += 1
+        while not self.stopped:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                continue  # swallowed
+        raise RuntimeError("consumer stopped")
+
+
+async def test_the_sampler_stops_at_once_even_if_a_position_call_ignores_its_cancel() -> None:
+    consumer = SwallowingConsumer()
+    task = asyncio.create_task(sample_lag(consumer, "unit-swallow", interval_s=0.01))
+    await asyncio.sleep(0.05)
+    assert consumer.calls >= 1  # parked in a position call
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2.0)
+    consumer.stopped = True  # what the service does next: its consumer stops
+    assert task in done, "sample_lag did not stop within 2 s of its cancel"
+    assert task.cancelled()
+
+
+async def test_a_position_call_slower_than_its_timeout_is_skipped_not_awaited() -> None:
+    consumer = SwallowingConsumer()
+    task = asyncio.create_task(
+        sample_lag(consumer, "unit-slow", interval_s=0.01, position_timeout_s=0.05)
+    )
+    await asyncio.sleep(0.5)
+    calls = consumer.calls
+    task.cancel()
+    await asyncio.wait({task}, timeout=2.0)
+    consumer.stopped = True
+    assert task.cancelled()
+    assert calls >= 4  # rounds went on: each stuck call was left behind after 0.05 s
+
+
 def test_state_counts_name_every_state() -> None:
     states = ["SUCCEEDED", "SUCCEEDED", "RUNNING"]
     every = ["CREATED", "RUNNING", "SUCCEEDED"]

@@ -73,7 +73,9 @@ class LagSource(Protocol):
     async def position(self, partition: TopicPartition) -> int: ...
 
 
-async def sample_lag(consumer: LagSource, name: str, interval_s: float = 1.0) -> None:
+async def sample_lag(
+    consumer: LagSource, name: str, interval_s: float = 1.0, position_timeout_s: float = 1.0
+) -> None:
     """Set ``jetbridge_kafka_consumer_lag`` for every assigned partition, forever.
 
     Partitions no longer assigned (a rebalance) lose their series, so a dashboard
@@ -87,12 +89,31 @@ async def sample_lag(consumer: LagSource, name: str, interval_s: float = 1.0) ->
                 CONSUMER_LAG.remove(name, tp.topic, str(tp.partition))
         shown &= assigned
         for tp in assigned:
-            try:
-                position = await asyncio.wait_for(consumer.position(tp), 1.0)
-            except Exception:  # not fetched yet, or revoked meanwhile: next round
+            position = await _position(consumer, tp, position_timeout_s)
+            if position is None:  # not fetched yet, revoked meanwhile, or slow: next round
                 continue
             behind = lag(consumer.highwater(tp), position)
             if behind is not None:
                 CONSUMER_LAG.labels(name, tp.topic, str(tp.partition)).set(behind)
                 shown.add(tp)
         await asyncio.sleep(interval_s)
+
+
+async def _position(consumer: LagSource, tp: TopicPartition, timeout_s: float) -> int | None:
+    """``consumer.position(tp)``, or None if it fails or takes over ``timeout_s``.
+
+    Never waits for the call to stop: aiokafka's ``position`` retries inside (a leader
+    moving: NotLeaderForPartition) and can swallow the cancel ``asyncio.wait_for`` sends
+    it, and ``wait_for`` then waits for it to end. That kept a Navigator from stopping
+    in a CI run (its test's teardown timed out, and the leftover hung the session's end
+    for 300 s). A call left behind is cancelled and ends on its own.
+    """
+    call = asyncio.ensure_future(consumer.position(tp))
+    try:
+        done, _ = await asyncio.wait({call}, timeout=timeout_s)
+    finally:
+        if not call.done():
+            call.cancel()
+    if not done or call.cancelled() or call.exception() is not None:
+        return None
+    return call.result()
