@@ -55,13 +55,7 @@ def env_file_path() -> Path:
 class StackSettings(BaseSettings):
     """Endpoints of the infrastructure a service talks to."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="JETBRIDGE_",
-        env_file=None,
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
+    model_config = SettingsConfigDict(**service_config("JETBRIDGE_", frozen=True), env_file=None)
 
     state_dir: Path = Field(default=DEFAULT_STATE_DIR)
     kafka_bootstrap_servers: str = Field(

@@ -49,7 +49,7 @@ from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.reasons import Finding
-from jetbridge.navigator.domain.requesting import decide_request, start_request
+from jetbridge.navigator.domain.requesting import start_request
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind, StepName, StepStatus
 
 
@@ -338,15 +338,7 @@ def plan_view(fleet: Fleet, intent: StartIntent, now: int) -> PlanView:
             ),
         ),
     )
-    decided = decide_request(
-        command,
-        fleet.clusters,
-        fleet.deployments,
-        fleet.requests,
-        now,
-        missions=fleet.missions,
-        registry=fleet.registry,
-    )
+    decided = fleet.decide(command, now)  # the Navigator's own decision, not applied
     requested = next(e for e in decided if isinstance(e, ev.FailoverRequested))
     rejected = next((e for e in decided if isinstance(e, ev.FailoverRejected)), None)
     request = FailoverRequest.fold(command.request_id, [requested])

@@ -79,13 +79,13 @@ def deployment_scope(
     deployments: Mapping[str, Deployment],
     registry: str = "",
     *,
-    destination_id: str = "",
-    missions: Mapping[str, Mission] | None = None,
+    destination_id: str,
+    missions: Mapping[str, Mission],
 ) -> Scope:
     """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster).
 
-    With ``missions``, a Deployment whose clean-up is pending on ``destination_id`` is
-    ineligible (module docstring).
+    A Deployment whose clean-up is pending on ``destination_id`` is ineligible (module
+    docstring).
     """
     source = clusters.get(source_id)
     on_source = {
@@ -94,7 +94,7 @@ def deployment_scope(
     reported = source.deployment_ids if source is not None else ()
     unknown = sorted({i for i in reported if i not in deployments} - set(on_source))
     tainted = tainted_clusters(clusters, deployments)
-    pending = cleanups_pending_on(destination_id, missions) if missions and destination_id else {}
+    pending = cleanups_pending_on(destination_id, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     for d in sorted(on_source.values(), key=start_order):

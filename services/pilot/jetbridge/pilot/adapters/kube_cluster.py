@@ -230,7 +230,7 @@ def status_outline(body: str) -> str:
     try:
         status = json.loads(body)
     except ValueError:
-        return "(the response is not shown: the request held a Secret's data)"
+        status = None
     if not isinstance(status, dict):
         return "(the response is not shown: the request held a Secret's data)"
     details = status.get("details")
