@@ -94,6 +94,36 @@ def test_cluster_that_reported_deployments_when_failover_was_enabled_is_tainted(
     )
 
 
+def rejection_findings(out: list[ev.DomainEvent]) -> set[tuple[str, str]]:
+    assert isinstance(out[-1], ev.FailoverRejected), out
+    return set(zip(out[-1].reason_codes, out[-1].reason_subjects, strict=True))
+
+
+def test_installed_with_failover_on_its_first_inventory_is_what_it_held_before() -> None:
+    """No EnableFailover check runs for such a cluster: its first report taints it."""
+    f = Fleet.replay(cluster_events("src", deployment_ids=["legacy"]) + cluster_events("dst"))
+    f.apply(deployment("new", "src", created_at=T0 + 1))
+    f.apply(facts("src", at=T0 + 2, deployment_ids=["new"]))  # legacy was removed since
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0 + 3)
+    assert (C.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER.value, "new") in rejection_findings(out)
+    assert f.clusters["src"].deployments_before_failover == ("legacy",)
+
+
+def test_a_first_inventory_of_deployments_created_after_the_switch_does_not_taint() -> None:
+    registered = ev.ClusterRegistered(
+        cluster_id="src", name="src", registered_at=T0, failover_enabled=True
+    )
+    f = Fleet.replay([registered, *cluster_events("dst")])
+    f.apply(deployment("new", "src", created_at=T0 + 1))
+    f.apply_all(cluster_events("src", at=T0 + 2, deployment_ids=["new"])[1:])
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0 + 3)
+    assert [type(e) for e in out] == [ev.FailoverRequested]
+    assert out[0].deployment_ids == ["new"]  # type: ignore[attr-defined]
+    # Only the first inventory counts: a later one does not re-judge the cluster.
+    f.apply(facts("src", at=T0 + 4, deployment_ids=["new", "later"]))
+    assert f.clusters["src"].deployments_before_failover == ("new",)
+
+
 def oracle(names: tuple[str, ...]) -> set[tuple[Code, str]]:
     """Each case's own findings; an old Deployment also taints every other known one."""
     want: set[tuple[Code, str]] = set().union(*(CASES[n][1] for n in names))

@@ -56,6 +56,8 @@ class Cluster(Aggregate):
         self.failover_enabled_at: int | None = None
         # Inventory (as the data plane reports it) when failover was switched on.
         self.deployments_before_failover: tuple[str, ...] = ()
+        # Switched on by its registration, before any inventory: the first one counts.
+        self.awaiting_first_inventory = False
         # Facts, replaced wholesale by each ClusterFactsChanged.
         self.facts_observed_at: int | None = None
         self.jetbridge_version = ""
@@ -106,6 +108,7 @@ class Cluster(Aggregate):
                 if event.failover_enabled:
                     self.failover = FailoverSwitch.ENABLED
                     self.failover_enabled_at = event.registered_at
+                    self.awaiting_first_inventory = True
             case ev.ClusterDeregistered():
                 REGISTRATION.check(
                     self.id, self.registration, Registration.DEREGISTERED, event.event_type()
@@ -149,3 +152,8 @@ class Cluster(Aggregate):
         self.database_endpoint_status = db_status
         self.deployment_ids = tuple(event.deployment_ids)
         self.database_side = event.database_side
+        if self.awaiting_first_inventory:
+            # A cluster installed with failover on gets no EnableFailover and its check;
+            # what it reports first is what it held when failover was switched on.
+            self.awaiting_first_inventory = False
+            self.deployments_before_failover = self.deployment_ids

@@ -52,11 +52,27 @@ def _created_before(d: Deployment, origin: Cluster | None) -> bool:
     return enabled_at is None or d.created_at < enabled_at
 
 
+def _created_after_switch(
+    deployment_id: str, cluster: Cluster, deployments: Mapping[str, Deployment]
+) -> bool:
+    d = deployments.get(deployment_id)
+    return d is not None and d.origin_cluster_id == cluster.id and not _created_before(d, cluster)
+
+
 def tainted_clusters(
     clusters: Mapping[str, Cluster], deployments: Mapping[str, Deployment]
 ) -> set[str]:
-    """Clusters that held Deployments when failover was switched on for them."""
-    out = {cid for cid, c in clusters.items() if c.deployments_before_failover}
+    """Clusters that held Deployments when failover was switched on for them.
+
+    A cluster's first inventory may already list Deployments the Navigator created on
+    it after the switch (its first report comes a heartbeat after registration): those
+    do not count.
+    """
+    out = {
+        cid
+        for cid, c in clusters.items()
+        if any(not _created_after_switch(i, c, deployments) for i in c.deployments_before_failover)
+    }
     for d in deployments.values():
         origin = clusters.get(d.origin_cluster_id)
         if origin is not None and origin.failover_enabled and _created_before(d, origin):
