@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local")
 from ports import free_port
 
 
-def _start_request(flight_id: str, epoch: int = 7) -> pb2.StartFlightRequest:
+def _start_request(flight_id: str, epoch: int = 7, cluster_id: str = "") -> pb2.StartFlightRequest:
     return pb2.StartFlightRequest(
+        cluster_id=cluster_id,
         flight_id=flight_id,
         mission_id="m-1",
         request_id="r-1",
@@ -62,7 +63,7 @@ async def test_start_flight_twice_writes_one_row_and_get_cancel_work(
                 )
                 async with channel:
                     stub = pb2_grpc.DataPlaneStub(channel)
-                    first = await stub.StartFlight(_start_request("f-1"), timeout=5)
+                    first = await stub.StartFlight(_start_request("f-1", 7, cluster), timeout=5)
                     second = await stub.StartFlight(_start_request("f-1"), timeout=5)
                     assert (first.created, second.created) == (True, False)
                     assert second.state == pb2.FLIGHT_STATE_QUEUED
@@ -81,6 +82,16 @@ async def test_start_flight_twice_writes_one_row_and_get_cancel_work(
                     with pytest.raises(grpc.aio.AioRpcError) as missing:
                         await stub.GetFlight(pb2.GetFlightRequest(flight_id="nope"))
                     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+                    # Addressed to another cluster: refused, and nothing is written.
+                    other = _start_request("f-2", 7, "dp-elsewhere")
+                    with pytest.raises(grpc.aio.AioRpcError) as misaddressed:
+                        await stub.StartFlight(other, timeout=5)
+                    assert misaddressed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+                    assert "'dp-elsewhere'" in (misaddressed.value.details() or "")
+                    batch = pb2.StartFlightsRequest(items=[pb2.StartFlightItem(request=other)])
+                    (result,) = (await stub.StartFlights(batch, timeout=5)).results
+                    assert result.status.code == "FAILED_PRECONDITION"
         finally:
             await deck.close()
         conn = await asyncpg.connect(dsn)

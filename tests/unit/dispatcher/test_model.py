@@ -111,3 +111,13 @@ def test_the_state_reader_decodes_every_event_type_the_state_folds() -> None:
                     changed_by.add(event_type)
     assert changed_by <= STATE_EVENTS
     assert changed_by == STATE_EVENTS - {"ClusterDeregistered"}  # removes only: none to remove
+
+
+def test_a_start_flight_names_the_cluster_it_is_addressed_to() -> None:
+    """The agent refuses a flight addressed to another cluster; this is what it checks."""
+    from jetbridge.dispatcher.adapters.grpc_client import start_request  # noqa: PLC0415
+
+    flight = PlannedFlight.from_payload(PAYLOAD)
+    request = start_request(flight)
+    assert flight.cluster_id and request.cluster_id == flight.cluster_id
+    assert request.flight_id == flight.flight_id

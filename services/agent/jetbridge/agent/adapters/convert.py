@@ -50,6 +50,7 @@ def start_flight_from_proto(request: Any) -> StartFlight:
             revision=spec.revision,
         ),
         drain_timeout_seconds=request.drain_timeout_seconds,
+        cluster_id=request.cluster_id,
     )
 
 

@@ -28,7 +28,12 @@ from jetbridge.agent.adapters.convert import (
     state_to_proto,
 )
 from jetbridge.agent.adapters.metrics import START_FLIGHT_CALLS
-from jetbridge.agent.domain.flights import InvalidClearance, InvalidFlight
+from jetbridge.agent.domain.flights import (
+    InvalidClearance,
+    InvalidFlight,
+    MisaddressedFlight,
+    check_addressee,
+)
 from jetbridge.agent.service_layer.flights import FlightConflict, FlightService
 from jetbridge.agent.service_layer.heartbeats import HeartbeatSource
 from jetbridge.agent.service_layer.ports import FactsSource
@@ -171,12 +176,16 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         )
         try:
             command = start_flight_from_proto(request)
+            check_addressee(command, self.cluster_id)
             # The Pilot continues this call's trace from the Flightdeck row.
             traceparent = current_trace_context().get("traceparent")
             started = await self._flights.start(replace(command, traceparent=traceparent))
         except InvalidFlight as error:
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
         except FlightConflict as error:
+            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
+        except MisaddressedFlight as error:
+            log.warning("refused a misaddressed flight: %s", error)
             raise Refused(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
         span.set_attribute("jetbridge.flight.created", started.created)
         START_FLIGHT_CALLS.labels(self.cluster_id, str(started.created).lower()).inc()

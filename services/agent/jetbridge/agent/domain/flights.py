@@ -28,6 +28,10 @@ class InvalidClearance(ValueError):
     """A ClearSteps whose steps are not a contiguous run of the flight's plan."""
 
 
+class MisaddressedFlight(Exception):
+    """A StartFlight the control plane addressed to another cluster than this agent's."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanStep:
     name: str
@@ -55,6 +59,7 @@ class StartFlight:
     deployment_spec: DeploymentSpecRef
     drain_timeout_seconds: int = 0
     traceparent: str | None = None  # the caller's trace, stored for the Pilot to continue
+    cluster_id: str = ""  # whom the control plane addressed ("": an older Dispatcher)
 
     def validate(self) -> None:
         for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
@@ -76,6 +81,19 @@ class StartFlight:
             raise InvalidFlight("every step needs a name")
         if self.drain_timeout_seconds < 0:
             raise InvalidFlight("drain_timeout_seconds must be >= 0")
+
+
+def check_addressee(command: StartFlight, own_cluster_id: str) -> None:
+    """Refuse a flight meant for another cluster (a wrong or forged registration).
+
+    Checked before anything is written: such a flight would create or delete a
+    Deployment on the wrong cluster.
+    """
+    if command.cluster_id and command.cluster_id != own_cluster_id:
+        raise MisaddressedFlight(
+            f"flight {command.flight_id} is addressed to cluster {command.cluster_id!r};"
+            f" this agent serves {own_cluster_id!r}"
+        )
 
 
 def plan_of(command: StartFlight) -> list[dict[str, Any]]:

@@ -62,6 +62,7 @@ def start_request(flight: PlannedFlight) -> Any:
             deployment_id=flight.deployment_id, image=flight.image
         ),
         drain_timeout_seconds=flight.drain_timeout_seconds,
+        cluster_id=flight.cluster_id,
     )
 
 
