@@ -3,7 +3,8 @@
 Every service calls ``configure_logging(service)`` once at start-up. Code that handles
 an event wraps the work in ``correlation_scope(event.envelope.correlation_id)`` and every
 line logged inside carries it, plus the current trace and span ids when tracing is on.
-Never log a secret value: log names and ids only.
+Never log a secret value: log names and ids only. Messages and tracebacks pass through
+:func:`jetbridge.common.redaction.redact` as a last line against other code's texts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+
+from jetbridge.common.redaction import redact
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -51,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         correlation_id = _correlation_id.get()
         if correlation_id:
@@ -64,7 +67,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = value
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)
 
 

@@ -41,6 +41,7 @@ from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.dataplane_api import method_path, pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import RequirePeerIdentity, server_credentials
 from jetbridge.common.grpc_tracing import TracingServerInterceptor, server_span
+from jetbridge.common.redaction import redact
 from jetbridge.common.telemetry import current_trace_context
 from jetbridge.common.tls import CONTROL_PLANE_URI, TlsFiles
 from jetbridge.flightdeck.availability import store_unavailable
@@ -52,9 +53,13 @@ START_FLIGHT, CLEAR_STEPS = method_path("StartFlight"), method_path("ClearSteps"
 
 
 class Refused(Exception):
-    """A call answered with a gRPC status other than OK (unary: aborted with it)."""
+    """A call answered with a gRPC status other than OK (unary: aborted with it).
+
+    The message may quote a driver's exception and reaches the control plane's events:
+    credential-shaped parts are masked."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        message = redact(message)
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
@@ -162,7 +167,8 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
                 code, message = refusal.code, refusal.message
             except Exception as error:  # a unary call would end UNKNOWN: so does the item
                 log.exception("%s of %s failed", method, item.request.flight_id)
-                code, message = grpc.StatusCode.UNKNOWN, f"{type(error).__name__}: {error}"
+                code = grpc.StatusCode.UNKNOWN
+                message = redact(f"{type(error).__name__}: {error}")
             else:
                 return pb2.ItemStatus(code="OK"), response
             span.set_status(Status(StatusCode.ERROR, code.name))

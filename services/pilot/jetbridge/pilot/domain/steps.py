@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from jetbridge.common.redaction import redact
+
 
 class StepName(StrEnum):
     """The flight plan steps (the same symbols as the Navigator's and the Avro enum)."""
@@ -42,9 +44,14 @@ class ErrorCode(StrEnum):
 
 
 class StepFailure(Exception):
-    """A step attempt that failed; ``message`` is what an operator reads (no secrets)."""
+    """A step attempt that failed; ``message`` is what an operator reads (no secrets).
+
+    It goes into the step's outcome (Kafka, the Console, the audit log), and often
+    quotes another library's exception, so credential-shaped parts are masked here.
+    """
 
     def __init__(self, code: ErrorCode, message: str, *, transient: bool) -> None:
+        message = redact(message)
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

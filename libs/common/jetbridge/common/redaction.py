@@ -1,0 +1,64 @@
+"""Mask credentials in text that leaves a process: log lines, step failures, RPC statuses.
+
+Jetbridge never puts a secret into a message on purpose, but the texts of other
+people's exceptions are not ours. A database driver quotes the statement it refused
+(MySQL: ``... near 'IDENTIFIED BY 'x'' at line 1``), a client library prints the URL it
+failed to reach with its userinfo, a settings error echoes a DSN. Those texts reach
+step outcomes (Kafka, the Console, the audit log) and the logs. This is the last line:
+a pattern-based mask for the shapes credentials take there. It cannot know an
+arbitrary secret's value, so code must still never format one into a message.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+
+# Cheap gate: most texts hold none of these, and then no pattern below can match.
+_TRIGGER = re.compile(r"://|passw|pwd|identified|scram-sha|secret|token", re.IGNORECASE)
+
+_QUOTED = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\""
+_BARE = r"[^\s,;&)}\]'\"]+"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # scheme://user:password@host -> scheme://user:***@host
+    (re.compile(r"([a-z][a-z0-9+.\-]*://[^:/@\s'\"]*):[^@\s'\"]+@", re.IGNORECASE), rf"\1:{MASK}@"),
+    # SQL: IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY|AS 'x', PASSWORD 'x', PASSWORD = 'x'
+    (
+        re.compile(
+            rf"(\bIDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)\s+(?:PASSWORD\s+)?)(?:{_QUOTED})",
+            re.IGNORECASE,
+        ),
+        rf"\1'{MASK}'",
+    ),
+    (re.compile(rf"(\bPASSWORD(?:\s+|\s*=\s*))(?:{_QUOTED})", re.IGNORECASE), rf"\1'{MASK}'"),
+    # A SCRAM verifier (offline-crackable): keep the mechanism, mask the rest.
+    (re.compile(r"(SCRAM-SHA-256\$)[^\s'\"]+", re.IGNORECASE), rf"\1{MASK}"),
+    # key=value of password, secret and token fields (a DSN's, a URL query's)
+    (
+        re.compile(
+            rf"(\b[\w.-]*(?:password|passwd|pwd|secret|token)\s*=\s*)(?:{_QUOTED}|{_BARE})",
+            re.IGNORECASE,
+        ),
+        rf"\1{MASK}",
+    ),
+    # "key": value (JSON, a quoted key) of the same, and a bare password: value (YAML).
+    # Not a bare "secret:": prose such as "could not sync secret: store down" has it.
+    (
+        re.compile(
+            rf"((?:([\"'])[\w.-]*(?:password|passwd|pwd|secret|token)\2|\b(?:password|passwd))"
+            rf"\s*:\s*)(?:{_QUOTED}|{_BARE})",
+            re.IGNORECASE,
+        ),
+        rf"\1{MASK}",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential-shaped part replaced by ``***``."""
+    if not _TRIGGER.search(text):
+        return text
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text

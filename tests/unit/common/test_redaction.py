@@ -1,0 +1,68 @@
+"""Credential-shaped text is masked before it leaves a process."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from jetbridge.common.logs import JsonFormatter
+from jetbridge.common.redaction import redact
+
+SECRET = "s3cr3t-Value_9"
+
+LEAKS = {
+    "mysql syntax error": (
+        '(1064, "You have an error in your SQL syntax; check the manual near '
+        f"'IDENTIFIED BY '{SECRET}'' at line 1\")"
+    ),
+    "mysql with plugin": f"CREATE USER 'a'@'%' IDENTIFIED WITH mysql_native_password BY '{SECRET}'",
+    "postgres role": f"ALTER ROLE a LOGIN PASSWORD '{SECRET}'",
+    "dsn": f"cannot connect to postgresql://jetbridge:{SECRET}@db.internal:5432/fencing",
+    "dsn with asyncpg scheme": f"postgresql+asyncpg://u:{SECRET}@h/db refused",
+    "key value": f"host=db user=a password={SECRET} dbname=x",
+    "json field": f'{{"user": "a", "password": "{SECRET}"}}',
+    "token field": f"Authorization failed: token={SECRET}",
+    "scram verifier": f"PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==${SECRET}:{SECRET}'",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAKS))
+def test_credentials_are_masked(name: str) -> None:
+    masked = redact(LEAKS[name])
+    assert SECRET not in masked, masked
+    assert "***" in masked
+
+
+def test_text_without_credentials_is_unchanged() -> None:
+    for text in (
+        "namespace airflow-d-1 still terminating",
+        "image reg.test/org/airflow:1 cannot be pulled: ErrImagePull",
+        "fenced with epoch 3, mission carries 2",
+        "https://127.0.0.1:16420/api/v1/namespaces refused",  # a URL without userinfo
+        "Secret airflow-d/d-fernet-key not Ready (SecretSyncedError)",
+        "could not sync secret: store unreachable: connection refused",  # ESO's status
+        'password authentication failed for user "airflow_d_a"',  # names the role only
+    ):
+        assert redact(text) == text
+
+
+def test_what_is_kept_still_names_the_problem() -> None:
+    assert redact(LEAKS["dsn"]) == (
+        "cannot connect to postgresql://jetbridge:***@db.internal:5432/fencing"
+    )
+    assert "near 'IDENTIFIED BY '***''" in redact(LEAKS["mysql syntax error"])
+
+
+def test_log_lines_and_their_tracebacks_are_masked() -> None:
+    try:
+        raise RuntimeError(LEAKS["mysql syntax error"])
+    except RuntimeError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "connecting to %s", (LEAKS["dsn"],), None
+        )
+        import sys  # noqa: PLC0415
+
+        record.exc_info = sys.exc_info()
+    line = JsonFormatter("test").format(record)
+    assert SECRET not in line and line.count("***") >= 2
