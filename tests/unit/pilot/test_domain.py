@@ -132,3 +132,23 @@ def test_names_are_dns_labels() -> None:
     assert spec.namespace == f"airflow-{spec.release}"
     assert len(slug("x" * 200)) == 40
     assert slug("demo-af001") == "demo-af001"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "flight_epoch", "newer"),
+    [
+        ({"jetbridge.io/fencing-epoch": "3"}, 2, 3),
+        ({"jetbridge.io/fencing-epoch": "2"}, 2, None),  # this mission's own copy
+        ({"jetbridge.io/fencing-epoch": "1"}, 2, None),
+        ({"jetbridge.io/fencing-epoch": "x"}, 2, None),  # unreadable: tells nothing
+        (None, 2, None),  # made before the annotation existed
+    ],
+)
+def test_only_a_newer_epoch_on_the_namespace_keeps_it(
+    annotations: dict[str, str] | None, flight_epoch: int, newer: int | None
+) -> None:
+    from jetbridge.pilot.domain.airflow import newer_copy_epoch  # noqa: PLC0415
+
+    namespace = {"metadata": {"name": "airflow-d", "annotations": annotations}}
+    assert newer_copy_epoch(namespace, flight_epoch) == newer
+    assert newer_copy_epoch(None, flight_epoch) is None

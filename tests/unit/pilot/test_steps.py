@@ -64,11 +64,12 @@ def ctx(
     tasks: FakeTasks | None = None,
     image: str = f"{REGISTRY}/org/airflow:1",
     customer: bool = False,
+    epoch: int = 2,
     **params: object,
 ) -> StepContext:
     spec = {"deployment_spec": {"deployment_id": "dep-1", "image": image}, **params}
     return StepContext(
-        flight=replace(flight(), side=side, deployment_id="dep-1"),
+        flight=replace(flight(), side=side, deployment_id="dep-1", fencing_epoch=epoch),
         step=step,
         attempt=1,
         params=spec,
@@ -109,6 +110,32 @@ async def test_a_whole_provisioning_and_failover_converges_when_re_run() -> None
     pulled = other.objects()["Secret/airflow-dep-1/dep-1-fernet-key"]["data"]["fernet-key"]
     assert pulled == fernet  # the re-run kept the first key; the destination has the same
     assert len(store.values) == 4  # fernet, env, metadata-a, metadata-b
+
+
+async def test_a_stale_clean_up_keeps_the_copy_a_newer_mission_brought_up() -> None:
+    """Forced A->B at epoch 2 leaves its clean-up on A pending; a failback B->A at
+    epoch 3 takes A's namespace over; the late epoch-2 clean-up must not delete it."""
+    a = InMemoryCluster("a", MemorySecretStore())
+    await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=1)  # provisioned
+    await run(a, "CREATE_NAMESPACE", epoch=3)  # the failback's destination flight
+    await run(a, "UPSERT_DEPLOYMENT", epoch=3)
+    kept = await run(a, "DELETE_DEPLOYMENT", side=Side.SOURCE, epoch=2)
+    assert kept.details == {"namespace": "airflow-dep-1", "deleted": False, "newer_epoch": 3}  # type: ignore[attr-defined]
+    assert "Namespace//airflow-dep-1" in a.objects()
+    assert sum(k.startswith("Deployment/") for k in a.objects()) == 5
+    # The failback's own clean-up (same epoch) and any later one do delete it.
+    gone = await run(a, "DELETE_DEPLOYMENT", side=Side.SOURCE, epoch=3)
+    assert gone.details["deleted"] is True and a.objects() == {}  # type: ignore[attr-defined]
+
+
+async def test_a_namespace_without_an_epoch_is_deleted_as_before() -> None:
+    a = InMemoryCluster("a", MemorySecretStore())
+    await run(a, "CREATE_NAMESPACE", side=Side.SOURCE)
+    # As an older Pilot made it: no annotation.
+    await a.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow-dep-1"}})
+    assert "annotations" not in a.objects()["Namespace//airflow-dep-1"]["metadata"]
+    await run(a, "DELETE_DEPLOYMENT", side=Side.SOURCE, epoch=1)
+    assert a.objects() == {}
 
 
 class CountingCluster(InMemoryCluster):

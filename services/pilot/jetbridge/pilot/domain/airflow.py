@@ -20,6 +20,9 @@ from jetbridge.pilot.domain.steps import ErrorCode, permanent
 Manifest = dict[str, Any]
 MANAGED_BY = "jetbridge-pilot"
 DEPLOYMENT_LABEL = "jetbridge.io/deployment"
+# The fencing epoch of the flight that last created or took over a namespace: a
+# clean-up from an older mission must not delete a copy a newer one brought up.
+EPOCH_ANNOTATION = "jetbridge.io/fencing-epoch"
 
 
 @dataclass(frozen=True)
@@ -120,18 +123,37 @@ def image_to_pull(image: str) -> str:
     return image
 
 
+def newer_copy_epoch(namespace: Manifest | None, flight_epoch: int) -> int | None:
+    """The epoch of a newer mission that took this namespace over, else None.
+
+    A namespace without the annotation (made before it existed) or with an unreadable
+    one tells nothing, and is treated as this flight's to delete.
+    """
+    annotations = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
+    try:
+        epoch = int(annotations.get(EPOCH_ANNOTATION, ""))
+    except ValueError:
+        return None
+    return epoch if epoch > flight_epoch else None
+
+
 def _meta(spec: DeploymentSpec, name: str, component: str | None = None) -> Manifest:
     return {"name": name, "namespace": spec.namespace, "labels": spec.labels(component)}
 
 
 def namespace_manifests(
-    spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi"
+    spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi", epoch: int = 0
 ) -> list[Manifest]:
+    """The namespace (annotated with the flight's fencing ``epoch``), its quota and limits."""
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": spec.namespace, "labels": spec.labels()},
+            "metadata": {
+                "name": spec.namespace,
+                "labels": spec.labels(),
+                "annotations": {EPOCH_ANNOTATION: str(epoch)},
+            },
         },
         {
             "apiVersion": "v1",

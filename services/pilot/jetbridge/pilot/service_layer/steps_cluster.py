@@ -20,6 +20,7 @@ from jetbridge.pilot.domain.airflow import (
     component_manifest,
     image_to_pull,
     namespace_manifests,
+    newer_copy_epoch,
 )
 from jetbridge.pilot.domain.steps import (
     ErrorCode,
@@ -44,7 +45,8 @@ async def create_namespace(ctx: StepContext) -> Succeeded:
 
     # A namespace left Terminating by an earlier deletion refuses new objects: wait.
     await ctx.poll(active, ErrorCode.NOT_READY, "namespace", watch=[("Namespace", spec.namespace)])
-    for manifest in namespace_manifests(spec, ctx.config.quota_cpu, ctx.config.quota_memory):
+    config, epoch = ctx.config, ctx.flight.fencing_epoch
+    for manifest in namespace_manifests(spec, config.quota_cpu, config.quota_memory, epoch):
         await ctx.cluster.apply(manifest)
     return Succeeded({"namespace": spec.namespace})
 
@@ -254,7 +256,17 @@ async def scale_down_rest(ctx: StepContext) -> None:
 
 
 async def delete_deployment(ctx: StepContext) -> Succeeded:
+    """Delete the namespace, unless a newer mission has taken it over since.
+
+    A Forced failover's clean-up waits for its source to come back; if the Deployment
+    was failed back onto it meanwhile (the Navigator refuses that, this is defence in
+    depth), the namespace now holds the newer copy and must stay. The check and the
+    DELETE are two calls: a takeover between them is not caught here.
+    """
     spec = ctx.spec
+    live = await ctx.cluster.get("Namespace", None, spec.namespace)
+    if (newer := newer_copy_epoch(live, ctx.flight.fencing_epoch)) is not None:
+        return Succeeded({"namespace": spec.namespace, "deleted": False, "newer_epoch": newer})
     existed = await ctx.cluster.delete("Namespace", None, spec.namespace)
 
     async def gone() -> tuple[bool, str]:
