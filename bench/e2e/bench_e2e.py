@@ -389,10 +389,11 @@ class E2EBench(Demo):
             "request_succeeded": detail["status"] == "SUCCEEDED",
             "missions_succeeded": ok_missions == len(self.deployments),
         }
+        # A Forced request succeeds before its source clean-ups end (the product's
+        # rule); "gone from the source" and the flights' claims are only checkable once
+        # they have.
+        checks["cleanup_s"], detail = await self.cleanups_done(detail)
         if self.config.adapter == "kubernetes":
-            # A Forced request succeeds before its source clean-ups end (the product's
-            # rule); "gone from the source" is only checkable once they have.
-            checks["cleanup_s"], detail = await self.cleanups_done(detail)
             checks["end_state_verified"] = await self.verify(detail)
         else:
             fenced, why = await self.roles_fenced()
@@ -503,6 +504,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             checks["request_succeeded"]
             and checks["missions_succeeded"]
             and checks["no_double_execution"]
+            and checks["cleanup_s"] is not None  # every source clean-up ended in time
             and checks.get("end_state_verified", checks.get("roles_fenced"))
         )
     except Exception as error:  # a run that breaks is recorded, the matrix goes on

@@ -54,6 +54,7 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
     assert run["status"] == "SUCCEEDED" and run["ok"], log
     checks = run["checks"]
     assert checks["request_succeeded"] and checks["missions_succeeded"]
+    assert checks["cleanup_s"] is not None, checks  # so every flight's claim is counted
     assert checks["roles_fenced"], checks
     assert checks["no_double_execution"] and not checks["double_executions"], checks
     assert checks["flights"] >= 5 and checks["step_successes"] >= 5 * 5  # 5 destination steps
