@@ -517,6 +517,18 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     }
     off = render(helm, DATA, "--set", "pilot.rbac.create=false")
     assert set(by_kind(off, "ClusterRole")) == {f"jetbridge-{RELEASE}-agent"}
+    assert not by_kind(off, "ValidatingAdmissionPolicy")
+    guard = f"jetbridge-{RELEASE}-pilot"
+    policies = by_kind(objs, "ValidatingAdmissionPolicy")
+    assert set(policies) == {guard}
+    (condition,) = policies[guard]["spec"]["matchConditions"]
+    assert f"'system:serviceaccount:jetbridge:{RELEASE}-pilot'" in condition["expression"]
+    assert by_kind(objs, "ValidatingAdmissionPolicyBinding")[guard]["spec"] == {
+        "policyName": guard,
+        "validationActions": ["Deny"],
+    }
+    unguarded = render(helm, DATA, "--set", "pilot.rbac.namespaceGuard=false")
+    assert not by_kind(unguarded, "ValidatingAdmissionPolicy")
 
 
 def egress_ports(policy: Obj) -> list[set[int]]:
@@ -752,36 +764,66 @@ def write_token_kubeconfig(admin: client.ApiClient, ns: str, sa: str, path: Path
     return path
 
 
+ACCESS_KINDS = (
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+)
+
+
 def rbac_objects(helm: Path, namespace: str, svc: str) -> list[Obj]:
-    """One service's ServiceAccount, ClusterRole and binding as the chart renders them."""
+    """One service's ServiceAccount, ClusterRole and binding, and the Pilot's admission
+    policy and its binding, as the chart renders them."""
     return [
         o
         for o in render(helm, DATA, namespace=namespace)
-        if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
-        and o["metadata"]["name"].endswith(f"{RELEASE}-{svc}")
+        if o["kind"] in ACCESS_KINDS and o["metadata"]["name"].endswith(f"{RELEASE}-{svc}")
     ]
+
+
+def wait_for_the_namespace_guard(kubeconfig: Path, namespace: str) -> None:
+    """The API server loads a new admission policy within about a second: until then
+    the ClusterRole alone decides. Asks with a dry run, so nothing is deleted."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.CoreV1Api(api).delete_namespace(namespace, dry_run="All")
+            except client.ApiException as err:
+                if "ValidatingAdmissionPolicy" in str(err.body):
+                    return
+            assert time.monotonic() < deadline, "the Pilot's admission policy never applied"
+            time.sleep(0.2)
+    finally:
+        api.close()
 
 
 @contextlib.contextmanager
 def chart_rbac(
     helm: Path, kube_api: client.ApiClient, namespace: str, svc: str, kubeconfig: Path
 ) -> Iterator[Path]:
-    """Install the chart's ServiceAccount, ClusterRole and binding of ``svc``; yield a
-    kubeconfig acting as that ServiceAccount; remove the cluster-scoped two after."""
+    """Install the chart's ServiceAccount, ClusterRole and binding of ``svc`` (and the
+    Pilot's admission policy); yield a kubeconfig acting as that ServiceAccount; remove
+    the cluster-scoped ones after."""
     dyn = dynamic.DynamicClient(kube_api)
     objs = rbac_objects(helm, namespace, svc)
-    assert sorted(o["kind"] for o in objs) == [
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ServiceAccount",
-    ]
+    kinds = ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
+    if svc == "pilot":
+        kinds += ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    assert sorted(o["kind"] for o in objs) == sorted(kinds)
     made = []
     try:
         for obj in objs:
             res = dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
             res.create(body=obj, namespace=obj["metadata"].get("namespace"))
             made.append((res, obj))
-        yield write_token_kubeconfig(kube_api, namespace, f"{RELEASE}-{svc}", kubeconfig)
+        written = write_token_kubeconfig(kube_api, namespace, f"{RELEASE}-{svc}", kubeconfig)
+        if svc == "pilot":
+            wait_for_the_namespace_guard(written, namespace)
+        yield written
     finally:
         for res, obj in reversed(made):
             if obj["kind"] != "ServiceAccount":  # goes with the namespace
@@ -823,7 +865,7 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
     from jetbridge.pilot.domain.steps import StepFailure  # noqa: PLC0415
 
     ns = throwaway_namespace
-    target = f"{ns}-airflow"
+    target = f"airflow-{ns}"  # the admission policy keeps the Pilot to airflow-*
     cluster = None
     installed = contextlib.ExitStack()
     try:
@@ -948,6 +990,23 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
             await cluster.delete("Deployment", target, "sched")
         with pytest.raises(StepFailure, match="403"):
             await cluster.get("ReplicaSet", target, "any")
+        # outside airflow-*: the ClusterRole allows it, the admission policy refuses it
+        with pytest.raises(StepFailure, match="only writes in airflow-"):
+            await cluster.delete("Namespace", None, ns)
+        with pytest.raises(StepFailure, match="only writes in airflow-"):
+            await cluster.apply(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"x-{ns}"}}
+            )
+        with pytest.raises(StepFailure, match="403 Forbidden"):  # a Secret's body is not shown
+            await cluster.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "planted", "namespace": ns},
+                    "stringData": {"k": "v"},
+                }
+            )
+        assert client.CoreV1Api(kube_api).read_namespace(ns).status.phase == "Active"
         assert await cluster.delete("Namespace", None, target) is True
     finally:
         if cluster is not None:
