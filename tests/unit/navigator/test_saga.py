@@ -238,6 +238,27 @@ def test_exhausted_retries_fail_the_mission_with_the_reason() -> None:
     assert req.failed_mission_ids == ("r1/d1",)
 
 
+def test_a_failed_source_delete_after_a_ready_destination_records_where_it_runs() -> None:
+    """Controlled: the source's DELETE_DEPLOYMENT fails for good after the destination
+    came up Ready and fenced. The mission fails (its leftovers need an operator), but
+    the Deployment runs on the destination and is recorded there."""
+    sim = world(2)
+    sim.fail("d1", "SOURCE", StepName.DELETE_DEPLOYMENT, "permanent")
+    request(sim, CONTROLLED)
+    sim.run()
+    failed = sim.fleet.missions["r1/d1"]
+    assert failed.status is MissionStatus.FAILED
+    assert "DELETE_DEPLOYMENT on a failed" in failed.reason and failed.fenced_when_failed
+    assert sim.fleet.flights["r1/d1/destination"].status.value == "SUCCEEDED"
+    dep = sim.fleet.deployments["d1"]
+    assert (dep.cluster_id, dep.fencing_epoch) == ("b", failed.fencing_epoch)
+    relocated = [e for e in sim.of_type(ev.DeploymentRelocated) if e.aggregate_id == "d1"]
+    assert len(relocated) == 1
+    assert sim.fleet.requests["r1"].status is RequestStatus.FAILED
+    # Deciding again on the same state adds nothing.
+    assert sim.fleet.react(sim.now) == []
+
+
 def test_permanent_failure_fails_at_once_and_winds_the_other_flight_down() -> None:
     sim = world(1)
     sim.fail("d0", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "permanent")

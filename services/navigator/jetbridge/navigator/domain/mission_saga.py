@@ -231,6 +231,11 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             step, code, reason = f.failure
             if _is_cleanup(f, StepName(step)):
                 continue
+            if _runs_on_destination(w):
+                # Controlled: the source's delete failed after the destination came up
+                # Ready, fenced. The Deployment runs there now; recorded on the source
+                # it would be planned from the wrong cluster by the next failover.
+                return _relocated(w, now)
             return ev.MissionFailed(
                 mission_id=m.id,
                 reason_code=code,
@@ -246,19 +251,36 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
         if dep.active and dep.cluster_id == m.source_cluster_id:
             # Before MissionSucceeded, never after: a later failback moves it back, and a
             # finished mission must not move it again.
-            return ev.DeploymentRelocated(
-                deployment_id=dep.id,
-                mission_id=m.id,
-                from_cluster_id=m.source_cluster_id,
-                to_cluster_id=m.destination_cluster_id,
-                relocated_at=now,
-            )
+            return _relocated(w, now)
         return ev.MissionSucceeded(
             mission_id=m.id,
             succeeded_at=now,
             tasks_still_running_after_drain=w.source.tasks_still_running_after_drain,
         )
     return None
+
+
+def _runs_on_destination(w: MissionContext) -> bool:
+    """Every destination step succeeded and the databases are fenced to it, while the
+    Deployment is still recorded on the source."""
+    m, dep = w.mission, w.deployment
+    return (
+        w.destination.status is FlightStatus.SUCCEEDED
+        and dep.fencing_epoch >= m.fencing_epoch
+        and dep.active
+        and dep.cluster_id == m.source_cluster_id
+    )
+
+
+def _relocated(w: MissionContext, now: int) -> ev.DeploymentRelocated:
+    m = w.mission
+    return ev.DeploymentRelocated(
+        deployment_id=w.deployment.id,
+        mission_id=m.id,
+        from_cluster_id=m.source_cluster_id,
+        to_cluster_id=m.destination_cluster_id,
+        relocated_at=now,
+    )
 
 
 def _after_success(w: MissionContext, now: int) -> ev.DomainEvent | None:
