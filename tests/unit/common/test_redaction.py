@@ -24,6 +24,10 @@ LEAKS = {
     "json field": f'{{"user": "a", "password": "{SECRET}"}}',
     "token field": f"Authorization failed: token={SECRET}",
     "scram verifier": f"PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==${SECRET}:{SECRET}'",
+    "airflow secret key": f"AIRFLOW__WEBSERVER__SECRET_KEY={SECRET}",
+    "aws secret access key": f"AWS_SECRET_ACCESS_KEY={SECRET} region=eu-west-1",
+    "fernet key field": f'{{"fernet_key": "{SECRET}"}}',
+    "bearer header": f"Authorization: Bearer {SECRET}",
 }
 
 
@@ -43,6 +47,11 @@ def test_text_without_credentials_is_unchanged() -> None:
         "Secret airflow-d/d-fernet-key not Ready (SecretSyncedError)",
         "could not sync secret: store unreachable: connection refused",  # ESO's status
         'password authentication failed for user "airflow_d_a"',  # names the role only
+        "Access denied for user 'airflow_d_a'@'10.0.0.7' (using password: YES)",
+        "Access denied for user 'airflow_d_a'@'10.0.0.7' (using password: NO)",
+        "ExternalSecret d-1-fernet-key not Ready: the store has no key d-1/fernet-key",
+        "the store's d-1/login-a has no 'password' key: write the login role's password "
+        "there as a JSON object with a password key (customer-managed users)",
     ):
         assert redact(text) == text
 

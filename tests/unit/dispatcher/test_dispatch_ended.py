@@ -11,6 +11,7 @@ from typing import Any
 from jetbridge.common.events.envelope import EventRecord, new_event
 from jetbridge.dispatcher.domain.model import Clearance, DispatchState, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
+from jetbridge.dispatcher.service_layer.ports import DispatchError
 
 from .test_model import PAYLOAD
 
@@ -83,3 +84,25 @@ async def test_the_cancellation_of_an_ended_flight_still_reaches_its_cluster() -
     await dispatcher.handle(decision("FlightFailed", {"flight_id": "f", "reason": "boom"}))
     assert client.calls == [("cancel", "h:1", "f")]
     assert list(dispatcher.cancelled) == ["f"]
+
+
+class RefusingClient(RecordingClient):
+    """An agent (an older one, or the unary path) whose status quotes a driver."""
+
+    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
+        raise DispatchError(
+            "FAILED_PRECONDITION",
+            "Unexpected <class 'RuntimeError'>: postgresql://pilot:hunter2@db/flightdeck down",
+        )
+
+
+async def test_a_dispatch_failure_quoting_a_credential_is_published_masked() -> None:
+    state = DispatchState()
+    state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})
+    published = Published()
+    dispatcher = Dispatcher(RefusingClient(), state, NoView(), published)
+    await dispatcher.handle(decision("FlightPlanned", PAYLOAD))
+    (failed,) = published.events
+    assert failed.envelope.event_type == "FlightDispatchFailed"
+    assert "hunter2" not in failed.payload["error"]
+    assert "postgresql://pilot:***@db/flightdeck down" in failed.payload["error"]

@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             line["span_id"] = f"{span.span_id:016x}"
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                line[key] = value
+                line[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             line["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)

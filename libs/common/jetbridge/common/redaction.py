@@ -16,13 +16,25 @@ import re
 MASK = "***"
 
 # Cheap gate: most texts hold none of these, and then no pattern below can match.
-_TRIGGER = re.compile(r"://|passw|pwd|identified|scram-sha|secret|token", re.IGNORECASE)
+_TRIGGER = re.compile(
+    r"://|passw|pwd|identified|scram-sha|secret|token|key|credential|bearer|basic",
+    re.IGNORECASE,
+)
+# Field names whose values are credentials: *password, *secret, *token, and the
+# *_key names Airflow and the clouds use (SECRET_KEY, AWS_SECRET_ACCESS_KEY, FERNET_KEY).
+_FIELD = (
+    r"[\w.-]*(?:password|passwd|pwd|secret|token|credentials?"
+    r"|(?:secret|access|api|private|fernet|signing)[_-]?(?:access[_-]?)?key)"
+)
 
 _QUOTED = r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\""
 _BARE = r"[^\s,;&)}\]'\"]+"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> scheme://user:***@host
-    (re.compile(r"([a-z][a-z0-9+.\-]*://[^:/@\s'\"]*):[^@\s'\"]+@", re.IGNORECASE), rf"\1:{MASK}@"),
+    (
+        re.compile(r"(\b[a-z][a-z0-9+.\-]{0,31}://[^:/@\s'\"]*):[^@\s'\"]+@", re.IGNORECASE),
+        rf"\1:{MASK}@",
+    ),
     # SQL: IDENTIFIED BY 'x', IDENTIFIED WITH plugin BY|AS 'x', PASSWORD 'x', PASSWORD = 'x'
     (
         re.compile(
@@ -34,24 +46,21 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(\bPASSWORD(?:\s+|\s*=\s*))(?:{_QUOTED})", re.IGNORECASE), rf"\1'{MASK}'"),
     # A SCRAM verifier (offline-crackable): keep the mechanism, mask the rest.
     (re.compile(r"(SCRAM-SHA-256\$)[^\s'\"]+", re.IGNORECASE), rf"\1{MASK}"),
-    # key=value of password, secret and token fields (a DSN's, a URL query's)
-    (
-        re.compile(
-            rf"(\b[\w.-]*(?:password|passwd|pwd|secret|token)\s*=\s*)(?:{_QUOTED}|{_BARE})",
-            re.IGNORECASE,
-        ),
-        rf"\1{MASK}",
-    ),
+    # key=value of credential fields (a DSN's, a URL query's, an environment's)
+    (re.compile(rf"(\b{_FIELD}\s*=\s*)(?:{_QUOTED}|{_BARE})", re.IGNORECASE), rf"\1{MASK}"),
     # "key": value (JSON, a quoted key) of the same, and a bare password: value (YAML).
-    # Not a bare "secret:": prose such as "could not sync secret: store down" has it.
+    # Not a bare "secret:": prose such as "could not sync secret: store down" has it;
+    # nor MySQL's "(using password: YES)", which says whether one was sent.
     (
         re.compile(
-            rf"((?:([\"'])[\w.-]*(?:password|passwd|pwd|secret|token)\2|\b(?:password|passwd))"
-            rf"\s*:\s*)(?:{_QUOTED}|{_BARE})",
+            rf"((?:([\"']){_FIELD}\2|\b(?:password|passwd))\s*:\s*)"
+            rf"(?!(?:YES|NO)\b)(?:{_QUOTED}|{_BARE})",
             re.IGNORECASE,
         ),
         rf"\1{MASK}",
     ),
+    # HTTP credentials: Authorization: Bearer <token> / Basic <base64>
+    (re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\1{MASK}"),
 )
 
 

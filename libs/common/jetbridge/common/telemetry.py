@@ -35,6 +35,8 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.headers import trace_carrier
+from jetbridge.common.redaction import redact
+from jetbridge.common.span_redaction import RedactingSpanExporter
 
 TRACER = "jetbridge"
 TRACE_FILE_ENV = "JETBRIDGE_TRACE_FILE"
@@ -72,11 +74,13 @@ def setup_tracing(
             OTLPSpanExporter,  # only imported when asked for: it pulls in requests
         )
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        otlp = RedactingSpanExporter(OTLPSpanExporter(endpoint=endpoint))
+        provider.add_span_processor(BatchSpanProcessor(otlp))
     if path := env.get(TRACE_FILE_ENV):
         # Simple (synchronous) on purpose: a span is on disk when it ends, nothing is
         # lost on SIGKILL, and the volume (a few spans per flight step) is small.
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(Path(path))))
+        lines = RedactingSpanExporter(JsonLinesSpanExporter(Path(path)))
+        provider.add_span_processor(SimpleSpanProcessor(lines))
     return provider
 
 
@@ -215,7 +219,7 @@ def span_from(
 
 
 def mark_failed(span: Span, description: str) -> None:
-    span.set_status(Status(StatusCode.ERROR, description[:500]))
+    span.set_status(Status(StatusCode.ERROR, redact(description)[:500]))
 
 
 @contextmanager

@@ -108,6 +108,25 @@ def retry_later_when_flightdeck_is_away(method: Handler) -> Handler:
     return handler
 
 
+def unknown_masked(method: Handler) -> Handler:
+    """A unary handler's unexpected error ends the call UNKNOWN with a masked text.
+
+    Left to grpc, the status would carry ``Unexpected <type>: <text>`` whole, and the
+    Dispatcher records it in FlightDispatchFailed (Kafka, the Console)."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as error:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.UNKNOWN, redact(f"{type(error).__name__}: {error}"))
+
+    return handler
+
+
 class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
     def __init__(
         self,
@@ -123,12 +142,14 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         self.links_open = 0
         self.acks_received = 0
 
+    @unknown_masked
     async def StartFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await self._start(request)
         except Refused as refusal:
             await context.abort(refusal.code, refusal.message)
 
+    @unknown_masked
     async def ClearSteps(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await self._clear(request)
@@ -213,6 +234,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             flight=flight_to_proto(cleared.flight), applied=cleared.applied
         )
 
+    @unknown_masked
     @retry_later_when_flightdeck_is_away
     async def CancelFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         flight = await self._flights.cancel(request.flight_id)
@@ -221,6 +243,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
         assert flight is not None  # abort() raised otherwise
         return pb2.CancelFlightResponse(flight=flight_to_proto(flight))
 
+    @unknown_masked
     @retry_later_when_flightdeck_is_away
     async def GetFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         flight = await self._flights.get(request.flight_id)

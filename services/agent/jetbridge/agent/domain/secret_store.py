@@ -18,6 +18,7 @@ from typing import Any
 
 from jetbridge.agent.domain.facts import SecretStoreStatus
 from jetbridge.common.conditions import condition
+from jetbridge.common.redaction import redact
 
 INVALID_CONFIG = "InvalidProviderConfig"
 
@@ -29,7 +30,8 @@ def store_status(name: str, obj: Mapping[str, Any] | None) -> SecretStoreStatus:
     cond = condition(obj, "Ready")
     if cond is None:
         return SecretStoreStatus(name, False, False, "no Ready condition yet")
-    message = str(cond.get("message") or cond.get("reason") or "")
+    # ESO quotes the provider's error, which may carry a credential: masked.
+    message = redact(str(cond.get("message") or cond.get("reason") or ""))
     if cond.get("status") == "True":
         return SecretStoreStatus(name, True, True, message)
     valid = cond.get("reason") != INVALID_CONFIG

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind
 
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.events.envelope import EventRecord, new_event
+from jetbridge.common.redaction import redact
 from jetbridge.common.telemetry import current_trace_context, mark_failed, span_from
 from jetbridge.dispatcher.domain.model import (
     Clearance,
@@ -274,6 +275,7 @@ class Dispatcher:
         attempts: int,
         steps: Sequence[str] | None = None,
     ) -> str:
+        message = redact(message)  # an agent's status may quote a driver's exception
         log.warning("dispatch of %s failed: %s %s", flight.flight_id, code, message)
         outcome = self._outcome(f"FAILED_{code}", attempts)
         mark_failed(trace.get_current_span(), f"{code}: {message}")
