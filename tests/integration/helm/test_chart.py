@@ -161,6 +161,13 @@ def test_required_values_are_refused_with_their_name(helm: Path) -> None:
     assert proc.returncode != 0 and "/cluster/id" in proc.stderr
     proc = run_helm(helm, *bad, "--skip-schema-validation", ok=False)  # then the template
     assert proc.returncode != 0 and "must be a DNS label" in proc.stderr
+    # the Pilot's admission policy needs Kubernetes 1.30; older clusters turn it off
+    old_kube = ["template", RELEASE, str(DATA), *REQUIRED[DATA], "--kube-version", "1.29.4"]
+    proc = run_helm(helm, *old_kube, ok=False)
+    assert proc.returncode != 0 and "pilot.rbac.namespaceGuard=false" in proc.stderr
+    unguarded = run_helm(helm, *old_kube, "--set", "pilot.rbac.namespaceGuard=false")
+    assert "ValidatingAdmissionPolicy" not in unguarded.stdout
+    assert "kind: ClusterRole" in unguarded.stdout
 
 
 def test_replicas_beyond_what_kafka_or_the_single_writer_allow_are_refused(helm: Path) -> None:
