@@ -231,7 +231,11 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             step, code, reason = f.failure
             if _is_cleanup(f, StepName(step)):
                 continue
-            if _runs_on_destination(w):
+            if (
+                f.kind is FlightKind.SOURCE
+                and step == StepName.DELETE_DEPLOYMENT
+                and (_runs_on_destination(w))
+            ):
                 # Controlled: the source's delete failed after the destination came up
                 # Ready, fenced. The Deployment runs there now; recorded on the source
                 # it would be planned from the wrong cluster by the next failover.

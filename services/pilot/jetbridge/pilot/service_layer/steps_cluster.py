@@ -9,6 +9,7 @@ ready (an image, a secret and the store's message, a component).
 from __future__ import annotations
 
 import base64
+import logging
 import secrets as random_secrets
 from typing import Any
 
@@ -30,6 +31,8 @@ from jetbridge.pilot.domain.steps import (
     transient,
 )
 from jetbridge.pilot.service_layer.context import StepContext
+
+log = logging.getLogger(__name__)
 
 PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 PULL_CHECK_EVERY_S = 5.0
@@ -133,7 +136,7 @@ async def _customer_password(ctx: StepContext, side: str) -> str:
         raise permanent(
             ErrorCode.SECRETS_NOT_READY,
             f"the store's {key} has no 'password' key: write the login role's password "
-            'there as {"password": "..."} (customer-managed users)',
+            "there as a JSON object with a password key (customer-managed users)",
         )
     return password
 
@@ -266,6 +269,13 @@ async def delete_deployment(ctx: StepContext) -> Succeeded:
     spec = ctx.spec
     live = await ctx.cluster.get("Namespace", None, spec.namespace)
     if (newer := newer_copy_epoch(live, ctx.flight.fencing_epoch)) is not None:
+        log.warning(
+            "kept namespace %s: a mission at epoch %d took it over (this clean-up is %d)",
+            spec.namespace,
+            newer,
+            ctx.flight.fencing_epoch,
+            extra={"flight_id": ctx.flight.flight_id},
+        )
         return Succeeded({"namespace": spec.namespace, "deleted": False, "newer_epoch": newer})
     existed = await ctx.cluster.delete("Namespace", None, spec.namespace)
 
