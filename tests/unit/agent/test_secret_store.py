@@ -9,7 +9,7 @@ import pytest
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.domain.facts import ClusterFacts, SecretStoreStatus
-from jetbridge.agent.domain.secret_store import store_status
+from jetbridge.agent.domain.secret_store import provider_of, store_status
 from jetbridge.agent.service_layer.observed_facts import ObservedFactsSource
 
 
@@ -37,6 +37,26 @@ def test_the_ready_condition_says_valid_and_authenticated(
     obj: dict[str, Any] | None, valid: bool, authenticated: bool, says: str
 ) -> None:
     assert store_status("aws", obj) == SecretStoreStatus("aws", valid, authenticated, says)
+
+
+@pytest.mark.parametrize(
+    ("spec", "provider"),
+    [
+        (
+            {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}},
+            "aws/SecretsManager",
+        ),
+        ({"provider": {"aws": {"service": "ParameterStore"}}}, "aws/ParameterStore"),
+        ({"provider": {"gcpsm": {"projectID": "p"}}}, "gcpsm"),
+        ({"provider": {"vault": {"server": "https://vault"}}}, "vault"),
+        ({}, ""),
+        ({"provider": "garbage"}, ""),
+    ],
+)
+def test_the_provider_is_named_as_the_spec_gives_it(spec: dict[str, Any], provider: str) -> None:
+    obj = {**store("True", "Valid", "ok"), "spec": spec}
+    assert provider_of(obj) == provider
+    assert store_status("aws", obj).provider == provider
 
 
 class Reader:

@@ -24,6 +24,7 @@ def cluster_events(
     db: DatabaseEndpointStatus = DatabaseEndpointStatus.PRIMARY,
     deployment_ids: list[str] | None = None,
     database_side: str | None = None,
+    provider: str = "",
 ) -> list[ev.DomainEvent]:
     """A registered cluster with a full facts snapshot and a health transition."""
     out: list[ev.DomainEvent] = [
@@ -46,6 +47,7 @@ def cluster_events(
             db=db,
             deployment_ids=deployment_ids or [],
             database_side=database_side,
+            provider=provider,
         ),
     ]
     if health is not Health.UNKNOWN:
@@ -71,6 +73,7 @@ def facts(
     db: DatabaseEndpointStatus = DatabaseEndpointStatus.PRIMARY,
     deployment_ids: list[str] | None = None,
     database_side: str | None = None,
+    provider: str = "",
 ) -> ev.ClusterFactsChanged:
     return ev.ClusterFactsChanged(
         cluster_id=cluster_id,
@@ -85,6 +88,7 @@ def facts(
         database_endpoint_status=db.value,
         deployment_ids=deployment_ids or [],
         database_side=database_side,
+        cluster_secret_store_provider=provider,
     )
 
 

@@ -202,6 +202,8 @@ WARNINGS = {
     "no log sink": ({"log_sink": False}, C.DESTINATION_LOG_SINK_MISSING),
     "other secret manager": ({"secret_manager": "gcp"}, C.SECRET_MANAGER_NAMES_DIFFER),
     "no failback": ({"failover_enabled": False}, C.DESTINATION_FAILOVER_DISABLED),
+    "vault store": ({"provider": "vault"}, C.SECRET_PROVIDER_UNSUPPORTED),
+    "parameter store": ({"provider": "aws/ParameterStore"}, C.SECRET_PROVIDER_UNSUPPORTED),
 }
 
 
@@ -216,6 +218,23 @@ def test_warnings_are_recorded_and_never_block(name: str) -> None:
     assert isinstance(requested, ev.FailoverRequested)
     assert requested.warning_codes == [code.value]
     assert requested.warning_subjects == ["dst"]
+
+
+def test_the_spec_s_two_secret_providers_do_not_warn_and_a_source_s_other_one_does() -> None:
+    for provider in ("aws/SecretsManager", "gcpsm", ""):  # "": an agent that cannot say
+        f = Fleet.replay(cluster_events("src", provider=provider) + cluster_events("dst"))
+        f.apply(deployment("d", "src"))
+        (requested,) = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0)
+        assert isinstance(requested, ev.FailoverRequested) and requested.warning_codes == []
+    f = Fleet.replay(cluster_events("src", provider="vault") + cluster_events("dst"))
+    f.apply(deployment("d", "src"))
+    (requested,) = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0)
+    assert isinstance(requested, ev.FailoverRequested)
+    assert (requested.warning_codes, requested.warning_subjects) == (
+        [C.SECRET_PROVIDER_UNSUPPORTED.value],
+        ["src"],
+    )
+    assert "uses vault" in requested.warning_messages[0]
 
 
 def test_controlled_with_an_unreachable_source_warns() -> None:

@@ -104,6 +104,7 @@ def heartbeat_to_proto(beat: Beat) -> Any:
             ready=store.ready,
             authenticated=store.authenticated,
             message=store.message,
+            provider=store.provider,
         ),
         failover_enabled=f.failover_enabled,
         failover_enabled_at=f.failover_enabled_at_ms,

@@ -59,6 +59,7 @@ def facts_from_mapping(raw: dict[str, Any]) -> ClusterFacts:
             ready=bool(store.get("ready", False)),
             authenticated=bool(store.get("authenticated", False)),
             message=str(store.get("message", "")),
+            provider=str(store.get("provider", "")),
         ),
         failover_enabled=bool(raw.get("failover_enabled", False)),
         failover_enabled_at_ms=int(raw.get("failover_enabled_at_ms", 0)),

@@ -16,6 +16,7 @@ class SecretStoreStatus:
     ready: bool = False
     authenticated: bool = False
     message: str = ""
+    provider: str = ""  # see provider_of (domain/secret_store.py); "": not observed
 
 
 @dataclass(frozen=True, slots=True)

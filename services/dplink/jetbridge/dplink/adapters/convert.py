@@ -50,6 +50,7 @@ def facts_payload(heartbeat: Any) -> dict[str, Any]:
         "deployment_ids": [d.id for d in facts.deployments],
         "cluster_secret_store_name": store.name,
         "cluster_secret_store_message": store.message,
+        "cluster_secret_store_provider": store.provider,
         "failover_enabled": facts.failover_enabled,
         "failover_enabled_at": facts.failover_enabled_at or None,
         "database_side": facts.database_side or None,

@@ -29,6 +29,10 @@ class _Watched:
     digest: str | None
 
 
+# The version each event is written with (ClusterFactsChanged v2 adds the store's provider).
+SCHEMA_VERSIONS = {"ClusterFactsChanged": 2}
+
+
 class HealthMonitor:
     def __init__(
         self,
@@ -123,5 +127,5 @@ class HealthMonitor:
             aggregate_type="Cluster",
             aggregate_id=cluster_id,
             producer=PRODUCER,
-            schema_version=1,
+            schema_version=SCHEMA_VERSIONS.get(event_type, 1),
         )

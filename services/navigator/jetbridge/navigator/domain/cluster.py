@@ -66,6 +66,7 @@ class Cluster(Aggregate):
         self.external_secret_manager_name: str | None = None
         self.cluster_secret_store_valid = False
         self.cluster_secret_store_authenticated = False
+        self.cluster_secret_store_provider = ""
         self.log_sink_configured = False
         self.database_endpoint_status = DatabaseEndpointStatus.UNKNOWN
         self.deployment_ids: tuple[str, ...] = ()
@@ -148,6 +149,7 @@ class Cluster(Aggregate):
         self.external_secret_manager_name = event.external_secret_manager_name
         self.cluster_secret_store_valid = event.cluster_secret_store_valid
         self.cluster_secret_store_authenticated = event.cluster_secret_store_authenticated
+        self.cluster_secret_store_provider = event.cluster_secret_store_provider
         self.log_sink_configured = event.log_sink_configured
         self.database_endpoint_status = db_status
         self.deployment_ids = tuple(event.deployment_ids)

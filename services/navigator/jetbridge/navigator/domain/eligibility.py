@@ -29,6 +29,11 @@ from jetbridge.navigator.domain.vocabulary import (
     PlaneMode,
 )
 
+# The spec's supported external secrets stores, as the agent names a store's provider
+# (agent/domain/secret_store.py provider_of): AWS Secrets Manager, Google Cloud Secret
+# Manager. Another provider may well work; the spec does not support it, so it warns.
+SUPPORTED_SECRET_PROVIDERS = frozenset({"aws/SecretsManager", "gcpsm"})
+
 
 def _prerequisites(cluster: Cluster, secrets_code: Code) -> list[Finding]:
     """What both sides need: external secrets, a secret manager, a store, data plane."""
@@ -152,6 +157,10 @@ def warnings(source: Cluster, destination: Cluster, mode: FailoverMode) -> list[
     sn, dn = source.external_secret_manager_name, destination.external_secret_manager_name
     if sn and dn and sn != dn:
         out.append(finding(Code.SECRET_MANAGER_NAMES_DIFFER, dst, f"{sn} vs {dn}"))
+    for cluster in (source, destination):
+        provider = cluster.cluster_secret_store_provider
+        if provider and provider not in SUPPORTED_SECRET_PROVIDERS:
+            out.append(finding(Code.SECRET_PROVIDER_UNSUPPORTED, cluster.cluster_id, provider))
     if not destination.failover_enabled:
         out.append(finding(Code.DESTINATION_FAILOVER_DISABLED, dst))
     if mode is FailoverMode.CONTROLLED and not source.reachable:

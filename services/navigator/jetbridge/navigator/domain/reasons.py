@@ -46,6 +46,7 @@ class Code(StrEnum):
     DATABASE_ENDPOINT_UNREACHABLE = "DATABASE_ENDPOINT_UNREACHABLE"
     DESTINATION_LOG_SINK_MISSING = "DESTINATION_LOG_SINK_MISSING"
     SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
+    SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
     DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
     SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
     NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
@@ -108,6 +109,8 @@ MESSAGES: dict[Code, str] = {
     "logs written there will not be readable from the UI.",
     Code.SECRET_MANAGER_NAMES_DIFFER: "Source and destination use different external "
     "secret managers ({detail}); both must reach the same store.",
+    Code.SECRET_PROVIDER_UNSUPPORTED: "The ClusterSecretStore of {s} uses {detail}: "
+    "failover supports AWS Secrets Manager and Google Cloud Secret Manager only.",
     Code.DESTINATION_FAILOVER_DISABLED: "Failover is not enabled on destination {s}: "
     "moving back (failback) will not be possible until it is.",
     Code.SOURCE_UNREACHABLE_FOR_CONTROLLED: "Source {s} is unreachable: a Controlled "

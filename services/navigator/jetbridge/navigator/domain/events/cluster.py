@@ -41,6 +41,7 @@ class ClusterFactsChanged(ClusterEvent):
     database_endpoint_status: str
     deployment_ids: list[str] = field(default_factory=list)
     database_side: str | None = None  # "A" | "B": the Pilot's login role side
+    cluster_secret_store_provider: str = ""  # v2: aws/SecretsManager, gcpsm, ...
 
 
 @dataclass(frozen=True, kw_only=True)
