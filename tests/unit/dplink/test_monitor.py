@@ -67,18 +67,32 @@ def test_health_events_on_transitions_and_facts_events_on_change_only() -> None:
         ("ClusterFactsChanged", "2"),
         ("ClusterHealthChanged", "DEGRADED"),
     ]
-    assert sink.events[0].payload["facts_digest"] == facts_digest(b"1")
+    assert sink.events[0].payload["facts_digest"] == facts_digest(b"1", 2)
     assert monitor.health("c1") is Health.DEGRADED
 
 
 def test_a_new_owner_resumes_from_the_logged_health_and_digest() -> None:
     clock, sink = Clock(), Sink()
     monitor = HealthMonitor(sink, Thresholds(), clock)
-    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same"))
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same", 2))
     for i in range(3):
         clock.now = float(i)
         monitor.heartbeat("c1", [], b"same", lambda: _facts("x"))
     assert sink.events == []  # no spurious UNKNOWN -> HEALTHY, no repeated facts
+
+
+def test_facts_logged_by_an_older_writer_version_are_published_once_more() -> None:
+    """An upgraded agent's new field sat in the old DP-Link's digest unseen: the v2
+    writer's digest differs, so the facts go out once in v2, then not again."""
+    clock, sink = Clock(), Sink()
+    monitor = HealthMonitor(sink, Thresholds(), clock)
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same"))  # logged by a v1 writer
+    for i in range(3):
+        clock.now = float(i)
+        monitor.heartbeat("c1", [], b"same", lambda: _facts("x"))
+    (facts,) = sink.events
+    assert (facts.event_type, facts.envelope.schema_version) == ("ClusterFactsChanged", 2)
+    assert facts.payload["facts_digest"] == facts_digest(b"same", 2) != facts_digest(b"same")
 
 
 def test_cluster_log_folds_registrations_per_partition() -> None:

@@ -83,7 +83,7 @@ class HealthMonitor:
             watched.state, self._clock(), self.thresholds, failing_checks
         )
         self._emit_transitions(cluster_id, transitions)
-        digest = facts_digest(canonical_facts)
+        digest = facts_digest(canonical_facts, SCHEMA_VERSIONS["ClusterFactsChanged"])
         if facts_changed(watched.digest, digest):
             watched.digest = digest
             payload = {**facts_payload(), "cluster_id": cluster_id, "facts_digest": digest}
