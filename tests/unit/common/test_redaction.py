@@ -28,6 +28,9 @@ LEAKS = {
     "aws secret access key": f"AWS_SECRET_ACCESS_KEY={SECRET} region=eu-west-1",
     "fernet key field": f'{{"fernet_key": "{SECRET}"}}',
     "bearer header": f"Authorization: Bearer {SECRET}",
+    "lower-case bearer": f"authorization: bearer {SECRET}",
+    "basic header": f"Authorization: Basic {SECRET}",
+    "yaml password that starts like no": f"password: no-{SECRET}",
 }
 
 
@@ -49,6 +52,9 @@ def test_text_without_credentials_is_unchanged() -> None:
         'password authentication failed for user "airflow_d_a"',  # names the role only
         "Access denied for user 'airflow_d_a'@'10.0.0.7' (using password: YES)",
         "Access denied for user 'airflow_d_a'@'10.0.0.7' (using password: NO)",
+        'MountVolume.SetUp failed for volume "fernet-key" : secret "d-fernet" not found',
+        'Secret "d-env" is invalid: data[Invalid value: "fernet-key": a valid config key',
+        "Basic authentication failed for the registry",
         "ExternalSecret d-1-fernet-key not Ready: the store has no key d-1/fernet-key",
         "the store's d-1/login-a has no 'password' key: write the login role's password "
         "there as a JSON object with a password key (customer-managed users)",

@@ -35,3 +35,21 @@ def test_recorded_exceptions_and_status_are_masked_and_clean_spans_pass_as_they_
     assert "hunter2" not in description and "IDENTIFIED BY '***'" in description
     assert failed.status.status_code is StatusCode.ERROR and failed.name == "fence"
     assert clean.name == "clean" and not clean.events
+
+
+def test_a_span_whose_exception_holds_no_credential_is_exported_as_it_is() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan  # noqa: PLC0415
+
+    from jetbridge.common.span_redaction import redacted  # noqa: PLC0415
+
+    provider = TracerProvider()
+    kept = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    try:
+        with provider.get_tracer("test").start_as_current_span("wait"):
+            raise TimeoutError("namespace airflow-d still terminating")
+    except TimeoutError:
+        pass
+    (span,) = kept.get_finished_spans()
+    assert isinstance(span, ReadableSpan) and span.events
+    assert redacted(span) is span

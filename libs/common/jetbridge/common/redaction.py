@@ -48,19 +48,26 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(SCRAM-SHA-256\$)[^\s'\"]+", re.IGNORECASE), rf"\1{MASK}"),
     # key=value of credential fields (a DSN's, a URL query's, an environment's)
     (re.compile(rf"(\b{_FIELD}\s*=\s*)(?:{_QUOTED}|{_BARE})", re.IGNORECASE), rf"\1{MASK}"),
-    # "key": value (JSON, a quoted key) of the same, and a bare password: value (YAML).
-    # Not a bare "secret:": prose such as "could not sync secret: store down" has it;
-    # nor MySQL's "(using password: YES)", which says whether one was sent.
+    # "key": "value" (JSON: a quoted key right before its colon, a quoted value). A
+    # quoted name followed by prose ('volume "fernet-key" : secret "x" not found',
+    # 'Invalid value: "fernet-key": a valid key') is not a credential.
+    (re.compile(rf"(([\"']){_FIELD}\2:\s*)(?:{_QUOTED})", re.IGNORECASE), rf"\1{MASK}"),
+    # A bare password: value (YAML). Not a bare "secret:": prose such as "could not
+    # sync secret: store down" has it; nor MySQL's "(using password: YES)", which only
+    # says whether one was sent.
     (
         re.compile(
-            rf"((?:([\"']){_FIELD}\2|\b(?:password|passwd))\s*:\s*)"
-            rf"(?!(?:YES|NO)\b)(?:{_QUOTED}|{_BARE})",
+            rf"(\b(?:password|passwd)\s*:\s*)(?!(?:YES|NO)\))(?:{_QUOTED}|{_BARE})",
             re.IGNORECASE,
         ),
         rf"\1{MASK}",
     ),
-    # HTTP credentials: Authorization: Bearer <token> / Basic <base64>
-    (re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\1{MASK}"),
+    # HTTP credentials: an Authorization header's value, and a bearer token anywhere.
+    (
+        re.compile(r"(\bAuthorization\s*[:=]\s*(?:Bearer|Basic)\s+)\S+", re.IGNORECASE),
+        rf"\1{MASK}",
+    ),
+    (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE), rf"\1{MASK}"),
 )
 
 

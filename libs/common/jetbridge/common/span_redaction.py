@@ -37,13 +37,46 @@ class RedactingSpanExporter(SpanExporter):
 
 def _event(event: Event) -> Event:
     attributes = event.attributes or {}
-    if not any(isinstance(attributes.get(k), str) for k in _TEXT_ATTRIBUTES):
-        return event
     masked = {
         k: redact(v) if k in _TEXT_ATTRIBUTES and isinstance(v, str) else v
         for k, v in attributes.items()
     }
+    if masked == dict(attributes):
+        return event  # the same object: the span goes through untouched
     return Event(event.name, masked, event.timestamp)
+
+
+class _MaskedSpan(ReadableSpan):
+    """A masked copy that still reports what the original dropped (OTLP sends it)."""
+
+    def __init__(self, original: ReadableSpan, events: tuple[Event, ...], status: Status) -> None:
+        super().__init__(
+            name=original.name,
+            context=original.context,
+            parent=original.parent,
+            resource=original.resource,
+            attributes=original.attributes,
+            events=events,
+            links=original.links,
+            kind=original.kind,
+            status=status,
+            start_time=original.start_time,
+            end_time=original.end_time,
+            instrumentation_scope=original.instrumentation_scope,
+        )
+        self._original = original
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._original.dropped_attributes
+
+    @property
+    def dropped_events(self) -> int:
+        return self._original.dropped_events
+
+    @property
+    def dropped_links(self) -> int:
+        return self._original.dropped_links
 
 
 def redacted(span: ReadableSpan) -> ReadableSpan:
@@ -53,17 +86,4 @@ def redacted(span: ReadableSpan) -> ReadableSpan:
     clean = redact(description) if description else description
     if clean == description and all(a is b for a, b in zip(events, span.events, strict=True)):
         return span
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=events,
-        links=span.links,
-        kind=span.kind,
-        status=Status(span.status.status_code, clean),
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return _MaskedSpan(span, events, Status(span.status.status_code, clean))
