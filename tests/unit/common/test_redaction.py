@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -81,3 +82,15 @@ def test_log_lines_and_their_tracebacks_are_masked() -> None:
         record.exc_info = sys.exc_info()
     line = JsonFormatter("test").format(record)
     assert SECRET not in line and line.count("***") >= 2
+
+
+def test_extra_fields_are_masked_and_plain_values_kept() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "fenced", (), None)
+    record.dsn = LEAKS["dsn"]
+    record.error = RuntimeError(LEAKS["mysql syntax error"])
+    record.attempt = 3
+    record.ok = True
+    line = json.loads(JsonFormatter("test").format(record))
+    assert SECRET not in json.dumps(line)
+    assert (line["attempt"], line["ok"]) == (3, True)
+    assert "postgresql://jetbridge:***@db.internal" in line["dsn"]

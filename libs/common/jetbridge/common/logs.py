@@ -24,6 +24,10 @@ from jetbridge.common.redaction import redact
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
+# Extra fields logged as they are; anything else (a str, an exception, a dict) goes out
+# as its masked text.
+_PLAIN = (bool, int, float, type(None))
+
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
@@ -65,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             line["span_id"] = f"{span.span_id:016x}"
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                line[key] = redact(value) if isinstance(value, str) else value
+                line[key] = value if isinstance(value, _PLAIN) else redact(str(value))
         if record.exc_info:
             line["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)
