@@ -231,11 +231,8 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             step, code, reason = f.failure
             if _is_cleanup(f, StepName(step)):
                 continue
-            if (
-                f.kind is FlightKind.SOURCE
-                and step == StepName.DELETE_DEPLOYMENT
-                and (_runs_on_destination(w))
-            ):
+            source_delete = f.kind is FlightKind.SOURCE and step == StepName.DELETE_DEPLOYMENT
+            if source_delete and _runs_on_destination(w):
                 # Controlled: the source's delete failed after the destination came up
                 # Ready, fenced. The Deployment runs there now; recorded on the source
                 # it would be planned from the wrong cluster by the next failover.
@@ -251,8 +248,7 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             )
     needed = [s for f in (w.destination, w.source) for s in f.steps if not _is_cleanup(f, s.name)]
     if all(s.status is StepStatus.SUCCEEDED for s in needed):
-        dep = w.deployment
-        if dep.active and dep.cluster_id == m.source_cluster_id:
+        if _recorded_on_source(w):
             # Before MissionSucceeded, never after: a later failback moves it back, and a
             # finished mission must not move it again.
             return _relocated(w, now)
@@ -264,15 +260,18 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
     return None
 
 
+def _recorded_on_source(w: MissionContext) -> bool:
+    dep = w.deployment
+    return dep.active and dep.cluster_id == w.mission.source_cluster_id
+
+
 def _runs_on_destination(w: MissionContext) -> bool:
     """Every destination step succeeded and the databases are fenced to it, while the
     Deployment is still recorded on the source."""
-    m, dep = w.mission, w.deployment
     return (
         w.destination.status is FlightStatus.SUCCEEDED
-        and dep.fencing_epoch >= m.fencing_epoch
-        and dep.active
-        and dep.cluster_id == m.source_cluster_id
+        and w.deployment.fencing_epoch >= w.mission.fencing_epoch
+        and _recorded_on_source(w)
     )
 
 
