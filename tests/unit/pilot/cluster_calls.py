@@ -64,9 +64,11 @@ class RecordingCluster(InMemoryCluster):
         self._need(kind, "list")
         return await super().list(kind, namespace, labels)
 
-    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, if_version: str | None = None
+    ) -> bool:
         self._need(kind, "delete")
-        return await super().delete(kind, namespace, name)
+        return await super().delete(kind, namespace, name, if_version=if_version)
 
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
         self._need("Deployment", "patch")  # a merge-patch of spec.replicas

@@ -23,7 +23,7 @@ from jetbridge.pilot.domain.airflow import (
     namespace_manifests,
 )
 from jetbridge.pilot.domain.steps import StepFailure
-from jetbridge.pilot.service_layer.ports import ClusterPort
+from jetbridge.pilot.service_layer.ports import ClusterPort, ObjectChanged
 from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
 
 WAIT_S = 60.0
@@ -66,9 +66,12 @@ class ClusterContract:
         cluster, _ = pair
         spec = new_spec()
         await self._namespace(cluster, spec)
+        first = await cluster.get("Namespace", None, spec.namespace)
         await self._namespace(cluster, spec)  # again: no error, same objects
         ns = await cluster.get("Namespace", None, spec.namespace)
         assert ns is not None and ns["metadata"]["labels"]["release"] == spec.release
+        assert first is not None  # and an apply that changed nothing kept the version
+        assert ns["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
         quota = await cluster.get("ResourceQuota", spec.namespace, f"{spec.release}-quota")
         assert quota is not None and quota["spec"]["hard"]["pods"] == "50"
         assert await cluster.get("LimitRange", spec.namespace, f"{spec.release}-limits")
@@ -79,6 +82,27 @@ class ClusterContract:
 
         await eventually(gone, "the namespace to disappear", 90)
         assert await cluster.delete("Namespace", None, spec.namespace) is False
+
+    async def test_a_conditional_delete_refuses_an_object_written_since_it_was_read(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            read = await cluster.get("Namespace", None, spec.namespace)
+            assert read is not None
+            version = read["metadata"]["resourceVersion"]
+            await cluster.apply(namespace_manifests(spec, epoch=7)[0])  # a takeover
+            with pytest.raises(ObjectChanged):
+                await cluster.delete("Namespace", None, spec.namespace, if_version=version)
+            after = await cluster.get("Namespace", None, spec.namespace)
+            assert after is not None and after["metadata"]["resourceVersion"] != version
+            assert await cluster.delete(
+                "Namespace", None, spec.namespace, if_version=after["metadata"]["resourceVersion"]
+            )
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
 
     async def test_an_object_in_a_missing_namespace_is_refused(
         self, pair: tuple[ClusterPort, ClusterPort]

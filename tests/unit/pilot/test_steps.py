@@ -128,6 +128,48 @@ async def test_a_stale_clean_up_keeps_the_copy_a_newer_mission_brought_up() -> N
     assert gone.details["deleted"] is True and a.objects() == {}  # type: ignore[attr-defined]
 
 
+class TakenOverBetweenReadAndDelete(InMemoryCluster):
+    """A failback's CREATE_NAMESPACE lands after the clean-up read the namespace."""
+
+    takeovers = 1
+
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, if_version: str | None = None
+    ) -> bool:
+        if kind == "Namespace" and self.takeovers:
+            self.takeovers -= 1
+            await run(self, "CREATE_NAMESPACE", epoch=3)
+        return await super().delete(kind, namespace, name, if_version=if_version)
+
+
+async def test_a_takeover_between_the_check_and_the_delete_keeps_the_namespace() -> None:
+    a = TakenOverBetweenReadAndDelete("a", MemorySecretStore())
+    await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=1)
+    kept = await run(a, "DELETE_DEPLOYMENT", side=Side.SOURCE, epoch=2)
+    assert kept.details == {"namespace": "airflow-dep-1", "deleted": False, "newer_epoch": 3}  # type: ignore[attr-defined]
+    assert "Namespace//airflow-dep-1" in a.objects()
+
+
+async def test_a_namespace_that_keeps_changing_fails_the_attempt_and_deletes_nothing() -> None:
+    a = TakenOverBetweenReadAndDelete("a", MemorySecretStore())
+    a.takeovers = 0
+    await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=1)
+
+    epochs = iter(range(10))
+
+    async def rewrite_first(*args: Any, **kw: Any) -> bool:  # older epochs: nothing to keep
+        await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=next(epochs) % 2)
+        return await InMemoryCluster.delete(a, *args, **kw)
+
+    a.delete = rewrite_first  # type: ignore[method-assign]
+    with pytest.raises(StepFailure) as failure:
+        await run(a, "DELETE_DEPLOYMENT", side=Side.SOURCE, epoch=2)
+    assert (
+        failure.value.transient and "changed between every read and delete" in failure.value.message
+    )
+    assert "Namespace//airflow-dep-1" in a.objects()
+
+
 async def test_a_namespace_without_an_epoch_is_deleted_as_before() -> None:
     a = InMemoryCluster("a", MemorySecretStore())
     await run(a, "CREATE_NAMESPACE", side=Side.SOURCE)

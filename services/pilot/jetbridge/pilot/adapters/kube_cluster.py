@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from jetbridge.pilot.adapters.kube_watch import PATHS, KindWatch, Waiter
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent, transient
-from jetbridge.pilot.service_layer.ports import Changes, Unwatched
+from jetbridge.pilot.service_layer.ports import Changes, ObjectChanged, Unwatched
 
 FIELD_MANAGER = "jetbridge-pilot"
 API_VERSIONS = {
@@ -152,18 +152,23 @@ class KubernetesCluster:
 
         return await self._call(f"list {kind} {namespace}", run)
 
-    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, if_version: str | None = None
+    ) -> bool:
+        body: dict[str, Any] = {"propagationPolicy": "Background"}
+        if if_version is not None:
+            body["preconditions"] = {"resourceVersion": if_version}
+
         def run() -> bool:
             try:
                 self._resource(kind).delete(
-                    name=name,
-                    namespace=namespace,
-                    body={"propagationPolicy": "Background"},
-                    _request_timeout=self._timeout,
+                    name=name, namespace=namespace, body=body, _request_timeout=self._timeout
                 )
             except ApiException as error:
                 if error.status == 404:
                     return False
+                if error.status == 409 and if_version is not None:
+                    raise ObjectChanged(f"{kind} {namespace or ''}/{name}") from error
                 raise
             return True
 

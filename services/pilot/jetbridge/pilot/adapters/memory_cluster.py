@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, permanent, transient
-from jetbridge.pilot.service_layer.ports import Changes, Unwatched
+from jetbridge.pilot.service_layer.ports import Changes, ObjectChanged, Unwatched
 
 CLUSTER_SCOPED = frozenset({"Namespace"})
 _T = TypeVar("_T")
@@ -108,6 +108,7 @@ class InMemoryCluster:
         # quadratic in the twin itself.
         self._by_namespace: dict[str, dict[Key, Manifest]] = {}
         self.creations: dict[Key, int] = {}
+        self._version = 0
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[None]:
@@ -154,6 +155,10 @@ class InMemoryCluster:
             )
             if old is None:
                 self.creations[key] = self.creations.get(key, 0) + 1
+            else:  # an apply that changes nothing keeps the version, as on an apiserver
+                new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+                if new == old:
+                    return
             self._put(key, new)
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
@@ -175,11 +180,16 @@ class InMemoryCluster:
                     out.append(_copy_stored(obj))
             return out
 
-    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, if_version: str | None = None
+    ) -> bool:
         with self._state():
             key = _key(kind, namespace, name)
             if key not in self._objects:
                 return False
+            version = self._objects[key]["metadata"]["resourceVersion"]
+            if if_version is not None and version != if_version:
+                raise ObjectChanged(f"{kind} {namespace or ''}/{name}")
             self._remove(key)
             if kind == "Namespace":
                 for other in list(self._by_namespace.get(name, {})):
@@ -203,6 +213,8 @@ class InMemoryCluster:
         return "" if obj["kind"] in CLUSTER_SCOPED else obj["metadata"].get("namespace") or ""
 
     def _put(self, key: Key, obj: Manifest) -> None:
+        self._version += 1  # like an apiserver's: changes on every write
+        obj["metadata"]["resourceVersion"] = str(self._version)
         self._objects[key] = obj
         self._by_namespace.setdefault(self._namespace_of(obj), {})[key] = obj
 

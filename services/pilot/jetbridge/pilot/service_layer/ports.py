@@ -4,7 +4,8 @@
 Kubernetes-shaped manifests): the steps hold the logic, an adapter only moves objects,
 so the in-memory twin and the Kubernetes adapter pass one contract suite. Adapters
 raise ``StepFailure`` (transient ``CLUSTER_UNAVAILABLE`` for timeouts and 5xx,
-permanent ``CLUSTER_REFUSED`` for a rejected object).
+permanent ``CLUSTER_REFUSED`` for a rejected object), and ``ObjectChanged`` when a
+conditional delete finds the object changed since it was read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from typing import Protocol
 
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import Fenced
+
+
+class ObjectChanged(Exception):
+    """A conditional delete refused: the object changed since the version it was given
+    (Kubernetes answers 409 to a failed precondition). The caller reads it again."""
 
 
 class Changes(Protocol):
@@ -65,8 +71,12 @@ class ClusterPort(Protocol):
         self, kind: str, namespace: str, labels: Mapping[str, str]
     ) -> list[Manifest]: ...
 
-    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
-        """Start deleting; False when it was already gone."""
+    async def delete(
+        self, kind: str, namespace: str | None, name: str, *, if_version: str | None = None
+    ) -> bool:
+        """Start deleting; False when it was already gone. With ``if_version`` (a
+        ``metadata.resourceVersion`` read before), delete only the object as read:
+        raise ``ObjectChanged`` if it was written since."""
         ...
 
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:

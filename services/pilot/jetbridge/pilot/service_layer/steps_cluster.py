@@ -31,11 +31,13 @@ from jetbridge.pilot.domain.steps import (
     transient,
 )
 from jetbridge.pilot.service_layer.context import StepContext
+from jetbridge.pilot.service_layer.ports import ObjectChanged
 
 log = logging.getLogger(__name__)
 
 PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 PULL_CHECK_EVERY_S = 5.0
+DELETE_READS = 5  # reads of a namespace that keeps changing before the attempt fails
 
 
 async def create_namespace(ctx: StepContext) -> Succeeded:
@@ -263,21 +265,42 @@ async def delete_deployment(ctx: StepContext) -> Succeeded:
 
     A Forced failover's clean-up waits for its source to come back; if the Deployment
     was failed back onto it meanwhile (the Navigator refuses that, this is defence in
-    depth), the namespace now holds the newer copy and must stay. The check and the
-    DELETE are two calls: a takeover between them is not caught here.
+    depth), the namespace now holds the newer copy and must stay. The DELETE names the
+    version of the namespace that was checked: a takeover between the read and the
+    delete changes that version, the apiserver refuses, and the namespace is read again.
     """
     spec = ctx.spec
-    live = await ctx.cluster.get("Namespace", None, spec.namespace)
-    if (newer := newer_copy_epoch(live, ctx.flight.fencing_epoch)) is not None:
-        log.warning(
-            "kept namespace %s: a mission at epoch %d took it over (this clean-up is %d)",
-            spec.namespace,
-            newer,
-            ctx.flight.fencing_epoch,
-            extra={"flight_id": ctx.flight.flight_id},
+    existed = False
+    for _ in range(DELETE_READS):
+        live = await ctx.cluster.get("Namespace", None, spec.namespace)
+        if live is None:
+            break
+        if (newer := newer_copy_epoch(live, ctx.flight.fencing_epoch)) is not None:
+            log.warning(
+                "kept namespace %s: a mission at epoch %d took it over (this clean-up is %d)",
+                spec.namespace,
+                newer,
+                ctx.flight.fencing_epoch,
+                extra={"flight_id": ctx.flight.flight_id},
+            )
+            return Succeeded({"namespace": spec.namespace, "deleted": False, "newer_epoch": newer})
+        meta = live.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            existed = True  # an earlier attempt started it; nothing newer can be in it
+            break
+        try:
+            existed = await ctx.cluster.delete(
+                "Namespace", None, spec.namespace, if_version=meta.get("resourceVersion")
+            )
+            break
+        except ObjectChanged:
+            continue  # written since it was read: check it again
+    else:
+        raise transient(
+            ErrorCode.NOT_READY,
+            f"namespace {spec.namespace} changed between every read and delete "
+            f"({DELETE_READS} tries)",
         )
-        return Succeeded({"namespace": spec.namespace, "deleted": False, "newer_epoch": newer})
-    existed = await ctx.cluster.delete("Namespace", None, spec.namespace)
 
     async def gone() -> tuple[bool, str]:
         ns = await ctx.cluster.get("Namespace", None, spec.namespace)
