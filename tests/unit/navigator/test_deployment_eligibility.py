@@ -8,6 +8,7 @@ import pytest
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import EnableFailover, RequestFailover
+from jetbridge.navigator.domain.deployment_eligibility import held_before_failover
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.reasons import Code
 from jetbridge.navigator.domain.vocabulary import (
@@ -107,6 +108,7 @@ def test_installed_with_failover_on_its_first_inventory_is_what_it_held_before()
     out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0 + 3)
     assert (C.CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER.value, "new") in rejection_findings(out)
     assert f.clusters["src"].deployments_before_failover == ("legacy",)
+    assert held_before_failover(f.clusters["src"], f.deployments) == ["legacy"]
 
 
 def test_a_first_inventory_of_deployments_created_after_the_switch_does_not_taint() -> None:
@@ -122,6 +124,7 @@ def test_a_first_inventory_of_deployments_created_after_the_switch_does_not_tain
     # Only the first inventory counts: a later one does not re-judge the cluster.
     f.apply(facts("src", at=T0 + 4, deployment_ids=["new", "later"]))
     assert f.clusters["src"].deployments_before_failover == ("new",)
+    assert held_before_failover(f.clusters["src"], f.deployments) == []  # what the UI shows
 
 
 def oracle(names: tuple[str, ...]) -> set[tuple[Code, str]]:

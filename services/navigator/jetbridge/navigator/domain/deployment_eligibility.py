@@ -59,6 +59,16 @@ def _created_after_switch(
     return d is not None and d.origin_cluster_id == cluster.id and not _created_before(d, cluster)
 
 
+def held_before_failover(cluster: Cluster, deployments: Mapping[str, Deployment]) -> list[str]:
+    """The Deployments of the cluster's inventory at the switch that taint it: all but
+    those the Navigator created there after the switch."""
+    return [
+        i
+        for i in cluster.deployments_before_failover
+        if not _created_after_switch(i, cluster, deployments)
+    ]
+
+
 def tainted_clusters(
     clusters: Mapping[str, Cluster], deployments: Mapping[str, Deployment]
 ) -> set[str]:
@@ -68,11 +78,7 @@ def tainted_clusters(
     it after the switch (its first report comes a heartbeat after registration): those
     do not count.
     """
-    out = {
-        cid
-        for cid, c in clusters.items()
-        if any(not _created_after_switch(i, c, deployments) for i in c.deployments_before_failover)
-    }
+    out = {cid for cid, c in clusters.items() if held_before_failover(c, deployments)}
     for d in deployments.values():
         origin = clusters.get(d.origin_cluster_id)
         if origin is not None and origin.failover_enabled and _created_before(d, origin):

@@ -21,6 +21,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from jetbridge.common import runtime, topics
+from jetbridge.common.dsn_argument import ENV_PREFIX, dsn_argument
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.logs import configure_logging
@@ -113,12 +114,21 @@ async def checksum(settings: ProjectionSettings, schema: str) -> dict[str, objec
     return {"schema": schema, "checksums": {t: {"rows": n, "md5": h} for t, (n, h) in sums.items()}}
 
 
+def _schema_or_dsn(text: str) -> str:
+    return dsn_argument(text) if text.startswith(ENV_PREFIX) or "://" in text else text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jetbridge.navigator.projections")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="the live projector (default)")
     rb = sub.add_parser("rebuild", help="replay the ledger into an empty read model")
-    rb.add_argument("--into", required=True, help="schema name, or a postgresql:// DSN")
+    rb.add_argument(
+        "--into",
+        required=True,
+        type=_schema_or_dsn,
+        help="schema name, or a database: env:NAME or a postgresql:// DSN without a password",
+    )
     ck = sub.add_parser("checksum", help="checksums of every table of a read model")
     ck.add_argument("--schema", default=None)
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from jetbridge.common.events import SchemaRegistry
 from jetbridge.common.events.codec import HEADER_LENGTH, MAGIC
 from jetbridge.common.events.compiled_reader import compile_reader, without_logical_types
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.deployment_eligibility import held_before_failover
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.events.catalogue import BY_NAME
 from jetbridge.navigator.domain.fleet import Fleet
@@ -186,7 +187,8 @@ class LedgerFold:
             out["flight_steps"] += rows.step_rows(g, self._at(g))
         for cid in t["clusters"]:
             c = f.clusters[cid]
-            out["clusters"].append(rows.cluster_row(c, x, self._at(c)))
+            held = held_before_failover(c, f.deployments)
+            out["clusters"].append(rows.cluster_row(c, held, x, self._at(c)))
         for did in t["deployments"]:
             d = f.deployments[did]
             out["deployments"].append(rows.deployment_row(d, self._at(d)))

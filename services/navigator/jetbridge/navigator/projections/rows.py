@@ -182,7 +182,7 @@ def step_rows(f: Flight, at: Position) -> list[Row]:
     ]
 
 
-def cluster_row(c: Cluster, extras: Extras, at: Position) -> Row:
+def cluster_row(c: Cluster, held_before_failover: list[str], extras: Extras, at: Position) -> Row:
     return (
         c.id,
         c.name,
@@ -202,7 +202,7 @@ def cluster_row(c: Cluster, extras: Extras, at: Position) -> Row:
         c.log_sink_configured,
         c.database_endpoint_status.value,
         _json(list(c.deployment_ids)),
-        _json(list(c.deployments_before_failover)),
+        _json(held_before_failover),
         c.version,
         *at,
     )
