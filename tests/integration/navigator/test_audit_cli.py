@@ -25,12 +25,14 @@ from jetbridge.common.events import new_event
 from tests.integration.navigator.scripted_planes import now_ms
 from tests.integration.navigator.test_failover_saga import LEDGER_KEY, World
 
+DSN = "env:AUDIT_TEST_DSN"
 SCRIPT = [sys.executable, "-c", "from jetbridge.console.entrypoints.cli.main import main; main()"]
 
 
-def audit(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+def audit(world: World, *args: str, dsn: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        "AUDIT_TEST_DSN": dsn,
         "JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS": world.app.settings.kafka_bootstrap_servers,
         "JETBRIDGE_TOPIC_PREFIX": world.app.settings.topic_prefix,
         "JETBRIDGE_LEDGER_KEY": LEDGER_KEY,
@@ -40,8 +42,9 @@ def audit(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def run(world: World, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(audit, world, *args)
+async def run(world: World, *args: str, dsn: str = "") -> subprocess.CompletedProcess[str]:
+    """``dsn`` goes in the environment as AUDIT_TEST_DSN: pass it as env:AUDIT_TEST_DSN."""
+    return await asyncio.to_thread(audit, world, *args, dsn=dsn)
 
 
 async def snapshot(world: World) -> tuple[int, dict[str, tuple[int, str]]]:
@@ -71,12 +74,14 @@ async def test_audit_commands_on_a_live_world(
     # replay --at T equals the live read model at T, for both moments.
     for at, expected, schema in ((t1, at_t1, "replay_t1"), (t2, at_t2, "replay_t2")):
         moment = _iso(at)
-        done = await run(world, "replay", "--at", moment, "--into", schema, "--dsn", pg_database)
+        done = await run(
+            world, "replay", "--at", moment, "--into", schema, "--dsn", DSN, dsn=pg_database
+        )
         assert done.returncode == 0, done.stderr
         sums = json.loads(done.stdout)["checksums"]
         assert {t: (v["rows"], v["md5"]) for t, v in sums.items()} == expected, moment
     again = await run(
-        world, "replay", "--at", _iso(t1), "--into", "replay_t1", "--dsn", pg_database
+        world, "replay", "--at", _iso(t1), "--into", "replay_t1", "--dsn", DSN, dsn=pg_database
     )
     assert again.returncode == 8 and "not empty" in again.stderr
     shown = await run(world, "replay", "--at", _iso(t1), "--table", "failover_requests")
@@ -85,7 +90,11 @@ async def test_audit_commands_on_a_live_world(
     assert [(r["request_id"], r["status"]) for r in requests] == [(first, "SUCCEEDED")]
 
     # verify: clean with the writer's heads; a record produced around the Navigator breaks it.
-    clean = await run(world, "verify", "--heads-from", pg_database, "--json")
+    # A password on the command line is refused before anything runs.
+    leaky = await run(world, "verify", "--heads-from", pg_database, "--json")
+    assert urlsplit(pg_database).password and leaky.returncode == 2
+    assert "readable by every user" in leaky.stderr and leaky.stdout == ""
+    clean = await run(world, "verify", "--heads-from", DSN, "--json", dsn=pg_database)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert json.loads(clean.stdout)["breaks"] == []
 

@@ -1,8 +1,8 @@
 """``jetbridge audit ...``: verify, timeline, replay and export the Navigator's ledger.
 
-    jetbridge audit verify [--topic T] [--heads-from DSN] [--json]
+    jetbridge audit verify [--topic T] [--heads-from env:NAME] [--json]
     jetbridge audit timeline REQUEST_ID [--json]
-    jetbridge audit replay --at TIME [--into SCHEMA --dsn DSN] [--table T]
+    jetbridge audit replay --at TIME [--into SCHEMA --dsn env:NAME] [--table T]
     jetbridge audit export [--since TIME] [--until TIME] --format jsonl|csv --out FILE
 
 Kafka comes from ``JETBRIDGE_KAFKA_BOOTSTRAP_SERVERS`` (or the local stack's env file),
@@ -10,7 +10,8 @@ the chain key from ``JETBRIDGE_LEDGER_KEY``, the topic from ``JETBRIDGE_TOPIC_PR
 ``jetbridge.failover.events`` unless ``--topic``. TIME is ISO 8601 (no zone = UTC).
 Exit codes are the console CLI's (``codes.py``): 0 ok, 2 usage, 5 request not found,
 6 Kafka or the topic unavailable, 8 invalid input (e.g. ``--into`` a non-empty
-schema), 9 the ledger has breaks.
+schema), 9 the ledger has breaks. A DSN argument is ``env:NAME`` or a DSN without a
+password (``jetbridge.common.dsn_argument``: arguments are visible in ``ps``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from jetbridge.common import topics
+from jetbridge.common.dsn_argument import dsn_argument
 from jetbridge.common.settings import load_stack_settings
 from jetbridge.navigator.audit import export, timeline
 from jetbridge.navigator.audit.ledger import read_ledger
@@ -55,13 +57,23 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="machine-readable output")
     sub = root.add_subparsers(dest="command", required=True)
     p = sub.add_parser("verify", parents=[common], help="walk the chains, report every break")
-    p.add_argument("--heads-from", metavar="DSN", help="Navigator DSN: also catch truncation")
+    p.add_argument(
+        "--heads-from",
+        metavar="DSN",
+        type=dsn_argument,
+        help="Navigator database (env:NAME, or a DSN without a password): also catch truncation",
+    )
     p = sub.add_parser("timeline", parents=[common], help="the whole story of one failover")
     p.add_argument("request_id")
     p = sub.add_parser("replay", parents=[common], help="the read model as it was at TIME")
     p.add_argument("--at", required=True, type=epoch_ms, metavar="TIME")
     p.add_argument("--into", metavar="SCHEMA", help="write into this empty schema instead")
-    p.add_argument("--dsn", help="database for --into (default: JETBRIDGE_PROJECTIONS_DSN)")
+    p.add_argument(
+        "--dsn",
+        type=dsn_argument,
+        help="database for --into: env:NAME, or a DSN without a password "
+        "(default: JETBRIDGE_PROJECTIONS_DSN)",
+    )
     p.add_argument("--table", choices=TABLES, action="append", help="only these tables")
     p = sub.add_parser("export", parents=[common], help="ledger events of a window to a file")
     p.add_argument("--since", type=epoch_ms, metavar="TIME")

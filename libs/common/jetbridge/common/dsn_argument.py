@@ -1,0 +1,34 @@
+"""A database DSN given to a command-line tool, without putting a password in ``ps``.
+
+A process's arguments are readable by every user of the machine (``ps``,
+``/proc/PID/cmdline``) and often end up in shell history and job logs. So a DSN on the
+command line must carry no password: ``env:NAME`` names an environment variable that
+holds the whole DSN, or the password comes from ``PGPASSWORD`` / ``~/.pgpass``, which
+asyncpg reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "env:"
+
+
+def dsn_argument(text: str) -> str:
+    """argparse ``type=``: ``env:NAME`` -> that variable's DSN; a DSN -> itself, unless
+    it holds a password (refused, so nothing runs with a leaked credential)."""
+    if text.startswith(ENV_PREFIX):
+        name = text[len(ENV_PREFIX) :]
+        value = os.environ.get(name, "")
+        if not name or not value:
+            raise argparse.ArgumentTypeError(f"environment variable {name!r} is not set")
+        return value
+    if urlsplit(text).password is not None:
+        raise argparse.ArgumentTypeError(
+            "a DSN with a password on the command line is readable by every user of this "
+            "machine (ps); put the DSN in an environment variable and pass env:NAME, or "
+            "leave the password to PGPASSWORD or ~/.pgpass"
+        )
+    return text
