@@ -299,6 +299,11 @@ class Demo:
             "JETBRIDGE_AGENT_FLIGHTDECK_DSN": self.dbs.flightdecks[cluster],
             "JETBRIDGE_AGENT_TLS_DIR": self.tls_dir,
             "JETBRIDGE_AGENT_FACTS_FILE": str(self.state / f"facts-{cluster}.json"),
+            # The inventory as this run states it, not as the cluster lists it: runs,
+            # demos and tests share the two local clusters, each its own world (topics,
+            # databases), and a listing would show one world the others' namespaces.
+            # tests/integration/kube/test_inventory_facts.py covers the listing.
+            "JETBRIDGE_AGENT_INVENTORY_FROM": "facts",
             "JETBRIDGE_AGENT_DATABASE_SIDE": DATABASE_SIDES[cluster],
             # The store's status as the cluster shows it, read every 10 s (the facts
             # file's is only what it was when the file was written).

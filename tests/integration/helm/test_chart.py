@@ -468,14 +468,20 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     roles = by_kind(objs, "ClusterRole")
     assert set(roles) == {f"jetbridge-{RELEASE}-pilot", f"jetbridge-{RELEASE}-agent"}
     assert rules_of(roles[f"jetbridge-{RELEASE}-pilot"]) == PILOT_RULES
-    # the agent: a GET of the one store it observes (agent.observeSecretStore)
-    (agent_rule,) = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
-    assert agent_rule == {
+    # the agent: a GET of the one store it observes (agent.observeSecretStore) and a
+    # LIST of namespaces, its inventory (agent.observeInventory)
+    store_rule, inventory_rule = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
+    assert store_rule == {
         "apiGroups": ["external-secrets.io"],
         "resources": ["clustersecretstores"],
         "resourceNames": ["jetbridge-secrets"],
         "verbs": ["get"],
     }
+    assert inventory_rule == {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}
+    no_store = render(helm, DATA, "--set", "agent.observeSecretStore=false")
+    assert by_kind(no_store, "ClusterRole")[f"jetbridge-{RELEASE}-agent"]["rules"] == [
+        inventory_rule
+    ]
     assert not by_kind(objs, "Role")
     bindings = by_kind(objs, "ClusterRoleBinding")
     for svc in ("pilot", "agent"):
@@ -487,7 +493,14 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     accounts = by_kind(objs, "ServiceAccount")
     assert accounts[f"{RELEASE}-pilot"]["automountServiceAccountToken"] is True
     assert accounts[f"{RELEASE}-agent"]["automountServiceAccountToken"] is True
-    blind = render(helm, DATA, "--set", "agent.observeSecretStore=false")
+    blind = render(
+        helm,
+        DATA,
+        "--set",
+        "agent.observeSecretStore=false",
+        "--set",
+        "agent.observeInventory=false",
+    )
     assert set(by_kind(blind, "ClusterRole")) == {f"jetbridge-{RELEASE}-pilot"}
     assert (
         by_kind(blind, "ServiceAccount")[f"{RELEASE}-agent"]["automountServiceAccountToken"]
@@ -500,6 +513,9 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     )
     blind_env = {e["name"] for e in blind_agent["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert "JETBRIDGE_AGENT_SECRET_STORE" not in blind_env
+    assert {"name": "JETBRIDGE_AGENT_INVENTORY_FROM", "value": "facts"} in blind_agent["spec"][
+        "template"
+    ]["spec"]["containers"][0]["env"]
     control = render(helm, CONTROL)
     assert not by_kind(control, "ClusterRole") and not by_kind(control, "Role")
     assert all(
@@ -841,10 +857,13 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
     helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
 ) -> None:
     """The agent's ServiceAccount may GET the one ClusterSecretStore the chart names
-    (pilot.secretStore, the local clusters' real one) and nothing else."""
+    (pilot.secretStore, the local clusters' real one) and LIST namespaces (its
+    inventory), and nothing else."""
+    from jetbridge.agent.adapters.inventory_kube import KubeInventoryReader  # noqa: PLC0415
     from jetbridge.agent.adapters.secret_store_kube import (  # noqa: PLC0415
         KubeSecretStoreReader,
     )
+    from jetbridge.common.namespace_marks import DEPLOYMENT_LABEL  # noqa: PLC0415
 
     with chart_rbac(helm, kube_api, throwaway_namespace, "agent", tmp_path / "kc") as kc:
         reader = KubeSecretStoreReader(kc)
@@ -861,6 +880,18 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
         with pytest.raises(client.ApiException) as other:
             await reader.read("some-other-store")
         assert other.value.status == 403  # not 404: it may not even ask
+        # Its inventory: a LIST of the labelled namespaces is allowed, reading one is not.
+        listed = await KubeInventoryReader(kc).namespaces()
+        assert all(DEPLOYMENT_LABEL in n["metadata"]["labels"] for n in listed)
+        with pytest.raises(client.ApiException) as one:
+            await asyncio.to_thread(
+                client.CoreV1Api(kube_api_as(kc)).read_namespace, throwaway_namespace
+            )
+        assert one.value.status == 403
+
+
+def kube_api_as(kubeconfig: Path) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
 
 
 async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(

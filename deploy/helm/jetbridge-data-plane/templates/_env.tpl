@@ -28,6 +28,8 @@
 - name: JETBRIDGE_AGENT_SECRET_STORE
   value: {{ .Values.pilot.secretStore | quote }}
 {{- end }}
+- name: JETBRIDGE_AGENT_INVENTORY_FROM
+  value: {{ ternary "cluster" "facts" .Values.agent.observeInventory | quote }}
 {{- if .Values.agent.facts }}
 - name: JETBRIDGE_AGENT_FACTS_FILE
   value: /etc/jetbridge/facts/facts.json

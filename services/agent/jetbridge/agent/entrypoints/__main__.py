@@ -7,11 +7,13 @@ import signal
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
+from jetbridge.agent.adapters.inventory_kube import KubeInventoryReader
 from jetbridge.agent.adapters.metrics import FLIGHTDECK_BATCH_ITEMS, sample_queue_depth
 from jetbridge.agent.adapters.secret_store_kube import KubeSecretStoreReader
 from jetbridge.agent.entrypoints.settings import AgentSettings
 from jetbridge.agent.service_layer.flights import FlightService
 from jetbridge.agent.service_layer.observed_facts import ObservedFactsSource
+from jetbridge.agent.service_layer.observed_inventory import ObservedInventory
 from jetbridge.agent.service_layer.ports import FactsSource
 from jetbridge.common import runtime
 from jetbridge.common.cancellation import stop_tasks
@@ -31,14 +33,24 @@ async def run(settings: AgentSettings) -> None:
     )
     if settings.database_side:  # one Helm value feeds this and the Pilot's side
         facts.update(database_side=settings.database_side.upper())
+    source: FactsSource = facts
+    inventory: ObservedInventory | None = None
+    if settings.inventory_from == "cluster":
+        inventory = ObservedInventory(
+            source,
+            KubeInventoryReader(settings.kubeconfig),
+            refresh_s=settings.inventory_refresh_s,
+        )
+        await inventory.start()  # returns once the cluster was read
+        source = inventory
     observed: ObservedFactsSource | None = None
     if settings.secret_store:
         reader = KubeSecretStoreReader(settings.kubeconfig)
         observed = ObservedFactsSource(
-            facts, reader, settings.secret_store, refresh_s=settings.secret_store_refresh_s
+            source, reader, settings.secret_store, refresh_s=settings.secret_store_refresh_s
         )
         await observed.start()
-    source: FactsSource = observed or facts
+        source = observed
     servicer = DataPlaneServicer(
         settings.cluster_id,
         FlightService(flightdeck, batch_observer(FLIGHTDECK_BATCH_ITEMS, settings.cluster_id)),
@@ -60,8 +72,9 @@ async def run(settings: AgentSettings) -> None:
         await stop.wait()
     finally:
         await stop_tasks(sampler)
-        if observed is not None:
-            await observed.stop()
+        for observer in (observed, inventory):
+            if observer is not None:
+                await observer.stop()
         await server.stop(grace=2.0)
         await flightdeck.close()
 

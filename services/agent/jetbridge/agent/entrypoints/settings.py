@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
@@ -34,4 +35,9 @@ class AgentSettings(BaseSettings):
         default=None, description="this cluster's kubeconfig; unset: the pod's ServiceAccount"
     )
     secret_store_refresh_s: float = Field(default=10.0, gt=0)
+    # Where the Deployment inventory comes from: "cluster" lists the namespaces the
+    # Pilot labels (what a real data plane runs, deploy/helm); "facts" takes the facts
+    # file's list (in-memory benchmarks, where the Pilot's objects are not on a cluster).
+    inventory_from: Literal["cluster", "facts"] = Field(default="facts")
+    inventory_refresh_s: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"

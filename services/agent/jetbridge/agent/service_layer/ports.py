@@ -11,10 +11,10 @@ from jetbridge.agent.domain.facts import CheckResult, ClusterFacts
 class FactsSource(Protocol):
     """Where the agent learns its cluster's facts and local checks.
 
-    A static source holds what the install says (values, inventory); the observed one
-    (``service_layer.observed_facts``) overlays what the cluster shows, the
-    ClusterSecretStore's status. Called once per heartbeat: implementations cache, they
-    do not hit the API server every second.
+    A static source holds what the install says (values); the observed ones overlay
+    what the cluster shows: its inventory (``service_layer.observed_inventory``) and
+    the ClusterSecretStore's status (``service_layer.observed_facts``). Called once per
+    heartbeat: implementations cache, they do not hit the API server every second.
     """
 
     async def facts(self) -> ClusterFacts: ...
@@ -27,4 +27,13 @@ class SecretStoreReader(Protocol):
 
     async def read(self, name: str) -> Mapping[str, Any] | None:
         """The object, or None when there is none; raises when the API cannot answer."""
+        ...
+
+
+class InventoryReader(Protocol):
+    """Lists the cluster's Airflow namespaces (those the Pilot labels)."""
+
+    async def namespaces(self) -> list[Mapping[str, Any]]:
+        """Every labelled namespace as the API server returns it; raises when it cannot
+        answer."""
         ...

@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jetbridge.common.images import registry_of
+from jetbridge.common.namespace_marks import (
+    DEPLOY_MECHANISM_ANNOTATION,
+    DEPLOYMENT_ID_ANNOTATION,
+    DEPLOYMENT_LABEL,
+    EPOCH_ANNOTATION,
+)
 from jetbridge.common.naming import folded_name
 from jetbridge.pilot.domain.steps import ErrorCode, permanent
 
 Manifest = dict[str, Any]
 MANAGED_BY = "jetbridge-pilot"
-DEPLOYMENT_LABEL = "jetbridge.io/deployment"
-# The fencing epoch of the flight that last created or took over a namespace: a
-# clean-up from an older mission must not delete a copy a newer one brought up.
-EPOCH_ANNOTATION = "jetbridge.io/fencing-epoch"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def _meta(spec: DeploymentSpec, name: str, component: str | None = None) -> Mani
 def namespace_manifests(
     spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi", epoch: int = 0
 ) -> list[Manifest]:
-    """The namespace (annotated with the flight's fencing ``epoch``), its quota and limits."""
+    """The namespace (annotated with the flight's fencing ``epoch`` and what the agent's
+    inventory reports: the exact Deployment id, the deploy mechanism), its quota and
+    limits."""
     return [
         {
             "apiVersion": "v1",
@@ -152,7 +156,11 @@ def namespace_manifests(
             "metadata": {
                 "name": spec.namespace,
                 "labels": spec.labels(),
-                "annotations": {EPOCH_ANNOTATION: str(epoch)},
+                "annotations": {
+                    EPOCH_ANNOTATION: str(epoch),
+                    DEPLOYMENT_ID_ANNOTATION: spec.deployment_id,
+                    DEPLOY_MECHANISM_ANNOTATION: "IMAGE",
+                },
             },
         },
         {

@@ -1,0 +1,120 @@
+"""The inventory the agent reports: read from the cluster's labelled namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from jetbridge.agent.adapters.facts_static import StaticFactsSource
+from jetbridge.agent.domain.facts import ClusterFacts, DeploymentFact
+from jetbridge.agent.domain.inventory import deployments_in
+from jetbridge.agent.service_layer.observed_inventory import ObservedInventory
+from jetbridge.common.namespace_marks import (
+    DEPLOY_MECHANISM_ANNOTATION,
+    DEPLOYMENT_ID_ANNOTATION,
+    DEPLOYMENT_LABEL,
+)
+
+
+def namespace(
+    name: str, labels: dict[str, str], notes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    meta = {"name": name, "labels": labels, "creationTimestamp": "2026-12-06T09:00:00Z"}
+    return {"metadata": {**meta, "annotations": notes or {}}}
+
+
+PILOTS = namespace(
+    "airflow-sales-etl",
+    {DEPLOYMENT_LABEL: "sales-etl"},
+    {DEPLOYMENT_ID_ANNOTATION: "Sales_ETL", DEPLOY_MECHANISM_ANNOTATION: "IMAGE"},
+)
+OLDER = namespace("airflow-legacy", {DEPLOYMENT_LABEL: "legacy"})  # no annotations
+UNRELATED = namespace("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
+AT_9 = 1_796_547_600_000  # 2026-12-06T09:00:00Z
+
+
+def test_each_labelled_namespace_is_a_deployment_under_its_exact_id() -> None:
+    assert deployments_in([UNRELATED, PILOTS, OLDER]) == (
+        DeploymentFact("Sales_ETL", "IMAGE", AT_9),
+        DeploymentFact("legacy", "", AT_9),  # counts, mechanism unknown
+    )
+    assert deployments_in([]) == ()
+
+
+class Reader:
+    def __init__(self, *answers: list[Mapping[str, Any]] | Exception) -> None:
+        self.answers = list(answers)
+
+    async def namespaces(self) -> list[Mapping[str, Any]]:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_listing_replaces_the_files_inventory_and_an_outage_degrades_late() -> None:
+    stated = DeploymentFact("from-the-file", "IMAGE", 1)
+    base = StaticFactsSource(ClusterFacts(plane_mode="DATA", deployments=(stated,)))
+    reader, clock = (
+        Reader([PILOTS], TimeoutError("read timed out"), ConnectionError("refused")),
+        Clock(),
+    )
+    observed = ObservedInventory(base, reader, stale_after_s=60, clock=clock)
+    await observed.start()
+    try:
+        facts = await observed.facts()
+        assert [d.deployment_id for d in facts.deployments] == ["Sales_ETL"]
+        assert facts.plane_mode == "DATA" and await observed.checks() == []
+
+        clock.now += 30  # a blip: the last listing stands, no failing check
+        assert not await observed.refresh()
+        assert [d.deployment_id for d in (await observed.facts()).deployments] == ["Sales_ETL"]
+        assert await observed.checks() == []
+        clock.now += 31  # 61 s since the last listing: a failing check (DEGRADED)
+        assert not await observed.refresh()
+        (check,) = await observed.checks()
+        assert not check.ok and check.name == "inventory"
+        assert check.message == (
+            "the cluster's Airflow namespaces not read for 61 s: ConnectionError: refused"
+        )
+    finally:
+        await observed.stop()
+
+
+async def test_nothing_is_reported_before_the_cluster_was_read_once() -> None:
+    """A cluster registered with failover on is judged by its first inventory: an empty
+    one sent before the listing would let older Deployments pass as new."""
+    answered = asyncio.Event()
+
+    class Late(Reader):
+        calls = 0
+
+        async def namespaces(self) -> list[Mapping[str, Any]]:
+            self.calls += 1
+            if self.calls == 2:
+                await answered.wait()  # the API server is back only once this is set
+            return await super().namespaces()
+
+    reader = Late(ConnectionError("apiserver starting"), [OLDER])
+    observed = ObservedInventory(StaticFactsSource(), reader, first_read_retry_s=0.01)
+    starting = asyncio.create_task(observed.start())
+    while reader.calls < 2:  # the first listing failed, the retry waits on the server
+        await asyncio.sleep(0.005)
+    assert not starting.done()  # the agent does not serve yet
+    (check,) = await observed.checks()
+    assert "never read: ConnectionError: apiserver starting" in check.message
+    answered.set()
+    await asyncio.wait_for(starting, 5)
+    try:
+        assert [d.deployment_id for d in (await observed.facts()).deployments] == ["legacy"]
+        assert await observed.checks() == []
+    finally:
+        await observed.stop()
