@@ -78,8 +78,8 @@ PILOT_RULES = {
     ("", "namespaces"): {"get", "list", "watch", "create", "patch", "delete"},
     ("", "resourcequotas"): {"create", "patch"},
     ("", "limitranges"): {"create", "patch"},
-    ("", "secrets"): {"get", "create", "patch"},
     ("", "pods"): {"list"},
+    ("rbac.authorization.k8s.io", "rolebindings"): {"create", "patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
     ("external-secrets.io", "pushsecrets"): {"get", "list", "watch", "create", "patch"},
     ("external-secrets.io", "externalsecrets"): {"get", "list", "watch", "create", "patch"},
@@ -453,21 +453,52 @@ def rules_of(role: Obj) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+def without_bind(role: Obj) -> tuple[Obj, Obj]:
+    """The role without its one ``bind`` rule, and that rule."""
+    (bind,) = [r for r in role["rules"] if r["verbs"] == ["bind"]]
+    assert bind["apiGroups"] == ["rbac.authorization.k8s.io"]
+    assert bind["resources"] == ["clusterroles"]
+    return {**role, "rules": [r for r in role["rules"] if r is not bind]}, bind
+
+
 async def test_pilot_rbac_is_exactly_what_the_steps_ask_of_a_cluster(helm: Path) -> None:
     """Derived from the steps themselves (tests/unit/pilot/cluster_calls.py), not from
     a list kept by hand: a call the role lacks fails here, and so does a grant no step
     uses."""
     from tests.unit.pilot.cluster_calls import rules_the_steps_need  # noqa: PLC0415
 
-    role = by_kind(render(helm, DATA), "ClusterRole")[f"jetbridge-{RELEASE}-pilot"]
-    assert rules_of(role) == await rules_the_steps_need()
+    roles = by_kind(render(helm, DATA), "ClusterRole")
+    pilot, bind = without_bind(roles[f"jetbridge-{RELEASE}-pilot"])
+    # the Secrets role, which CREATE_NAMESPACE binds per namespace (RBAC checks the
+    # "bind" when the RoleBinding is written: no step asks it)
+    secrets = roles[f"jetbridge-{RELEASE}-pilot-secrets"]
+    assert bind["resourceNames"] == [secrets["metadata"]["name"]]
+    assert rules_of(pilot) | rules_of(secrets) == await rules_the_steps_need()
+    assert set(rules_of(pilot)).isdisjoint(rules_of(secrets))  # no Secrets cluster-wide
 
 
 def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     objs = render(helm, DATA)
     roles = by_kind(objs, "ClusterRole")
-    assert set(roles) == {f"jetbridge-{RELEASE}-pilot", f"jetbridge-{RELEASE}-agent"}
-    assert rules_of(roles[f"jetbridge-{RELEASE}-pilot"]) == PILOT_RULES
+    pilot_name = f"jetbridge-{RELEASE}-pilot"
+    assert set(roles) == {pilot_name, f"{pilot_name}-secrets", f"jetbridge-{RELEASE}-agent"}
+    pilot, bind = without_bind(roles[pilot_name])
+    assert rules_of(pilot) == PILOT_RULES
+    assert bind["resourceNames"] == [f"{pilot_name}-secrets"]
+    assert rules_of(roles[f"{pilot_name}-secrets"]) == {("", "secrets"): {"get", "create", "patch"}}
+    pilot_env = env_of(by_kind(objs, "Deployment")[f"{RELEASE}-pilot"])
+    assert pilot_env["JETBRIDGE_PILOT_SECRETS_ROLE"]["value"] == f"{pilot_name}-secrets"
+    assert pilot_env["JETBRIDGE_PILOT_SERVICE_ACCOUNT"]["value"] == f"jetbridge/{RELEASE}-pilot"
+    # secretsPerNamespace=false: Secrets in the ClusterRole, nothing bound per namespace
+    wide = render(helm, DATA, "--set", "pilot.rbac.secretsPerNamespace=false")
+    wide_roles = by_kind(wide, "ClusterRole")
+    assert f"{pilot_name}-secrets" not in wide_roles
+    assert rules_of(wide_roles[pilot_name]) == {
+        **{k: v for k, v in PILOT_RULES.items() if k[0] != "rbac.authorization.k8s.io"},
+        ("", "secrets"): {"get", "create", "patch"},
+    }
+    wide_env = env_of(by_kind(wide, "Deployment")[f"{RELEASE}-pilot"])
+    assert "JETBRIDGE_PILOT_SECRETS_ROLE" not in wide_env
     # the agent: a GET of the one store it observes (agent.observeSecretStore) and a
     # LIST of namespaces, its inventory (agent.observeInventory)
     store_rule, inventory_rule = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
@@ -501,7 +532,7 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
         "--set",
         "agent.observeInventory=false",
     )
-    assert set(by_kind(blind, "ClusterRole")) == {f"jetbridge-{RELEASE}-pilot"}
+    assert set(by_kind(blind, "ClusterRole")) == {pilot_name, f"{pilot_name}-secrets"}
     assert (
         by_kind(blind, "ServiceAccount")[f"{RELEASE}-agent"]["automountServiceAccountToken"]
         is False
@@ -531,9 +562,9 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
         == "/var/run/secrets/kubernetes.io/serviceaccount/token"
     )
     all_on = rules_of(
-        by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "ClusterRole")[
-            f"jetbridge-{RELEASE}-pilot"
-        ]
+        without_bind(
+            by_kind(render(helm, DATA, "--values", str(ALL_ON[DATA])), "ClusterRole")[pilot_name]
+        )[0]
     )
     assert all_on == PILOT_RULES | {
         ("external-secrets.io", "clustersecretstores"): {"get", "list", "watch"}
@@ -802,7 +833,8 @@ def rbac_objects(helm: Path, namespace: str, svc: str) -> list[Obj]:
     return [
         o
         for o in render(helm, DATA, namespace=namespace)
-        if o["kind"] in ACCESS_KINDS and o["metadata"]["name"].endswith(f"{RELEASE}-{svc}")
+        if o["kind"] in ACCESS_KINDS
+        and o["metadata"]["name"].endswith((f"{RELEASE}-{svc}", f"{RELEASE}-{svc}-secrets"))
     ]
 
 
@@ -834,8 +866,8 @@ def chart_rbac(
     dyn = dynamic.DynamicClient(kube_api)
     objs = rbac_objects(helm, namespace, svc)
     kinds = ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
-    if svc == "pilot":
-        kinds += ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    if svc == "pilot":  # and the Secrets role it binds per namespace
+        kinds += ["ClusterRole", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     assert sorted(o["kind"] for o in objs) == sorted(kinds)
     made = []
     try:
@@ -944,6 +976,30 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
                 "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}}]},
             }
         )
+        # Secrets: refused until CREATE_NAMESPACE's RoleBinding holds in the namespace
+        with pytest.raises(StepFailure, match="403"):
+            await cluster.get("Secret", target, "fernet")
+        from jetbridge.pilot.domain.airflow import (  # noqa: PLC0415
+            DeploymentSpec,
+            secrets_access_manifest,
+        )
+
+        spec = DeploymentSpec(target.removeprefix("airflow-"), "r/a:1")
+        assert spec.namespace == target
+        env = env_of(by_kind(render(helm, DATA, namespace=ns), "Deployment")[f"{RELEASE}-pilot"])
+        role = env["JETBRIDGE_PILOT_SECRETS_ROLE"]["value"]
+        account = env["JETBRIDGE_PILOT_SERVICE_ACCOUNT"]["value"]
+        assert not await cluster.may("get", "Secret", target)
+        await cluster.apply(secrets_access_manifest(spec, role, account))
+        deadline = time.monotonic() + 15
+        while not await cluster.may("get", "Secret", target):
+            assert time.monotonic() < deadline, "the RoleBinding never took effect"
+            await asyncio.sleep(0.1)
+        # ... and only its role may be bound: not one with more in it
+        escalate = secrets_access_manifest(spec, "cluster-admin", account)
+        escalate["metadata"]["name"] = "escalate"
+        with pytest.raises(StepFailure, match="403"):
+            await cluster.apply(escalate)
         assert await cluster.get("Secret", target, "fernet") is None
         await cluster.apply(
             {
@@ -1035,6 +1091,8 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
             await cluster.apply(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"x-{ns}"}}
             )
+        with pytest.raises(StepFailure, match="403"):  # no Secret is readable elsewhere
+            await cluster.get("Secret", ns, "any")
         with pytest.raises(StepFailure, match="403 Forbidden"):  # a Secret's body is not shown
             await cluster.apply(
                 {

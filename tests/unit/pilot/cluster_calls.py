@@ -33,7 +33,9 @@ RESOURCES = {  # kind -> (API group, resource); a kind missing here fails the ch
     "Deployment": ("apps", "deployments"),
     "PushSecret": ("external-secrets.io", "pushsecrets"),
     "ExternalSecret": ("external-secrets.io", "externalsecrets"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
 }
+SECRETS_ROLE = "jetbridge-pilot-secrets-role"  # what the steps are told to bind
 
 
 class RecordingCluster(InMemoryCluster):
@@ -70,6 +72,10 @@ class RecordingCluster(InMemoryCluster):
         self._need(kind, "delete")
         return await super().delete(kind, namespace, name, if_version=if_version)
 
+    async def may(self, verb: str, kind: str, namespace: str) -> bool:
+        # a SelfSubjectAccessReview: any authenticated user may ask (system:basic-user)
+        return await super().may(verb, kind, namespace)
+
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
         self._need("Deployment", "patch")  # a merge-patch of spec.replicas
         return await super().scale(namespace, name, replicas)
@@ -82,9 +88,9 @@ async def rules_the_steps_need() -> Rules:
     home = RecordingCluster("east", store, needs=needs)
     other = RecordingCluster("west", store, needs=needs, unpullable=frozenset({bad_image}))
     for step in ("CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT"):
-        await run(home, step, side=Side.SOURCE)
+        await run(home, step, side=Side.SOURCE, secrets_role=SECRETS_ROLE)
     for step in ("CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT", "WAIT_READY"):
-        await run(other, step)
+        await run(other, step, secrets_role=SECRETS_ROLE)
     with pytest.raises(StepFailure):  # the pods are listed for the pull error
         await run(other, "UPSERT_DEPLOYMENT", image=bad_image, seconds=0.3)
     await run(home, "STOP_SCHEDULING", side=Side.SOURCE)

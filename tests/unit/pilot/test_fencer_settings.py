@@ -64,3 +64,17 @@ async def test_customer_managed_users_are_postgresql_only(monkeypatch: pytest.Mo
         )
     with pytest.raises(ValueError, match="database_users"):
         settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_USERS="nobody")
+
+
+def test_a_secrets_role_needs_the_service_account_it_is_bound_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    role = {"JETBRIDGE_PILOT_SECRETS_ROLE": "jetbridge-pilot-secrets"}
+    bound = settings(monkeypatch, **role, JETBRIDGE_PILOT_SERVICE_ACCOUNT="jetbridge/pilot")
+    assert (bound.secrets_role, bound.service_account) == (
+        "jetbridge-pilot-secrets",
+        "jetbridge/pilot",
+    )
+    for account in ("", "pilot", "jetbridge/"):
+        with pytest.raises(ValueError, match="JETBRIDGE_PILOT_SERVICE_ACCOUNT as namespace/name"):
+            settings(monkeypatch, **role, JETBRIDGE_PILOT_SERVICE_ACCOUNT=account)

@@ -65,6 +65,7 @@ def ctx(
     image: str = f"{REGISTRY}/org/airflow:1",
     customer: bool = False,
     epoch: int = 2,
+    secrets_role: str = "",
     **params: object,
 ) -> StepContext:
     spec = {"deployment_spec": {"deployment_id": "dep-1", "image": image}, **params}
@@ -74,7 +75,13 @@ def ctx(
         attempt=1,
         params=spec,
         spec=DeploymentSpec.from_params("dep-1", spec),
-        config=PilotConfig(secret_store="store", poll_interval_s=0.05, customer_users=customer),
+        config=PilotConfig(
+            secret_store="store",
+            poll_interval_s=0.05,
+            customer_users=customer,
+            secrets_role=secrets_role,
+            service_account="jetbridge/pilot" if secrets_role else "",
+        ),
         ports=Ports(cluster, FakeFencer(), tasks or FakeTasks({}), SystemClock()),
         deadline=time.monotonic() + seconds,
     )
@@ -110,6 +117,48 @@ async def test_a_whole_provisioning_and_failover_converges_when_re_run() -> None
     pulled = other.objects()["Secret/airflow-dep-1/dep-1-fernet-key"]["data"]["fernet-key"]
     assert pulled == fernet  # the re-run kept the first key; the destination has the same
     assert len(store.values) == 4  # fernet, env, metadata-a, metadata-b
+
+
+class NotYetGranted(InMemoryCluster):
+    """A binding reaches the authorizer a moment after it is written."""
+
+    refusals = 2
+
+    async def may(self, verb: str, kind: str, namespace: str) -> bool:
+        bound = f"RoleBinding/{namespace}/jetbridge-pilot-secrets" in self.objects()
+        if bound and self.refusals:
+            self.refusals -= 1
+            return False
+        return bound and await super().may(verb, kind, namespace)
+
+
+async def test_create_namespace_binds_the_secrets_role_there_and_waits_until_it_holds() -> None:
+    cluster = NotYetGranted("west", MemorySecretStore())
+    done = await run(cluster, "CREATE_NAMESPACE", secrets_role="jb-pilot-secrets")
+    assert done.details == {"namespace": "airflow-dep-1"}  # type: ignore[attr-defined]
+    binding = cluster.objects()["RoleBinding/airflow-dep-1/jetbridge-pilot-secrets"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "jb-pilot-secrets",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "pilot", "namespace": "jetbridge"}
+    ]
+    assert cluster.refusals == 0  # it waited through both refusals
+    # Without a Secrets role (the local stack's admin), no binding is made.
+    plain = InMemoryCluster("east", MemorySecretStore())
+    await run(plain, "CREATE_NAMESPACE")
+    assert not any(k.startswith("RoleBinding/") for k in plain.objects())
+
+
+async def test_a_binding_that_never_holds_fails_the_attempt_naming_it() -> None:
+    cluster = NotYetGranted("west", MemorySecretStore())
+    cluster.refusals = 10**6
+    with pytest.raises(StepFailure) as failure:
+        await run(cluster, "CREATE_NAMESPACE", secrets_role="jb-pilot-secrets", seconds=0.3)
+    assert failure.value.transient
+    assert "jetbridge-pilot-secrets not yet in force in airflow-dep-1" in failure.value.message
 
 
 async def test_a_stale_clean_up_keeps_the_copy_a_newer_mission_brought_up() -> None:

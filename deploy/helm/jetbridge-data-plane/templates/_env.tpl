@@ -61,6 +61,12 @@
   value: {{ $p.database.fencingPoolSize | quote }}
 - name: JETBRIDGE_PILOT_SECRET_STORE
   value: {{ $p.secretStore | quote }}
+{{- if and $p.rbac.create $p.rbac.secretsPerNamespace }}
+- name: JETBRIDGE_PILOT_SECRETS_ROLE
+  value: {{ include "dp.pilot.secretsRole" . | quote }}
+- name: JETBRIDGE_PILOT_SERVICE_ACCOUNT
+  value: {{ printf "%s/%s" .Release.Namespace (include "jetbridge.name" (dict "root" . "svc" "pilot")) | quote }}
+{{- end }}
 - name: JETBRIDGE_PILOT_KAFKA_BOOTSTRAP_SERVERS
   value: {{ required "kafka.bootstrapServers is required (the Pilot's outbox relay)" .Values.kafka.bootstrapServers | quote }}
 - name: JETBRIDGE_PILOT_TOPIC_PREFIX
@@ -87,4 +93,14 @@
 
 {{- define "dp.processHandler" -}}
 {{- include "jetbridge.noPortHandler" . -}}
+{{- end -}}
+
+{{- /* The Pilot's ClusterRole and the one it binds per namespace for Secrets
+       (templates/pilot-rbac.yaml; the Pilot's env names the second). */}}
+{{- define "dp.pilot.rbacName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "jetbridge.name" (dict "root" . "svc" "pilot")) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dp.pilot.secretsRole" -}}
+{{- printf "%s-secrets" (include "dp.pilot.rbacName" . | trunc 55 | trimSuffix "-") -}}
 {{- end -}}

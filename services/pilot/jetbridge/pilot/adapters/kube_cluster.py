@@ -39,6 +39,7 @@ API_VERSIONS = {
     "ReplicaSet": "apps/v1",
     "PushSecret": "external-secrets.io/v1alpha1",
     "ExternalSecret": "external-secrets.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
 }
 T = TypeVar("T")
 
@@ -191,6 +192,26 @@ class KubernetesCluster:
             return True
 
         return await self._call(f"scale {namespace}/{name}", run)
+
+    async def may(self, verb: str, kind: str, namespace: str) -> bool:
+        def run() -> bool:
+            resource = self._resource(kind)
+            review = self._client().resources.get(
+                api_version="authorization.k8s.io/v1", kind="SelfSubjectAccessReview"
+            )
+            attributes = {
+                "namespace": namespace,
+                "verb": verb,
+                "group": resource.group or "",
+                "resource": resource.name,
+            }
+            answer = review.create(
+                body={"spec": {"resourceAttributes": attributes}},
+                _request_timeout=self._timeout,
+            )
+            return bool(answer.status.allowed)
+
+        return await self._call(f"may {verb} {kind} in {namespace}", run)
 
     async def close(self) -> None:
         for watch in self._watches.values():

@@ -206,6 +206,11 @@ class InMemoryCluster:
                 obj["metadata"]["generation"] += 1
             return True
 
+    async def may(self, verb: str, kind: str, namespace: str) -> bool:
+        """The twin has no RBAC: everything is allowed (a binding is just an object)."""
+        with self._state():
+            return True
+
     # -- the objects, indexed by namespace ----------------------------------------------
 
     @staticmethod

@@ -143,6 +143,27 @@ def _meta(spec: DeploymentSpec, name: str, component: str | None = None) -> Mani
     return {"name": name, "namespace": spec.namespace, "labels": spec.labels(component)}
 
 
+SECRETS_BINDING = "jetbridge-pilot-secrets"
+
+
+def secrets_access_manifest(spec: DeploymentSpec, role: str, service_account: str) -> Manifest:
+    """A RoleBinding that gives the Pilot's ServiceAccount (``namespace/name``) the
+    ClusterRole ``role`` (Secrets: get, create, patch) in this namespace only.
+
+    RBAC cannot grant Secrets in ``airflow-*`` namespaces alone, and admission control
+    does not see reads: a ClusterRole would let the Pilot read every Secret of the
+    cluster. So the chart binds Secrets per namespace, as the Pilot creates them.
+    """
+    sa_namespace, _, sa_name = service_account.partition("/")
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(spec, SECRETS_BINDING),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}],
+    }
+
+
 def namespace_manifests(
     spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi", epoch: int = 0
 ) -> list[Manifest]:

@@ -83,6 +83,8 @@ class PilotApp:
             poll_interval_s=s.poll_interval_s,
             default_deadline_s=s.default_deadline_s,
             customer_users=customer,
+            secrets_role=s.secrets_role,
+            service_account=s.service_account,
         )
         runner = FlightRunner(
             deck,

@@ -72,6 +72,12 @@ class PilotSettings(BaseSettings):
         default=None, description="who reads task_instance for the drain (default: admin DSN)"
     )
     secret_store: str = "jetbridge-secrets"
+    # Secrets granted per namespace (Helm pilot.rbac.secretsPerNamespace): the
+    # ClusterRole to bind in each namespace CREATE_NAMESPACE makes, and to whom.
+    secrets_role: str = Field(default="", description="ClusterRole bound per namespace")
+    service_account: str = Field(
+        default="", description="this Pilot's ServiceAccount as namespace/name"
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="None: no relay in this process (another one publishes)"
     )
@@ -97,5 +103,10 @@ class PilotSettings(BaseSettings):
             raise ValueError(
                 "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
                 "delegate one Deployment's accounts (docs/database-fencing.md)"
+            )
+        if self.secrets_role and len([p for p in self.service_account.split("/") if p]) != 2:
+            raise ValueError(
+                "JETBRIDGE_PILOT_SECRETS_ROLE needs JETBRIDGE_PILOT_SERVICE_ACCOUNT as "
+                f"namespace/name (the account the RoleBindings name), got {self.service_account!r}"
             )
         return self

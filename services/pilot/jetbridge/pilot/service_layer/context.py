@@ -34,6 +34,11 @@ class PilotConfig:
     # The customer created the login roles and chose their passwords (read from the
     # store at provisioning, never generated): docs/database-fencing.md.
     customer_users: bool = False
+    # Secrets are granted per namespace (Helm pilot.rbac.secretsPerNamespace): the
+    # ClusterRole CREATE_NAMESPACE binds there, for this ServiceAccount ("ns/name").
+    # Empty: the Pilot may already touch Secrets everywhere (the local stack's admin).
+    secrets_role: str = ""
+    service_account: str = ""
 
 
 @dataclass(frozen=True)

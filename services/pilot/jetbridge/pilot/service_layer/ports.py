@@ -83,6 +83,12 @@ class ClusterPort(Protocol):
         """Set a Deployment's replicas; False when the Deployment does not exist."""
         ...
 
+    async def may(self, verb: str, kind: str, namespace: str) -> bool:
+        """Whether this client may ``verb`` objects of ``kind`` in ``namespace`` now (a
+        SelfSubjectAccessReview: what the authorizer decides, once a new binding
+        reached it)."""
+        ...
+
 
 class DatabaseFencer(Protocol):
     """Per-Deployment database roles (libs/fencing) seen from one cluster's side."""

@@ -17,11 +17,13 @@ from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.domain import secrets as sec
 from jetbridge.pilot.domain.airflow import (
     SCHEDULER,
+    SECRETS_BINDING,
     Manifest,
     component_manifest,
     image_to_pull,
     namespace_manifests,
     newer_copy_epoch,
+    secrets_access_manifest,
 )
 from jetbridge.pilot.domain.steps import (
     ErrorCode,
@@ -53,6 +55,15 @@ async def create_namespace(ctx: StepContext) -> Succeeded:
     config, epoch = ctx.config, ctx.flight.fencing_epoch
     for manifest in namespace_manifests(spec, config.quota_cpu, config.quota_memory, epoch):
         await ctx.cluster.apply(manifest)
+    if config.secrets_role:  # the next steps read and write this namespace's Secrets
+        access = secrets_access_manifest(spec, config.secrets_role, config.service_account)
+        await ctx.cluster.apply(access)
+
+        async def granted() -> tuple[bool, str]:
+            ok = await ctx.cluster.may("get", "Secret", spec.namespace)
+            return ok, f"RoleBinding {SECRETS_BINDING} not yet in force in {spec.namespace}"
+
+        await ctx.poll(granted, ErrorCode.NOT_READY, "access to the namespace's Secrets")
     return Succeeded({"namespace": spec.namespace})
 
 
