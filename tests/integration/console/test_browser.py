@@ -102,7 +102,10 @@ async def test_operator_triggers_and_watches_a_failover_in_the_browser(
                     "eu-south: Destination cluster eu-south is not healthy"
                 )
                 await expect(unavailable).to_contain_text(
-                    "legacy: External secrets are not enabled"
+                    "legacy: Failover is not enabled on destination legacy"
+                )
+                await expect(unavailable).to_contain_text(
+                    "External secrets are not enabled on destination cluster legacy"
                 )
                 await expect(page.locator("#mode-help-CONTROLLED")).to_contain_text(
                     "Drains each Deployment"

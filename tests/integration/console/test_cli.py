@@ -38,8 +38,9 @@ async def test_cli_starts_and_watches_a_failover_to_success(world: ConsoleWorld)
     code, text = await cli(world, "--json", "clusters")
     assert code == 0, text
     ids = {c["cluster_id"]: c for c in json.loads(text)}
-    # A cluster without failover enabled is still a valid target (a warning, not a blocker).
-    assert ids["cli-east"]["valid_destinations"] == ["cli-legacy", "cli-west"]
+    # A cluster without failover enabled is no valid target: a Deployment moved there
+    # could never move again.
+    assert ids["cli-east"]["valid_destinations"] == ["cli-west"]
     assert [r["code"] for r in ids["cli-legacy"]["trigger_blockers"]] == [
         "SOURCE_FAILOVER_DISABLED"
     ]

@@ -15,6 +15,7 @@ from jetbridge.navigator.domain.vocabulary import (
     DatabaseEndpointStatus,
     FailoverMode,
     Health,
+    PlaneMode,
     RequestStatus,
 )
 from tests.unit.navigator.builders import T0, cluster_events, deployment, facts, health
@@ -187,6 +188,30 @@ def test_enabling_failover_on_a_cluster_with_deployments_is_refused() -> None:
     assert not f.clusters["c"].failover_enabled
 
 
+def test_enabling_failover_needs_an_inventory_the_cluster_reported_and_still_stands_by() -> None:
+    """Judged on an inventory never reported, or reported by a cluster that cannot be
+    reached now, a cluster full of Deployments would pass as empty."""
+    registered = ev.ClusterRegistered(cluster_id="c", name="c", registered_at=T0)
+    f = Fleet.replay([registered])
+    (refused,) = f.decide(EnableFailover("c", "op"), T0 + 1)
+    assert isinstance(refused, ev.FailoverEnableRefused)
+    assert refused.reason_code == C.CLUSTER_INVENTORY_UNKNOWN
+    assert "not reported which Deployments it holds" in refused.reason
+    f.apply(refused)
+    f.apply_all(cluster_events("c", failover_enabled=False)[1:])  # facts, HEALTHY
+    f.apply(health("c", Health.HEALTHY, Health.UNREACHABLE))
+    (stale,) = f.decide(EnableFailover("c", "op"), T0 + 2)
+    assert isinstance(stale, ev.FailoverEnableRefused)
+    assert stale.reason_code == C.CLUSTER_INVENTORY_STALE and "UNREACHABLE" in stale.reason
+    unified = Fleet.replay(
+        cluster_events("u", failover_enabled=False, plane_mode=PlaneMode.UNIFIED)
+    )
+    (refused,) = unified.decide(EnableFailover("u", "op"), T0 + 3)
+    assert isinstance(refused, ev.FailoverEnableRefused)
+    assert refused.reason_code == C.CLUSTER_UNIFIED_PLANE_MODE
+    assert not unified.clusters["u"].failover_enabled
+
+
 def test_enabling_failover_on_an_empty_cluster_works_once() -> None:
     f = Fleet.replay(cluster_events("c", failover_enabled=False))
     (enabled,) = f.decide(EnableFailover("c", "op"), T0 + 5)
@@ -204,7 +229,6 @@ WARNINGS = {
     "db unreachable": ({"db": DatabaseEndpointStatus.UNREACHABLE}, C.DATABASE_ENDPOINT_UNREACHABLE),
     "no log sink": ({"log_sink": False}, C.DESTINATION_LOG_SINK_MISSING),
     "other secret manager": ({"secret_manager": "gcp"}, C.SECRET_MANAGER_NAMES_DIFFER),
-    "no failback": ({"failover_enabled": False}, C.DESTINATION_FAILOVER_DISABLED),
     "vault store": ({"provider": "vault"}, C.SECRET_PROVIDER_UNSUPPORTED),
     "parameter store": ({"provider": "aws/ParameterStore"}, C.SECRET_PROVIDER_UNSUPPORTED),
 }

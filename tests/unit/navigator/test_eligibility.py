@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.deployment_eligibility import tainted_clusters
 from jetbridge.navigator.domain.eligibility import (
     destination_options,
     request_blockers,
@@ -40,6 +41,7 @@ class Side:
     store_authenticated: bool = True
     plane: PlaneMode = PlaneMode.DATA
     database_side: str | None = None  # None: src reports A, every other cluster B
+    held_before: bool = False  # its first inventory lists a Deployment (tainted)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def build(s: Scenario) -> Fleet:
                 store_authenticated=side.store_authenticated,
                 plane_mode=side.plane,
                 database_side=side.database_side or ("A" if cid == "src" else "B"),
+                deployment_ids=["legacy"] if side.held_before else None,
             )
     for i, (source, dest) in enumerate(s.active):
         events.append(
@@ -216,6 +219,20 @@ RULES = [
         ((C.DESTINATION_NOT_HEALTHY, "dst"),),
     ),
     Rule(
+        "destination failover disabled",
+        "dst",
+        "dst.fo",
+        dst(failover=False),
+        ((C.DESTINATION_FAILOVER_DISABLED, "dst"),),
+    ),
+    Rule(
+        "destination held deployments when failover was enabled",
+        "dst",
+        "dst.fo",
+        dst(held_before=True),
+        ((C.DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER, "dst"),),
+    ),
+    Rule(
         "destination pending failover",
         "dst",
         "dst.pending",
@@ -289,7 +306,10 @@ def actual(rules: tuple[Rule, ...]) -> set[tuple[Code, str]]:
         scenario = r.breaker(scenario)
     fleet = build(scenario)
     destination = "src" if scenario.same else "dst"
-    findings = request_blockers("src", destination, fleet.clusters, fleet.requests.values())
+    tainted = tainted_clusters(fleet.clusters, fleet.deployments)
+    findings = request_blockers(
+        "src", destination, fleet.clusters, fleet.requests.values(), tainted
+    )
     for f in findings:  # every finding reads as a sentence naming its subject
         assert f.subject_id in f.message and f.message.endswith((".", ")"))
     return {(f.code, f.subject_id) for f in findings}

@@ -79,6 +79,7 @@ def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> Clust
     blockers = source_blockers(c.id, fleet.clusters, requests)
     on_it = [d for d in fleet.deployments.values() if d.active and d.cluster_id == c.id]
     ineligible = sum(1 for d in on_it if judge(d, fleet.clusters, tainted, fleet.registry))
+    destinations = [] if blockers else valid_destinations(c.id, fleet.clusters, requests, tainted)
     return ClusterView(
         cluster_id=c.id,
         name=c.name or c.id,
@@ -101,9 +102,10 @@ def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> Clust
         ),
         deployment_count=len(on_it),
         ineligible_deployment_count=ineligible,
-        can_trigger_failover=not blockers,
+        # The spec's rules hold on both sides: no valid destination, no Trigger.
+        can_trigger_failover=not blockers and bool(destinations),
         trigger_blockers=[reason(f) for f in blockers],
-        valid_destinations=[] if blockers else valid_destinations(c.id, fleet.clusters, requests),
+        valid_destinations=destinations,
         active_request_id=_active_request(fleet, c.id),
         seq=seq,
     )
@@ -111,7 +113,8 @@ def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> Clust
 
 def destinations_view(fleet: Fleet, source_id: str) -> DestinationsView:
     requests = list(fleet.requests.values())
-    options = destination_options(source_id, fleet.clusters, requests)
+    tainted = tainted_clusters(fleet.clusters, fleet.deployments)
+    options = destination_options(source_id, fleet.clusters, requests, tainted)
     return DestinationsView(
         source_cluster_id=source_id,
         source_blockers=[reason(f) for f in source_blockers(source_id, fleet.clusters, requests)],

@@ -7,6 +7,11 @@ The spec's rules, each with its stable code:
   failover already in progress on it.
 - Destination (dropdown): not the source; registered; HEALTHY; no pending failover
   targeting it; and the secrets/plane prerequisites, which must hold on both clusters.
+- The limitation "supported only on newly registered failover-enabled clusters" on the
+  destination too: one without failover enabled (DESTINATION_FAILOVER_DISABLED) or that
+  held Deployments when it was enabled (DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER) is
+  refused. A Deployment moved there could never move again: failover cannot be enabled
+  on a cluster holding Deployments, and a tainted cluster's Deployments are ineligible.
 - Two additions for the one-writer rule: a destination that is itself the source of a
   running failover is refused (DESTINATION_FAILOVER_IN_PROGRESS), and so is one whose
   Pilot uses the same login role side as the source's (DATABASE_SIDE_SHARED): the
@@ -17,7 +22,7 @@ Warnings never block; they are recorded in FailoverRequested.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.failover_request import FailoverRequest
@@ -79,8 +84,12 @@ def destination_blockers(
     destination_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    tainted: Collection[str] = (),
 ) -> list[Finding]:
-    """Why ``destination_id`` is not a valid target for ``source_id`` (empty: valid)."""
+    """Why ``destination_id`` is not a valid target for ``source_id`` (empty: valid).
+
+    ``tainted``: the clusters that held Deployments when failover was switched on
+    (deployment_eligibility.tainted_clusters)."""
     if destination_id == source_id:
         return [finding(Code.SAME_SOURCE_AND_DESTINATION, destination_id)]
     dest = clusters.get(destination_id)
@@ -89,6 +98,10 @@ def destination_blockers(
     out: list[Finding] = []
     if dest.health is not Health.HEALTHY:
         out.append(finding(Code.DESTINATION_NOT_HEALTHY, destination_id, dest.health.value))
+    if not dest.failover_enabled:
+        out.append(finding(Code.DESTINATION_FAILOVER_DISABLED, destination_id))
+    elif destination_id in tainted:
+        out.append(finding(Code.DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER, destination_id))
     active = _active(requests)
     targeting = [r for r in active if r.destination_cluster_id == destination_id]
     if targeting:
@@ -109,33 +122,38 @@ def request_blockers(
     destination_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    tainted: Collection[str] = (),
 ) -> list[Finding]:
     """Every cluster-level reason to reject, source first (order is stable)."""
     requests = list(requests)
     out = source_blockers(source_id, clusters, requests)
-    for f in destination_blockers(source_id, destination_id, clusters, requests):
+    for f in destination_blockers(source_id, destination_id, clusters, requests, tainted):
         if f not in out:  # SAME_SOURCE_AND_DESTINATION can otherwise repeat findings
             out.append(f)
     return out
 
 
 def valid_destinations(
-    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+    source_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+    tainted: Collection[str] = (),
 ) -> list[str]:
     """The UI dropdown: clusters a request from ``source_id`` could target right now."""
-    requests = list(requests)
-    return sorted(
-        cid for cid in clusters if not destination_blockers(source_id, cid, clusters, requests)
-    )
+    options = destination_options(source_id, clusters, requests, tainted)
+    return [cid for cid, why in options.items() if not why]
 
 
 def destination_options(
-    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+    source_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+    tainted: Collection[str] = (),
 ) -> dict[str, list[Finding]]:
     """Every other cluster with why it is not a valid target (for greyed-out entries)."""
     requests = list(requests)
     return {
-        cid: destination_blockers(source_id, cid, clusters, requests)
+        cid: destination_blockers(source_id, cid, clusters, requests, tainted)
         for cid in sorted(clusters)
         if cid != source_id
     }
@@ -161,8 +179,6 @@ def warnings(source: Cluster, destination: Cluster, mode: FailoverMode) -> list[
         provider = cluster.cluster_secret_store_provider
         if provider and provider not in SUPPORTED_SECRET_PROVIDERS:
             out.append(finding(Code.SECRET_PROVIDER_UNSUPPORTED, cluster.cluster_id, provider))
-    if not destination.failover_enabled:
-        out.append(finding(Code.DESTINATION_FAILOVER_DISABLED, dst))
     if mode is FailoverMode.CONTROLLED and not source.reachable:
         out.append(finding(Code.SOURCE_UNREACHABLE_FOR_CONTROLLED, source.cluster_id))
     return out

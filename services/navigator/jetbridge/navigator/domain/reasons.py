@@ -28,6 +28,8 @@ class Code(StrEnum):
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
     DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
+    DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
+    DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
     # One Deployment.
     DEPLOYMENT_UNKNOWN = "DEPLOYMENT_UNKNOWN"
@@ -40,6 +42,9 @@ class Code(StrEnum):
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
     CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
+    CLUSTER_INVENTORY_UNKNOWN = "CLUSTER_INVENTORY_UNKNOWN"
+    CLUSTER_INVENTORY_STALE = "CLUSTER_INVENTORY_STALE"
+    CLUSTER_UNIFIED_PLANE_MODE = "CLUSTER_UNIFIED_PLANE_MODE"
     # Warnings: shown, recorded, never blocking.
     JETBRIDGE_VERSION_MISMATCH = "JETBRIDGE_VERSION_MISMATCH"
     DATABASE_ENDPOINT_READ_ONLY = "DATABASE_ENDPOINT_READ_ONLY"
@@ -47,7 +52,6 @@ class Code(StrEnum):
     DESTINATION_LOG_SINK_MISSING = "DESTINATION_LOG_SINK_MISSING"
     SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
     SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
-    DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
     SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
     NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
 
@@ -111,8 +115,17 @@ MESSAGES: dict[Code, str] = {
     "secret managers ({detail}); both must reach the same store.",
     Code.SECRET_PROVIDER_UNSUPPORTED: "The ClusterSecretStore of {s} uses {detail}: "
     "failover supports AWS Secrets Manager and Google Cloud Secret Manager only.",
-    Code.DESTINATION_FAILOVER_DISABLED: "Failover is not enabled on destination {s}: "
-    "moving back (failback) will not be possible until it is.",
+    Code.DESTINATION_FAILOVER_DISABLED: "Failover is not enabled on destination {s}: a "
+    "Deployment moved there could never move again (failover cannot be enabled on a "
+    "cluster that holds Deployments).",
+    Code.DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER: "Destination {s} held Deployments "
+    "when failover was enabled on it: a Deployment moved there could never move again.",
+    Code.CLUSTER_INVENTORY_UNKNOWN: "Failover cannot be enabled on cluster {s} yet: it has "
+    "not reported which Deployments it holds (no heartbeat with facts so far).",
+    Code.CLUSTER_INVENTORY_STALE: "Failover cannot be enabled on cluster {s} while it is "
+    "{detail}: its last inventory may not be what it holds now.",
+    Code.CLUSTER_UNIFIED_PLANE_MODE: "Failover cannot be enabled on cluster {s}: it runs in "
+    "unified plane mode, which failover does not support.",
     Code.SOURCE_UNREACHABLE_FOR_CONTROLLED: "Source {s} is unreachable: a Controlled "
     "failover cannot drain it; consider Forced.",
     Code.NO_DEPLOYMENTS_TO_MOVE: "No Deployment on {s} will move.",

@@ -18,13 +18,13 @@ from jetbridge.navigator.domain import reasons as rs
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import CancelFailover, EnableFailover, RequestFailover
 from jetbridge.navigator.domain.deployment import Deployment
-from jetbridge.navigator.domain.deployment_eligibility import deployment_scope
+from jetbridge.navigator.domain.deployment_eligibility import deployment_scope, tainted_clusters
 from jetbridge.navigator.domain.eligibility import request_blockers, warnings
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, finding
-from jetbridge.navigator.domain.vocabulary import FlightKind, RequestStatus
+from jetbridge.navigator.domain.vocabulary import FlightKind, Health, PlaneMode, RequestStatus
 
 
 def decide_request(
@@ -46,7 +46,8 @@ def decide_request(
     if cmd.request_id in requests and requests[cmd.request_id].exists:
         return []
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
-    blockers = request_blockers(src, dst, clusters, requests.values())
+    tainted = tainted_clusters(clusters, deployments)
+    blockers = request_blockers(src, dst, clusters, requests.values(), tainted)
     scope = deployment_scope(
         src, clusters, deployments, registry, destination_id=dst, missions=missions
     )
@@ -119,6 +120,23 @@ def decide_cancel(
     )
 
 
+def _inventory_untrusted(cluster: Cluster) -> rs.Finding | None:
+    """Why the cluster's word on what it holds cannot be taken yet (None: it can).
+
+    The rule is judged on the inventory: one never reported, or last reported by a
+    cluster DP-Link cannot reach now, would let a cluster full of Deployments pass as
+    empty. A cluster in unified plane mode is refused as well: failover does not
+    support it, and enabling it would only promise what no request can do.
+    """
+    if cluster.facts_observed_at is None:
+        return finding(Code.CLUSTER_INVENTORY_UNKNOWN, cluster.id)
+    if cluster.health is not Health.HEALTHY:
+        return finding(Code.CLUSTER_INVENTORY_STALE, cluster.id, cluster.health.value)
+    if cluster.plane_mode is PlaneMode.UNIFIED:
+        return finding(Code.CLUSTER_UNIFIED_PLANE_MODE, cluster.id)
+    return None
+
+
 def decide_enable_failover(
     cmd: EnableFailover,
     cluster: Cluster | None,
@@ -133,6 +151,17 @@ def decide_enable_failover(
         )
     if cluster.failover_enabled:
         return []
+    if (why := _inventory_untrusted(cluster)) is not None:
+        return [
+            ev.FailoverEnableRefused(
+                cluster_id=cluster.id,
+                reason_code=why.code.value,
+                reason=why.message,
+                requested_by=cmd.requested_by,
+                refused_at=now,
+                deployment_ids=[],
+            )
+        ]
     present = set(cluster.deployment_ids) | {
         d.deployment_id for d in deployments.values() if d.active and d.cluster_id == cluster.id
     }
