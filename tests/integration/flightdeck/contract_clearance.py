@@ -97,6 +97,33 @@ class ClearanceContract:
         counts = await self.outbox_counts(db_dsn)  # type: ignore[attr-defined]
         assert counts == {"flt-1": 1}
 
+    async def test_a_failed_attempt_does_not_revoke_a_newer_retry_cleared_while_it_ran(
+        self, store: Flightdeck
+    ) -> None:
+        """A Pilot re-ran attempt 1 after a crash; the Navigator, timing attempt 1 from
+        the first start, cleared attempt 2 meanwhile. Attempt 1 then fails: its release
+        must leave attempt 2's clearance, or the flight parks with nothing to run it."""
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 1)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        await store.clear_steps("flt-1", "c2", 0, 1)  # the retry, while attempt 1 runs
+        await store.release(claim, failed_step=0, result={"error": "late"}, attempt=1)
+        parked = await store.get("flt-1")
+        assert parked is not None
+        assert (parked.state, parked.current_step, parked.cleared_through) == (
+            FlightState.QUEUED,
+            0,
+            1,
+        )
+        assert parked.step_results[0] == {"error": "late"}  # reported, as any result
+        (retry,) = await store.claim("pilot-2", 10, 30)
+        assert retry.flight.attempt_of(0) == 2
+        # The failure of the current attempt does revoke it.
+        await store.release(retry, failed_step=0, result={"error": "again"}, attempt=2)
+        failed = await store.get("flt-1")
+        assert failed is not None and failed.cleared_through == -1
+        assert await store.claim("pilot-1", 10, 30) == []
+
     async def test_a_newer_clearance_of_a_running_step_is_not_overtaken(
         self, store: Flightdeck
     ) -> None:

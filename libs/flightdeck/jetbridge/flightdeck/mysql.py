@@ -383,6 +383,7 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
         *,
         failed_step: int | None = None,
         result: Mapping[str, JSONValue] | None = None,
+        attempt: int | None = None,
     ) -> None:
         async with self._transaction() as cur:
             row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
@@ -392,7 +393,10 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
             cleared = row["cleared_through"]
             if failed_step is not None:
                 results[str(failed_step)] = dict(result or {})
-                cleared = failed_step - 1
+                attempts = codec.loads(row["step_attempts"]) or {}
+                newer = attempt is not None and int(attempts.get(str(failed_step), 0)) > attempt
+                if not newer:  # else a retry was cleared while it ran: that one runs
+                    cleared = failed_step - 1
             await cur.execute(self._q["release"], (codec.dumps(results), cleared, claim.flight_id))
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 

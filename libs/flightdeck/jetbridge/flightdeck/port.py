@@ -93,11 +93,15 @@ class Flightdeck(Protocol):
         *,
         failed_step: int | None = None,
         result: Mapping[str, JSONValue] | None = None,
+        attempt: int | None = None,
     ) -> None:
         """Hand the flight back to the queue (QUEUED, lease dropped) with its events.
 
         With ``failed_step``: store that step's ``result`` and revoke the clearance from
         that step on. Claimable again once a step past ``current_step`` is cleared.
+        ``attempt``: the failed attempt; if a newer attempt of the step was cleared
+        while it ran (the Navigator retried it meanwhile), the clearance stands and the
+        newer attempt runs next, as ``record_step_result`` keeps it too.
         Raises ``LeaseLost``."""
         ...
 

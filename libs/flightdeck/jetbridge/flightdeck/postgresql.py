@@ -193,6 +193,7 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
         *,
         failed_step: int | None = None,
         result: Mapping[str, JSONValue] | None = None,
+        attempt: int | None = None,
     ) -> None:
         ids, _, topics, keys, payloads, headers = codec.event_columns(
             [(claim.flight_id, e) for e in outbox_events]
@@ -208,6 +209,7 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             keys,
             payloads,
             headers,
+            attempt,
         )
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)

@@ -179,7 +179,8 @@ SELECT * FROM "upd";
 -- Hand a flight back to the queue at a step boundary (no cleared step left, or a step
 -- failed). With a failed step ($3), store its result and revoke the clearance from it
 -- on: Navigator decides whether that step runs again. The flight is claimable again as
--- soon as more steps are cleared (the ready index predicate).
+-- soon as more steps are cleared (the ready index predicate). Unless a newer attempt of
+-- that step than the failed one ($10) was cleared meanwhile: that clearance stands.
 WITH "upd" AS (
     UPDATE "dp_flights"
     SET "state" = 'QUEUED',
@@ -187,6 +188,9 @@ WITH "upd" AS (
         "step_results" = CASE WHEN $3::integer IS NULL THEN "step_results"
             ELSE jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb) END,
         "cleared_through" = CASE WHEN $3::integer IS NULL THEN "cleared_through"
+            WHEN $10::integer IS NOT NULL
+              AND COALESCE(("step_attempts" ->> ($3::integer::text))::integer, 0) > $10::integer
+            THEN "cleared_through"
             ELSE $3::integer - 1 END,
         "updated_at" = now()
     WHERE "flight_id" = $1 AND "fencing_token" = $2

@@ -305,7 +305,9 @@ class FlightRunner:
                 error = f"{action.name}: {result.message}"
                 await self._writes.complete(claim, Outcome.FAILED, events, error=error)
             else:
-                await self._deck.release(claim, events, failed_step=action.index, result=stored)
+                await self._deck.release(
+                    claim, events, failed_step=action.index, result=stored, attempt=action.attempt
+                )
             return None
         items = unreported + reports.outcome(
             flight, action.name, action.attempt, result, now, started_at=started_at
