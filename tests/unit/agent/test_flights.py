@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,11 @@ from jetbridge.agent.domain.flights import (
 )
 from jetbridge.common.tls import cluster_id_of, cluster_identity, dns_name
 from jetbridge.flightdeck import Flight, FlightState, Side
+from jetbridge.flightdeck.models import PLAN_STEPS
+from jetbridge.navigator.domain.vocabulary import StepName
+from jetbridge.pilot.service_layer.steps import STEPS
+
+AVRO = Path(__file__).resolve().parents[3] / "schemas" / "avro" / "events"
 
 
 def _command(**changes: object) -> StartFlight:
@@ -57,6 +64,21 @@ def test_plan_carries_each_step_with_its_parameters() -> None:
 def test_invalid_commands_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(InvalidFlight):
         new_flight(_command(**changes))
+
+
+def test_a_step_this_data_plane_does_not_run_is_refused_naming_it() -> None:
+    """A newer control plane's step: refused at StartFlight (the Dispatcher reports a
+    permanent FlightDispatchFailed), not stored for a Pilot that could not run it."""
+    with pytest.raises(InvalidFlight, match="runs no step RENAME_UNIVERSE") as refused:
+        new_flight(_command(steps=(PlanStep("CREATE_NAMESPACE"), PlanStep("RENAME_UNIVERSE"))))
+    assert "upgrade it before the control plane" in str(refused.value)
+
+
+def test_the_plan_vocabulary_is_the_pilots_and_the_event_schemas() -> None:
+    assert set(PLAN_STEPS) == set(STEPS) == {s.value for s in StepName}
+    schema = json.loads((AVRO / "FlightDispatched.v1.avsc").read_text())
+    (steps,) = [f for f in schema["fields"] if f["name"] == "steps"]
+    assert set(steps["type"]["items"]["symbols"]) == set(PLAN_STEPS)
 
 
 def test_a_long_id_is_refused_naming_the_field_and_the_limit() -> None:

@@ -21,6 +21,24 @@ class Side(enum.StrEnum):
     DESTINATION = "DESTINATION"
 
 
+# The steps a plan may name: the data plane's vocabulary (the Pilot's STEPS, the Avro
+# StepName enum; tests/unit/agent/test_flights.py checks they agree). The agent refuses
+# a flight naming another: a newer control plane's step that this data plane's Pilot
+# could neither run nor report.
+PLAN_STEPS = frozenset(
+    {
+        "CREATE_NAMESPACE",
+        "APPLY_EXTERNAL_SECRETS",
+        "FENCE_DATABASE",
+        "UPSERT_DEPLOYMENT",
+        "WAIT_READY",
+        "STOP_SCHEDULING",
+        "DRAIN_TASKS",
+        "DELETE_DEPLOYMENT",
+    }
+)
+
+
 class FlightState(enum.StrEnum):
     """Life cycle of a row. A claim moves QUEUED -> RUNNING (there is no separate
     CLAIMED state: a claimed flight is running from the store's point of view, and

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jetbridge.flightdeck.models import Flight, NewFlight, Side
+from jetbridge.flightdeck.models import PLAN_STEPS, Flight, NewFlight, Side
 
 MODES = ("CONTROLLED", "FORCED")
 # Flightdeck keys ids as VARCHAR(191) on MySQL (utf8mb4 index limit); PostgreSQL takes
@@ -79,6 +79,11 @@ class StartFlight:
             raise InvalidFlight("a flight needs at least one step")
         if any(not step.name for step in self.steps):
             raise InvalidFlight("every step needs a name")
+        if unknown := sorted({s.name for s in self.steps} - PLAN_STEPS):
+            raise InvalidFlight(
+                f"this data plane runs no step {', '.join(unknown)} (it knows "
+                f"{', '.join(sorted(PLAN_STEPS))}): upgrade it before the control plane"
+            )
         if self.drain_timeout_seconds < 0:
             raise InvalidFlight("drain_timeout_seconds must be >= 0")
 
