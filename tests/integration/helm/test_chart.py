@@ -485,7 +485,7 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     pilot, bind = without_bind(roles[pilot_name])
     assert rules_of(pilot) == PILOT_RULES
     assert bind["resourceNames"] == [f"{pilot_name}-secrets"]
-    assert rules_of(roles[f"{pilot_name}-secrets"]) == {("", "secrets"): {"get", "create", "patch"}}
+    assert rules_of(roles[f"{pilot_name}-secrets"]) == {("", "secrets"): {"get", "create"}}
     pilot_env = env_of(by_kind(objs, "Deployment")[f"{RELEASE}-pilot"])
     assert pilot_env["JETBRIDGE_PILOT_SECRETS_ROLE"]["value"] == f"{pilot_name}-secrets"
     assert pilot_env["JETBRIDGE_PILOT_SERVICE_ACCOUNT"]["value"] == f"jetbridge/{RELEASE}-pilot"
@@ -495,7 +495,7 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     assert f"{pilot_name}-secrets" not in wide_roles
     assert rules_of(wide_roles[pilot_name]) == {
         **{k: v for k, v in PILOT_RULES.items() if k[0] != "rbac.authorization.k8s.io"},
-        ("", "secrets"): {"get", "create", "patch"},
+        ("", "secrets"): {"get", "create"},
     }
     wide_env = env_of(by_kind(wide, "Deployment")[f"{RELEASE}-pilot"])
     assert "JETBRIDGE_PILOT_SECRETS_ROLE" not in wide_env
@@ -1001,22 +1001,16 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
         with pytest.raises(StepFailure, match="403"):
             await cluster.apply(escalate)
         assert await cluster.get("Secret", target, "fernet") is None
-        await cluster.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "fernet", **meta},
-                "stringData": {"fernet-key": "x"},
-            }
-        )
-        await cluster.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",  # re-apply: patch
-                "metadata": {"name": "fernet", **meta},
-                "stringData": {"fernet-key": "x"},
-            }
-        )
+        fernet = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "fernet", **meta},
+            "stringData": {"fernet-key": "x"},
+        }
+        assert await cluster.create(fernet) is True
+        assert await cluster.create(fernet) is False  # made once, never overwritten
+        with pytest.raises(StepFailure, match="403"):  # the Pilot no longer patches Secrets
+            await cluster.apply(fernet)
         assert (await cluster.get("Secret", target, "fernet"))["data"]
         await cluster.apply(
             {

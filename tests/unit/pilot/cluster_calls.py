@@ -58,6 +58,10 @@ class RecordingCluster(InMemoryCluster):
         self._need(manifest["kind"], "create", "patch")  # server-side apply
         await super().apply(manifest)
 
+    async def create(self, manifest: Manifest) -> bool:
+        self._need(manifest["kind"], "create")  # a POST
+        return await super().create(manifest)
+
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         self._need(kind, "get")
         return await super().get(kind, namespace, name)

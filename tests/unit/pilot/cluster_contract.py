@@ -104,6 +104,21 @@ class ClusterContract:
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
 
+    async def test_create_makes_an_object_once_and_leaves_an_existing_one_as_it_is(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            assert await cluster.create(sec.secret_manifest(spec, "env", {"KEY": "first"}))
+            assert not await cluster.create(sec.secret_manifest(spec, "env", {"KEY": "second"}))
+            live = await cluster.get("Secret", spec.namespace, spec.secret_name("env"))
+            assert live is not None
+            assert base64.b64decode(live["data"]["KEY"]).decode() == "first"
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
+
     async def test_an_object_in_a_missing_namespace_is_refused(
         self, pair: tuple[ClusterPort, ClusterPort]
     ) -> None:

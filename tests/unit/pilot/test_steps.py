@@ -161,6 +161,26 @@ async def test_a_binding_that_never_holds_fails_the_attempt_naming_it() -> None:
     assert "jetbridge-pilot-secrets not yet in force in airflow-dep-1" in failure.value.message
 
 
+class StaleReads(InMemoryCluster):
+    """A Pilot that read the Secrets as missing before another Pilot created them."""
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        return None if kind == "Secret" else await super().get(kind, namespace, name)
+
+
+async def test_a_late_pilot_does_not_replace_the_secrets_another_created() -> None:
+    store = MemorySecretStore()
+    home = InMemoryCluster("east", store)
+    await run(home, "CREATE_NAMESPACE", side=Side.SOURCE)
+    await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE)
+    before = {k: v["data"] for k, v in home.objects().items() if k.startswith("Secret/")}
+    late = StaleReads("east", store)
+    late._objects, late._by_namespace = home._objects, home._by_namespace  # one cluster
+    await run(late, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE)  # found them "missing"
+    after = {k: v["data"] for k, v in home.objects().items() if k.startswith("Secret/")}
+    assert after == before and len(before) == 4  # fernet, env, metadata-a, metadata-b
+
+
 async def test_a_stale_clean_up_keeps_the_copy_a_newer_mission_brought_up() -> None:
     """Forced A->B at epoch 2 leaves its clean-up on A pending; a failback B->A at
     epoch 3 takes A's namespace over; the late epoch-2 clean-up must not delete it."""

@@ -126,6 +126,29 @@ class KubernetesCluster:
             sensitive=kind == "Secret",
         )
 
+    async def create(self, manifest: Manifest) -> bool:
+        kind, meta = manifest["kind"], manifest["metadata"]
+
+        def run() -> bool:
+            try:
+                self._resource(kind).create(
+                    body=manifest,
+                    namespace=meta.get("namespace"),
+                    field_manager=FIELD_MANAGER,
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as error:
+                if error.status == 409 and "AlreadyExists" in str(error.body or ""):
+                    return False
+                raise
+            return True
+
+        return await self._call(
+            f"create {kind} {meta.get('namespace') or ''}/{meta['name']}",
+            run,
+            sensitive=kind == "Secret",
+        )
+
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         def run() -> Manifest | None:
             try:

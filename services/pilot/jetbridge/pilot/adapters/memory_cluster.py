@@ -161,6 +161,14 @@ class InMemoryCluster:
                     return
             self._put(key, new)
 
+    async def create(self, manifest: Manifest) -> bool:
+        meta = manifest["metadata"]
+        if _key(manifest["kind"], meta.get("namespace"), meta["name"]) in self._objects:
+            with self._state():
+                return False
+        await InMemoryCluster.apply(self, manifest)  # a POST, not a subclass's apply
+        return True
+
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         with self._state():
             obj = self._objects.get(_key(kind, namespace, name))

@@ -148,7 +148,7 @@ SECRETS_BINDING = "jetbridge-pilot-secrets"
 
 def secrets_access_manifest(spec: DeploymentSpec, role: str, service_account: str) -> Manifest:
     """A RoleBinding that gives the Pilot's ServiceAccount (``namespace/name``) the
-    ClusterRole ``role`` (Secrets: get, create, patch) in this namespace only.
+    ClusterRole ``role`` (Secrets: get, create) in this namespace only.
 
     RBAC cannot grant Secrets in ``airflow-*`` namespaces alone, and admission control
     does not see reads: a ClusterRole would let the Pilot read every Secret of the

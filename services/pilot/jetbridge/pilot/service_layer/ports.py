@@ -65,6 +65,12 @@ class ClusterPort(Protocol):
         """Create the object or bring the existing one to this spec (idempotent)."""
         ...
 
+    async def create(self, manifest: Manifest) -> bool:
+        """Create the object only if none of that name exists: False when one did (it
+        is left as it is). For values made once, such as a generated key: two Pilots
+        that both found it missing must not each write their own."""
+        ...
+
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None: ...
 
     async def list(

@@ -110,7 +110,11 @@ async def _apply_and_wait(ctx: StepContext, objects: list[Manifest], what: str) 
 
 
 async def _ensure_source_secrets(ctx: StepContext) -> None:
-    """Create the Airflow Secrets once; a re-run keeps the values already there."""
+    """Create the Airflow Secrets once; a re-run keeps the values already there.
+
+    Created only if absent (not applied): a Pilot that stalled past its lease and a
+    newer claimant may both find a Secret missing, and the later write must not
+    replace the key the first already pushed and provisioned the database with."""
     spec = ctx.spec
     for kind in sec.pushed_kinds():
         if await ctx.cluster.get("Secret", spec.namespace, spec.secret_name(kind)) is not None:
@@ -131,7 +135,7 @@ async def _ensure_source_secrets(ctx: StepContext) -> None:
             )
             url = ctx.ports.fencer.connection_url(spec.deployment_id, side, password)
             values = {"password": password, "connection": url}
-        await ctx.cluster.apply(sec.secret_manifest(spec, kind, values))
+        await ctx.cluster.create(sec.secret_manifest(spec, kind, values))
 
 
 async def _password_in(ctx: StepContext, kind: str) -> str | None:
