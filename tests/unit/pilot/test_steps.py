@@ -384,3 +384,36 @@ async def test_cluster_outages_are_transient_and_refusals_permanent() -> None:
     with pytest.raises(StepFailure) as refused:
         await run(cluster, "UPSERT_DEPLOYMENT")  # no namespace
     assert refused.value.code is ErrorCode.CLUSTER_REFUSED and not refused.value.transient
+
+
+class SteppingClock(SystemClock):
+    """Each reading 0.6 s after the last: the deadline passes between two readings."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 0.6
+        return self.now
+
+
+class DownTasks(FakeTasks):
+    async def active(self, deployment_id: str) -> dict[str, int]:
+        raise ConnectionRefusedError("metadata database down")
+
+
+async def test_a_drain_whose_last_count_failed_fails_and_never_reports_drained() -> None:
+    cluster = InMemoryCluster("east", MemorySecretStore())
+    step = ctx(
+        cluster,
+        "DRAIN_TASKS",
+        side=Side.SOURCE,
+        tasks=DownTasks({}),
+        seconds=30,
+        drain_timeout_seconds=1,
+    )
+    step = replace(step, ports=replace(step.ports, clock=SteppingClock()))
+    with pytest.raises(StepFailure) as failure:
+        await STEPS["DRAIN_TASKS"](step)  # type: ignore[arg-type]
+    assert failure.value.transient and failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
+    assert "metadata database down" in failure.value.message

@@ -45,20 +45,20 @@ async def _wait_for_no_active_tasks(ctx: StepContext, until: float) -> dict[str,
     clock = ctx.ports.clock
     by_state: dict[str, int] = {}
     while True:
+        failed: Exception | None = None
         try:
             by_state = await ctx.ports.tasks.active(ctx.spec.deployment_id)
         except StepFailure:
             raise
         except Exception as error:  # the metadata DB is down: retry inside the attempt
-            if clock.monotonic() >= until:
-                raise transient(
-                    ErrorCode.DATABASE_UNAVAILABLE, f"task_instance: {error}"
-                ) from error
-            by_state = {"unknown": -1}
-        running = sum(n for n in by_state.values() if n > 0)
-        if by_state.get("unknown") is None and running == 0:
+            failed = error
+        if failed is None and sum(n for n in by_state.values() if n > 0) == 0:
             return by_state
         if clock.monotonic() >= until:
+            if failed is not None:  # the last count failed: never a drain that ended
+                raise transient(
+                    ErrorCode.DATABASE_UNAVAILABLE, f"task_instance: {failed}"
+                ) from failed
             return by_state
         await asyncio.sleep(min(ctx.config.poll_interval_s, max(0.0, until - clock.monotonic())))
 
