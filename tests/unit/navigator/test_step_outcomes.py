@@ -6,6 +6,8 @@ report delay; a quicker step's outcome carries ``started_at`` instead.
 
 from __future__ import annotations
 
+import dataclasses
+
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.vocabulary import StepName, StepStatus
@@ -128,3 +130,40 @@ def test_the_fence_and_a_failure_say_their_start_the_same_way() -> None:
     failed = Flight.fold(FID, [*cleared(1), failure])
     step = failed.step(StepName.CREATE_NAMESPACE)
     assert (step.status, step.started_at, step.ended_at) == (StepStatus.FAILED, 1_010, 1_011)
+
+
+def test_a_late_dispatch_result_of_an_earlier_attempt_does_not_touch_the_retry() -> None:
+    """Attempt 1's delivery failed, attempt 2 was cleared; a second, late report about
+    attempt 1 (a slow Dispatcher) must not fail attempt 2 nor say it was delivered."""
+    plan = cleared(1)[:1]
+    first = ev.FlightStepsCleared(
+        flight_id=FID, cleared_at=1_001, not_before=1_001, steps=PLAN[:1], attempts=[1]
+    )
+    lost = ev.FlightDispatchFailed(
+        flight_id=FID,
+        error_code="UNAVAILABLE",
+        error="agent away",
+        transient=True,
+        failed_at=1_010,
+        steps=PLAN[:1],
+        step_attempts=[1],
+    )
+    retry = ev.FlightStepsCleared(
+        flight_id=FID, cleared_at=1_020, not_before=1_020, steps=PLAN[:1], attempts=[2]
+    )
+    flight = Flight.fold(FID, [*plan, first, lost, retry])
+    assert flight.step("CREATE_NAMESPACE").status is StepStatus.CLEARED
+    late_failure = dataclasses.replace(lost, failed_at=1_030)
+    late_delivery = ev.FlightDispatched(
+        flight_id=FID, dispatched_at=1_031, steps=PLAN[:1], step_attempts=[1]
+    )
+    for late in (late_failure, late_delivery):
+        flight = Flight.fold(FID, [*plan, first, lost, retry, late])
+        step = flight.step("CREATE_NAMESPACE")
+        assert (step.status, step.attempts, flight.dispatched_at) == (StepStatus.CLEARED, 2, None)
+    # The report of attempt 2 itself does apply; so does a v1 one that names no attempt.
+    for now in ([2], []):
+        ok = ev.FlightDispatched(
+            flight_id=FID, dispatched_at=1_040, steps=PLAN[:1], step_attempts=now
+        )
+        assert Flight.fold(FID, [*plan, first, lost, retry, ok]).dispatched_at == 1_040

@@ -154,6 +154,7 @@ class Dispatcher:
                 transient=True,
                 attempts=0,
                 steps=clearance.steps,
+                step_attempts=clearance.attempts,
             )
         if why := self._state.cancelled(flight):
             return self._skip(flight.flight_id, why)
@@ -181,7 +182,7 @@ class Dispatcher:
                 return created
             return False
 
-        return await self._deliver(event, flight, clearance.steps, call)
+        return await self._deliver(event, flight, clearance.steps, call, clearance.attempts)
 
     async def _cancel(self, event: EventRecord) -> str:
         """Navigator ended the flight: stop it on the data plane at its next step boundary."""
@@ -214,8 +215,10 @@ class Dispatcher:
         flight: PlannedFlight,
         steps: Sequence[str],
         call: Callable[[], Awaitable[bool]],
+        step_attempts: Sequence[int] = (),
     ) -> str:
-        """Call with retries of transient errors; report FlightDispatched or ...Failed."""
+        """Call with retries of transient errors; report FlightDispatched or ...Failed,
+        naming the attempts the clearance was for (the Navigator drops a late one)."""
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 created = await call()
@@ -230,6 +233,7 @@ class Dispatcher:
                         transient=transient,
                         attempts=attempt,
                         steps=steps,
+                        step_attempts=step_attempts,
                     )
                 log.info("%s %s: %s, retrying", event.event_type, flight.flight_id, error.code)
                 await self._sleep(self._backoff.delay(attempt - 1))
@@ -243,7 +247,12 @@ class Dispatcher:
                     event,
                     flight,
                     steps,
-                    {"dispatched_at": self._wall_ms(), "attempts": attempt, "created": created},
+                    {
+                        "dispatched_at": self._wall_ms(),
+                        "attempts": attempt,
+                        "created": created,
+                        "step_attempts": list(step_attempts),
+                    },
                 )
             )
             return self._outcome("DISPATCHED", attempt)
@@ -274,6 +283,7 @@ class Dispatcher:
         transient: bool,
         attempts: int,
         steps: Sequence[str] | None = None,
+        step_attempts: Sequence[int] = (),
     ) -> str:
         message = redact(message)  # an agent's status may quote a driver's exception
         log.warning("dispatch of %s failed: %s %s", flight.flight_id, code, message)
@@ -291,6 +301,7 @@ class Dispatcher:
                     "transient": transient,
                     "failed_at": self._wall_ms(),
                     "attempts": attempts,
+                    "step_attempts": list(step_attempts),
                 },
             )
         )
@@ -317,7 +328,7 @@ class Dispatcher:
             aggregate_type="Flight",
             aggregate_id=flight.flight_id,
             producer=PRODUCER,
-            schema_version=1,
+            schema_version=2,  # step_attempts: readers first (docs/operations.md, Upgrading)
             caused_by=cause,
             trace_context=current_trace_context(),  # the dispatch span
         )

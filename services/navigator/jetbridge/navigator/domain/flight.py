@@ -242,6 +242,8 @@ class Flight(Aggregate):
                     return False
                 if not event.steps or event.steps[0] != cur.name:
                     return False
+                if event.step_attempts and event.step_attempts[0] != cur.attempts:
+                    return False  # the delivery of an earlier attempt's clearance, late
                 if isinstance(event, ev.FlightDispatched):
                     self.dispatched_at = event.dispatched_at
                 else:

@@ -73,6 +73,8 @@ class FlightCancelled(FlightEvent):
 class FlightDispatched(FlightOutcome):
     dispatched_at: int
     steps: list[str] = field(default_factory=list)
+    # v2: the attempt of each step the delivered clearance named ([]: unknown, v1)
+    step_attempts: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +84,7 @@ class FlightDispatchFailed(FlightOutcome):
     transient: bool
     failed_at: int
     steps: list[str] = field(default_factory=list)
+    step_attempts: list[int] = field(default_factory=list)  # v2, as FlightDispatched
 
 
 @dataclass(frozen=True, kw_only=True)
