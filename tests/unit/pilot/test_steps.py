@@ -16,7 +16,8 @@ from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
 from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
-from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure
+from jetbridge.pilot.domain.reports import first_start, step_result
+from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure, transient
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
 from jetbridge.pilot.service_layer.steps import STEPS
 from jetbridge.pilot.service_layer.steps_cluster import read_passwords
@@ -417,3 +418,26 @@ async def test_a_drain_whose_last_count_failed_fails_and_never_reports_drained()
         await STEPS["DRAIN_TASKS"](step)  # type: ignore[arg-type]
     assert failure.value.transient and failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
     assert "metadata database down" in failure.value.message
+
+
+async def test_a_drain_retry_waits_what_is_left_of_the_timeout_not_all_of_it() -> None:
+    cluster = InMemoryCluster("east", MemorySecretStore())
+    busy = FakeTasks({"running": 2})
+    step = ctx(cluster, "DRAIN_TASKS", side=Side.SOURCE, tasks=busy, drain_timeout_seconds=1)
+    first = replace(step, first_started_ms=SystemClock().wall_ms() - 10_000)  # 10 s ago
+    drained = await STEPS["DRAIN_TASKS"](first)  # type: ignore[arg-type]
+    assert isinstance(drained, Drained) and drained.timed_out and drained.still_running == 2
+    assert drained.waited_seconds < 0.5  # the 1 s was spent by the earlier attempts
+    fresh = await STEPS["DRAIN_TASKS"](step)  # type: ignore[arg-type]
+    assert isinstance(fresh, Drained) and fresh.waited_seconds >= 0.9  # a first attempt
+
+
+def test_the_first_start_of_a_step_is_carried_by_a_failed_attempts_result() -> None:
+    failed = {"ok": False, "attempt": 1, "first_started_at": 1_000}
+    assert first_start(None, 1, 5_000) == 5_000  # the first attempt starts it
+    assert first_start(failed, 2, 5_000) == 1_000  # a retry keeps it
+    assert first_start({**failed, "attempt": 2}, 2, 5_000) == 5_000  # not an earlier one
+    assert first_start({"ok": False, "attempt": 1}, 2, 5_000) == 5_000  # an older Pilot's
+    assert first_start({"ok": True, "attempt": 1}, 2, 5_000) == 5_000  # re-run after success
+    stored = step_result(transient(ErrorCode.DATABASE_UNAVAILABLE, "down"), 2, 9_000, 1_000)
+    assert first_start(stored, 3, 9_500) == 1_000  # and the failure stores it for attempt 3

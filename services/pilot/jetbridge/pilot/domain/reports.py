@@ -187,10 +187,25 @@ def start_of(event_type: str, payload: Mapping[str, Any]) -> tuple[str, int] | N
     return None
 
 
-def step_result(result: StepOutcome | StepFailure, attempt: int, at: int) -> dict[str, Any]:
+def first_start(previous: Mapping[str, Any] | None, attempt: int, now: int) -> int:
+    """When the step's first attempt started (wall ms), for a step about to run ``attempt``.
+
+    A failed earlier attempt's stored result carries it forward (``first_started_at``);
+    the first attempt, or one whose predecessor left no such result (an older Pilot),
+    starts it ``now``. The drain's timeout counts from there: a retry waits what is left
+    of it, not a fresh timeout each time.
+    """
+    if previous and previous.get("ok") is False and int(previous.get("attempt", 0)) < attempt:
+        return int(previous.get("first_started_at") or now)
+    return now
+
+
+def step_result(
+    result: StepOutcome | StepFailure, attempt: int, at: int, first_started_at: int | None = None
+) -> dict[str, Any]:
     """What Flightdeck stores for the step (JSON, no secret values)."""
     if isinstance(result, StepFailure):
-        return {
+        failed: dict[str, Any] = {
             "ok": False,
             "attempt": attempt,
             "error_code": result.code.value,
@@ -198,6 +213,9 @@ def step_result(result: StepOutcome | StepFailure, attempt: int, at: int) -> dic
             "transient": result.transient,
             "at": at,
         }
+        if first_started_at is not None:  # for the next attempt: see first_start
+            failed["first_started_at"] = first_started_at
+        return failed
     body: dict[str, Any] = {"ok": True, "attempt": attempt, "at": at}
     if isinstance(result, Drained):
         body.update(

@@ -72,6 +72,8 @@ class StepContext:
     ports: Ports
     deadline: float  # monotonic time this attempt must end by
     unmet: Unmet = field(default_factory=Unmet)
+    # Wall ms when this step's first attempt started (reports.first_start); 0: unknown
+    first_started_ms: int = 0
 
     @property
     def cluster(self) -> ClusterPort:

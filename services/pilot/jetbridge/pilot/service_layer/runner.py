@@ -198,7 +198,12 @@ class FlightRunner:
                     )
                     first = False
                 started_at: int | None = now  # None once the start is reported on its own
-                attempt = asyncio.ensure_future(self._attempt(claim.flight, action, step))
+                first_started = reports.first_start(
+                    claim.flight.step_results.get(action.index), action.attempt, now
+                )
+                attempt = asyncio.ensure_future(
+                    self._attempt(claim.flight, action, step, first_started)
+                )
                 try:
                     await asyncio.wait({attempt}, timeout=self._start_report_after)
                     if not attempt.done():  # a long step: say it started while it runs
@@ -215,7 +220,9 @@ class FlightRunner:
                 span.set_attribute(OUTCOME, outcome)
                 if isinstance(result, StepFailure):
                     mark_failed(span, f"{result.code}: {result.message}")
-                recorded = await self._record(claim, action, result, unreported, started_at)
+                recorded = await self._record(
+                    claim, action, result, unreported, started_at, first_started=first_started
+                )
                 self._on_step(action.name, outcome, self._ports.clock.monotonic() - started)
             if recorded is None:
                 trace.get_current_span().set_attribute(OUTCOME, f"STEP_{outcome}")
@@ -223,13 +230,14 @@ class FlightRunner:
             claim = recorded
 
     async def _attempt(
-        self, flight: Flight, action: RunStep, step: StepFn
+        self, flight: Flight, action: RunStep, step: StepFn, first_started_ms: int = 0
     ) -> StepOutcome | StepFailure:
         """One attempt, with in-attempt retries of transient failures while time remains."""
         clock = self._ports.clock
         budget = float(action.deadline_seconds or self._config.default_deadline_s)
         deadline = clock.monotonic() + max(1.0, budget - min(REPORT_MARGIN_S, budget / 10))
         ctx = StepContext(
+            first_started_ms=first_started_ms,
             flight=flight,
             step=action.name,
             attempt=action.attempt,
@@ -281,13 +289,15 @@ class FlightRunner:
         result: StepOutcome | StepFailure,
         unreported: list[reports.Report],
         started_at: int | None,
+        *,
+        first_started: int | None = None,
     ) -> Claim | None:
         """Commit the result with its events, after the ``unreported`` claim; the outcome
         carries ``started_at`` when the start was not reported on its own. A failure hands
         the flight back to Navigator (or, on a flight no Navigator gates, fails it)."""
         flight = claim.flight
         now = self._ports.clock.wall_ms()
-        stored = reports.step_result(result, action.attempt, now)
+        stored = reports.step_result(result, action.attempt, now, first_started)
         if isinstance(result, StepFailure):
             refusal = result.refusal if isinstance(result, FencingRefusedFailure) else None
             items = unreported + reports.failed(

@@ -23,6 +23,9 @@ async def drain_tasks(ctx: StepContext) -> Drained:
     # carries the request's value; only a flight row without the key takes the default.
     configured = ctx.params.get("drain_timeout_seconds")
     timeout = float(DEFAULT_DRAIN_TIMEOUT_S if configured is None else configured)
+    if ctx.first_started_ms:  # a retry waits what is left of the timeout, not all of it
+        spent = max(0.0, (clock.wall_ms() - ctx.first_started_ms) / 1000)
+        timeout = max(0.0, timeout - spent)
     started = clock.monotonic()
     # Leave time before the attempt's deadline to scale down and report.
     until = min(started + timeout, ctx.deadline - 2 * ctx.config.poll_interval_s)
