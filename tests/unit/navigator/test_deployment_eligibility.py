@@ -247,6 +247,15 @@ def test_warnings_are_recorded_and_never_block(name: str) -> None:
     assert requested.warning_subjects == ["dst"]
 
 
+def test_a_source_without_a_log_sink_warns_too() -> None:
+    f = Fleet.replay(cluster_events("src", log_sink=False) + cluster_events("dst"))
+    f.apply(deployment("d", "src"))
+    (requested,) = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0)
+    assert isinstance(requested, ev.FailoverRequested)
+    assert requested.warning_codes == [C.SOURCE_LOG_SINK_MISSING.value]
+    assert requested.warning_subjects == ["src"]
+
+
 def test_the_spec_s_two_secret_providers_do_not_warn_and_a_source_s_other_one_does() -> None:
     for provider in ("aws/SecretsManager", "gcpsm", ""):  # "": an agent that cannot say
         f = Fleet.replay(cluster_events("src", provider=provider) + cluster_events("dst"))

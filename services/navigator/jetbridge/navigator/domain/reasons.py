@@ -50,6 +50,7 @@ class Code(StrEnum):
     DATABASE_ENDPOINT_READ_ONLY = "DATABASE_ENDPOINT_READ_ONLY"
     DATABASE_ENDPOINT_UNREACHABLE = "DATABASE_ENDPOINT_UNREACHABLE"
     DESTINATION_LOG_SINK_MISSING = "DESTINATION_LOG_SINK_MISSING"
+    SOURCE_LOG_SINK_MISSING = "SOURCE_LOG_SINK_MISSING"
     SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
     SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
     SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
@@ -111,6 +112,8 @@ MESSAGES: dict[Code, str] = {
     Code.DATABASE_ENDPOINT_UNREACHABLE: "Destination {s} cannot reach the database endpoint.",
     Code.DESTINATION_LOG_SINK_MISSING: "Destination {s} has no log sink configured; task "
     "logs written there will not be readable from the UI.",
+    Code.SOURCE_LOG_SINK_MISSING: "Source {s} has no log sink configured; the task logs "
+    "its Deployments wrote there will not be readable after they move.",
     Code.SECRET_MANAGER_NAMES_DIFFER: "Source and destination use different external "
     "secret managers ({detail}); both must reach the same store.",
     Code.SECRET_PROVIDER_UNSUPPORTED: "The ClusterSecretStore of {s} uses {detail}: "
