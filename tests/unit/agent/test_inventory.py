@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.domain.facts import ClusterFacts, DeploymentFact
 from jetbridge.agent.domain.inventory import deployments_in
-from jetbridge.agent.service_layer.observed_inventory import ObservedInventory
+from jetbridge.agent.service_layer.observed_inventory import ObservedInventory, outline
 from jetbridge.common.namespace_marks import (
     DEPLOY_MECHANISM_ANNOTATION,
     DEPLOYMENT_ID_ANNOTATION,
@@ -60,9 +62,12 @@ class Clock:
         return self.now
 
 
-async def test_the_listing_replaces_the_files_inventory_and_an_outage_degrades_late() -> None:
-    stated = DeploymentFact("from-the-file", "IMAGE", 1)
-    base = StaticFactsSource(ClusterFacts(plane_mode="DATA", deployments=(stated,)))
+async def test_the_listing_adds_to_the_files_inventory_and_an_outage_degrades_late() -> None:
+    """The file can declare Deployments no label finds (made before the Pilot, git-sync):
+    the report is the union, so the taint rule sees them."""
+    stated = DeploymentFact("from-the-file", "GIT_SYNC", 1)
+    twice = DeploymentFact("Sales_ETL", "", 2)  # listed too: the listing's fact wins
+    base = StaticFactsSource(ClusterFacts(plane_mode="DATA", deployments=(twice, stated)))
     reader, clock = (
         Reader([PILOTS], TimeoutError("read timed out"), ConnectionError("refused")),
         Clock(),
@@ -71,12 +76,13 @@ async def test_the_listing_replaces_the_files_inventory_and_an_outage_degrades_l
     await observed.start()
     try:
         facts = await observed.facts()
-        assert [d.deployment_id for d in facts.deployments] == ["Sales_ETL"]
+        assert facts.deployments == (DeploymentFact("Sales_ETL", "IMAGE", AT_9), stated)
         assert facts.plane_mode == "DATA" and await observed.checks() == []
 
         clock.now += 30  # a blip: the last listing stands, no failing check
         assert not await observed.refresh()
-        assert [d.deployment_id for d in (await observed.facts()).deployments] == ["Sales_ETL"]
+        listed = [d.deployment_id for d in (await observed.facts()).deployments]
+        assert listed == ["Sales_ETL", "from-the-file"]
         assert await observed.checks() == []
         clock.now += 31  # 61 s since the last listing: a failing check (DEGRADED)
         assert not await observed.refresh()
@@ -118,3 +124,14 @@ async def test_nothing_is_reported_before_the_cluster_was_read_once() -> None:
         assert await observed.checks() == []
     finally:
         await observed.stop()
+
+
+def test_an_api_servers_refusal_reads_as_its_status_line_only() -> None:
+    refusal = ApiException(status=403, reason="Forbidden")
+    refusal.body = '{"message": "namespaces is forbidden: User cannot list"}'
+    refusal.headers = {"Audit-Id": "0d1f", "Set-Cookie": "session=secret-value"}
+    assert outline(refusal) == "ApiException: 403 Forbidden"
+    assert outline(ConnectionError("refused\nsecond line")) == "ConnectionError: refused"
+    assert outline(OSError("https://admin:hunter2@api:6443 down")) == (
+        "OSError: https://admin:***@api:6443 down"
+    )

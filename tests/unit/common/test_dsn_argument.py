@@ -30,3 +30,14 @@ def test_an_unset_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_dsn_without_a_password_passes_as_it_is() -> None:
     assert dsn_argument("postgresql://admin@db/navigator") == "postgresql://admin@db/navigator"
     assert dsn_argument("postgresql:///navigator") == "postgresql:///navigator"
+
+
+def test_a_password_in_the_query_string_is_refused_too() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="readable by every user"):
+        dsn_argument("postgresql://admin@db/navigator?sslmode=require&PASSWORD=hunter2")
+
+
+def test_an_unparseable_dsn_is_refused_without_repeating_it() -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        dsn_argument("postgresql://admin:hunter2@[db/navigator")
+    assert "not a valid DSN" in str(refused.value) and "hunter2" not in str(refused.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 ENV_PREFIX = "env:"
 
@@ -25,7 +25,13 @@ def dsn_argument(text: str) -> str:
         if not name or not value:
             raise argparse.ArgumentTypeError(f"environment variable {name!r} is not set")
         return value
-    if urlsplit(text).password is not None:
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:  # argparse would quote the value, password and all: not this way
+        raise argparse.ArgumentTypeError("not a valid DSN (an unparseable URL)") from None
+    in_query = any(k.lower() == "password" for k, _ in parse_qsl(parts.query))
+    if password is not None or in_query:
         raise argparse.ArgumentTypeError(
             "a DSN with a password on the command line is readable by every user of this "
             "machine (ps); put the DSN in an environment variable and pass env:NAME, or "

@@ -24,10 +24,21 @@ from jetbridge.agent.domain.facts import CheckResult, ClusterFacts, DeploymentFa
 from jetbridge.agent.domain.inventory import deployments_in
 from jetbridge.agent.service_layer.ports import FactsSource, InventoryReader
 from jetbridge.common.cancellation import stop_tasks
+from jetbridge.common.redaction import redact
 
 log = logging.getLogger(__name__)
 
 CHECK = "inventory"
+
+
+def outline(error: Exception) -> str:
+    """An error as one short line for heartbeats and the UI: an API server's refusal as
+    its status (its str carries response headers and body), credentials masked."""
+    status, reason = getattr(error, "status", None), getattr(error, "reason", None)
+    if isinstance(status, int) and reason:
+        return f"{type(error).__name__}: {status} {reason}"
+    first = (str(error).splitlines() or [""])[0][:200]
+    return redact(f"{type(error).__name__}: {first}".rstrip(": "))
 
 
 class ObservedInventory:
@@ -55,7 +66,14 @@ class ObservedInventory:
         self._task: asyncio.Task[None] | None = None
 
     async def facts(self) -> ClusterFacts:
-        return replace(await self._base.facts(), deployments=self._deployments)
+        """The listing, plus what the facts file states: Airflow Deployments not made by
+        the Pilot (older ones, git-sync or DAG-only) carry no label to find them by, and
+        the install can declare them there. A union: fail closed for the taint rule."""
+        base = await self._base.facts()
+        listed = {d.deployment_id for d in self._deployments}
+        stated = tuple(d for d in base.deployments if d.deployment_id not in listed)
+        merged = tuple(sorted(self._deployments + stated, key=lambda d: d.deployment_id))
+        return replace(base, deployments=merged)
 
     async def checks(self) -> Sequence[CheckResult]:
         checks = list(await self._base.checks())
@@ -71,7 +89,7 @@ class ObservedInventory:
         try:
             listed = await asyncio.wait_for(self._reader.namespaces(), self._read_timeout_s)
         except Exception as error:  # the API server is away or refused: keep the last
-            self._last_error = f"{type(error).__name__}: {error}".rstrip(": ")
+            self._last_error = outline(error)
             log.warning("cluster inventory not read: %s", self._last_error)
             return False
         self._deployments = deployments_in(listed)

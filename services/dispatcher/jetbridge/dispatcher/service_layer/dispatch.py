@@ -168,6 +168,7 @@ class Dispatcher:
                 transient=True,
                 attempts=0,
                 steps=clearance.steps,
+                step_attempts=clearance.attempts,
             )
         deadline = self.policy.call_deadline_s
 

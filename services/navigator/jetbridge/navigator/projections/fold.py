@@ -163,6 +163,8 @@ class LedgerFold:
                 t["clusters"].add(aggregate_id)
             case "Deployment":
                 t["deployments"].add(aggregate_id)
+                if isinstance(event, ev.DeploymentCreated):  # the cluster row's taint list
+                    t["clusters"].add(event.cluster_id)  # depends on it (held_before_failover)
 
     def fold_all(self, items: Iterable[tuple[str, ev.DomainEvent, Position]]) -> None:
         for event_id, event, at in items:
@@ -186,7 +188,8 @@ class LedgerFold:
             out["flights"].append(rows.flight_row(g, x, self._at(g)))
             out["flight_steps"] += rows.step_rows(g, self._at(g))
         for cid in t["clusters"]:
-            c = f.clusters[cid]
+            if (c := f.clusters.get(cid)) is None:  # a Deployment's cluster not known yet
+                continue
             held = held_before_failover(c, f.deployments)
             out["clusters"].append(rows.cluster_row(c, held, x, self._at(c)))
         for did in t["deployments"]:

@@ -212,6 +212,8 @@ class InMemoryCluster:
             if obj["spec"].get("replicas") != replicas:
                 obj["spec"]["replicas"] = replicas
                 obj["metadata"]["generation"] += 1
+                self._version += 1
+                obj["metadata"]["resourceVersion"] = str(self._version)
             return True
 
     async def may(self, verb: str, kind: str, namespace: str) -> bool:
