@@ -165,7 +165,18 @@ def test_required_values_are_refused_with_their_name(helm: Path) -> None:
     old_kube = ["template", RELEASE, str(DATA), *REQUIRED[DATA], "--kube-version", "1.29.4"]
     proc = run_helm(helm, *old_kube, ok=False)
     assert proc.returncode != 0 and "pilot.rbac.namespaceGuard=false" in proc.stderr
-    unguarded = run_helm(helm, *old_kube, "--set", "pilot.rbac.namespaceGuard=false")
+    # ...and with it the Secrets per namespace, which the policy keeps to airflow-*
+    proc = run_helm(helm, *old_kube, "--set", "pilot.rbac.namespaceGuard=false", ok=False)
+    assert proc.returncode != 0
+    assert "pilot.rbac.secretsPerNamespace needs pilot.rbac.namespaceGuard" in proc.stderr
+    unguarded = run_helm(
+        helm,
+        *old_kube,
+        "--set",
+        "pilot.rbac.namespaceGuard=false",
+        "--set",
+        "pilot.rbac.secretsPerNamespace=false",
+    )
     assert "ValidatingAdmissionPolicy" not in unguarded.stdout
     assert "kind: ClusterRole" in unguarded.stdout
 
@@ -581,7 +592,14 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
         "policyName": guard,
         "validationActions": ["Deny"],
     }
-    unguarded = render(helm, DATA, "--set", "pilot.rbac.namespaceGuard=false")
+    unguarded = render(
+        helm,
+        DATA,
+        "--set",
+        "pilot.rbac.namespaceGuard=false",
+        "--set",
+        "pilot.rbac.secretsPerNamespace=false",
+    )
     assert not by_kind(unguarded, "ValidatingAdmissionPolicy")
 
 
@@ -1000,6 +1018,20 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
         escalate["metadata"]["name"] = "escalate"
         with pytest.raises(StepFailure, match="403"):
             await cluster.apply(escalate)
+        # ... and only to itself: RBAC would let it grant its Secrets role to anyone
+        share = secrets_access_manifest(spec, role, account)
+        share["metadata"]["name"] = "share"
+        share["subjects"] = [
+            {
+                "kind": "Group",
+                "name": "system:authenticated",
+                "apiGroup": "rbac.authorization.k8s.io",
+            }
+        ]
+        with pytest.raises(
+            StepFailure, match="denied request: the Jetbridge Pilot only binds its Secrets role"
+        ):
+            await cluster.apply(share)
         assert await cluster.get("Secret", target, "fernet") is None
         fernet = {
             "apiVersion": "v1",
