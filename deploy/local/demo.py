@@ -50,6 +50,7 @@ from ports import free_port, reserve
 from jetbridge.common.events import new_event
 from jetbridge.common.images import qualified
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.common.sql.dsn import server_endpoint
 from jetbridge.common.tls import cluster_identity, ensure_certificates
 from jetbridge.fencing.domain import DeploymentDatabases
 from jetbridge.flightdeck import Flight, Flightdeck, FlightState, NewFlight, Side, open_flightdeck
@@ -272,6 +273,8 @@ class Demo:
                     "JETBRIDGE_PILOT_KUBECONFIG": self.kubeconfigs[c],
                     "JETBRIDGE_PILOT_FLIGHTDECK_DSN": self.dbs.flightdecks[c],
                     "JETBRIDGE_PILOT_DATABASE_ADMIN_DSN": self.dbs.fencing_admin,
+                    # checked against the admin DSN at start; the agent reports it
+                    "JETBRIDGE_PILOT_DATABASE_ENDPOINT": server_endpoint(self.dbs.fencing_admin),
                     "JETBRIDGE_PILOT_DATABASE_SIDE": side,
                     "JETBRIDGE_PILOT_DATABASE_PREFIX": self.dbs.prefix,
                     "JETBRIDGE_PILOT_FENCING_STATE_DATABASE": self.dbs.fencing_state,
@@ -305,6 +308,7 @@ class Demo:
             # tests/integration/kube/test_inventory_facts.py covers the listing.
             "JETBRIDGE_AGENT_INVENTORY_FROM": "facts",
             "JETBRIDGE_AGENT_DATABASE_SIDE": DATABASE_SIDES[cluster],
+            "JETBRIDGE_AGENT_DATABASE_ENDPOINT": server_endpoint(self.dbs.fencing_admin),
             # The store's status as the cluster shows it, read every 10 s (the facts
             # file's is only what it was when the file was written).
             "JETBRIDGE_AGENT_SECRET_STORE": self.env["JETBRIDGE_CLUSTER_SECRET_STORE"],

@@ -1139,3 +1139,16 @@ async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(
         except client.ApiException as err:
             if err.status != 404:
                 raise
+
+
+def test_one_database_endpoint_value_feeds_the_pilots_check_and_the_agents_report(
+    helm: Path,
+) -> None:
+    objs = render(helm, DATA, "--set", "pilot.database.endpoint=DB.example:5432")
+    deployments = by_kind(objs, "Deployment")
+    pilot, agent = env_of(deployments[f"{RELEASE}-pilot"]), env_of(deployments[f"{RELEASE}-agent"])
+    assert pilot["JETBRIDGE_PILOT_DATABASE_ENDPOINT"]["value"] == "DB.example:5432"
+    assert agent["JETBRIDGE_AGENT_DATABASE_ENDPOINT"]["value"] == "db.example:5432"
+    bad = ["template", RELEASE, str(DATA), *REQUIRED[DATA], "--set", "pilot.database.endpoint=db"]
+    proc = run_helm(helm, *bad, ok=False)  # host:port, or empty
+    assert proc.returncode != 0 and "/pilot/database/endpoint" in proc.stderr

@@ -6,9 +6,11 @@ from jetbridge.common.events import EventCodec, EventRecord
 from jetbridge.dplink.domain.facts import facts_digest
 from jetbridge.dplink.domain.health import Health, Thresholds
 from jetbridge.dplink.domain.registry import ClusterLog, Registration
-from jetbridge.dplink.service_layer.monitor import HealthMonitor
+from jetbridge.dplink.service_layer.monitor import SCHEMA_VERSIONS, HealthMonitor
 
 CODEC = EventCodec()
+
+WRITER = SCHEMA_VERSIONS["ClusterFactsChanged"]  # the version DP-Link writes
 
 
 class Clock:
@@ -67,14 +69,14 @@ def test_health_events_on_transitions_and_facts_events_on_change_only() -> None:
         ("ClusterFactsChanged", "2"),
         ("ClusterHealthChanged", "DEGRADED"),
     ]
-    assert sink.events[0].payload["facts_digest"] == facts_digest(b"1", 2)
+    assert sink.events[0].payload["facts_digest"] == facts_digest(b"1", WRITER)
     assert monitor.health("c1") is Health.DEGRADED
 
 
 def test_a_new_owner_resumes_from_the_logged_health_and_digest() -> None:
     clock, sink = Clock(), Sink()
     monitor = HealthMonitor(sink, Thresholds(), clock)
-    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same", 2))
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same", WRITER))
     for i in range(3):
         clock.now = float(i)
         monitor.heartbeat("c1", [], b"same", lambda: _facts("x"))
@@ -82,17 +84,18 @@ def test_a_new_owner_resumes_from_the_logged_health_and_digest() -> None:
 
 
 def test_facts_logged_by_an_older_writer_version_are_published_once_more() -> None:
-    """An upgraded agent's new field sat in the old DP-Link's digest unseen: the v2
-    writer's digest differs, so the facts go out once in v2, then not again."""
+    """An upgraded agent's new field sat in the old DP-Link's digest unseen: the new
+    writer's digest differs, so the facts go out once in its version, then not again."""
     clock, sink = Clock(), Sink()
     monitor = HealthMonitor(sink, Thresholds(), clock)
-    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same"))  # logged by a v1 writer
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"same", WRITER - 1))  # an older writer
     for i in range(3):
         clock.now = float(i)
         monitor.heartbeat("c1", [], b"same", lambda: _facts("x"))
     (facts,) = sink.events
-    assert (facts.event_type, facts.envelope.schema_version) == ("ClusterFactsChanged", 2)
-    assert facts.payload["facts_digest"] == facts_digest(b"same", 2) != facts_digest(b"same")
+    assert (facts.event_type, facts.envelope.schema_version) == ("ClusterFactsChanged", WRITER)
+    assert facts.payload["facts_digest"] == facts_digest(b"same", WRITER)
+    assert facts_digest(b"same", WRITER) != facts_digest(b"same", WRITER - 1)
 
 
 def test_cluster_log_folds_registrations_per_partition() -> None:

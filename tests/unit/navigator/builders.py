@@ -25,6 +25,7 @@ def cluster_events(
     deployment_ids: list[str] | None = None,
     database_side: str | None = None,
     provider: str = "",
+    database_endpoint: str = "",
 ) -> list[ev.DomainEvent]:
     """A registered cluster with a full facts snapshot and a health transition."""
     out: list[ev.DomainEvent] = [
@@ -48,6 +49,7 @@ def cluster_events(
             deployment_ids=deployment_ids or [],
             database_side=database_side,
             provider=provider,
+            database_endpoint=database_endpoint,
         ),
     ]
     if health is not Health.UNKNOWN:
@@ -74,6 +76,7 @@ def facts(
     deployment_ids: list[str] | None = None,
     database_side: str | None = None,
     provider: str = "",
+    database_endpoint: str = "",
 ) -> ev.ClusterFactsChanged:
     return ev.ClusterFactsChanged(
         cluster_id=cluster_id,
@@ -89,6 +92,7 @@ def facts(
         deployment_ids=deployment_ids or [],
         database_side=database_side,
         cluster_secret_store_provider=provider,
+        database_endpoint=database_endpoint,
     )
 
 

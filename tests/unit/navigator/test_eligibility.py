@@ -42,6 +42,7 @@ class Side:
     plane: PlaneMode = PlaneMode.DATA
     database_side: str | None = None  # None: src reports A, every other cluster B
     held_before: bool = False  # its first inventory lists a Deployment (tainted)
+    database_endpoint: str = "db.example:5432"  # every cluster on one server by default
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def build(s: Scenario) -> Fleet:
                 plane_mode=side.plane,
                 database_side=side.database_side or ("A" if cid == "src" else "B"),
                 deployment_ids=["legacy"] if side.held_before else None,
+                database_endpoint=side.database_endpoint,
             )
     for i, (source, dest) in enumerate(s.active):
         events.append(
@@ -282,6 +284,14 @@ RULES = [
         ((C.DATABASE_SIDE_SHARED, "dst"),),
         needs_source=True,
     ),
+    Rule(
+        "destination on another database server",
+        "dst",
+        "dst.server",
+        dst(database_endpoint="db-west.example:5432"),
+        ((C.DATABASE_ENDPOINTS_DIFFER, "dst"),),
+        needs_source=True,
+    ),
 ]
 
 
@@ -415,3 +425,8 @@ def test_a_destination_sharing_the_sources_database_side_is_greyed_out() -> None
         "x",
         "y",
     ]
+
+
+def test_a_cluster_that_does_not_report_its_database_server_is_not_compared() -> None:
+    fleet = build(Scenario(dst=Side(database_endpoint="")))  # an older agent
+    assert request_blockers("src", "dst", fleet.clusters, fleet.requests.values()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jetbridge.common.sql.dsn import server_endpoint
 from jetbridge.fencing.mysql import MySQLFencer
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.pilot.entrypoints.app import make_fencer
@@ -78,3 +79,18 @@ def test_a_secrets_role_needs_the_service_account_it_is_bound_to(
     for account in ("", "pilot", "jetbridge/"):
         with pytest.raises(ValueError, match="JETBRIDGE_PILOT_SERVICE_ACCOUNT as namespace/name"):
             settings(monkeypatch, **role, JETBRIDGE_PILOT_SERVICE_ACCOUNT=account)
+
+
+def test_the_database_endpoint_must_be_the_server_the_admin_dsn_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent reports it and the control plane compares the two clusters' by it: a
+    value that is not the Pilot's own server would hide the very mismatch it guards."""
+    ok = settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_ENDPOINT="DB.example:5432")
+    assert ok.database_endpoint == "DB.example:5432"  # BASE's DSN, default port
+    with pytest.raises(ValueError, match=r"admin DSN names 'db\.example:5432'"):
+        settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_ENDPOINT="db-west.example:5432")
+    assert settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_ENDPOINT="").database_endpoint == ""
+    assert server_endpoint("mysql://jb:pw@My.Host/x") == "my.host:3306"
+    assert server_endpoint("postgresql://jb:pw@h:6543/x") == "h:6543"
+    assert server_endpoint("postgresql:///x") == ""  # a Unix socket names no server

@@ -24,6 +24,8 @@
        between two clusters on one side (fencing would cut nobody off). */}}
 - name: JETBRIDGE_AGENT_DATABASE_SIDE
   value: {{ .Values.pilot.database.side | upper | quote }}
+- name: JETBRIDGE_AGENT_DATABASE_ENDPOINT
+  value: {{ .Values.pilot.database.endpoint | default "" | lower | quote }}
 {{- if .Values.agent.observeSecretStore }}
 - name: JETBRIDGE_AGENT_SECRET_STORE
   value: {{ .Values.pilot.secretStore | quote }}
@@ -51,6 +53,8 @@
 {{- end }}
 - name: JETBRIDGE_PILOT_DATABASE_SIDE
   value: {{ $p.database.side | quote }}
+- name: JETBRIDGE_PILOT_DATABASE_ENDPOINT
+  value: {{ $p.database.endpoint | default "" | quote }}
 - name: JETBRIDGE_PILOT_DATABASE_USERS
   value: {{ $p.database.users | default "apc" | quote }}
 - name: JETBRIDGE_PILOT_DATABASE_PREFIX

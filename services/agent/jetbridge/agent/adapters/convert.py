@@ -124,6 +124,7 @@ def heartbeat_to_proto(beat: Beat) -> Any:
             pb2.DatabaseEndpointStatus, "DATABASE_ENDPOINT_STATUS_", f.database_endpoint_status
         ),
         database_side=f.database_side,
+        database_endpoint=f.database_endpoint,
     )
     return pb2.DataPlaneMessage(
         heartbeat=pb2.Heartbeat(

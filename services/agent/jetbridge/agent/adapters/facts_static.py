@@ -75,4 +75,5 @@ def facts_from_mapping(raw: dict[str, Any]) -> ClusterFacts:
         log_sink_configured=bool(raw.get("log_sink_configured", False)),
         database_endpoint_status=str(raw.get("database_endpoint_status", "UNKNOWN")),
         database_side=str(raw.get("database_side", "")).upper(),
+        database_endpoint=str(raw.get("database_endpoint", "")).lower(),
     )

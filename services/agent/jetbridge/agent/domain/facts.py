@@ -41,6 +41,8 @@ class ClusterFacts:
     database_endpoint_status: str = "UNKNOWN"  # PRIMARY, READ_ONLY_REPLICA, UNREACHABLE
     # "A" or "B": the login role of each Deployment this cluster's Pilot uses; "" unknown.
     database_side: str = ""
+    # host:port of the database server the Pilot fences on (lowercased); "" unknown.
+    database_endpoint: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ async def run(settings: AgentSettings) -> None:
     )
     if settings.database_side:  # one Helm value feeds this and the Pilot's side
         facts.update(database_side=settings.database_side.upper())
+    if settings.database_endpoint:  # the same Helm value as the Pilot's, which checks it
+        facts.update(database_endpoint=settings.database_endpoint.lower())
     source: FactsSource = facts
     inventory: ObservedInventory | None = None
     if settings.inventory_from == "cluster":

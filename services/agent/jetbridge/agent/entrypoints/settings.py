@@ -28,6 +28,11 @@ class AgentSettings(BaseSettings):
         description="The cluster's database side (the Pilot's JETBRIDGE_PILOT_DATABASE_SIDE), "
         "reported in the facts; overrides the facts file's",
     )
+    database_endpoint: str | None = Field(
+        default=None,
+        description="host:port of the database server the Pilot fences on (the Pilot's "
+        "JETBRIDGE_PILOT_DATABASE_ENDPOINT), reported in the facts; overrides the file's",
+    )
     # The ClusterSecretStore observed for the eligibility facts (the Pilot's
     # JETBRIDGE_PILOT_SECRET_STORE). Unset: the facts file's store status is reported.
     secret_store: str | None = Field(default=None, description="ClusterSecretStore to observe")

@@ -54,6 +54,7 @@ def facts_payload(heartbeat: Any) -> dict[str, Any]:
         "failover_enabled": facts.failover_enabled,
         "failover_enabled_at": facts.failover_enabled_at or None,
         "database_side": facts.database_side or None,
+        "database_endpoint": facts.database_endpoint,
         "deployments": [
             {
                 "deployment_id": d.id,

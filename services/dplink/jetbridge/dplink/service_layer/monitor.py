@@ -29,8 +29,9 @@ class _Watched:
     digest: str | None
 
 
-# The version each event is written with (ClusterFactsChanged v2 adds the store's provider).
-SCHEMA_VERSIONS = {"ClusterFactsChanged": 2}
+# The version each event is written with (ClusterFactsChanged v2 adds the store's
+# provider, v3 the database endpoint).
+SCHEMA_VERSIONS = {"ClusterFactsChanged": 3}
 
 
 class HealthMonitor:

@@ -72,6 +72,8 @@ class Cluster(Aggregate):
         self.deployment_ids: tuple[str, ...] = ()
         # Which login role of each Deployment the cluster's Pilot uses (None: unknown).
         self.database_side: str | None = None
+        # host:port of the database server its Pilot fences on ("": not reported).
+        self.database_endpoint = ""
 
     @property
     def cluster_id(self) -> str:
@@ -154,6 +156,7 @@ class Cluster(Aggregate):
         self.database_endpoint_status = db_status
         self.deployment_ids = tuple(event.deployment_ids)
         self.database_side = event.database_side
+        self.database_endpoint = event.database_endpoint
         if self.awaiting_first_inventory:
             # A cluster installed with failover on gets no EnableFailover and its check;
             # what it reports first is what it held when failover was switched on.

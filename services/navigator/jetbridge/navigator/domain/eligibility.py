@@ -16,7 +16,9 @@ The spec's rules, each with its stable code:
   running failover is refused (DESTINATION_FAILOVER_IN_PROGRESS), and so is one whose
   Pilot uses the same login role side as the source's (DATABASE_SIDE_SHARED): the
   fence would grant the role the source already holds and cut nobody off. A cluster
-  that does not report its side (an older agent) is not checked.
+  that does not report its side (an older agent) is not checked. Likewise one whose
+  Pilot fences on another database server (DATABASE_ENDPOINTS_DIFFER): the spec wants
+  one stable endpoint for both clusters.
 Warnings never block; they are recorded in FailoverRequested.
 """
 
@@ -114,6 +116,10 @@ def destination_blockers(
     side = source.database_side if source is not None else None
     if side is not None and side == dest.database_side:
         out.append(finding(Code.DATABASE_SIDE_SHARED, destination_id, f"side {side}"))
+    here = source.database_endpoint if source is not None else ""
+    if here and dest.database_endpoint and here != dest.database_endpoint:
+        detail = f"{dest.database_endpoint} vs {here}"
+        out.append(finding(Code.DATABASE_ENDPOINTS_DIFFER, destination_id, detail))
     return out
 
 

@@ -28,6 +28,7 @@ class Code(StrEnum):
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
     DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
+    DATABASE_ENDPOINTS_DIFFER = "DATABASE_ENDPOINTS_DIFFER"
     DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
     DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
@@ -82,6 +83,9 @@ MESSAGES: dict[Code, str] = {
     Code.SAME_SOURCE_AND_DESTINATION: "Source and destination are the same cluster ({s}).",
     Code.SOURCE_FAILOVER_IN_PROGRESS: "Failover {detail} is already in progress on "
     "source cluster {s}.",
+    Code.DATABASE_ENDPOINTS_DIFFER: "Destination {s} fences on another database server "
+    "than the source ({detail}): the spec wants one stable endpoint for both clusters, "
+    "and a fence on one server does not cut off a cluster writing to the other.",
     Code.DATABASE_SIDE_SHARED: "Destination cluster {s} uses the same database login "
     "role side as the source ({detail}): fencing could not cut the source off. Give each "
     "cluster its own side (pilot.database.side A or B).",

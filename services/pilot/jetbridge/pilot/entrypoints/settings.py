@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from jetbridge.common.settings import service_config
-from jetbridge.common.sql.dsn import is_mysql_dsn
+from jetbridge.common.sql.dsn import is_mysql_dsn, server_endpoint
 
 
 def _owner() -> str:
@@ -36,6 +36,11 @@ class PilotSettings(BaseSettings):
     )
     flightdeck_dsn: str
     database_admin_dsn: str = Field(description="the non-superuser fencing role's DSN")
+    database_endpoint: str = Field(
+        default="",
+        description="host:port the admin DSN must name (the agent reports it; the control "
+        "plane refuses a failover between clusters on different servers)",
+    )
     database_side: str = Field(pattern="^[ABab]$", description="this cluster's login role side")
     database_prefix: str = "airflow_"
     database_users: Literal["apc", "customer"] = Field(
@@ -103,6 +108,13 @@ class PilotSettings(BaseSettings):
             raise ValueError(
                 "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
                 "delegate one Deployment's accounts (docs/database-fencing.md)"
+            )
+        named = server_endpoint(self.database_admin_dsn)
+        if self.database_endpoint and self.database_endpoint.lower() != named:
+            raise ValueError(
+                f"JETBRIDGE_PILOT_DATABASE_ENDPOINT is {self.database_endpoint!r} but the "
+                f"admin DSN names {named or 'no host'!r}: the agent would report a server "
+                "this Pilot does not fence on"
             )
         if self.secrets_role and len([p for p in self.service_account.split("/") if p]) != 2:
             raise ValueError(

@@ -42,6 +42,7 @@ class ClusterFactsChanged(ClusterEvent):
     deployment_ids: list[str] = field(default_factory=list)
     database_side: str | None = None  # "A" | "B": the Pilot's login role side
     cluster_secret_store_provider: str = ""  # v2: aws/SecretsManager, gcpsm, ...
+    database_endpoint: str = ""  # v3: host:port the Pilot fences on; "" not reported
 
 
 @dataclass(frozen=True, kw_only=True)
