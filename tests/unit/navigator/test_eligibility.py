@@ -17,17 +17,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.deployment_eligibility import tainted_clusters
 from jetbridge.navigator.domain.eligibility import (
     destination_options,
     request_blockers,
     source_blockers,
     valid_destinations,
+    winding_down,
 )
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.reasons import Code
-from jetbridge.navigator.domain.vocabulary import Health, PlaneMode
-from tests.unit.navigator.builders import T0, cluster_events
+from jetbridge.navigator.domain.vocabulary import (
+    FailoverMode,
+    Health,
+    PlaneMode,
+    RequestStatus,
+    StepName,
+)
+from tests.unit.navigator.builders import T0, cluster_events, deployment
+from tests.unit.navigator.sim import Simulation
 
 
 @dataclass(frozen=True)
@@ -318,7 +327,7 @@ def actual(rules: tuple[Rule, ...]) -> set[tuple[Code, str]]:
     destination = "src" if scenario.same else "dst"
     tainted = tainted_clusters(fleet.clusters, fleet.deployments)
     findings = request_blockers(
-        "src", destination, fleet.clusters, fleet.requests.values(), tainted
+        "src", destination, fleet.clusters, fleet.requests.values(), tainted=tainted
     )
     for f in findings:  # every finding reads as a sentence naming its subject
         assert f.subject_id in f.message and f.message.endswith((".", ")"))
@@ -430,3 +439,33 @@ def test_a_destination_sharing_the_sources_database_side_is_greyed_out() -> None
 def test_a_cluster_that_does_not_report_its_database_server_is_not_compared() -> None:
     fleet = build(Scenario(dst=Side(database_endpoint="")))  # an older agent
     assert request_blockers("src", "dst", fleet.clusters, fleet.requests.values()) == []
+
+
+def test_a_cluster_still_running_a_failed_missions_step_is_busy_for_both_roles() -> None:
+    """Controlled: the source's drain fails for good while the destination's secrets
+    step still runs. The mission and the request end FAILED, and the running step is
+    left to end: until it has, neither cluster takes part in another failover."""
+    sim = Simulation(cluster_events("s") + cluster_events("d") + [deployment("x", "s")])
+    sim.command(RequestFailover("r1", "s", "d", FailoverMode.CONTROLLED, "op"))
+    sim.fail("x", "SOURCE", StepName.DRAIN_TASKS, "permanent")
+    sim.fail("x", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "hang")
+    for _ in range(12):
+        sim.record(sim.fleet.react(sim.now))
+        sim.data_plane()
+        sim.now += 1000
+    fleet = sim.fleet
+    assert fleet.requests["r1"].status is RequestStatus.FAILED
+    assert not fleet.flights["r1/x/destination"].terminal  # its step still runs
+    busy = winding_down(fleet.missions, fleet.flights)
+    assert busy == {"d": "r1/x"}
+    requests = fleet.requests.values()
+    assert valid_destinations("s", fleet.clusters, requests, busy=busy) == []
+    (why,) = destination_options("s", fleet.clusters, requests, busy=busy)["d"]
+    assert why.code is C.FLIGHTS_WINDING_DOWN and "mission r1/x" in why.message
+    assert [f.code for f in source_blockers("d", fleet.clusters, requests, busy)] == [
+        C.FLIGHTS_WINDING_DOWN
+    ]
+    out = fleet.decide(RequestFailover("r2", "s", "d", FailoverMode.FORCED, "op"), sim.now)
+    assert isinstance(out[-1], ev.FailoverRejected)
+    assert "FLIGHTS_WINDING_DOWN" in out[-1].reason_codes
+    assert valid_destinations("s", fleet.clusters, requests) == ["d"]  # what it was before

@@ -42,6 +42,7 @@ from jetbridge.navigator.domain.eligibility import (
     destination_options,
     source_blockers,
     valid_destinations,
+    winding_down,
 )
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.fleet import Fleet
@@ -74,12 +75,25 @@ def _active_request(fleet: Fleet, cluster_id: str) -> str | None:
     return found[0] if found else None
 
 
-def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> ClusterView:
+def cluster_view(
+    fleet: Fleet,
+    c: Cluster,
+    seq: int,
+    tainted: set[str],
+    busy: Mapping[str, str] | None = None,
+) -> ClusterView:
+    """``tainted``, ``busy``: computed once for a list of clusters (tainted_clusters,
+    winding_down); ``busy`` None: computed here."""
     requests = list(fleet.requests.values())
-    blockers = source_blockers(c.id, fleet.clusters, requests)
+    busy = winding_down(fleet.missions, fleet.flights) if busy is None else busy
+    blockers = source_blockers(c.id, fleet.clusters, requests, busy)
     on_it = [d for d in fleet.deployments.values() if d.active and d.cluster_id == c.id]
     ineligible = sum(1 for d in on_it if judge(d, fleet.clusters, tainted, fleet.registry))
-    destinations = [] if blockers else valid_destinations(c.id, fleet.clusters, requests, tainted)
+    destinations = (
+        []
+        if blockers
+        else valid_destinations(c.id, fleet.clusters, requests, tainted=tainted, busy=busy)
+    )
     return ClusterView(
         cluster_id=c.id,
         name=c.name or c.id,
@@ -114,10 +128,13 @@ def cluster_view(fleet: Fleet, c: Cluster, seq: int, tainted: set[str]) -> Clust
 def destinations_view(fleet: Fleet, source_id: str) -> DestinationsView:
     requests = list(fleet.requests.values())
     tainted = tainted_clusters(fleet.clusters, fleet.deployments)
-    options = destination_options(source_id, fleet.clusters, requests, tainted)
+    busy = winding_down(fleet.missions, fleet.flights)
+    options = destination_options(source_id, fleet.clusters, requests, tainted=tainted, busy=busy)
     return DestinationsView(
         source_cluster_id=source_id,
-        source_blockers=[reason(f) for f in source_blockers(source_id, fleet.clusters, requests)],
+        source_blockers=[
+            reason(f) for f in source_blockers(source_id, fleet.clusters, requests, busy)
+        ],
         valid_destinations=[cid for cid, why in options.items() if not why],
         options=[
             DestinationOption(cluster_id=cid, valid=not why, reasons=[reason(f) for f in why])

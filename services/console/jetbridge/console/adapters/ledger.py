@@ -43,6 +43,7 @@ from jetbridge.console.service_layer.views import (
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.deployment_eligibility import tainted_clusters
+from jetbridge.navigator.domain.eligibility import winding_down
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.fleet import Fleet
 
@@ -189,8 +190,9 @@ class LedgerReadModel:
 
     async def clusters(self) -> list[ClusterView]:
         tainted = tainted_clusters(self.fleet.clusters, self.fleet.deployments)
+        busy = winding_down(self.fleet.missions, self.fleet.flights)
         return [
-            fv.cluster_view(self.fleet, c, self._seq("Cluster", c.id), tainted)
+            fv.cluster_view(self.fleet, c, self._seq("Cluster", c.id), tainted, busy)
             for _, c in sorted(self.fleet.clusters.items())
         ]
 

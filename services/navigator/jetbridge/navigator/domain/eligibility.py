@@ -7,6 +7,9 @@ The spec's rules, each with its stable code:
   failover already in progress on it.
 - Destination (dropdown): not the source; registered; HEALTHY; no pending failover
   targeting it; and the secrets/plane prerequisites, which must hold on both clusters.
+- A failed or cancelled mission lets a step that already runs end (mission_saga's
+  wind-down) after its request ended: until it has, its cluster counts as busy for both
+  roles (FLIGHTS_WINDING_DOWN), as the spec's "no pending failover operations" means.
 - The limitation "supported only on newly registered failover-enabled clusters" on the
   destination too: one without failover enabled (DESTINATION_FAILOVER_DISABLED) or that
   held Deployments when it was enabled (DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER) is
@@ -28,11 +31,14 @@ from collections.abc import Collection, Iterable, Mapping
 
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.flight import Flight
+from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, Finding, finding
 from jetbridge.navigator.domain.vocabulary import (
     DatabaseEndpointStatus,
     FailoverMode,
     Health,
+    MissionStatus,
     PlaneMode,
 )
 
@@ -63,10 +69,30 @@ def _active(requests: Iterable[FailoverRequest]) -> list[FailoverRequest]:
     return sorted((r for r in requests if r.active), key=lambda r: r.request_id)
 
 
+def winding_down(missions: Mapping[str, Mission], flights: Mapping[str, Flight]) -> dict[str, str]:
+    """Cluster id -> a mission that ended without success while one of its flights there
+    still runs a step (it is left to end). A succeeded mission's pending source clean-up
+    is not counted: CLEANUP_PENDING_ON_DESTINATION handles those, per Deployment."""
+    out: dict[str, str] = {}
+    for m in missions.values():
+        if not m.terminal or m.status is MissionStatus.SUCCEEDED:
+            continue
+        for fid in (m.destination_flight_id, m.source_flight_id):
+            f = flights.get(fid)
+            if f is not None and not f.terminal:
+                out.setdefault(f.cluster_id, m.id)
+    return out
+
+
 def source_blockers(
-    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+    source_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+    busy: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Why the Trigger Failover button is inactive for this source (empty: active)."""
+    """Why the Trigger Failover button is inactive for this source (empty: active).
+
+    ``busy``: :func:`winding_down`."""
     source = clusters.get(source_id)
     if source is None or not source.registered:
         return [finding(Code.SOURCE_NOT_REGISTERED, source_id)]
@@ -78,6 +104,8 @@ def source_blockers(
         if r.involves(source_id):
             out.append(finding(Code.SOURCE_FAILOVER_IN_PROGRESS, source_id, r.request_id))
             break
+    if busy and source_id in busy:
+        out.append(finding(Code.FLIGHTS_WINDING_DOWN, source_id, f"mission {busy[source_id]}"))
     return out
 
 
@@ -86,12 +114,14 @@ def destination_blockers(
     destination_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    *,
     tainted: Collection[str] = (),
+    busy: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Why ``destination_id`` is not a valid target for ``source_id`` (empty: valid).
 
     ``tainted``: the clusters that held Deployments when failover was switched on
-    (deployment_eligibility.tainted_clusters)."""
+    (deployment_eligibility.tainted_clusters); ``busy``: :func:`winding_down`."""
     if destination_id == source_id:
         return [finding(Code.SAME_SOURCE_AND_DESTINATION, destination_id)]
     dest = clusters.get(destination_id)
@@ -111,6 +141,9 @@ def destination_blockers(
     draining = [r for r in active if r.source_cluster_id == destination_id]
     if draining:
         out.append(finding(Code.DESTINATION_FAILOVER_IN_PROGRESS, destination_id, draining[0].id))
+    if busy and destination_id in busy:
+        detail = f"mission {busy[destination_id]}"
+        out.append(finding(Code.FLIGHTS_WINDING_DOWN, destination_id, detail))
     out += _prerequisites(dest, Code.DESTINATION_EXTERNAL_SECRETS_DISABLED)
     source = clusters.get(source_id)
     side = source.database_side if source is not None else None
@@ -128,12 +161,16 @@ def request_blockers(
     destination_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    *,
     tainted: Collection[str] = (),
+    busy: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """Every cluster-level reason to reject, source first (order is stable)."""
     requests = list(requests)
-    out = source_blockers(source_id, clusters, requests)
-    for f in destination_blockers(source_id, destination_id, clusters, requests, tainted):
+    out = source_blockers(source_id, clusters, requests, busy)
+    for f in destination_blockers(
+        source_id, destination_id, clusters, requests, tainted=tainted, busy=busy
+    ):
         if f not in out:  # SAME_SOURCE_AND_DESTINATION can otherwise repeat findings
             out.append(f)
     return out
@@ -143,10 +180,12 @@ def valid_destinations(
     source_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    *,
     tainted: Collection[str] = (),
+    busy: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The UI dropdown: clusters a request from ``source_id`` could target right now."""
-    options = destination_options(source_id, clusters, requests, tainted)
+    options = destination_options(source_id, clusters, requests, tainted=tainted, busy=busy)
     return [cid for cid, why in options.items() if not why]
 
 
@@ -154,12 +193,14 @@ def destination_options(
     source_id: str,
     clusters: Mapping[str, Cluster],
     requests: Iterable[FailoverRequest],
+    *,
     tainted: Collection[str] = (),
+    busy: Mapping[str, str] | None = None,
 ) -> dict[str, list[Finding]]:
     """Every other cluster with why it is not a valid target (for greyed-out entries)."""
     requests = list(requests)
     return {
-        cid: destination_blockers(source_id, cid, clusters, requests, tainted)
+        cid: destination_blockers(source_id, cid, clusters, requests, tainted=tainted, busy=busy)
         for cid in sorted(clusters)
         if cid != source_id
     }

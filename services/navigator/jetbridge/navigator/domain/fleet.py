@@ -120,6 +120,7 @@ class Fleet:
                     now,
                     missions=self.missions,
                     registry=self.registry,
+                    flights=self.flights,
                 )
             case CancelFailover():
                 return decide_cancel(command, self.requests.get(command.request_id), now)

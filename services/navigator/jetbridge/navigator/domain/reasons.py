@@ -27,6 +27,7 @@ class Code(StrEnum):
     DESTINATION_FAILOVER_IN_PROGRESS = "DESTINATION_FAILOVER_IN_PROGRESS"
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
+    FLIGHTS_WINDING_DOWN = "FLIGHTS_WINDING_DOWN"
     DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
     DATABASE_ENDPOINTS_DIFFER = "DATABASE_ENDPOINTS_DIFFER"
     DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
@@ -83,6 +84,8 @@ MESSAGES: dict[Code, str] = {
     Code.SAME_SOURCE_AND_DESTINATION: "Source and destination are the same cluster ({s}).",
     Code.SOURCE_FAILOVER_IN_PROGRESS: "Failover {detail} is already in progress on "
     "source cluster {s}.",
+    Code.FLIGHTS_WINDING_DOWN: "Cluster {s} still runs steps of {detail}, which ended "
+    "without success: a step that ran is left to end, so wait until it has.",
     Code.DATABASE_ENDPOINTS_DIFFER: "Destination {s} fences on another database server "
     "than the source ({detail}): the spec wants one stable endpoint for both clusters, "
     "and a fence on one server does not cut off a cluster writing to the other.",

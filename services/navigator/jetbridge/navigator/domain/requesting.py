@@ -19,9 +19,10 @@ from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import CancelFailover, EnableFailover, RequestFailover
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.deployment_eligibility import deployment_scope, tainted_clusters
-from jetbridge.navigator.domain.eligibility import request_blockers, warnings
+from jetbridge.navigator.domain.eligibility import request_blockers, warnings, winding_down
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, finding
 from jetbridge.navigator.domain.vocabulary import FlightKind, Health, PlaneMode, RequestStatus
@@ -36,6 +37,7 @@ def decide_request(
     *,
     missions: Mapping[str, Mission],
     registry: str = "",
+    flights: Mapping[str, Flight] | None = None,
 ) -> list[ev.DomainEvent]:
     """FailoverRequested, plus FailoverRejected when it may not go ahead.
 
@@ -47,7 +49,8 @@ def decide_request(
         return []
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
     tainted = tainted_clusters(clusters, deployments)
-    blockers = request_blockers(src, dst, clusters, requests.values(), tainted)
+    busy = winding_down(missions, flights or {})
+    blockers = request_blockers(src, dst, clusters, requests.values(), tainted=tainted, busy=busy)
     scope = deployment_scope(
         src, clusters, deployments, registry, destination_id=dst, missions=missions
     )
