@@ -1152,3 +1152,6 @@ def test_one_database_endpoint_value_feeds_the_pilots_check_and_the_agents_repor
     bad = ["template", RELEASE, str(DATA), *REQUIRED[DATA], "--set", "pilot.database.endpoint=db"]
     proc = run_helm(helm, *bad, ok=False)  # host:port, or empty
     assert proc.returncode != 0 and "/pilot/database/endpoint" in proc.stderr
+    v6 = render(helm, DATA, "--set", "pilot.database.endpoint=[fd00::1]:5432")
+    v6_agent = env_of(by_kind(v6, "Deployment")[f"{RELEASE}-agent"])
+    assert v6_agent["JETBRIDGE_AGENT_DATABASE_ENDPOINT"]["value"] == "[fd00::1]:5432"

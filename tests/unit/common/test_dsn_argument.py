@@ -41,3 +41,8 @@ def test_an_unparseable_dsn_is_refused_without_repeating_it() -> None:
     with pytest.raises(argparse.ArgumentTypeError) as refused:
         dsn_argument("postgresql://admin:hunter2@[db/navigator")
     assert "not a valid DSN" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+def test_an_ssl_key_password_in_the_query_string_is_refused() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="readable by every user"):
+        dsn_argument("postgresql://admin@db/navigator?sslkey=k.pem&sslpassword=hunter2")

@@ -94,3 +94,18 @@ def test_the_database_endpoint_must_be_the_server_the_admin_dsn_names(
     assert server_endpoint("mysql://jb:pw@My.Host/x") == "my.host:3306"
     assert server_endpoint("postgresql://jb:pw@h:6543/x") == "h:6543"
     assert server_endpoint("postgresql:///x") == ""  # a Unix socket names no server
+
+
+def test_an_endpoint_is_read_as_the_drivers_read_it_and_never_quotes_the_dsn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert server_endpoint("postgresql://jb@db/x?port=6543") == "db:6543"
+    assert server_endpoint("postgresql://jb@/x?host=db.example&port=7") == "db.example:7"
+    assert server_endpoint("postgresql:///x?host=/var/run/postgresql") == ""  # a socket
+    assert server_endpoint("postgresql://jb@[FD00::1]:5433/x") == "[fd00::1]:5433"
+    with pytest.raises(ValueError) as unreadable:  # a '/' in the password
+        server_endpoint("postgresql://jb:s3cr/et99@db/x")
+    assert "s3cr" not in str(unreadable.value) and "et99" not in str(unreadable.value)
+    # Without an endpoint to check, the Pilot does not parse the DSN at all.
+    odd = settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_ADMIN_DSN="postgresql://jb:s3cr/et@db/x")
+    assert odd.database_endpoint == ""

@@ -14,6 +14,8 @@ import os
 from urllib.parse import parse_qsl, urlsplit
 
 ENV_PREFIX = "env:"
+# Query parameters that hold a secret (asyncpg reads both; libpq too)
+SECRET_PARAMS = frozenset({"password", "sslpassword"})
 
 
 def dsn_argument(text: str) -> str:
@@ -30,7 +32,7 @@ def dsn_argument(text: str) -> str:
         password = parts.password
     except ValueError:  # argparse would quote the value, password and all: not this way
         raise argparse.ArgumentTypeError("not a valid DSN (an unparseable URL)") from None
-    in_query = any(k.lower() == "password" for k, _ in parse_qsl(parts.query))
+    in_query = any(k.lower() in SECRET_PARAMS for k, _ in parse_qsl(parts.query))
     if password is not None or in_query:
         raise argparse.ArgumentTypeError(
             "a DSN with a password on the command line is readable by every user of this "

@@ -41,8 +41,9 @@ class AgentSettings(BaseSettings):
     )
     secret_store_refresh_s: float = Field(default=10.0, gt=0)
     # Where the Deployment inventory comes from: "cluster" lists the namespaces the
-    # Pilot labels (what a real data plane runs, deploy/helm); "facts" takes the facts
-    # file's list (in-memory benchmarks, where the Pilot's objects are not on a cluster).
+    # Pilot labels and adds the facts file's list (what a real data plane runs,
+    # deploy/helm); "facts" takes the file's list alone (in-memory benchmarks, where the
+    # Pilot's objects are not on a cluster).
     inventory_from: Literal["cluster", "facts"] = Field(default="facts")
     inventory_refresh_s: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"

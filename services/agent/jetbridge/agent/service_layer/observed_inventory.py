@@ -1,4 +1,4 @@
-"""Facts whose Deployment inventory is what the cluster shows, not what a file says.
+"""Facts whose Deployment inventory is what the cluster shows (plus what the file adds).
 
 A background task lists the cluster's Airflow namespaces every ``refresh_s``; the
 heartbeats (once a second) report the last listing. Two ways this fails closed:

@@ -86,9 +86,9 @@ MESSAGES: dict[Code, str] = {
     "source cluster {s}.",
     Code.FLIGHTS_WINDING_DOWN: "Cluster {s} still runs steps of {detail}, which ended "
     "without success: a step that ran is left to end, so wait until it has.",
-    Code.DATABASE_ENDPOINTS_DIFFER: "Destination {s} fences on another database server "
+    Code.DATABASE_ENDPOINTS_DIFFER: "Destination {s} names another database endpoint "
     "than the source ({detail}): the spec wants one stable endpoint for both clusters, "
-    "and a fence on one server does not cut off a cluster writing to the other.",
+    "and a fence on one server does not cut off a cluster writing to another.",
     Code.DATABASE_SIDE_SHARED: "Destination cluster {s} uses the same database login "
     "role side as the source ({detail}): fencing could not cut the source off. Give each "
     "cluster its own side (pilot.database.side A or B).",

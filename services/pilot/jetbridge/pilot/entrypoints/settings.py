@@ -109,7 +109,7 @@ class PilotSettings(BaseSettings):
                 "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
                 "delegate one Deployment's accounts (docs/database-fencing.md)"
             )
-        named = server_endpoint(self.database_admin_dsn)
+        named = server_endpoint(self.database_admin_dsn) if self.database_endpoint else ""
         if self.database_endpoint and self.database_endpoint.lower() != named:
             raise ValueError(
                 f"JETBRIDGE_PILOT_DATABASE_ENDPOINT is {self.database_endpoint!r} but the "
