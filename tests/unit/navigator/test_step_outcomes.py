@@ -157,7 +157,8 @@ def test_a_late_dispatch_result_of_an_earlier_attempt_does_not_touch_the_retry()
     late_delivery = ev.FlightDispatched(
         flight_id=FID, dispatched_at=1_031, steps=PLAN[:1], step_attempts=[1]
     )
-    for late in (late_failure, late_delivery):
+    start_failed = dataclasses.replace(lost, step_attempts=[0])  # a StartFlight's report
+    for late in (late_failure, late_delivery, start_failed):
         flight = Flight.fold(FID, [*plan, first, lost, retry, late])
         step = flight.step("CREATE_NAMESPACE")
         assert (step.status, step.attempts, flight.dispatched_at) == (StepStatus.CLEARED, 2, None)

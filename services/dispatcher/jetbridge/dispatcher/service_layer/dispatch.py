@@ -57,6 +57,12 @@ def _ignore(_kind: str, _outcome: str, _seconds: float) -> None:
     return None
 
 
+# A StartFlight's report names attempt 0: the flight it creates waits for a clearance
+# (every agent-made flight is gated), so no step attempt waits on it, and the Navigator
+# folds it into none. A late one can neither fail nor mark delivered a step's retry.
+START_ONLY = (0,)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -129,13 +135,19 @@ class Dispatcher:
         endpoint = await self._endpoint_of(flight.cluster_id)
         if endpoint is None:
             return await self._failed(
-                event, flight, "UNKNOWN_CLUSTER", "no registration", transient=True, attempts=0
+                event,
+                flight,
+                "UNKNOWN_CLUSTER",
+                "no registration",
+                transient=True,
+                attempts=0,
+                step_attempts=START_ONLY,
             )
 
         async def call() -> bool:
             return await self._client.start_flight(endpoint, flight, self.policy.call_deadline_s)
 
-        return await self._deliver(event, flight, flight.steps, call)
+        return await self._deliver(event, flight, flight.steps, call, START_ONLY)
 
     async def _clear(self, event: EventRecord) -> str:
         """FlightStepsCleared -> ClearSteps; a flight the agent lost is started again."""
