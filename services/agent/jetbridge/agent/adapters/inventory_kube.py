@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 
+from jetbridge.agent.adapters.kube_client import api_client
 from jetbridge.agent.domain.inventory import SELECTOR
 
 PAGE = 500
@@ -23,12 +24,7 @@ PAGE = 500
 
 class KubeInventoryReader:
     def __init__(self, kubeconfig: Path | None, request_timeout_s: float = 10.0) -> None:
-        cfg = client.Configuration()
-        if kubeconfig is not None:
-            config.load_kube_config(str(kubeconfig), client_configuration=cfg)  # type: ignore[no-untyped-call]
-        else:
-            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        self._api = client.CoreV1Api(client.ApiClient(cfg))
+        self._api = client.CoreV1Api(api_client(kubeconfig))
         self._timeout = request_timeout_s
 
     def _list(self) -> list[Mapping[str, Any]]:

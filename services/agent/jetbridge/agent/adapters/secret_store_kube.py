@@ -12,20 +12,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from jetbridge.agent.adapters.kube_client import api_client
 
 GROUP, VERSION, PLURAL = "external-secrets.io", "v1", "clustersecretstores"
 
 
 class KubeSecretStoreReader:
     def __init__(self, kubeconfig: Path | None, request_timeout_s: float = 5.0) -> None:
-        cfg = client.Configuration()
-        if kubeconfig is not None:
-            config.load_kube_config(str(kubeconfig), client_configuration=cfg)  # type: ignore[no-untyped-call]
-        else:
-            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        self._api = client.CustomObjectsApi(client.ApiClient(cfg))
+        self._api = client.CustomObjectsApi(api_client(kubeconfig))
         self._timeout = request_timeout_s
 
     def _get(self, name: str) -> Mapping[str, Any] | None:

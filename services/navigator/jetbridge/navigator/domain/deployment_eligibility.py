@@ -103,11 +103,12 @@ def deployment_scope(
     *,
     destination_id: str,
     missions: Mapping[str, Mission],
+    tainted: set[str] | None = None,
 ) -> Scope:
     """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster).
 
     A Deployment whose clean-up is pending on ``destination_id`` is ineligible (module
-    docstring).
+    docstring). ``tainted``: :func:`tainted_clusters`, when the caller has it already.
     """
     source = clusters.get(source_id)
     on_source = {
@@ -115,7 +116,8 @@ def deployment_scope(
     }
     reported = source.deployment_ids if source is not None else ()
     unknown = sorted({i for i in reported if i not in deployments} - set(on_source))
-    tainted = tainted_clusters(clusters, deployments)
+    if tainted is None:
+        tainted = tainted_clusters(clusters, deployments)
     pending = cleanups_pending_on(destination_id, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []

@@ -52,7 +52,7 @@ def decide_request(
     busy = winding_down(missions, flights or {})
     blockers = request_blockers(src, dst, clusters, requests.values(), tainted=tainted, busy=busy)
     scope = deployment_scope(
-        src, clusters, deployments, registry, destination_id=dst, missions=missions
+        src, clusters, deployments, registry, destination_id=dst, missions=missions, tainted=tainted
     )
     warned: list[rs.Finding] = []
     if src in clusters and dst in clusters and src != dst:
@@ -123,6 +123,19 @@ def decide_cancel(
     )
 
 
+def _enable_refused(
+    cmd: EnableFailover, why: rs.Finding, now: int, deployment_ids: list[str]
+) -> ev.FailoverEnableRefused:
+    return ev.FailoverEnableRefused(
+        cluster_id=cmd.cluster_id,
+        reason_code=why.code.value,
+        reason=why.message,
+        requested_by=cmd.requested_by,
+        refused_at=now,
+        deployment_ids=deployment_ids,
+    )
+
+
 def _inventory_untrusted(cluster: Cluster) -> rs.Finding | None:
     """Why the cluster's word on what it holds cannot be taken yet (None: it can).
 
@@ -155,31 +168,13 @@ def decide_enable_failover(
     if cluster.failover_enabled:
         return []
     if (why := _inventory_untrusted(cluster)) is not None:
-        return [
-            ev.FailoverEnableRefused(
-                cluster_id=cluster.id,
-                reason_code=why.code.value,
-                reason=why.message,
-                requested_by=cmd.requested_by,
-                refused_at=now,
-                deployment_ids=[],
-            )
-        ]
+        return [_enable_refused(cmd, why, now, [])]
     present = set(cluster.deployment_ids) | {
         d.deployment_id for d in deployments.values() if d.active and d.cluster_id == cluster.id
     }
     if present:
         why = finding(Code.CLUSTER_HAS_DEPLOYMENTS, cluster.id, len(present))
-        return [
-            ev.FailoverEnableRefused(
-                cluster_id=cluster.id,
-                reason_code=why.code.value,
-                reason=why.message,
-                requested_by=cmd.requested_by,
-                refused_at=now,
-                deployment_ids=sorted(present),
-            )
-        ]
+        return [_enable_refused(cmd, why, now, sorted(present))]
     return [ev.FailoverEnabled(cluster_id=cluster.id, enabled_at=now, enabled_by=cmd.requested_by)]
 
 
