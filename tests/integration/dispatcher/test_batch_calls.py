@@ -24,7 +24,7 @@ from jetbridge.common.dataplane_api import pb2_grpc
 from jetbridge.common.tls import cluster_identity
 from jetbridge.dispatcher.adapters.grpc_client import GrpcDataPlaneClient
 from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
-from jetbridge.dispatcher.service_layer.ports import DispatchError
+from jetbridge.dispatcher.service_layer.ports import DispatchError, Started
 from jetbridge.flightdeck import Flightdeck
 from tests.integration.planes import flightdeck_on, make_tls, sample_facts, unique_cluster
 
@@ -106,11 +106,11 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
             *(client.start_flight(endpoint, f, 5.0) for f in [*flights, conflicting]),
             return_exceptions=True,
         )
-        assert results[:40] == [True] * 40
+        assert results[:40] == [Started(created=True)] * 40
         refused = results[40]
         assert isinstance(refused, DispatchError) and refused.code == "FAILED_PRECONDITION"
         again = await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
-        assert again == [False] * 40  # idempotent by flight id, as the unary call
+        assert again == [Started(created=False)] * 40  # idempotent by flight id, as unary
 
         cleared = await asyncio.gather(
             *(
@@ -155,7 +155,7 @@ async def test_an_agent_without_batch_calls_is_called_one_flight_at_a_time(
         flights = [flight(n, w.cluster) for n in range(5)]
         assert (
             await asyncio.gather(*(client.start_flight(endpoint, f, 5.0) for f in flights))
-            == [True] * 5
+            == [Started(created=True)] * 5
         )
         assert client.one_at_a_time == {endpoint}
         assert await client.clear_steps(endpoint, clearance("f-0", "c-0", STEPS[0]), 5.0)
@@ -167,3 +167,28 @@ async def test_an_agent_without_batch_calls_is_called_one_flight_at_a_time(
     assert all(s is not None for s in stored)
     assert sizes["StartFlights"][0] >= 1  # tried once, answered UNIMPLEMENTED
     assert "ClearStepsBatch" not in sizes  # never tried after that
+
+
+async def test_a_flight_sent_with_its_first_clearance_is_stored_cleared_once(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    """The Dispatcher's hand-over: one StartFlight carries the first clearance. A retry
+    of the call applies it once; a clearance that does not fit the plan writes nothing."""
+    async with wired(postgres_dsn, tmp_path, DataPlaneServicer) as w:
+        client, endpoint = w.client, w.endpoint
+        f1 = flight(1, w.cluster)
+        first = clearance("f-1", "c-1", *STEPS[:2])
+        assert await client.start_flight(endpoint, f1, 5.0, first) == Started(True, True)
+        assert await client.start_flight(endpoint, f1, 5.0, first) == Started(False, True)
+        assert not await client.clear_steps(endpoint, first, 5.0)  # already applied
+        stored = await w.deck.get("f-1")
+        f2 = flight(2, w.cluster)
+        with pytest.raises(DispatchError) as refused:
+            bad = clearance("f-2", "c-2", STEPS[2], STEPS[0])  # out of plan order
+            await client.start_flight(endpoint, f2, 5.0, bad)
+        unwritten = await w.deck.get("f-2")
+        writes = [operation for operation, _ in w.batches]
+    assert stored is not None and stored.cleared_through == 1 and stored.attempt == 0
+    assert refused.value.code == "INVALID_ARGUMENT" and "not a run" in refused.value.message
+    assert unwritten is None
+    assert writes.count("clear_many") == 3 and writes.count("get_many") == 1

@@ -56,7 +56,7 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
     tls = make_tls(tmp_path, cluster)
     work = await create_topic(kafka_bootstrap, "dispatcher-work", partitions=3)
     outcomes = await create_topic(kafka_bootstrap, "dispatcher-outcomes", partitions=3)
-    # The first StartFlight is refused: the clearance finds no flight and starts it again.
+    # The first StartFlight is refused: Navigator's retry clearance hands the flight over.
     refuse_once = FailFirstStartFlights(1, grpc.StatusCode.FAILED_PRECONDITION)
     async with flightdeck_on(postgres_dsn) as deck:
         agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_once)
@@ -64,7 +64,13 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
         lost_id, kept_id = lost.payload["flight_id"], kept.payload["flight_id"]
         # Numbered as Navigator counts: attempt 1 of the namespace was never delivered.
         first = cleared(kept_id, "CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", attempts=[2, 1])
-        await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"), lost)
+        await publish(
+            kafka_bootstrap,
+            work,
+            registered(cluster, f"127.0.0.1:{agent.port}"),
+            lost,
+            cleared(lost_id, "CREATE_NAMESPACE", attempts=[1]),
+        )
         app = DispatcherApp(
             DispatcherSettings(
                 kafka_bootstrap_servers=kafka_bootstrap,
@@ -80,18 +86,18 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
         stats = app.consumer.stats
         try:
             await wait_until(
-                lambda: stats.handled + stats.skipped >= 2, 30, "the lost flight refused"
+                lambda: stats.handled + stats.skipped >= 3, 30, "the lost flight refused"
             )
             await publish(
                 kafka_bootstrap,
                 work,
+                cleared(lost_id, "CREATE_NAMESPACE", attempts=[2]),
                 kept,
-                cleared(lost_id, "CREATE_NAMESPACE"),
                 first,
                 first,  # a repeat: the consumer drops it, the agent would apply it once
             )
             await wait_until(
-                lambda: stats.handled + stats.skipped + stats.duplicates >= 6,
+                lambda: stats.handled + stats.skipped + stats.duplicates >= 7,
                 30,
                 "the flights and their clearances handled",
             )
@@ -103,7 +109,7 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
                 flight_event("FlightCancelled", kept_id, reason="mission FAILED", cancelled_at=1),
             )
             await wait_until(
-                lambda: stats.handled + stats.skipped + stats.duplicates >= 7,
+                lambda: stats.handled + stats.skipped + stats.duplicates >= 8,
                 30,
                 "all records handled",
             )
@@ -117,24 +123,28 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
     assert (lost_row.state, lost_row.cleared_through, lost_row.step_attempts) == (
         FlightState.QUEUED,
         0,
-        {0: 1},
+        {0: 2},
     )
     assert kept_row.step_attempts == {0: 2, 1: 1}  # the clearance's numbers, not a count
     assert kept_row.state is FlightState.CANCELLED  # queued: cancelled at once
     assert list(app.dispatcher.cancelled) == [kept_id]
 
-    events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=4)]
-    by_flight: dict[str, list[tuple[str, list[str], bool | None]]] = {}
+    events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=3)]
+    by_flight: dict[str, list[tuple[str, list[str], bool | None, list[int]]]] = {}
     for e in events:
         by_flight.setdefault(e.payload["flight_id"], []).append(
-            (e.event_type, list(e.payload["steps"]), e.payload.get("created"))
+            (
+                e.event_type,
+                list(e.payload["steps"]),
+                e.payload.get("created"),
+                e.payload["step_attempts"],
+            )
         )
-    plan = ["CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT"]
+    # The plans sent nothing: each flight went over with its first clearance.
     assert by_flight[lost_id] == [
-        ("FlightDispatchFailed", plan, None),
-        ("FlightDispatched", ["CREATE_NAMESPACE"], True),  # started again by the clearance
+        ("FlightDispatchFailed", ["CREATE_NAMESPACE"], None, [1]),
+        ("FlightDispatched", ["CREATE_NAMESPACE"], True, [2]),
     ]
     assert by_flight[kept_id] == [
-        ("FlightDispatched", plan, True),
-        ("FlightDispatched", plan[:2], False),
+        ("FlightDispatched", ["CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS"], True, [2, 1]),
     ]

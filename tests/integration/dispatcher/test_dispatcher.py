@@ -51,6 +51,30 @@ def planned(cluster_id: str, mission_id: str, request_id: str = "r-1") -> EventR
     )
 
 
+def first_cleared(plan: EventRecord) -> EventRecord:
+    """Navigator's first clearance of a planned flight: what hands it to the plane."""
+    flight_id = str(plan.payload["flight_id"])
+    now = int(time.time() * 1000)
+    return new_event(
+        "FlightStepsCleared",
+        {
+            "flight_id": flight_id,
+            "cleared_at": now,
+            "not_before": now,
+            "steps": ["CREATE_NAMESPACE"],
+            "attempts": [1],
+        },
+        aggregate_type="Flight",
+        aggregate_id=flight_id,
+        producer="test",
+        schema_version=2,
+    )
+
+
+def with_clearance(*plans: EventRecord) -> list[EventRecord]:
+    return [record for plan in plans for record in (plan, first_cleared(plan))]
+
+
 def cancelled_mission(mission_id: str) -> EventRecord:
     return new_event(
         "MissionCancelled",
@@ -160,10 +184,18 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
             cancelled_mission("m-stop"),
             cancelled_request("r-stop"),
         )
-        await publish(kafka_bootstrap, work, stop_mission, go, stop_request)
-        # A flight the Navigator already ended, its plan read again (a consumer group
+        go_cleared = first_cleared(go)
+        await publish(
+            kafka_bootstrap,
+            work,
+            *with_clearance(stop_mission),
+            go,
+            go_cleared,
+            *with_clearance(stop_request),
+        )
+        # A flight the Navigator already ended, its decisions read again (a consumer group
         # reset): the data plane may have pruned its row and would run it anew.
-        await publish(kafka_bootstrap, work, ended, succeeded(ended))
+        await publish(kafka_bootstrap, work, *with_clearance(ended), succeeded(ended))
         app = DispatcherApp(
             DispatcherSettings(
                 kafka_bootstrap_servers=kafka_bootstrap,
@@ -180,11 +212,11 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
         )
         await app.start()
         try:
-            # three setup events, three flights, then the ended flight's two records
+            # three setup events, three flights cleared, the ended flight's three records
             await wait_until(
-                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 8,
+                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 12,
                 30,
-                "all eight records handled",
+                "all twelve records handled",
             )
             stored = {
                 f.payload["flight_id"]: await deck.get(f.payload["flight_id"])
@@ -200,7 +232,7 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
     dispatched = events[0]
     assert dispatched.payload["flight_id"] == go.payload["flight_id"]
     assert dispatched.payload["attempts"] == 3 and dispatched.payload["created"] is True
-    assert dispatched.envelope.causation_id == go.event_id
+    assert dispatched.envelope.causation_id == go_cleared.event_id
     assert injected.remaining == 0
     assert stored[go.payload["flight_id"]] is not None
     assert stored[go.payload["flight_id"]].fencing_epoch == 3
@@ -226,7 +258,7 @@ async def test_a_permanent_refusal_and_an_unknown_cluster_are_reported(
         agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_all)
         refused, orphan = planned(cluster, "m-1"), planned("nowhere", "m-2")
         await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"))
-        await publish(kafka_bootstrap, work, refused, orphan)
+        await publish(kafka_bootstrap, work, *with_clearance(refused, orphan))
         app = DispatcherApp(
             DispatcherSettings(
                 kafka_bootstrap_servers=kafka_bootstrap,
@@ -242,9 +274,9 @@ async def test_a_permanent_refusal_and_an_unknown_cluster_are_reported(
         await app.start()
         try:
             await wait_until(
-                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 3,
+                lambda: app.consumer.stats.handled + app.consumer.stats.skipped >= 5,
                 30,
-                "all three records handled",
+                "all five records handled",
             )
         finally:
             await app.stop()

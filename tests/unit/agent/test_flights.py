@@ -14,6 +14,7 @@ from jetbridge.agent.domain.flights import (
     PlanStep,
     StartFlight,
     clearance_range,
+    first_clearance_range,
     new_flight,
 )
 from jetbridge.common.tls import cluster_id_of, cluster_identity, dns_name
@@ -164,3 +165,16 @@ def test_clearance_range_maps_a_run_of_step_names_to_plan_indexes() -> None:
             clear(*bad)
     with pytest.raises(InvalidClearance):
         clear("DRAIN_TASKS", clearance_id="")
+
+
+def test_a_clearance_sent_with_its_flight_is_checked_against_the_flights_plan() -> None:
+    def first(*steps: str, flight_id: str = "f") -> tuple[int, int] | None:
+        clearance = ClearSteps(flight_id, steps, "c1", attempts=(1,) * len(steps))
+        return first_clearance_range(_command(clearance=clearance))
+
+    assert first_clearance_range(_command()) is None
+    assert first("CREATE_NAMESPACE", "DRAIN_TASKS") == (0, 1)
+    with pytest.raises(InvalidClearance, match="not a run of the plan"):
+        first("CREATE_NAMESPACE", "WAIT_READY")
+    with pytest.raises(InvalidClearance, match="names flight 'g', not 'f'"):
+        first("CREATE_NAMESPACE", flight_id="g")

@@ -11,7 +11,7 @@ from typing import Any
 from jetbridge.common.events.envelope import EventRecord, new_event
 from jetbridge.dispatcher.domain.model import Clearance, DispatchState, Endpoint, PlannedFlight
 from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
-from jetbridge.dispatcher.service_layer.ports import DispatchError
+from jetbridge.dispatcher.service_layer.ports import DispatchError, Started
 
 from .test_model import PAYLOAD
 
@@ -20,9 +20,15 @@ class RecordingClient:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
+    async def start_flight(
+        self,
+        endpoint: Endpoint,
+        flight: PlannedFlight,
+        timeout: float,  # noqa: ASYNC109
+        clearance: Clearance | None = None,
+    ) -> Started:
         self.calls.append(("start", endpoint.address, flight.flight_id))
-        return True
+        return Started(created=True, clearance_taken=clearance is not None)
 
     async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
         self.calls.append(("clear", endpoint.address, clearance.flight_id))
@@ -89,7 +95,13 @@ async def test_the_cancellation_of_an_ended_flight_still_reaches_its_cluster() -
 class RefusingClient(RecordingClient):
     """An agent (an older one, or the unary path) whose status quotes a driver."""
 
-    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
+    async def start_flight(
+        self,
+        endpoint: Endpoint,
+        flight: PlannedFlight,
+        timeout: float,  # noqa: ASYNC109
+        clearance: Clearance | None = None,
+    ) -> Started:
         raise DispatchError(
             "FAILED_PRECONDITION",
             "Unexpected <class 'RuntimeError'>: postgresql://pilot:hunter2@db/flightdeck down",
@@ -100,8 +112,10 @@ async def test_a_dispatch_failure_quoting_a_credential_is_published_masked() -> 
     state = DispatchState()
     state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})
     published = Published()
+    state.apply("FlightPlanned", PAYLOAD)
     dispatcher = Dispatcher(RefusingClient(), state, NoView(), published)
-    await dispatcher.handle(decision("FlightPlanned", PAYLOAD))
+    clearance = {"flight_id": "f", "steps": ["DELETE_DEPLOYMENT"], "cleared_at": 1}
+    await dispatcher.handle(decision("FlightStepsCleared", clearance))
     (failed,) = published.events
     assert failed.envelope.event_type == "FlightDispatchFailed"
     assert "hunter2" not in failed.payload["error"]

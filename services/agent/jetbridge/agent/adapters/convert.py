@@ -51,12 +51,18 @@ def start_flight_from_proto(request: Any) -> StartFlight:
         ),
         drain_timeout_seconds=request.drain_timeout_seconds,
         cluster_id=request.cluster_id,
+        clearance=(
+            clear_steps_from_proto(request.clearance, request.flight_id)
+            if request.HasField("clearance")
+            else None
+        ),
     )
 
 
-def clear_steps_from_proto(request: Any) -> ClearSteps:
+def clear_steps_from_proto(request: Any, flight_id: str = "") -> ClearSteps:
+    """``flight_id``: the StartFlight's, for a clearance sent with it that names none."""
     return ClearSteps(
-        flight_id=request.flight_id,
+        flight_id=request.flight_id or flight_id,
         steps=tuple(request.steps),
         clearance_id=request.clearance_id,
         not_before_ms=request.not_before_ms,

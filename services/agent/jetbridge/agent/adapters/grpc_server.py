@@ -207,7 +207,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             # The Pilot continues this call's trace from the Flightdeck row.
             traceparent = current_trace_context().get("traceparent")
             started = await self._flights.start(replace(command, traceparent=traceparent))
-        except InvalidFlight as error:
+        except (InvalidFlight, InvalidClearance) as error:
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
         except FlightConflict as error:
             raise Refused(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from error
@@ -220,6 +220,7 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
             flight_id=started.flight.flight_id,
             created=started.created,
             state=state_to_proto(started.flight.state),
+            clearance_taken=started.clearance_taken,
         )
 
     @refuse_later_when_flightdeck_is_away

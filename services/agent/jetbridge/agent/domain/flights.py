@@ -60,6 +60,8 @@ class StartFlight:
     drain_timeout_seconds: int = 0
     traceparent: str | None = None  # the caller's trace, stored for the Pilot to continue
     cluster_id: str = ""  # whom the control plane addressed ("": an older Dispatcher)
+    # The flight's first clearance, sent with it (None: it waits for a ClearSteps).
+    clearance: ClearSteps | None = None
 
     def validate(self) -> None:
         for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
@@ -150,9 +152,27 @@ def clearance_range(flight: Flight, command: ClearSteps) -> tuple[int, int]:
     Step names are unique within a plan, so the first name fixes the position; the
     rest must follow it in plan order.
     """
+    return plan_range(step_names(flight), command)
+
+
+def first_clearance_range(command: StartFlight) -> tuple[int, int] | None:
+    """The plan range of the clearance a StartFlight carries, checked before anything is
+    written (None: it carries none)."""
+    clearance = command.clearance
+    if clearance is None:
+        return None
+    if clearance.flight_id != command.flight_id:
+        raise InvalidClearance(
+            f"the clearance names flight {clearance.flight_id!r}, not {command.flight_id!r}"
+        )
+    return plan_range([step.name for step in command.steps], clearance)
+
+
+def plan_range(names: Sequence[str], command: ClearSteps) -> tuple[int, int]:
+    """``clearance_range`` against the plan's step ``names``."""
+    names = list(names)
     if not command.clearance_id:
         raise InvalidClearance("clearance_id is required")
-    names = step_names(flight)
     if not command.steps:
         raise InvalidClearance("a clearance names at least one step")
     if command.steps[0] not in names:

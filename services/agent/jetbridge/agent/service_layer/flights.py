@@ -13,6 +13,7 @@ from jetbridge.agent.domain.flights import (
     StartFlight,
     clearance_range,
     conflict,
+    first_clearance_range,
     new_flight,
 )
 from jetbridge.common.coalesce import Coalescer
@@ -36,6 +37,7 @@ class FlightConflict(Exception):
 class Started:
     flight: Flight
     created: bool
+    clearance_taken: bool = False  # the clearance sent with the flight is applied
 
 
 class FlightService:
@@ -58,8 +60,15 @@ class FlightService:
 
     async def start(self, command: StartFlight) -> Started:
         """Enqueue the flight; a repeat of the same flight is a no-op (idempotent).
-        Starts arriving together are written together (``Coalescer``)."""
-        admitted = await self.admissions(new_flight(command))
+        Starts arriving together are written together (``Coalescer``).
+
+        A first clearance sent with the flight is checked against its plan before
+        anything is written, then applied as ``clear`` would (idempotent by its id): a
+        retried call, or a crash between the two writes, applies it once.
+        """
+        row = new_flight(command)
+        steps = first_clearance_range(command)
+        admitted = await self.admissions(row)
         flight, created = admitted.flight, admitted.created
         if not created and (why := conflict(flight, command)):
             raise FlightConflict(f"flight {command.flight_id} exists with {why}")
@@ -69,7 +78,12 @@ class FlightService:
             "queued" if created else "already known",
             extra={"flight_id": command.flight_id, "mission_id": command.mission_id},
         )
-        return Started(flight=flight, created=created)
+        if command.clearance is None or steps is None:
+            return Started(flight=flight, created=created)
+        cleared = await self._apply(command.clearance, *steps)
+        if cleared is None:  # gone between the two writes: the Dispatcher sends ClearSteps
+            return Started(flight=flight, created=created)
+        return Started(flight=cleared.flight, created=created, clearance_taken=True)
 
     async def clear(self, command: ClearSteps) -> Cleared | None:
         """Record a clearance once (idempotent by its id); None for an unknown flight.
@@ -79,7 +93,10 @@ class FlightService:
         flight = await self.reads(command.flight_id)
         if flight is None:
             return None
-        first, last = clearance_range(flight, command)
+        return await self._apply(command, *clearance_range(flight, command))
+
+    async def _apply(self, command: ClearSteps, first: int, last: int) -> Cleared | None:
+        """Steps ``first..last`` of a checked clearance (None: the flight is unknown)."""
         not_before = (
             datetime.fromtimestamp(command.not_before_ms / 1000, UTC)
             if command.not_before_ms > 0
@@ -93,7 +110,7 @@ class FlightService:
             not_before,
             tuple(command.attempts),
         )
-        # clearance_range checked all that clear_many checks: no item fails the batch
+        # the range was checked against the plan: no item fails the batch
         cleared = await self.clearances(clearance)
         if cleared is not None:
             log.info(

@@ -22,7 +22,7 @@ from jetbridge.common.grpc_tracing import TracingClientInterceptor, client_span,
 from jetbridge.common.tls import TlsFiles
 from jetbridge.dispatcher.adapters.batching import BatchCallError, BatchLane
 from jetbridge.dispatcher.domain.model import Clearance, Endpoint, PlannedFlight
-from jetbridge.dispatcher.service_layer.ports import DispatchError
+from jetbridge.dispatcher.service_layer.ports import DispatchError, Started
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _SIDES = {"SOURCE": pb2.SIDE_SOURCE, "DESTINATION": pb2.SIDE_DESTINATION}
 _MODES = {"CONTROLLED": pb2.FAILOVER_MODE_CONTROLLED, "FORCED": pb2.FAILOVER_MODE_FORCED}
 
 
-def start_request(flight: PlannedFlight) -> Any:
+def start_request(flight: PlannedFlight, clearance: Clearance | None = None) -> Any:
     deadlines = list(flight.step_deadline_seconds) + [0] * len(flight.steps)
     return pb2.StartFlightRequest(
         flight_id=flight.flight_id,
@@ -63,6 +63,7 @@ def start_request(flight: PlannedFlight) -> Any:
         ),
         drain_timeout_seconds=flight.drain_timeout_seconds,
         cluster_id=flight.cluster_id,
+        clearance=clear_request(clearance) if clearance is not None else None,
     )
 
 
@@ -111,9 +112,15 @@ class GrpcDataPlaneClient:
             self._channels[endpoint] = channel
         return pb2_grpc.DataPlaneStub(channel)  # type: ignore[no-untyped-call]
 
-    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
-        response = await self._call(endpoint, START, start_request(flight), timeout)
-        return bool(response.created)
+    async def start_flight(
+        self,
+        endpoint: Endpoint,
+        flight: PlannedFlight,
+        timeout: float,  # noqa: ASYNC109
+        clearance: Clearance | None = None,
+    ) -> Started:
+        response = await self._call(endpoint, START, start_request(flight, clearance), timeout)
+        return Started(bool(response.created), bool(response.clearance_taken))
 
     async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
         response = await self._call(endpoint, CLEAR, clear_request(clearance), timeout)

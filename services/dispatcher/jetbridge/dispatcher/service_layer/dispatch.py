@@ -1,9 +1,13 @@
 """Hand Navigator's flight decisions to the data planes and report the outcome.
 
-FlightPlanned -> StartFlight, FlightStepsCleared -> ClearSteps (re-sending StartFlight
-if the agent lost the flight), FlightCancelled/FlightFailed -> CancelFlight. Each
-delivery is reported as FlightDispatched / FlightDispatchFailed naming the steps it
-carried, so Navigator fails (and retries) a clearance that never reached the plane.
+A flight reaches its data plane with its first clearance: the first FlightStepsCleared
+of a flight -> one StartFlight carrying it (the FlightPlanned before it is only folded
+into the state); a later FlightStepsCleared -> ClearSteps (StartFlight again if the
+agent lost the flight); FlightCancelled/FlightFailed -> CancelFlight. Each delivery is
+reported as FlightDispatched / FlightDispatchFailed naming the steps it carried, so
+Navigator fails (and retries) a clearance that never reached the plane. A flight
+handed over only when it may run costs one call and one report instead of two each
+(docs/benchmarks.md), and a flight whose mission never starts never reaches the plane.
 
 Before deciding, the state is synced (every cancellation or registration already on
 the log is applied), so a mission cancelled before its flight was planned is never
@@ -46,7 +50,7 @@ log = logging.getLogger(__name__)
 PRODUCER = "dispatcher"
 # Navigator's decisions that end a flight: the data plane must stop it (CancelFlight).
 CANCELLING = frozenset({"FlightCancelled", "FlightFailed"})
-HANDLED = frozenset({"FlightPlanned", "FlightStepsCleared", *CANCELLING})
+HANDLED = frozenset({"FlightStepsCleared", *CANCELLING})
 OUTCOME = "jetbridge.outcome"
 RECENT = 1024
 # (decision handled, outcome, seconds): the composition root feeds a histogram with it.
@@ -55,12 +59,6 @@ DispatchObserver = Callable[[str, str, float], None]
 
 def _ignore(_kind: str, _outcome: str, _seconds: float) -> None:
     return None
-
-
-# A StartFlight's report names attempt 0: the flight it creates waits for a clearance
-# (every agent-made flight is gated), so no step attempt waits on it, and the Navigator
-# folds it into none. A late one can neither fail nor mark delivered a step's retry.
-START_ONLY = (0,)
 
 
 class Dispatcher:
@@ -110,9 +108,7 @@ class Dispatcher:
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ):
-            if event.event_type == "FlightPlanned":
-                outcome = await self._start(event)
-            elif event.event_type == "FlightStepsCleared":
+            if event.event_type == "FlightStepsCleared":
                 outcome = await self._clear(event)
             else:
                 outcome = await self._cancel(event)
@@ -127,30 +123,9 @@ class Dispatcher:
             span.set_attribute("jetbridge.dispatch.attempts", attempts)
         return outcome
 
-    async def _start(self, event: EventRecord) -> str:
-        flight = PlannedFlight.from_payload(event.payload)
-        await self._view.sync()
-        if why := self._state.cancelled(flight):
-            return self._skip(flight.flight_id, why)
-        endpoint = await self._endpoint_of(flight.cluster_id)
-        if endpoint is None:
-            return await self._failed(
-                event,
-                flight,
-                "UNKNOWN_CLUSTER",
-                "no registration",
-                transient=True,
-                attempts=0,
-                step_attempts=START_ONLY,
-            )
-
-        async def call() -> bool:
-            return await self._client.start_flight(endpoint, flight, self.policy.call_deadline_s)
-
-        return await self._deliver(event, flight, flight.steps, call, START_ONLY)
-
     async def _clear(self, event: EventRecord) -> str:
-        """FlightStepsCleared -> ClearSteps; a flight the agent lost is started again."""
+        """The flight's first clearance -> StartFlight carrying it; a later one ->
+        ClearSteps, and a flight the agent lost is started again with it."""
         clearance = Clearance.from_event(event.event_id, event.payload)
         await self._view.sync()
         flight = self._state.planned.get(clearance.flight_id)
@@ -183,16 +158,23 @@ class Dispatcher:
                 step_attempts=clearance.attempts,
             )
         deadline = self.policy.call_deadline_s
+        first = clearance.steps[:1] == flight.steps[:1]
+
+        async def hand_over() -> bool:
+            started = await self._client.start_flight(endpoint, flight, deadline, clearance)
+            if not started.clearance_taken:  # an agent older than the field
+                await self._client.clear_steps(endpoint, clearance, deadline)
+            return started.created
 
         async def call() -> bool:
+            if first:
+                return await hand_over()
             try:
                 await self._client.clear_steps(endpoint, clearance, deadline)
             except DispatchError as error:
                 if error.code != "NOT_FOUND":
                     raise
-                created = await self._client.start_flight(endpoint, flight, deadline)
-                await self._client.clear_steps(endpoint, clearance, deadline)
-                return created
+                return await hand_over()
             return False
 
         return await self._deliver(event, flight, clearance.steps, call, clearance.attempts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from jetbridge.common.events.envelope import EventRecord
@@ -17,9 +18,25 @@ class DispatchError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A StartFlight's answer: the flight was new; the clearance sent with it is applied
+    (False from an agent older than the field: the clearance still needs a ClearSteps)."""
+
+    created: bool
+    clearance_taken: bool = False
+
+
 class DataPlaneClient(Protocol):
-    async def start_flight(self, endpoint: Endpoint, flight: PlannedFlight, timeout: float) -> bool:  # noqa: ASYNC109
-        """StartFlight with a deadline; True when the flight was new. Raises DispatchError."""
+    async def start_flight(
+        self,
+        endpoint: Endpoint,
+        flight: PlannedFlight,
+        timeout: float,  # noqa: ASYNC109
+        clearance: Clearance | None = None,
+    ) -> Started:
+        """StartFlight with a deadline, carrying the flight's first ``clearance`` if
+        given. Raises DispatchError."""
         ...
 
     async def clear_steps(self, endpoint: Endpoint, clearance: Clearance, timeout: float) -> bool:  # noqa: ASYNC109
