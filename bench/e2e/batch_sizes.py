@@ -3,7 +3,8 @@
 Two histograms say it (docs/observability.md): the Dispatcher's
 ``jetbridge_dispatch_batch_items`` (calls per StartFlights / ClearStepsBatch) and the
 agents' ``jetbridge_agent_flightdeck_batch_items`` (StartFlights per Flightdeck
-``admit``, ClearSteps reads per ``get_many`` and writes per ``clear_many``), and the
+``admit``, ClearSteps reads per ``get_many``, and the clearances of both, carried by a
+StartFlight or a ClearSteps, per ``clear_many``), and the
 Pilots' ``jetbridge_pilot_flightdeck_batch_items`` (step results per ``record_many``,
 completions per ``complete_many``). Read
 before and after, their ``_count`` and ``_sum`` give batch calls and items in between,

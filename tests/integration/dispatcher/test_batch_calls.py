@@ -99,7 +99,8 @@ async def test_flights_dispatched_together_go_in_few_calls_each_answered_as_its_
 ) -> None:
     async with wired(postgres_dsn, tmp_path, DataPlaneServicer) as w:
         client, endpoint, cluster = w.client, w.endpoint, w.cluster
-        assert await client.start_flight(endpoint, flight(0, cluster), 5.0)  # warm channel
+        warm = await client.start_flight(endpoint, flight(0, cluster), 5.0)  # warm channel
+        assert warm == Started(created=True)
         flights = [flight(n, cluster) for n in range(1, 41)]
         conflicting = replace(flight(0, cluster), fencing_epoch=9)  # f-0 under a new epoch
         results = await asyncio.gather(

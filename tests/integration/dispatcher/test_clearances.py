@@ -62,6 +62,10 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
         agent = await _agent(cluster, tls.cluster(cluster), deck, refuse_once)
         lost, kept = planned(cluster, "m-lost"), planned(cluster, "m-kept")
         lost_id, kept_id = lost.payload["flight_id"], kept.payload["flight_id"]
+        # A flight the agent does not have when its second step is cleared (its
+        # Flightdeck lost it): the ClearSteps finds none and starts it with the clearance.
+        gone = planned(cluster, "m-gone")
+        gone_id = gone.payload["flight_id"]
         # Numbered as Navigator counts: attempt 1 of the namespace was never delivered.
         first = cleared(kept_id, "CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", attempts=[2, 1])
         await publish(
@@ -95,9 +99,11 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
                 kept,
                 first,
                 first,  # a repeat: the consumer drops it, the agent would apply it once
+                gone,
+                cleared(gone_id, "APPLY_EXTERNAL_SECRETS", attempts=[1]),
             )
             await wait_until(
-                lambda: stats.handled + stats.skipped + stats.duplicates >= 7,
+                lambda: stats.handled + stats.skipped + stats.duplicates >= 9,
                 30,
                 "the flights and their clearances handled",
             )
@@ -109,27 +115,32 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
                 flight_event("FlightCancelled", kept_id, reason="mission FAILED", cancelled_at=1),
             )
             await wait_until(
-                lambda: stats.handled + stats.skipped + stats.duplicates >= 8,
+                lambda: stats.handled + stats.skipped + stats.duplicates >= 10,
                 30,
                 "all records handled",
             )
-            stored = {fid: await deck.get(fid) for fid in (lost_id, kept_id)}
+            stored = {fid: await deck.get(fid) for fid in (lost_id, kept_id, gone_id)}
         finally:
             await app.stop()
             await agent.stop(None)
 
-    lost_row, kept_row = stored[lost_id], stored[kept_id]
-    assert lost_row is not None and kept_row is not None
+    lost_row, kept_row, gone_row = stored[lost_id], stored[kept_id], stored[gone_id]
+    assert lost_row is not None and kept_row is not None and gone_row is not None
     assert (lost_row.state, lost_row.cleared_through, lost_row.step_attempts) == (
         FlightState.QUEUED,
         0,
         {0: 2},
     )
     assert kept_row.step_attempts == {0: 2, 1: 1}  # the clearance's numbers, not a count
+    assert (gone_row.state, gone_row.cleared_through, gone_row.step_attempts) == (
+        FlightState.QUEUED,
+        1,
+        {1: 1},
+    )
     assert kept_row.state is FlightState.CANCELLED  # queued: cancelled at once
     assert list(app.dispatcher.cancelled) == [kept_id]
 
-    events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=3)]
+    events = [CODEC.decode(r.value) for r in await read_all(kafka_bootstrap, outcomes, expected=4)]
     by_flight: dict[str, list[tuple[str, list[str], bool | None, list[int]]]] = {}
     for e in events:
         by_flight.setdefault(e.payload["flight_id"], []).append(
@@ -148,3 +159,4 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
     assert by_flight[kept_id] == [
         ("FlightDispatched", ["CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS"], True, [2, 1]),
     ]
+    assert by_flight[gone_id] == [("FlightDispatched", ["APPLY_EXTERNAL_SECRETS"], True, [1])]

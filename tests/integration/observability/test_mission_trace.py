@@ -157,10 +157,11 @@ async def check_metrics(demo: Demo) -> None:
     dispatched = value(
         scraped["dispatcher"],
         "jetbridge_dispatch_duration_seconds_count",
-        decision="FlightPlanned",
+        decision="FlightStepsCleared",
         outcome="DISPATCHED",
     )
-    assert dispatched is not None and dispatched >= 2  # the source and destination flights
+    # the source and destination flights, each handed over with its first clearance
+    assert dispatched is not None and dispatched >= 2
     drains = value(
         scraped["pilot-dp-east"],
         "jetbridge_step_duration_seconds_count",

@@ -132,7 +132,7 @@ def new_flight(command: StartFlight) -> NewFlight:
         mode=command.mode,
         plan=plan_of(command),
         fencing_epoch=command.fencing_epoch,
-        cleared_through=-1,  # nothing runs before Navigator clears it (ClearSteps)
+        cleared_through=-1,  # nothing runs before Navigator clears it (with it, or ClearSteps)
         traceparent=command.traceparent,
     )
 

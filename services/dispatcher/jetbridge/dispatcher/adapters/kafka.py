@@ -1,6 +1,6 @@
 """Kafka sides of the Dispatcher: the state every replica folds, and the outcomes sink.
 
-Work (FlightPlanned) comes through ``EventConsumer`` in one group, so replicas split
+Work (clearances and cancellations) comes through ``EventConsumer`` in one group, so replicas split
 it by partition. The state that gates it (endpoints, cancellations) sits on other
 partitions, keyed by other aggregates, so every replica reads it whole with a
 ``PartitionReplay`` without a group, and ``sync()`` gives the dispatch a read barrier.

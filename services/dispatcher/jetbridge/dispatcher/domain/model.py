@@ -2,7 +2,7 @@
 
 The state (endpoints from ClusterRegistered, cancelled missions and requests, flights
 the Navigator has ended) is folded from events every replica reads in full; the
-decision for one FlightPlanned is a pure function of that state.
+decision for one clearance is a pure function of that state.
 """
 
 from __future__ import annotations

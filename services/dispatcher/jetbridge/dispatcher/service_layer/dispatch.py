@@ -6,8 +6,9 @@ into the state); a later FlightStepsCleared -> ClearSteps (StartFlight again if 
 agent lost the flight); FlightCancelled/FlightFailed -> CancelFlight. Each delivery is
 reported as FlightDispatched / FlightDispatchFailed naming the steps it carried, so
 Navigator fails (and retries) a clearance that never reached the plane. A flight
-handed over only when it may run costs one call and one report instead of two each
-(docs/benchmarks.md), and a flight whose mission never starts never reaches the plane.
+handed over only when it may run costs one call and one report fewer (the plan's own
+StartFlight and its report, which counted for no step; docs/architecture.md), and a
+flight whose mission never starts never reaches the plane.
 
 Before deciding, the state is synced (every cancellation or registration already on
 the log is applied), so a mission cancelled before its flight was planned is never
@@ -162,8 +163,16 @@ class Dispatcher:
 
         async def hand_over() -> bool:
             started = await self._client.start_flight(endpoint, flight, deadline, clearance)
-            if not started.clearance_taken:  # an agent older than the field
+            if started.clearance_taken:
+                return started.created
+            try:  # an agent older than the field (or a row gone between its two writes)
                 await self._client.clear_steps(endpoint, clearance, deadline)
+            except DispatchError as error:
+                if error.code != "NOT_FOUND":
+                    raise
+                # gone again since the StartFlight: the next attempt stores it anew
+                why = f"flight {flight.flight_id} was gone after its StartFlight"
+                raise DispatchError("UNAVAILABLE", why) from error
             return started.created
 
         async def call() -> bool:
