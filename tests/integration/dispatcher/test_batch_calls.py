@@ -193,3 +193,24 @@ async def test_a_flight_sent_with_its_first_clearance_is_stored_cleared_once(
     assert refused.value.code == "INVALID_ARGUMENT" and "not a run" in refused.value.message
     assert unwritten is None
     assert writes.count("clear_many") == 3 and writes.count("get_many") == 1
+
+
+async def test_a_start_that_arrives_after_its_flights_cancellation_is_refused(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    """A Dispatcher replica that stalled between its check and its call (past its
+    partition's turn) may send a flight's hand-over after another replica cancelled
+    the flight, which the data plane had never seen: the cancellation left a tombstone,
+    so the late StartFlight is refused and nothing runs."""
+    async with wired(postgres_dsn, tmp_path, DataPlaneServicer) as w:
+        client, endpoint = w.client, w.endpoint
+        await client.cancel_flight(endpoint, "f-1", "mission CANCELLED", 5.0)
+        with pytest.raises(DispatchError) as late:
+            await client.start_flight(
+                endpoint, flight(1, w.cluster), 5.0, clearance("f-1", "c-1", *STEPS)
+            )
+        stored = await w.deck.get("f-1")
+        claimed = await w.deck.claim("pilot-test", 10, 30)
+    assert late.value.code == "FAILED_PRECONDITION"
+    assert "cancelled before it reached this data plane" in late.value.message
+    assert stored is not None and stored.never_started and claimed == []

@@ -25,6 +25,7 @@ from jetbridge.flightdeck import (
     OutboxEvent,
     Outcome,
     Side,
+    StepClearance,
     StepRecord,
 )
 
@@ -279,7 +280,27 @@ class FlightdeckContract:
         assert (cancelled.state, cancelled.cancel_requested) == (FlightState.CANCELLED, True)
         assert cancelled.finished_at is not None
         assert [c.flight_id for c in await store.claim("pilot-1", 10, 30)] == ["flt-2"]
-        assert await store.request_cancel("flt-unknown") is None
+
+    async def test_cancel_of_an_unknown_flight_keeps_a_later_start_from_running_it(
+        self, store: Flightdeck
+    ) -> None:
+        """A StartFlight sent before a cancellation may arrive after it (a Dispatcher
+        replica that stalled past its turn): it must find the flight ended."""
+        tombstone = await store.request_cancel("flt-1")
+        assert (tombstone.state, tombstone.plan, tombstone.never_started) == (
+            FlightState.CANCELLED,
+            [],
+            True,
+        )
+        assert tombstone.finished_at is not None
+        assert (await store.request_cancel("flt-1")).never_started  # again: unchanged
+        (late,) = await store.admit([flight(1)])
+        assert (late.created, late.flight.never_started) == (False, True)
+        cleared = await store.clear_many([StepClearance("flt-1", "c1", 0, 2)])
+        assert cleared[0] is not None and not cleared[0].applied
+        assert await store.claim("pilot-1", 10, 30) == []
+        await store.enqueue(flight(2))  # a flight that was stored is cancelled, not buried
+        assert not (await store.request_cancel("flt-2")).never_started
 
     async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
         await store.enqueue(flight(1))

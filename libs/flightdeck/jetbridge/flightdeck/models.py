@@ -123,6 +123,11 @@ class Flight:
     step_attempts: dict[int, int] = field(default_factory=dict)
     traceparent: str | None = None
 
+    @property
+    def never_started(self) -> bool:
+        """A tombstone: cancelled before any StartFlight stored it (``request_cancel``)."""
+        return self.state is FlightState.CANCELLED and not self.plan
+
     def is_cleared(self, step_index: int) -> bool:
         """May the data plane run this step now (ignoring ``not_before``)?"""
         if not 0 <= step_index < len(self.plan):

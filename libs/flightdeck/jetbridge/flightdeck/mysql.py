@@ -248,12 +248,15 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
         return inserted
 
     @_retried
-    async def request_cancel(self, flight_id: str) -> Flight | None:
+    async def request_cancel(self, flight_id: str) -> Flight:
         async with self._cursor() as cur:
+            await cur.execute(self._q["cancel_tombstone"], (flight_id,))
             await cur.execute(self._q["request_cancel"], (flight_id,))
             await cur.execute(self._q["get"], (flight_id,))
             row = await cur.fetchone()
-        return codec.flight_from_row(row) if row else None
+        if not row:  # pragma: no cover - pruned in between
+            raise RuntimeError(f"flight {flight_id} vanished during request_cancel")
+        return codec.flight_from_row(row)
 
     async def get(self, flight_id: str) -> Flight | None:
         async with self._cursor() as cur:

@@ -149,9 +149,12 @@ class Flightdeck(Protocol):
         (nothing was written for those)."""
         ...
 
-    async def request_cancel(self, flight_id: str) -> Flight | None:
-        """Cancel a QUEUED flight at once; flag a RUNNING one for its claimer.
-        Returns the flight afterwards, None when unknown."""
+    async def request_cancel(self, flight_id: str) -> Flight:
+        """Cancel a QUEUED flight at once; flag a RUNNING one for its claimer. Returns
+        the flight afterwards. An unknown flight is stored CANCELLED with no plan (a
+        tombstone, ``Flight.never_started``): a StartFlight that arrives after its
+        cancellation, from a Dispatcher replica that stalled past its turn, then finds it
+        ended instead of creating a flight that would run. Pruned with finished flights."""
         ...
 
     async def get(self, flight_id: str) -> Flight | None: ...

@@ -114,9 +114,12 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             stored[flight_id] = (found, False)
         return codec.admitted_in_order(flights, stored)
 
-    async def request_cancel(self, flight_id: str) -> Flight | None:
-        row = await self._pool.fetchrow(self._q["request_cancel"], flight_id)
-        return codec.flight_from_row(row) if row is not None else None
+    async def request_cancel(self, flight_id: str) -> Flight:
+        for _ in range(2):  # again once: a concurrent admit committed after the snapshot
+            row = await self._pool.fetchrow(self._q["request_cancel"], flight_id)
+            if row is not None:
+                return codec.flight_from_row(row)
+        raise RuntimeError(f"flight {flight_id} vanished during request_cancel")
 
     async def get(self, flight_id: str) -> Flight | None:
         row = await self._pool.fetchrow(self._q["get"], flight_id)

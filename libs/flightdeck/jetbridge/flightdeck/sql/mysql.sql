@@ -102,6 +102,17 @@ VALUES {values};
 -- name: insert_outbox_values
 (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6));
 
+-- name: cancel_tombstone
+-- An unknown flight is stored cancelled with no plan (see the PostgreSQL query); one
+-- that exists (or a concurrent insert, which this waits for on the key) is untouched.
+INSERT INTO `dp_flights`
+    (`flight_id`, `mission_id`, `request_id`, `deployment_id`, `side`, `mode`, `plan`,
+     `fencing_epoch`, `state`, `cancel_requested`, `step_results`, `created_at`,
+     `updated_at`, `finished_at`)
+VALUES (%s, '', '', '', 'SOURCE', '', '[]', 0, 'CANCELLED', TRUE, '{}', UTC_TIMESTAMP(6),
+        UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
+
 -- name: request_cancel
 -- MySQL applies SET left to right: `finished_at` sees the new `state`.
 UPDATE `dp_flights`

@@ -262,6 +262,10 @@ WHERE f."flight_id" = ANY($1::text[])
 
 -- name: request_cancel
 -- QUEUED: cancelled at once. RUNNING: flagged; the claimer sees it on its next write.
+-- Unknown: stored cancelled with no plan (a tombstone), so a StartFlight that arrives
+-- after the cancellation finds the flight ended instead of creating it. A flight a
+-- concurrent transaction inserted after this statement's snapshot is in no part of
+-- the result (the tombstone's insert meets it and does nothing): the adapter asks again.
 WITH "upd" AS (
     UPDATE "dp_flights"
     SET "state" = CASE WHEN "state" = 'QUEUED' THEN 'CANCELLED' ELSE "state" END,
@@ -270,11 +274,22 @@ WITH "upd" AS (
         "updated_at" = now()
     WHERE "flight_id" = $1 AND "state" IN ('QUEUED', 'RUNNING')
     RETURNING *
+), "tombstone" AS (
+    INSERT INTO "dp_flights"
+        ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode", "plan",
+         "fencing_epoch", "state", "cancel_requested", "finished_at")
+    SELECT $1, '', '', '', 'SOURCE', '', '[]'::jsonb, 0, 'CANCELLED', true, now()
+    WHERE NOT EXISTS (SELECT 1 FROM "dp_flights" WHERE "flight_id" = $1)
+    ON CONFLICT ("flight_id") DO NOTHING
+    RETURNING *
 )
 SELECT * FROM "upd"
 UNION ALL
+SELECT * FROM "tombstone"
+UNION ALL
 SELECT * FROM "dp_flights"
-WHERE "flight_id" = $1 AND NOT EXISTS (SELECT 1 FROM "upd");
+WHERE "flight_id" = $1
+  AND NOT EXISTS (SELECT 1 FROM "upd") AND NOT EXISTS (SELECT 1 FROM "tombstone");
 
 -- name: get
 SELECT * FROM "dp_flights" WHERE "flight_id" = $1;

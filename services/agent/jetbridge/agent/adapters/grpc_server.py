@@ -238,10 +238,11 @@ class DataPlaneServicer(pb2_grpc.DataPlaneServicer):
     @unknown_masked
     @retry_later_when_flightdeck_is_away
     async def CancelFlight(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        flight = await self._flights.cancel(request.flight_id)
-        if flight is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no flight {request.flight_id}")
-        assert flight is not None  # abort() raised otherwise
+        try:
+            flight = await self._flights.cancel(request.flight_id)
+        except InvalidFlight as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            raise  # abort() raised already
         return pb2.CancelFlightResponse(flight=flight_to_proto(flight))
 
     @unknown_masked

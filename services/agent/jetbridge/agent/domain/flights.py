@@ -65,14 +65,7 @@ class StartFlight:
 
     def validate(self) -> None:
         for name in ("flight_id", "mission_id", "request_id", "deployment_id"):
-            value = getattr(self, name)
-            if not value:
-                raise InvalidFlight(f"{name} is required")
-            if len(value) > MAX_ID_CHARS or "\x00" in value:
-                raise InvalidFlight(
-                    f"{name} must be at most {MAX_ID_CHARS} characters without NUL,"
-                    f" got {len(value)} characters"
-                )
+            check_id(name, getattr(self, name))
         if self.mode not in MODES:
             raise InvalidFlight(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.fencing_epoch < 1:
@@ -88,6 +81,17 @@ class StartFlight:
             )
         if self.drain_timeout_seconds < 0:
             raise InvalidFlight("drain_timeout_seconds must be >= 0")
+
+
+def check_id(name: str, value: str) -> None:
+    """An id Flightdeck can key on either dialect."""
+    if not value:
+        raise InvalidFlight(f"{name} is required")
+    if len(value) > MAX_ID_CHARS or "\x00" in value:
+        raise InvalidFlight(
+            f"{name} must be at most {MAX_ID_CHARS} characters without NUL,"
+            f" got {len(value)} characters"
+        )
 
 
 def check_addressee(command: StartFlight, own_cluster_id: str) -> None:

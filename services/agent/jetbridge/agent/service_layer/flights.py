@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from jetbridge.agent.domain.flights import (
     ClearSteps,
     StartFlight,
+    check_id,
     clearance_range,
     conflict,
     first_clearance_range,
@@ -70,6 +71,10 @@ class FlightService:
         steps = first_clearance_range(command)
         admitted = await self.admissions(row)
         flight, created = admitted.flight, admitted.created
+        if not created and flight.never_started:
+            raise FlightConflict(
+                f"flight {command.flight_id} was cancelled before it reached this data plane"
+            )
         if not created and (why := conflict(flight, command)):
             raise FlightConflict(f"flight {command.flight_id} exists with {why}")
         log.info(
@@ -122,7 +127,10 @@ class FlightService:
             )
         return cleared
 
-    async def cancel(self, flight_id: str) -> Flight | None:
+    async def cancel(self, flight_id: str) -> Flight:
+        """Cancel the flight, or keep an unknown one from ever starting (a tombstone:
+        a StartFlight sent before the cancellation may still be on its way)."""
+        check_id("flight_id", flight_id)
         return await self._flightdeck.request_cancel(flight_id)
 
     async def get(self, flight_id: str) -> Flight | None:
