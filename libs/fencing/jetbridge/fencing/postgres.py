@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 
 from jetbridge.common.sql import PgConnection
+from jetbridge.common.sql.pools import keep_session
 from jetbridge.fencing.domain import (
     Decision,
     DeploymentDatabases,
@@ -130,6 +131,9 @@ class PostgresFencer:
                     min_size=0,
                     max_size=self._pool_size,
                     max_inactive_connection_lifetime=60.0,
+                    # A fence leaves no session state: its role switches are the owner
+                    # role's SECURITY DEFINER helpers and SET LOCAL, gone at COMMIT.
+                    reset=keep_session,
                 )
         return self._pool
 
