@@ -209,8 +209,10 @@ async def test_a_start_that_arrives_after_its_flights_cancellation_is_refused(
             await client.start_flight(
                 endpoint, flight(1, w.cluster), 5.0, clearance("f-1", "c-1", *STEPS)
             )
+        later = await client.clear_steps(endpoint, clearance("f-1", "c-2", STEPS[1]), 5.0)
         stored = await w.deck.get("f-1")
         claimed = await w.deck.claim("pilot-test", 10, 30)
+    assert later is False  # a later clearance finds it cancelled, as any cancelled flight
     assert late.value.code == "FAILED_PRECONDITION"
     assert "cancelled before it reached this data plane" in late.value.message
     assert stored is not None and stored.never_started and claimed == []

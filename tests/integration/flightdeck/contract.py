@@ -301,6 +301,9 @@ class FlightdeckContract:
         assert await store.claim("pilot-1", 10, 30) == []
         await store.enqueue(flight(2))  # a flight that was stored is cancelled, not buried
         assert not (await store.request_cancel("flt-2")).never_started
+        await asyncio.sleep(0.01)
+        assert await store.prune_finished(0, 100) == 2  # tombstones go with the finished
+        assert await store.get("flt-1") is None
 
     async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
         await store.enqueue(flight(1))

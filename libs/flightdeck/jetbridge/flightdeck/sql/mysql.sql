@@ -107,9 +107,9 @@ VALUES {values};
 -- that exists (or a concurrent insert, which this waits for on the key) is untouched.
 INSERT INTO `dp_flights`
     (`flight_id`, `mission_id`, `request_id`, `deployment_id`, `side`, `mode`, `plan`,
-     `fencing_epoch`, `state`, `cancel_requested`, `step_results`, `created_at`,
-     `updated_at`, `finished_at`)
-VALUES (%s, '', '', '', 'SOURCE', '', '[]', 0, 'CANCELLED', TRUE, '{}', UTC_TIMESTAMP(6),
+     `fencing_epoch`, `cleared_through`, `state`, `cancel_requested`, `step_results`,
+     `created_at`, `updated_at`, `finished_at`)
+VALUES (%s, '', '', '', 'SOURCE', '', '[]', 0, -1, 'CANCELLED', TRUE, '{}', UTC_TIMESTAMP(6),
         UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
 ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 

@@ -277,8 +277,8 @@ WITH "upd" AS (
 ), "tombstone" AS (
     INSERT INTO "dp_flights"
         ("flight_id", "mission_id", "request_id", "deployment_id", "side", "mode", "plan",
-         "fencing_epoch", "state", "cancel_requested", "finished_at")
-    SELECT $1, '', '', '', 'SOURCE', '', '[]'::jsonb, 0, 'CANCELLED', true, now()
+         "fencing_epoch", "cleared_through", "state", "cancel_requested", "finished_at")
+    SELECT $1, '', '', '', 'SOURCE', '', '[]'::jsonb, 0, -1, 'CANCELLED', true, now()
     WHERE NOT EXISTS (SELECT 1 FROM "dp_flights" WHERE "flight_id" = $1)
     ON CONFLICT ("flight_id") DO NOTHING
     RETURNING *

@@ -98,6 +98,8 @@ class FlightService:
         flight = await self.reads(command.flight_id)
         if flight is None:
             return None
+        if flight.never_started:  # cancelled before it arrived: ignored, as any cancelled
+            return Cleared(flight=flight, applied=False)
         return await self._apply(command, *clearance_range(flight, command))
 
     async def _apply(self, command: ClearSteps, first: int, last: int) -> Cleared | None:

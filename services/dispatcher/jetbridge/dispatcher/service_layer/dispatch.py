@@ -206,7 +206,8 @@ class Dispatcher:
                 return self._outcome("CANCELLED", attempt)
             except DispatchError as error:
                 if error.code == "NOT_FOUND":
-                    return self._outcome("NOT_FOUND", attempt)  # never started: nothing to stop
+                    # an agent older than tombstones, and the flight never reached it
+                    return self._outcome("NOT_FOUND", attempt)
                 if not is_transient(error.code) or attempt == self.policy.max_attempts:
                     log.warning("CancelFlight %s: %s", flight_id, error)
                     return self._outcome(error.code, attempt)
