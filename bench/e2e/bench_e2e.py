@@ -441,6 +441,22 @@ def mission_spread(detail: dict[str, Any], t0_ms: int) -> dict[str, float]:
     }
 
 
+# More databases than a fresh stack has (its own few): kept runs (``--keep``) or a
+# test's leftovers. PostgreSQL's idle work grows with the number of databases on the
+# server (120 ms of CPU a second with 2,000, against 0.5 with none: docs/benchmarks.md,
+# 2026-12-06 12:26), and it is counted in the run's figures.
+LEFTOVER_DATABASES = 10
+
+
+async def server_databases(superuser_dsn: str) -> int:
+    """The PostgreSQL server's databases (templates aside), before a run makes its own."""
+    conn = await asyncpg.connect(superuser_dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM pg_database WHERE NOT datistemplate"))
+    finally:
+        await conn.close()
+
+
 async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config) -> dict[str, Any]:
     bench = E2EBench(args, env, config)
     result: dict[str, Any] = {"config": config.name, **config.__dict__}
@@ -450,6 +466,13 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
     result["event_loop"] = args.event_loop or "uvloop"
     result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["loadavg_before"] = list(os.getloadavg())
+    result["server_databases_before"] = await server_databases(bench.dbs.superuser_dsn)
+    if result["server_databases_before"] > LEFTOVER_DATABASES:
+        OUT.print(
+            f"[yellow]warning[/]: {result['server_databases_before']} databases already on"
+            " the PostgreSQL server (kept runs?): their idle cost is in this run's figures;"
+            " drop them for figures comparable with docs/benchmarks.md"
+        )
     try:
         t = time.monotonic()
         await bench.setup()

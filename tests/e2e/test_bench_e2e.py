@@ -79,6 +79,7 @@ def test_the_smallest_bench_run_succeeds_without_double_execution(tmp_path: Path
     results = batches["jetbridge_pilot_flightdeck_batch_items record_many"]
     assert results["items"] >= 5 * 5 and results["items_per_call"] >= 1, batches
     assert run["calibration"]["python_ms_best"] > 0
+    assert run["server_databases_before"] >= 1  # the maintenance database at least
     assert run["cpu_s_stack"]["machine_steal"] >= 0
 
 
