@@ -191,6 +191,11 @@ _TEMPLATES = [
 
 def statement_name(sql: str) -> str:
     text = sql.strip()
+    statements = text.split(";\n")
+    if len(statements) > 1:  # a fence's writes and COMMIT, sent as one query
+        return "+".join(statement_name(statement) for statement in statements)
+    if text in ("BEGIN", "COMMIT", "ROLLBACK"):
+        return text
     if text in _STATIC:
         return _STATIC[text]
     for name, pattern in _TEMPLATES:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from jetbridge.fencing.domain import DeploymentDatabases, MissingPrivilege, Side
+from jetbridge.fencing.domain import DeploymentDatabases, MissingPrivilege, OwnershipModel, Side
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.fencing.postgres_layouts import LOCAL_SCHEMA, create_helpers
 from jetbridge.fencing.quoting import pg_ident, render
@@ -226,6 +226,45 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
         assert await can_login_and_write(engine, dep, Side.A)
         assert not await can_login_and_write(engine, dep, Side.B)
         assert await central_epoch(engine, dep) == 0
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [v for v in POSTGRES_VARIANTS if v.ownership is OwnershipModel.APC_MANAGED],
+    ids=lambda v: v.id,
+    indirect=True,
+)
+async def test_a_write_refused_in_the_one_query_transaction_is_named_and_undone(
+    engine: Engine,
+) -> None:
+    """A fence sends each transaction's writes and COMMIT as one query. When one write
+    is refused (here ALTER ROLE ... NOLOGIN: CREATEROLE taken from Jetbridge's role
+    after provisioning, which the fence's preflight does not look at), the whole
+    transaction is rolled back and run again one statement at a time, so the error
+    names that write; nothing changed, and the pooled connection is clean for the next
+    fence. (APC-managed only: a customer-managed fence alters no role.)"""
+    async with deployed(engine) as dep:
+        su = await superuser(engine)
+        fencer = engine.fencer(engine.admin)
+        admin = pg_ident(engine.admin)
+        try:
+            await su.execute(f"ALTER ROLE {admin} NOCREATEROLE")
+            try:
+                with pytest.raises(MissingPrivilege) as missing:
+                    await fencer.fence(dep, Side.B, 1)
+            finally:
+                await su.execute(f"ALTER ROLE {admin} CREATEROLE")
+            assert missing.value.privilege.startswith("CREATEROLE")
+            assert dep.role_a in missing.value.object
+            assert await central_epoch(engine, dep) == 0
+            assert await can_login_and_write(engine, dep, Side.A)
+            assert not await can_login_and_write(engine, dep, Side.B)
+            outcome = await fencer.fence(dep, Side.B, 1)
+        finally:
+            await su.close()
+        assert (outcome.epoch, outcome.active_side) == (1, Side.B)
+        assert await can_login_and_write(engine, dep, Side.B)
+        assert not await can_login_and_write(engine, dep, Side.A)
 
 
 # The helpers as provisioned before 2026-12-03 20:00: plpgsql, each Deployment's own

@@ -16,7 +16,9 @@ from jetbridge.fencing.quoting import (
     my_literal,
     pg_ident,
     pg_literal,
+    pg_text_array,
     render,
+    sql_int,
 )
 from jetbridge.fencing.sqlfiles import parse, queries
 
@@ -28,6 +30,16 @@ def test_postgres_quoting() -> None:
     assert pg_literal("it's \\ here") == "E'it''s \\\\ here'"
     with pytest.raises(ValueError):
         pg_ident("nul\x00")
+
+
+def test_postgres_literals_of_a_fence_sent_as_one_query() -> None:
+    """The fence's writes travel without bind parameters: every value is a literal."""
+    assert pg_text_array(["a'b", "c\\"]) == "ARRAY[E'a''b', E'c\\\\']::text[]"
+    assert pg_text_array([]) == "ARRAY[]::text[]"
+    assert sql_int(42) == "42" and sql_int(-1) == "-1"
+    for not_an_int in (True, "1; DROP TABLE x", 1.0):
+        with pytest.raises(TypeError):
+            sql_int(not_an_int)  # type: ignore[arg-type]
 
 
 def test_mysql_quoting() -> None:
@@ -67,6 +79,10 @@ def test_named_query_files_parse_and_placeholders_are_known() -> None:
                     "state",
                     "schema",
                     "account",
+                    "epoch",
+                    "side",
+                    "deployment",
+                    "databases",
                 }
     with pytest.raises(ValueError, match="duplicate"):
         parse("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;")

@@ -26,11 +26,13 @@ before that (no helper functions) are fenced the old way, with the same statemen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -64,6 +66,7 @@ from jetbridge.fencing.scram import scram_sha256_verifier
 from jetbridge.fencing.sqlfiles import queries
 
 Q = queries("postgresql")
+T = TypeVar("T")
 
 
 def _ms(since: float) -> float:
@@ -77,6 +80,66 @@ async def _privilege(privilege: str, obj: str) -> AsyncIterator[None]:
         yield
     except asyncpg.InsufficientPrivilegeError as exc:
         raise MissingPrivilege(privilege, obj, str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the preflight found: the oid of every role, and the databases that exist."""
+
+    role_oids: dict[str, int]
+    databases: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One statement of a fence's transaction, and what it needs if it is refused."""
+
+    sql: str
+    privilege: str
+    object: str
+
+
+async def _rollback(conn: PgConnection) -> None:
+    """End a failed transaction; a lost connection has nothing left to roll back."""
+    if conn.is_in_transaction():
+        with contextlib.suppress(asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+            await conn.execute("ROLLBACK")
+
+
+async def _locked_writes(
+    conn: PgConnection,
+    layout: EpochLayout,
+    check: Callable[[FencingState], T],
+    writes: list[_Write],
+) -> T:
+    """One transaction: lock the epoch row, ``check`` it (it raises to write nothing),
+    then the writes and COMMIT as ONE multi-statement query. A fence's two transactions
+    were six round trips each; they are three.
+
+    A refused write (42501) rolls everything back and the same transaction runs again
+    one statement at a time, so the MissingPrivilege names the write that was refused.
+    """
+    for batched in (True, False):
+        await conn.execute("BEGIN")
+        try:
+            result = check(await layout.lock(conn))
+            if batched:
+                script = [w.sql.strip().removesuffix(";") for w in writes]
+                await conn.execute(";\n".join([*script, "COMMIT"]))
+            else:
+                for write in writes:
+                    async with _privilege(write.privilege, write.object):
+                        await conn.execute(write.sql)
+                await conn.execute("COMMIT")
+            return result
+        except asyncpg.InsufficientPrivilegeError:
+            await _rollback(conn)
+            if not batched:
+                raise
+        except BaseException:
+            await _rollback(conn)
+            raise
+    raise AssertionError("unreachable: the unbatched run returns or raises")
 
 
 class PostgresFencer:
@@ -184,21 +247,26 @@ class PostgresFencer:
             raise MissingPrivilege("CREATEDB", f"role {me['name']}")
         return me
 
-    async def _require_members(self, conn: PgConnection, dep: DeploymentDatabases) -> None:
-        """Jetbridge acts through the owner role and the terminator role only.
+    async def _preflight(self, conn: PgConnection, dep: DeploymentDatabases) -> _Found:
+        """What a fence or a provisioning needs to know first, in one query: every role
+        must exist (NotProvisioned), Jetbridge acts through the owner role and the
+        terminator role only (MissingPrivilege), the terminator role must have the login
+        roles' privileges, and no login role may be a superuser (FencingIncomplete).
 
-        A direct grant with INHERIT is enough and cheap to see; any other case gets the
-        exact (with many roles, costly) check, which names what is missing.
+        Membership: a direct grant with INHERIT is enough and cheap to see; any other
+        case gets the exact (with many roles, costly) check, which names what is missing.
         """
-        needed = [dep.owner_role, dep.terminator_role]
-        direct_grants = (
-            Q["my_direct_grants"]
-            if conn.get_server_version().major >= 16
-            else Q["my_direct_grants_pg15"]
+        query = Q["preflight"] if conn.get_server_version().major >= 16 else Q["preflight_pg15"]
+        logins = [dep.role_a, dep.role_b]
+        rows = await conn.fetch(
+            query, list(dep.all_roles), list(dep.databases), dep.terminator_role, logins
         )
-        direct = {row["rolname"] for row in await conn.fetch(direct_grants, needed)}
-        for role in needed:
-            if role in direct:
+        roles = {row["name"]: row for row in rows if row["kind"] == "role"}
+        missing = [role for role in dep.all_roles if role not in roles]
+        if missing:
+            raise NotProvisioned(dep.deployment_id, f"roles {missing} do not exist")
+        for role in (dep.owner_role, dep.terminator_role):
+            if roles[role]["direct"]:
                 continue
             row = await conn.fetchrow(Q["my_membership"], role)
             assert row is not None
@@ -206,33 +274,26 @@ class PostgresFencer:
                 raise MissingPrivilege(
                     f"MEMBER OF {pg_ident(role)} (with INHERIT)", f"Deployment {dep.deployment_id}"
                 )
-        for login in (dep.role_a, dep.role_b):
-            if not await conn.fetchval(Q["privileges_of"], dep.terminator_role, login):
+        for login in logins:
+            if not roles[login]["terminator_has"]:
                 raise MissingPrivilege(
                     f"MEMBER OF {pg_ident(login)} granted to {pg_ident(dep.terminator_role)}",
                     f"role {dep.terminator_role}",
                     "the terminator role needs the login roles' privileges to end sessions",
                 )
-
-    async def _roles(self, conn: PgConnection, dep: DeploymentDatabases) -> dict[str, Any]:
-        rows = await conn.fetch(Q["roles"], list(dep.all_roles))
-        found = {row["rolname"]: row for row in rows}
-        missing = [role for role in dep.all_roles if role not in found]
-        if missing:
-            raise NotProvisioned(dep.deployment_id, f"roles {missing} do not exist")
-        for login in (dep.role_a, dep.role_b):
-            if found[login]["rolsuper"]:
+            if roles[login]["rolsuper"]:
                 raise FencingIncomplete(dep.deployment_id, f"login role {login!r} is a superuser")
-        return found
+        databases = {row["name"]: row["oid"] for row in rows if row["kind"] == "database"}
+        return _Found(
+            role_oids={name: row["oid"] for name, row in roles.items()}, databases=databases
+        )
 
-    async def _database_oids(self, conn: PgConnection, dep: DeploymentDatabases) -> list[int]:
-        rows = await conn.fetch(Q["databases"], list(dep.databases))
-        if len(rows) != len(dep.databases):
-            have = {row["datname"] for row in rows}
-            raise NotProvisioned(
-                dep.deployment_id, f"databases {[d for d in dep.databases if d not in have]}"
-            )
-        return [row["oid"] for row in rows]
+    @staticmethod
+    def _database_oids(dep: DeploymentDatabases, found: _Found) -> list[int]:
+        missing = [db for db in dep.databases if db not in found.databases]
+        if missing:
+            raise NotProvisioned(dep.deployment_id, f"databases {missing}")
+        return [found.databases[db] for db in dep.databases]
 
     # --------------------------------------------------------------- provision
 
@@ -248,11 +309,7 @@ class PostgresFencer:
             me = await self._whoami(conn)
             if dep.ownership is OwnershipModel.APC_MANAGED:
                 created = await self._create_roles(conn, dep, me, passwords)
-            await self._require_members(conn, dep)
-            await self._roles(conn, dep)
-            existing = {
-                row["datname"] for row in await conn.fetch(Q["databases"], list(dep.databases))
-            }
+            existing = (await self._preflight(conn, dep)).databases
             for db in dep.databases:
                 if db not in existing:
                     async with _privilege(f"CREATEDB and SET ROLE {pg_ident(dep.owner_role)}", db):
@@ -463,22 +520,19 @@ class PostgresFencer:
     ) -> FencingOutcome:
         """The fence's three steps (module docstring) on ``conn``, wherever the epoch is."""
         old, new = dep.role(activate.other()), dep.role(activate)
-        await self._require_members(conn, dep)
-        roles = await self._roles(conn, dep)
-        db_oids = await self._database_oids(conn, dep)
+        found = await self._preflight(conn, dep)
+        db_oids = self._database_oids(dep, found)
         apc = dep.ownership is OwnershipModel.APC_MANAGED
-        async with conn.transaction():
-            decision = decide(await layout.lock(conn), epoch, activate)
-            async with _privilege(
-                f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
-            ):
-                await self._connect_privilege(conn, layout, dep, old, grant=False)
-            if apc:
-                async with _privilege(
-                    "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {old}"
-                ):
-                    await self._ddl(conn, "nologin", role=pg_ident(old))
-            await layout.claim(conn, epoch, activate)
+        role_write = "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)"
+        revoke = [*self._connect_writes(layout, dep, old, grant=False)]
+        if apc:
+            revoke.append(
+                _Write(render(Q["nologin"], role=pg_ident(old)), role_write, f"role {old}")
+            )
+        revoke.append(_Write(layout.claim_sql(epoch, activate), "UPDATE", "the fencing epoch"))
+        decision = await _locked_writes(
+            conn, layout, lambda current: decide(current, epoch, activate), revoke
+        )
         revoked_ms = _ms(started)
         still = await conn.fetch(Q["connectable"], old, list(dep.databases))
         if still:
@@ -487,22 +541,19 @@ class PostgresFencer:
                 f"{old!r} can still CONNECT to {[r['datname'] for r in still]} through a "
                 "role membership or PUBLIC; new side NOT granted",
             )
-        terminated = await self._sweep(conn, dep, roles[old]["oid"], db_oids)
+        terminated = await self._sweep(conn, dep, found.role_oids[old], db_oids)
         gone_ms = _ms(started)
-        async with conn.transaction():
-            now = await layout.lock(conn)
+        grant: list[_Write] = []
+        if apc:
+            grant.append(_Write(render(Q["login"], role=pg_ident(new)), role_write, f"role {new}"))
+        grant += self._connect_writes(layout, dep, new, grant=True)
+        grant.append(_Write(layout.mark_active_sql(epoch, activate), "UPDATE", "the fencing epoch"))
+
+        def still_ours(now: FencingState) -> None:
             if (now.epoch, now.target_side) != (epoch, activate):
                 decide(now, epoch, activate)  # raises StaleFencingEpoch: a newer fencer won
-            if apc:
-                async with _privilege(
-                    "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)", f"role {new}"
-                ):
-                    await self._ddl(conn, "login", role=pg_ident(new))
-            async with _privilege(
-                f"MEMBER OF {pg_ident(dep.owner_role)}", "the Deployment's databases"
-            ):
-                await self._connect_privilege(conn, layout, dep, new, grant=True)
-            await layout.mark_active(conn, epoch, activate)
+
+        await _locked_writes(conn, layout, still_ours, grant)
         return FencingOutcome(
             deployment_id=dep.deployment_id,
             epoch=epoch,
@@ -517,31 +568,25 @@ class PostgresFencer:
             already_applied=decision is Decision.ALREADY_APPLIED,
         )
 
-    async def _connect_privilege(
-        self,
-        conn: PgConnection,
-        layout: EpochLayout,
-        dep: DeploymentDatabases,
-        role: str,
-        *,
-        grant: bool,
-    ) -> None:
+    @staticmethod
+    def _connect_writes(
+        layout: EpochLayout, dep: DeploymentDatabases, role: str, *, grant: bool
+    ) -> list[_Write]:
         """GRANT CONNECT to ``role``, or REVOKE it from PUBLIC and ``role``, on every
-        database of the Deployment, in the caller's transaction.
+        database of the Deployment.
 
         With the provisioned helpers the owner role itself runs the statement (no
         lookup of our memberships); without them, the same statement as ourselves.
         """
+        needs = f"MEMBER OF {pg_ident(dep.owner_role)}"
+        where = "the Deployment's databases"
         if layout.helpers:
-            await conn.execute(layout.helper_call(grant), list(dep.databases), role)
-            return
-        for db in dep.databases:
-            await self._ddl(
-                conn,
-                "grant_connect" if grant else "revoke_connect",
-                database=pg_ident(db),
-                role=pg_ident(role),
-            )
+            return [_Write(layout.helper_sql(grant, dep.databases, role), needs, where)]
+        name = "grant_connect" if grant else "revoke_connect"
+        return [
+            _Write(render(Q[name], database=pg_ident(db), role=pg_ident(role)), needs, where)
+            for db in dep.databases
+        ]
 
     async def _sweep(
         self, conn: PgConnection, dep: DeploymentDatabases, role_oid: int, db_oids: list[int]

@@ -19,6 +19,7 @@ and the compare-and-set on ONE row is what makes a stale fencer lose.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +33,7 @@ from jetbridge.fencing.domain import (
     NotProvisioned,
     Side,
 )
-from jetbridge.fencing.quoting import pg_ident, render
+from jetbridge.fencing.quoting import pg_ident, pg_literal, pg_text_array, render, sql_int
 from jetbridge.fencing.sqlfiles import queries
 
 Q = queries("postgresql")
@@ -69,23 +70,28 @@ def helper_schema(dep: DeploymentDatabases) -> str:
 
 
 class EpochLayout(Protocol):
-    """The epoch row's statements, and how CONNECT is granted and revoked."""
+    """The epoch row's lock, and the fence's writes as SQL text: each transaction of a
+    fence sends its writes and COMMIT as one multi-statement query (one round trip),
+    which takes no bind parameters, so values are quoted literals (``quoting``)."""
 
     @property
     def helpers(self) -> bool: ...
 
     async def lock(self, conn: PgConnection) -> FencingState: ...
 
-    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None: ...
+    def claim_sql(self, epoch: int, side: Side) -> str: ...
 
-    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None: ...
+    def mark_active_sql(self, epoch: int, side: Side) -> str: ...
 
-    def helper_call(self, grant: bool) -> str: ...
+    def helper_sql(self, grant: bool, databases: Sequence[str], role: str) -> str: ...
 
 
-def _helper_call(schema: str, grant: bool) -> str:
+def _helper_sql(schema: str, grant: bool, databases: Sequence[str], role: str) -> str:
     return render(
-        Q["call_grant_helper" if grant else "call_revoke_helper"], schema=pg_ident(schema)
+        Q["call_grant_helper" if grant else "call_revoke_helper"],
+        schema=pg_ident(schema),
+        databases=pg_text_array(databases),
+        role=pg_literal(role),
     )
 
 
@@ -98,14 +104,22 @@ class CentralEpoch:
     async def lock(self, conn: PgConnection) -> FencingState:
         return state_of(await conn.fetchrow(Q["epochs_lock"], self.deployment_id))
 
-    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None:
-        await conn.execute(Q["epochs_claim"], self.deployment_id, epoch, side.value)
+    def claim_sql(self, epoch: int, side: Side) -> str:
+        return self._epoch_sql("epochs_claim", epoch, side)
 
-    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None:
-        await conn.execute(Q["epochs_mark_active"], self.deployment_id, epoch, side.value)
+    def mark_active_sql(self, epoch: int, side: Side) -> str:
+        return self._epoch_sql("epochs_mark_active", epoch, side)
 
-    def helper_call(self, grant: bool) -> str:
-        return _helper_call(self.schema, grant)
+    def _epoch_sql(self, name: str, epoch: int, side: Side) -> str:
+        return render(
+            Q[name],
+            deployment=pg_literal(self.deployment_id),
+            epoch=sql_int(epoch),
+            side=pg_literal(side.value),
+        )
+
+    def helper_sql(self, grant: bool, databases: Sequence[str], role: str) -> str:
+        return _helper_sql(self.schema, grant, databases, role)
 
 
 @dataclass(frozen=True)
@@ -115,14 +129,14 @@ class LocalEpoch:
     async def lock(self, conn: PgConnection) -> FencingState:
         return state_of(await conn.fetchrow(Q["lock_state"]))
 
-    async def claim(self, conn: PgConnection, epoch: int, side: Side) -> None:
-        await conn.execute(Q["claim_epoch"], epoch, side.value)
+    def claim_sql(self, epoch: int, side: Side) -> str:
+        return render(Q["claim_epoch"], epoch=sql_int(epoch), side=pg_literal(side.value))
 
-    async def mark_active(self, conn: PgConnection, epoch: int, side: Side) -> None:
-        await conn.execute(Q["mark_active"], epoch, side.value)
+    def mark_active_sql(self, epoch: int, side: Side) -> str:
+        return render(Q["mark_active"], epoch=sql_int(epoch), side=pg_literal(side.value))
 
-    def helper_call(self, grant: bool) -> str:
-        return _helper_call(LOCAL_SCHEMA, grant)
+    def helper_sql(self, grant: bool, databases: Sequence[str], role: str) -> str:
+        return _helper_sql(LOCAL_SCHEMA, grant, databases, role)
 
 
 async def create_helpers(conn: PgConnection, dep: DeploymentDatabases, schema: str) -> None:

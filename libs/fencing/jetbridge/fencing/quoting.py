@@ -8,7 +8,7 @@ produce: ``render`` refuses a plain ``str``, so a raw name can never reach the S
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -34,6 +34,18 @@ def pg_literal(value: str) -> Quoted:
     """PostgreSQL string literal in E'' form: correct whatever standard_conforming_strings."""
     escaped = _no_nul(value).replace("\\", "\\\\").replace("'", "''")
     return Quoted("E'" + escaped + "'")
+
+
+def pg_text_array(values: Sequence[str]) -> Quoted:
+    """A PostgreSQL ``text[]`` literal of string literals (``ARRAY[]::text[]`` if none)."""
+    return Quoted("ARRAY[" + ", ".join(pg_literal(v) for v in values) + "]::text[]")
+
+
+def sql_int(value: int) -> Quoted:
+    """An integer literal; anything but an ``int`` (a bool, a numeric string) is refused."""
+    if type(value) is not int:
+        raise TypeError(f"an integer literal must be an int, got {type(value).__name__}")
+    return Quoted(str(value))
 
 
 def my_ident(name: str) -> Quoted:

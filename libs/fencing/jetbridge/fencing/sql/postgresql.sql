@@ -1,5 +1,8 @@
 -- Fencing on PostgreSQL. Static queries take bind parameters ($1, ...); DDL blocks
--- hold {placeholders} that jetbridge.fencing.quoting.render fills with QUOTED names.
+-- hold {placeholders} that jetbridge.fencing.quoting.render fills with QUOTED names and
+-- literals. A fence's writes are such templates too, even the UPDATEs: each transaction
+-- sends them with its COMMIT as one multi-statement query (one round trip), and a
+-- multi-statement query takes no bind parameters.
 
 -- name: whoami
 SELECT current_user AS name, rolsuper, rolcreaterole, rolcreatedb,
@@ -13,38 +16,49 @@ SELECT rolname, oid, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = ANY($1:
 SELECT pg_has_role(current_user, $1::text, 'MEMBER') AS member,
        pg_has_role(current_user, $1::text, 'USAGE') AS inherits;
 
--- Which of the roles $1 are granted to the current user DIRECTLY, with INHERIT: enough
--- for pg_has_role(current_user, role, 'USAGE'), and cheap. pg_has_role computes every
--- role the current user is a member of (two per Deployment for Jetbridge's role): on
--- PostgreSQL 15 that costs O(memberships^2) after any role change on the server, 0.2 s
--- with 1,000 Deployments. Roles not listed get the exact check (my_membership).
--- The grant is looked up per named role, in a scalar subquery that the planner cannot
--- turn into a join: as a join, the generic plan of this prepared statement (stale
--- catalog statistics: 13 roles where there were 5,000) read all of our memberships and
--- probed pg_authid for each, 2.2 ms with 1,000 Deployments against 0.05 ms this way.
+-- A fence's (and a provisioning's) lookups in ONE round trip (they were five): a row per
+-- role of $1 that exists and per database of $2 that exists. For a role: its oid,
+-- whether it is a superuser, whether it is granted to the current user DIRECTLY with
+-- INHERIT (enough for pg_has_role(current_user, role, 'USAGE'), and cheap; roles not
+-- so granted get the exact check, my_membership), and, for the login roles $4, whether
+-- the terminator role $3 has their privileges (NULL when $3 does not exist).
+-- Why "directly": pg_has_role computes every role the current user is a member of
+-- (two per Deployment for Jetbridge's role); on PostgreSQL 15 that costs
+-- O(memberships^2) after any role change on the server, 0.2 s with 1,000 Deployments.
+-- The grant is looked up per role, in a scalar subquery that the planner cannot turn
+-- into a join: as a join, the generic plan of this prepared statement (stale catalog
+-- statistics: 13 roles where there were 5,000) read all of our memberships and probed
+-- pg_authid for each, 2.2 ms with 1,000 Deployments against 0.05 ms this way.
 -- PostgreSQL 16+: INHERIT is an option of each grant, and one role may be granted to
 -- us more than once (by different grantors).
--- name: my_direct_grants
-SELECT g.rolname FROM pg_roles g
-WHERE g.rolname = ANY($1::text[])
-  AND (SELECT bool_or(m.inherit_option) FROM pg_auth_members m
-       WHERE m.roleid = g.oid
-         AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user));
+-- name: preflight
+SELECT 'role' AS kind, r.rolname AS name, r.oid, r.rolsuper,
+       COALESCE((SELECT bool_or(m.inherit_option) FROM pg_auth_members m
+                 WHERE m.roleid = r.oid
+                   AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)),
+                false) AS direct,
+       CASE WHEN r.rolname = ANY($4::text[])
+                 AND EXISTS (SELECT FROM pg_roles WHERE rolname = $3::text)
+            THEN pg_has_role($3::text, r.rolname, 'USAGE') END AS terminator_has
+FROM pg_roles r WHERE r.rolname = ANY($1::text[])
+UNION ALL
+SELECT 'database', d.datname, d.oid, NULL, NULL, NULL
+FROM pg_database d WHERE d.datname = ANY($2::text[]);
 
 -- PostgreSQL 15: INHERIT is an attribute of the member role.
--- name: my_direct_grants_pg15
-SELECT g.rolname FROM pg_roles g
-WHERE g.rolname = ANY($1::text[])
-  AND (SELECT count(*) FROM pg_auth_members m
-       WHERE m.roleid = g.oid
-         AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user AND rolinherit))
-      > 0;
-
--- name: privileges_of
-SELECT pg_has_role($1::text, $2::text, 'USAGE');
-
--- name: databases
-SELECT datname, oid FROM pg_database WHERE datname = ANY($1::text[]);
+-- name: preflight_pg15
+SELECT 'role' AS kind, r.rolname AS name, r.oid, r.rolsuper,
+       (SELECT count(*) FROM pg_auth_members m
+        WHERE m.roleid = r.oid
+          AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user AND rolinherit))
+       > 0 AS direct,
+       CASE WHEN r.rolname = ANY($4::text[])
+                 AND EXISTS (SELECT FROM pg_roles WHERE rolname = $3::text)
+            THEN pg_has_role($3::text, r.rolname, 'USAGE') END AS terminator_has
+FROM pg_roles r WHERE r.rolname = ANY($1::text[])
+UNION ALL
+SELECT 'database', d.datname, d.oid, NULL, NULL, NULL
+FROM pg_database d WHERE d.datname = ANY($2::text[]);
 
 -- name: connectable
 SELECT datname FROM pg_database
@@ -95,12 +109,12 @@ FOR UPDATE;
 
 -- name: claim_epoch
 UPDATE jetbridge_fencing.state
-SET epoch = $1, target_side = $2, phase = 'FENCING', updated_at = clock_timestamp()
+SET epoch = {epoch}, target_side = {side}, phase = 'FENCING', updated_at = clock_timestamp()
 WHERE id;
 
 -- name: mark_active
 UPDATE jetbridge_fencing.state SET phase = 'ACTIVE', updated_at = clock_timestamp()
-WHERE id AND epoch = $1 AND target_side = $2;
+WHERE id AND epoch = {epoch} AND target_side = {side};
 
 -- ------------------------------------------------- the fence's fast path (provisioned)
 --
@@ -190,10 +204,10 @@ GRANT USAGE ON SCHEMA jetbridge_fencing TO SESSION_USER;
 GRANT SELECT, UPDATE ON jetbridge_fencing.state TO SESSION_USER;
 
 -- name: call_revoke_helper
-SELECT {schema}.revoke_connect($1::text[], $2::text);
+SELECT {schema}.revoke_connect({databases}, {role});
 
 -- name: call_grant_helper
-SELECT {schema}.grant_connect($1::text[], $2::text);
+SELECT {schema}.grant_connect({databases}, {role});
 
 -- ------------------------------------------------ the state database (central layout)
 --
@@ -239,12 +253,12 @@ WHERE deployment_id = $1 FOR UPDATE;
 
 -- name: epochs_claim
 UPDATE jetbridge_fencing.epochs
-SET epoch = $2, target_side = $3, phase = 'FENCING', updated_at = clock_timestamp()
-WHERE deployment_id = $1;
+SET epoch = {epoch}, target_side = {side}, phase = 'FENCING', updated_at = clock_timestamp()
+WHERE deployment_id = {deployment};
 
 -- name: epochs_mark_active
 UPDATE jetbridge_fencing.epochs SET phase = 'ACTIVE', updated_at = clock_timestamp()
-WHERE deployment_id = $1 AND epoch = $2 AND target_side = $3;
+WHERE deployment_id = {deployment} AND epoch = {epoch} AND target_side = {side};
 
 -- name: epochs_forget
 DELETE FROM jetbridge_fencing.epochs WHERE deployment_id = $1;
