@@ -40,6 +40,18 @@ from .single import ClearOneFromMany, CompleteOneFromMany, RecordOneFromMany
 CHANNEL = "flightdeck_dp_flights"
 
 
+# A prepared statement gets a generic plan after five runs, planned with the table's
+# statistics of that moment, and keeps it until the next ANALYZE. Planned while
+# dp_flights was new (a fresh install's first failover: analyzed while empty), the
+# claim's generic plan read the WHOLE table on every call (a sequential scan and a hash
+# join to the picked rows: 2-4 ms a claim with 1,000 flights, growing with the finished
+# flights a week's retention keeps), where a plan for the table as it is probes the
+# primary key. So claims are planned on every call (0.16 ms); the other statements keep
+# their generic plans, whose lookups stay bounded by the running flights
+# (docs/benchmarks.md, "2026-12-06, 15:20 UTC: the claim's plan").
+_CLAIM_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "jsonb", encoder=codec.dumps, decoder=codec.loads, schema="pg_catalog", format="text"
@@ -49,8 +61,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
     """The ``Flightdeck`` port on PostgreSQL; build it with :meth:`open`."""
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str, claims: asyncpg.Pool | None = None) -> None:
         self._pool = pool
+        # Claims run on connections of their own that plan each claim for the table as
+        # it is now (``_CLAIM_SETTINGS``); without one given, on the main pool.
+        self._claims = claims if claims is not None else pool
         self._dsn = dsn
         self._q = load_queries("postgresql")
         self._listener: asyncpg.Connection | None = None
@@ -73,13 +88,23 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             init=_init_connection,
             reset=keep_session,
         )
-        return cls(pool, dsn)
+        claims = await asyncpg.create_pool(
+            dsn,
+            min_size=0,  # the agent's Flightdeck never claims: it never opens one
+            max_size=2,
+            init=_init_connection,
+            reset=keep_session,
+            server_settings=_CLAIM_SETTINGS,
+        )
+        return cls(pool, dsn, claims)
 
     async def close(self) -> None:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
             self._listener = None
+        if self._claims is not self._pool:
+            await self._claims.close()
         await self._pool.close()
 
     # -- the agent's side ------------------------------------------------------------
@@ -132,7 +157,7 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
     # -- the claimer's side ----------------------------------------------------------
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Claim]:
-        rows = await self._pool.fetch(self._q["claim"], owner, limit, float(lease_seconds))
+        rows = await self._claims.fetch(self._q["claim"], owner, limit, float(lease_seconds))
         rows = sorted(rows, key=lambda r: r["seq"])
         return [codec.claim_from_flight(codec.flight_from_row(r)) for r in rows]
 

@@ -122,7 +122,8 @@ SELECT * FROM "upd";
 -- name: complete_many
 -- Finish many flights in one statement; events are inserted only for the flights
 -- whose claim held. Returns the ids that were finished. The claim check sits in a
--- LATERAL lookup by primary key so the planner never scans the lease index instead;
+-- LATERAL lookup per flight (a generic plan made from the statistics of a new table
+-- may still take it through the lease index, 2026-12-06: bounded by the unexpired leases);
 -- rows are locked in the order of $1, which the adapter sorts by flight id.
 WITH "input" AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
