@@ -21,7 +21,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from jetbridge.fencing.domain import DeploymentDatabases, MissingPrivilege, OwnershipModel, Side
+from jetbridge.fencing.domain import (
+    DeploymentDatabases,
+    MissingPrivilege,
+    NotProvisioned,
+    OwnershipModel,
+    Side,
+)
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.fencing.postgres_layouts import LOCAL_SCHEMA, create_helpers
 from jetbridge.fencing.quoting import pg_ident, render
@@ -225,6 +231,30 @@ async def test_a_caller_no_longer_in_the_owner_role_is_refused(engine: Engine) -
             await admin.close()
         assert await can_login_and_write(engine, dep, Side.A)
         assert not await can_login_and_write(engine, dep, Side.B)
+        assert await central_epoch(engine, dep) == 0
+
+
+async def test_a_login_role_gone_is_not_provisioned_before_anything_changes(
+    engine: Engine,
+) -> None:
+    """The preflight names a missing role as NotProvisioned (a permanent failure; until
+    2026-12-06 it surfaced as pg_has_role's "role does not exist", which the Pilot took
+    for a passing database error and retried), and nothing is revoked."""
+    async with deployed(engine) as dep:
+        for database in (*dep.databases, engine.state_database):
+            su = await superuser(engine, database)
+            try:
+                await su.execute(f"DROP OWNED BY {pg_ident(dep.role_b)}")
+            finally:
+                await su.close()
+        su = await superuser(engine)
+        try:
+            await su.execute(f"DROP ROLE {pg_ident(dep.role_b)}")
+        finally:
+            await su.close()
+        with pytest.raises(NotProvisioned, match=dep.role_b):
+            await engine.fencer(engine.admin).fence(dep, Side.B, 1)
+        assert await can_login_and_write(engine, dep, Side.A)
         assert await central_epoch(engine, dep) == 0
 
 

@@ -120,22 +120,22 @@ async def _locked_writes(
     one statement at a time, so the MissingPrivilege names the write that was refused.
     """
     for batched in (True, False):
-        await conn.execute("BEGIN")
         try:
+            await conn.execute("BEGIN")
             result = check(await layout.lock(conn))
             if batched:
                 script = [w.sql.strip().removesuffix(";") for w in writes]
-                await conn.execute(";\n".join([*script, "COMMIT"]))
+                try:
+                    await conn.execute(";\n".join([*script, "COMMIT"]))
+                except asyncpg.InsufficientPrivilegeError:
+                    await _rollback(conn)
+                    continue  # which write was refused: again, one at a time
             else:
                 for write in writes:
                     async with _privilege(write.privilege, write.object):
                         await conn.execute(write.sql)
                 await conn.execute("COMMIT")
             return result
-        except asyncpg.InsufficientPrivilegeError:
-            await _rollback(conn)
-            if not batched:
-                raise
         except BaseException:
             await _rollback(conn)
             raise

@@ -1,4 +1,4 @@
-"""Flightdeck on PostgreSQL (asyncpg pool).
+"""Flightdeck on PostgreSQL (asyncpg pools: one for everything, one for claims).
 
 Every operation is ONE statement (data-modifying CTEs), hence one round trip and its
 own transaction: a claim of N flights, a step result with its events, a batch of N
@@ -41,13 +41,14 @@ CHANNEL = "flightdeck_dp_flights"
 
 
 # A prepared statement gets a generic plan after five runs, planned with the table's
-# statistics of that moment, and keeps it until the next ANALYZE. Planned while
-# dp_flights was new (a fresh install's first failover: analyzed while empty), the
-# claim's generic plan read the WHOLE table on every call (a sequential scan and a hash
-# join to the picked rows: 2-4 ms a claim with 1,000 flights, growing with the finished
-# flights a week's retention keeps), where a plan for the table as it is probes the
-# primary key. So claims are planned on every call (0.16 ms); the other statements keep
-# their generic plans, whose lookups stay bounded by the running flights
+# statistics of that moment, and keeps it until autovacuum next analyzes the table
+# (after 50 rows plus a tenth of the table changed, at its next visit of the database).
+# Planned while dp_flights was small (a fresh install's first failover), the claim's
+# generic plan read the WHOLE table on every call (a sequential scan and a hash join to
+# the picked rows: 2-4 ms a claim with 1,000 flights, for as long as the plan lasted),
+# where a plan for the table as it is probes the primary key. So claims are planned on
+# every call (0.16 ms), on up to two connections of their own; the other statements
+# keep their generic plans, whose lookups stay bounded by the running flights
 # (docs/benchmarks.md, "2026-12-06, 15:20 UTC: the claim's plan").
 _CLAIM_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
@@ -103,9 +104,11 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             with contextlib.suppress(Exception):
                 await self._listener.close()
             self._listener = None
-        if self._claims is not self._pool:
-            await self._claims.close()
-        await self._pool.close()
+        try:
+            if self._claims is not self._pool:
+                await self._claims.close()
+        finally:
+            await self._pool.close()
 
     # -- the agent's side ------------------------------------------------------------
 
