@@ -60,6 +60,14 @@ async def superuser(engine: Engine, database: str | None = None) -> asyncpg.Conn
     return await asyncpg.connect(engine.superuser_dsn, database=database)
 
 
+async def as_superuser(engine: Engine, sql: str, database: str | None = None) -> None:
+    su = await superuser(engine, database)
+    try:
+        await su.execute(sql)
+    finally:
+        await su.close()
+
+
 async def revoke_every_grant(engine: Engine, role: str, member: str) -> None:
     """Make ``member`` no member of ``role`` at all (PG16+: one grant per grantor)."""
     su = await superuser(engine)
@@ -242,16 +250,8 @@ async def test_a_login_role_gone_is_not_provisioned_before_anything_changes(
     for a passing database error and retried), and nothing is revoked."""
     async with deployed(engine) as dep:
         for database in (*dep.databases, engine.state_database):
-            su = await superuser(engine, database)
-            try:
-                await su.execute(f"DROP OWNED BY {pg_ident(dep.role_b)}")
-            finally:
-                await su.close()
-        su = await superuser(engine)
-        try:
-            await su.execute(f"DROP ROLE {pg_ident(dep.role_b)}")
-        finally:
-            await su.close()
+            await as_superuser(engine, f"DROP OWNED BY {pg_ident(dep.role_b)}", database)
+        await as_superuser(engine, f"DROP ROLE {pg_ident(dep.role_b)}")
         with pytest.raises(NotProvisioned, match=dep.role_b):
             await engine.fencer(engine.admin).fence(dep, Side.B, 1)
         assert await can_login_and_write(engine, dep, Side.A)
@@ -399,11 +399,7 @@ async def test_first_provisionings_side_by_side_share_one_new_state_database(
     finally:
         for f in fencers:
             await f.close()
-        su = await superuser(engine)
-        try:
-            await su.execute(f"DROP DATABASE IF EXISTS {pg_ident(fresh)} WITH (FORCE)")
-        finally:
-            await su.close()
+        await as_superuser(engine, f"DROP DATABASE IF EXISTS {pg_ident(fresh)} WITH (FORCE)")
         for dep in deps:
             await engine.superuser_drop(dep)
 

@@ -524,7 +524,7 @@ class PostgresFencer:
         db_oids = self._database_oids(dep, found)
         apc = dep.ownership is OwnershipModel.APC_MANAGED
         role_write = "CREATEROLE (PostgreSQL 16+: with ADMIN OPTION)"
-        revoke = [*self._connect_writes(layout, dep, old, grant=False)]
+        revoke = self._connect_writes(layout, dep, old, grant=False)
         if apc:
             revoke.append(
                 _Write(render(Q["nologin"], role=pg_ident(old)), role_write, f"role {old}")

@@ -47,9 +47,9 @@ CHANNEL = "flightdeck_dp_flights"
 # generic plan read the WHOLE table on every call (a sequential scan and a hash join to
 # the picked rows: 2-4 ms a claim with 1,000 flights, for as long as the plan lasted),
 # where a plan for the table as it is probes the primary key. So claims are planned on
-# every call (0.16 ms), on up to two connections of their own; the other statements
-# keep their generic plans, whose lookups stay bounded by the running flights
-# (docs/benchmarks.md, "2026-12-06, 15:20 UTC: the claim's plan").
+# every call (about 0.2 ms: bench/flightdeck/plan_times.py), on up to two connections of
+# their own; the other statements keep their generic plans, whose lookups stay bounded
+# by the running flights (docs/benchmarks.md, "2026-12-06, 15:20 UTC: the claim's plan").
 _CLAIM_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
@@ -82,21 +82,20 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
                 await migrate_postgresql(conn)
             finally:
                 await conn.close()
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            init=_init_connection,
-            reset=keep_session,
-        )
-        claims = await asyncpg.create_pool(
-            dsn,
-            min_size=0,  # the agent's Flightdeck never claims: it never opens one
-            max_size=2,
-            init=_init_connection,
-            reset=keep_session,
-            server_settings=_CLAIM_SETTINGS,
-        )
+
+        def new_pool(size: tuple[int, int], settings: dict[str, str] | None = None) -> asyncpg.Pool:
+            return asyncpg.create_pool(
+                dsn,
+                min_size=size[0],
+                max_size=size[1],
+                init=_init_connection,
+                reset=keep_session,
+                server_settings=settings,
+            )
+
+        pool = await new_pool((min_size, max_size))
+        # The agent's Flightdeck never claims: it never opens a connection of this one.
+        claims = await new_pool((0, 2), _CLAIM_SETTINGS)
         return cls(pool, dsn, claims)
 
     async def close(self) -> None:
