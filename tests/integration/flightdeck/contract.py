@@ -513,12 +513,12 @@ class FlightdeckContract:
         async with self.fresh_database() as dsn:
             results = await asyncio.gather(*(self.migrate(dsn) for _ in range(4)))
             # exactly one process applied the migrations
-            assert sorted(results) == [[], [], [], [1, 2, 3, 4]]
+            assert sorted(results) == [[], [], [], [1, 2, 3, 4, 5]]
             assert await self.migrate(dsn) == []
             ledger = await self.fetch(
                 dsn, "SELECT version FROM flightdeck_migrations ORDER BY version"
             )
-            assert [int(r["version"]) for r in ledger] == [1, 2, 3, 4]
+            assert [int(r["version"]) for r in ledger] == [1, 2, 3, 4, 5]
             fd = await self.open_store(dsn)  # opening migrates again: still a no-op
             try:
                 assert await fd.enqueue(flight(1)) is True

@@ -46,7 +46,7 @@ def test_both_dialects_have_the_same_migration_versions() -> None:
 
 
 def test_mysql_migration_splits_into_create_statements() -> None:
-    migration, clearances, traceparent, finished = load_migrations("mysql")
+    migration, clearances, traceparent, finished, active = load_migrations("mysql")
     statements = split_statements(migration.sql)
     assert [s.split("(")[0].split()[-1] for s in statements] == [
         "`dp_flights`",
@@ -63,6 +63,8 @@ def test_mysql_migration_splits_into_create_statements() -> None:
     # 0004: one ALTER adding the index retention deletes by, oldest first.
     (add_key,) = split_statements(finished.sql)
     assert add_key.startswith("ALTER TABLE `dp_flights` ADD KEY `dp_flights_finished_idx`")
+    # 0005: nothing on MySQL (its `state`-first key already serves the depth count).
+    assert split_statements(active.sql) == []
 
 
 def test_mysql_dsn_is_parsed_with_escapes() -> None:

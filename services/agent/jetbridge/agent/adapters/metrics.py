@@ -20,7 +20,9 @@ from jetbridge.common.sql.dsn import is_mysql_dsn
 log = logging.getLogger(__name__)
 
 QUEUE_STATES = ("QUEUED", "RUNNING")
-_DEPTH_SQL = (
+# On PostgreSQL it reads the index of active flights (Flightdeck migration 0005), not
+# the table: finished flights kept for the retention cost a count nothing.
+DEPTH_SQL = (
     "SELECT state, count(*) AS n FROM dp_flights"
     " WHERE state IN ('QUEUED', 'RUNNING') GROUP BY state"
 )
@@ -87,7 +89,7 @@ class QueueDepth:
         return await asyncpg.connect(self._dsn)
 
     async def _count_postgresql(self) -> dict[str, int]:
-        return {r["state"]: r["n"] for r in await self._conn.fetch(_DEPTH_SQL)}
+        return {r["state"]: r["n"] for r in await self._conn.fetch(DEPTH_SQL)}
 
     async def _open_mysql(self) -> Any:
         import asyncmy  # noqa: PLC0415
@@ -98,7 +100,7 @@ class QueueDepth:
 
     async def _count_mysql(self) -> dict[str, int]:
         async with self._conn.cursor() as cur:
-            await cur.execute(_DEPTH_SQL)
+            await cur.execute(DEPTH_SQL)
             return {str(state): int(n) for state, n in await cur.fetchall()}
 
 

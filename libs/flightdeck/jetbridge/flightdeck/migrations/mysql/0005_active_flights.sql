@@ -1,0 +1,5 @@
+-- Flightdeck 0005: nothing to do on MySQL / MariaDB. The PostgreSQL migration of this
+-- number adds an index of the queued and running flights for the agent's queue-depth
+-- count; here `dp_flights_state_seq_idx` (0001, keyed by `state` first) already lets
+-- that count read only the rows in those states. The version exists so both dialects
+-- record the same migrations.
