@@ -305,6 +305,55 @@ class FlightdeckContract:
         assert await store.prune_finished(0, 100) == 2  # tombstones go with the finished
         assert await store.get("flt-1") is None
 
+    async def test_a_cancel_racing_its_admit_never_leaves_the_flight_runnable(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        """The agent's admit (a StartFlights batch) and a CancelFlight for one of its
+        flights, on two pools at once, in both orders and overlapping: whichever the
+        server takes first, the flight must end cancelled, and the admit's answer must
+        say which happened (created: it was then cancelled; not created: it met the
+        tombstone, which the agent refuses to run)."""
+        batches = [[flight(f"{b}-{i}") for i in range(8)] for b in range(100)]
+        victims = [batch[b % 8].flight_id for b, batch in enumerate(batches)]
+
+        async def admit(batch: list[NewFlight], delay: float) -> list[Any]:
+            await asyncio.sleep(delay)
+            return await store.admit(batch)
+
+        async def cancel(flight_id: str, delay: float) -> Any:
+            await asyncio.sleep(delay)
+            return await other.request_cancel(flight_id)
+
+        pairs = []
+        for b, (batch, victim) in enumerate(zip(batches, victims, strict=True)):
+            # The admit surely first, the cancel surely first, then twice both at once:
+            # the race itself (on PostgreSQL a cancel then meets an admit committed after
+            # its snapshot a few times in a hundred, and must ask again).
+            admit_at, cancel_at = ((0.0, 0.05), (0.05, 0.0), (0.0, 0.0), (0.0, 0.0))[b % 4]
+            pairs.append(asyncio.gather(admit(batch, admit_at), cancel(victim, cancel_at)))
+        outcomes = await asyncio.gather(*pairs)
+
+        orders = set()
+        for (admitted, cancelled), victim in zip(outcomes, victims, strict=True):
+            (answer,) = [a for a in admitted if a.flight.flight_id == victim]
+            stored = await store.get(victim)
+            assert stored is not None
+            assert (stored.state, stored.cancel_requested) == (FlightState.CANCELLED, True)
+            assert cancelled.state is FlightState.CANCELLED
+            if answer.created:  # the admit went first: the real flight, cancelled
+                assert not stored.never_started and stored.plan, stored
+                orders.add("admit first")
+            else:  # the cancel went first: the admit met the tombstone
+                assert answer.flight.never_started and stored.never_started, (answer, stored)
+                orders.add("cancel first")
+            others = [a for a in admitted if a.flight.flight_id != victim]
+            assert all(a.created and a.flight.state is FlightState.QUEUED for a in others)
+        # Only the other flights of each batch are left to claim.
+        claimed = await store.claim("pilot-1", 1000, 30)
+        assert len(claimed) == 100 * 7
+        assert not {c.flight_id for c in claimed} & set(victims)
+        assert orders == {"admit first", "cancel first"}, orders  # both orders were met
+
     async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
         await store.enqueue(flight(1))
         (claim,) = await store.claim("pilot-1", 1, 30)
