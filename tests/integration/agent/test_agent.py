@@ -1,21 +1,28 @@
-"""The data-plane agent over real loopback mTLS, writing into a real Flightdeck (PostgreSQL)."""
+"""The data-plane agent over real loopback mTLS, writing into a real Flightdeck
+(PostgreSQL; the first test on MariaDB too, the other dialect a data plane may run)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 
 from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import channel_credentials, secure_channel
+from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.common.tls import CONTROL_PLANE_URI, cluster_identity, dns_name
+from jetbridge.flightdeck import open_flightdeck
+from tests.integration.flightdeck.dbs import (
+    mysql_fetch,
+    pg_fetch,
+)
 from tests.integration.planes import (
     flightdeck_on,
     make_tls,
@@ -48,59 +55,54 @@ def _start_request(flight_id: str, epoch: int = 7, cluster_id: str = "") -> pb2.
 
 
 async def test_start_flight_twice_writes_one_row_and_get_cancel_work(
-    postgres_dsn: str, tmp_path: Path
+    flightdeck_dsn: str, tmp_path: Path
 ) -> None:
     cluster = unique_cluster()
     tls = make_tls(tmp_path, cluster)
-    async with pg_database(postgres_dsn) as dsn:
-        from jetbridge.flightdeck import open_flightdeck  # noqa: PLC0415
+    dsn = flightdeck_dsn
+    deck = await open_flightdeck(dsn)
+    try:
+        async with running_agent(cluster, tls, deck) as agent:
+            channel = secure_channel(agent.endpoint, tls.control_plane(), cluster_identity(cluster))
+            async with channel:
+                stub = pb2_grpc.DataPlaneStub(channel)
+                first = await stub.StartFlight(_start_request("f-1", 7, cluster), timeout=5)
+                second = await stub.StartFlight(_start_request("f-1"), timeout=5)
+                assert (first.created, second.created) == (True, False)
+                assert second.state == pb2.FLIGHT_STATE_QUEUED
 
-        deck = await open_flightdeck(dsn)
-        try:
-            async with running_agent(cluster, tls, deck) as agent:
-                channel = secure_channel(
-                    agent.endpoint, tls.control_plane(), cluster_identity(cluster)
-                )
-                async with channel:
-                    stub = pb2_grpc.DataPlaneStub(channel)
-                    first = await stub.StartFlight(_start_request("f-1", 7, cluster), timeout=5)
-                    second = await stub.StartFlight(_start_request("f-1"), timeout=5)
-                    assert (first.created, second.created) == (True, False)
-                    assert second.state == pb2.FLIGHT_STATE_QUEUED
+                with pytest.raises(grpc.aio.AioRpcError) as conflict:
+                    await stub.StartFlight(_start_request("f-1", epoch=8), timeout=5)
+                assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
-                    with pytest.raises(grpc.aio.AioRpcError) as conflict:
-                        await stub.StartFlight(_start_request("f-1", epoch=8), timeout=5)
-                    assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+                got = (await stub.GetFlight(pb2.GetFlightRequest(flight_id="f-1"))).flight
+                assert got.fencing_epoch == 7
+                assert list(got.steps) == ["CREATE_NAMESPACE", "UPSERT_DEPLOYMENT"]
 
-                    got = (await stub.GetFlight(pb2.GetFlightRequest(flight_id="f-1"))).flight
-                    assert got.fencing_epoch == 7
-                    assert list(got.steps) == ["CREATE_NAMESPACE", "UPSERT_DEPLOYMENT"]
+                cancelled = await stub.CancelFlight(pb2.CancelFlightRequest(flight_id="f-1"))
+                assert cancelled.flight.state == pb2.FLIGHT_STATE_CANCELLED
 
-                    cancelled = await stub.CancelFlight(pb2.CancelFlightRequest(flight_id="f-1"))
-                    assert cancelled.flight.state == pb2.FLIGHT_STATE_CANCELLED
+                with pytest.raises(grpc.aio.AioRpcError) as missing:
+                    await stub.GetFlight(pb2.GetFlightRequest(flight_id="nope"))
+                assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
-                    with pytest.raises(grpc.aio.AioRpcError) as missing:
-                        await stub.GetFlight(pb2.GetFlightRequest(flight_id="nope"))
-                    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
-
-                    # Addressed to another cluster: refused, and nothing is written.
-                    other = _start_request("f-2", 7, "dp-elsewhere")
-                    with pytest.raises(grpc.aio.AioRpcError) as misaddressed:
-                        await stub.StartFlight(other, timeout=5)
-                    assert misaddressed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-                    assert "'dp-elsewhere'" in (misaddressed.value.details() or "")
-                    batch = pb2.StartFlightsRequest(items=[pb2.StartFlightItem(request=other)])
-                    (result,) = (await stub.StartFlights(batch, timeout=5)).results
-                    assert result.status.code == "FAILED_PRECONDITION"
-        finally:
-            await deck.close()
-        conn = await asyncpg.connect(dsn)
-        try:
-            rows = await conn.fetch("SELECT flight_id, plan FROM dp_flights")
-        finally:
-            await conn.close()
+                # Addressed to another cluster: refused, and nothing is written.
+                other = _start_request("f-2", 7, "dp-elsewhere")
+                with pytest.raises(grpc.aio.AioRpcError) as misaddressed:
+                    await stub.StartFlight(other, timeout=5)
+                assert misaddressed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+                assert "'dp-elsewhere'" in (misaddressed.value.details() or "")
+                batch = pb2.StartFlightsRequest(items=[pb2.StartFlightItem(request=other)])
+                (result,) = (await stub.StartFlights(batch, timeout=5)).results
+                assert result.status.code == "FAILED_PRECONDITION"
+    finally:
+        await deck.close()
+    fetch = mysql_fetch if is_mysql_dsn(dsn) else pg_fetch
+    rows = await fetch(dsn, "SELECT flight_id, plan FROM dp_flights")
     assert [r["flight_id"] for r in rows] == ["f-1"]
-    assert '"deployment_spec"' in rows[0]["plan"] and "reg/airflow:1.2.3" in rows[0]["plan"]
+    plan = json.loads(rows[0]["plan"])  # the plan as stored, either dialect's JSON text
+    assert [step["name"] for step in plan] == ["CREATE_NAMESPACE", "UPSERT_DEPLOYMENT"]
+    assert {step["params"]["deployment_spec"]["image"] for step in plan} == {"reg/airflow:1.2.3"}
 
 
 async def test_plaintext_and_other_cluster_clients_are_refused(

@@ -9,7 +9,6 @@ drops it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import asyncmy
@@ -21,18 +20,8 @@ from jetbridge.flightdeck import open_flightdeck
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
 
 from ..flightdeck.contract import flight
-from ..flightdeck.dbs import mysql_database, postgres_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["postgres_dsn", "mysql_dsn"], ids=["postgresql", "mariadb"])
-async def server_and_flightdeck(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, str]]:
-    """The dialect's server, and a Flightdeck database of its own there."""
-    server = request.getfixturevalue(request.param)
-    database = postgres_database if request.param == "postgres_dsn" else mysql_database
-    async with database(server, "agent_depth") as dsn:
-        yield server, dsn
 
 
 async def _drop_sessions(server: str, dsn: str) -> int:
