@@ -8,7 +8,7 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from jetbridge.common.audit.chain import GENESIS, compute_link
+from jetbridge.common.audit.chain import GENESIS, LINK_HEADER, compute_link
 from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.common.events.envelope import Envelope
 from jetbridge.common.eventstore import PostgresEventStore, WriterFenced, migrate_event_store
@@ -97,6 +97,30 @@ async def test_ledger_gets_a_copy_of_every_stored_event_once(pool: asyncpg.Pool)
             (folded.event_id, "jetbridge.cluster.events"),
         ]
     )
+
+
+async def test_a_decision_for_another_topic_is_copied_to_the_ledger_too(
+    pool: asyncpg.Pool,
+) -> None:
+    """The Navigator's FailoverEnabled goes to jetbridge.cluster.events, and its ledger
+    copy to jetbridge.failover.events. Both rows carry the one event id: the copy was
+    once dropped by the outbox's unique event id, and the ledger's readers never saw
+    it (a gap in the aggregate's hash chain for auditors)."""
+    store = PostgresEventStore(pool, writer="w", holder="h", chain_key=KEY)
+    await store.take_writer_epoch()
+    decided = _event(2)  # ClusterHealthChanged: its topic is jetbridge.cluster.events
+    result = await store.append([decided], publish=[decided], ledger_topic="ledger")
+    assert (result.stored, result.published) == (1, 1)
+    again = await store.append([decided], publish=[decided], ledger_topic="ledger")
+    assert (again.stored, again.published) == (0, 0)  # a retry adds no third row
+    async with pool.acquire() as conn:
+        rows = await conn.fetch('SELECT "event_id", "topic", "headers" FROM "jetbridge_outbox"')
+    by_topic = {r["topic"]: r for r in rows}
+    assert sorted(by_topic) == ["jetbridge.cluster.events", "ledger"]
+    assert {str(r["event_id"]) for r in rows} == {decided.event_id}
+    # Only the ledger's copy carries the chain link.
+    assert LINK_HEADER not in by_topic["jetbridge.cluster.events"]["headers"]
+    assert LINK_HEADER in by_topic["ledger"]["headers"]
 
 
 async def test_a_consumed_fact_is_stored_and_copied_byte_for_byte(pool: asyncpg.Pool) -> None:

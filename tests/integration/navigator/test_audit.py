@@ -14,7 +14,9 @@ from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.topics import topic_specs
 from jetbridge.navigator.audit.ledger import read_ledger
 from jetbridge.navigator.audit.verify import verify_ledger
+from tests.integration.navigator.scripted_planes import now_ms
 from tests.integration.navigator.test_failover_saga import LEDGER_KEY, World
+from tests.unit.navigator.builders import cluster_events
 
 KEY = LEDGER_KEY.encode()
 
@@ -116,3 +118,65 @@ def _with_value(record: LedgerRecord, value: bytes) -> LedgerRecord:
     return LedgerRecord(
         record.partition, record.offset, record.key, record.event_id, value, record.headers
     )
+
+
+async def test_a_decision_published_on_the_cluster_topic_is_on_the_ledger_too(
+    world: World,
+) -> None:
+    """FailoverEnabled (or its refusal) is the Navigator's decision on an EnableFailover
+    command, published on jetbridge.cluster.events. The ledger must carry a copy, linked
+    in the cluster's chain: its copy was once dropped (one outbox row per event id), so
+    projections and the Console never saw the switch, and auditors found a gap."""
+    start = now_ms() - 60_000
+    registered = cluster_events("north", at=start, failover_enabled=False)
+    await world.publisher.publish_many(
+        [
+            world.mapper.to_record(
+                e, correlation_id="north", caused_by=None, actor=None, occurred_at_ms=start
+            )
+            for e in registered
+        ]
+    )
+    fleet = world.service.fleet
+    await world.until("north to be folded", lambda: "north" in fleet.clusters)
+    command = new_event(
+        "EnableFailover",
+        {"cluster_id": "north"},
+        aggregate_type="Command",
+        aggregate_id="north",
+        producer="test-console",
+        schema_version=1,
+        actor="alice@example.com",
+    )
+    await world.publisher.publish(command)
+    store = world.service.store
+    assert isinstance(store, PostgresEventStore)
+    decided: list[str] = []
+
+    async def decision_stored() -> bool:
+        decided[:] = [
+            e.event_id
+            async for e in store.read_all()
+            if e.event_type in ("FailoverEnabled", "FailoverEnableRefused")
+            and e.envelope.aggregate_id == "north"
+        ]
+        return bool(decided)
+
+    for _ in range(100):
+        if await decision_stored():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("no FailoverEnabled or FailoverEnableRefused stored for north")
+    bootstrap = world.app.settings.kafka_bootstrap_servers
+    ledger = world.app.settings.topic_prefix + topics.FAILOVER_EVENTS
+    heads = await store.chain_heads()
+    for _ in range(100):
+        on_ledger = {r.ledger.event_id async for r in read_ledger(bootstrap, ledger)}
+        if set(decided) <= on_ledger and len(on_ledger) >= sum(s for s, _ in heads.values()):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"decision {decided} not on the ledger {ledger}")
+    _, breaks = await verify_ledger(bootstrap, ledger, KEY, heads)
+    assert breaks == [], breaks[:20]

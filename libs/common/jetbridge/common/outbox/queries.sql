@@ -1,7 +1,7 @@
 -- name: insert_event
 INSERT INTO "jetbridge_outbox" ("event_id", "topic", "key", "value", "headers")
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[])
-ON CONFLICT ("event_id") DO NOTHING;
+ON CONFLICT ("event_id", "topic") DO NOTHING;
 
 -- name: pending_batch
 SELECT "position", "topic", "key", "value", "headers"
