@@ -2,7 +2,7 @@
 
 The agent counts QUEUED and RUNNING flights every two seconds. Finished flights stay
 in the table for the Pilot's retention (a week by default), so a count that scans the
-table grows with everything the data plane ever ran: 12 ms a count with 3,000 flights
+table grows with everything the data plane ever ran: 12 ms a count with 2,000 flights
 in the 2026-12-06 benchmark. Flightdeck migration 0005 keeps an index of the active
 rows alone. The control drops it and shows the scan it replaced.
 """
