@@ -165,3 +165,68 @@ async def test_a_database_without_task_instance_is_a_permanent_failure(
         await server.until_no_sessions(database)
     finally:
         await tasks.close()
+
+
+async def _plant(server: Server, database: str, attack: str) -> None:
+    """The tenant's objects that would run its code as whoever reads ``task_instance``:
+    each call records ``current_user`` in ``hits``."""
+    if server.dialect == "postgres":
+        await server.run("CREATE TABLE hits (who text)", database)
+        await server.run(
+            "CREATE FUNCTION evil() RETURNS boolean LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO hits VALUES (current_user); RETURN true; END $$",
+            database,
+        )
+        if attack == "view":
+            await server.run("ALTER TABLE task_instance RENAME TO ti_real", database)
+            await server.run(
+                "CREATE VIEW task_instance AS SELECT * FROM ti_real WHERE evil()", database
+            )
+        else:  # a row-level security policy that calls the function
+            await server.run("ALTER TABLE task_instance ENABLE ROW LEVEL SECURITY", database)
+            await server.run("CREATE POLICY spy ON task_instance USING (evil())", database)
+        return
+    await server.run("CREATE TABLE hits (who varchar(200))", database)
+    await server.run(
+        "CREATE FUNCTION evil() RETURNS int MODIFIES SQL DATA SQL SECURITY INVOKER"
+        " BEGIN INSERT INTO hits VALUES (CURRENT_USER()); RETURN 1; END",
+        database,
+    )
+    await server.run("RENAME TABLE task_instance TO ti_real", database)
+    await server.run(
+        "CREATE SQL SECURITY INVOKER VIEW task_instance AS"
+        " SELECT task_id, state FROM ti_real WHERE evil() = 1",
+        database,
+    )
+
+
+async def _refused(server: Server, deployment: str, database: str) -> None:
+    tasks = server.reader()
+    try:
+        with pytest.raises(StepFailure) as refused:
+            await tasks.active(deployment)
+        assert not refused.value.transient
+        assert "reads only a plain table" in refused.value.message, refused.value.message
+    finally:
+        await tasks.close()
+    assert await server.run("SELECT who FROM hits", database) == []  # the function never ran
+
+
+async def test_a_view_of_the_tenants_never_runs_as_the_reader(
+    server: Server, metadata: tuple[str, str]
+) -> None:
+    """The reader logs in as the fencing role by default; a view of the tenant's named
+    ``task_instance`` would run the tenant's function as that role (which can alter
+    every Deployment's roles). The count refuses to read it."""
+    deployment, database = metadata
+    await _plant(server, database, "view")
+    await _refused(server, deployment, database)
+
+
+@pytest.mark.parametrize("server", ["postgres"], indirect=True)  # MySQL has no policies
+async def test_a_row_security_policy_of_the_tenants_never_runs_as_the_reader(
+    server: Server, metadata: tuple[str, str]
+) -> None:
+    deployment, database = metadata
+    await _plant(server, database, "policy")
+    await _refused(server, deployment, database)

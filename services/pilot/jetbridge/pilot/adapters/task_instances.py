@@ -11,6 +11,27 @@ Deployment is kept from its first count to ``release`` (the drain's end), where 
 one per poll meant a login on the customer's server twice a second per drain. A failed
 count drops the connection; the next opens another. A database without the table is a
 permanent failure: no waiting will fix it.
+
+**The count runs as a privileged role in a database the tenant controls.** Unless
+``JETBRIDGE_PILOT_TASK_INSTANCES_DSN`` names a lesser one, the reader logs in as the
+fencing role, which can alter every Deployment's roles. The tenant's Airflow owns
+``task_instance`` and may create objects beside it: a view of that name over a
+function, a row-level security policy, a column type with its own operators or
+casts. Any of those would run the tenant's code as the fencing role (a function
+called from a view runs as the caller). So each count first pins what it reads:
+
+- PostgreSQL: in a read-only transaction, ``search_path`` is ``pg_catalog, pg_temp``
+  (operators, functions and casts resolve to the built-in ones only) and
+  ``row_security`` is off (a policy is an error, never evaluated); the relation is
+  locked (no rename or replacement until the count commits), then read from the
+  catalogue: it must be an ordinary table without row security whose ``state`` is
+  ``text`` or ``varchar``; only then ``FROM ONLY public.task_instance`` is counted.
+- MySQL/MariaDB: ``LOCK TABLES task_instance READ`` (no rename until ``UNLOCK``),
+  then ``information_schema`` must call it a ``BASE TABLE`` (a view, INVOKER or not,
+  is refused); a base table's SELECT runs no stored code (triggers fire on writes
+  only; generated columns cannot call stored functions).
+
+Anything else is a permanent failure naming the object: the drain does not read it.
 """
 
 from __future__ import annotations
@@ -33,6 +54,30 @@ from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent
 ACTIVE_STATES = ("queued", "running", "deferred")
 MYSQL_NO_SUCH_TABLE = 1146  # ER_NO_SUCH_TABLE
 MYSQL_COUNT = "SELECT state, COUNT(*) FROM task_instance WHERE state IN (%s, %s, %s) GROUP BY state"
+MYSQL_SHAPE = (
+    "SELECT TABLE_TYPE FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'task_instance'"
+)
+# Built-in names only and no row security for the rest of the count's transaction;
+# then the lock (a view is locked too, and refused below): from here to the commit
+# nobody can rename or replace what the count reads.
+PG_PIN = (
+    "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL row_security = off;"
+    " LOCK TABLE ONLY public.task_instance IN ACCESS SHARE MODE"
+)
+PG_SHAPE = """
+SELECT c.relkind::text AS relkind, c.relrowsecurity, a.atttypid::regtype::text AS state_type
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_attribute AS a
+  ON a.attrelid = c.oid AND a.attname = 'state' AND NOT a.attisdropped
+WHERE n.nspname = 'public' AND c.relname = 'task_instance'
+"""
+PG_COUNT = (
+    "SELECT state, count(*) AS n FROM ONLY public.task_instance"
+    " WHERE state = ANY($1::text[]) GROUP BY state"
+)
+_PG_STATE_TYPES = ("text", "character varying")
 C = TypeVar("C")
 
 
@@ -41,6 +86,26 @@ def _no_table(database: str) -> StepFailure:
         ErrorCode.DATABASE_UNAVAILABLE,
         f"{database} has no task_instance table: not an Airflow metadata database?",
     )
+
+
+def _not_a_plain_table(database: str, why: str) -> StepFailure:
+    return permanent(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        f"{database}: {why}; the drain reads only a plain table there, since it reads as"
+        " a privileged role in a database its tenant controls (a view, policy or custom"
+        " type could run the tenant's code as that role)",
+    )
+
+
+def _pg_refusal(shape: Any) -> str | None:
+    """Why ``public.task_instance`` may not be read as a privileged role (None: it may)."""
+    if shape["relkind"] != "r":
+        return f"public.task_instance is of relkind {shape['relkind']!r}, not an ordinary table"
+    if shape["relrowsecurity"]:
+        return "public.task_instance has row-level security enabled"
+    if shape["state_type"] not in _PG_STATE_TYPES:
+        return f"public.task_instance.state is of type {shape['state_type']}, not text"
+    return None
 
 
 class _KeptSessions(ABC, Generic[C]):
@@ -110,11 +175,14 @@ class PgTaskInstances(_KeptSessions[asyncpg.Connection]):
 
     async def _count(self, conn: asyncpg.Connection, database: str) -> dict[str, int]:
         try:
-            rows = await conn.fetch(
-                "SELECT state, count(*) AS n FROM task_instance "
-                "WHERE state = ANY($1::text[]) GROUP BY state",
-                list(ACTIVE_STATES),
-            )
+            async with conn.transaction(readonly=True):
+                await conn.execute(PG_PIN)
+                shape = await conn.fetchrow(PG_SHAPE)
+                if shape is None:
+                    raise _no_table(database)
+                if why := _pg_refusal(shape):
+                    raise _not_a_plain_table(database, why)
+                rows = await conn.fetch(PG_COUNT, list(ACTIVE_STATES))
         except asyncpg.UndefinedTableError as error:
             raise _no_table(database) from error
         return {str(r["state"]): int(r["n"]) for r in rows}
@@ -143,8 +211,17 @@ class MySQLTaskInstances(_KeptSessions[Any]):
     async def _count(self, conn: Any, database: str) -> dict[str, int]:
         try:
             async with conn.cursor() as cur:
-                await cur.execute(MYSQL_COUNT, ACTIVE_STATES)  # one %s per state
-                rows = await cur.fetchall()
+                await cur.execute("LOCK TABLES task_instance READ")
+                try:
+                    await cur.execute(MYSQL_SHAPE)
+                    kind = await cur.fetchone()
+                    if kind is None or kind[0] != "BASE TABLE":
+                        shown = "nothing" if kind is None else f"a {kind[0]}"
+                        raise _not_a_plain_table(database, f"task_instance is {shown}")
+                    await cur.execute(MYSQL_COUNT, ACTIVE_STATES)  # one %s per state
+                    rows = await cur.fetchall()
+                finally:
+                    await cur.execute("UNLOCK TABLES")
         except ProgrammingError as error:
             if error.args and error.args[0] == MYSQL_NO_SUCH_TABLE:
                 raise _no_table(database) from error
