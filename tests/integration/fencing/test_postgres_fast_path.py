@@ -435,6 +435,42 @@ async def test_deployments_with_their_epoch_in_their_own_database(
             await su.close()
 
 
+async def test_the_tenants_functions_never_run_as_the_fencer_in_its_database(
+    engine: Engine,
+) -> None:
+    """A fence of a local-epoch Deployment runs in the Deployment's own database, where
+    the tenant may create functions in ``public``. An overload that fits an argument
+    better than the built-in one (``pg_has_role(text, name, text)``: the built-in takes
+    ``name`` first) would be called instead, as the fencing role: CVE-2018-1058's
+    pattern. Fencer sessions resolve names in the catalogue only."""
+    async with deployed(engine, extra_db=True) as dep:
+        await provisioned_with_a_local_epoch(engine, dep, with_helpers=True)
+        planted = [
+            "CREATE TABLE public.hits (who text, what text)",
+            "GRANT INSERT ON public.hits TO PUBLIC",
+            "CREATE FUNCTION public.pg_has_role(u text, r name, p text) RETURNS boolean"
+            " LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.hits VALUES"
+            " (current_user, 'pg_has_role'); RETURN pg_catalog.pg_has_role(u::name, r, p);"
+            " END $$",
+            "CREATE FUNCTION public.has_database_privilege(u text, d name, p text)"
+            " RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.hits VALUES"
+            " (current_user, 'has_database_privilege');"
+            " RETURN pg_catalog.has_database_privilege(u, d::text, p); END $$",
+        ]
+        for sql in planted:
+            await as_superuser(engine, sql, dep.epoch_database)
+        fencer = engine.fencer(engine.admin)
+        outcome = await fencer.fence(dep, Side.B, 1)  # in the Deployment's database
+        assert (outcome.epoch, outcome.active_role) == (1, dep.role_b)
+        again = await fencer.provision(dep, engine.passwords)
+        assert (again.epoch, again.active_side) == (1, Side.B)
+        su = await superuser(engine, dep.epoch_database)
+        try:
+            assert await su.fetch("SELECT who, what FROM public.hits") == []
+        finally:
+            await su.close()
+
+
 async def test_a_server_with_local_epochs_only_gets_its_state_database_at_the_first_fence(
     engine: Engine,
 ) -> None:

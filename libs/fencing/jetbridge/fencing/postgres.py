@@ -66,6 +66,13 @@ from jetbridge.fencing.scram import scram_sha256_verifier
 from jetbridge.fencing.sqlfiles import queries
 
 Q = queries("postgresql")
+# Every fencer session resolves names in the catalogue only. Some of them run in a
+# Deployment's own database (provisioning, the legacy local epoch), where the tenant
+# may create functions in ``public``: with the default search_path an overload there
+# that fits an argument better than the built-in (``has_database_privilege(text,
+# name, text)``, say) would be called instead, as this role (CVE-2018-1058's pattern).
+# Jetbridge's own objects are always schema-qualified.
+_PINNED = {"search_path": "pg_catalog, pg_temp"}
 T = TypeVar("T")
 
 
@@ -182,7 +189,7 @@ class PostgresFencer:
 
     async def _connect(self, database: str | None = None) -> asyncpg.Connection:
         kwargs: dict[str, Any] = {"database": database} if database else {}
-        return await asyncpg.connect(self._dsn, **kwargs)
+        return await asyncpg.connect(self._dsn, server_settings=_PINNED, **kwargs)
 
     async def _state_pool(self) -> asyncpg.Pool:
         """The pool on the state database (no connection is opened before one is used)."""
@@ -197,6 +204,7 @@ class PostgresFencer:
                     # A fence leaves no session state: its role switches are the owner
                     # role's SECURITY DEFINER helpers and SET LOCAL, gone at COMMIT.
                     reset=keep_session,
+                    server_settings=_PINNED,
                 )
         return self._pool
 
