@@ -423,7 +423,7 @@ class FlightdeckContract:
         await store.enqueue_many([flight(i) for i in range(1, 7)])
         claims = {c.flight_id: c for c in await store.claim("pilot-1", 4, 30)}
         assert sorted(claims) == ["flt-1", "flt-2", "flt-3", "flt-4"]
-        await store.clear_steps("flt-1", "c1", 0, 2)  # a clearance row, to go with it
+        await store.clear_steps("flt-2", "c1", 0, 2)  # a clearance row, to go with it
         await store.complete(claims["flt-1"], Outcome.SUCCEEDED)
         await store.complete(claims["flt-2"], Outcome.FAILED, error="boom")
         await store.complete(claims["flt-3"], Outcome.SUCCEEDED)

@@ -124,6 +124,73 @@ class ClearanceContract:
         assert failed is not None and failed.cleared_through == -1
         assert await store.claim("pilot-1", 10, 30) == []
 
+    async def test_a_retry_cleared_after_the_last_result_is_not_lost_by_the_completion(
+        self, store: Flightdeck, other: Flightdeck
+    ) -> None:
+        """The Navigator's deadline for attempt 1 of the last step fired as the Pilot
+        stored its result: attempt 2 is cleared (the flight rewound) before the Pilot
+        completes. Completing SUCCEEDED then would swallow attempt 2, whose result the
+        Navigator waits for: the completion is refused, and the retry runs."""
+        await store.enqueue(gated(1, steps=1))
+        await store.clear_steps("flt-1", "c1", 0, 0)
+        (claim,) = await store.claim("pilot-1", 10, SHORT_LEASE)
+        claim = await store.record_step_result(claim, 0, {"ok": 1}, attempt=1)
+        retry = await store.clear_steps("flt-1", "c2", 0, 0)  # attempt 2, while it ran
+        assert retry is not None and retry.applied
+        with pytest.raises(LeaseLost):
+            await store.complete(claim, Outcome.SUCCEEDED)
+        running = await store.get("flt-1")
+        assert running is not None
+        assert (running.state, running.current_step) == (FlightState.RUNNING, 0)
+        await asyncio.sleep(SHORT_LEASE + 0.2)  # the refused claimer stops; its lease ends
+        (again,) = await other.claim("pilot-2", 10, 30)
+        assert (again.flight.current_step, again.flight.attempt_of(0)) == (0, 2)
+        again = await other.record_step_result(again, 0, {"ok": 2}, attempt=2)
+        await other.complete(again, Outcome.SUCCEEDED)  # nothing left: it may finish
+        done = await store.get("flt-1")
+        assert done is not None and done.state is FlightState.SUCCEEDED
+
+    async def test_a_failed_step_never_widens_a_clearance_that_rewound_the_flight(
+        self, store: Flightdeck
+    ) -> None:
+        """Steps 0-3 cleared; while step 3 runs, the Navigator clears step 1 alone again
+        (the flight rewinds to 1, cleared through 1). Step 3 then fails: revoking its
+        clearance must not clear step 2, which nobody cleared again."""
+        await store.enqueue(gated(1, steps=4))
+        await store.clear_steps("flt-1", "c1", 0, 3)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        for step in (0, 1, 2):
+            claim = await store.record_step_result(claim, step, {"ok": True}, attempt=1)
+        await store.clear_steps("flt-1", "c2", 1, 1)
+        await store.release(claim, failed_step=3, result={"error": "boom"}, attempt=1)
+        parked = await store.get("flt-1")
+        assert parked is not None
+        assert (parked.state, parked.current_step, parked.cleared_through) == (
+            FlightState.QUEUED,
+            1,
+            1,
+        )
+
+    async def test_a_flight_cancelled_while_it_ran_is_cancelled_when_released(
+        self, store: Flightdeck
+    ) -> None:
+        """CancelFlight flags a running flight; its claimer then releases it at a failed
+        step (or parks it). Parked with the flag, nothing would claim, finish or prune
+        it: it is CANCELLED instead."""
+        await store.enqueue(gated(1, steps=2))
+        await store.clear_steps("flt-1", "c1", 0, 1)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        flagged = await store.request_cancel("flt-1")
+        assert (flagged.state, flagged.cancel_requested) == (FlightState.RUNNING, True)
+        await store.release(claim, failed_step=0, result={"error": "boom"}, attempt=1)
+        ended = await store.get("flt-1")
+        assert ended is not None
+        assert (ended.state, ended.cancel_requested) == (FlightState.CANCELLED, True)
+        assert ended.finished_at is not None and ended.step_results[0] == {"error": "boom"}
+        assert await store.claim("pilot-1", 10, 30) == []
+        await asyncio.sleep(0.01)
+        assert await store.prune_finished(0, 10) == 1
+
     async def test_a_newer_clearance_of_a_running_step_is_not_overtaken(
         self, store: Flightdeck
     ) -> None:
@@ -282,14 +349,21 @@ class ClearanceContract:
         await store.clear_many([StepClearance(i, f"c0-{i}", 0, 0) for i in ids])
         claims = await store.claim("pilot-1", len(ids), 30)
         assert len(claims) == len(ids)
-        completions = [Completion(c, Outcome.SUCCEEDED) for c in reversed(claims)]
+        ran = await store.record_many([StepRecord(c, 0, {"ok": True}, attempt=1) for c in claims])
+        completions = [Completion(c, Outcome.SUCCEEDED) for c in reversed(ran) if c]
         later = [StepClearance(i, f"c1-{i}", 1, 1) for i in ids]
         async with self.lock_row(db_dsn, ids[15]):  # type: ignore[attr-defined]
             race = asyncio.gather(store.complete_many(completions), other.clear_many(later))
             await asyncio.sleep(0.5)  # both wait on the held row by now
-        finished, cleared = await asyncio.wait_for(race, 30)
-        assert finished == set()  # no claim lost
+        refused, cleared = await asyncio.wait_for(race, 30)
         assert all(c is not None and c.applied for c in cleared)
+        # Per flight, whichever came first: a completion then the clearance reopens the
+        # finished flight (QUEUED); a clearance first leaves step 1 to run, so the
+        # completion is refused and the claim still runs it.
+        states = {f.flight_id: f.state for f in await store.get_many(ids) if f}
+        assert states == {
+            i: FlightState.RUNNING if i in refused else FlightState.QUEUED for i in ids
+        }
 
     async def test_step_results_and_clearances_of_the_same_flights_never_deadlock(
         self, store: Flightdeck, other: Flightdeck, db_dsn: str

@@ -44,6 +44,7 @@ from .models import (
     LeaseLost,
     NewFlight,
     OutboxEvent,
+    Outcome,
     StepClearance,
     StepRecord,
     StoredOutboxEvent,
@@ -399,8 +400,15 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
                 attempts = codec.loads(row["step_attempts"]) or {}
                 newer = attempt is not None and int(attempts.get(str(failed_step), 0)) > attempt
                 if not newer:  # else a retry was cleared while it ran: that one runs
-                    cleared = failed_step - 1
-            await cur.execute(self._q["release"], (codec.dumps(results), cleared, claim.flight_id))
+                    # Never wider: a clearance that rewound the flight keeps its end.
+                    revoked = failed_step - 1
+                    cleared = revoked if cleared is None else min(cleared, revoked)
+            # Cancelled while it ran: finished here, not parked where nothing claims it.
+            state = FlightState.CANCELLED if row["cancel_requested"] else FlightState.QUEUED
+            await cur.execute(
+                self._q["release"],
+                (state.value, state.value, codec.dumps(results), cleared, claim.flight_id),
+            )
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
 
     async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:
@@ -456,6 +464,15 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
             return set()
         async with self._transaction() as cur:
             valid = await self._lock_valid(cur, [c.claim for c in completions])
+            for c in completions:  # SUCCEEDED only with no cleared step left to run
+                row = valid.get(c.claim.flight_id)  # (postgresql.sql, complete_many)
+                if (
+                    row is not None
+                    and c.outcome is Outcome.SUCCEEDED
+                    and row["cleared_through"] is not None
+                    and row["current_step"] <= row["cleared_through"]
+                ):
+                    del valid[c.claim.flight_id]
             groups: dict[tuple[str, str | None], list[str]] = {}
             for c in completions:
                 if c.claim.flight_id in valid:

@@ -98,11 +98,13 @@ class Flightdeck(Protocol):
         """Hand the flight back to the queue (QUEUED, lease dropped) with its events.
 
         With ``failed_step``: store that step's ``result`` and revoke the clearance from
-        that step on. Claimable again once a step past ``current_step`` is cleared.
-        ``attempt``: the failed attempt; if a newer attempt of the step was cleared
-        while it ran (the Navigator retried it meanwhile), the clearance stands and the
-        newer attempt runs next, as ``record_step_result`` keeps it too.
-        Raises ``LeaseLost``."""
+        that step on (never widening it: a clearance that rewound the flight while the
+        step ran keeps its end). Claimable again once a step past ``current_step`` is
+        cleared. ``attempt``: the failed attempt; if a newer attempt of the step was
+        cleared while it ran (the Navigator retried it meanwhile), the clearance stands
+        and the newer attempt runs next, as ``record_step_result`` keeps it too.
+        A flight whose cancellation was requested while it ran ends CANCELLED instead
+        (parked, nothing would claim it). Raises ``LeaseLost``."""
         ...
 
     async def clear_steps(
@@ -141,7 +143,9 @@ class Flightdeck(Protocol):
         outbox_events: Sequence[OutboxEvent] = (),
         error: str | None = None,
     ) -> None:
-        """Finish the flight (and insert its events) atomically; raises ``LeaseLost``."""
+        """Finish the flight (and insert its events) atomically; raises ``LeaseLost``,
+        also for SUCCEEDED while a cleared step is left to run (a retry cleared after
+        the last step's result): that step must run, under the next claim."""
         ...
 
     async def complete_many(self, completions: Sequence[Completion]) -> set[str]:

@@ -66,9 +66,11 @@ SET `step_results` = %s, `current_step` = %s, `updated_at` = UTC_TIMESTAMP(6)
 WHERE `flight_id` = %s;
 
 -- name: release
+-- QUEUED, or CANCELLED (finished) when a cancellation came while it ran.
 UPDATE `dp_flights`
-SET `state` = 'QUEUED', `lease_expires_at` = NULL, `step_results` = %s,
-    `cleared_through` = %s, `updated_at` = UTC_TIMESTAMP(6)
+SET `state` = %s, `lease_expires_at` = NULL,
+    `finished_at` = CASE WHEN %s = 'CANCELLED' THEN UTC_TIMESTAMP(6) ELSE `finished_at` END,
+    `step_results` = %s, `cleared_through` = %s, `updated_at` = UTC_TIMESTAMP(6)
 WHERE `flight_id` = %s;
 
 -- name: lock_flight

@@ -125,6 +125,11 @@ SELECT * FROM "upd";
 -- LATERAL lookup per flight (a generic plan made from the statistics of a new table
 -- may still take it through the lease index, 2026-12-06: bounded by the unexpired leases);
 -- rows are locked in the order of $1, which the adapter sorts by flight id.
+-- SUCCEEDED only while no cleared step is left to run: a clearance that rewound the
+-- flight after its last step's result (a retry the Navigator cleared meanwhile) must
+-- run, so such a flight is not finished (the claimer hears it as a lost claim and
+-- stops; the flight is claimed again once its lease runs out). Ungated flights
+-- (``cleared_through`` NULL) have no clearances to rewind them.
 WITH "input" AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
         AS i("flight_id", "token", "outcome", "error")
@@ -135,6 +140,8 @@ WITH "input" AS (
         SELECT 1 FROM "dp_flights" AS f
         WHERE f."flight_id" = i."flight_id" AND f."fencing_token" = i."token"
           AND f."state" = 'RUNNING' AND f."lease_expires_at" > now()
+          AND (i."outcome" <> 'SUCCEEDED' OR f."cleared_through" IS NULL
+               OR f."current_step" > f."cleared_through")
         FOR UPDATE
     ) AS "ok"
 ), "upd" AS (
@@ -179,12 +186,16 @@ SELECT * FROM "upd";
 -- name: release
 -- Hand a flight back to the queue at a step boundary (no cleared step left, or a step
 -- failed). With a failed step ($3), store its result and revoke the clearance from it
--- on: Navigator decides whether that step runs again. The flight is claimable again as
--- soon as more steps are cleared (the ready index predicate). Unless a newer attempt of
--- that step than the failed one ($10) was cleared meanwhile: that clearance stands.
+-- on (never widening it: a clearance that rewound the flight while the step ran keeps
+-- its end): Navigator decides whether that step runs again. The flight is claimable
+-- again as soon as more steps are cleared (the ready index predicate). Unless a newer
+-- attempt of that step than the failed one ($10) was cleared meanwhile: that clearance
+-- stands. A flight whose cancellation came while it ran is CANCELLED here, not parked:
+-- parked, nothing would ever claim, finish or prune it.
 WITH "upd" AS (
     UPDATE "dp_flights"
-    SET "state" = 'QUEUED',
+    SET "state" = CASE WHEN "cancel_requested" THEN 'CANCELLED' ELSE 'QUEUED' END,
+        "finished_at" = CASE WHEN "cancel_requested" THEN now() ELSE "finished_at" END,
         "lease_expires_at" = NULL,
         "step_results" = CASE WHEN $3::integer IS NULL THEN "step_results"
             ELSE jsonb_set("step_results", ARRAY[$3::integer::text], $4::text::jsonb) END,
@@ -192,12 +203,13 @@ WITH "upd" AS (
             WHEN $10::integer IS NOT NULL
               AND COALESCE(("step_attempts" ->> ($3::integer::text))::integer, 0) > $10::integer
             THEN "cleared_through"
-            ELSE $3::integer - 1 END,
+            ELSE LEAST("cleared_through", $3::integer - 1) END,
         "updated_at" = now()
     WHERE "flight_id" = $1 AND "fencing_token" = $2
       AND "state" = 'RUNNING' AND "lease_expires_at" > now()
     RETURNING "flight_id",
-        ("cleared_through" IS NULL OR "current_step" <= "cleared_through") AS "ready"
+        (NOT "cancel_requested"
+         AND ("cleared_through" IS NULL OR "current_step" <= "cleared_through")) AS "ready"
 ), "ev" AS (
     INSERT INTO "dp_flight_outbox"
         ("event_id", "flight_id", "topic", "key", "payload", "headers")
