@@ -31,12 +31,17 @@ def test_transient_codes() -> None:
     assert not any(is_transient(c) for c in (*refused, "UNAUTHENTICATED", "UNKNOWN_CLUSTER"))
 
 
-def test_state_gates_cancelled_missions_and_requests() -> None:
+def test_state_gates_cancelled_missions_not_their_whole_request() -> None:
+    """A cancelled request's started missions finish (their later clearances, and a
+    Forced mission's source clean-up cleared after the request ended, must go out);
+    only the missions it cancelled are gated."""
     state = DispatchState()
     flight = PlannedFlight.from_payload(PAYLOAD)
     assert state.cancelled(flight) is None
     state.apply("FailoverCancelled", {"request_id": "r", "cancelled_mission_ids": []})
-    assert "request r" in (state.cancelled(flight) or "")
+    assert state.cancelled(flight) is None  # its mission was started: it finishes
+    state.apply("FailoverCancelled", {"request_id": "r", "cancelled_mission_ids": ["m"]})
+    assert "mission m" in (state.cancelled(flight) or "")
     other = DispatchState()
     other.apply("MissionCancelled", {"mission_id": "m"})
     assert "mission m" in (other.cancelled(flight) or "")

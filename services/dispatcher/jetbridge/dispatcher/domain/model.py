@@ -115,8 +115,12 @@ STATE_EVENTS = frozenset(
 @dataclass
 class DispatchState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    # Missions cancelled before they started (MissionCancelled, and those a
+    # FailoverCancelled names). Not whole requests: a cancelled request's started
+    # missions finish, and a Forced mission's source clean-up is cleared after the
+    # request ended (when the source comes back); gating on the request skipped those
+    # clearances, leaving the old copy on the source for good.
     cancelled_missions: set[str] = field(default_factory=set)
-    cancelled_requests: set[str] = field(default_factory=set)
     # Every live planned flight by id: a clearance or a cancellation names only the
     # flight, the plan says which cluster runs it (and lets a lost StartFlight be
     # re-sent). A flight leaves it when it ends, so the state holds what is in flight,
@@ -147,7 +151,6 @@ class DispatchState:
         elif event_type == "MissionCancelled":
             self.cancelled_missions.add(str(payload["mission_id"]))
         elif event_type == "FailoverCancelled":
-            self.cancelled_requests.add(str(payload["request_id"]))
             self.cancelled_missions.update(str(m) for m in payload.get("cancelled_mission_ids", []))
 
     def cluster_of(self, flight_id: str) -> str | None:
@@ -162,8 +165,6 @@ class DispatchState:
             return f"flight {flight.flight_id} has ended"
         if flight.mission_id in self.cancelled_missions:
             return f"mission {flight.mission_id} is cancelled"
-        if flight.request_id in self.cancelled_requests:
-            return f"failover request {flight.request_id} is cancelled"
         return None
 
 
