@@ -96,6 +96,22 @@ def test_cluster_that_reported_deployments_when_failover_was_enabled_is_tainted(
     )
 
 
+def test_a_deployment_deleted_before_the_switch_does_not_taint_the_cluster() -> None:
+    """The cluster held nothing when failover was enabled (enabling checked it): a
+    Deployment created and deleted before then must not make it ineligible for ever,
+    as source or as destination."""
+    f = Fleet.replay(cluster_events("src", failover_enabled=False) + cluster_events("dst"))
+    f.apply(deployment("old", "src", created_at=ENABLED_AT - 300))
+    f.apply(ev.DeploymentDeleted(deployment_id="old", deleted_at=ENABLED_AT - 200))
+    f.apply(facts("src", at=ENABLED_AT - 100, deployment_ids=[]))
+    (enabled,) = f.decide(EnableFailover("src", "op"), ENABLED_AT)
+    assert isinstance(enabled, ev.FailoverEnabled)
+    f.apply(enabled)
+    f.apply(deployment("new", "src", created_at=ENABLED_AT + 1))
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), ENABLED_AT + 2)
+    assert isinstance(out[0], ev.FailoverRequested) and not out[0].ineligible_deployment_ids, out
+
+
 def rejection_findings(out: list[ev.DomainEvent]) -> set[tuple[str, str]]:
     assert isinstance(out[-1], ev.FailoverRejected), out
     return set(zip(out[-1].reason_codes, out[-1].reason_subjects, strict=True))

@@ -76,10 +76,14 @@ def tainted_clusters(
 
     A cluster's first inventory may already list Deployments the Navigator created on
     it after the switch (its first report comes a heartbeat after registration): those
-    do not count.
+    do not count. Nor does one deleted since: gone before the switch, the cluster did
+    not hold it then (enabling checked that); gone after, the inventory taken at the
+    switch already names it.
     """
     out = {cid for cid, c in clusters.items() if held_before_failover(c, deployments)}
     for d in deployments.values():
+        if not d.active:
+            continue
         origin = clusters.get(d.origin_cluster_id)
         if origin is not None and origin.failover_enabled and _created_before(d, origin):
             out.add(d.origin_cluster_id)
