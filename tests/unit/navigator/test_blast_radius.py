@@ -161,6 +161,39 @@ def test_failback_moves_the_same_deployments_back() -> None:
     assert sim.fleet.react(sim.now) == []
 
 
+def test_no_move_onto_a_cluster_of_the_side_whose_cleanup_is_pending() -> None:
+    """Three clusters, two sides: a and c fence with side A, b with side B. A Forced
+    move a -> b leaves the old copies on the unreachable a until their clean-ups run;
+    moving them on to c would fence side A in again, and the copies on a could write
+    beside c's. Refused until the clean-ups end, then accepted."""
+    events = cluster_events("a", database_side="A") + cluster_events("b", database_side="B")
+    events += cluster_events("c", database_side="A")
+    events += [deployment(d, "a", priority=p) for d, p in PRIORITIES.items()]
+    sim = Simulation(events)
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    sim.command(RequestFailover("out", "a", "b", FailoverMode.FORCED, "op"))
+    sim.run()
+    assert sim.fleet.requests["out"].status is RequestStatus.SUCCEEDED
+
+    onward = sim.command(RequestFailover("onward", "b", "c", FailoverMode.FORCED, "op"))
+    assert isinstance(onward[-1], ev.FailoverRejected), onward
+    codes = list(zip(onward[-1].reason_codes, onward[-1].reason_subjects, strict=True))
+    blocked = {s for c, s in codes if c == Code.CLEANUP_PENDING_ON_SAME_SIDE}
+    assert blocked == set(PRIORITIES), codes
+    message = onward[-1].reason_messages[
+        onward[-1].reason_codes.index(Code.CLEANUP_PENDING_ON_SAME_SIDE)
+    ]
+    assert "out/" in message and "on a (side A)" in message, message
+
+    sim.record([health("a", Health.UNREACHABLE, Health.HEALTHY)])
+    sim.run()  # the clean-ups on a run and end
+    assert all(
+        m.cleanup.value == "COMPLETED" for m in sim.fleet.missions.values() if m.request_id == "out"
+    )
+    again = sim.command(RequestFailover("again", "b", "c", FailoverMode.FORCED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in again), again
+
+
 def test_no_failback_onto_a_cluster_whose_cleanup_of_the_same_deployment_is_pending() -> None:
     """A Forced failover's source clean-up deletes the Deployment's namespace on the old
     source once it is reachable again. Moving the Deployment back there before that

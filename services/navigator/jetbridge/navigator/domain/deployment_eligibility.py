@@ -9,7 +9,8 @@ A Deployment is judged against the cluster it was *created* on (its origin), so 
 moved away under failover management can move back (failback), but not onto a cluster
 where the source clean-up of its last Forced move is still pending: that clean-up
 deletes the Deployment's namespace there once it runs, and would delete the copy just
-brought back.
+brought back. Nor, while that clean-up is pending, onto another cluster of the same
+database side: the fence would let the old copy's credentials connect again.
 """
 
 from __future__ import annotations
@@ -99,6 +100,32 @@ def cleanups_pending_on(cluster_id: str, missions: Mapping[str, Mission]) -> dic
     }
 
 
+def cleanups_pending_on_side(
+    side: str | None,
+    destination_id: str,
+    clusters: Mapping[str, Cluster],
+    missions: Mapping[str, Mission],
+) -> dict[str, str]:
+    """Deployment id -> "<mission> on <cluster>", for each source clean-up not ended on
+    another cluster of database side ``side`` (none when the side is not reported).
+
+    Each cluster's Pilot fences with its side's credentials (A or B), so with three
+    clusters two share a side. A Forced move leaves the old copy running on an
+    unreachable source until its clean-up runs; moving the Deployment on to a cluster
+    of that source's side would fence that side in again, and the old copy could then
+    write beside the new one."""
+    if side is None:
+        return {}
+    return {
+        m.deployment_id: f"{m.id} on {m.source_cluster_id}"
+        for m in missions.values()
+        if m.cleanup is CleanupStatus.PENDING
+        and m.source_cluster_id != destination_id
+        and (c := clusters.get(m.source_cluster_id)) is not None
+        and c.database_side == side
+    }
+
+
 def deployment_scope(
     source_id: str,
     clusters: Mapping[str, Cluster],
@@ -111,8 +138,10 @@ def deployment_scope(
 ) -> Scope:
     """Every Deployment on ``source_id`` (known to Navigator or reported by the cluster).
 
-    A Deployment whose clean-up is pending on ``destination_id`` is ineligible (module
-    docstring). ``tainted``: :func:`tainted_clusters`, when the caller has it already.
+    A Deployment whose clean-up is pending on ``destination_id``, or on another cluster
+    of the destination's database side, is ineligible (module docstring,
+    :func:`cleanups_pending_on_side`). ``tainted``: :func:`tainted_clusters`, when the
+    caller has it already.
     """
     source = clusters.get(source_id)
     on_source = {
@@ -123,6 +152,9 @@ def deployment_scope(
     if tainted is None:
         tainted = tainted_clusters(clusters, deployments)
     pending = cleanups_pending_on(destination_id, missions)
+    destination = clusters.get(destination_id)
+    side = destination.database_side if destination is not None else None
+    same_side = cleanups_pending_on_side(side, destination_id, clusters, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     for d in sorted(on_source.values(), key=start_order):
@@ -130,6 +162,9 @@ def deployment_scope(
         if mission_id := pending.get(d.deployment_id):
             detail = f"{mission_id} on {destination_id}"
             reasons.append(finding(Code.CLEANUP_PENDING_ON_DESTINATION, d.deployment_id, detail))
+        if elsewhere := same_side.get(d.deployment_id):
+            detail = f"{elsewhere} (side {side})"
+            reasons.append(finding(Code.CLEANUP_PENDING_ON_SAME_SIDE, d.deployment_id, detail))
         findings += reasons
         if not reasons:
             eligible.append(d)

@@ -41,6 +41,7 @@ class Code(StrEnum):
     CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "CLUSTER_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
     IMAGE_REGISTRY_MISMATCH = "IMAGE_REGISTRY_MISMATCH"
     CLEANUP_PENDING_ON_DESTINATION = "CLEANUP_PENDING_ON_DESTINATION"
+    CLEANUP_PENDING_ON_SAME_SIDE = "CLEANUP_PENDING_ON_SAME_SIDE"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
     CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
@@ -109,6 +110,11 @@ MESSAGES: dict[Code, str] = {
     Code.CLEANUP_PENDING_ON_DESTINATION: "Deployment {s} cannot move back yet: the "
     "source clean-up of mission {detail} has not ended, and it would delete the "
     "Deployment there once it runs. Wait for it to end (the cluster must be reachable).",
+    Code.CLEANUP_PENDING_ON_SAME_SIDE: "Deployment {s} cannot move to this destination "
+    "yet: the source clean-up of mission {detail} has not ended, so the old copy there "
+    "may still run with the credentials of the destination's database side, which the "
+    "fence would let connect again (two writers). Wait for the clean-up to end (that "
+    "cluster must be reachable), or choose a destination of the other side.",
     Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
     Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
     "has {detail} Deployment(s).",
