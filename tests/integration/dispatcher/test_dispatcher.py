@@ -91,10 +91,17 @@ def cancelled_mission(mission_id: str) -> EventRecord:
     )
 
 
-def cancelled_request(request_id: str) -> EventRecord:
+def cancelled_request(request_id: str, *cancelled_missions: str) -> EventRecord:
+    """The request's end after a cancel: the missions it cancelled are gated (its
+    started ones finish, so a request's cancel alone gates nothing)."""
     return new_event(
         "FailoverCancelled",
-        {"request_id": request_id, "cancelled_by": "test", "cancelled_at": int(time.time() * 1000)},
+        {
+            "request_id": request_id,
+            "cancelled_by": "test",
+            "cancelled_at": int(time.time() * 1000),
+            "cancelled_mission_ids": list(cancelled_missions),
+        },
         aggregate_type="FailoverRequest",
         aggregate_id=request_id,
         producer="test",
@@ -182,7 +189,7 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
             work,
             registered(cluster, endpoint),
             cancelled_mission("m-stop"),
-            cancelled_request("r-stop"),
+            cancelled_request("r-stop", "m-other"),
         )
         go_cleared = first_cleared(go)
         await publish(

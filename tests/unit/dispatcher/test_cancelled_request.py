@@ -19,6 +19,7 @@ from jetbridge.dispatcher.domain.model import DispatchState
 from jetbridge.dispatcher.service_layer.dispatch import Dispatcher
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import CancelFailover, RequestFailover
+from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy
 from jetbridge.navigator.domain.vocabulary import CleanupStatus, FailoverMode, Health
 from tests.unit.navigator.builders import cluster_events, deployment, health
 from tests.unit.navigator.sim import Simulation
@@ -33,15 +34,20 @@ def _payload(event: ev.DomainEvent) -> dict[str, Any]:
 
 
 async def test_the_source_clean_up_of_a_cancelled_requests_mission_is_dispatched() -> None:
-    sim = Simulation(cluster_events("a") + cluster_events("b") + [deployment("d0", "a")])
+    world = cluster_events("a") + cluster_events("b")
+    world += [deployment("d0", "a", priority=2), deployment("d1", "a", priority=1)]
+    sim = Simulation(world)
     sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
-    sim.command(RequestFailover("r1", "a", "b", FailoverMode.FORCED, "alice"))
-    sim.record(sim.fleet.react(sim.now))  # the mission starts
+    one_at_a_time = FailoverPolicy(blast_radius=BlastRadius(max_concurrent_missions=1))
+    sim.command(
+        RequestFailover("r1", "a", "b", FailoverMode.FORCED, "alice", policy=one_at_a_time)
+    )
+    sim.record(sim.fleet.react(sim.now))  # d0's mission starts, d1's waits
     sim.now += 1000
-    sim.command(CancelFailover("r1", "bob"))  # too late for it: it finishes
+    sim.command(CancelFailover("r1", "bob"))  # cancels d1's; d0's finishes
     sim.run()
     (end,) = sim.of_type(ev.FailoverCancelled)
-    assert end.succeeded_mission_ids == ["r1/d0"]
+    assert (end.succeeded_mission_ids, end.cancelled_mission_ids) == (["r1/d0"], ["r1/d1"])
     assert sim.fleet.missions["r1/d0"].cleanup is CleanupStatus.PENDING
     before = len(sim.log)
     sim.record([health("a", Health.UNREACHABLE, Health.HEALTHY)])  # the source is back

@@ -122,6 +122,21 @@ def test_operator_cancel_lets_running_missions_finish_and_starts_no_more() -> No
     assert len(cancelled.cancelled_mission_ids) == 5
 
 
+def test_a_cancel_too_late_to_cancel_any_mission_leaves_the_request_to_succeed() -> None:
+    """Every mission had started when the cancel came: it cancelled nothing, every
+    Deployment moved, so the request SUCCEEDS (the spec ends a request SUCCEEDED or
+    FAILED once its missions complete); the ask stays on the log."""
+    sim = world()
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op"))
+    sim.record(sim.fleet.react(sim.now))  # no limit: every mission starts
+    sim.command(CancelFailover("r1", "bob"))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    assert not sim.of_type(ev.FailoverCancelled) and not sim.of_type(ev.MissionCancelled)
+    assert len(sim.of_type(ev.FailoverCancelRequested)) == 1
+    assert {d.cluster_id for d in sim.fleet.deployments.values()} == {"b"}
+
+
 def test_one_writer_refuses_a_second_request_on_the_same_clusters() -> None:
     sim = world()
     sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op"))

@@ -5,7 +5,8 @@ than ``max_concurrent_missions`` run. Once the failed share of all missions reac
 ``halt_failure_ratio`` the request halts: missions not yet started are cancelled,
 started ones finish. The request ends when every mission is terminal: SUCCEEDED if all
 succeeded, otherwise FAILED naming each failed mission and its reason (or CANCELLED
-when the operator asked). A pending source cleanup does not hold it back.
+when the operator's cancel did cancel a mission; one that came too late to cancel any
+leaves the request to end as its missions did). A pending source cleanup does not hold it back.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent
         return [m.id for m in ordered if m.status is status]
 
     succeeded = ids(MissionStatus.SUCCEEDED)
-    if r.cancel_requested:
+    # A cancel that came when every mission had started cancelled nothing: the request
+    # ends as its missions did (the ask stays on the log, FailoverCancelRequested).
+    if r.cancel_requested and any(m.status is MissionStatus.CANCELLED for m in ordered):
         return ev.FailoverCancelled(
             request_id=r.id,
             cancelled_by=r.cancel_requested_by or "",
