@@ -39,9 +39,7 @@ async def test_the_source_clean_up_of_a_cancelled_requests_mission_is_dispatched
     sim = Simulation(world)
     sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
     one_at_a_time = FailoverPolicy(blast_radius=BlastRadius(max_concurrent_missions=1))
-    sim.command(
-        RequestFailover("r1", "a", "b", FailoverMode.FORCED, "alice", policy=one_at_a_time)
-    )
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.FORCED, "alice", policy=one_at_a_time))
     sim.record(sim.fleet.react(sim.now))  # d0's mission starts, d1's waits
     sim.now += 1000
     sim.command(CancelFailover("r1", "bob"))  # cancels d1's; d0's finishes
