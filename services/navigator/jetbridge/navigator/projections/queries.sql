@@ -79,7 +79,7 @@ SELECT r.mission_id, r.request_id, r.deployment_id, r.source_cluster_id,
     r.destination_flight_id, r.steps_total, r.steps_succeeded, r.version, r.last_topic,
     r.last_partition, r.last_offset
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::integer[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[],
+    $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[],
     $13::bigint[], $14::bigint[], $15::text[], $16::text[], $17::boolean[], $18::integer[],
     $19::text[], $20::text[], $21::integer[], $22::integer[], $23::integer[], $24::text[],
     $25::integer[], $26::bigint[])
@@ -252,7 +252,7 @@ SELECT r.deployment_id, r.name, r.status, r.cluster_id, r.origin_cluster_id, r.d
     r.image, r.priority, to_timestamp(r.created_at / 1000.0), r.fencing_epoch,
     r.writer_cluster_id, r.version, r.last_topic, r.last_partition, r.last_offset
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::integer[], $9::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::text[],
+    $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::text[],
     $14::integer[], $15::bigint[])
     AS r(deployment_id, name, status, cluster_id, origin_cluster_id, deploy_mechanism, image,
     priority, created_at, fencing_epoch, writer_cluster_id, version, last_topic, last_partition,
