@@ -145,6 +145,17 @@ async def test_tokens_plain_or_hashed_and_only_exact_matches() -> None:
     assert await tokens.verify("") is None
 
 
+async def test_a_hash_sign_inside_a_token_is_part_of_it_not_a_comment() -> None:
+    """Cut at its '#', the token below once left its first 16 characters as the whole
+    token: the prefix let anyone in who guessed that much, the real token did not."""
+    tokens = StaticTokens.from_text(
+        "admin alice 0123456789abcdef#Zq8xY2pLrT  # the on-call admin\n#viewer x y"
+    )
+    assert len(tokens) == 1
+    assert await tokens.verify("0123456789abcdef#Zq8xY2pLrT") == Principal("alice", Role.ADMIN)
+    assert await tokens.verify("0123456789abcdef") is None
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -2,18 +2,23 @@
 
 Format (``JETBRIDGE_CONSOLE_TOKENS`` or the file named by
 ``JETBRIDGE_CONSOLE_TOKENS_FILE``): ``<role> <subject> <token-or-sha256:hex>``, one per
-line or separated by ``;``; ``#`` starts a comment. A token can be stored as its
-SHA-256 (``sha256:...``) so the file holds no secret. Comparison is constant-time.
+line or separated by ``;``; ``#`` at the start of a line or after a space starts a
+comment (inside a token it is part of it: cutting the token there once accepted its
+prefix as the whole token). A token can be stored as its SHA-256 (``sha256:...``) so
+the file holds no secret. Comparison is constant-time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from jetbridge.console.domain.roles import Principal, parse_role
+
+_COMMENT = re.compile(r"(^|\s)#.*$")
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ def _digest(token: str) -> bytes:
 def parse_tokens(text: str) -> list[_Entry]:
     entries: list[_Entry] = []
     for number, raw in enumerate(text.replace(";", "\n").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
+        line = _COMMENT.sub("", raw).strip()
         if not line:
             continue
         parts = line.split()
