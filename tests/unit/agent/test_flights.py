@@ -85,7 +85,16 @@ def test_the_plan_vocabulary_is_the_pilots_and_the_event_schemas() -> None:
 def test_a_long_id_is_refused_naming_the_field_and_the_limit() -> None:
     with pytest.raises(InvalidFlight, match=r"deployment_id must be at most 191 .* got 300"):
         new_flight(_command(deployment_id="é" * 300))
-    new_flight(_command(deployment_id="é" * 191))  # the limit itself is fine
+    long_id = "é" * 191  # the limit itself is fine
+    new_flight(_command(deployment_id=long_id, deployment_spec=DeploymentSpecRef(long_id)))
+
+
+def test_a_spec_of_another_deployment_is_refused_naming_both() -> None:
+    """The Pilot names the namespace and fences the databases after the spec's id: a
+    flight of Deployment d carrying e's spec would act on e."""
+    with pytest.raises(InvalidFlight, match=r"deployment_spec\.deployment_id 'e' is not .* 'd'"):
+        new_flight(_command(deployment_spec=DeploymentSpecRef("e", image="img")))
+    new_flight(_command(deployment_spec=DeploymentSpecRef("", image="img")))  # d's by default
 
 
 def test_identities() -> None:

@@ -81,6 +81,14 @@ class StartFlight:
             )
         if self.drain_timeout_seconds < 0:
             raise InvalidFlight("drain_timeout_seconds must be >= 0")
+        spec_id = self.deployment_spec.deployment_id
+        if spec_id and spec_id != self.deployment_id:
+            # The Pilot names the namespace and fences the databases after the spec's
+            # id: a flight of one Deployment must not act on another's.
+            raise InvalidFlight(
+                f"deployment_spec.deployment_id {spec_id!r} is not the flight's"
+                f" deployment_id {self.deployment_id!r}"
+            )
 
 
 def check_id(name: str, value: str) -> None:
