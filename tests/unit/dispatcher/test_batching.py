@@ -47,7 +47,26 @@ async def test_a_lone_call_goes_at_once_and_the_queue_grows_behind_a_call_in_fli
     assert (lane.calls, lane.items) == (4, 7)
 
 
-async def test_the_call_deadline_is_the_earliest_item_s_and_an_expired_item_is_not_sent() -> None:
+async def test_an_item_that_waited_does_not_cut_the_deadline_of_fresh_ones() -> None:
+    """One item waited 0.9 s of its 1 s behind a slow call; a fresh one joined it. With
+    the earliest deadline the batch call had 0.1 s, and the agent's 0.2 s answer failed
+    both. The call gets the latest item's deadline: both are answered."""
+    agent = Agent()
+    agent.release.clear()
+    lane = BatchLane(agent.send)
+    first = asyncio.create_task(lane.call(1, 5.0))
+    await asyncio.sleep(0)
+    stale = asyncio.create_task(lane.call(2, 1.0))
+    await asyncio.sleep(0.9)
+    fresh = asyncio.create_task(lane.call(3, 1.0))
+    await asyncio.sleep(0)
+    agent.release.set()
+    assert (await first, await stale, await fresh) == (2, 4, 6)
+    assert agent.calls == [[1], [2, 3]]
+    assert 0.9 < agent.timeouts[1] <= 1.0  # the fresh item's, not the stale one's 0.1 s
+
+
+async def test_the_call_deadline_is_the_latest_item_s_and_an_expired_item_is_not_sent() -> None:
     agent = Agent()
     agent.release.clear()
     lane = BatchLane(agent.send)

@@ -8,9 +8,12 @@ and RPC; one sender per queue sends everything waiting as one batch call and, on
 answered, the next: batches grow with the load, and a lone call goes at once (nothing
 waits for company).
 
-An item's deadline is the caller's: the batch call's deadline is its earliest item's,
-and an item that waited in the queue past its own is failed DEADLINE_EXCEEDED without
-being sent, as a unary call would have timed out.
+An item's deadline is the caller's: an item that waited in the queue past its own is
+failed DEADLINE_EXCEEDED without being sent, as a unary call would have timed out. The
+batch call's deadline is its latest item's: with the earliest, one item that had waited
+behind a slow call cut every fresh item's time to what it had left, and they failed
+far inside their own deadlines, spending retries (each call is idempotent, so an item
+answered after its own deadline is answered all the same).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class BatchLane(Generic[Item, Result]):
         self.calls += 1
         self.items += len(live)
         try:
-            results = await self._send([w.item for w in live], min(w.deadline for w in live) - now)
+            results = await self._send([w.item for w in live], max(w.deadline for w in live) - now)
             if len(results) != len(live):
                 raise BatchCallError(
                     "INTERNAL", f"{len(results)} answers to a call of {len(live)} items"
