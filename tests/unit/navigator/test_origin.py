@@ -7,7 +7,7 @@ import pytest
 
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.flight import Flight
-from jetbridge.navigator.domain.origin import DATA_PLANE_REPORTS, report_refusal
+from jetbridge.navigator.domain.origin import DATA_PLANE_REPORTS, Told, report_refusal
 
 
 def fleet_with_flight(flight_id: str, cluster_id: str) -> Fleet:
@@ -54,3 +54,38 @@ def test_the_list_names_what_the_pilot_reports() -> None:
     from jetbridge.pilot.domain.reports import SUCCESSES  # noqa: PLC0415
 
     assert set(SUCCESSES) <= DATA_PLANE_REPORTS
+
+
+def planned(flight_id: str = "f1", cluster_id: str = "west") -> Fleet:
+    fleet = fleet_with_flight(flight_id, cluster_id)
+    flight = fleet.flights[flight_id]
+    flight.mission_id, flight.request_id, flight.deployment_id = "r1/d1", "r1", "d1"
+    return fleet
+
+
+GOOD = {"flight_id": "f1", "mission_id": "r1/d1", "deployment_id": "d1"}
+
+
+def test_a_report_that_describes_its_flight_as_it_is_is_folded() -> None:
+    told = Told(aggregate_id="f1", correlation_id="r1")
+    assert report_refusal("FencingCompleted", GOOD, "west", planned(), told) is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "told", "why"),
+    [
+        ({**GOOD, "mission_id": "r9/d9"}, Told("f1", "r1"), "names mission r9/d9, not r1/d1"),
+        ({**GOOD, "deployment_id": "d9"}, Told("f1", "r1"), "names Deployment d9, not d1"),
+        (GOOD, Told("r9", "r1"), "names aggregate r9, not f1"),
+        (GOOD, Told("f1", "r9"), "names request r9, not r1"),
+        (GOOD, Told("f1", "r1", actor="alice@example.com"), "names an actor ('alice@"),
+    ],
+)
+def test_a_report_that_misdescribes_its_own_flight_is_refused(
+    payload: dict[str, str], told: Told, why: str
+) -> None:
+    """The ledger copies a report byte for byte, and the Console's audit trail and the
+    auditors read these fields: a data plane could otherwise file an entry in another
+    request's trail, about another tenant's Deployment, in an operator's name."""
+    refused = report_refusal("FencingCompleted", payload, "west", planned(), told)
+    assert refused is not None and why in refused, refused

@@ -29,7 +29,7 @@ from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import CommandRefused, DomainError, IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
-from jetbridge.navigator.domain.origin import report_refusal
+from jetbridge.navigator.domain.origin import Told, report_refusal
 from jetbridge.navigator.service_layer.reactor import Reactor
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,9 @@ class NavigatorService:
 
     def _misattributed(self, record: EventRecord, reporter: str) -> bool:
         """Not folded, not remembered: the real report of that id may still come."""
-        why = report_refusal(record.event_type, record.payload, reporter, self.fleet)
+        envelope = record.envelope
+        told = Told(envelope.aggregate_id, envelope.correlation_id, envelope.actor)
+        why = report_refusal(record.event_type, record.payload, reporter, self.fleet, told)
         if why is not None:
             log.warning("refused %s %s: %s", record.event_type, record.event_id, why)
         return why is not None
