@@ -431,13 +431,17 @@ def machine(
 
 def _moves(event: ev.DomainEvent, old: StrEnum, new: StrEnum) -> list[tuple[StrEnum, StrEnum]]:
     """The transitions one event made: a step outcome that carries ``started_at`` (v2)
-    folds as its start then its end, so CLEARED -> SUCCEEDED is two legal moves."""
+    folds as its start then its end, so CLEARED -> SUCCEEDED is two legal moves. Only
+    for the step it ends (to SUCCEEDED or FAILED): a failure also sends the later
+    cleared steps back to PLANNED, directly (reading that as CLEARED -> RUNNING ->
+    PLANNED was this helper's error, which Hypothesis found on 2026-12-06)."""
     if old == new:
         return []
     says_start = not isinstance(event, ev.FlightStepStarted) and (
         getattr(event, "started_at", None) is not None
     )
-    if says_start and old is StepStatus.CLEARED and new is not StepStatus.RUNNING:
+    ends_it = new in (StepStatus.SUCCEEDED, StepStatus.FAILED)
+    if says_start and old is StepStatus.CLEARED and ends_it:
         return [(old, StepStatus.RUNNING), (StepStatus.RUNNING, new)]
     return [(old, new)]
 
