@@ -112,6 +112,23 @@ def test_a_deployment_deleted_before_the_switch_does_not_taint_the_cluster() -> 
     assert isinstance(out[0], ev.FailoverRequested) and not out[0].ineligible_deployment_ids, out
 
 
+def test_deployments_whose_derived_names_collide_are_refused_naming_each_other() -> None:
+    """``Prod`` is folded (upper case) and gets a hashed name; ``prod_<that hash>`` is a
+    valid name used as it is, and the same: one database, one set of roles. A failover
+    of either would fence and delete the other's."""
+    from jetbridge.common.naming import database_slug  # noqa: PLC0415
+
+    twin = database_slug("Prod")
+    f = Fleet.replay(cluster_events("src") + cluster_events("dst"))
+    for did in ("Prod", twin, "fine"):
+        f.apply(deployment(did, "src", created_at=T0 + 1))
+    out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.FORCED, "op"), T0 + 2)
+    found = rejection_findings(out)
+    assert (C.DEPLOYMENT_NAMES_COLLIDE.value, "Prod") in found
+    assert (C.DEPLOYMENT_NAMES_COLLIDE.value, twin) in found
+    assert not any(subject == "fine" for _, subject in found)
+
+
 def rejection_findings(out: list[ev.DomainEvent]) -> set[tuple[str, str]]:
     assert isinstance(out[-1], ev.FailoverRejected), out
     return set(zip(out[-1].reason_codes, out[-1].reason_subjects, strict=True))

@@ -34,3 +34,22 @@ def folded_name(text: str, *, allowed: str, separator: str, limit: int) -> str:
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_DIGITS]
     head = folded[: limit - HASH_DIGITS - 1].strip(separator)
     return f"{head}{separator}{digest}" if head else digest
+
+
+def release_name(deployment_id: str, limit: int = 40) -> str:
+    """The Deployment's Kubernetes release name (its namespace is ``airflow-<this>``):
+    a DNS-1123 label fragment (lower case alphanumerics and '-')."""
+    return folded_name(deployment_id, allowed="a-z0-9-", separator="-", limit=limit)
+
+
+def database_slug(deployment_id: str) -> str:
+    """The part of the Deployment's database and role names its id gives."""
+    return folded_name(deployment_id, allowed="a-z0-9_", separator="_", limit=40)
+
+
+def derived_names(deployment_id: str) -> tuple[str, str]:
+    """Every name derived from a Deployment id that two Deployments must never share:
+    (release, database slug). Distinct ids give distinct names except when one id,
+    a valid name used as it is, equals another's hashed form (``prod_5f56359e`` and
+    ``Prod``): the Navigator refuses to move such Deployments."""
+    return release_name(deployment_id), database_slug(deployment_id)

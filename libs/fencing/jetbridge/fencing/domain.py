@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from jetbridge.common.naming import folded_name
+from jetbridge.common.naming import database_slug
 
 
 class Side(StrEnum):
@@ -117,7 +117,7 @@ class DeploymentDatabases:
     ) -> DeploymentDatabases:
         """The default naming scheme: ``<prefix><slug>`` plus role suffixes."""
         # One id, one set of names (jetbridge.common.naming): folded ids carry a hash.
-        slug = folded_name(deployment_id, allowed="a-z0-9_", separator="_", limit=40)
+        slug = database_slug(deployment_id)
         base = f"{prefix}{slug}"
         return cls(
             deployment_id=deployment_id,

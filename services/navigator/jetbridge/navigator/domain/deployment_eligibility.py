@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jetbridge.common.images import served_by
+from jetbridge.common.naming import derived_names
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.mission import Mission
@@ -157,8 +158,11 @@ def deployment_scope(
     same_side = cleanups_pending_on_side(side, destination_id, clusters, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
+    collisions = name_collisions(deployments, on_source)
     for d in sorted(on_source.values(), key=start_order):
         reasons = judge(d, clusters, tainted, registry)
+        if other := collisions.get(d.deployment_id):
+            reasons.append(finding(Code.DEPLOYMENT_NAMES_COLLIDE, d.deployment_id, other))
         if mission_id := pending.get(d.deployment_id):
             detail = f"{mission_id} on {destination_id}"
             reasons.append(finding(Code.CLEANUP_PENDING_ON_DESTINATION, d.deployment_id, detail))
@@ -169,6 +173,27 @@ def deployment_scope(
         if not reasons:
             eligible.append(d)
     return Scope(tuple(eligible), tuple(findings))
+
+
+def name_collisions(
+    deployments: Mapping[str, Deployment], moving: Mapping[str, Deployment]
+) -> dict[str, str]:
+    """Deployment id (of ``moving``) -> "<other id> (<name>)" for each that shares a
+    derived name (``jetbridge.common.naming.derived_names``) with another active
+    Deployment, on any cluster: databases live on a shared server."""
+    owners: dict[str, list[str]] = {}
+    for d in deployments.values():
+        if d.active:
+            release, database = derived_names(d.deployment_id)
+            owners.setdefault(f"release {release}", []).append(d.deployment_id)
+            owners.setdefault(f"databases {database}", []).append(d.deployment_id)
+    out: dict[str, str] = {}
+    for name, ids in sorted(owners.items()):
+        for did in ids:
+            others = [i for i in ids if i != did]
+            if others and did in moving and did not in out:
+                out[did] = f"{others[0]} ({name})"
+    return out
 
 
 def judge(

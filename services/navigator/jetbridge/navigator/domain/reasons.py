@@ -42,6 +42,7 @@ class Code(StrEnum):
     IMAGE_REGISTRY_MISMATCH = "IMAGE_REGISTRY_MISMATCH"
     CLEANUP_PENDING_ON_DESTINATION = "CLEANUP_PENDING_ON_DESTINATION"
     CLEANUP_PENDING_ON_SAME_SIDE = "CLEANUP_PENDING_ON_SAME_SIDE"
+    DEPLOYMENT_NAMES_COLLIDE = "DEPLOYMENT_NAMES_COLLIDE"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
     CLUSTER_HAS_DEPLOYMENTS = "CLUSTER_HAS_DEPLOYMENTS"
@@ -110,6 +111,9 @@ MESSAGES: dict[Code, str] = {
     Code.CLEANUP_PENDING_ON_DESTINATION: "Deployment {s} cannot move back yet: the "
     "source clean-up of mission {detail} has not ended, and it would delete the "
     "Deployment there once it runs. Wait for it to end (the cluster must be reachable).",
+    Code.DEPLOYMENT_NAMES_COLLIDE: "Deployment {s} shares the names derived from its id "
+    "with Deployment {detail}: the same namespace or the same databases and roles. A "
+    "failover of one would fence and delete the other's; rename one of them.",
     Code.CLEANUP_PENDING_ON_SAME_SIDE: "Deployment {s} cannot move to this destination "
     "yet: the source clean-up of mission {detail} has not ended, so the old copy there "
     "may still run with the credentials of the destination's database side, which the "

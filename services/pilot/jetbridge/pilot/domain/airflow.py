@@ -20,7 +20,7 @@ from jetbridge.common.namespace_marks import (
     DEPLOYMENT_LABEL,
     EPOCH_ANNOTATION,
 )
-from jetbridge.common.naming import folded_name
+from jetbridge.common.naming import release_name
 from jetbridge.pilot.domain.steps import ErrorCode, permanent
 
 Manifest = dict[str, Any]
@@ -49,10 +49,9 @@ SCHEDULER = "scheduler"
 WORKER = "worker"
 
 
-def slug(text: str, limit: int = 40) -> str:
-    """A DNS-1123 label fragment (lower case alphanumerics and '-'), one per id: see
-    ``jetbridge.common.naming`` for why folded ids carry a hash."""
-    return folded_name(text, allowed="a-z0-9-", separator="-", limit=limit)
+# A DNS-1123 label fragment, one per id: see ``jetbridge.common.naming`` for why folded
+# ids carry a hash (the Navigator checks the same names for collisions).
+slug = release_name
 
 
 @dataclass(frozen=True)
