@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from jetbridge.common.backoff import Backoff
@@ -94,3 +95,36 @@ async def _ready_at_once() -> tuple[bool, str]:
 
 async def _never_ready() -> tuple[bool, str]:
     return False, "store down"
+
+
+class _Unreachable:
+    """A Flightdeck that cannot be reached: every renewal fails (not LeaseLost)."""
+
+    def __init__(self, hang: bool = False) -> None:
+        self.renewals = 0
+        self.hang = hang
+
+    async def renew(self, claim: Any, lease: float) -> Any:
+        self.renewals += 1
+        if self.hang:
+            await asyncio.sleep(60)
+        raise ConnectionError("flightdeck away")
+
+
+def _runner(deck: Any, lease: float) -> FlightRunner:
+    ports = Ports(None, None, None, SystemClock())  # type: ignore[arg-type]
+    return FlightRunner(deck, ports, None, PilotConfig(), lease_seconds=lease)  # type: ignore[arg-type]
+
+
+async def test_renewals_that_keep_failing_stop_the_flight_before_its_lease_can_run_out() -> None:
+    """Flightdeck unreachable, the cluster not: the step used to go on up to its deadline
+    while the lease ran out and another Pilot claimed the flight. The renewer now ends
+    (which stops the run) before the lease can have run out: ``sent + lease``."""
+    loop = asyncio.get_running_loop()
+    for deck in (_Unreachable(), _Unreachable(hang=True)):
+        started = loop.time()
+        claim = SimpleNamespace(flight_id="f")
+        await asyncio.wait_for(_runner(deck, lease=0.6)._renew(claim), 5)  # type: ignore[arg-type]
+        took = loop.time() - started
+        assert took < 0.6, f"the renewer held on past the lease ({took:.2f} s)"
+        assert deck.renewals >= 1  # it tried

@@ -139,16 +139,34 @@ class FlightRunner:
                 mark_failed(span, repr(error))
 
     async def _renew(self, claim: Claim) -> None:
-        """Renew at a third of the lease; returns (ending ``run``) when the lease is lost."""
-        interval = self._lease / 3
+        """Renew at a third of the lease; returns (ending ``run``) when the lease is lost,
+        or once renewals have failed until it may have run out. From then on another
+        Pilot may claim the flight, and this one must not act for it: with Flightdeck
+        unreachable but the cluster not, the step used to go on, up to its deadline,
+        beside the new claimer's run of it.
+
+        The lease runs from the server's clock when it granted it, no earlier than the
+        request was sent; so this Pilot holds it at least until ``sent + lease`` (its
+        own monotonic clock), and stops a sixth of the lease before that."""
+        loop = asyncio.get_running_loop()
+        interval, margin = self._lease / 3, self._lease / 6
+        held_until = loop.time() + self._lease - margin  # the claim was sent just before
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.0, min(interval, held_until - loop.time())))
+            if loop.time() >= held_until:
+                log.error("could not renew %s in time: stopping it", claim.flight_id)
+                return
+            sent = loop.time()
             try:
-                claim = await self._deck.renew(claim, self._lease)
+                claim = await asyncio.wait_for(
+                    self._deck.renew(claim, self._lease), timeout=held_until - sent
+                )
             except LeaseLost:
                 return
             except Exception:  # a blip: the next renewal may work, the lease has slack
                 log.warning("renewing %s failed", claim.flight_id, exc_info=True)
+            else:
+                held_until = sent + self._lease - margin
 
     async def _drive(self, claim: Claim) -> None:
         flight_id = claim.flight_id
