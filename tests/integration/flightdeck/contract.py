@@ -30,6 +30,7 @@ from jetbridge.flightdeck import (
 )
 
 SHORT_LEASE = 0.3  # seconds; long enough for a claim round trip, short to wait out
+UNCOMMITTED_PLAN = '[{"step": 0, "kind": "noop"}]'  # the flight ``uncommitted_flight`` adds
 
 
 def flight(n: int | str, *, steps: int = 3, epoch: int = 7) -> NewFlight:
@@ -57,6 +58,13 @@ class FlightdeckContract:
 
     def lock_row(self, dsn: str, flight_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold ``SELECT ... FOR UPDATE`` on a flight in an open transaction."""
+        raise NotImplementedError
+
+    def uncommitted_flight(
+        self, dsn: str, flight_id: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Insert a flight (plan ``UNCOMMITTED_PLAN``) in a transaction left open while
+        the block runs, committed when it ends: an admit caught half-way."""
         raise NotImplementedError
 
     def fresh_database(self) -> contextlib.AbstractAsyncContextManager[str]:
@@ -353,6 +361,23 @@ class FlightdeckContract:
         assert len(claimed) == 100 * 7
         assert not {c.flight_id for c in claimed} & set(victims)
         assert orders == {"admit first", "cancel first"}, orders  # both orders were met
+
+    async def test_a_cancel_that_waited_on_an_uncommitted_admit_cancels_the_flight(
+        self, store: Flightdeck, db_dsn: str
+    ) -> None:
+        """The race of the racing test above, made certain: the admit's insert is not
+        committed when the cancel runs, so the cancel's tombstone insert waits on its
+        key, then meets it and inserts nothing. The cancel must still cancel the flight
+        that was admitted (PostgreSQL: its snapshot held neither row, so the adapter asks
+        again; MySQL: its update is a statement of its own), not answer nothing."""
+        async with self.uncommitted_flight(db_dsn, "flt-held"):
+            cancel = asyncio.create_task(store.request_cancel("flt-held"))
+            await asyncio.sleep(0.3)
+            assert not cancel.done(), "the tombstone's insert did not wait for the admit"
+        cancelled = await asyncio.wait_for(cancel, 10)
+        assert (cancelled.state, cancelled.cancel_requested) == (FlightState.CANCELLED, True)
+        assert not cancelled.never_started and cancelled.plan == [{"step": 0, "kind": "noop"}]
+        assert await store.claim("pilot-1", 10, 30) == []
 
     async def test_cancel_running_flight_reaches_its_claimer(self, store: Flightdeck) -> None:
         await store.enqueue(flight(1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import asyncmy
 import pytest
 
-from jetbridge.flightdeck import Flightdeck, FlightState
+from jetbridge.flightdeck import Flightdeck
 from jetbridge.flightdeck.migrator import migrate_mysql
 from jetbridge.flightdeck.mysql import MySQLFlightdeck, mysql_connect_kwargs
 
-from .contract import FlightdeckContract
+from .contract import UNCOMMITTED_PLAN, FlightdeckContract
 from .contract_clearance import ClearanceContract
 from .dbs import mysql_database, mysql_fetch
 
@@ -51,6 +50,24 @@ class TestMySQLFlightdeck(FlightdeckContract, ClearanceContract):
         finally:
             await conn.ensure_closed()
 
+    @contextlib.asynccontextmanager
+    async def uncommitted_flight(self, dsn: str, flight_id: str) -> AsyncIterator[None]:
+        conn = await asyncmy.connect(**mysql_connect_kwargs(dsn), autocommit=True)
+        try:
+            await conn.begin()
+            async with conn.cursor() as cur:
+                await cur.execute(
+                    "INSERT INTO `dp_flights` (`flight_id`, `mission_id`, `request_id`, "
+                    "`deployment_id`, `side`, `mode`, `plan`, `fencing_epoch`, `step_results`, "
+                    "`created_at`, `updated_at`) VALUES (%s, 'm', 'r', 'd', 'DESTINATION', "
+                    "'FORCED', %s, 7, '{}', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+                    (flight_id, UNCOMMITTED_PLAN),
+                )
+            yield
+            await conn.commit()
+        finally:
+            await conn.ensure_closed()
+
     def fresh_database(self) -> contextlib.AbstractAsyncContextManager[str]:
         return mysql_database(self.admin_dsn, "fd_migrate")
 
@@ -70,31 +87,3 @@ class TestMySQLFlightdeck(FlightdeckContract, ClearanceContract):
             assert await self.migrate(dsn) == [3, 4, 5]  # column and key already there
             ledger = await self.fetch(dsn, "SELECT version FROM flightdeck_migrations")
             assert sorted(int(r["version"]) for r in ledger) == [1, 2, 3, 4, 5]
-
-    async def test_a_cancel_that_waited_on_an_uncommitted_admit_cancels_the_flight(
-        self, store: Flightdeck, db_dsn: str
-    ) -> None:
-        """The race of the contract's racing test, made certain: the tombstone's insert
-        waits on the admit's uncommitted key, then leaves the admitted flight alone, and
-        the cancel's update (a statement of its own) cancels it."""
-        admit = await asyncmy.connect(**mysql_connect_kwargs(db_dsn), autocommit=True)
-        try:
-            await admit.begin()
-            async with admit.cursor() as cur:
-                await cur.execute(
-                    "INSERT INTO `dp_flights` (`flight_id`, `mission_id`, `request_id`, "
-                    "`deployment_id`, `side`, `mode`, `plan`, `fencing_epoch`, `step_results`, "
-                    "`created_at`, `updated_at`) VALUES ('flt-held', 'm', 'r', 'd', "
-                    """'DESTINATION', 'FORCED', '[{"step": 0, "kind": "noop"}]', 7, '{}', """
-                    "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
-                )
-            cancel = asyncio.create_task(store.request_cancel("flt-held"))
-            await asyncio.sleep(0.3)
-            assert not cancel.done(), "the tombstone's insert did not wait for the admit"
-            await admit.commit()
-            cancelled = await asyncio.wait_for(cancel, 10)
-        finally:
-            await admit.ensure_closed()
-        assert (cancelled.state, cancelled.cancel_requested) == (FlightState.CANCELLED, True)
-        assert not cancelled.never_started and cancelled.plan == [{"step": 0, "kind": "noop"}]
-        assert await store.claim("pilot-1", 10, 30) == []

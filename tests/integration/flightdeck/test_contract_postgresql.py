@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jetbridge.flightdeck import Flightdeck, FlightState
+from jetbridge.flightdeck import Flightdeck
 from jetbridge.flightdeck.migrator import migrate_postgresql
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
 
-from .contract import FlightdeckContract
+from .contract import UNCOMMITTED_PLAN, FlightdeckContract
 from .contract_clearance import ClearanceContract
 from .dbs import pg_fetch, postgres_database
 
@@ -48,6 +47,24 @@ class TestPostgresFlightdeck(FlightdeckContract, ClearanceContract):
         finally:
             await conn.close()
 
+    @contextlib.asynccontextmanager
+    async def uncommitted_flight(self, dsn: str, flight_id: str) -> AsyncIterator[None]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            held = conn.transaction()
+            await held.start()
+            await conn.execute(
+                'INSERT INTO "dp_flights" ("flight_id", "mission_id", "request_id", '
+                '"deployment_id", "side", "mode", "plan", "fencing_epoch") '
+                "VALUES ($1, 'm', 'r', 'd', 'DESTINATION', 'FORCED', $2::jsonb, 7)",
+                flight_id,
+                UNCOMMITTED_PLAN,
+            )
+            yield
+            await held.commit()
+        finally:
+            await conn.close()
+
     def fresh_database(self) -> contextlib.AbstractAsyncContextManager[str]:
         return postgres_database(self.admin_dsn, "fd_migrate")
 
@@ -57,31 +74,3 @@ class TestPostgresFlightdeck(FlightdeckContract, ClearanceContract):
             return await migrate_postgresql(conn)
         finally:
             await conn.close()
-
-    async def test_a_cancel_that_waited_on_an_uncommitted_admit_cancels_the_flight(
-        self, store: Flightdeck, db_dsn: str
-    ) -> None:
-        """The race of the contract's racing test, made certain: the admit's insert is
-        not committed when the cancel runs, so the cancel's tombstone waits on it, then
-        meets it (and inserts nothing), and its snapshot holds neither row. The adapter
-        must ask again and cancel the flight that was admitted, not answer nothing."""
-        admit = await asyncpg.connect(db_dsn)
-        try:
-            held = admit.transaction()
-            await held.start()
-            await admit.execute(
-                'INSERT INTO "dp_flights" ("flight_id", "mission_id", "request_id", '
-                '"deployment_id", "side", "mode", "plan", "fencing_epoch") '
-                "VALUES ('flt-held', 'm', 'r', 'd', 'DESTINATION', 'FORCED', "
-                """'[{"step": 0, "kind": "noop"}]'::jsonb, 7)"""
-            )
-            cancel = asyncio.create_task(store.request_cancel("flt-held"))
-            await asyncio.sleep(0.3)
-            assert not cancel.done(), "the tombstone's insert did not wait for the admit"
-            await held.commit()
-            cancelled = await asyncio.wait_for(cancel, 10)
-        finally:
-            await admit.close()
-        assert (cancelled.state, cancelled.cancel_requested) == (FlightState.CANCELLED, True)
-        assert not cancelled.never_started and cancelled.plan == [{"step": 0, "kind": "noop"}]
-        assert await store.claim("pilot-1", 10, 30) == []
