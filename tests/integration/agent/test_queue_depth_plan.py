@@ -15,21 +15,9 @@ import pytest
 from jetbridge.agent.adapters.metrics import DEPTH_SQL, QueueDepth
 from jetbridge.flightdeck import open_flightdeck
 
-from ..flightdeck.dbs import postgres_database
+from ..flightdeck.dbs import add_flights, postgres_database
 
 pytestmark = pytest.mark.integration
-
-
-async def _add(admin: asyncpg.Connection, prefix: str, count: int, state: str) -> None:
-    await admin.execute(
-        'INSERT INTO "dp_flights" ("flight_id", "mission_id", "request_id", "deployment_id", '
-        '"side", "mode", "plan", "fencing_epoch", "state") '
-        "SELECT $1 || g, 'm', 'r', 'd', 'DESTINATION', 'FORCED', "
-        "jsonb_build_object('pad', repeat('x', 600)), 1, $3 FROM generate_series(1, $2) g",
-        prefix,
-        count,
-        state,
-    )
 
 
 async def _plan(admin: asyncpg.Connection) -> str:
@@ -47,10 +35,10 @@ async def test_the_depth_count_reads_the_active_flights_not_the_table(postgres_d
             # Statistics of the empty table, as a fresh install has until autovacuum
             # analyzes it; then a week of finished flights and a few active ones.
             await admin.execute('ANALYZE "dp_flights"')
-            await _add(admin, "done-", 5000, "SUCCEEDED")
-            await _add(admin, "failed-", 200, "FAILED")
-            await _add(admin, "queued-", 30, "QUEUED")
-            await _add(admin, "running-", 10, "RUNNING")
+            await add_flights(admin, "done-", 5000, "SUCCEEDED")
+            await add_flights(admin, "failed-", 200, "FAILED")
+            await add_flights(admin, "queued-", 30, "QUEUED")
+            await add_flights(admin, "running-", 10, "RUNNING")
             expected = {"QUEUED": 30, "RUNNING": 10}
 
             stale = await _plan(admin)

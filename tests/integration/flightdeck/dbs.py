@@ -69,3 +69,26 @@ async def mysql_fetch(dsn: str, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in rows]
     finally:
         await conn.ensure_closed()
+
+
+async def add_flights(
+    conn: asyncpg.Connection,
+    prefix: str,
+    count: int,
+    state: str,
+    *,
+    cleared_through: int | None = None,
+) -> None:
+    """``count`` flights ``<prefix>1..`` in ``state`` straight into a PostgreSQL
+    Flightdeck's dp_flights, each with a 600-byte plan (a realistic row width), for
+    tests of what the planner does with a table of that shape."""
+    await conn.execute(
+        'INSERT INTO "dp_flights" ("flight_id", "mission_id", "request_id", "deployment_id", '
+        '"side", "mode", "plan", "fencing_epoch", "cleared_through", "state") '
+        "SELECT $1 || g, 'm', 'r', 'd', 'DESTINATION', 'FORCED', "
+        "jsonb_build_object('pad', repeat('x', 600)), 1, $3, $4 FROM generate_series(1, $2) g",
+        prefix,
+        count,
+        cleared_through,
+        state,
+    )

@@ -17,7 +17,7 @@ import pytest
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
 from jetbridge.flightdeck.queries import load_queries
 
-from .dbs import postgres_database
+from .dbs import add_flights, postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +25,7 @@ CLAIM = load_queries("postgresql")["claim"].strip().removesuffix(";")
 
 
 async def _add(admin: asyncpg.Connection, prefix: str, count: int, state: str) -> None:
-    await admin.execute(
-        'INSERT INTO "dp_flights" ("flight_id", "mission_id", "request_id", "deployment_id", '
-        '"side", "mode", "plan", "fencing_epoch", "cleared_through", "state") '
-        "SELECT $1 || g, 'm', 'r', 'd', 'DESTINATION', 'FORCED', "
-        "jsonb_build_object('pad', repeat('x', 600)), 1, 5, $3 FROM generate_series(1, $2) g",
-        prefix,
-        count,
-        state,
-    )
+    await add_flights(admin, prefix, count, state, cleared_through=5)
 
 
 async def _plan_after_growth(conn: asyncpg.Connection, admin: asyncpg.Connection, tag: str) -> str:
