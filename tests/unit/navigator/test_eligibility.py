@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain import plans
 from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.deployment_eligibility import tainted_clusters
 from jetbridge.navigator.domain.eligibility import (
@@ -30,6 +31,7 @@ from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.reasons import Code
 from jetbridge.navigator.domain.vocabulary import (
     FailoverMode,
+    FlightKind,
     Health,
     PlaneMode,
     RequestStatus,
@@ -441,10 +443,22 @@ def test_a_cluster_that_does_not_report_its_database_server_is_not_compared() ->
     assert request_blockers("src", "dst", fleet.clusters, fleet.requests.values()) == []
 
 
-def test_a_cluster_still_running_a_failed_missions_step_is_busy_for_both_roles() -> None:
-    """Controlled: the source's drain fails for good while the destination's secrets
-    step still runs. The mission and the request end FAILED, and the running step is
-    left to end: until it has, neither cluster takes part in another failover."""
+def test_a_cluster_still_running_a_failed_missions_step_is_busy_for_both_roles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The source's drain fails for good while the destination's secrets step still
+    runs. The mission and the request end FAILED, and the running step is left to end:
+    until it has, neither cluster takes part in another failover.
+
+    Today's plans never run both flights at once (Controlled prepares the destination
+    before the source stops), so the test runs the Controlled plan as it was before
+    2026-12-06, under which missions already in flight may still be: the guard stays."""
+    side_by_side = (
+        plans.StepSpec(StepName.STOP_SCHEDULING),
+        plans.StepSpec(StepName.DRAIN_TASKS),
+        plans.PLANS[(FailoverMode.CONTROLLED, FlightKind.SOURCE)][-1],
+    )
+    monkeypatch.setitem(plans.PLANS, (FailoverMode.CONTROLLED, FlightKind.SOURCE), side_by_side)
     sim = Simulation(cluster_events("s") + cluster_events("d") + [deployment("x", "s")])
     sim.command(RequestFailover("r1", "s", "d", FailoverMode.CONTROLLED, "op"))
     sim.fail("x", "SOURCE", StepName.DRAIN_TASKS, "permanent")

@@ -72,9 +72,17 @@ def test_controlled_orders_prepare_drain_fence_up_then_delete() -> None:
     ready = position(
         sim, step_event("destination", "d0", StepName.WAIT_READY, ev.FlightStepSucceeded)
     )
-    # Prepare and drain run side by side: both start before either flight goes further.
-    assert started("destination", StepName.CREATE_NAMESPACE) < drained
-    assert started("source", StepName.STOP_SCHEDULING) < fenced
+    prepared = position(
+        sim,
+        step_event("destination", "d0", StepName.APPLY_EXTERNAL_SECRETS, ev.FlightStepSucceeded),
+    )
+    # The destination is prepared before the source stops scheduling: the source is
+    # touched only once the destination can take the Deployment.
+    assert started("destination", StepName.CREATE_NAMESPACE) < prepared
+    assert prepared < position(
+        sim, step_event("source", "d0", StepName.STOP_SCHEDULING, ev.FlightStepsCleared)
+    )
+    assert started("source", StepName.STOP_SCHEDULING) < drained < fenced
     assert drained < started("destination", StepName.FENCE_DATABASE) < fenced
     assert fenced < started("destination", StepName.UPSERT_DEPLOYMENT) < ready
     assert ready < started("source", StepName.DELETE_DEPLOYMENT)
@@ -268,7 +276,13 @@ def test_permanent_failure_fails_at_once_and_winds_the_other_flight_down() -> No
     assert m.status is MissionStatus.FAILED
     assert m.fenced_when_failed is False
     assert sim.fleet.flights["r1/d0/destination"].step("APPLY_EXTERNAL_SECRETS").attempts == 1
-    assert sim.fleet.flights["r1/d0/source"].status.value == "CANCELLED"
+    source = sim.fleet.flights["r1/d0/source"]
+    assert source.status.value == "CANCELLED"
+    # The source never stopped scheduling: the Deployment still runs where it ran.
+    assert all(s.attempts == 0 for s in source.steps)
+    assert not any(
+        isinstance(e, ev.FlightStepsCleared) and e.flight_id == source.id for e in sim.log
+    )
     assert sim.fleet.deployments["d0"].fencing_epoch == 0
 
 

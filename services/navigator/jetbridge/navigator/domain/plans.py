@@ -5,9 +5,11 @@ that is how the saga orders the two clusters without a central script. Navigator
 clears, for each flight, the longest run of next steps whose cross-flight
 prerequisites have succeeded; Pilot runs cleared steps in order.
 
-Controlled: destination prepares while the source stops scheduling and drains; the
-database is fenced only after the drain; the source deletes only after the destination
-is Ready. Forced: fence first, then bring the destination up; the source deletion is
+Controlled: the destination prepares (namespace, secrets) first, and only then does
+the source stop scheduling and drain, so a destination that cannot take the Deployment
+(a secret store out of reach, say) fails the mission while the source still runs it;
+the database is fenced only after the drain; the source deletes only after the
+destination is Ready. Forced: fence first, then bring the destination up; the source deletion is
 cleanup (not needed for the mission to succeed) and waits for the source to be
 reachable.
 """
@@ -39,7 +41,7 @@ PLANS: dict[tuple[FailoverMode, FlightKind], tuple[StepSpec, ...]] = {
         StepSpec(StepName.WAIT_READY),
     ),
     (FailoverMode.CONTROLLED, SRC): (
-        StepSpec(StepName.STOP_SCHEDULING),
+        StepSpec(StepName.STOP_SCHEDULING, after=((DST, StepName.APPLY_EXTERNAL_SECRETS),)),
         StepSpec(StepName.DRAIN_TASKS),
         StepSpec(StepName.DELETE_DEPLOYMENT, after=((DST, StepName.WAIT_READY),)),
     ),
