@@ -211,6 +211,26 @@ def test_the_operator_flag_excludes_them_and_the_events_record_it() -> None:
     assert f.requests["r1"].status is RequestStatus.IN_PROGRESS
 
 
+def test_excluding_every_deployment_is_refused_and_names_each() -> None:
+    """The flag leaves some behind, never all: a request that moves nothing from a
+    cluster holding Deployments would end SUCCEEDED, read as the cluster evacuated."""
+    f = Fleet.replay(cluster_events("src", failover_enabled=False) + cluster_events("dst"))
+    f.apply(ev.FailoverEnabled(cluster_id="src", enabled_at=ENABLED_AT, enabled_by="op"))
+    f.apply_all([*CASES["git-sync"][0], *CASES["dag-only"][0]])
+    requested, rejected = request(f, exclude=True)
+    assert isinstance(requested, ev.FailoverRequested) and requested.deployment_ids == []
+    assert isinstance(rejected, ev.FailoverRejected)
+    assert rejected.reason_codes[0] == C.EVERY_DEPLOYMENT_EXCLUDED
+    assert "Every Deployment on src (2) is ineligible" in rejected.reason_messages[0]
+    assert sorted(zip(rejected.reason_codes[1:], rejected.reason_subjects[1:], strict=True)) == [
+        (C.DAG_ONLY_NOT_SUPPORTED, "dag"),
+        (C.GIT_SYNC_NOT_SUPPORTED, "gs"),
+    ]
+    f.apply_all([requested, rejected])
+    assert f.requests["r1"].status is RequestStatus.REJECTED
+    assert f.react(ENABLED_AT + 100_000) == []  # no mission, nothing started
+
+
 def test_enabling_failover_on_a_cluster_with_deployments_is_refused() -> None:
     f = Fleet.replay(cluster_events("c", failover_enabled=False))
     f.apply(deployment("d", "c"))

@@ -33,6 +33,7 @@ class Code(StrEnum):
     DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
     DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
+    EVERY_DEPLOYMENT_EXCLUDED = "EVERY_DEPLOYMENT_EXCLUDED"
     # One Deployment.
     DEPLOYMENT_UNKNOWN = "DEPLOYMENT_UNKNOWN"
     GIT_SYNC_NOT_SUPPORTED = "GIT_SYNC_NOT_SUPPORTED"
@@ -96,6 +97,9 @@ MESSAGES: dict[Code, str] = {
     "cluster its own side (pilot.database.side A or B).",
     Code.INELIGIBLE_DEPLOYMENTS: "{detail} Deployment(s) on {s} cannot fail over; "
     "exclude them explicitly to proceed without them.",
+    Code.EVERY_DEPLOYMENT_EXCLUDED: "Every Deployment on {s} ({detail}) is ineligible: "
+    "excluding them all would move none, and the request would end SUCCEEDED with each "
+    "of them still on {s}.",
     Code.DEPLOYMENT_UNKNOWN: "Deployment {s} is reported by the cluster but unknown to "
     "the control plane, so its deploy mechanism and age cannot be checked.",
     Code.GIT_SYNC_NOT_SUPPORTED: "Deployment {s} uses git-sync deploys; only image-based "

@@ -87,6 +87,11 @@ def decide_request(
     if ineligible and not cmd.exclude_ineligible:
         reasons.append(finding(Code.INELIGIBLE_DEPLOYMENTS, src, len(scope.ineligible_ids)))
         reasons += ineligible
+    elif ineligible and not scope.eligible:
+        # Excluding is for leaving some behind, not all: a request that moves nothing
+        # from a cluster that holds Deployments would read as the cluster evacuated.
+        reasons.append(finding(Code.EVERY_DEPLOYMENT_EXCLUDED, src, len(scope.ineligible_ids)))
+        reasons += ineligible
     if not reasons:
         return [requested]
     rejected = ev.FailoverRejected(
