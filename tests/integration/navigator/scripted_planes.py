@@ -45,6 +45,9 @@ class ScriptedPlanes:
     repeats: int = 0
     impostor: str | None = None
     forged: int = 0
+    # While set, decisions are read but answered only once it is cleared (a data plane
+    # slow to report: the request stays IN_PROGRESS meanwhile).
+    holding: bool = False
 
     async def run(self, stop: asyncio.Event) -> None:
         codec = EventCodec(self.mapper.registry)
@@ -57,13 +60,17 @@ class ScriptedPlanes:
         publisher = EventPublisher(self.bootstrap, client_id="planes", topic_prefix=self.prefix)
         await consumer.start()
         await publisher.start()
+        held: list[EventRecord] = []
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100)
+                held += [codec.decode(r.value) for records in batches.values() for r in records]
+                if self.holding:
+                    continue
                 answers: list[tuple[str, EventRecord]] = []
-                for records in batches.values():
-                    for record in records:
-                        answers += self._answer(codec.decode(record.value))
+                for decision in held:
+                    answers += self._answer(decision)
+                held = []
                 by_topic: dict[str, list[EventRecord]] = defaultdict(list)
                 for topic, answer in answers:  # each topic keeps the answers' order
                     by_topic[topic].append(answer)

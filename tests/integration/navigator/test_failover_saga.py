@@ -211,6 +211,40 @@ async def test_controlled_then_forced_failback_of_50_deployments(world: World) -
         assert row["ended_at"] >= row["started_at"] >= row["requested_at"]
 
 
+async def test_a_deployment_created_on_the_source_mid_failover_moves_too(world: World) -> None:
+    ids = [f"dep-{i:03d}" for i in range(5)]
+    await world.facts(["east", "west"], ids)
+    world.planes.holding = True  # the data planes answer nothing yet
+    request_id = await world.request("east", "west", "CONTROLLED")
+    fleet = world.service.fleet
+    await world.until(
+        "the request to start",
+        lambda: request_id in fleet.requests
+        and fleet.requests[request_id].status is RequestStatus.IN_PROGRESS,
+    )
+    late = deployment("late-000", "east", created_at=now_ms())
+    await world.publisher.publish(
+        world.mapper.to_record(
+            late, correlation_id="late-000", caused_by=None, actor=None, occurred_at_ms=now_ms()
+        )
+    )
+    await world.until(
+        "the late Deployment to join",
+        lambda: f"{request_id}/late-000" in fleet.requests[request_id].mission_ids,
+    )
+    world.planes.holding = False
+    assert await world.finished(request_id) is RequestStatus.SUCCEEDED
+    assert {fleet.deployments[d].cluster_id for d in [*ids, "late-000"]} == {"west"}
+    await world.read_model.folded(fleet)
+    await world.app.stop()
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    await world.read_model.rebuild_equals_live()
+    assert world.read_model.store is not None
+    (row,) = await world.read_model.store.fetch("request_progress", request_id)
+    assert row["status"] == "SUCCEEDED"
+    assert row["missions_succeeded"] == row["missions_total"] == 6
+
+
 async def test_one_failing_deployment_fails_the_request_and_the_rest_succeed(
     world: World,
 ) -> None:

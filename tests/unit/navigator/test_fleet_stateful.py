@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import CancelFailover, RequestFailover
 from jetbridge.navigator.domain.errors import CommandRefused
+from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.vocabulary import (
@@ -26,6 +27,7 @@ from jetbridge.navigator.domain.vocabulary import (
     FlightKind,
     FlightStatus,
     Health,
+    RequestStatus,
     StepName,
     StepStatus,
 )
@@ -86,6 +88,13 @@ class FleetMachine(RuleBasedStateMachine):
             self.record(self.fleet.decide(CancelFailover(rid, "op"), self.now))
         except CommandRefused:
             assert self.fleet.requests[rid].terminal
+
+    @rule(cluster=st.sampled_from(CLUSTERS), mechanism=st.sampled_from(["IMAGE", "GIT_SYNC"]))
+    def deployment_appears(self, cluster: str, mechanism: str) -> None:
+        """Provisioning creates a Deployment at any time, during a failover too."""
+        self.seq += 1
+        did = f"new{self.seq}"
+        self.record([deployment(did, cluster, created_at=self.now, mechanism=mechanism)])
 
     @rule()
     def react(self) -> None:
@@ -194,6 +203,19 @@ class FleetMachine(RuleBasedStateMachine):
                 assert r.status.value == self.ended[rid]
             elif r.terminal:
                 self.ended[rid] = r.status.value
+                if r.status is RequestStatus.SUCCEEDED:
+                    self._nothing_left_behind(r)
+
+    def _nothing_left_behind(self, r: FailoverRequest) -> None:
+        """A request that just SUCCEEDED left no Deployment it did not judge on its
+        source, even one created while it ran."""
+        judged = set(r.deployment_ids) | set(r.ineligible_deployment_ids)
+        left = [
+            d.id
+            for d in self.fleet.deployments.values()
+            if d.active and d.cluster_id == r.source_cluster_id and d.id not in judged
+        ]
+        assert left == [], f"{r.id} SUCCEEDED leaving {left} on {r.source_cluster_id}"
 
     @invariant()
     def one_writer_per_cluster(self) -> None:

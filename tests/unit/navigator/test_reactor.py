@@ -94,7 +94,8 @@ class TwinSimulation(Simulation):
             self.reactor.apply(e)
         return recorded
 
-    def run(self, max_rounds: int = 20_000, tick_ms: int = 1_000) -> None:
+    def run(self, max_rounds: int = 20_000, tick_ms: int = 1_000, settle: bool = True) -> None:
+        """``settle=False``: stop after ``max_rounds`` (to add outside events mid-run)."""
         for _ in range(max_rounds):
             expected = self.fleet.react(self.now)
             got = self.reactor.react(self.now)
@@ -112,7 +113,8 @@ class TwinSimulation(Simulation):
                 assert self.twin == self.fleet
                 return
             self.now = max(self.now + tick_ms, wake)
-        raise AssertionError("simulation did not settle")
+        if settle:
+            raise AssertionError("simulation did not settle")
 
 
 def world(n: int, slots: int | None = None) -> TwinSimulation:
@@ -180,4 +182,24 @@ def test_same_decisions_with_a_halt_and_a_forced_failback_to_an_unreachable_sour
     sim.command(RequestFailover("r3", "a", "c", FailoverMode.CONTROLLED, "op", policy=ratio))
     sim.run()
     assert sim.fleet.requests["r3"].halted
+    assert sim.twin == sim.fleet
+
+
+def test_same_decisions_when_deployments_appear_on_the_source_mid_failover() -> None:
+    sim = world(8)
+    sim.fail("d02", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "permanent")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(2)))
+    # One between the judgment and the start, two while missions run, one elsewhere.
+    sim.record([deployment("early", "a", created_at=sim.now)])
+    sim.run(max_rounds=6, settle=False)
+    sim.record([deployment("late", "a", created_at=sim.now, priority=9)])
+    sim.record([deployment("gs", "a", created_at=sim.now, mechanism="GIT_SYNC")])
+    sim.record([deployment("on-c", "c", created_at=sim.now)])
+    sim.run()
+    r = sim.fleet.requests["r1"]
+    assert r.status is RequestStatus.FAILED
+    assert {"r1/early", "r1/late", "r1/gs"} <= set(r.mission_ids)
+    assert "r1/on-c" not in r.mission_ids
+    assert sim.fleet.deployments["late"].cluster_id == "b"
+    assert sim.fleet.missions["r1/gs"].status.value == "CANCELLED"
     assert sim.twin == sim.fleet

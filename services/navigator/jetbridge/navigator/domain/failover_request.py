@@ -92,6 +92,11 @@ class FailoverRequest(Aggregate):
             case ev.FailoverStarted():
                 self._move(S.IN_PROGRESS, event)
                 self.mission_ids = tuple(event.mission_ids)
+            case ev.FailoverScopeExtended():
+                if self.status is not S.IN_PROGRESS:
+                    raise self._illegal(event)
+                self.deployment_ids += tuple(event.deployment_ids)
+                self.mission_ids += tuple(event.mission_ids)
             case ev.MissionsHalted():
                 if self.status is not S.IN_PROGRESS or self.halted:
                     raise self._illegal(event)

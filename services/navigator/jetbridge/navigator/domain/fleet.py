@@ -28,6 +28,7 @@ from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.errors import UnknownAggregate, UnknownEvent
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
+from jetbridge.navigator.domain.late_deployments import extend_request
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.mission_saga import MissionContext, advance_mission
 from jetbridge.navigator.domain.request_saga import advance_request
@@ -145,6 +146,9 @@ class Fleet:
             if request.status is RequestStatus.PENDING:
                 events = start_request(request, self.deployments, now, self.registry)
             else:
+                events = self.extend(request, now)
+                self.apply_all(events)
+                out += events
                 events = advance_request(request, self.missions, now)
             self.apply_all(events)
             out += events
@@ -155,6 +159,13 @@ class Fleet:
             self.apply_all(events)
             out += events
         return out
+
+    def extend(self, request: FailoverRequest, now: int) -> list[ev.DomainEvent]:
+        """The missions of Deployments that appeared on the request's source (see
+        :mod:`late_deployments`)."""
+        return extend_request(
+            request, self.clusters, self.deployments, self.missions, now, registry=self.registry
+        )
 
     def _settled(self, m: Mission) -> bool:
         """Nothing can follow any more: skip it (a pure shortcut, not a rule)."""

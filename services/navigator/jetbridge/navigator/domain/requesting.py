@@ -198,27 +198,35 @@ def start_request(
         d = deployments.get(dep_id)
         if d is None or not d.active or d.cluster_id != request.source_cluster_id:
             continue  # gone or moved since the request was judged
-        mid = plans.mission_id(request.id, dep_id)
-        mission_ids.append(mid)
-        out.append(
-            ev.MissionCreated(
-                mission_id=mid,
-                request_id=request.id,
-                deployment_id=dep_id,
-                source_cluster_id=request.source_cluster_id,
-                destination_cluster_id=request.destination_cluster_id,
-                mode=request.mode.value,
-                priority=d.priority,
-                fencing_epoch=d.next_fencing_epoch,
-                source_flight_id=plans.flight_id(mid, FlightKind.SOURCE),
-                destination_flight_id=plans.flight_id(mid, FlightKind.DESTINATION),
-                created_at=now,
-            )
-        )
-        for kind in (FlightKind.SOURCE, FlightKind.DESTINATION):
-            out.append(_plan_flight(request, d, mid, kind, now, registry=registry))
+        mission_ids.append(plans.mission_id(request.id, dep_id))
+        out += mission_events(request, d, now, registry)
     started = ev.FailoverStarted(request_id=request.id, started_at=now, mission_ids=mission_ids)
     return [started, *out]
+
+
+def mission_events(
+    request: FailoverRequest, d: Deployment, now: int, registry: str
+) -> list[ev.DomainEvent]:
+    """MissionCreated for ``d`` in ``request``, then its two FlightPlanned."""
+    mid = plans.mission_id(request.id, d.deployment_id)
+    created = ev.MissionCreated(
+        mission_id=mid,
+        request_id=request.id,
+        deployment_id=d.deployment_id,
+        source_cluster_id=request.source_cluster_id,
+        destination_cluster_id=request.destination_cluster_id,
+        mode=request.mode.value,
+        priority=d.priority,
+        fencing_epoch=d.next_fencing_epoch,
+        source_flight_id=plans.flight_id(mid, FlightKind.SOURCE),
+        destination_flight_id=plans.flight_id(mid, FlightKind.DESTINATION),
+        created_at=now,
+    )
+    flights = [
+        _plan_flight(request, d, mid, kind, now, registry=registry)
+        for kind in (FlightKind.SOURCE, FlightKind.DESTINATION)
+    ]
+    return [created, *flights]
 
 
 def _plan_flight(

@@ -40,6 +40,9 @@ class Reactor:
         self._by_deployment: dict[str, set[str]] = defaultdict(set)
         self._by_cluster: dict[str, set[str]] = defaultdict(set)
         self._dirty_requests: set[str] = set()
+        # Requests whose source gained a Deployment since they last looked for late ones
+        # (the only thing that can extend a request: see ``late_deployments``).
+        self._scope_dirty: set[str] = set()
         self._dirty_missions: set[str] = set()
         self._due_at: dict[str, int] = {}
         self._due: list[tuple[int, str]] = []
@@ -53,6 +56,8 @@ class Reactor:
         self.asked = 0  # how many sagas were asked (for benchmarks)
         for request_id in fleet.requests:
             self._see_request(request_id)
+            if fleet.requests[request_id].active:
+                self._scope_dirty.add(request_id)  # what the log held before we asked
         for mission in fleet.missions.values():
             self._see_mission(mission)
 
@@ -82,6 +87,15 @@ class Reactor:
             case ev.DeploymentEvent():
                 for mission_id in list(self._by_deployment.get(event.deployment_id, ())):
                     self._mark_mission(mission_id)
+                if isinstance(event, ev.DeploymentCreated):
+                    self._new_on(event.cluster_id)
+
+    def _new_on(self, cluster_id: str) -> None:
+        """A Deployment appeared on ``cluster_id``: an active request from it may grow."""
+        for request_id, request in self.fleet.requests.items():
+            if request.active and request.source_cluster_id == cluster_id:
+                self._scope_dirty.add(request_id)
+                self._mark_request(request_id)
 
     def _see_request(self, request_id: str) -> None:
         self._request_seq.setdefault(request_id, len(self._request_seq))
@@ -140,6 +154,9 @@ class Reactor:
                 events = start_request(request, fleet.deployments, now, fleet.registry)
                 self._dirty_requests.add(request_id)  # asked once more when started
             else:
+                if request_id in self._scope_dirty:
+                    self._scope_dirty.discard(request_id)
+                    out += self._fold(fleet.extend(request, now), request=request_id)
                 events = advance_request(request, fleet.missions, now)
             out += self._fold(events, request=request_id)
         self._queue = [(self._mission_seq[m], m) for m in self._dirty_missions]

@@ -32,6 +32,7 @@ EVENT_TYPES: tuple[type[ev.DomainEvent], ...] = (
     ev.FailoverRequested,
     ev.FailoverRejected,
     ev.FailoverStarted,
+    ev.FailoverScopeExtended,
     ev.MissionsHalted,
     ev.FailoverCancelRequested,
     ev.FailoverCancelled,

@@ -58,6 +58,20 @@ class FailoverStarted(RequestEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FailoverScopeExtended(RequestEvent):
+    """Deployments that appeared on the source while the request ran join it.
+
+    One mission per Deployment follows (``mission_ids``, in ``deployment_ids``' order),
+    as at the start; one that cannot fail over has its mission cancelled at once, with
+    the reason, so the request cannot end SUCCEEDED with it left behind.
+    """
+
+    extended_at: int
+    deployment_ids: list[str] = field(default_factory=list)
+    mission_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class MissionsHalted(RequestEvent):
     """Blast radius: too many missions failed, no new mission starts."""
 
