@@ -286,6 +286,24 @@ def test_permanent_failure_fails_at_once_and_winds_the_other_flight_down() -> No
     assert sim.fleet.deployments["d0"].fencing_epoch == 0
 
 
+def test_a_failed_fence_says_it_may_have_shut_both_sides_out() -> None:
+    """``fenced=False`` alone would read as "the source still writes": a fence that ran
+    may have revoked the source's credentials before it failed."""
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.FENCE_DATABASE, "permanent")
+    request(sim, FORCED)
+    sim.run()
+    m = sim.fleet.missions["r1/d0"]
+    assert m.status is MissionStatus.FAILED and m.fenced_when_failed is False
+    assert "fence for epoch 1 ran (1 attempt(s)) and may have revoked" in m.reason
+    # A mission that failed before any fence ran says nothing of the kind.
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "permanent")
+    request(sim, CONTROLLED)
+    sim.run()
+    assert "fence" not in sim.fleet.missions["r1/d0"].reason
+
+
 def test_hung_step_hits_its_deadline_and_is_retried() -> None:
     sim = world(1)
     sim.fail("d0", "DESTINATION", StepName.CREATE_NAMESPACE, "hang")

@@ -237,13 +237,14 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
                 # Ready, fenced. The Deployment runs there now; recorded on the source
                 # it would be planned from the wrong cluster by the next failover.
                 return _relocated(w, now)
+            fenced = w.deployment.fencing_epoch >= m.fencing_epoch
             return ev.MissionFailed(
                 mission_id=m.id,
                 reason_code=code,
-                reason=reason,
+                reason=reason + ("" if fenced else _fence_ran(w)),
                 flight_kind=f.kind.value,
                 step=step,
-                fenced=w.deployment.fencing_epoch >= m.fencing_epoch,
+                fenced=fenced,
                 failed_at=now,
             )
     needed = [s for f in (w.destination, w.source) for s in f.steps if not _is_cleanup(f, s.name)]
@@ -258,6 +259,20 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
             tasks_still_running_after_drain=w.source.tasks_still_running_after_drain,
         )
     return None
+
+
+def _fence_ran(w: MissionContext) -> str:
+    """What ``fenced=False`` does not say: a fence that ran and failed may have revoked
+    the old side before it could grant the new one (database-fencing.md, step 1 of 3)."""
+    fence = w.destination.step(StepName.FENCE_DATABASE)
+    if fence.attempts == 0:
+        return ""
+    return (
+        f" The fence for epoch {w.mission.fencing_epoch} ran ({fence.attempts} attempt(s))"
+        " and may have revoked the source's database credentials before it failed, so"
+        " neither side may be able to connect: a new failover of it fences again, with a"
+        " newer epoch."
+    )
 
 
 def _recorded_on_source(w: MissionContext) -> bool:
