@@ -219,8 +219,10 @@ async def test_a_deployment_created_on_the_source_mid_failover_moves_too(world: 
     fleet = world.service.fleet
     await world.until(
         "the request to start",
-        lambda: request_id in fleet.requests
-        and fleet.requests[request_id].status is RequestStatus.IN_PROGRESS,
+        lambda: (
+            request_id in fleet.requests
+            and fleet.requests[request_id].status is RequestStatus.IN_PROGRESS
+        ),
     )
     late = deployment("late-000", "east", created_at=now_ms())
     await world.publisher.publish(
