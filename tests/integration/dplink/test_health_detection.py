@@ -8,6 +8,7 @@ from pathlib import Path
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.dplink.domain.health import Health
 from jetbridge.dplink.entrypoints.app import DPLink
+from jetbridge.dplink.service_layer.monitor import HealthMonitor
 from jetbridge.flightdeck import Flightdeck
 from tests.integration.dplink.helpers import (
     events_of,
@@ -83,3 +84,43 @@ async def test_stop_and_restart_an_agent(
     assert facts_events[0].payload["facts_digest"] != facts_events[1].payload["facts_digest"]
     assert facts_events[0].payload["external_secret_manager_name"] == "aws-secrets-manager"
     assert facts_events[0].payload["database_side"] == "A"  # agent -> DP-Link -> the log
+
+
+async def test_a_former_owners_late_transition_is_put_right(
+    kafka_bootstrap: str, deck: Flightdeck, tmp_path: Path
+) -> None:
+    """A stale HEALTHY -> UNREACHABLE lands on the partition after this replica owns it
+    (as a revoked owner's queued event would): the owner publishes UNREACHABLE ->
+    HEALTHY on the next good heartbeats, so the log's last word is the truth again."""
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    topic = await create_topic(kafka_bootstrap, "dplink-late")
+    async with running_agent(cluster, tls, deck, heartbeat_interval=HEARTBEAT) as agent:
+        await publish(kafka_bootstrap, topic, registered(cluster, agent.endpoint))
+        app = DPLink(settings(kafka_bootstrap, topic, tls.root))
+        await app.start()
+        try:
+            monitor = app.monitor
+            await wait_until(
+                lambda: cluster in monitor.watched() and monitor.health(cluster) is Health.HEALTHY,
+                30,
+                "HEALTHY",
+            )
+            stale = HealthMonitor._event(
+                "ClusterHealthChanged",
+                cluster,
+                {"cluster_id": cluster, "previous": "HEALTHY", "current": "UNREACHABLE"},
+            )
+            await publish(kafka_bootstrap, topic, stale)
+            await wait_until(lambda: monitor.adopted == 1, 10, "the late event adopted")
+            await wait_until(lambda: monitor.health(cluster) is Health.HEALTHY, 5, "HEALTHY")
+            await app.sink.flush()
+        finally:
+            await app.stop()
+    health_events = await events_of(kafka_bootstrap, topic, "ClusterHealthChanged", cluster, 3)
+    steps = [(e.payload["previous"], e.payload["current"]) for e in health_events]
+    assert steps == [
+        ("UNKNOWN", "HEALTHY"),
+        ("HEALTHY", "UNREACHABLE"),  # the former owner's, late
+        ("UNREACHABLE", "HEALTHY"),  # this owner's correction
+    ]

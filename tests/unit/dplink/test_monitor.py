@@ -110,3 +110,46 @@ def test_cluster_log_folds_registrations_per_partition() -> None:
     assert log.last_health == {"a": "DEGRADED"}
     log.forget({("t", 0)})
     assert log.registrations == {} and log.last_health == {}
+
+
+def _foreign(event_type: str, payload: dict[str, object]) -> EventRecord:
+    """An event as another DP-Link replica writes it."""
+    return HealthMonitor._event(event_type, "c1", {"cluster_id": "c1", **payload})
+
+
+def test_a_former_owners_late_transition_is_taken_as_the_last_state_and_corrected() -> None:
+    """The old owner's HEALTHY -> UNREACHABLE was still in its sink when its partitions
+    moved, and lands after this owner replayed: readers now believe UNREACHABLE while
+    heartbeats flow. Taken as the last state, three good heartbeats publish it right."""
+    clock, sink = Clock(), Sink()
+    monitor = HealthMonitor(sink, Thresholds(), clock)
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"now", WRITER))
+    late = _foreign("ClusterHealthChanged", {"previous": "HEALTHY", "current": "UNREACHABLE"})
+    monitor.adopt(late)
+    assert monitor.health("c1") is Health.UNREACHABLE and monitor.adopted == 1
+    for i in range(3):
+        clock.now = float(i)
+        monitor.heartbeat("c1", [], b"now", lambda: _facts("x"))
+    ((kind, previous, current),) = [
+        (e.event_type, e.payload["previous"], e.payload["current"]) for e in sink.events
+    ]
+    assert (kind, previous, current) == ("ClusterHealthChanged", "UNREACHABLE", "HEALTHY")
+    # Its own events, read back from the log, are never taken for a former owner's.
+    monitor.adopt(sink.events[0])
+    assert monitor.adopted == 1 and monitor.health("c1") is Health.HEALTHY
+
+
+def test_a_former_owners_late_facts_are_replaced_by_the_current_ones() -> None:
+    clock, sink = Clock(), Sink()
+    monitor = HealthMonitor(sink, Thresholds(), clock)
+    monitor.watch("c1", Health.HEALTHY, facts_digest(b"now", WRITER))
+    monitor.adopt(_foreign("ClusterFactsChanged", {**_facts("old"), "facts_digest": "stale"}))
+    monitor.heartbeat("c1", [], b"now", lambda: _facts("now"))
+    (facts,) = sink.events
+    assert facts.event_type == "ClusterFactsChanged"
+    assert facts.payload["facts_digest"] == facts_digest(b"now", WRITER)
+    # A late event about a cluster this replica does not watch changes nothing.
+    other = _foreign("ClusterHealthChanged", {"previous": "HEALTHY", "current": "DEGRADED"})
+    monitor.unwatch("c1")
+    monitor.adopt(other)
+    assert monitor.adopted == 1

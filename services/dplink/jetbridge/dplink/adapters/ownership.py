@@ -14,9 +14,11 @@ last facts digest, then link. Why this over the alternatives:
   cluster's partition, so the new owner resumes from the last published health
   (a failover of DP-Link does not emit a spurious UNKNOWN -> HEALTHY);
 - rebalances revoke before they assign (eager protocol), so two live members never
-  hold a partition at once. The residual risk is a member cut off from Kafka that has
-  not noticed yet; it may publish a duplicate transition, which readers tolerate
-  (health events are facts about a moment, folded idempotently).
+  hold a partition at once. A former owner's events can still land after the new
+  owner replayed (queued in its sink at the revoke, or from a member cut off from
+  Kafka that has not noticed yet): the owner reads its partitions on and adopts such
+  an event as the last published state (``HealthMonitor.adopt``), so its next
+  transitions put the log right.
 
 Balance is per partition (6 by default), not per cluster: fine for the tens to
 thousands of clusters a control plane has, and more partitions spread it finer.
@@ -39,6 +41,7 @@ from jetbridge.dplink.domain.registry import ClusterLog, Partition
 from jetbridge.dplink.service_layer.supervisor import LinkSupervisor
 
 log = logging.getLogger(__name__)
+_STATE_EVENTS = frozenset({"ClusterHealthChanged", "ClusterFactsChanged"})
 
 
 class ClusterOwnership:
@@ -90,6 +93,8 @@ class ClusterOwnership:
         after = self.log.registrations.get(str(event.payload.get("cluster_id")))
         if partition in self._ready and before != after:  # a live (post-replay) change
             await self._reconcile()
+        if partition in self._ready and event.event_type in _STATE_EVENTS:
+            self._supervisor.monitor.adopt(event)  # a former owner's, landed late
 
     async def _on_ready(self, partitions: set[TopicPartition]) -> None:
         self._ready |= {(tp.topic, tp.partition) for tp in partitions}

@@ -4,14 +4,23 @@ Links report heartbeats; a ticker reports the passing of time. The pure state ma
 (``domain.health``) decides; this class keeps one state per cluster and emits
 ``ClusterHealthChanged`` on transitions only and ``ClusterFactsChanged`` when the
 facts digest changes.
+
+Transitions only, so the log's last word per cluster must be this replica's. A former
+owner's events can land after this one replayed the partition (queued in its sink
+when its partitions were revoked, or from a member cut off from Kafka that has not
+noticed yet). :meth:`adopt` takes such a late event as the last published state, as
+a replay would have: the state machine then publishes whatever differs from the truth
+(three good heartbeats after a stale UNREACHABLE, silence after a stale HEALTHY, the
+current facts after stale ones).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jetbridge.common.events.envelope import EventRecord, new_event
@@ -28,6 +37,10 @@ class _Watched:
     state: hm.HealthState
     digest: str | None
 
+
+OWN_EVENTS_REMEMBERED = 10_000
+"""Ids of this replica's latest events, to tell them from a former owner's when they
+come back through the consumer (far more than a rebalance can leave in flight)."""
 
 # The version each event is written with (ClusterFactsChanged v2 adds the store's
 # provider, v3 the database endpoint).
@@ -46,6 +59,9 @@ class HealthMonitor:
         self._clock = clock
         self._watched: dict[str, _Watched] = {}
         self.heartbeats = 0
+        self._own_order: deque[str] = deque()
+        self._own: set[str] = set()
+        self.adopted = 0  # a former owner's late events taken as the last state
 
     def watch(
         self,
@@ -88,7 +104,32 @@ class HealthMonitor:
         if facts_changed(watched.digest, digest):
             watched.digest = digest
             payload = {**facts_payload(), "cluster_id": cluster_id, "facts_digest": digest}
-            self._sink.emit(self._event("ClusterFactsChanged", cluster_id, payload))
+            self._publish(self._event("ClusterFactsChanged", cluster_id, payload))
+
+    def adopt(self, event: EventRecord) -> None:
+        """A health or facts event published for a watched cluster by someone else
+        (a former owner): take it as the last published state (module docstring)."""
+        cluster_id = event.payload.get("cluster_id")
+        watched = self._watched.get(cluster_id) if isinstance(cluster_id, str) else None
+        if watched is None or event.envelope.event_id in self._own:
+            return
+        if event.event_type == "ClusterHealthChanged":
+            reported = hm.Health(str(event.payload["current"]))
+            if reported is not watched.state.health:
+                watched.state = replace(watched.state, health=reported, good_streak=0)
+                self.adopted += 1
+                log.warning(
+                    "cluster %s: a former owner published %s after us; taken as the last "
+                    "state, so the next transitions correct it",
+                    cluster_id,
+                    reported,
+                    extra={"cluster_id": cluster_id},
+                )
+        elif event.event_type == "ClusterFactsChanged":
+            digest = event.payload.get("facts_digest")
+            if isinstance(digest, str) and digest != watched.digest:
+                watched.digest = digest
+                self.adopted += 1
 
     def heartbeat_ages(self) -> dict[str, float]:
         """Seconds since each watched cluster's last heartbeat (since watching began if
@@ -118,7 +159,15 @@ class HealthMonitor:
                 "current": transition.current.value,
                 "reason": transition.reason,
             }
-            self._sink.emit(self._event("ClusterHealthChanged", cluster_id, payload))
+            self._publish(self._event("ClusterHealthChanged", cluster_id, payload))
+
+    def _publish(self, event: EventRecord) -> None:
+        """Emit, remembering the id: :meth:`adopt` must tell our events from others'."""
+        self._own.add(event.envelope.event_id)
+        self._own_order.append(event.envelope.event_id)
+        if len(self._own_order) > OWN_EVENTS_REMEMBERED:
+            self._own.discard(self._own_order.popleft())
+        self._sink.emit(event)
 
     @staticmethod
     def _event(event_type: str, cluster_id: str, payload: Mapping[str, Any]) -> EventRecord:
