@@ -14,6 +14,9 @@ import asyncio
 import contextlib
 import time
 
+import asyncpg
+import pytest
+
 from jetbridge.common import topics
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
 from jetbridge.common.kafka import EventPublisher
@@ -164,3 +167,37 @@ async def test_an_undecodable_ledger_record_is_dead_lettered_once_and_the_rest_a
     assert headers["dlq.reason"] == "undecodable"
     assert (headers["dlq.source_topic"], int(headers["dlq.source_partition"])) == (topic, where[0])
     assert int(headers["dlq.source_offset"]) == where[1]
+
+
+async def test_a_projector_that_lost_its_lock_session_cannot_write(pg_database: str) -> None:
+    """The lock session of one projector is cut (a network blip, a restarted pooler);
+    another takes the lock and writes. The first must not write one more row: before,
+    it wrote on through its pool's other connections, beside the new writer."""
+    old = await ReadModelStore.open(pg_database, "fenced")
+    new = await ReadModelStore.open(pg_database, "fenced")
+    try:
+        assert await old.take_lock(wait=False)
+        assert old._lock is not None
+        pid = old._lock.get_server_pid()
+        async with new.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        deadline = time.monotonic() + 10
+        while not await new.take_lock(wait=False):  # the server released the old lock
+            assert time.monotonic() < deadline, "the old lock was never released"
+            await asyncio.sleep(0.05)
+        await new.write({}, {("ledger", 0): 7})
+        with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
+            await old.write({}, {("ledger", 0): 3})  # refused: its session is gone
+        assert await new.positions() == {("ledger", 0): 7}
+        # And a store that never took the lock is refused by name.
+        try:
+            await ReadModelStore(new.pool, "fenced").write({}, {("ledger", 0): 1})
+        except RuntimeError as error:
+            assert "needs its writer lock" in str(error)
+        else:
+            raise AssertionError("a write without the lock was accepted")
+        assert await new.positions() == {("ledger", 0): 7}
+    finally:
+        with contextlib.suppress(Exception):
+            await old.close()
+        await new.close()

@@ -98,6 +98,8 @@ async def write_into(replay: Replay, dsn: str, schema: str) -> dict[str, tuple[i
     """Write a replay into an empty schema (migrated first); returns its checksums."""
     store = await ReadModelStore.open(dsn, schema)
     try:
+        if not await store.take_lock(wait=False):
+            raise ValueError(f"another projector writes schema {schema!r}")
         if not await store.is_empty():
             raise ValueError(f"schema {schema!r} is not empty: replay --into needs an empty one")
         await store.write(replay.tables, replay.positions)

@@ -3,7 +3,10 @@
 Every batch's rows and the positions its events came from are written together, so a
 projector killed at any instant resumes at exactly the events it had not applied. One
 projector writes a schema at a time (a session advisory lock), so no two fold the
-same ledger into it.
+same ledger into it. Writes go through the very session that holds the lock: a
+projector whose lock session dropped (and whose lock another projector may hold now)
+cannot write another row, where a pooled connection would have let it write stale
+rows beside the new writer's.
 """
 
 from __future__ import annotations
@@ -98,9 +101,14 @@ class ReadModelStore:
     async def write(
         self, tables: Mapping[str, Sequence[Row]], positions: Mapping[TopicPartition, int]
     ) -> int:
-        """Upsert the rows and move the positions, atomically; returns rows written."""
+        """Upsert the rows and move the positions, atomically; returns rows written.
+
+        Only the lock holder writes, on the lock's session (module docstring)."""
+        conn = self._lock
+        if conn is None:
+            raise RuntimeError(f"writing schema {self.schema!r} needs its writer lock")
         written = 0
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             for table in TABLES:
                 batch = tables.get(table) or ()
                 if batch:
