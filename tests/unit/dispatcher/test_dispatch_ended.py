@@ -120,3 +120,33 @@ async def test_a_dispatch_failure_quoting_a_credential_is_published_masked() -> 
     assert failed.envelope.event_type == "FlightDispatchFailed"
     assert "hunter2" not in failed.payload["error"]
     assert "postgresql://pilot:***@db/flightdeck down" in failed.payload["error"]
+
+
+class LateView:
+    """A state view that cannot catch up with the log (a slow broker, a long log)."""
+
+    async def sync(self) -> None:
+        raise TimeoutError
+
+
+async def test_a_state_that_cannot_catch_up_reports_the_clearance_failed_for_a_retry() -> None:
+    """Before, the timeout escaped: the consumer dead-lettered the clearance and the
+    Navigator heard nothing until its claim timeout (120 s, and an attempt spent)."""
+    state = DispatchState()
+    state.apply("ClusterRegistered", {"cluster_id": "c", "endpoint": "h:1"})
+    state.apply("FlightPlanned", PAYLOAD)
+    client, published = RecordingClient(), Published()
+    dispatcher = Dispatcher(client, state, LateView(), published)
+    clearance = {"flight_id": "f", "steps": ["DELETE_DEPLOYMENT"], "cleared_at": 1, "attempts": [2]}
+    await dispatcher.handle(decision("FlightStepsCleared", clearance))
+    assert client.calls == []  # nothing delivered on a state that may miss a cancel
+    (failed,) = published.events
+    assert failed.envelope.event_type == "FlightDispatchFailed"
+    assert (failed.payload["error_code"], failed.payload["transient"]) == ("STATE_BEHIND", True)
+    assert (failed.payload["steps"], failed.payload["step_attempts"]) == (
+        ["DELETE_DEPLOYMENT"],
+        [2],
+    )
+    # A cancellation still goes out with the state as read so far: cancelling is idempotent.
+    await dispatcher.handle(decision("FlightCancelled", {"flight_id": "f", "reason": "stop"}))
+    assert client.calls == [("cancel", "h:1", "f")]

@@ -53,6 +53,7 @@ PRODUCER = "dispatcher"
 CANCELLING = frozenset({"FlightCancelled", "FlightFailed"})
 HANDLED = frozenset({"FlightStepsCleared", *CANCELLING})
 OUTCOME = "jetbridge.outcome"
+STATE_BEHIND = "STATE_BEHIND"
 RECENT = 1024
 # (decision handled, outcome, seconds): the composition root feeds a histogram with it.
 DispatchObserver = Callable[[str, str, float], None]
@@ -128,7 +129,10 @@ class Dispatcher:
         """The flight's first clearance -> StartFlight carrying it; a later one ->
         ClearSteps, and a flight the agent lost is started again with it."""
         clearance = Clearance.from_event(event.event_id, event.payload)
-        await self._view.sync()
+        if not await self._synced():
+            return await self._behind(
+                event, clearance.flight_id, clearance.steps, clearance.attempts, attempts=0
+            )
         flight = self._state.planned.get(clearance.flight_id)
         if flight is None and clearance.flight_id in self._state.ended:
             return self._skip(clearance.flight_id, f"flight {clearance.flight_id} has ended")
@@ -188,9 +192,46 @@ class Dispatcher:
 
         return await self._deliver(event, flight, clearance.steps, call, clearance.attempts)
 
+    async def _synced(self) -> bool:
+        """The state read up to the log's end now (False: not within the sync timeout).
+
+        A timeout must not escape: the consumer would retry the decision and then
+        dead-letter it, and the Navigator would hear nothing until its claim timeout."""
+        try:
+            await self._view.sync()
+        except TimeoutError:
+            log.warning("the dispatch state did not catch up with the log in time")
+            return False
+        return True
+
+    async def _behind(
+        self,
+        event: EventRecord,
+        flight_id: str,
+        steps: Sequence[str],
+        step_attempts: Sequence[int],
+        *,
+        attempts: int,
+    ) -> str:
+        """Report a clearance not delivered because the state is behind: transient, so
+        the Navigator retries it after its backoff (by then the state may have caught up)."""
+        flight = self._state.planned.get(flight_id) or PlannedFlight.unknown(flight_id)
+        return await self._failed(
+            event,
+            flight,
+            STATE_BEHIND,
+            "the Dispatcher's view of the log did not catch up in time, so a cancellation"
+            " or registration it must honour may be unread",
+            transient=True,
+            attempts=attempts,
+            steps=steps,
+            step_attempts=step_attempts,
+        )
+
     async def _cancel(self, event: EventRecord) -> str:
-        """Navigator ended the flight: stop it on the data plane at its next step boundary."""
-        await self._view.sync()
+        """Navigator ended the flight: stop it on the data plane at its next step boundary
+        (with the state as read so far if it cannot catch up: a cancel is idempotent)."""
+        await self._synced()
         flight_id = str(event.payload["flight_id"])
         cluster_id = self._state.cluster_of(flight_id)
         endpoint = self._state.endpoints.get(cluster_id) if cluster_id else None
@@ -242,7 +283,10 @@ class Dispatcher:
                     )
                 log.info("%s %s: %s, retrying", event.event_type, flight.flight_id, error.code)
                 await self._sleep(self._backoff.delay(attempt - 1))
-                await self._view.sync()
+                if not await self._synced():
+                    return await self._behind(
+                        event, flight.flight_id, steps, step_attempts, attempts=attempt
+                    )
                 if why := self._state.cancelled(flight):
                     return self._skip(flight.flight_id, why)
                 continue
@@ -270,7 +314,7 @@ class Dispatcher:
             if time.monotonic() >= deadline:
                 return None
             await self._sleep(0.1)
-            await self._view.sync()
+            await self._synced()
         return endpoint
 
     def _skip(self, flight_id: str, why: str) -> str:
