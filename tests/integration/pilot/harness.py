@@ -26,6 +26,7 @@ from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.events import AvroEventEncoder
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports
+from jetbridge.pilot.service_layer.ports import Clock
 from jetbridge.pilot.service_layer.runner import FlightRunner
 from jetbridge.pilot.service_layer.steps import StepFn
 from tests.integration.flightdeck.dbs import postgres_database
@@ -103,12 +104,17 @@ def ungated(steps: Sequence[str]) -> NewFlight:
 
 
 def bare_runner(
-    deck: Flightdeck, steps: Mapping[str, StepFn], lease_seconds: float, **options: Any
+    deck: Flightdeck,
+    steps: Mapping[str, StepFn],
+    lease_seconds: float,
+    clock: Clock | None = None,
+    **options: Any,
 ) -> FlightRunner:
-    """A FlightRunner whose steps are the test's own functions and use no port."""
+    """A FlightRunner whose steps are the test's own functions and use no port but the
+    clock (the system's unless given)."""
     return FlightRunner(
         deck,
-        Ports(None, None, None, SystemClock()),  # type: ignore[arg-type]
+        Ports(None, None, None, clock or SystemClock()),  # type: ignore[arg-type]
         AvroEventEncoder(),
         PilotConfig(),
         lease_seconds=lease_seconds,

@@ -66,6 +66,10 @@ def test_next_action_runs_only_cleared_steps_in_order() -> None:
     assert isinstance(next_action(flight(cancel_requested=True), NOW), Cancel)
     later = flight(not_before=NOW + timedelta(seconds=5))
     assert isinstance(next_action(later, NOW), Release)  # a retry's backoff
+    # ... unless the database granted the claim after it: its clock is the judge.
+    granted = NOW + timedelta(seconds=6)
+    assert isinstance(next_action(later, NOW, granted), RunStep)
+    assert isinstance(next_action(later, NOW, NOW - timedelta(seconds=1)), Release)
     assert isinstance(next_action(flight(cleared_through=None, current_step=1), NOW), RunStep)
 
 

@@ -62,7 +62,12 @@ def step_entry(flight: Flight, index: int) -> tuple[str, int, Mapping[str, Any]]
     return str(entry), 0, {}
 
 
-def next_action(flight: Flight, now: datetime) -> Action:
+def next_action(flight: Flight, now: datetime, granted_at: datetime | None = None) -> Action:
+    """``now`` is this Pilot's clock; ``granted_at`` the database's when it granted the
+    claim. The claim itself only takes a flight whose ``not_before`` has passed on the
+    database's clock, so a step is due by the later of the two: a Pilot whose clock
+    runs behind the database's would otherwise release each flight it was just given,
+    to be claimed again at once, until its clock caught up."""
     if flight.cancel_requested:
         return Cancel()
     index = flight.current_step
@@ -70,6 +75,8 @@ def next_action(flight: Flight, now: datetime) -> Action:
         return Complete()
     if not flight.is_cleared(index):
         return Release(f"step {index} is not cleared")
+    if granted_at is not None and granted_at > now:
+        now = granted_at
     if flight.not_before is not None and flight.not_before > now:
         return Release(f"step {index} is cleared for {flight.not_before.isoformat()}")
     name, deadline, params = step_entry(flight, index)

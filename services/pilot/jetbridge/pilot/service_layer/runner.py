@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from opentelemetry import trace
@@ -172,8 +172,12 @@ class FlightRunner:
     async def _drive(self, claim: Claim) -> None:
         flight_id = claim.flight_id
         first = True
+        # The database's clock when it granted the claim (it set the lease from now()):
+        # a step it found due is due, whatever this host's clock says (next_action).
+        granted_at = claim.lease_expires_at - timedelta(seconds=self._lease)
         while True:
-            action = next_action(claim.flight, datetime.now(UTC))
+            here = datetime.fromtimestamp(self._ports.clock.wall_ms() / 1000, UTC)
+            action = next_action(claim.flight, here, granted_at)
             trace.get_current_span().set_attribute(OUTCOME, type(action).__name__.upper())
             if isinstance(action, Cancel):
                 await self._writes.complete(
