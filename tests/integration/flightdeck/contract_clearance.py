@@ -298,6 +298,23 @@ class ClearanceContract:
         assert [e.payload for e in await store.outbox_pending(10)] == [b"started"]
         assert await self.outbox_counts(db_dsn) == {"flt-1": 1}  # type: ignore[attr-defined]
 
+    async def test_a_report_may_leave_a_running_steps_note_under_a_valid_claim(
+        self, store: Flightdeck
+    ) -> None:
+        await store.enqueue(gated(1))
+        await store.clear_steps("flt-1", "c1", 0, 1)
+        (stale,) = await store.claim("pilot-old", 1, SHORT_LEASE)
+        note = {"running": True, "attempt": 1, "first_started_at": 1_000}
+        await store.report(stale, [OutboxEvent("t", b"started")], step=0, note=note)
+        stored = await store.get("flt-1")
+        assert stored is not None
+        assert (stored.step_results, stored.current_step) == ({0: note}, 0)
+        await asyncio.sleep(SHORT_LEASE + 0.2)
+        with pytest.raises(LeaseLost):
+            await store.report(stale, [], step=0, note={"running": True, "attempt": 9})
+        (again,) = await store.claim("pilot-new", 1, 30)  # the re-run reads the note
+        assert again.flight.step_results == {0: note}
+
     # -- many at once (the agent's ClearSteps that arrive together) --------------------
 
     async def test_clear_many_answers_each_in_order_as_clear_steps_would(

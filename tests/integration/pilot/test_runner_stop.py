@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
-from jetbridge.pilot.domain.steps import StepOutcome
+from jetbridge.pilot.domain.steps import StepOutcome, Succeeded
 from jetbridge.pilot.service_layer.context import StepContext
 
 from .harness import bare_runner, ungated
@@ -54,5 +54,38 @@ async def test_a_cancelled_run_stops_its_step_and_renewals_and_the_lease_lapses(
         (resumed,) = await deck.claim("pilot-next", 1, 30)
         assert resumed.flight_id == flight_id
         assert resumed.fencing_token == claim.fencing_token + 1
+    finally:
+        await deck.close()
+
+
+async def test_a_step_killed_mid_way_is_re_run_on_its_first_start(pg_database: str) -> None:
+    """A Pilot killed during a long step (a drain waiting for tasks) never records its
+    result; the next claim re-runs the same attempt. The re-run must continue the
+    step's clock, or a Controlled drain waits its whole timeout once per kill."""
+    starts: list[int] = []
+    running = asyncio.Event()
+
+    async def drain(ctx: StepContext) -> StepOutcome:
+        starts.append(ctx.first_started_ms)
+        running.set()
+        if len(starts) == 1:
+            await asyncio.Event().wait()  # the first run is killed while it waits
+        return Succeeded()
+
+    deck = await PostgresFlightdeck.open(pg_database)
+    try:
+        flight_id = (await deck.admit([ungated(["DRAIN_TASKS"])]))[0].flight.flight_id
+        (claim,) = await deck.claim("pilot-killed", 1, LEASE_S)
+        runner = bare_runner(deck, {"DRAIN_TASKS": drain}, LEASE_S, start_report_after_s=0.05)
+        run = asyncio.create_task(runner.run(claim))
+        await asyncio.wait_for(running.wait(), 10)
+        await asyncio.sleep(0.3)  # past the start report: the note is in Flightdeck
+        run.cancel()  # the process dies: nothing more is written
+        await asyncio.wait({run}, timeout=5)
+        await asyncio.sleep(LEASE_S + 0.4)
+        (again,) = await deck.claim("pilot-next", 1, 30)
+        assert again.flight_id == flight_id and again.flight.current_step == 0
+        await bare_runner(deck, {"DRAIN_TASKS": drain}, 30).run(again)
+        assert len(starts) == 2 and starts[1] == starts[0] > 0
     finally:
         await deck.close()

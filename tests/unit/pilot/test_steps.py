@@ -16,7 +16,7 @@ from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
 from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
-from jetbridge.pilot.domain.reports import first_start, step_result
+from jetbridge.pilot.domain.reports import first_start, running_note, step_result
 from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure, transient
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
 from jetbridge.pilot.service_layer.steps import STEPS
@@ -441,3 +441,12 @@ def test_the_first_start_of_a_step_is_carried_by_a_failed_attempts_result() -> N
     assert first_start({"ok": True, "attempt": 1}, 2, 5_000) == 5_000  # re-run after success
     stored = step_result(transient(ErrorCode.DATABASE_UNAVAILABLE, "down"), 2, 9_000, 1_000)
     assert first_start(stored, 3, 9_500) == 1_000  # and the failure stores it for attempt 3
+
+
+def test_a_step_killed_while_it_ran_is_re_run_on_its_first_start() -> None:
+    """A long step leaves a note while it runs; a Pilot killed mid-step never replaces
+    it, so the next claim, re-running the same attempt, continues the step's clock."""
+    note = running_note(2, 1_000)
+    assert first_start(note, 2, 5_000) == 1_000  # the same attempt, re-run after a kill
+    assert first_start(note, 3, 5_000) == 1_000  # or the next one
+    assert first_start(running_note(3, 1_000), 2, 5_000) == 5_000  # not a later attempt's

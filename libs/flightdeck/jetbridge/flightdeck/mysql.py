@@ -371,11 +371,25 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
         return answers
 
     @_retried
-    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
+    async def report(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent],
+        *,
+        step: int | None = None,
+        note: Mapping[str, JSONValue] | None = None,
+    ) -> Claim:
         async with self._transaction() as cur:
             row = (await self._lock_valid(cur, [claim])).get(claim.flight_id)
             if row is None:
                 raise LeaseLost(claim.flight_id, claim.fencing_token)
+            if step is not None and note is not None:
+                results = json.loads(row["step_results"])
+                results[str(step)] = dict(note)
+                await cur.execute(
+                    self._q["store_step_result"],
+                    (codec.dumps(results), row["current_step"], claim.flight_id),
+                )
             await self._insert_events(cur, [(claim.flight_id, e) for e in outbox_events])
         return codec.refreshed_claim(claim, row)
 

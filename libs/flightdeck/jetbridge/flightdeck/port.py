@@ -81,9 +81,18 @@ class Flightdeck(Protocol):
         together). A flight named twice is recorded in the order given."""
         ...
 
-    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
-        """Insert events alone (a step started), only while the claim holds (else
-        ``LeaseLost``); returns the claim with the stored clearance and cancel flag."""
+    async def report(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent],
+        *,
+        step: int | None = None,
+        note: Mapping[str, JSONValue] | None = None,
+    ) -> Claim:
+        """Insert events (a step started), only while the claim holds (else
+        ``LeaseLost``); returns the claim with the stored clearance and cancel flag.
+        With ``step`` and ``note``, store ``note`` as that step's result while it runs:
+        what a re-run after a lost claim must know (when the step first started)."""
         ...
 
     async def release(

@@ -198,10 +198,18 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
                 answers[p] = None if row is None else codec.refreshed_claim(records[p].claim, row)
         return answers
 
-    async def report(self, claim: Claim, outbox_events: Sequence[OutboxEvent]) -> Claim:
+    async def report(
+        self,
+        claim: Claim,
+        outbox_events: Sequence[OutboxEvent],
+        *,
+        step: int | None = None,
+        note: Mapping[str, JSONValue] | None = None,
+    ) -> Claim:
         ids, _, topics, keys, payloads, headers = codec.event_columns(
             [(claim.flight_id, e) for e in outbox_events]
         )
+        noted = step is not None and note is not None
         row = await self._pool.fetchrow(
             self._q["report"],
             claim.flight_id,
@@ -211,6 +219,8 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             keys,
             payloads,
             headers,
+            step if noted else None,
+            codec.dumps(dict(note)) if noted and note is not None else None,
         )
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)

@@ -165,10 +165,13 @@ WITH "input" AS (
 SELECT "flight_id" FROM "upd";
 
 -- name: report
--- Events alone (a step started, a flight claimed), under the same claim check.
+-- Events (a step started, a flight claimed), under the same claim check; with a step
+-- ($8), its note ($9) becomes that step's result while it runs.
 WITH "upd" AS (
     UPDATE "dp_flights"
-    SET "updated_at" = now()
+    SET "updated_at" = now(),
+        "step_results" = CASE WHEN $8::integer IS NULL THEN "step_results"
+            ELSE jsonb_set("step_results", ARRAY[$8::integer::text], $9::text::jsonb) END
     WHERE "flight_id" = $1 AND "fencing_token" = $2
       AND "state" = 'RUNNING' AND "lease_expires_at" > now()
     RETURNING "flight_id", "lease_expires_at", "cancel_requested", "current_step",

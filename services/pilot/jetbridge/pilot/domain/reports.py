@@ -190,14 +190,26 @@ def start_of(event_type: str, payload: Mapping[str, Any]) -> tuple[str, int] | N
 def first_start(previous: Mapping[str, Any] | None, attempt: int, now: int) -> int:
     """When the step's first attempt started (wall ms), for a step about to run ``attempt``.
 
-    A failed earlier attempt's stored result carries it forward (``first_started_at``);
-    the first attempt, or one whose predecessor left no such result (an older Pilot),
-    starts it ``now``. The drain's timeout counts from there: a retry waits what is left
-    of it, not a fresh timeout each time.
+    What Flightdeck holds for the step carries it forward (``first_started_at``): a
+    failed earlier attempt's result, or the note a long step leaves while it runs
+    (:func:`running_note`), which a Pilot killed mid-step never replaced, so the next
+    claim re-running the same attempt finds it. The first attempt, or one whose
+    predecessor left neither (an older Pilot), starts it ``now``. The drain's timeout
+    counts from there: a retry or a re-run waits what is left of it, not a fresh
+    timeout each time.
     """
-    if previous and previous.get("ok") is False and int(previous.get("attempt", 0)) < attempt:
+    if not previous or previous.get("ok") is True:
+        return now
+    failed_before = previous.get("ok") is False and int(previous.get("attempt", 0)) < attempt
+    ran_before = previous.get("running") is True and int(previous.get("attempt", 0)) <= attempt
+    if failed_before or ran_before:
         return int(previous.get("first_started_at") or now)
     return now
+
+
+def running_note(attempt: int, first_started_at: int) -> dict[str, Any]:
+    """What Flightdeck keeps as a long step's result while it runs (see first_start)."""
+    return {"running": True, "attempt": attempt, "first_started_at": first_started_at}
 
 
 def step_result(

@@ -233,8 +233,7 @@ class FlightRunner:
                         unreported.append(
                             reports.started(flight_id, action.name, action.attempt, now)
                         )
-                        events = self._encoder.encode(claim.flight, unreported)
-                        claim = await self._deck.report(claim, events)
+                        claim = await self._report_running(claim, action, unreported, first_started)
                         unreported, started_at = [], None
                     result = await attempt
                 finally:
@@ -251,6 +250,16 @@ class FlightRunner:
                 trace.get_current_span().set_attribute(OUTCOME, f"STEP_{outcome}")
                 return
             claim = recorded
+
+    async def _report_running(
+        self, claim: Claim, action: RunStep, unreported: list[reports.Report], first_started: int
+    ) -> Claim:
+        """Report a long step started, and leave Flightdeck a note of when it first
+        started: a Pilot killed mid-step never replaces it, so the re-run that follows
+        continues the step's clock (the drain's timeout) instead of starting it afresh."""
+        events = self._encoder.encode(claim.flight, unreported)
+        note = reports.running_note(action.attempt, first_started)
+        return await self._deck.report(claim, events, step=action.index, note=note)
 
     async def _attempt(
         self, flight: Flight, action: RunStep, step: StepFn, first_started_ms: int = 0
