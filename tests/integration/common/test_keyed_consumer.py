@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new_event
 from jetbridge.common.kafka import ConsumedRecord, EventPublisher
-from jetbridge.common.kafka.keyed import KeyedEventConsumer
+from jetbridge.common.kafka.keyed import KeyedEventConsumer, _DrainOnRevoke
 from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
 
 CODEC = EventCodec(SchemaRegistry())
@@ -235,3 +235,56 @@ async def test_unwanted_types_are_committed_undecoded_and_garbage_still_dead_let
     assert consumer.stats.skipped == 4
     letters = await read_all(kafka_bootstrap, dlq, expected=1)
     assert [r.value for r in letters] == [b"junk without headers"]
+
+
+async def test_a_revoked_partition_is_given_up_within_the_grace(kafka_bootstrap: str) -> None:
+    """A member must rejoin within the group's rebalance timeout (10 s): one that
+    waited for every fetched record was put out of the group while it still worked, and
+    the partition's next owner handled the same records beside it. Now: what has not
+    started is left to the next owner, what runs gets the grace, then is cancelled."""
+    topic = await create_topic(kafka_bootstrap, "keyed-revoke", partitions=1)
+    dlq = await create_topic(kafka_bootstrap, "keyed-revoke-dlq", partitions=1)
+    stuck, cancelled = asyncio.Event(), asyncio.Event()
+    first: list[str] = []
+
+    async def hangs_on_b(event: EventRecord, _: ConsumedRecord) -> None:
+        if event.envelope.aggregate_id == "b":
+            stuck.set()
+            try:
+                await asyncio.Event().wait()  # a dispatch retrying a silent data plane
+            finally:
+                cancelled.set()
+        first.append(f"{event.envelope.aggregate_id}{event.payload['reason']}")
+
+    async with EventPublisher(kafka_bootstrap, client_id="test") as publisher:
+        for key, n in (("a", 0), ("b", 0), ("b", 1), ("c", 0)):
+            await publisher.send_raw(topic, b"k", CODEC.encode(_event(key, n)), [])
+        consumer = _consumer(kafka_bootstrap, publisher, topic, dlq, hangs_on_b, revoke_grace_s=0.5)
+        group = consumer._consumer._group_id
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await _until(lambda: stuck.is_set() and sorted(first) == ["a0", "c0"])
+        partition = TopicPartition(topic, 0)
+        started = time.monotonic()
+        await _DrainOnRevoke(consumer).on_partitions_revoked([partition])  # a rebalance
+        gave_up_s = time.monotonic() - started
+        assert cancelled.is_set() and 0.4 <= gave_up_s < 3
+        assert await _committed(kafka_bootstrap, group, partition) == 1  # a0 handled only
+        assert consumer._held == 0 and not consumer._queues
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+        second: list[str] = []
+
+        async def records(event: EventRecord, _: ConsumedRecord) -> None:
+            second.append(f"{event.envelope.aggregate_id}{event.payload['reason']}")
+
+        again = _consumer(kafka_bootstrap, publisher, topic, dlq, records, group=group)
+        await again.start()
+        task = asyncio.create_task(again.run())
+        await _until(lambda: len(second) >= 3)
+        await again.stop()
+        await task
+    # The next owner starts at b0: the cancelled record, the one queued behind it (in
+    # its key's order), and c0 again (handled, but after the gap: never committed).
+    assert sorted(second) == ["b0", "b1", "c0"] and second.index("b0") < second.index("b1")

@@ -14,8 +14,15 @@ event id before the handler, handler retries), and:
   was in flight, and never skips a record;
 - at most ``concurrency`` keys are handled at once and at most ``max_pending`` records
   are held in memory: the consumer stops fetching while it is full;
-- a revoked partition is given up only once everything fetched has been handled and
-  committed (the rebalance listener waits), so no other member handles it meanwhile;
+- a revoked partition is given up within ``revoke_grace_s`` (5 s, half the group's 10 s
+  rebalance timeout): its records not started yet are dropped (not committed, so the
+  next owner handles them), those being handled get the grace to end and are then
+  cancelled, and the handled prefix is committed. A member must rejoin within the
+  rebalance timeout; one that waited for every fetched record (up to 2,000 dispatches,
+  each with its retries) was put out of the group while it still worked, and the
+  partition's next owner handled the same records beside it. A handler cancelled half
+  way is handled again by the next owner, so its effects must be idempotent (the
+  Dispatcher's are: the agent applies a clearance once, by its id);
 - an error that escapes a handler (a dead letter that could not be published) stops
   the consumer, and ``run()`` raises it, as the serial consumer's loop does.
 
@@ -55,6 +62,7 @@ class _Job:
     record: ConsumedRecord
     event: EventRecord | None  # None: it did not decode, it goes to the dead letters
     error: EventCodecError | None = None
+    started: bool = False
 
 
 @dataclass(slots=True)
@@ -79,7 +87,7 @@ class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        await self._consumer._drain_and_commit()
+        await self._consumer._give_up(set(revoked))
         self._consumer._forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -93,12 +101,15 @@ class KeyedEventConsumer(EventConsumer):
         concurrency: int = 64,
         max_pending: int = 2_000,
         key_of: KeyOf = by_aggregate,
+        revoke_grace_s: float = 5.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         if concurrency < 1 or max_pending < 1:
             raise ValueError("need concurrency >= 1 and max_pending >= 1")
         self._key_of = key_of
+        self._revoke_grace_s = revoke_grace_s
+        self._worker_of: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._max_pending = max_pending
         self._held = 0
@@ -167,10 +178,14 @@ class KeyedEventConsumer(EventConsumer):
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = deque()
-            worker = asyncio.create_task(self._work(key, queue), name=f"keyed-{key[:40]}")
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
+            self._spawn(key, queue)
         queue.append(_Job(partition, record, event, error))
+
+    def _spawn(self, key: str, queue: deque[_Job]) -> None:
+        worker = asyncio.create_task(self._work(key, queue), name=f"keyed-{key[:40]}")
+        self._workers.add(worker)
+        self._worker_of[key] = worker
+        worker.add_done_callback(self._workers.discard)
 
     async def _work(self, key: str, queue: deque[_Job]) -> None:
         try:
@@ -179,6 +194,7 @@ class KeyedEventConsumer(EventConsumer):
                 self.max_in_flight = max(self.max_in_flight, self._in_flight)
                 try:
                     while queue:
+                        queue[0].started = True
                         await self._run_job(queue[0])
                         self._handled(queue.popleft())
                 finally:
@@ -193,6 +209,8 @@ class KeyedEventConsumer(EventConsumer):
         finally:
             if self._queues.get(key) is queue and not queue:
                 del self._queues[key]
+            if self._worker_of.get(key) is asyncio.current_task():
+                del self._worker_of[key]
 
     async def _run_job(self, job: _Job) -> None:
         if job.event is None:
@@ -227,6 +245,58 @@ class KeyedEventConsumer(EventConsumer):
             await self._idle.wait()
         if self._failure is None:
             await self._commit_handled()
+
+    async def _give_up(self, revoked: set[TopicPartition]) -> None:
+        """A rebalance takes ``revoked``: leave what has not started to the next owner,
+        let what runs end within the grace, cancel the rest, commit what was handled."""
+        for queue in self._queues.values():
+            kept = [j for j in queue if j.started or j.partition not in revoked]
+            self._drop(len(queue) - len(kept))
+            queue.clear()
+            queue.extend(kept)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._revoke_grace_s
+        while self._failure is None and (running := self._running_in(revoked)):
+            if loop.time() >= deadline:
+                log.warning("revoked with %d record(s) still handled: cancelled", len(running))
+                await self._cancel(running, revoked)
+                break
+            await asyncio.sleep(0.02)
+        if self._failure is None:
+            await self._commit_handled()
+
+    def _running_in(self, partitions: set[TopicPartition]) -> list[str]:
+        return [
+            k
+            for k, q in self._queues.items()
+            if q and q[0].started and q[0].partition in partitions
+        ]
+
+    async def _cancel(self, keys: list[str], revoked: set[TopicPartition]) -> None:
+        """Stop the workers of ``keys``; their revoked records go to the next owner."""
+        for key in keys:
+            worker, queue = self._worker_of.get(key), self._queues.get(key)
+            if worker is not None:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+            if queue is None:
+                continue
+            kept = [j for j in queue if j.partition not in revoked]
+            self._drop(len(queue) - len(kept))
+            queue.clear()
+            if kept:  # another partition's (not with keys by aggregate): a new worker
+                queue.extend(kept)
+                self._spawn(key, queue)
+            elif self._queues.get(key) is queue:
+                del self._queues[key]
+
+    def _drop(self, count: int) -> None:
+        """``count`` held records will not be handled here (never committed here)."""
+        self._held -= count
+        if self._held < self._max_pending:
+            self._room.set()
+        if self._held == 0:
+            self._idle.set()
 
     def _forget(self, partitions: set[TopicPartition]) -> None:
         for partition in partitions:
