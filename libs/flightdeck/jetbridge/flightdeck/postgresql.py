@@ -209,7 +209,7 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
         ids, _, topics, keys, payloads, headers = codec.event_columns(
             [(claim.flight_id, e) for e in outbox_events]
         )
-        noted = step is not None and note is not None
+        noted = codec.dumps(dict(note)) if step is not None and note is not None else None
         row = await self._pool.fetchrow(
             self._q["report"],
             claim.flight_id,
@@ -219,8 +219,8 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
             keys,
             payloads,
             headers,
-            step if noted else None,
-            codec.dumps(dict(note)) if noted and note is not None else None,
+            step if noted is not None else None,
+            noted,
         )
         if row is None:
             raise LeaseLost(claim.flight_id, claim.fencing_token)

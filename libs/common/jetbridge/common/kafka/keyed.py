@@ -224,7 +224,11 @@ class KeyedEventConsumer(EventConsumer):
         progress = self._progress.get(job.partition)
         if progress is not None:
             progress.handled.add(job.record.offset)
-        self._held -= 1
+        self._let_go(1)
+
+    def _let_go(self, count: int) -> None:
+        """``count`` held records are no longer held (handled, or left to another)."""
+        self._held -= count
         if self._held < self._max_pending:
             self._room.set()
         if self._held == 0:
@@ -250,10 +254,7 @@ class KeyedEventConsumer(EventConsumer):
         """A rebalance takes ``revoked``: leave what has not started to the next owner,
         let what runs end within the grace, cancel the rest, commit what was handled."""
         for queue in self._queues.values():
-            kept = [j for j in queue if j.started or j.partition not in revoked]
-            self._drop(len(queue) - len(kept))
-            queue.clear()
-            queue.extend(kept)
+            self._keep(queue, lambda j: j.started or j.partition not in revoked)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._revoke_grace_s
         while self._failure is None and (running := self._running_in(revoked)):
@@ -281,22 +282,19 @@ class KeyedEventConsumer(EventConsumer):
                 await asyncio.gather(worker, return_exceptions=True)
             if queue is None:
                 continue
-            kept = [j for j in queue if j.partition not in revoked]
-            self._drop(len(queue) - len(kept))
-            queue.clear()
-            if kept:  # another partition's (not with keys by aggregate): a new worker
-                queue.extend(kept)
+            self._keep(queue, lambda j: j.partition not in revoked)
+            if queue:  # another partition's (not with keys by aggregate): a new worker
                 self._spawn(key, queue)
             elif self._queues.get(key) is queue:
                 del self._queues[key]
 
-    def _drop(self, count: int) -> None:
-        """``count`` held records will not be handled here (never committed here)."""
-        self._held -= count
-        if self._held < self._max_pending:
-            self._room.set()
-        if self._held == 0:
-            self._idle.set()
+    def _keep(self, queue: deque[_Job], keep: Callable[[_Job], bool]) -> None:
+        """Leave in ``queue`` only the jobs ``keep`` accepts; the rest will not be handled
+        here (nor committed here)."""
+        kept = [job for job in queue if keep(job)]
+        self._let_go(len(queue) - len(kept))
+        queue.clear()
+        queue.extend(kept)
 
     def _forget(self, partitions: set[TopicPartition]) -> None:
         for partition in partitions:

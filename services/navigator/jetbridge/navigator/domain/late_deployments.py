@@ -33,9 +33,11 @@ def late_deployments(
     request: FailoverRequest, deployments: Mapping[str, Deployment]
 ) -> list[Deployment]:
     """Deployments on the request's source it has not judged yet, in start order."""
-    if request.status is not RequestStatus.IN_PROGRESS or request.halted:
-        return []
-    if request.cancel_requested:
+    if (
+        request.status is not RequestStatus.IN_PROGRESS
+        or request.halted
+        or request.cancel_requested
+    ):
         return []
     judged = set(request.deployment_ids) | set(request.ineligible_deployment_ids)
     late = [

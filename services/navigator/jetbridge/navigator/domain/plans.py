@@ -9,9 +9,9 @@ Controlled: the destination prepares (namespace, secrets) first, and only then d
 the source stop scheduling and drain, so a destination that cannot take the Deployment
 (a secret store out of reach, say) fails the mission while the source still runs it;
 the database is fenced only after the drain; the source deletes only after the
-destination is Ready. Forced: fence first, then bring the destination up; the source deletion is
-cleanup (not needed for the mission to succeed) and waits for the source to be
-reachable.
+destination is Ready. Forced: fence first, then bring the destination up; the source
+deletion is cleanup (not needed for the mission to succeed) and waits for the source
+to be reachable.
 """
 
 from __future__ import annotations
