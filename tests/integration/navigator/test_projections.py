@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -201,3 +202,60 @@ async def test_a_projector_that_lost_its_lock_session_cannot_write(pg_database: 
         with contextlib.suppress(Exception):
             await old.close()
         await new.close()
+
+
+async def test_a_live_projector_rides_out_its_sessions_being_cut(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    """Every session of the projector's database is terminated (what a PostgreSQL
+    restart does to it) between two halves of the ledger. The projector must take the
+    lock again, warm up afresh and apply the rest: before, its next write raised and
+    ended it, and the read model stood still (a chaos run's live model stayed behind
+    its rebuild through 20 comparisons)."""
+    records, expected = ledger()
+    half = len(records) // 2
+    topic = (await create_sandbox(kafka_bootstrap)) + topics.FAILOVER_EVENTS
+    publisher = EventPublisher(kafka_bootstrap, client_id="test", codec=EventCodec())
+    await publisher.start()
+    live = await ReadModelStore.open(pg_database, "live")
+    stop = asyncio.Event()
+    projector = Projector(live, kafka_bootstrap, topic, poll_ms=50)
+    task = asyncio.create_task(projector.run(stop))
+    try:
+        await publisher.publish_many_to(topic, records[:half])
+        await _until(lambda: sum(projector.positions.values()) >= half, task)
+        admin = await asyncpg.connect(pg_database)
+        try:
+            cut = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert cut >= 1  # the lock's session at least
+        await publisher.publish_many_to(topic, records[half:])
+        await _until(lambda: sum(projector.positions.values()) >= len(records), task)
+        assert projector.lives == 2
+        assert projector.fold.fleet == expected
+        rebuilt = await ReadModelStore.open(pg_database, "rebuilt")
+        try:
+            report = await Projector(rebuilt, kafka_bootstrap, topic).rebuild()
+        finally:
+            await rebuilt.close()
+        assert report.checksums == await live.checksums()
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)
+        await live.close()
+        await publisher.stop()
+
+
+async def _until(done: Callable[[], bool], task: asyncio.Task[None], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if task.done():
+            task.result()
+            raise AssertionError("the projector ended")
+        assert time.monotonic() < deadline, "the projector did not catch up"
+        await asyncio.sleep(0.05)

@@ -3,13 +3,16 @@
 Live: it takes the schema's writer lock, folds the ledger from the beginning up to the
 stored positions WITHOUT writing (the aggregates are kept in memory, so they must be
 warmed up first), then applies each batch and stores the positions it reached in the
-same transaction. Rebuild: an empty schema, the ledger from the beginning up to its
-end offsets at start, batches written while the next ones are folded.
+same transaction. A lost database session (a restarted server, a cut connection) ends
+that life, not the projector: it takes the lock again and warms up afresh. Rebuild: an
+empty schema, the ledger from the beginning up to its end offsets at start, batches
+written while the next ones are folded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,16 +21,19 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from jetbridge.common.backoff import Backoff
 from jetbridge.common.events import SchemaRegistry, default_registry
 from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.metrics import sample_lag
+from jetbridge.common.sql.availability import postgres_unavailable
 from jetbridge.navigator.projections.fold import LedgerDecoder, LedgerFold
 from jetbridge.navigator.projections.store import ReadModelStore
 
 log = logging.getLogger(__name__)
 Offsets = dict[TopicPartition, int]
+RELOCK_BACKOFF = Backoff(base=0.5, cap=10.0)  # before a new life, after a lost session
 
 
 @dataclass
@@ -57,8 +63,11 @@ class Projector:
         batch: int = 5000,
         poll_ms: int = 200,
         dead_letters: DeadLetterPublisher | None = None,
+        backoff: Backoff = RELOCK_BACKOFF,
     ) -> None:
         self.store = store
+        self.backoff = backoff
+        self.lives = 0  # sessions begun; more than one means the database went away
         # Live only: a record no reader knows goes to the dead-letter topic once, when
         # first met (warm-up and rebuilds meet it again and only count it).
         self.dead_letters = dead_letters
@@ -95,7 +104,45 @@ class Projector:
 
     # -- live -----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        """Project live until ``stop``, riding out PostgreSQL going away.
+
+        When the lock's session is lost, another projector may have taken the lock and
+        moved the positions since, so the next life starts as a new process would: it
+        waits for the lock, reads the positions and warms a fresh fold up to them.
+        Before, the first write after a PostgreSQL restart ended the projector, and the
+        read model stood still until something started it again (chaos seed 7, a
+        restart after the failover's end: no supervisor was watching by then).
+        """
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._live(stop)
+                return
+            except Exception as error:
+                if not postgres_unavailable(error):
+                    raise
+                failures = 0 if self.ready.is_set() else failures + 1  # a life that got going
+                delay = self.backoff.delay(min(failures, 10))
+                log.warning(
+                    "read model session lost (%s: %s); warming up again in %.2fs",
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+                self._forget()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+
+    def _forget(self) -> None:
+        """Drop what a life folded: the next one rebuilds it from the ledger."""
+        self.ready.clear()
+        self.fold = LedgerFold()
+        self._undecodable.clear()
+        self.positions = {}
+
+    async def _live(self, stop: asyncio.Event) -> None:
         await self.store.take_lock()
+        self.lives += 1
         stored = await self.store.positions()
         self.positions = dict(stored)
         consumer = self._consumer()

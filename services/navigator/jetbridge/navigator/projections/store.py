@@ -21,6 +21,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from jetbridge.common.sql import load_migrations, load_queries, migrate_postgresql
+from jetbridge.common.sql.availability import postgres_unavailable
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.navigator.projections.rows import TABLES, Row
 
@@ -67,9 +68,18 @@ class ReadModelStore:
         await self.pool.close()
 
     async def release_lock(self) -> None:
-        if self._lock is not None:
-            conn, self._lock = self._lock, None
+        """Give the lock up and its connection back, also when its session is gone
+        (the server released the lock with it): the pool must get the connection back
+        or a projector that lost a few sessions would have none left to take."""
+        if self._lock is None:
+            return
+        conn, self._lock = self._lock, None
+        try:
             await conn.execute("SELECT pg_advisory_unlock_all()")
+        except Exception as error:  # a lost session (asyncpg detached it): nothing held
+            if not postgres_unavailable(error):
+                raise
+        finally:
             await self.pool.release(conn)
 
     async def take_lock(self, *, wait: bool = True) -> bool:
@@ -78,15 +88,18 @@ class ReadModelStore:
             return True
         conn = await self.pool.acquire()
         key = zlib.crc32(f"jetbridge.projections.{self.schema}".encode())
-        if wait:
-            await conn.execute("SELECT pg_advisory_lock($1)", key)
-            got = True
-        else:
-            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-        if got:
-            self._lock = conn
-        else:
-            await self.pool.release(conn)
+        got = False
+        try:
+            if wait:
+                await conn.execute("SELECT pg_advisory_lock($1)", key)
+                got = True
+            else:
+                got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+        finally:
+            if got:
+                self._lock = conn
+            else:  # not taken, or the server went away meanwhile: the connection goes back
+                await self.pool.release(conn)
         return got
 
     async def is_empty(self) -> bool:
