@@ -4,20 +4,18 @@ broker, loopback mTLS, Flightdeck on PostgreSQL)."""
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 import grpc
 
 from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.dispatcher.entrypoints.app import DispatcherApp
-from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 from jetbridge.flightdeck import FlightState
 from tests.integration.dplink.helpers import publish, registered, wait_until
 from tests.integration.kafka_tools import create_topic, read_all
 from tests.integration.planes import flightdeck_on, make_tls, unique_cluster
 
-from .test_dispatcher import FailFirstStartFlights, _agent, planned
+from .test_dispatcher import FailFirstStartFlights, _agent, planned, settings
 
 CODEC = EventCodec()
 
@@ -75,17 +73,7 @@ async def test_clearances_reach_flightdeck_once_and_cancel_stops_the_flight(
             lost,
             cleared(lost_id, "CREATE_NAMESPACE", attempts=[1]),
         )
-        app = DispatcherApp(
-            DispatcherSettings(
-                kafka_bootstrap_servers=kafka_bootstrap,
-                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
-                work_topic=work,
-                state_topics=(work,),
-                outcomes_topic=outcomes,
-                dead_letter_topic=outcomes,
-                tls_dir=tls.root,
-            )
-        )
+        app = DispatcherApp(settings(kafka_bootstrap, work, outcomes, tls.root))
         await app.start()
         stats = app.consumer.stats
         try:

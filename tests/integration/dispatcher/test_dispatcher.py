@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.adapters.grpc_server import AgentServer, DataPlaneServicer
 from jetbridge.agent.service_layer.flights import FlightService
 from jetbridge.common.events import EventCodec, EventRecord, new_event
+from jetbridge.common.health import Health
 from jetbridge.dispatcher.entrypoints.app import DispatcherApp
 from jetbridge.dispatcher.entrypoints.settings import DispatcherSettings
 from jetbridge.flightdeck import Flightdeck
@@ -23,6 +25,23 @@ from tests.integration.kafka_tools import create_topic, read_all
 from tests.integration.planes import flightdeck_on, make_tls, sample_facts, unique_cluster
 
 CODEC = EventCodec()
+
+
+def settings(
+    kafka_bootstrap: str, work: str, outcomes: str, tls_root: Path, **tuning: Any
+) -> DispatcherSettings:
+    """A Dispatcher of its own group on a sandbox work topic (its state read there too),
+    its outcomes and dead letters on another."""
+    return DispatcherSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
+        work_topic=work,
+        state_topics=(work,),
+        outcomes_topic=outcomes,
+        dead_letter_topic=outcomes,
+        tls_dir=tls_root,
+        **tuning,
+    )
 
 
 def planned(cluster_id: str, mission_id: str, request_id: str = "r-1") -> EventRecord:
@@ -204,14 +223,11 @@ async def test_retries_a_transient_failure_and_never_dispatches_cancelled_or_end
         # reset): the data plane may have pruned its row and would run it anew.
         await publish(kafka_bootstrap, work, *with_clearance(ended), succeeded(ended))
         app = DispatcherApp(
-            DispatcherSettings(
-                kafka_bootstrap_servers=kafka_bootstrap,
-                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
-                work_topic=work,
-                state_topics=(work,),
-                outcomes_topic=outcomes,
-                dead_letter_topic=outcomes,
-                tls_dir=tls.root,
+            settings(
+                kafka_bootstrap,
+                work,
+                outcomes,
+                tls.root,
                 backoff_base_s=0.05,
                 backoff_cap_s=0.2,
                 batch_calls=batch_calls,
@@ -267,16 +283,7 @@ async def test_a_permanent_refusal_and_an_unknown_cluster_are_reported(
         await publish(kafka_bootstrap, work, registered(cluster, f"127.0.0.1:{agent.port}"))
         await publish(kafka_bootstrap, work, *with_clearance(refused, orphan))
         app = DispatcherApp(
-            DispatcherSettings(
-                kafka_bootstrap_servers=kafka_bootstrap,
-                group_id=f"test-dispatcher-{uuid.uuid4().hex[:8]}",
-                work_topic=work,
-                state_topics=(work,),
-                outcomes_topic=outcomes,
-                dead_letter_topic=outcomes,
-                tls_dir=tls.root,
-                registration_wait_s=0.3,
-            )
+            settings(kafka_bootstrap, work, outcomes, tls.root, registration_wait_s=0.3)
         )
         await app.start()
         try:
@@ -303,3 +310,62 @@ async def test_a_permanent_refusal_and_an_unknown_cluster_are_reported(
     )
     second = events[orphan.payload["flight_id"]].payload
     assert (second["error_code"], second["transient"]) == ("UNKNOWN_CLUSTER", True)
+
+
+async def test_a_replica_joins_its_work_group_only_once_its_state_read_the_log(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Until its state has read the whole log a Dispatcher is not ready and is not in
+    the work group: a replica that joined at start took partitions it could not
+    dispatch for as long as its replay ran. The replay is held on its first record."""
+    cluster = unique_cluster()
+    tls = make_tls(tmp_path, cluster)
+    work = await create_topic(kafka_bootstrap, "dispatcher-work", partitions=3)
+    await publish(kafka_bootstrap, work, registered(cluster, "127.0.0.1:1"))
+
+    health = Health()
+
+    def app_held(gate: asyncio.Event, reached: asyncio.Event) -> DispatcherApp:
+        app = DispatcherApp(
+            settings(kafka_bootstrap, work, work, tls.root),
+            health,
+        )
+        fold = app.reader.replay._handler
+
+        async def held(event: EventRecord, consumed: Any) -> None:
+            reached.set()
+            await gate.wait()
+            fold(event, consumed)
+
+        app.reader.replay._handler = held
+        return app
+
+    gate, reached = asyncio.Event(), asyncio.Event()
+    app = app_held(gate, reached)
+    health.beat()
+    await app.start()
+    try:
+        await asyncio.wait_for(reached.wait(), 30)
+        assert app.consumer.kafka.subscription() == set()  # not even subscribed
+        ready, body = health.readiness()
+        assert not ready and body["waiting"] == {"state": "folding the Navigator's log"}
+        gate.set()
+        await wait_until(lambda: bool(app.consumer.kafka.assignment()), 30, "joined the group")
+        health.beat()
+        ready, body = health.readiness()
+        assert ready, body
+    finally:
+        gate.set()  # a replay held on a record could not stop
+        await app.stop()
+
+    # Stopped while still folding: it ends without ever joining, though its replay
+    # finishes its record (released only once the stop has begun).
+    gate, reached = asyncio.Event(), asyncio.Event()
+    still = app_held(gate, reached)
+    await still.start()
+    await asyncio.wait_for(reached.wait(), 30)
+    stopping = asyncio.create_task(still.stop())
+    await asyncio.sleep(0)  # the stop has cancelled the work task
+    gate.set()
+    await asyncio.wait_for(stopping, 15)
+    assert still.consumer.kafka.subscription() == set()

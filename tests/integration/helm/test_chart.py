@@ -262,10 +262,11 @@ NO_API_PORT = ("navigator", "projections", "dplink", "dispatcher", "pilot")
 
 def test_probes_match_what_each_service_serves(helm: Path) -> None:
     deps = by_kind(render(helm, CONTROL), "Deployment") | by_kind(render(helm, DATA), "Deployment")
-    for svc in NO_API_PORT:  # only /metrics (jetbridge.common.metrics)
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    paths = {"startupProbe": "/livez", "livenessProbe": "/livez", "readinessProbe": "/readyz"}
+    for svc in NO_API_PORT:  # the metrics port's probes (jetbridge.common.health)
+        for probe, path in paths.items():
             kind, handler = probe_handler(deps[f"{RELEASE}-{svc}"], probe)
-            assert (kind, handler) == ("httpGet", {"path": "/metrics", "port": "metrics"}), svc
+            assert (kind, handler) == ("httpGet", {"path": path, "port": "metrics"}), svc
         assert container(deps[f"{RELEASE}-{svc}"])["ports"] == [
             {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}
         ]

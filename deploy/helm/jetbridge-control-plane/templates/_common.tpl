@@ -40,11 +40,11 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end -}}
 
 {{/*
-Exec probe for the services that serve no port and no health endpoint (navigator,
-projections, dplink, dispatcher, pilot). tini is PID 1 in the image and the service is
-its only child: the probe passes while that child exists and is running or sleeping
-(not a zombie, not stopped). It does NOT prove Kafka or database connectivity and does
-not notice a hung event loop; it is what can be checked honestly today.
+Exec probe for the services that open no port of their own (navigator, projections,
+dplink, dispatcher, pilot) when metrics, and with them /livez and /readyz, are off.
+tini is PID 1 in the image and the service is its only child: the probe passes while
+that child exists and is running or sleeping (not a zombie, not stopped). It does not
+notice a hung event loop, nor a service still catching up.
 */}}
 {{- define "jetbridge.processProbeCommand" -}}
 - python
@@ -67,20 +67,21 @@ not notice a hung event loop; it is what can be checked honestly today.
 {{- end -}}
 
 {{/*
-The probe handler of a service that opens no port of its own. With metrics on, an
-HTTP GET of /metrics: prometheus_client answers it from its own thread, so it proves
-the process is up and serving, not that its event loop makes progress. With metrics
-off, the exec probe above.
+The probe handler of a service that opens no port of its own. Input dict: root, path.
+With metrics on, an HTTP GET on the metrics port (jetbridge.common.health): /livez
+fails when the event loop has not run for 30 s (hung or starved), /readyz also while
+the service is catching up (the Dispatcher folding the log, the Navigator recovering
+its store). With metrics off, the exec probe above, whatever the path.
 */}}
 {{- define "jetbridge.noPortHandler" -}}
-{{- if .Values.metrics.enabled -}}
+{{- if .root.Values.metrics.enabled -}}
 httpGet:
-  path: /metrics
+  path: {{ .path }}
   port: metrics
 {{- else -}}
 exec:
   command:
-    {{- include "jetbridge.processProbeCommand" . | nindent 4 }}
+    {{- include "jetbridge.processProbeCommand" .root | nindent 4 }}
 {{- end -}}
 {{- end -}}
 
@@ -95,7 +96,7 @@ exec:
 {{/*
 One Deployment. Input dict: root, svc, v (the service's values), args (module and
 arguments after `python -m`), env, volumes, mounts, ports (lists), handler (the probe
-handler as YAML), strategy, serviceAccount, automount, replicas (when the Deployment
+handler as YAML; readyHandler, when given, for readiness), strategy, serviceAccount, automount, replicas (when the Deployment
 is not autoscaled).
 */}}
 {{- define "jetbridge.deployment" -}}
@@ -218,7 +219,7 @@ spec:
           livenessProbe:
             {{- include "jetbridge.probe" (dict "handler" .handler "t" $v.probes.liveness) | nindent 12 }}
           readinessProbe:
-            {{- include "jetbridge.probe" (dict "handler" .handler "t" $v.probes.readiness) | nindent 12 }}
+            {{- include "jetbridge.probe" (dict "handler" (.readyHandler | default .handler) "t" $v.probes.readiness) | nindent 12 }}
           securityContext:
             {{- toYaml $root.Values.containerSecurityContext | nindent 12 }}
           volumeMounts:

@@ -116,5 +116,9 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
 {{- end -}}
 
 {{- define "cp.processHandler" -}}
-{{- include "jetbridge.noPortHandler" . -}}
+{{- include "jetbridge.noPortHandler" (dict "root" . "path" "/livez") -}}
+{{- end -}}
+
+{{- define "cp.readyHandler" -}}
+{{- include "jetbridge.noPortHandler" (dict "root" . "path" "/readyz") -}}
 {{- end -}}

@@ -96,7 +96,11 @@
 {{- end -}}
 
 {{- define "dp.processHandler" -}}
-{{- include "jetbridge.noPortHandler" . -}}
+{{- include "jetbridge.noPortHandler" (dict "root" . "path" "/livez") -}}
+{{- end -}}
+
+{{- define "dp.readyHandler" -}}
+{{- include "jetbridge.noPortHandler" (dict "root" . "path" "/readyz") -}}
 {{- end -}}
 
 {{- /* The Pilot's ClusterRole and the one it binds per namespace for Secrets

@@ -1,5 +1,7 @@
 """Prometheus metrics: the per-process ``/metrics`` endpoint and Kafka consumer lag.
 
+The same port answers the probes' ``/livez`` and ``/readyz`` (``jetbridge.common.health``).
+
 Each service defines its own ``jetbridge_*`` metrics next to its composition root;
 what every consumer shares (lag) is here. The endpoint is off unless
 ``JETBRIDGE_METRICS_PORT`` is a port number (0 or unset: off), so tests and tools
@@ -16,7 +18,9 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from aiokafka import TopicPartition
-from prometheus_client import Gauge, Histogram, start_http_server
+from prometheus_client import Gauge, Histogram
+
+from jetbridge.common import health
 
 log = logging.getLogger(__name__)
 METRICS_PORT_ENV = "JETBRIDGE_METRICS_PORT"
@@ -47,12 +51,13 @@ def metrics_port(env: Mapping[str, str] | None = None) -> int:
 
 
 def start_metrics_server(env: Mapping[str, str] | None = None) -> int:
-    """Serve ``/metrics`` on the configured port in a daemon thread; returns the port."""
+    """Serve ``/metrics``, ``/livez`` and ``/readyz`` on the configured port in a daemon
+    thread; returns the port."""
     env = os.environ if env is None else env
     port = metrics_port(env)
     if port:
-        start_http_server(port, addr=env.get(METRICS_HOST_ENV, "127.0.0.1"))
-        log.info("metrics on :%d/metrics", port)
+        health.serve(port, env.get(METRICS_HOST_ENV, "127.0.0.1"))
+        log.info("metrics on :%d/metrics, probes on /livez and /readyz", port)
     return port
 
 

@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
+from jetbridge.common.health import heartbeat
+
 EVENT_LOOP_ENV = "JETBRIDGE_EVENT_LOOP"
 LOOPS = ("uvloop", "asyncio")
 T = TypeVar("T")
@@ -35,11 +37,20 @@ def loop_factory(
 
 
 def run(main: Coroutine[Any, Any, T], env: Mapping[str, str] | None = None) -> T:
-    """``asyncio.run(main)`` on the configured loop."""
+    """``asyncio.run(main)`` on the configured loop, with the process's heartbeat
+    beside it (what ``/livez`` reads: ``jetbridge.common.health``)."""
     try:
         factory = loop_factory(env)
     except ValueError:
         main.close()  # it never runs: no "never awaited" warning for it
         raise
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
+        return runner.run(_with_heartbeat(main))
+
+
+async def _with_heartbeat(main: Coroutine[Any, Any, T]) -> T:
+    beat = asyncio.create_task(heartbeat(), name="heartbeat")
+    try:
+        return await main
+    finally:
+        beat.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.common.events.envelope import EventRecord
+from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.keyed import KeyedEventConsumer
@@ -19,8 +20,9 @@ from jetbridge.dispatcher.service_layer.dispatch import HANDLED, Dispatcher
 
 
 class DispatcherApp:
-    def __init__(self, settings: DispatcherSettings) -> None:
+    def __init__(self, settings: DispatcherSettings, health: Health = HEALTH) -> None:
         self.settings = settings
+        self.health = health
         self.state = DispatchState()
         self.reader = StateReader(
             self.state, settings.kafka_bootstrap_servers, settings.state_topics
@@ -68,26 +70,44 @@ class DispatcherApp:
             handler_attempts=2,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._working = False  # the work consumer started (in the group)
 
     async def _handle(self, event: EventRecord, _: ConsumedRecord) -> None:
         await self.dispatcher.handle(event)
 
+    def waiting_for_state(self) -> str | None:
+        """Readiness: nothing is dispatched until the state has read the whole log."""
+        return None if self.reader.replay.ready.is_set() else "folding the Navigator's log"
+
     async def start(self) -> None:
+        self.health.require("state", self.waiting_for_state)
         await self.publisher.start()
         await self.reader.replay.start()
-        await self.consumer.start()
         self._tasks = [
             asyncio.create_task(self.reader.replay.run(), name="dispatcher-state"),
-            asyncio.create_task(self.consumer.run(), name="dispatcher-work"),
+            asyncio.create_task(self._work(), name="dispatcher-work"),
             asyncio.create_task(
                 sample_lag(self.consumer.kafka, self.settings.group_id), name="dispatcher-lag"
             ),
         ]
 
+    async def _work(self) -> None:
+        """Join the work group once the state has read the whole log. A replica that
+        joined at start took partitions it could not dispatch for as long as its replay
+        ran (some 23 s after a hundred failovers of 1,000): their clearances waited,
+        where the replicas already caught up would have sent them."""
+        await self.reader.replay.ready.wait()
+        self._working = True
+        await self.consumer.start()
+        await self.consumer.run()
+
     def background_tasks(self) -> list[asyncio.Task[None]]:
         return list(self._tasks)
 
     async def stop(self) -> None:
+        if not self._working and self._tasks:
+            self._tasks[1].cancel()  # still waiting for the state: nothing to hand back
+            await self.consumer.kafka.stop()  # never started, closed all the same
         await self.consumer.stop()
         await self.reader.replay.stop()
         if self._tasks:

@@ -25,6 +25,7 @@ from jetbridge.common import runtime, topics
 from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events import EventCodec, EventCodecError, default_registry
 from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
+from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.kafka.security import kafka_security
@@ -68,11 +69,13 @@ def clock_ms() -> int:
 
 
 class NavigatorApp:
-    def __init__(self, settings: NavigatorSettings) -> None:
+    def __init__(self, settings: NavigatorSettings, health: Health = HEALTH) -> None:
         self.settings = settings
         self.holder = f"{socket.gethostname()}/{os.getpid()}"
         self._stopping = asyncio.Event()
         self.service: NavigatorService | None = None
+        self.deciding = False  # recovered, inputs assigned: the decision loop runs
+        health.require("decisions", lambda: None if self.deciding else "recovering its store")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -135,6 +138,7 @@ class NavigatorApp:
                 publisher, consumer_group=CONSUMER, topic=s.topic_prefix + topics.DEAD_LETTER
             )
             loop = self._loop(consumer, inputs, store, service, dead)
+            self.deciding = True
             await self._until_either_ends(loop, relay_task)
         finally:
             await stop_tasks(lag)
