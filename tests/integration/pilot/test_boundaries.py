@@ -4,6 +4,8 @@ local clusters with a PostgreSQL Flightdeck."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections import Counter
 from typing import Any
 
@@ -84,3 +86,60 @@ async def test_two_pilots_on_one_flightdeck_never_run_a_flight_twice(
     assert set(runs.values()) == {1} and len(runs) == 5 * len(deployments)
     assert max(peaks) == 2  # bounded by max_flights
     print(f"\n{len(deployments)} provisionings by 2 Pilots (2 slots each): {took:.1f}s")
+
+
+async def test_a_pilot_started_while_kafka_is_away_runs_flights_and_reports_later(
+    kube_stack: Any, postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    """The Pilot needs Kafka only to report. Started with its broker unreachable (the
+    bootstrap address refuses connections), it must still claim and run a flight, its
+    reports waiting in Flightdeck's outbox, then publish them once the broker answers
+    (here: a forwarder starts listening on the bootstrap address). Before, ``start``
+    raised and the process exited."""
+    run = tag()
+    with socket.socket() as probe:  # a free port, closed again: connections refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w:
+        away = f"127.0.0.1:{port}"
+        app = PilotApp(
+            w.settings(w.east, "A", kafka_bootstrap_servers=away), cluster=w.east.cluster
+        )
+        await app.start()  # returns: no broker needed to start
+        forwarder: asyncio.Server | None = None
+        try:
+            await w.east.deck.enqueue_many([provisioning(f"{run}-k")])
+            (done,) = await wait_final(w.east.deck, [f"provision/{run}-k"], 120)
+            assert done.state is FlightState.SUCCEEDED
+            assert await w.east.deck.outbox_pending(1000)  # the reports wait
+            assert app.relay is None  # still connecting
+            forwarder = await _forward(port, kafka_bootstrap)
+            for _ in range(300):  # the backoff between attempts is at most 10 s
+                if app.relay is not None and not await w.east.deck.outbox_pending(1000):
+                    break
+                await asyncio.sleep(0.1)
+            assert app.relay is not None and app.relay.published > 0
+            assert await w.east.deck.outbox_pending(1000) == []
+        finally:
+            await asyncio.wait_for(app.stop(), 30)
+            if forwarder is not None:
+                forwarder.close()
+
+
+async def _forward(port: int, target: str) -> asyncio.Server:
+    """Listen on ``port`` and pipe each connection to ``target`` (host:port): enough for
+    a Kafka client's bootstrap, after which it talks to the advertised broker itself."""
+    host, target_port = target.rsplit(":", 1)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(target_port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", port)

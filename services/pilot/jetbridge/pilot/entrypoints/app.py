@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import logging
 
+from aiokafka.errors import KafkaError
+
+from jetbridge.common.backoff import Backoff
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.metrics import batch_observer
 from jetbridge.common.sql.dsn import is_mysql_dsn
@@ -24,6 +29,9 @@ from jetbridge.pilot.service_layer.ports import ClusterPort
 from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from jetbridge.pilot.service_layer.runner import FlightRunner
 from jetbridge.pilot.service_layer.shared_writes import SharedWrites
+
+log = logging.getLogger(__name__)
+CONNECT_BACKOFF = Backoff(base=0.5, cap=10.0)  # between two attempts to reach Kafka
 
 
 def make_fencer(
@@ -101,24 +109,56 @@ class PilotApp:
         )
         self._tasks.append(asyncio.create_task(self.pilot.run(), name="pilot"))
         if s.kafka_bootstrap_servers:
-            self.publisher = EventPublisher(s.kafka_bootstrap_servers, client_id=s.owner)
-            await self.publisher.start()
-            self.relay = FlightdeckRelay(
-                deck,
-                self.publisher,
-                topic_prefix=s.topic_prefix,
-                cluster_id=s.cluster_name,
-                topic=s.topic_override,
-                keep_published_s=s.outbox_keep_s,
-                keep_finished_s=s.flights_keep_s,
-            )
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
+            reporting = self._report(deck, s.kafka_bootstrap_servers)
+            self._tasks.append(asyncio.create_task(reporting, name="relay"))
+
+    async def _report(self, deck: Flightdeck, bootstrap: str) -> None:
+        """Connect to Kafka, then relay Flightdeck's outbox to it.
+
+        A Pilot needs Kafka only to report: it claims and runs flights while the broker
+        is away, and its reports wait in the outbox. Before, it connected in ``start``,
+        so a Pilot started during a broker outage exited, and exited again at each
+        restart (chaos seed 704: four times in 20 s); under Kubernetes its crash-loop
+        back-off could outlast the outage by minutes, and no flight of its cluster ran.
+        """
+        s = self.settings
+        publisher = await self._connect(bootstrap)
+        self.publisher = publisher
+        self.relay = FlightdeckRelay(
+            deck,
+            publisher,
+            topic_prefix=s.topic_prefix,
+            cluster_id=s.cluster_name,
+            topic=s.topic_override,
+            keep_published_s=s.outbox_keep_s,
+            keep_finished_s=s.flights_keep_s,
+        )
+        await self.relay.run()
+
+    async def _connect(self, bootstrap: str) -> EventPublisher:
+        """A started publisher, trying again (a fresh client each time) until one starts."""
+        for attempt in itertools.count():
+            publisher = EventPublisher(bootstrap, client_id=self.settings.owner)
+            try:
+                await publisher.start()
+                return publisher
+            except (KafkaError, OSError) as error:
+                with contextlib.suppress(Exception):
+                    await publisher.stop()
+                delay = CONNECT_BACKOFF.delay(min(attempt, 10))
+                log.warning("Kafka away (%s): flights run, reports wait (%.1fs)", error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def stop(self) -> None:
         if self.pilot is not None:
             await self.pilot.stop()
         if self.relay is not None:
             await self.relay.stop()
+        else:  # still connecting to Kafka: nothing to flush
+            for task in self._tasks:
+                if task.get_name() == "relay":
+                    task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.publisher is not None:
             await self.publisher.stop()
