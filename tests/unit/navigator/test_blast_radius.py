@@ -245,3 +245,40 @@ def test_no_failback_onto_a_cluster_whose_cleanup_of_the_same_deployment_is_pend
     )
     again = sim.command(RequestFailover("again", "b", "a", FailoverMode.FORCED, "op"))
     assert not any(isinstance(e, ev.FailoverRejected) for e in again), again
+
+
+def test_no_move_beside_the_copy_a_failed_mission_left_on_a_cluster_of_the_same_side() -> None:
+    """Three clusters, two sides: a fences with side A, b and c with side B. A mission
+    a -> b fails after its fence (b's Deployment never got Ready): the copy on b runs
+    with side B's credentials, which the fence left able to connect. Moving the
+    Deployment on to c would fence side B in again, and b's copy could write beside
+    c's. Refused, naming b; a retry onto b itself is accepted (it takes the copy over),
+    after which the copy on b is the Deployment itself."""
+    events = cluster_events("a", database_side="A") + cluster_events("b", database_side="B")
+    events += cluster_events("c", database_side="B")
+    events += [deployment("d0", "a", priority=1), deployment("d1", "a", priority=2)]
+    sim = Simulation(events)
+    sim.fail("d0", "DESTINATION", StepName.WAIT_READY, "permanent")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op"))
+    sim.run()
+    (failed,) = [m for m in sim.fleet.missions.values() if m.status is MissionStatus.FAILED]
+    assert failed.deployment_id == "d0" and failed.fenced_when_failed
+    assert sim.fleet.deployments["d0"].cluster_id == "a"  # recorded on the source
+
+    onward = sim.command(RequestFailover("r2", "a", "c", FailoverMode.CONTROLLED, "op"))
+    assert isinstance(onward[-1], ev.FailoverRejected), onward
+    codes = list(zip(onward[-1].reason_codes, onward[-1].reason_subjects, strict=True))
+    assert (Code.FAILED_COPY_ON_SAME_SIDE, "d0") in codes, codes
+    message = onward[-1].reason_messages[
+        onward[-1].reason_codes.index(Code.FAILED_COPY_ON_SAME_SIDE)
+    ]
+    assert f"{failed.id} on b (side B)" in message, message
+
+    retry = sim.command(RequestFailover("r3", "a", "b", FailoverMode.CONTROLLED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in retry), retry
+    sim.run()
+    assert sim.fleet.requests["r3"].status is RequestStatus.SUCCEEDED
+    assert sim.fleet.deployments["d0"].cluster_id == "b"
+    # Settled: moving on from b is an ordinary move (b's copy is the live one).
+    back = sim.command(RequestFailover("r4", "b", "a", FailoverMode.CONTROLLED, "op"))
+    assert not any(isinstance(e, ev.FailoverRejected) for e in back), back

@@ -38,8 +38,9 @@ OUTCOMES = ["ok", "ok", "ok", "transient", "permanent", "dispatch", "silent", "d
 
 
 class FleetMachine(RuleBasedStateMachine):
-    @initialize(n=st.integers(1, 4))
-    def world(self, n: int) -> None:
+    @initialize(n=st.integers(1, 4), sides=st.sampled_from([None, ("A", "B", "B")]))
+    def world(self, n: int, sides: tuple[str, ...] | None) -> None:
+        """Without sides, or a on side A and b, c sharing side B (the side rules)."""
         self.fleet = Fleet()
         self.log: list[ev.DomainEvent] = []
         self.now = T0 + 10_000
@@ -47,7 +48,11 @@ class FleetMachine(RuleBasedStateMachine):
         self.epochs: dict[str, int] = {}
         self.last_outcome: ev.DomainEvent | None = None
         self.seq = 0
-        events = [e for c in CLUSTERS for e in cluster_events(c)]
+        events = [
+            e
+            for i, c in enumerate(CLUSTERS)
+            for e in cluster_events(c, database_side=sides[i] if sides else None)
+        ]
         events += [deployment(f"d{i}", "a", priority=i % 2) for i in range(n)]
         self.record(events)
 
@@ -203,12 +208,14 @@ class FleetMachine(RuleBasedStateMachine):
                 assert r.status.value == self.ended[rid]
             elif r.terminal:
                 self.ended[rid] = r.status.value
-                if r.status is RequestStatus.SUCCEEDED:
+                if r.status is RequestStatus.SUCCEEDED and not r.cancel_requested:
                     self._nothing_left_behind(r)
 
     def _nothing_left_behind(self, r: FailoverRequest) -> None:
         """A request that just SUCCEEDED left no Deployment it did not judge on its
-        source, even one created while it ran."""
+        source, even one created while it ran. Not one cancelled too late to stop any
+        mission: it ends as its missions did, and takes in no Deployment after the
+        cancel (Hypothesis, 600 examples: one created after it was left on the source)."""
         judged = set(r.deployment_ids) | set(r.ineligible_deployment_ids)
         left = [
             d.id
@@ -226,6 +233,30 @@ class FleetMachine(RuleBasedStateMachine):
             for c in {r.source_cluster_id, r.destination_cluster_id}
         ]
         assert len(held) == len(set(held))
+
+    @invariant()
+    def one_copy_can_write(self) -> None:
+        """Of the clusters where a copy of a Deployment may run (created there, or its
+        upsert began there, and not deleted since), at most one fences with the side
+        its database lets connect: two would both write."""
+        copies: dict[str, set[str]] = {}
+        for e in self.log:
+            if isinstance(e, ev.DeploymentCreated):
+                copies.setdefault(e.deployment_id, set()).add(e.cluster_id)
+            elif isinstance(e, ev.FlightStepStarted | ev.FlightStepSucceeded | ev.FlightStepFailed):
+                f = self.fleet.flights[e.flight_id]
+                if e.step == StepName.UPSERT_DEPLOYMENT.value:
+                    copies.setdefault(f.deployment_id, set()).add(f.cluster_id)
+                elif e.step == StepName.DELETE_DEPLOYMENT.value and isinstance(
+                    e, ev.FlightStepSucceeded
+                ):
+                    copies.get(f.deployment_id, set()).discard(f.cluster_id)
+        clusters = self.fleet.clusters
+        for did, where in copies.items():
+            writer = clusters[self.fleet.deployments[did].writer_cluster_id].database_side
+            if writer is not None:
+                writable = sorted(c for c in where if clusters[c].database_side == writer)
+                assert len(writable) <= 1, f"{did}: copies on {writable} share side {writer}"
 
     @invariant()
     def epochs_never_decrease(self) -> None:

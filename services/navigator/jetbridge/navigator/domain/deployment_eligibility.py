@@ -10,7 +10,9 @@ moved away under failover management can move back (failback), but not onto a cl
 where the source clean-up of its last Forced move is still pending: that clean-up
 deletes the Deployment's namespace there once it runs, and would delete the copy just
 brought back. Nor, while that clean-up is pending, onto another cluster of the same
-database side: the fence would let the old copy's credentials connect again.
+database side: the fence would let the old copy's credentials connect again. Nor onto
+another cluster of the side of a destination where a mission failed after its fence,
+for the same reason: the copy it may have started there is not deleted by anything.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, Finding, finding
-from jetbridge.navigator.domain.vocabulary import CleanupStatus, DeployMechanism
+from jetbridge.navigator.domain.vocabulary import CleanupStatus, DeployMechanism, MissionStatus
 
 _MECHANISM_CODES = {
     DeployMechanism.GIT_SYNC: Code.GIT_SYNC_NOT_SUPPORTED,
@@ -127,6 +129,45 @@ def cleanups_pending_on_side(
     }
 
 
+def failed_copies_on_side(
+    side: str | None,
+    destination_id: str,
+    clusters: Mapping[str, Cluster],
+    missions: Mapping[str, Mission],
+) -> dict[str, tuple[str, str]]:
+    """Deployment id -> (mission, cluster) for each copy a failed mission may have left
+    on another cluster of database side ``side`` (none when the side is not reported).
+
+    A mission that failed after its fence succeeded (``fenced_when_failed``) had let
+    its destination's side connect, and may have started the Deployment there before
+    failing (the upsert comes after the fence in both plans); nothing deletes that
+    copy. Moving the Deployment on to another cluster of that side would fence the side
+    in again, and the copy could write beside the new one. A later mission of the
+    Deployment that succeeded to or from that cluster settles it: the copy became the
+    Deployment, or went with it."""
+    if side is None:
+        return {}
+    settled: dict[tuple[str, str], tuple[int, str]] = {}  # (deployment, cluster) -> when
+    for m in missions.values():
+        if m.status is MissionStatus.SUCCEEDED:
+            for cid in (m.source_cluster_id, m.destination_cluster_id):
+                key = (m.deployment_id, cid)
+                settled[key] = max(settled.get(key, (0, "")), (m.created_at, m.id))
+    out: dict[str, tuple[str, str]] = {}
+    for m in sorted(missions.values(), key=lambda m: (m.created_at, m.id)):
+        cid = m.destination_cluster_id
+        if (
+            m.status is MissionStatus.FAILED
+            and m.fenced_when_failed
+            and cid != destination_id
+            and (c := clusters.get(cid)) is not None
+            and c.database_side == side
+            and settled.get((m.deployment_id, cid), (0, "")) < (m.created_at, m.id)
+        ):
+            out[m.deployment_id] = (m.id, cid)
+    return out
+
+
 def deployment_scope(
     source_id: str,
     clusters: Mapping[str, Cluster],
@@ -141,8 +182,9 @@ def deployment_scope(
 
     A Deployment whose clean-up is pending on ``destination_id``, or on another cluster
     of the destination's database side, is ineligible (module docstring,
-    :func:`cleanups_pending_on_side`). ``tainted``: :func:`tainted_clusters`, when the
-    caller has it already.
+    :func:`cleanups_pending_on_side`), and so is one a failed mission may have left a
+    copy of on another cluster of that side (:func:`failed_copies_on_side`).
+    ``tainted``: :func:`tainted_clusters`, when the caller has it already.
     """
     source = clusters.get(source_id)
     on_source = {
@@ -156,6 +198,7 @@ def deployment_scope(
     destination = clusters.get(destination_id)
     side = destination.database_side if destination is not None else None
     same_side = cleanups_pending_on_side(side, destination_id, clusters, missions)
+    failed_copies = failed_copies_on_side(side, destination_id, clusters, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     collisions = name_collisions(deployments, on_source)
@@ -169,6 +212,10 @@ def deployment_scope(
         if elsewhere := same_side.get(d.deployment_id):
             detail = f"{elsewhere} (side {side})"
             reasons.append(finding(Code.CLEANUP_PENDING_ON_SAME_SIDE, d.deployment_id, detail))
+        copy = failed_copies.get(d.deployment_id)
+        if copy is not None and copy[1] != d.cluster_id:  # not where it now lives
+            detail = f"{copy[0]} on {copy[1]} (side {side})"
+            reasons.append(finding(Code.FAILED_COPY_ON_SAME_SIDE, d.deployment_id, detail))
         findings += reasons
         if not reasons:
             eligible.append(d)

@@ -43,6 +43,7 @@ class Code(StrEnum):
     IMAGE_REGISTRY_MISMATCH = "IMAGE_REGISTRY_MISMATCH"
     CLEANUP_PENDING_ON_DESTINATION = "CLEANUP_PENDING_ON_DESTINATION"
     CLEANUP_PENDING_ON_SAME_SIDE = "CLEANUP_PENDING_ON_SAME_SIDE"
+    FAILED_COPY_ON_SAME_SIDE = "FAILED_COPY_ON_SAME_SIDE"
     DEPLOYMENT_NAMES_COLLIDE = "DEPLOYMENT_NAMES_COLLIDE"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
@@ -123,6 +124,11 @@ MESSAGES: dict[Code, str] = {
     "may still run with the credentials of the destination's database side, which the "
     "fence would let connect again (two writers). Wait for the clean-up to end (that "
     "cluster must be reachable), or choose a destination of the other side.",
+    Code.FAILED_COPY_ON_SAME_SIDE: "Deployment {s} cannot move to this destination: "
+    "mission {detail} failed after its fence, so a copy it started there may run with "
+    "the credentials of the destination's database side, which the fence would let "
+    "connect again (two writers). Fail it over to that cluster again: the retry takes "
+    "the copy over, and from there the Deployment can move on or back.",
     Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
     Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
     "has {detail} Deployment(s).",
