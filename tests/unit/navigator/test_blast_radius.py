@@ -254,10 +254,7 @@ def test_no_move_beside_the_copy_a_failed_mission_left_on_a_cluster_of_the_same_
     Deployment on to c would fence side B in again, and b's copy could write beside
     c's. Refused, naming b; a retry onto b itself is accepted (it takes the copy over),
     after which the copy on b is the Deployment itself."""
-    events = cluster_events("a", database_side="A") + cluster_events("b", database_side="B")
-    events += cluster_events("c", database_side="B")
-    events += [deployment("d0", "a", priority=1), deployment("d1", "a", priority=2)]
-    sim = Simulation(events)
+    sim = Simulation(sided({"a": "A", "b": "B", "c": "B"}, "d0", "d1"))
     sim.fail("d0", "DESTINATION", StepName.WAIT_READY, "permanent")
     sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op"))
     sim.run()
@@ -265,20 +262,56 @@ def test_no_move_beside_the_copy_a_failed_mission_left_on_a_cluster_of_the_same_
     assert failed.deployment_id == "d0" and failed.fenced_when_failed
     assert sim.fleet.deployments["d0"].cluster_id == "a"  # recorded on the source
 
-    onward = sim.command(RequestFailover("r2", "a", "c", FailoverMode.CONTROLLED, "op"))
-    assert isinstance(onward[-1], ev.FailoverRejected), onward
-    codes = list(zip(onward[-1].reason_codes, onward[-1].reason_subjects, strict=True))
-    assert (Code.FAILED_COPY_ON_SAME_SIDE, "d0") in codes, codes
-    message = onward[-1].reason_messages[
-        onward[-1].reason_codes.index(Code.FAILED_COPY_ON_SAME_SIDE)
-    ]
+    cmd = RequestFailover("r2", "a", "c", FailoverMode.CONTROLLED, "op")
+    message = refusal(sim.command(cmd), Code.FAILED_COPY_ON_SAME_SIDE, "d0")
     assert f"{failed.id} on b (side B)" in message, message
 
-    retry = sim.command(RequestFailover("r3", "a", "b", FailoverMode.CONTROLLED, "op"))
-    assert not any(isinstance(e, ev.FailoverRejected) for e in retry), retry
+    accepted(sim.command(RequestFailover("r3", "a", "b", FailoverMode.CONTROLLED, "op")))
     sim.run()
     assert sim.fleet.requests["r3"].status is RequestStatus.SUCCEEDED
     assert sim.fleet.deployments["d0"].cluster_id == "b"
     # Settled: moving on from b is an ordinary move (b's copy is the live one).
-    back = sim.command(RequestFailover("r4", "b", "a", FailoverMode.CONTROLLED, "op"))
-    assert not any(isinstance(e, ev.FailoverRejected) for e in back), back
+    accepted(sim.command(RequestFailover("r4", "b", "a", FailoverMode.CONTROLLED, "op")))
+
+
+def test_no_move_beside_the_old_copy_a_failed_source_cleanup_left() -> None:
+    """Three clusters, two sides: a and c fence with side A, b with side B. A Forced
+    move a -> b succeeds, then its source clean-up on a fails for good: the old copy on
+    a still runs, its side A credentials refused only while side B holds the database.
+    Moving on to c would fence side A in again beside it. Refused, naming a; failing
+    back onto a itself is accepted (it takes the old copy over)."""
+    sim = Simulation(sided({"a": "A", "b": "B", "c": "A"}, "d0"))
+    sim.fail("d0", "SOURCE", StepName.DELETE_DEPLOYMENT, "permanent")
+    sim.command(RequestFailover("out", "a", "b", FailoverMode.FORCED, "op"))
+    sim.run()
+    (mission,) = sim.fleet.missions.values()
+    assert mission.status is MissionStatus.SUCCEEDED and mission.cleanup.value == "FAILED"
+
+    cmd = RequestFailover("onward", "b", "c", FailoverMode.FORCED, "op")
+    message = refusal(sim.command(cmd), Code.CLEANUP_FAILED_ON_SAME_SIDE, "d0")
+    assert f"{mission.id} on a (side A)" in message, message
+
+    accepted(sim.command(RequestFailover("back", "b", "a", FailoverMode.CONTROLLED, "op")))
+    sim.run()
+    assert sim.fleet.requests["back"].status is RequestStatus.SUCCEEDED
+    accepted(sim.command(RequestFailover("again", "a", "b", FailoverMode.CONTROLLED, "op")))
+
+
+def refusal(decided: list[ev.DomainEvent], code: Code, subject: str) -> str:
+    """The message of ``code`` for ``subject`` in the rejection ``decided`` ends with."""
+    rejected = decided[-1]
+    assert isinstance(rejected, ev.FailoverRejected), decided
+    codes = list(zip(rejected.reason_codes, rejected.reason_subjects, strict=True))
+    assert (code, subject) in codes, codes
+    return rejected.reason_messages[codes.index((code, subject))]
+
+
+def accepted(decided: list[ev.DomainEvent]) -> None:
+    assert not any(isinstance(e, ev.FailoverRejected) for e in decided), decided
+
+
+def sided(sides: dict[str, str], *deployments: str) -> list[ev.DomainEvent]:
+    """Clusters with their database sides, and ``deployments`` on the first one."""
+    events = [e for c, side in sides.items() for e in cluster_events(c, database_side=side)]
+    first = next(iter(sides))
+    return events + [deployment(d, first, priority=i) for i, d in enumerate(deployments)]

@@ -12,7 +12,7 @@ deletes the Deployment's namespace there once it runs, and would delete the copy
 brought back. Nor, while that clean-up is pending, onto another cluster of the same
 database side: the fence would let the old copy's credentials connect again. Nor onto
 another cluster of the side of a destination where a mission failed after its fence,
-for the same reason: the copy it may have started there is not deleted by anything.
+or of a source whose clean-up failed, for the same reason: nothing deletes those copies.
 """
 
 from __future__ import annotations
@@ -129,42 +129,55 @@ def cleanups_pending_on_side(
     }
 
 
-def failed_copies_on_side(
+def stale_copies_on_side(
     side: str | None,
     destination_id: str,
     clusters: Mapping[str, Cluster],
     missions: Mapping[str, Mission],
-) -> dict[str, tuple[str, str]]:
-    """Deployment id -> (mission, cluster) for each copy a failed mission may have left
-    on another cluster of database side ``side`` (none when the side is not reported).
+) -> dict[str, tuple[Code, str, str]]:
+    """Deployment id -> (code, mission, cluster) for each copy of it that a mission may
+    have left running on another cluster of database side ``side`` (none when the side
+    is not reported), where nothing will delete it:
 
-    A mission that failed after its fence succeeded (``fenced_when_failed``) had let
-    its destination's side connect, and may have started the Deployment there before
-    failing (the upsert comes after the fence in both plans); nothing deletes that
-    copy. Moving the Deployment on to another cluster of that side would fence the side
-    in again, and the copy could write beside the new one. A later mission of the
+    - ``FAILED_COPY_ON_SAME_SIDE``: a mission failed after its fence succeeded
+      (``fenced_when_failed``); it had let its destination's side connect, and may have
+      started the Deployment there (the upsert comes after the fence in both plans);
+    - ``CLEANUP_FAILED_ON_SAME_SIDE``: a Forced mission's source clean-up failed for
+      good; the old copy on its source was never stopped.
+
+    Moving the Deployment on to another cluster of that side would fence the side in
+    again, and the copy could write beside the new one. A later mission of the
     Deployment that succeeded to or from that cluster settles it: the copy became the
-    Deployment, or went with it."""
+    Deployment, or went with it. (A clean-up still pending is
+    :func:`cleanups_pending_on_side`'s.)"""
     if side is None:
         return {}
-    settled: dict[tuple[str, str], tuple[int, str]] = {}  # (deployment, cluster) -> when
+    latest: dict[tuple[str, str], tuple[tuple[int, str], Code | None, str]] = {}
+
+    def note(m: Mission, cluster_id: str, stale: Code | None) -> None:
+        key, when = (m.deployment_id, cluster_id), (m.created_at, m.id)
+        if key not in latest or latest[key][0] < when:
+            latest[key] = (when, stale, m.id)
+
     for m in missions.values():
-        if m.status is MissionStatus.SUCCEEDED:
-            for cid in (m.source_cluster_id, m.destination_cluster_id):
-                key = (m.deployment_id, cid)
-                settled[key] = max(settled.get(key, (0, "")), (m.created_at, m.id))
-    out: dict[str, tuple[str, str]] = {}
-    for m in sorted(missions.values(), key=lambda m: (m.created_at, m.id)):
-        cid = m.destination_cluster_id
+        if m.status is MissionStatus.FAILED and m.fenced_when_failed:
+            note(m, m.destination_cluster_id, Code.FAILED_COPY_ON_SAME_SIDE)
+        elif m.status is MissionStatus.SUCCEEDED:
+            note(m, m.destination_cluster_id, None)
+            if m.cleanup is CleanupStatus.FAILED:
+                note(m, m.source_cluster_id, Code.CLEANUP_FAILED_ON_SAME_SIDE)
+            elif m.cleanup is not CleanupStatus.PENDING:
+                note(m, m.source_cluster_id, None)
+    out: dict[str, tuple[Code, str, str]] = {}
+    for (deployment_id, cluster_id), (_, stale, mission_id) in sorted(latest.items()):
+        cluster = clusters.get(cluster_id)
         if (
-            m.status is MissionStatus.FAILED
-            and m.fenced_when_failed
-            and cid != destination_id
-            and (c := clusters.get(cid)) is not None
-            and c.database_side == side
-            and settled.get((m.deployment_id, cid), (0, "")) < (m.created_at, m.id)
+            stale is not None
+            and cluster_id != destination_id
+            and cluster is not None
+            and cluster.database_side == side
         ):
-            out[m.deployment_id] = (m.id, cid)
+            out[deployment_id] = (stale, mission_id, cluster_id)
     return out
 
 
@@ -182,8 +195,8 @@ def deployment_scope(
 
     A Deployment whose clean-up is pending on ``destination_id``, or on another cluster
     of the destination's database side, is ineligible (module docstring,
-    :func:`cleanups_pending_on_side`), and so is one a failed mission may have left a
-    copy of on another cluster of that side (:func:`failed_copies_on_side`).
+    :func:`cleanups_pending_on_side`), and so is one a mission may have left a copy of
+    on another cluster of that side, for good (:func:`stale_copies_on_side`).
     ``tainted``: :func:`tainted_clusters`, when the caller has it already.
     """
     source = clusters.get(source_id)
@@ -198,7 +211,7 @@ def deployment_scope(
     destination = clusters.get(destination_id)
     side = destination.database_side if destination is not None else None
     same_side = cleanups_pending_on_side(side, destination_id, clusters, missions)
-    failed_copies = failed_copies_on_side(side, destination_id, clusters, missions)
+    stale_copies = stale_copies_on_side(side, destination_id, clusters, missions)
     findings: list[Finding] = [finding(Code.DEPLOYMENT_UNKNOWN, i) for i in unknown]
     eligible: list[Deployment] = []
     collisions = name_collisions(deployments, on_source)
@@ -212,10 +225,11 @@ def deployment_scope(
         if elsewhere := same_side.get(d.deployment_id):
             detail = f"{elsewhere} (side {side})"
             reasons.append(finding(Code.CLEANUP_PENDING_ON_SAME_SIDE, d.deployment_id, detail))
-        copy = failed_copies.get(d.deployment_id)
-        if copy is not None and copy[1] != d.cluster_id:  # not where it now lives
-            detail = f"{copy[0]} on {copy[1]} (side {side})"
-            reasons.append(finding(Code.FAILED_COPY_ON_SAME_SIDE, d.deployment_id, detail))
+        stale = stale_copies.get(d.deployment_id)
+        if stale is not None and stale[2] != d.cluster_id:  # not where it now lives
+            code, mission_id, cluster_id = stale
+            detail = f"{mission_id} on {cluster_id} (side {side})"
+            reasons.append(finding(code, d.deployment_id, detail))
         findings += reasons
         if not reasons:
             eligible.append(d)

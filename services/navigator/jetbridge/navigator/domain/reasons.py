@@ -44,6 +44,7 @@ class Code(StrEnum):
     CLEANUP_PENDING_ON_DESTINATION = "CLEANUP_PENDING_ON_DESTINATION"
     CLEANUP_PENDING_ON_SAME_SIDE = "CLEANUP_PENDING_ON_SAME_SIDE"
     FAILED_COPY_ON_SAME_SIDE = "FAILED_COPY_ON_SAME_SIDE"
+    CLEANUP_FAILED_ON_SAME_SIDE = "CLEANUP_FAILED_ON_SAME_SIDE"
     DEPLOYMENT_NAMES_COLLIDE = "DEPLOYMENT_NAMES_COLLIDE"
     # Enabling failover on a cluster.
     CLUSTER_NOT_REGISTERED = "CLUSTER_NOT_REGISTERED"
@@ -129,6 +130,11 @@ MESSAGES: dict[Code, str] = {
     "the credentials of the destination's database side, which the fence would let "
     "connect again (two writers). Fail it over to that cluster again: the retry takes "
     "the copy over, and from there the Deployment can move on or back.",
+    Code.CLEANUP_FAILED_ON_SAME_SIDE: "Deployment {s} cannot move to this destination: "
+    "the source clean-up of mission {detail} failed, so the old copy there may still run "
+    "with the credentials of the destination's database side, which the fence would let "
+    "connect again (two writers). Fail it back onto that cluster first (the failback "
+    "takes the old copy over), or choose a destination of the other side.",
     Code.CLUSTER_NOT_REGISTERED: "Cluster {s} is not registered.",
     Code.CLUSTER_HAS_DEPLOYMENTS: "Failover cannot be enabled on cluster {s}: it already "
     "has {detail} Deployment(s).",
