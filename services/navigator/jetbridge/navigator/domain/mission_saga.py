@@ -270,8 +270,8 @@ def _fence_ran(w: MissionContext) -> str:
     return (
         f" The fence for epoch {w.mission.fencing_epoch} ran ({fence.attempts} attempt(s))"
         " and may have revoked the source's database credentials before it failed, so"
-        " neither side may be able to connect: a new failover of it fences again, with a"
-        " newer epoch."
+        " neither side may be able to connect: a new failover of it fences again with the"
+        " same epoch (it never took effect) and finishes what this one began."
     )
 
 
