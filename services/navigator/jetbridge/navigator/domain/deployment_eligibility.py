@@ -134,8 +134,8 @@ def stale_copies_on_side(
     destination_id: str,
     clusters: Mapping[str, Cluster],
     missions: Mapping[str, Mission],
-) -> dict[str, tuple[Code, str, str]]:
-    """Deployment id -> (code, mission, cluster) for each copy of it that a mission may
+) -> dict[str, list[tuple[Code, str, str]]]:
+    """Deployment id -> [(code, mission, cluster)], a copy of it that a mission may
     have left running on another cluster of database side ``side`` (none when the side
     is not reported), where nothing will delete it:
 
@@ -168,7 +168,7 @@ def stale_copies_on_side(
                 note(m, m.source_cluster_id, Code.CLEANUP_FAILED_ON_SAME_SIDE)
             elif m.cleanup is not CleanupStatus.PENDING:
                 note(m, m.source_cluster_id, None)
-    out: dict[str, tuple[Code, str, str]] = {}
+    out: dict[str, list[tuple[Code, str, str]]] = {}
     for (deployment_id, cluster_id), (_, stale, mission_id) in sorted(latest.items()):
         cluster = clusters.get(cluster_id)
         if (
@@ -177,7 +177,7 @@ def stale_copies_on_side(
             and cluster is not None
             and cluster.database_side == side
         ):
-            out[deployment_id] = (stale, mission_id, cluster_id)
+            out.setdefault(deployment_id, []).append((stale, mission_id, cluster_id))
     return out
 
 
@@ -225,11 +225,10 @@ def deployment_scope(
         if elsewhere := same_side.get(d.deployment_id):
             detail = f"{elsewhere} (side {side})"
             reasons.append(finding(Code.CLEANUP_PENDING_ON_SAME_SIDE, d.deployment_id, detail))
-        stale = stale_copies.get(d.deployment_id)
-        if stale is not None and stale[2] != d.cluster_id:  # not where it now lives
-            code, mission_id, cluster_id = stale
-            detail = f"{mission_id} on {cluster_id} (side {side})"
-            reasons.append(finding(code, d.deployment_id, detail))
+        for code, mission_id, cluster_id in stale_copies.get(d.deployment_id, ()):
+            if cluster_id != d.cluster_id:  # a copy where it now lives is the Deployment
+                detail = f"{mission_id} on {cluster_id} (side {side})"
+                reasons.append(finding(code, d.deployment_id, detail))
         findings += reasons
         if not reasons:
             eligible.append(d)
