@@ -110,8 +110,8 @@ class Projector:
         moved the positions since, so the next life starts as a new process would: it
         waits for the lock, reads the positions and warms a fresh fold up to them.
         Before, the first write after a PostgreSQL restart ended the projector, and the
-        read model stood still until something started it again (chaos seed 7, a
-        restart after the failover's end: no supervisor was watching by then).
+        read model stood still until something started it again (chaos seed 7 in CI:
+        that write came after the failover's end, when the run restarted no exits).
         """
         failures = 0
         while not stop.is_set():
