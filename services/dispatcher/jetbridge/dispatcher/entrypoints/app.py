@@ -71,6 +71,7 @@ class DispatcherApp:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._working = False  # the work consumer started (in the group)
+        self._working_task: asyncio.Task[None] | None = None  # waits for the state, then works
 
     async def _handle(self, event: EventRecord, _: ConsumedRecord) -> None:
         await self.dispatcher.handle(event)
@@ -83,9 +84,10 @@ class DispatcherApp:
         self.health.require("state", self.waiting_for_state)
         await self.publisher.start()
         await self.reader.replay.start()
+        self._working_task = asyncio.create_task(self._work(), name="dispatcher-work")
         self._tasks = [
             asyncio.create_task(self.reader.replay.run(), name="dispatcher-state"),
-            asyncio.create_task(self._work(), name="dispatcher-work"),
+            self._working_task,
             asyncio.create_task(
                 sample_lag(self.consumer.kafka, self.settings.group_id), name="dispatcher-lag"
             ),
@@ -105,8 +107,8 @@ class DispatcherApp:
         return list(self._tasks)
 
     async def stop(self) -> None:
-        if not self._working and self._tasks:
-            self._tasks[1].cancel()  # still waiting for the state: nothing to hand back
+        if not self._working and self._working_task is not None:
+            self._working_task.cancel()  # still waiting for the state: nothing to hand back
             await self.consumer.kafka.stop()  # never started, closed all the same
         await self.consumer.stop()
         await self.reader.replay.stop()

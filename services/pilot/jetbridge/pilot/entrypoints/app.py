@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 
 from aiokafka.errors import KafkaError
@@ -68,6 +67,7 @@ class PilotApp:
         self.fencer: Fencer | None = None
         self.task_instances: TaskInstanceReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._reporting: asyncio.Task[None] | None = None  # connects, then relays
 
     async def start(self) -> None:
         s = self.settings
@@ -110,7 +110,8 @@ class PilotApp:
         self._tasks.append(asyncio.create_task(self.pilot.run(), name="pilot"))
         if s.kafka_bootstrap_servers:
             reporting = self._report(deck, s.kafka_bootstrap_servers)
-            self._tasks.append(asyncio.create_task(reporting, name="relay"))
+            self._reporting = asyncio.create_task(reporting, name="relay")
+            self._tasks.append(self._reporting)
 
     async def _report(self, deck: Flightdeck, bootstrap: str) -> None:
         """Connect to Kafka, then relay Flightdeck's outbox to it.
@@ -137,7 +138,8 @@ class PilotApp:
 
     async def _connect(self, bootstrap: str) -> EventPublisher:
         """A started publisher, trying again (a fresh client each time) until one starts."""
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             publisher = EventPublisher(bootstrap, client_id=self.settings.owner)
             try:
                 await publisher.start()
@@ -148,17 +150,15 @@ class PilotApp:
                 delay = CONNECT_BACKOFF.delay(min(attempt, 10))
                 log.warning("Kafka away (%s): flights run, reports wait (%.1fs)", error, delay)
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     async def stop(self) -> None:
         if self.pilot is not None:
             await self.pilot.stop()
         if self.relay is not None:
             await self.relay.stop()
-        else:  # still connecting to Kafka: nothing to flush
-            for task in self._tasks:
-                if task.get_name() == "relay":
-                    task.cancel()
+        elif self._reporting is not None:  # still connecting to Kafka: nothing to flush
+            self._reporting.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.publisher is not None:
             await self.publisher.stop()
