@@ -16,8 +16,8 @@ After the failover, each run checks, on the real systems:
 - no duplicated effect: exactly the five Airflow components in each Deployment's
   namespace on the destination, the namespace gone from the source, one fencing epoch
   per Deployment in the FencingCompleted events;
-- no lost event: no unpublished row in the Navigator's outbox nor in either
-  Flightdeck's outbox;
+- no lost event: nothing left unpublished in the Navigator's event store (its
+  relay's position at its end) nor in either Flightdeck's outbox;
 - no split brain: in every probed database, no write as side A after the first write
   as side B (so at no instant could both write), and both sides did write;
 - no secret leaked: no value of any Deployment's Secrets (fernet key, environment,
@@ -63,6 +63,7 @@ from postgres import POSTGRES15, Postgres  # noqa: E402
 
 from bench.chaos.prober import Prober  # noqa: E402
 from jetbridge.common.events import EventCodec  # noqa: E402
+from jetbridge.common.eventstore import count_unpublished  # noqa: E402
 from jetbridge.common.topics import reports_topic  # noqa: E402
 from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
 
@@ -320,18 +321,16 @@ class ChaosDemo(Demo):
         return problems
 
     async def unpublished(self) -> dict[str, int]:
-        counts = {}
-        for name, dsn, table in (
-            ("navigator", self.dbs.navigator, "jetbridge_outbox"),
-            *(
-                (f"flightdeck-{c}", self.dbs.flightdecks[c], "dp_flight_outbox")
-                for c in (SOURCE, DEST)
-            ),
-        ):
-            conn = await asyncpg.connect(dsn)
+        conn = await asyncpg.connect(self.dbs.navigator)
+        try:
+            counts = {"navigator": await count_unpublished(conn)}
+        finally:
+            await conn.close()
+        for cluster in (SOURCE, DEST):
+            conn = await asyncpg.connect(self.dbs.flightdecks[cluster])
             try:
-                sql = f'SELECT count(*) FROM "{table}" WHERE "published_at" IS NULL'
-                counts[name] = int(await conn.fetchval(sql))
+                sql = 'SELECT count(*) FROM "dp_flight_outbox" WHERE "published_at" IS NULL'
+                counts[f"flightdeck-{cluster}"] = int(await conn.fetchval(sql))
             finally:
                 await conn.close()
         return counts

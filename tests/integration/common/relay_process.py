@@ -1,10 +1,10 @@
-"""A real outbox relay process for the SIGKILL test.
+"""A real event store relay process for the SIGKILL test.
 
 Usage: relay_process.py DSN BOOTSTRAP BATCH_SIZE MARKER_FILE PAUSE_S
 
-After each batch is acknowledged by Kafka and BEFORE it is marked published, it
-appends the batch's positions to MARKER_FILE and pauses PAUSE_S: the test kills the
-process in exactly that window, the worst moment for an outbox.
+After each batch is acknowledged by Kafka and BEFORE the relay's position moves past
+it, it appends the batch's positions to MARKER_FILE and pauses PAUSE_S: the test kills
+the process in exactly that window, the worst moment for an outbox.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from jetbridge.common.eventstore import EventStoreRelay
 from jetbridge.common.kafka import EventPublisher
-from jetbridge.common.outbox import OutboxRelay
 
 
 async def main(dsn: str, bootstrap: str, batch_size: int, marker: Path, pause_s: float) -> None:
@@ -25,7 +25,7 @@ async def main(dsn: str, bootstrap: str, batch_size: int, marker: Path, pause_s:
         await asyncio.sleep(pause_s)
 
     async with EventPublisher(bootstrap, client_id="test-relay") as publisher:
-        relay = OutboxRelay(
+        relay = EventStoreRelay(
             dsn,
             publisher,
             batch_size=batch_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -11,9 +12,14 @@ import pytest
 from jetbridge.common.audit.chain import GENESIS, LINK_HEADER, compute_link
 from jetbridge.common.events import EventCodec, EventRecord, new_event
 from jetbridge.common.events.envelope import Envelope
-from jetbridge.common.eventstore import PostgresEventStore, WriterFenced, migrate_event_store
-from jetbridge.common.outbox import migrate_outbox
-from jetbridge.common.outbox.postgres import count_pending
+from jetbridge.common.eventstore import (
+    PostgresEventStore,
+    WriterFenced,
+    count_unpublished,
+    migrate_event_store,
+)
+from jetbridge.common.eventstore.relay import records_of
+from jetbridge.common.kafka.headers import Headers, header_value
 
 KEY = b"ledger-key-for-tests-0123456789"
 
@@ -33,10 +39,23 @@ def _event(i: int, aggregate_id: str | None = None) -> EventRecord:
 async def pool(pg_database: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(pg_database, min_size=1, max_size=4)
     async with pool.acquire() as conn:
-        await migrate_outbox(conn)
         await migrate_event_store(conn)
     yield pool
     await pool.close()
+
+
+async def _to_publish(
+    pool: asyncpg.Pool, ledger_topic: str
+) -> list[tuple[str, str, bytes, Headers]]:
+    """(event id, topic, value, headers) of each record the relay has to publish."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            'SELECT * FROM "jetbridge_event_store" WHERE "topics" IS NOT NULL ORDER BY "position"'
+        )
+    return [
+        (header_value(headers, "event_id") or "", topic, value, headers)
+        for topic, _, value, headers in records_of(rows, ledger_topic)
+    ]
 
 
 async def test_append_stores_publishes_and_moves_positions_together(pool: asyncpg.Pool) -> None:
@@ -54,7 +73,7 @@ async def test_append_stores_publishes_and_moves_positions_together(pool: asyncp
     assert await store.positions("nav") == {("t", 0): 12}
     assert [e.event_id async for e in store.read_all()] == [foreign.event_id, decided.event_id]
     async with pool.acquire() as conn:
-        assert await count_pending(conn) == 1
+        assert await count_unpublished(conn) == 1
 
 
 async def test_an_old_writer_is_fenced_and_appends_nothing(pool: asyncpg.Pool) -> None:
@@ -68,6 +87,21 @@ async def test_an_old_writer_is_fenced_and_appends_nothing(pool: asyncpg.Pool) -
     assert await new.positions("n") == {}
     await new.append([_event(3)])
     assert len([e async for e in new.read_all()]) == 1
+
+
+async def test_appends_run_one_after_another(pool: asyncpg.Pool) -> None:
+    """The relay reads by position, so positions must commit in order: an append waits
+    for any other append of its writer still in its transaction (FOR UPDATE on the
+    writer's row; with FOR SHARE both ran, and a later position could commit first)."""
+    store = PostgresEventStore(pool, writer="w", holder="h")
+    await store.take_writer_epoch()
+    async with pool.acquire() as other, other.transaction():
+        # What an append in progress holds, taken as the old code took it.
+        await other.execute('SELECT 1 FROM "jetbridge_writers" WHERE "name" = $1 FOR SHARE', "w")
+        waiting = asyncio.create_task(store.append([_event(1)], ledger_topic="ledger"))
+        done, _ = await asyncio.wait({waiting}, timeout=0.5)
+        assert not done, "an append ran beside another append of its writer"
+    assert (await waiting).stored == 1
 
 
 async def test_read_all_pages_in_fold_order(pool: asyncpg.Pool) -> None:
@@ -88,10 +122,9 @@ async def test_ledger_gets_a_copy_of_every_stored_event_once(pool: asyncpg.Pool)
         [folded, decided], publish=[decided], ledger_topic="jetbridge.cluster.events"
     )
     await store.append([folded], ledger_topic="ledger")  # a repeat adds nothing
-    async with pool.acquire() as conn:
-        rows = await conn.fetch('SELECT "event_id", "topic" FROM "jetbridge_outbox"')
+    rows = await _to_publish(pool, "jetbridge.cluster.events")
     # decided is already published on the ledger topic: no second copy of it.
-    assert sorted((str(r["event_id"]), r["topic"]) for r in rows) == sorted(
+    assert sorted((event_id, topic) for event_id, topic, _, _ in rows) == sorted(
         [
             (decided.event_id, "jetbridge.cluster.events"),
             (folded.event_id, "jetbridge.cluster.events"),
@@ -103,24 +136,24 @@ async def test_a_decision_for_another_topic_is_copied_to_the_ledger_too(
     pool: asyncpg.Pool,
 ) -> None:
     """The Navigator's FailoverEnabled goes to jetbridge.cluster.events, and its ledger
-    copy to jetbridge.failover.events. Both rows carry the one event id: the copy was
-    once dropped by the outbox's unique event id, and the ledger's readers never saw
-    it (a gap in the aggregate's hash chain for auditors)."""
+    copy to jetbridge.failover.events. Both records carry the one event id: the copy
+    was once dropped by the old outbox table's unique event id, and the ledger's
+    readers never saw it (a gap in the aggregate's hash chain for auditors)."""
     store = PostgresEventStore(pool, writer="w", holder="h", chain_key=KEY)
     await store.take_writer_epoch()
     decided = _event(2)  # ClusterHealthChanged: its topic is jetbridge.cluster.events
     result = await store.append([decided], publish=[decided], ledger_topic="ledger")
     assert (result.stored, result.published) == (1, 1)
     again = await store.append([decided], publish=[decided], ledger_topic="ledger")
-    assert (again.stored, again.published) == (0, 0)  # a retry adds no third row
-    async with pool.acquire() as conn:
-        rows = await conn.fetch('SELECT "event_id", "topic", "headers" FROM "jetbridge_outbox"')
-    by_topic = {r["topic"]: r for r in rows}
-    assert sorted(by_topic) == ["jetbridge.cluster.events", "ledger"]
-    assert {str(r["event_id"]) for r in rows} == {decided.event_id}
+    assert (again.stored, again.published) == (0, 0)  # a retry adds no third record
+    rows = await _to_publish(pool, "ledger")
+    by_topic = {topic: headers for _, topic, _, headers in rows}
+    assert [topic for _, topic, _, _ in rows] == ["jetbridge.cluster.events", "ledger"]
+    assert {event_id for event_id, _, _, _ in rows} == {decided.event_id}
     # Only the ledger's copy carries the chain link.
-    assert LINK_HEADER not in by_topic["jetbridge.cluster.events"]["headers"]
-    assert LINK_HEADER in by_topic["ledger"]["headers"]
+    assert store.chain is not None
+    assert header_value(by_topic["jetbridge.cluster.events"], LINK_HEADER) is None
+    assert header_value(by_topic["ledger"], LINK_HEADER) == store.chain.heads["c2"][1]
 
 
 async def test_a_consumed_fact_is_stored_and_copied_byte_for_byte(pool: asyncpg.Pool) -> None:
@@ -148,10 +181,12 @@ async def test_a_consumed_fact_is_stored_and_copied_byte_for_byte(pool: asyncpg.
         stored = await conn.fetchval(
             'SELECT "record" FROM "jetbridge_event_store" WHERE "event_id" = $1', fact.event_id
         )
-        copied = await conn.fetchval(
-            'SELECT "value" FROM "jetbridge_outbox" WHERE "event_id" = $1', fact.event_id
-        )
-    assert bytes(stored) == bytes(copied) == consumed  # not encoded again, as v2
+    copied = [
+        value
+        for event_id, _, value, _ in await _to_publish(pool, "ledger")
+        if event_id == fact.event_id
+    ]
+    assert [bytes(stored), *copied] == [consumed, consumed]  # not encoded again, as v2
     assert [e.event_id async for e in store.read_all()] == [fact.event_id, decided.event_id]
 
 

@@ -2,9 +2,10 @@
 
 ``LiveReadModel`` runs the real projector (aiokafka consumer -> PostgreSQL schema
 ``navigator_read`` of the test's database) on the sandbox ledger while the Navigator
-decides. ``check`` waits until the Navigator's outbox is drained and the projector has
-caught up, then checks that the projector folded the very fleet the Navigator holds,
-rebuilds the ledger into a fresh schema and compares the checksums of every table.
+decides. ``check`` waits until the Navigator's relay has published all it stored and
+the projector has caught up, then checks that the projector folded the very fleet the
+Navigator holds, rebuilds the ledger into a fresh schema and compares the checksums of
+every table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jetbridge.common import topics
+from jetbridge.common.eventstore import count_unpublished
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
@@ -84,12 +86,10 @@ class LiveReadModel:
         ends = await end_offsets(self.bootstrap, self.topic)
         return all(self.projector.positions.get(tp, 0) >= o for tp, o in ends.items())
 
-    async def outbox_drained(self) -> bool:
+    async def all_published(self) -> bool:
         conn = await asyncpg.connect(self.dsn)
         try:
-            return not await conn.fetchval(
-                'SELECT count(*) FROM "jetbridge_outbox" WHERE "published_at" IS NULL'
-            )
+            return not await count_unpublished(conn)
         finally:
             await conn.close()
 
@@ -99,7 +99,7 @@ class LiveReadModel:
         projected = self.projector.fold.fleet
 
         async def same() -> bool:
-            return await self.outbox_drained() and await self.caught_up() and projected == live
+            return await self.all_published() and await self.caught_up() and projected == live
 
         await eventually("the projector to fold the Navigator's fleet", same)
 

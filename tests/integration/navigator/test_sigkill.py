@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jetbridge.common import topics
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new_event
-from jetbridge.common.eventstore import PostgresEventStore
+from jetbridge.common.eventstore import PostgresEventStore, count_unpublished
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
@@ -113,6 +113,15 @@ class Sandbox:
         conn = await asyncpg.connect(self.dsn)
         try:
             return await conn.fetchval(sql, *args)
+        except asyncpg.UndefinedTableError:
+            return None  # the Navigator has not migrated yet
+        finally:
+            await conn.close()
+
+    async def unpublished(self) -> int | None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await count_unpublished(conn)
         except asyncpg.UndefinedTableError:
             return None  # the Navigator has not migrated yet
         finally:
@@ -286,12 +295,9 @@ async def test_sigkill_at_random_moments_resumes_without_a_duplicate_decision(
     await box.until("the request to succeed", succeeded, nav)
 
     async def drained() -> bool:
-        pending = await box.scalar(
-            'SELECT count(*) FROM "jetbridge_outbox" WHERE "published_at" IS NULL'
-        )
-        return pending == 0
+        return await box.unpublished() == 0
 
-    await box.until("the outbox to drain", drained, nav)
+    await box.until("the relay to publish all", drained, nav)
     nav.kill()
 
     # The store: one history, no decision twice, replays to a finished fleet.

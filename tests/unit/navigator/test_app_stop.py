@@ -1,4 +1,4 @@
-"""The Navigator's decision loop and outbox relay end together, whichever way it stops."""
+"""The Navigator's decision loop and its event store relay end together, whichever way it stops."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def test_a_relay_that_ends_first_stops_the_loop_and_says_why() -> None:
         raise OSError("broker away")
 
     relay = asyncio.create_task(failing_relay())
-    with pytest.raises(RuntimeError, match="the outbox relay stopped") as raised:
+    with pytest.raises(RuntimeError, match="the event store relay stopped") as raised:
         await NavigatorApp._until_either_ends(_forever(ran, "loop"), relay)
     assert isinstance(raised.value.__cause__, OSError)
     assert [t for t in asyncio.all_tasks() if t.get_name() == "navigator-loop"] == []

@@ -1,8 +1,9 @@
-"""Append decisions, outbox rows and consumer positions in ONE transaction.
+"""Append events, where they are published and consumer positions in ONE transaction.
 
 This is what makes an event-sourced service safe to SIGKILL at any instant:
-- the events it folded, the events it must publish (outbox) and where its input
-  continues are committed together or not at all;
+- the events it folded, where each must be published (the store is its own outbox:
+  ``relay.EventStoreRelay`` publishes them) and where its input continues are
+  committed together or not at all;
 - on restart it replays its own store (the exact order it folded) and continues each
   input partition from the stored position: nothing is decided twice, nothing lost;
 - a writer epoch fences an old writer that lost its turn (a paused process, a
@@ -11,6 +12,7 @@ This is what makes an event-sourced service safe to SIGKILL at any instant:
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +22,11 @@ import asyncpg
 from jetbridge.common.audit.chain import LedgerChain, Link
 from jetbridge.common.events.codec import EventCodec
 from jetbridge.common.events.envelope import EventRecord
-from jetbridge.common.outbox import OutboxWriter
-from jetbridge.common.outbox.postgres import OutboxRow
+from jetbridge.common.kafka.headers import event_headers
 from jetbridge.common.sql import PgConnection, load_migrations, load_queries, migrate_postgresql
 
 _HERE = Path(__file__).resolve().parent
-_MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
+MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
 _Q = load_queries(_HERE / "queries.sql")
 
 Position = tuple[str, int]  # (topic, partition)
@@ -42,13 +43,13 @@ class WriterFenced(Exception):
 
 
 async def migrate_event_store(conn: PgConnection) -> list[int]:
-    return await migrate_postgresql(conn, _MIGRATIONS, ledger="jetbridge_event_store_migrations")
+    return await migrate_postgresql(conn, MIGRATIONS, ledger="jetbridge_event_store_migrations")
 
 
 @dataclass(frozen=True)
 class Appended:
     stored: int  # events newly stored (repeats by event id are skipped)
-    published: int  # events queued in the outbox
+    published: int  # stored decisions the relay will publish on their own topic
 
 
 class PostgresEventStore:
@@ -69,7 +70,7 @@ class PostgresEventStore:
         self._writer = writer
         self._holder = holder
         self.codec = codec or EventCodec()
-        self._outbox = OutboxWriter(self.codec, topic_prefix=topic_prefix)
+        self._topic_prefix = topic_prefix  # isolated sandboxes on one broker (tests)
         self.epoch = 0
 
     async def take_writer_epoch(self) -> int:
@@ -102,9 +103,10 @@ class PostgresEventStore:
         ledger_topic: str | None = None,
         encoded: Mapping[str, bytes] | None = None,
     ) -> Appended:
-        """Store ``events``, queue ``publish`` for Kafka and move ``positions``, atomically.
+        """Store ``events`` (those in ``publish`` to be published) and move ``positions``,
+        atomically.
 
-        With ``ledger_topic``, every newly stored event is also queued for that topic
+        With ``ledger_topic``, every newly stored event is also published on that topic
         (unless it is published there anyway): readers of the ledger see everything
         this writer folded, each aggregate's events in the order it folded them.
         ``encoded`` gives events already in their stored form (by event id: facts as
@@ -119,20 +121,12 @@ class PostgresEventStore:
             given = encoded or {}
             values = {e.event_id: given.get(e.event_id) or self.codec.encode(e) for e in events}
             chain, links = self._link(events if ledger_topic else [], values)
-            fresh = await self._insert(conn, events, values, links)
-            to_publish = [e for e in publish if e.event_id in fresh]
+            publish_ids = {e.event_id for e in publish}
+            routes = [self._topics(e, publish_ids, ledger_topic) for e in events]
+            fresh = await self._insert(conn, events, values, links, routes)
             if len(fresh) < len(events) and links:
                 ledger = [e for e in events if e.event_id in fresh]
                 chain, links = await self._relink(conn, ledger, values)
-            rows = self._outbox_rows(
-                events=events,
-                fresh=fresh,
-                to_publish=to_publish,
-                ledger_topic=ledger_topic,
-                values=values,
-                links=links,
-            )
-            await self._outbox.add_rows(conn, rows)
             if positions:
                 topics, partitions, offsets = zip(
                     *((t, p, o) for (t, p), o in positions.items()), strict=True
@@ -142,42 +136,19 @@ class PostgresEventStore:
                 )
         if chain is not None:
             self.chain = chain  # stored: the heads move on (a failed append moves none)
-        return Appended(stored=len(fresh), published=len(to_publish))
+        return Appended(stored=len(fresh), published=len(publish_ids & fresh))
 
-    def _outbox_rows(
-        self,
-        *,
-        events: Sequence[EventRecord],
-        fresh: set[str],
-        to_publish: Sequence[EventRecord],
-        ledger_topic: str | None,
-        values: Mapping[str, bytes],
-        links: Mapping[str, Link],
-    ) -> list[OutboxRow]:
-        """Rows in the order the events were stored: the ledger's chains stay in sequence."""
-        publish_ids = {e.event_id for e in to_publish}
-        rows: list[OutboxRow] = []
-        for e in [*events, *(p for p in to_publish if p.event_id not in values)]:
-            if e.event_id not in fresh and e.event_id in values:
-                continue
-            link = links.get(e.event_id)
-            value = values.get(e.event_id)
-            topic = self._outbox.topic_of(e)
-            chain = link.headers() if link is not None else []
-            if e.event_id in publish_ids:
-                on_ledger = topic == ledger_topic
-                rows.append(
-                    self._outbox.row(e, value=value, extra_headers=chain if on_ledger else [])
-                )
-            if (
-                ledger_topic is not None
-                and e.event_id in fresh
-                and (e.event_id not in publish_ids or topic != ledger_topic)
-            ):
-                rows.append(
-                    self._outbox.row(e, topic=ledger_topic, value=value, extra_headers=chain)
-                )
-        return rows
+    def _topics(
+        self, event: EventRecord, publish_ids: set[str], ledger_topic: str | None
+    ) -> list[str]:
+        """Where the relay publishes ``event``: its own topic when it is a decision to
+        publish, and the ledger when it is not on it already."""
+        topics = []
+        if event.event_id in publish_ids:
+            topics.append(self._topic_prefix + self.codec.schema_for(event).topic)
+        if ledger_topic is not None and ledger_topic not in topics:
+            topics.append(ledger_topic)
+        return topics
 
     def _link(
         self, events: Sequence[EventRecord], values: Mapping[str, bytes]
@@ -202,6 +173,7 @@ class PostgresEventStore:
                 _Q["set_chain_links"],
                 list(links),
                 [link.seq for link in links.values()],
+                [link.prev for link in links.values()],
                 [link.link for link in links.values()],
             )
         return chain, links
@@ -212,6 +184,7 @@ class PostgresEventStore:
         events: Sequence[EventRecord],
         values: Mapping[str, bytes],
         links: Mapping[str, Link],
+        routes: Sequence[Sequence[str]],
     ) -> set[str]:
         if not events:
             return set()
@@ -225,7 +198,17 @@ class PostgresEventStore:
             [e.envelope.occurred_at for e in events],
             [values[e.event_id] for e in events],
             [link.seq if link else None for link in chained],
+            [link.prev if link else None for link in chained],
             [link.link if link else None for link in chained],
+            [",".join(topics) if topics else None for topics in routes],
+            [
+                self.codec.key_of(e) if topics else None
+                for e, topics in zip(events, routes, strict=True)
+            ],
+            [
+                _headers_json(e) if topics else None
+                for e, topics in zip(events, routes, strict=True)
+            ],
         )
         return {str(r["event_id"]) for r in inserted}
 
@@ -245,3 +228,8 @@ class PostgresEventStore:
             if len(rows) < batch:
                 return
             after = rows[-1]["position"]
+
+
+def _headers_json(event: EventRecord) -> str:
+    """The record's Kafka headers as stored (the chain's are added by the relay)."""
+    return json.dumps([[k, v.decode()] for k, v in event_headers(event)])

@@ -5,16 +5,26 @@ SET "epoch" = "jetbridge_writers"."epoch" + 1, "holder" = $2, "acquired_at" = no
 RETURNING "epoch";
 
 -- name: check_writer_epoch
-SELECT "epoch", "holder" FROM "jetbridge_writers" WHERE "name" = $1 FOR SHARE;
+-- FOR UPDATE, not FOR SHARE: the writer's appends then run one after another, so their
+-- positions commit in order, which the relay's single position relies on (0003).
+SELECT "epoch", "holder" FROM "jetbridge_writers" WHERE "name" = $1 FOR UPDATE;
 
 -- name: append_events
--- Chain links come with the rows (NULL when the events are not on the ledger): one
--- statement, no second write of the same rows.
+-- Chain links and where each event is published come with the rows (NULL when the
+-- event is not on the ledger / not published): one statement, one write of each event.
+-- Topics are one comma-separated text per event (unnest cannot take a 2-D array of
+-- rows of different lengths).
 INSERT INTO "jetbridge_event_store"
     ("event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at", "record",
-     "chain_seq", "chain_link")
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                     $6::bytea[], $7::bigint[], $8::text[])
+     "chain_seq", "chain_prev", "chain_link", "topics", "key", "headers")
+SELECT "event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at", "record",
+       "chain_seq", "chain_prev", "chain_link", string_to_array("topics", ','), "key",
+       "headers"
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+            $6::bytea[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bytea[],
+            $12::jsonb[])
+    AS e("event_id", "event_type", "aggregate_id", "correlation_id", "occurred_at",
+         "record", "chain_seq", "chain_prev", "chain_link", "topics", "key", "headers")
 ON CONFLICT ("event_id") DO NOTHING
 RETURNING "event_id";
 
@@ -31,15 +41,12 @@ WHERE "consumer" = $1;
 SELECT "position", "record" FROM "jetbridge_event_store"
 WHERE "position" > $1 ORDER BY "position" LIMIT $2;
 
--- name: known_ids
-SELECT "event_id" FROM "jetbridge_event_store" WHERE "event_id" = ANY($1::uuid[]);
-
 -- name: set_chain_links
 -- Only when an append skipped a repeated event: the links given at insert assumed every
 -- event was new, so the new ones are linked again without the repeats.
 UPDATE "jetbridge_event_store" AS s
-SET "chain_seq" = c."seq", "chain_link" = c."link"
-FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS c("event_id", "seq", "link")
+SET "chain_seq" = c."seq", "chain_prev" = c."prev", "chain_link" = c."link"
+FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS c("event_id", "seq", "prev", "link")
 WHERE s."event_id" = c."event_id";
 
 -- name: chain_heads
@@ -47,3 +54,25 @@ SELECT DISTINCT ON ("aggregate_id") "aggregate_id", "chain_seq", "chain_link"
 FROM "jetbridge_event_store"
 WHERE "chain_seq" IS NOT NULL
 ORDER BY "aggregate_id", "chain_seq" DESC;
+
+-- name: relay_position
+SELECT "position" FROM "jetbridge_relay_positions" WHERE "relay" = $1;
+
+-- name: to_publish
+-- The next stored events to publish, after the relay's position, in the order stored.
+SELECT "position", "topics", "key", "record", "headers", "chain_seq", "chain_prev",
+       "chain_link"
+FROM "jetbridge_event_store"
+WHERE "position" > $1 AND "topics" IS NOT NULL
+ORDER BY "position"
+LIMIT $2;
+
+-- name: advance_relay
+INSERT INTO "jetbridge_relay_positions" ("relay", "position") VALUES ($1, $2)
+ON CONFLICT ("relay") DO UPDATE SET "position" = EXCLUDED."position";
+
+-- name: count_unpublished
+SELECT count(*) FROM "jetbridge_event_store"
+WHERE "topics" IS NOT NULL
+  AND "position" > COALESCE(
+      (SELECT "position" FROM "jetbridge_relay_positions" WHERE "relay" = $1), 0);

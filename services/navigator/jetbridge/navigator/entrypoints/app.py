@@ -1,4 +1,4 @@
-"""Composition root of the Navigator: PostgreSQL store + outbox relay + Kafka inputs.
+"""Composition root of the Navigator: PostgreSQL store + its relay + Kafka inputs.
 
 The Navigator reads EVERY partition of its input topics itself (no consumer group):
 it is the single writer of the failover aggregates and needs the whole picture. A
@@ -24,14 +24,13 @@ from pydantic_settings import BaseSettings
 from jetbridge.common import runtime, topics
 from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events import EventCodec, EventCodecError, default_registry
-from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
+from jetbridge.common.eventstore import EventStoreRelay, PostgresEventStore, migrate_event_store
 from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka import DeadLetterPublisher, EventPublisher
 from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
-from jetbridge.common.outbox import OutboxRelay, migrate_outbox
 from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
@@ -52,11 +51,6 @@ class NavigatorSettings(BaseSettings):
     navigator_dsn: str = Field(description="PostgreSQL DSN of the Navigator's own database")
     navigator_tick_ms: int = 250
     navigator_batch: int = 1000
-    navigator_outbox_keep_s: float = Field(
-        default=86_400.0,
-        ge=0,
-        description="seconds a published outbox row is kept (Kafka keeps the event)",
-    )
     topic_prefix: str = Field(default="", description="prefix of every topic name (sandboxes)")
     ledger_key: str = Field(
         min_length=16, description="HMAC key chaining the ledger's records (audit)"
@@ -86,7 +80,6 @@ class NavigatorApp:
             s.navigator_dsn, min_size=1, max_size=4, reset=keep_session
         )
         async with pool.acquire() as conn:
-            await migrate_outbox(conn)
             await migrate_event_store(conn)
         store = PostgresEventStore(
             pool,
@@ -113,11 +106,11 @@ class NavigatorApp:
             s.kafka_bootstrap_servers, client_id="navigator", topic_prefix=s.topic_prefix
         )
         await publisher.start()
-        relay = OutboxRelay(
+        relay = EventStoreRelay(
             s.navigator_dsn,
             publisher,
+            ledger_topic=s.topic_prefix + topics.FAILOVER_EVENTS,
             poll_interval_s=0.5,
-            keep_published_s=s.navigator_outbox_keep_s,
         )
         relay_task = asyncio.create_task(relay.run())
         consumer = AIOKafkaConsumer(
@@ -155,7 +148,7 @@ class NavigatorApp:
     async def _until_either_ends(
         loop: Coroutine[object, object, None], relay: asyncio.Task[None]
     ) -> None:
-        """Run the decision loop; if the outbox relay ends first, stop with its error.
+        """Run the decision loop; if the relay ends first, stop with its error.
 
         A Navigator whose relay is gone would go on deciding while nothing it decides is
         published. Exiting lets the supervisor start it again, relay included.
@@ -169,7 +162,7 @@ class NavigatorApp:
             await stop_tasks(loop_task)
         if relay_ended_first:
             error = relay.exception() if not relay.cancelled() else None
-            raise RuntimeError("the outbox relay stopped") from error
+            raise RuntimeError("the event store relay stopped") from error
         await loop_task
 
     async def _loop(
