@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
+from jetbridge.common.health import Health as Probes
 from jetbridge.dplink.domain.health import Health
 from jetbridge.dplink.entrypoints.app import DPLink
 from jetbridge.dplink.service_layer.monitor import HealthMonitor
@@ -34,15 +35,23 @@ async def test_stop_and_restart_an_agent(
         cluster, tls, deck, heartbeat_interval=HEARTBEAT, facts=facts
     ) as agent:
         await publish(kafka_bootstrap, topic, registered(cluster, agent.endpoint))
-        app = DPLink(settings(kafka_bootstrap, topic, tls.root))
+        probes = Probes()
+        probes.beat()  # the event loop's heartbeat, which runtime.run starts in a service
+        app = DPLink(settings(kafka_bootstrap, topic, tls.root), health=probes)
         await app.start()
         try:
+            # Not ready until the registrations of its partitions are read.
+            assert probes.readiness()[1]["waiting"] == {
+                "ownership": "reading the registrations of the clusters it owns"
+            }
             monitor = app.monitor
 
             def health() -> Health | None:
                 return monitor.health(cluster) if cluster in monitor.watched() else None
 
             await wait_until(lambda: health() is Health.HEALTHY, 30, "HEALTHY")
+            probes.beat()
+            assert probes.readiness()[0]  # owns the cluster, and its link runs
             facts.update(failover_enabled=False)  # one facts change -> one more event
             await wait_until(lambda: app.sink.published >= 3, 10, "facts change published")
 

@@ -4,15 +4,15 @@ local clusters with a PostgreSQL Flightdeck."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections import Counter
 from typing import Any
 
+from jetbridge.common.health import Health
 from jetbridge.flightdeck import FlightState
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 from jetbridge.pilot.domain.reports import start_of
 from jetbridge.pilot.entrypoints.app import PilotApp
+from tests.integration.forwarder import forward, refused_address
 
 from .harness import failover_pair, provisioning, tag, wait_final
 from .servers import POSTGRESQL, Server
@@ -97,15 +97,19 @@ async def test_a_pilot_started_while_kafka_is_away_runs_flights_and_reports_late
     (here: a forwarder starts listening on the bootstrap address). Before, ``start``
     raised and the process exited."""
     run = tag()
-    with socket.socket() as probe:  # a free port, closed again: connections refused
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    _, port = refused_address()
     async with world(kube_stack, Server(POSTGRESQL, postgres_dsn), kafka_bootstrap) as w:
         away = f"127.0.0.1:{port}"
+        probes = Health()
+        probes.beat()  # the event loop's heartbeat, which runtime.run starts in a service
         app = PilotApp(
-            w.settings(w.east, "A", kafka_bootstrap_servers=away), cluster=w.east.cluster
+            w.settings(w.east, "A", kafka_bootstrap_servers=away),
+            cluster=w.east.cluster,
+            health=probes,
         )
+        assert probes.readiness()[1]["waiting"] == {"claiming": "opening Flightdeck"}
         await app.start()  # returns: no broker needed to start
+        assert probes.readiness()[0]  # ready: it claims, though Kafka is away
         forwarder: asyncio.Server | None = None
         try:
             await w.east.deck.enqueue_many([provisioning(f"{run}-k")])
@@ -113,7 +117,7 @@ async def test_a_pilot_started_while_kafka_is_away_runs_flights_and_reports_late
             assert done.state is FlightState.SUCCEEDED
             assert await w.east.deck.outbox_pending(1000)  # the reports wait
             assert app.relay is None  # still connecting
-            forwarder = await _forward(port, kafka_bootstrap)
+            forwarder = await forward(port, kafka_bootstrap)
             for _ in range(300):  # the backoff between attempts is at most 10 s
                 if app.relay is not None and not await w.east.deck.outbox_pending(1000):
                     break
@@ -124,22 +128,3 @@ async def test_a_pilot_started_while_kafka_is_away_runs_flights_and_reports_late
             await asyncio.wait_for(app.stop(), 30)
             if forwarder is not None:
                 forwarder.close()
-
-
-async def _forward(port: int, target: str) -> asyncio.Server:
-    """Listen on ``port`` and pipe each connection to ``target`` (host:port): enough for
-    a Kafka client's bootstrap, after which it talks to the advertised broker itself."""
-    host, target_port = target.rsplit(":", 1)
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(host, int(target_port))
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    return await asyncio.start_server(handle, "127.0.0.1", port)

@@ -72,6 +72,7 @@ class DispatcherApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._working = False  # the work consumer started (in the group)
         self._working_task: asyncio.Task[None] | None = None  # waits for the state, then works
+        health.require("state", self.waiting_for_state)
 
     async def _handle(self, event: EventRecord, _: ConsumedRecord) -> None:
         await self.dispatcher.handle(event)
@@ -81,7 +82,6 @@ class DispatcherApp:
         return None if self.reader.replay.ready.is_set() else "folding the Navigator's log"
 
     async def start(self) -> None:
-        self.health.require("state", self.waiting_for_state)
         await self.publisher.start()
         await self.reader.replay.start()
         self._working_task = asyncio.create_task(self._work(), name="dispatcher-work")

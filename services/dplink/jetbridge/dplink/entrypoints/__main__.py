@@ -5,6 +5,7 @@ from __future__ import annotations
 from jetbridge.common import runtime
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
+from jetbridge.common.reachable import wait_for_kafka
 from jetbridge.common.runner import run_until_signalled
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.dplink.entrypoints.app import DPLink
@@ -12,8 +13,11 @@ from jetbridge.dplink.entrypoints.settings import DPLinkSettings
 
 
 async def run(settings: DPLinkSettings) -> None:
-    """The app is built inside the loop: aiokafka clients need a running loop."""
-    await run_until_signalled(DPLink(settings))
+    """The app is built inside the loop: aiokafka clients need a running loop. A broker
+    away at start is waited out (not ready meanwhile), not exited."""
+    app = DPLink(settings)
+    await wait_for_kafka(settings.kafka_bootstrap_servers)
+    await run_until_signalled(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from jetbridge.common.backoff import Backoff
+from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka.producer import EventPublisher
 from jetbridge.common.metrics import sample_lag
 from jetbridge.common.tls import TlsLayout
@@ -20,7 +21,7 @@ from jetbridge.dplink.service_layer.supervisor import LinkSupervisor
 
 
 class DPLink:
-    def __init__(self, settings: DPLinkSettings) -> None:
+    def __init__(self, settings: DPLinkSettings, health: Health = HEALTH) -> None:
         self.settings = settings
         self.thresholds = Thresholds(
             heartbeat_interval=settings.heartbeat_interval_s,
@@ -45,6 +46,7 @@ class DPLink:
         )
         self.metrics = LinkMetrics()
         self._tasks: list[asyncio.Task[None]] = []
+        health.require("ownership", self.waiting_for_ownership)
 
     @property
     def tick_interval(self) -> float:
@@ -66,6 +68,16 @@ class DPLink:
             ages = self.monitor.heartbeat_ages()
             self.metrics.update(ages, {c: self.monitor.health(c) for c in ages})
             await asyncio.sleep(self.tick_interval)
+
+    def waiting_for_ownership(self) -> str | None:
+        """Readiness: the registrations of its partitions are read and their links run.
+
+        Until then a replica that joined the group owns clusters it has no link to: a
+        rolling update that went on meanwhile could leave clusters unwatched for longer
+        than a replay takes."""
+        if self.ownership.replay.ready.is_set():
+            return None
+        return "reading the registrations of the clusters it owns"
 
     async def start(self) -> None:
         await self.publisher.start()

@@ -31,6 +31,7 @@ from jetbridge.common.kafka.consumer import consumed_record
 from jetbridge.common.kafka.security import kafka_security
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
+from jetbridge.common.reachable import wait_for_kafka, wait_for_postgres
 from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
@@ -76,6 +77,9 @@ class NavigatorApp:
 
     async def run(self) -> None:
         s = self.settings
+        # Not ready meanwhile (``deciding`` is False): no exit, no crash-loop back-off.
+        await wait_for_postgres(s.navigator_dsn)
+        await wait_for_kafka(s.kafka_bootstrap_servers)
         pool = await asyncpg.create_pool(
             s.navigator_dsn, min_size=1, max_size=4, reset=keep_session
         )

@@ -26,6 +26,7 @@ from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.kafka.deadletter import DeadLetterPublisher
 from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import start_metrics_server
+from jetbridge.common.reachable import wait_for_kafka, wait_for_postgres
 from jetbridge.common.settings import env_file_path, service_config
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
@@ -56,6 +57,8 @@ class ProjectionSettings(BaseSettings):
 
 
 async def run(settings: ProjectionSettings) -> None:
+    await wait_for_postgres(settings.dsn)  # an outage at start is waited out, not exited
+    await wait_for_kafka(settings.kafka_bootstrap_servers)
     store = await ReadModelStore.open(settings.dsn, settings.projections_schema)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ import logging
 from aiokafka.errors import KafkaError
 
 from jetbridge.common.backoff import Backoff
+from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.metrics import batch_observer
 from jetbridge.common.sql.dsn import is_mysql_dsn
@@ -56,7 +57,13 @@ def make_cluster(settings: PilotSettings) -> ClusterPort:
 
 
 class PilotApp:
-    def __init__(self, settings: PilotSettings, *, cluster: ClusterPort | None = None) -> None:
+    def __init__(
+        self,
+        settings: PilotSettings,
+        *,
+        cluster: ClusterPort | None = None,
+        health: Health = HEALTH,
+    ) -> None:
         self.settings = settings
         self._owns_cluster = cluster is None  # a cluster passed in is closed by its owner
         self.cluster = cluster or make_cluster(settings)
@@ -68,6 +75,12 @@ class PilotApp:
         self.task_instances: TaskInstanceReader | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._reporting: asyncio.Task[None] | None = None  # connects, then relays
+        health.require("claiming", self.waiting_to_claim)
+
+    def waiting_to_claim(self) -> str | None:
+        """Readiness: Flightdeck is open (migrated) and the claim loop runs. Kafka is
+        not asked: a Pilot runs flights while the broker is away (its reports wait)."""
+        return None if self.pilot is not None else "opening Flightdeck"
 
     async def start(self) -> None:
         s = self.settings
