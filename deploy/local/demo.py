@@ -134,7 +134,8 @@ class Demo:
         self.state = ROOT / ".state" / "demo" / self.tag
         self.procs = Processes(ROOT / ".state" / "logs" / "demo", self.tag)
         self.deployments = [f"{self.tag}-af{i:03d}" for i in range(args.deployments)]
-        self.token = uuid.uuid4().hex
+        self.token = uuid.uuid4().hex  # an operator's: starts and cancels failovers
+        self.admin_token = uuid.uuid4().hex  # an admin's: registers the clusters
         self.console_port = reserve(args.port) if args.port else free_port()
         self.url = f"http://127.0.0.1:{self.console_port}"
         self.agent_ports = {c: free_port() for c in CLUSTERS}
@@ -258,7 +259,9 @@ class Demo:
                 "JETBRIDGE_TOPIC_PREFIX": p,
                 "JETBRIDGE_REGISTRY": REGISTRY,
                 "JETBRIDGE_CONSOLE_PORT": str(self.console_port),
-                "JETBRIDGE_CONSOLE_TOKENS": f"operator demo-operator {self.token}",
+                "JETBRIDGE_CONSOLE_TOKENS": (
+                    f"operator demo-operator {self.token}\nadmin demo-admin {self.admin_token}"
+                ),
             },
         )
         phase("data planes: an agent (gRPC, mTLS) and a pilot per cluster")
@@ -327,34 +330,24 @@ class Demo:
             await pub.publish_many_to(self.prefix + "jetbridge.cluster.events", events)
 
     async def register_clusters(self) -> None:
-        phase("register both clusters (ClusterRegistered: endpoint + certificate identity)")
-        now = int(time.time() * 1000)
-        await self.publish(
-            [
-                new_event(
-                    "ClusterRegistered",
-                    {
-                        "cluster_id": c,
-                        "name": c,
-                        "registered_at": now,
-                        "failover_enabled": True,
-                        "endpoint": f"127.0.0.1:{self.agent_ports[c]}",
-                        "certificate_identity": cluster_identity(c),
-                    },
-                    aggregate_type="Cluster",
-                    aggregate_id=c,
-                    producer="demo",
-                    schema_version=1,
-                )
-                for c in CLUSTERS
-            ]
-        )
+        phase("register both clusters through the API (admin): agent endpoint + identity")
+        for c in CLUSTERS:
+            body = {
+                "cluster_id": c,
+                "endpoint": f"127.0.0.1:{self.agent_ports[c]}",
+                "certificate_identity": cluster_identity(c),
+                "failover_enabled": True,
+            }
+            answer = await self.api("POST", "/api/v1/clusters", json=body, token=self.admin_token)
+            if answer["refusal"] is not None:
+                raise RuntimeError(f"registering {c} was refused: {answer['refusal']}")
         await self.until("both clusters HEALTHY in the console", self.clusters_healthy, 90)
 
-    async def api(self, method: str, path: str, **kw: Any) -> Any:
+    async def api(self, method: str, path: str, *, token: str | None = None, **kw: Any) -> Any:
+        """The Console's API as the demo's operator (``token``: another identity's)."""
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             r = await client.request(
-                method, path, headers={"Authorization": f"Bearer {self.token}"}, **kw
+                method, path, headers={"Authorization": f"Bearer {token or self.token}"}, **kw
             )
             if r.status_code >= 400:
                 raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")

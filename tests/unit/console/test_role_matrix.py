@@ -52,6 +52,15 @@ MATRIX = [
     ),
     Row(
         "POST",
+        "/api/v1/clusters",
+        "/api/v1/clusters",
+        "admin",
+        202,
+        {"cluster_id": "newbie", "endpoint": "agent.newbie:8443"},
+        sends="RegisterCluster",
+    ),
+    Row(
+        "POST",
         "/api/v1/clusters/{cluster_id}/enable-failover",
         "/api/v1/clusters/newbie/enable-failover",
         "admin",

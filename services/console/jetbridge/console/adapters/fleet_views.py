@@ -98,6 +98,8 @@ def cluster_view(
         cluster_id=c.id,
         name=c.name or c.id,
         registration=c.registration.value,
+        endpoint=c.endpoint,
+        certificate_identity=c.certificate_identity,
         health=c.health.value,
         failover_enabled=c.failover_enabled,
         failover_enabled_at=c.failover_enabled_at,

@@ -33,6 +33,7 @@ class Action(StrEnum):
     START_FAILOVER = "start_failover"
     CANCEL_FAILOVER = "cancel_failover"
     ENABLE_FAILOVER = "enable_failover"  # switches a cluster under failover management
+    REGISTER_CLUSTER = "register_cluster"  # where the control plane reaches a data plane
 
 
 REQUIRED: dict[Action, Role] = {
@@ -41,6 +42,7 @@ REQUIRED: dict[Action, Role] = {
     Action.START_FAILOVER: Role.OPERATOR,
     Action.CANCEL_FAILOVER: Role.OPERATOR,
     Action.ENABLE_FAILOVER: Role.ADMIN,
+    Action.REGISTER_CLUSTER: Role.ADMIN,
 }
 
 

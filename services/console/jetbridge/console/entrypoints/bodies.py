@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jetbridge.console.domain.intents import MAX_DRAIN_TIMEOUT_S, REQUEST_ID, Mode, StartIntent
+from jetbridge.navigator.domain.registering import problems
 
 CLUSTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+
+class ClusterBody(BaseModel):
+    """A data plane to register, or a registered one's new endpoint, name or identity.
+
+    The Navigator checks the same rules again and decides: a repeat changes nothing;
+    a registered cluster keeps its failover state (``failover_enabled`` counts only for
+    a new one); a deregistered id is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cluster_id: str = Field(pattern=CLUSTER_ID, examples=["dp-east"])
+    endpoint: str = Field(
+        min_length=3,
+        max_length=260,
+        examples=["jetbridge-agent.jetbridge.svc.example.com:8443"],
+        description="host:port of the data-plane agent's gRPC server, as the control plane "
+        "reaches it.",
+    )
+    name: str = Field("", max_length=253, description="Shown in the UI; the id when empty.")
+    certificate_identity: str = Field(
+        "",
+        max_length=2048,
+        examples=["spiffe://jetbridge/cluster/dp-east"],
+        description="SAN URI the agent's certificate must carry; empty: "
+        "spiffe://jetbridge/cluster/<cluster_id>.",
+    )
+    failover_enabled: bool = Field(
+        False,
+        description="Installed with failover on: its first inventory is then taken as what "
+        "it held when failover was switched on. Register it before it holds any Deployment.",
+    )
+
+    @model_validator(mode="after")
+    def _agent_can_answer(self) -> ClusterBody:
+        """The Navigator's rules (host:port, a spiffe:// identity...), answered at once."""
+        if found := problems(self.cluster_id, self.name, self.endpoint, self.certificate_identity):
+            raise ValueError("; ".join(found))
+        return self
 
 
 class FailoverBody(BaseModel):

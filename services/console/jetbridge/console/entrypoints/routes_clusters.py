@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from jetbridge.console.entrypoints.auth import Enabler, Read, Reader, Service
-from jetbridge.console.entrypoints.bodies import CLUSTER_ID
+from jetbridge.console.entrypoints.auth import Enabler, Read, Reader, Registrar, Service
+from jetbridge.console.entrypoints.bodies import CLUSTER_ID, ClusterBody
 from jetbridge.console.entrypoints.errors import ERRORS
 from jetbridge.console.service_layer.console import NotFound
 from jetbridge.console.service_layer.views import (
@@ -55,6 +55,13 @@ async def deployments(cluster_id: ClusterId, _: Reader, read: Read) -> list[Depl
     if found is None:
         raise _missing(cluster_id)
     return found
+
+
+@router.post("", status_code=202)
+async def register_cluster(body: ClusterBody, who: Registrar, service: Service) -> CommandAccepted:
+    """Admin: register a data plane (where DP-Link and the Dispatcher reach its agent),
+    or give a registered one a new endpoint, name or certificate identity."""
+    return await service.register_cluster(who, body.model_dump())
 
 
 @router.post("/{cluster_id}/enable-failover", status_code=202)

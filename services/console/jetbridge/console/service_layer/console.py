@@ -128,6 +128,32 @@ class ConsoleService:
         await self.sender.send(command)
         return self._accepted(command, principal, None, None)
 
+    async def register_cluster(
+        self, principal: Principal, registration: Mapping[str, object]
+    ) -> CommandAccepted:
+        """Send RegisterCluster and wait for the Navigator's answer: a refusal (bad input,
+        a deregistered id) comes back as one; otherwise accepted once the ledger shows the
+        registration, or at the answer timeout (the decision may still come)."""
+        self.authorise(principal, Action.REGISTER_CLUSTER)
+        cluster_id = str(registration["cluster_id"])
+        command = self._command("RegisterCluster", cluster_id, registration, principal)
+        seq = self.read.last_seq()
+        await self.sender.send(command)
+        deadline = time.monotonic() + self.answer_timeout_s
+        while True:  # looked at once at least, however short the timeout
+            refusal = await self.read.refusal(command.event_id)
+            if refusal is not None:
+                return self._accepted(command, principal, None, refusal)
+            cluster = await self.read.cluster(cluster_id)
+            if cluster is not None and (cluster.registration, cluster.endpoint) == (
+                "REGISTERED",
+                registration["endpoint"],
+            ):
+                return self._accepted(command, principal, None, None, answered=True)
+            if (left := deadline - time.monotonic()) <= 0:
+                return self._accepted(command, principal, None, None)
+            seq = await self.read.wait_beyond(seq, min(left, 1.0))
+
     def _command(
         self, kind: str, subject: str, payload: Mapping[str, object], principal: Principal
     ) -> EventRecord:
@@ -164,13 +190,15 @@ class ConsoleService:
         principal: Principal,
         request: RequestDetail | None,
         refusal: Reason | None,
+        *,
+        answered: bool = False,
     ) -> CommandAccepted:
         return CommandAccepted(
             command_id=command.event_id,
             command_type=command.event_type,
             subject_id=command.envelope.aggregate_id,
             actor=principal.subject,
-            answered=refusal is not None or request is not None,
+            answered=answered or refusal is not None or request is not None,
             status=request.status if request is not None else None,
             refusal=refusal,
             rejection_reasons=request.rejection_reasons if request is not None else [],

@@ -35,6 +35,10 @@ class ClusterView(BaseModel):
     cluster_id: str
     name: str
     registration: str
+    endpoint: str = Field(description="host:port of its agent, as registered ('': not given).")
+    certificate_identity: str = Field(
+        description="SAN URI its agent must present ('': spiffe://jetbridge/cluster/<id>)."
+    )
     health: str = Field(examples=["HEALTHY"])
     failover_enabled: bool
     failover_enabled_at: int | None

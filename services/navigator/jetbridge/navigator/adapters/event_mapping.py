@@ -17,13 +17,16 @@ from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
     EnableFailover,
+    RegisterCluster,
     RequestFailover,
 )
 from jetbridge.navigator.domain.events.catalogue import BY_NAME
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 
-COMMAND_TYPES = frozenset({"RequestFailover", "CancelFailover", "EnableFailover"})
+COMMAND_TYPES = frozenset(
+    {"RequestFailover", "CancelFailover", "EnableFailover", "RegisterCluster"}
+)
 _FIELDS: dict[str, frozenset[str]] = {
     name: frozenset(f.name for f in dataclasses.fields(cls)) for name, cls in BY_NAME.items()
 }
@@ -76,6 +79,15 @@ class EventMapper:
             return CancelFailover(request_id=p["request_id"], requested_by=actor)
         if record.event_type == "EnableFailover":
             return EnableFailover(cluster_id=p["cluster_id"], requested_by=actor)
+        if record.event_type == "RegisterCluster":
+            return RegisterCluster(
+                cluster_id=p["cluster_id"],
+                name=p["name"],
+                endpoint=p["endpoint"],
+                certificate_identity=p["certificate_identity"],
+                failover_enabled=p["failover_enabled"],
+                requested_by=actor,
+            )
         return RequestFailover(
             request_id=p["request_id"],
             source_cluster_id=p["source_cluster_id"],

@@ -44,11 +44,16 @@ class Aggregate:
         if event.aggregate_id != self.id:
             raise WrongAggregate(self.NAME, self.id, event.event_type(), event.aggregate_id)
         creating = isinstance(event, self.CREATED_BY)
-        if creating == self.exists:
+        if creating == self.exists and not (creating and self._recreated_by(event)):
             state = "(absent)" if not self.exists else self.state_name()
             raise IllegalEvent(self.NAME, self.id, state, event.event_type())
         self._when(event)
         self.version += 1
+
+    def _recreated_by(self, event: DomainEvent) -> bool:
+        """Whether this existing aggregate may take its creation event again (an update
+        in the shape of a creation); none may unless it says so."""
+        return False
 
     def clone(self) -> Self:
         """An independent copy for trial decisions (the sagas clone on every ask).

@@ -22,7 +22,8 @@ REGISTRATION = TransitionTable[Registration](
     "Cluster.registration",
     {
         Registration.UNREGISTERED: frozenset({Registration.REGISTERED}),
-        Registration.REGISTERED: frozenset({Registration.DEREGISTERED}),
+        # again: a new endpoint, name or identity (its failover state stays as it was)
+        Registration.REGISTERED: frozenset({Registration.REGISTERED, Registration.DEREGISTERED}),
         Registration.DEREGISTERED: frozenset(),
     },
 )
@@ -52,6 +53,8 @@ class Cluster(Aggregate):
         self.registration = Registration.UNREGISTERED
         self.health = Health.UNKNOWN
         self.registered_at: int | None = None
+        self.endpoint = ""  # host:port of its agent, as registered
+        self.certificate_identity = ""
         self.failover = FailoverSwitch.DISABLED
         self.failover_enabled_at: int | None = None
         # Inventory (as the data plane reports it) when failover was switched on.
@@ -99,14 +102,24 @@ class Cluster(Aggregate):
     def state_name(self) -> str:
         return f"{self.registration.value}/{self.health.value}/{self.failover.value}"
 
+    def _recreated_by(self, event: ev.DomainEvent) -> bool:
+        """A registered cluster is registered again for a new endpoint, name or
+        certificate identity (a deregistered one never: its id is not reused)."""
+        return self.registered
+
     def _when(self, event: ev.DomainEvent) -> None:
         match event:
             case ev.ClusterRegistered():
                 REGISTRATION.check(
                     self.id, self.registration, Registration.REGISTERED, event.event_type()
                 )
+                again = self.registered
                 self.registration = Registration.REGISTERED
                 self.name = event.name
+                self.endpoint = event.endpoint
+                self.certificate_identity = event.certificate_identity
+                if again:
+                    return  # failover and inventory are not the registration's to reset
                 self.registered_at = event.registered_at
                 if event.failover_enabled:
                     self.failover = FailoverSwitch.ENABLED

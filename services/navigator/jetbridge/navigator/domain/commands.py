@@ -32,4 +32,14 @@ class EnableFailover:
     requested_by: str
 
 
-Command = RequestFailover | CancelFailover | EnableFailover
+@dataclass(frozen=True)
+class RegisterCluster:
+    cluster_id: str
+    name: str
+    endpoint: str
+    certificate_identity: str
+    failover_enabled: bool
+    requested_by: str
+
+
+Command = RequestFailover | CancelFailover | EnableFailover | RegisterCluster

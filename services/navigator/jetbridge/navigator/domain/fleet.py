@@ -22,6 +22,7 @@ from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
     EnableFailover,
+    RegisterCluster,
     RequestFailover,
 )
 from jetbridge.navigator.domain.deployment import Deployment
@@ -31,6 +32,7 @@ from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.late_deployments import extend_request
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.mission_saga import MissionContext, advance_mission
+from jetbridge.navigator.domain.registering import decide_register
 from jetbridge.navigator.domain.request_saga import advance_request
 from jetbridge.navigator.domain.requesting import (
     decide_cancel,
@@ -128,6 +130,8 @@ class Fleet:
             case EnableFailover():
                 cluster = self.clusters.get(command.cluster_id)
                 return decide_enable_failover(command, cluster, self.deployments, now)
+            case RegisterCluster():
+                return decide_register(command, self.clusters.get(command.cluster_id), now)
 
     def react(self, now: int) -> list[ev.DomainEvent]:
         """Everything that follows from the current state at ``now``, until it settles."""

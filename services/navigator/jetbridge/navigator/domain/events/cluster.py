@@ -14,11 +14,14 @@ from jetbridge.navigator.domain.events.base import (
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterRegistered(ClusterEvent):
-    """A data plane joined the control plane (``failover_enabled`` from its install)."""
+    """A data plane joined the control plane (``failover_enabled`` from its install), or
+    a registered one got a new endpoint, name or certificate identity."""
 
     name: str
     registered_at: int
     failover_enabled: bool = False
+    endpoint: str = ""  # host:port of its agent (DP-Link and the Dispatcher use it)
+    certificate_identity: str = ""  # "": spiffe://jetbridge/cluster/<cluster_id>
 
 
 @dataclass(frozen=True, kw_only=True)
