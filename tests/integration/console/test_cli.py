@@ -124,3 +124,37 @@ async def test_cli_exit_codes_for_refusals(world: ConsoleWorld) -> None:
     assert (await cli(world, "failover", "start"))[0] == 2
     # None of these sent a command.
     assert len(await world.commands()) == before
+
+
+async def test_an_admin_registers_a_cluster_and_the_navigator_decides_it(
+    world: ConsoleWorld,
+) -> None:
+    """CLI -> Console -> RegisterCluster -> the Navigator's ClusterRegistered -> the
+    Console's ledger: registered, then re-registered on a new endpoint."""
+    register = ("register-cluster", "cli-north", "--endpoint", "agent.north.example:8443")
+    code, text = await cli(world, *register, "--failover-enabled", role="operator")
+    assert code == 4, text  # an operator may not: 403
+    code, text = await cli(
+        world, "register-cluster", "cli-north", "--endpoint", "north", role="admin"
+    )
+    assert code == 8 and "endpoint 'north': host:port of the agent" in text, text  # 422
+    code, text = await cli(world, "--json", *register, "--failover-enabled", role="admin")
+    assert code == 0, text
+    answer = json.loads(text)
+    assert (
+        answer["answered"] and answer["refusal"] is None and answer["actor"] == "admin@example.com"
+    )
+    code, text = await cli(world, "--json", "clusters", "cli-north", role="viewer")
+    north = json.loads(text)
+    assert (north["registration"], north["endpoint"], north["failover_enabled"]) == (
+        "REGISTERED",
+        "agent.north.example:8443",
+        True,
+    )
+    moved = ("register-cluster", "cli-north", "--endpoint", "10.9.8.7:9443", "--json")
+    code, text = await cli(world, *moved, role="admin")
+    assert code == 0 and json.loads(text)["answered"], text
+    navigator = world.navigator.service
+    assert navigator is not None
+    cluster = navigator.fleet.clusters["cli-north"]
+    assert (cluster.endpoint, cluster.failover_enabled) == ("10.9.8.7:9443", True)

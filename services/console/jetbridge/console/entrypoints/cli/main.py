@@ -204,6 +204,33 @@ async def cancel(c: ConsoleClient, args: argparse.Namespace) -> Exit:
     return Exit.REFUSED if answer["refusal"] else Exit.OK
 
 
+async def register_cluster(c: ConsoleClient, args: argparse.Namespace) -> Exit:
+    body = {
+        "cluster_id": args.cluster,
+        "endpoint": args.endpoint,
+        "name": args.name,
+        "certificate_identity": args.identity,
+        "failover_enabled": args.failover_enabled,
+    }
+    answer = await c.post("/clusters", body)
+
+    def render(a: dict[str, Any]) -> None:
+        if a["refusal"]:
+            out.print(f"registering {a['subject_id']} refused: {a['refusal']['message']}")
+        else:
+            done = "registered" if a["answered"] else "sent (no answer yet)"
+            out.print(f"{a['subject_id']} {done}: {args.endpoint}")
+
+    emit(args, answer, render)
+    return Exit.REFUSED if answer["refusal"] else Exit.OK
+
+
+async def enable_failover(c: ConsoleClient, args: argparse.Namespace) -> Exit:
+    answer = await c.post(f"/clusters/{args.cluster}/enable-failover")
+    emit(args, answer, lambda a: out.print(f"enable failover on {a['subject_id']} sent"))
+    return Exit.OK
+
+
 async def list_failovers(c: ConsoleClient, args: argparse.Namespace) -> Exit:
     found = await c.get("/failovers", status=args.status, cluster_id=args.cluster, limit=args.limit)
 
@@ -281,6 +308,30 @@ def _failover_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _cluster_admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The admin's: register a cluster, switch failover on."""
+    p = sub.add_parser(
+        "register-cluster",
+        parents=[common],
+        help="admin: register a data plane, or give it a new endpoint, name or identity",
+    )
+    p.add_argument("cluster")
+    p.add_argument("--endpoint", required=True, help="host:port of its agent")
+    p.add_argument("--name", default="", help="shown in the UI (default: the id)")
+    p.add_argument(
+        "--identity", default="", help="its agent's SAN URI (default spiffe://jetbridge/cluster/ID)"
+    )
+    p.add_argument(
+        "--failover-enabled", action="store_true", help="installed with failover on (new only)"
+    )
+    p.set_defaults(run=register_cluster)
+    p = sub.add_parser(
+        "enable-failover", parents=[common], help="admin: put a cluster under failover management"
+    )
+    p.add_argument("cluster")
+    p.set_defaults(run=enable_failover)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="jetbridge", description="Jetbridge console CLI.")
     root.add_argument(
@@ -296,6 +347,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clusters", parents=[common], help="clusters, health and eligibility")
     p.add_argument("cluster", nargs="?")
     p.set_defaults(run=clusters)
+    _cluster_admin_commands(sub, common)
     p = sub.add_parser(
         "deployments", parents=[common], help="Deployments of a cluster with readiness"
     )
