@@ -158,3 +158,15 @@ async def test_an_admin_registers_a_cluster_and_the_navigator_decides_it(
     assert navigator is not None
     cluster = navigator.fleet.clusters["cli-north"]
     assert (cluster.endpoint, cluster.failover_enabled) == ("10.9.8.7:9443", True)
+
+
+async def test_an_admin_deregisters_a_cluster_once_nothing_needs_it(world: ConsoleWorld) -> None:
+    await world.seed("cli-busy", "cli-spare", ["cli-d"])
+    code, text = await cli(world, "--json", "deregister-cluster", "cli-busy", role="admin")
+    assert code == 3, text  # refused by the Navigator
+    refusal = json.loads(text)["refusal"]
+    assert refusal["code"] == "CLUSTER_IN_USE" and "holds 1 Deployment(s)" in refusal["message"]
+    code, text = await cli(world, "--json", "deregister-cluster", "cli-spare", role="admin")
+    assert code == 0 and json.loads(text)["answered"], text
+    code, text = await cli(world, "--json", "clusters", "cli-spare", role="viewer")
+    assert json.loads(text)["registration"] == "DEREGISTERED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import RegisterCluster
 from tests.unit.console.world import make_world
 
@@ -55,3 +56,20 @@ async def test_a_registration_is_answered_once_the_ledger_shows_it(answer_in_tim
         "failover_enabled": True,
     }
     assert sent.envelope.actor == "admin@example.com"
+
+
+async def test_a_deregistration_is_answered_once_the_ledger_shows_it() -> None:
+    world = make_world()
+    async with world.client("admin") as admin:
+        r = await admin.delete("/api/v1/clusters/nowhere")
+        assert r.status_code == 404 and world.sender.sent == []
+        r = await admin.delete("/api/v1/clusters/east")
+        assert r.status_code == 202 and r.json()["answered"] is False  # no answer in time
+        (command,) = world.sender.sent
+        assert (command.event_type, command.payload) == (
+            "DeregisterCluster",
+            {"cluster_id": "east"},
+        )
+        world.feed([ev.ClusterDeregistered(cluster_id="west", deregistered_at=world.now)])
+        r = await admin.delete("/api/v1/clusters/west")
+        assert r.status_code == 202 and r.json()["answered"] is True

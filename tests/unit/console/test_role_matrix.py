@@ -60,6 +60,14 @@ MATRIX = [
         sends="RegisterCluster",
     ),
     Row(
+        "DELETE",
+        "/api/v1/clusters/{cluster_id}",
+        "/api/v1/clusters/newbie",
+        "admin",
+        202,
+        sends="DeregisterCluster",
+    ),
+    Row(
         "POST",
         "/api/v1/clusters/{cluster_id}/enable-failover",
         "/api/v1/clusters/newbie/enable-failover",

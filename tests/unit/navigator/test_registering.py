@@ -1,13 +1,17 @@
-"""Registering a data plane: decided by the Navigator, repeats and changes included."""
+"""Registering and deregistering a data plane: decided by the Navigator, repeats and
+changes included."""
 
 from __future__ import annotations
 
 import pytest
 
 from jetbridge.navigator.domain import events as ev
-from jetbridge.navigator.domain.commands import RegisterCluster
+from jetbridge.navigator.domain.commands import DeregisterCluster, RegisterCluster, RequestFailover
 from jetbridge.navigator.domain.errors import CommandRefused, IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
+from jetbridge.navigator.domain.vocabulary import FailoverMode, Health, RequestStatus
+from tests.unit.navigator.builders import cluster_events, deployment, health
+from tests.unit.navigator.sim import Simulation
 
 T0 = 1_700_000_000_000
 
@@ -100,3 +104,42 @@ def test_endpoints_an_agent_can_have_are_accepted(endpoint: str) -> None:
         register(endpoint=endpoint, certificate_identity="spiffe://acme/cluster/east"), T0
     )
     assert isinstance(registered, ev.ClusterRegistered) and registered.endpoint == endpoint
+
+
+def refused_deregistration(sim: Simulation, cluster_id: str) -> str:
+    with pytest.raises(CommandRefused) as refused:
+        sim.command(DeregisterCluster(cluster_id, "alice"))
+    return str(refused.value)
+
+
+def test_deregistering_waits_until_nothing_needs_the_cluster() -> None:
+    """Once deregistered, nothing links or dispatches to a cluster: whatever still
+    needs it (Deployments, a failover, a clean-up to come) would be stranded there."""
+    sim = Simulation(
+        cluster_events("a")
+        + cluster_events("b")
+        + [deployment("d0", "a"), deployment("d1", "a", priority=1)]
+    )
+    assert "holds 2 Deployment(s), e.g. 'd0'" in refused_deregistration(sim, "a")
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.FORCED, "alice"))
+    assert "failover 'r1' names it and is PENDING" in refused_deregistration(sim, "b")
+    sim.run()  # Forced from an unreachable source: SUCCEEDED, its clean-ups to come
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    assert "mission 'r1/d0' has still to clean its Deployment up there" in (
+        refused_deregistration(sim, "a")
+    )
+    assert "holds 2 Deployment(s)" in refused_deregistration(sim, "b")  # they live there now
+    sim.record([health("a", Health.UNREACHABLE, Health.HEALTHY)])
+    sim.run()  # the clean-ups ran
+    (gone,) = sim.command(DeregisterCluster("a", "alice"))
+    assert gone == ev.ClusterDeregistered(cluster_id="a", deregistered_at=sim.now)
+    assert not sim.fleet.clusters["a"].registered
+    assert sim.fleet.decide(DeregisterCluster("a", "alice"), sim.now) == []  # a repeat
+    with pytest.raises(IllegalEvent):  # its link's last word is not taken any more
+        sim.fleet.apply(health("a", Health.HEALTHY, Health.UNREACHABLE))
+
+
+def test_deregistering_an_unknown_cluster_is_refused() -> None:
+    with pytest.raises(CommandRefused, match="CLUSTER_NOT_REGISTERED: cluster 'x'"):
+        Fleet().decide(DeregisterCluster("x", "alice"), T0)

@@ -33,7 +33,8 @@ class Action(StrEnum):
     START_FAILOVER = "start_failover"
     CANCEL_FAILOVER = "cancel_failover"
     ENABLE_FAILOVER = "enable_failover"  # switches a cluster under failover management
-    REGISTER_CLUSTER = "register_cluster"  # where the control plane reaches a data plane
+    REGISTER_CLUSTER = "register_cluster"  # where the control plane reaches a data plane,
+    # and taking one off it
 
 
 REQUIRED: dict[Action, Role] = {

@@ -64,6 +64,15 @@ async def register_cluster(body: ClusterBody, who: Registrar, service: Service) 
     return await service.register_cluster(who, body.model_dump())
 
 
+@router.delete("/{cluster_id}", status_code=202)
+async def deregister_cluster(
+    cluster_id: ClusterId, who: Registrar, service: Service
+) -> CommandAccepted:
+    """Admin: take a data plane off the control plane (refused while it holds Deployments,
+    or a failover, a flight or a clean-up still needs it)."""
+    return await service.deregister_cluster(who, cluster_id)
+
+
 @router.post("/{cluster_id}/enable-failover", status_code=202)
 async def enable_failover(cluster_id: ClusterId, who: Enabler, service: Service) -> CommandAccepted:
     """Admin: put a cluster under failover management (refused if it has Deployments)."""

@@ -19,6 +19,7 @@ from jetbridge.console.domain.progress import ACTIVE_REQUEST
 from jetbridge.console.domain.roles import Action, Principal
 from jetbridge.console.service_layer.ports import CommandSender, ReadModel
 from jetbridge.console.service_layer.views import (
+    ClusterView,
     CommandAccepted,
     PlanView,
     Reason,
@@ -137,6 +138,35 @@ class ConsoleService:
         self.authorise(principal, Action.REGISTER_CLUSTER)
         cluster_id = str(registration["cluster_id"])
         command = self._command("RegisterCluster", cluster_id, registration, principal)
+        wanted = ("REGISTERED", registration["endpoint"])
+        return await self._send_and_see(
+            command,
+            principal,
+            lambda c: c is not None and (c.registration, c.endpoint) == wanted,
+        )
+
+    async def deregister_cluster(self, principal: Principal, cluster_id: str) -> CommandAccepted:
+        """Send DeregisterCluster; answered as a registration is (refused while the
+        cluster still holds Deployments or a failover, flight or clean-up needs it)."""
+        self.authorise(principal, Action.REGISTER_CLUSTER)
+        if await self.read.cluster(cluster_id) is None:
+            raise NotFound(f"no cluster {cluster_id!r}")
+        command = self._command(
+            "DeregisterCluster", cluster_id, {"cluster_id": cluster_id}, principal
+        )
+        return await self._send_and_see(
+            command, principal, lambda c: c is not None and c.registration == "DEREGISTERED"
+        )
+
+    async def _send_and_see(
+        self,
+        command: EventRecord,
+        principal: Principal,
+        done: Callable[[ClusterView | None], bool],
+    ) -> CommandAccepted:
+        """Send a cluster command; answered by a refusal or once ``done`` holds for its
+        cluster on the ledger, or not within the answer timeout."""
+        cluster_id = command.envelope.aggregate_id
         seq = self.read.last_seq()
         await self.sender.send(command)
         deadline = time.monotonic() + self.answer_timeout_s
@@ -144,11 +174,7 @@ class ConsoleService:
             refusal = await self.read.refusal(command.event_id)
             if refusal is not None:
                 return self._accepted(command, principal, None, refusal)
-            cluster = await self.read.cluster(cluster_id)
-            if cluster is not None and (cluster.registration, cluster.endpoint) == (
-                "REGISTERED",
-                registration["endpoint"],
-            ):
+            if done(await self.read.cluster(cluster_id)):
                 return self._accepted(command, principal, None, None, answered=True)
             if (left := deadline - time.monotonic()) <= 0:
                 return self._accepted(command, principal, None, None)

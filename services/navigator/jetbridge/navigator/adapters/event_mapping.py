@@ -16,6 +16,7 @@ from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
+    DeregisterCluster,
     EnableFailover,
     RegisterCluster,
     RequestFailover,
@@ -25,7 +26,7 @@ from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, Retry
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 
 COMMAND_TYPES = frozenset(
-    {"RequestFailover", "CancelFailover", "EnableFailover", "RegisterCluster"}
+    {"RequestFailover", "CancelFailover", "EnableFailover", "RegisterCluster", "DeregisterCluster"}
 )
 _FIELDS: dict[str, frozenset[str]] = {
     name: frozenset(f.name for f in dataclasses.fields(cls)) for name, cls in BY_NAME.items()
@@ -79,6 +80,8 @@ class EventMapper:
             return CancelFailover(request_id=p["request_id"], requested_by=actor)
         if record.event_type == "EnableFailover":
             return EnableFailover(cluster_id=p["cluster_id"], requested_by=actor)
+        if record.event_type == "DeregisterCluster":
+            return DeregisterCluster(cluster_id=p["cluster_id"], requested_by=actor)
         if record.event_type == "RegisterCluster":
             return RegisterCluster(
                 cluster_id=p["cluster_id"],

@@ -42,4 +42,10 @@ class RegisterCluster:
     requested_by: str
 
 
-Command = RequestFailover | CancelFailover | EnableFailover | RegisterCluster
+@dataclass(frozen=True)
+class DeregisterCluster:
+    cluster_id: str
+    requested_by: str
+
+
+Command = RequestFailover | CancelFailover | EnableFailover | RegisterCluster | DeregisterCluster

@@ -21,6 +21,7 @@ from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
+    DeregisterCluster,
     EnableFailover,
     RegisterCluster,
     RequestFailover,
@@ -32,7 +33,11 @@ from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.late_deployments import extend_request
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.mission_saga import MissionContext, advance_mission
-from jetbridge.navigator.domain.registering import decide_register
+from jetbridge.navigator.domain.registering import (
+    decide_deregister,
+    decide_register,
+    still_in_use,
+)
 from jetbridge.navigator.domain.request_saga import advance_request
 from jetbridge.navigator.domain.requesting import (
     decide_cancel,
@@ -132,6 +137,16 @@ class Fleet:
                 return decide_enable_failover(command, cluster, self.deployments, now)
             case RegisterCluster():
                 return decide_register(command, self.clusters.get(command.cluster_id), now)
+            case DeregisterCluster():
+                cluster = self.clusters.get(command.cluster_id)
+                in_use = (
+                    None
+                    if cluster is None
+                    else still_in_use(
+                        cluster, self.deployments, self.requests, self.missions, self.flights
+                    )
+                )
+                return decide_deregister(command, cluster, in_use, now)
 
     def react(self, now: int) -> list[ev.DomainEvent]:
         """Everything that follows from the current state at ``now``, until it settles."""

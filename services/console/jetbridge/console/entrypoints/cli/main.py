@@ -213,13 +213,22 @@ async def register_cluster(c: ConsoleClient, args: argparse.Namespace) -> Exit:
         "failover_enabled": args.failover_enabled,
     }
     answer = await c.post("/clusters", body)
+    return _cluster_answer(args, answer, "registering", f"registered: {args.endpoint}")
+
+
+async def deregister_cluster(c: ConsoleClient, args: argparse.Namespace) -> Exit:
+    answer = await c.call("DELETE", f"/clusters/{args.cluster}")
+    return _cluster_answer(args, answer, "deregistering", "deregistered")
+
+
+def _cluster_answer(args: argparse.Namespace, answer: Any, doing: str, done: str) -> Exit:
+    """The Navigator's answer to a cluster command: refused (exit 3), done, or not yet."""
 
     def render(a: dict[str, Any]) -> None:
         if a["refusal"]:
-            out.print(f"registering {a['subject_id']} refused: {a['refusal']['message']}")
+            out.print(f"{doing} {a['subject_id']} refused: {a['refusal']['message']}")
         else:
-            done = "registered" if a["answered"] else "sent (no answer yet)"
-            out.print(f"{a['subject_id']} {done}: {args.endpoint}")
+            out.print(f"{a['subject_id']} {done if a['answered'] else 'sent (no answer yet)'}")
 
     emit(args, answer, render)
     return Exit.REFUSED if answer["refusal"] else Exit.OK
@@ -325,6 +334,13 @@ def _cluster_admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--failover-enabled", action="store_true", help="installed with failover on (new only)"
     )
     p.set_defaults(run=register_cluster)
+    p = sub.add_parser(
+        "deregister-cluster",
+        parents=[common],
+        help="admin: take a data plane off (refused while anything still needs it)",
+    )
+    p.add_argument("cluster")
+    p.set_defaults(run=deregister_cluster)
     p = sub.add_parser(
         "enable-failover", parents=[common], help="admin: put a cluster under failover management"
     )
