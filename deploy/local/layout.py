@@ -37,7 +37,7 @@ class Layout:
         every port, so a second checkout can run a stack beside the default one."""
         raw = os.environ.get("JETBRIDGE_STATE_DIR")
         offset = int(os.environ.get("JETBRIDGE_STACK_PORT_OFFSET", "0"))
-        return cls(Path(raw).resolve() if raw else REPO_ROOT / ".state", offset)
+        return cls((Path(raw) if raw else REPO_ROOT / ".state").resolve(), offset)
 
     def port(self, base: int) -> int:
         return base + self.port_offset

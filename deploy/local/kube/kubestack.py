@@ -53,7 +53,10 @@ SECRETS_PORT = 16390
 
 def state_root() -> Path:
     raw = os.environ.get("JETBRIDGE_STATE_DIR")
-    return (Path(raw).resolve() if raw else REPO_ROOT / ".state") / "kube"
+    # Resolved: a worktree whose .state links to another tree's must name the daemons'
+    # paths as they were started, or pause() finds none (an A/B's run from a worktree
+    # left the idle clusters running, 2026-12-07).
+    return (Path(raw) if raw else REPO_ROOT / ".state").resolve() / "kube"
 
 
 @dataclass(frozen=True)
