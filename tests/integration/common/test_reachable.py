@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jetbridge.common.backoff import Backoff
 from jetbridge.common.reachable import wait_for_kafka, wait_for_postgres
+from jetbridge.flightdeck import open_when_reachable
 from tests.integration.forwarder import forward, refused_address
 
 QUICK = Backoff(base=0.1, cap=0.3)
@@ -44,5 +45,23 @@ async def test_a_database_away_at_start_is_waited_for(pg_database: str) -> None:
     try:
         failures = await asyncio.wait_for(wait_for_postgres(away, backoff=QUICK), timeout=30)
         assert failures >= 1 and back.done()
+    finally:
+        (await back).close()
+
+
+async def test_a_flightdeck_away_at_start_is_waited_for(pg_database: str) -> None:
+    """The agent and the Pilot open Flightdeck this way (chaos seed 711: an agent
+    restarted just before PostgreSQL did exited again)."""
+    host, port = refused_address()
+    parts = urlsplit(pg_database)
+    credentials = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    away = urlunsplit(parts._replace(netloc=f"{credentials}{host}:{port}"))
+    back = asyncio.create_task(_comes_back(port, f"{parts.hostname}:{parts.port or 5432}"))
+    try:
+        deck = await asyncio.wait_for(open_when_reachable(away, backoff=QUICK), timeout=30)
+        try:
+            assert back.done() and await deck.get("no-such-flight") is None
+        finally:
+            await deck.close()
     finally:
         (await back).close()

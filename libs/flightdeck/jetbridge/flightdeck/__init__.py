@@ -6,7 +6,7 @@ a claimer that lost its lease can never overwrite the one that replaced it. Step
 results and the events reporting them commit together through ``dp_flight_outbox``.
 """
 
-from .factory import open_flightdeck
+from .factory import open_flightdeck, open_when_reachable
 from .models import (
     Admitted,
     Claim,
@@ -42,4 +42,5 @@ __all__ = [
     "StepRecord",
     "StoredOutboxEvent",
     "open_flightdeck",
+    "open_when_reachable",
 ]

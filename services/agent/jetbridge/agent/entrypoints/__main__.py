@@ -21,11 +21,11 @@ from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import batch_observer, start_metrics_server
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.common.tls import TlsLayout
-from jetbridge.flightdeck import open_flightdeck
+from jetbridge.flightdeck import open_when_reachable
 
 
 async def run(settings: AgentSettings) -> None:
-    flightdeck = await open_flightdeck(settings.flightdeck_dsn)
+    flightdeck = await open_when_reachable(settings.flightdeck_dsn)  # an outage: waited out
     facts = (
         StaticFactsSource.from_file(settings.facts_file)
         if settings.facts_file

@@ -14,7 +14,7 @@ from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.metrics import batch_observer
 from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.fencing.domain import Fencer, OwnershipModel
-from jetbridge.flightdeck import Flightdeck, open_flightdeck
+from jetbridge.flightdeck import Flightdeck, open_when_reachable
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.adapters.events import AvroEventEncoder
@@ -85,7 +85,7 @@ class PilotApp:
     async def start(self) -> None:
         s = self.settings
         customer = s.database_users == "customer"  # who made the login roles
-        self.deck = deck = await open_flightdeck(s.flightdeck_dsn)
+        self.deck = deck = await open_when_reachable(s.flightdeck_dsn)  # not ready meanwhile
         self.fencer = make_fencer(
             s.database_admin_dsn, s.fencing_state_database, s.fencing_pool_size
         )
