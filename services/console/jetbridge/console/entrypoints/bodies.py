@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jetbridge.console.domain.intents import MAX_DRAIN_TIMEOUT_S, REQUEST_ID, Mode, StartIntent
+from jetbridge.navigator.domain import registering
 from jetbridge.navigator.domain.registering import problems
 
-CLUSTER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+CLUSTER_ID = registering.CLUSTER_ID.pattern  # the Navigator's rule, checked here first
 
 
 class ClusterBody(BaseModel):

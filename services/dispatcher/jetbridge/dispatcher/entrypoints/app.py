@@ -22,7 +22,6 @@ from jetbridge.dispatcher.service_layer.dispatch import HANDLED, Dispatcher
 class DispatcherApp:
     def __init__(self, settings: DispatcherSettings, health: Health = HEALTH) -> None:
         self.settings = settings
-        self.health = health
         self.state = DispatchState()
         self.reader = StateReader(
             self.state, settings.kafka_bootstrap_servers, settings.state_topics

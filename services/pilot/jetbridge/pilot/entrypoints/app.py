@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiokafka.errors import KafkaError
 
@@ -12,6 +11,7 @@ from jetbridge.common.backoff import Backoff
 from jetbridge.common.health import HEALTH, Health
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.common.metrics import batch_observer
+from jetbridge.common.reachable import until_reachable
 from jetbridge.common.sql.dsn import is_mysql_dsn
 from jetbridge.fencing.domain import Fencer, OwnershipModel
 from jetbridge.flightdeck import Flightdeck, open_when_reachable
@@ -30,8 +30,12 @@ from jetbridge.pilot.service_layer.relay import FlightdeckRelay
 from jetbridge.pilot.service_layer.runner import FlightRunner
 from jetbridge.pilot.service_layer.shared_writes import SharedWrites
 
-log = logging.getLogger(__name__)
 CONNECT_BACKOFF = Backoff(base=0.5, cap=10.0)  # between two attempts to reach Kafka
+
+
+def _kafka_unreachable(error: BaseException) -> bool:
+    """Any Kafka or socket error is waited out: the Pilot needs Kafka only to report."""
+    return isinstance(error, KafkaError | OSError)
 
 
 def make_fencer(
@@ -150,20 +154,22 @@ class PilotApp:
         await self.relay.run()
 
     async def _connect(self, bootstrap: str) -> EventPublisher:
-        """A started publisher, trying again (a fresh client each time) until one starts."""
-        attempt = 0
-        while True:
+        """A started publisher, trying again (a fresh client each time) until one starts;
+        flights run meanwhile and their reports wait in the outbox."""
+        started: list[EventPublisher] = []
+
+        async def attempt() -> None:
             publisher = EventPublisher(bootstrap, client_id=self.settings.owner)
             try:
                 await publisher.start()
-                return publisher
-            except (KafkaError, OSError) as error:
+            except BaseException:
                 with contextlib.suppress(Exception):
                     await publisher.stop()
-                delay = CONNECT_BACKOFF.delay(min(attempt, 10))
-                log.warning("Kafka away (%s): flights run, reports wait (%.1fs)", error, delay)
-                await asyncio.sleep(delay)
-                attempt += 1
+                raise
+            started.append(publisher)
+
+        await until_reachable(attempt, "Kafka", _kafka_unreachable, backoff=CONNECT_BACKOFF)
+        return started[-1]
 
     async def stop(self) -> None:
         if self.pilot is not None:
