@@ -331,6 +331,8 @@ class Demo:
 
     async def register_clusters(self) -> None:
         phase("register both clusters through the API (admin): agent endpoint + identity")
+        # The Console's port opens before it has reached Kafka and read the ledger.
+        await self.until("the console to be ready", self.console_ready, 60)
         for c in CLUSTERS:
             body = {
                 "cluster_id": c,
@@ -352,6 +354,12 @@ class Demo:
             if r.status_code >= 400:
                 raise RuntimeError(f"{method} {path}: {r.status_code} {r.text}")
             return r.json()
+
+    async def console_ready(self) -> bool:
+        try:
+            return bool((await self.api("GET", "/api/v1/health"))["ready"])
+        except (httpx.HTTPError, RuntimeError):
+            return False
 
     async def clusters_healthy(self) -> bool:
         try:

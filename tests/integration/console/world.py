@@ -202,7 +202,7 @@ async def console_world(
     try:
         await world.until(
             "the console and navigator to start",
-            lambda: server.started and navigator.service is not None,
+            lambda: server.started and runtime.model.ready and navigator.service is not None,
         )
         yield world
     finally:

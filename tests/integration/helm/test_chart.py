@@ -283,6 +283,11 @@ def test_probes_match_what_each_service_serves(helm: Path) -> None:
         assert METRICS_PORT_ENV not in env_of(plain[f"{RELEASE}-{svc}"])
     kind, handler = probe_handler(deps[f"{RELEASE}-console"])
     assert (kind, handler) == ("httpGet", {"path": "/api/v1/health", "port": "http"})
+    # Its port opens before Kafka is reached: readiness waits for the ledger (/readyz).
+    kind, handler = probe_handler(deps[f"{RELEASE}-console"], "readinessProbe")
+    assert (kind, handler) == ("httpGet", {"path": "/readyz", "port": "metrics"})
+    kind, handler = probe_handler(plain[f"{RELEASE}-console"], "readinessProbe")
+    assert (kind, handler) == ("httpGet", {"path": "/api/v1/health", "port": "http"})
     assert container(deps[f"{RELEASE}-console"])["ports"][0]["containerPort"] == 8470
     kind, handler = probe_handler(deps[f"{RELEASE}-agent"], "readinessProbe")
     assert (kind, handler) == ("tcpSocket", {"port": "grpc"})

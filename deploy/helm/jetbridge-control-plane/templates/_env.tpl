@@ -119,6 +119,24 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
 {{- include "jetbridge.noPortHandler" (dict "root" . "path" "/livez") -}}
 {{- end -}}
 
+{{/*
+The Console's port opens before it has reached Kafka and read the ledger (it answers
+503 meanwhile), so the port answering is only liveness. With metrics on, readiness is
+/readyz on the metrics port, which waits for the ledger; with metrics off, the API's
+health check, which only shows the port is open.
+*/}}
+{{- define "cp.consoleReadyHandler" -}}
+{{- if .Values.metrics.enabled -}}
+httpGet:
+  path: /readyz
+  port: metrics
+{{- else -}}
+httpGet:
+  path: /api/v1/health
+  port: http
+{{- end -}}
+{{- end -}}
+
 {{- define "cp.readyHandler" -}}
 {{- include "jetbridge.noPortHandler" (dict "root" . "path" "/readyz") -}}
 {{- end -}}

@@ -28,6 +28,7 @@ before the flight that a handler is about to dispatch).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -119,11 +120,18 @@ class PartitionReplay:
         return self._consumer
 
     async def start(self) -> None:
-        await self._consumer.start()
-        if self._group_id is not None:
-            self._consumer.subscribe(self._topics, listener=_Listener(self))
-            return
-        partitions = await self._all_partitions()
+        """Connect and take the partitions; a start that fails closes the client, so
+        the caller may build a new replay and try again (the broker away at start)."""
+        try:
+            await self._consumer.start()
+            if self._group_id is not None:
+                self._consumer.subscribe(self._topics, listener=_Listener(self))
+                return
+            partitions = await self._all_partitions()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            raise
         self._consumer.assign(list(partitions))
         self._assigned(partitions)
 

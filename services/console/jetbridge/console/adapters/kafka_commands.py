@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from jetbridge.common.events import EventRecord
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.console.service_layer.ports import CommandsUnavailable
 
 
 class KafkaCommandSender:
@@ -14,10 +17,14 @@ class KafkaCommandSender:
 
     async def start(self) -> None:
         """aiokafka clients need a running loop: created here, not in ``__init__``."""
-        self._publisher = EventPublisher(
-            self._bootstrap, client_id="console", topic_prefix=self._prefix
-        )
-        await self._publisher.start()
+        publisher = EventPublisher(self._bootstrap, client_id="console", topic_prefix=self._prefix)
+        try:
+            await publisher.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await publisher.stop()  # a failed start may hold a half-open client
+            raise
+        self._publisher = publisher  # only once connected: until then, send refuses
 
     async def stop(self) -> None:
         if self._publisher is not None:
@@ -27,5 +34,5 @@ class KafkaCommandSender:
     async def send(self, command: EventRecord) -> None:
         """Returns once the broker acknowledged it (acks=all): the command is durable."""
         if self._publisher is None:
-            raise RuntimeError("the command sender is not started")
+            raise CommandsUnavailable("the Console has not reached Kafka yet; nothing was sent")
         await self._publisher.publish(command)

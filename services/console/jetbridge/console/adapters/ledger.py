@@ -284,7 +284,7 @@ class LedgerFollower:
         model.is_ready = self._is_ready
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.on_failure: Callable[[], None] = _terminate_self
+        self.on_failure: Callable[[], None] = terminate_self
 
     def _is_ready(self) -> bool:
         return self._replay.ready.is_set() and self._task is not None and not self._task.done()
@@ -322,6 +322,6 @@ class LedgerFollower:
                 await stop_tasks(self._task)
 
 
-def _terminate_self() -> None:
+def terminate_self() -> None:
     """uvicorn shuts down on SIGTERM as on Kubernetes' stop: lifespan exit included."""
     os.kill(os.getpid(), signal.SIGTERM)

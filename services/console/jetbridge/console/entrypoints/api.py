@@ -3,23 +3,24 @@
 Reads go to the ReadModel, changes leave as commands; each route states the role it
 needs (``domain.roles``). Errors share one shape (``ErrorBody``): 401 no or unknown
 token, 403 role too low, 404 unknown id, 409 refused by the fleet's state (with every
-reason), 422 malformed or unconfirmed (each field and the rule it broke).
+reason), 422 malformed or unconfirmed (each field and the rule it broke), 503 not ready
+(Kafka not reached or the ledger not read yet: nothing was read or sent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from jetbridge.console.domain.intents import MODE_HELP
 from jetbridge.console.domain.roles import Action
 from jetbridge.console.entrypoints import errors, routes_clusters, routes_events, routes_failovers
-from jetbridge.console.entrypoints.auth import Caller, Read, Reader
+from jetbridge.console.entrypoints.auth import Caller, Reader, Service
 from jetbridge.console.entrypoints.bodies import ModeHelp
 from jetbridge.console.service_layer.console import ConsoleService
 from jetbridge.console.service_layer.ports import TokenVerifier
@@ -44,6 +45,7 @@ def create_app(
     app.state.service = service
     app.state.verifier = verifier
     errors.install(app)
+    app.middleware("http")(_until_available)
     app.add_api_route("/api/v1/health", health, methods=["GET"], tags=["service"])
     for path, endpoint in (("/api/v1/whoami", whoami), ("/api/v1/modes", modes)):
         app.add_api_route(
@@ -57,9 +59,23 @@ def create_app(
     return app
 
 
-async def health(read: Read) -> Readiness:
-    """No token needed: is the read model caught up with the ledger?"""
-    return Readiness(ready=read.ready, last_seq=read.last_seq(), fold_errors=read.fold_errors)
+async def _until_available(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Every API route but the health check answers 503 while the Console cannot."""
+    path = request.url.path
+    if path.startswith("/api/v1/") and path != "/api/v1/health":
+        service: ConsoleService = request.app.state.service
+        if (why := service.unavailable()) is not None:
+            return errors.unavailable(why)
+    return await call_next(request)
+
+
+async def health(service: Service) -> Readiness:
+    """No token needed: is the read model caught up with the ledger, and the API open?"""
+    read = service.read
+    ready = read.ready and service.unavailable() is None
+    return Readiness(ready=ready, last_seq=read.last_seq(), fold_errors=read.fold_errors)
 
 
 async def whoami(who: Caller) -> WhoAmI:

@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from jetbridge.console.domain.roles import REQUIRED
 from jetbridge.console.entrypoints.bodies import ErrorBody
 from jetbridge.console.service_layer.console import Forbidden, Invalid, NotFound, Refused
+from jetbridge.console.service_layer.ports import CommandsUnavailable
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422, 503)
 }
 
 
@@ -53,6 +54,16 @@ async def _refused(_: Request, e: Exception) -> JSONResponse:
     return _json(409, ErrorBody(error=e.code, message=str(e), reasons=reasons))
 
 
+def unavailable(why: str) -> JSONResponse:
+    """Not ready yet (Kafka away, the ledger still read): a retry later may pass.
+    Nothing was read or sent."""
+    return _json(503, ErrorBody(error="UNAVAILABLE", message=why), {"Retry-After": "5"})
+
+
+async def _unavailable(_: Request, e: Exception) -> JSONResponse:
+    return unavailable(str(e))
+
+
 async def _malformed(_: Request, e: Exception) -> JSONResponse:
     """FastAPI's validation errors, reshaped: ``field`` is the dotted location."""
     assert isinstance(e, RequestValidationError)
@@ -85,4 +96,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Invalid, _invalid)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(CommandsUnavailable, _unavailable)
     app.add_exception_handler(RequestValidationError, _malformed)

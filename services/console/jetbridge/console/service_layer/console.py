@@ -70,6 +70,9 @@ class ConsoleService:
     sender: CommandSender
     clock: Callable[[], int] = clock_ms
     answer_timeout_s: float = 5.0
+    # Why the API cannot answer yet (Kafka not reached, the ledger not read), or None.
+    # Until it can, an empty model would answer 404 for requests that exist.
+    unavailable: Callable[[], str | None] = lambda: None
 
     @staticmethod
     def authorise(principal: Principal, action: Action) -> None:

@@ -56,8 +56,13 @@ class ReadModel(Protocol):
     async def refusal(self, command_id: str) -> Reason | None: ...
 
 
+class CommandsUnavailable(Exception):
+    """The broker cannot take commands now (away, or not reached yet): nothing was sent."""
+
+
 class CommandSender(Protocol):
-    """Puts a command on ``jetbridge.commands``: the Console's only way to change things."""
+    """Puts a command on ``jetbridge.commands``: the Console's only way to change things.
+    Raises :class:`CommandsUnavailable` when it cannot, having sent nothing."""
 
     async def send(self, command: EventRecord) -> None: ...
 
