@@ -6,7 +6,9 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from jetbridge.navigator.domain import events as ev
 from tests.integration.console.world import TOKENS, ConsoleWorld
 
 JETBRIDGE = str(Path(sys.executable).with_name("jetbridge"))
@@ -170,3 +172,50 @@ async def test_an_admin_deregisters_a_cluster_once_nothing_needs_it(world: Conso
     assert code == 0 and json.loads(text)["answered"], text
     code, text = await cli(world, "--json", "clusters", "cli-spare", role="viewer")
     assert json.loads(text)["registration"] == "DEREGISTERED"
+
+
+async def test_an_admin_declares_a_lost_source_and_its_clean_ups_are_given_up(
+    world: ConsoleWorld,
+) -> None:
+    """A Forced failover off a silent cluster leaves its clean-up waiting for it; the
+    declaration ends it (CLUSTER_LOST) and deregisters the cluster, through the real
+    Console, Kafka and Navigator."""
+    await world.seed("lost-src", "lost-dst", ["lost-d"])
+    silent = ev.ClusterHealthChanged(
+        cluster_id="lost-src", previous="HEALTHY", current="UNREACHABLE"
+    )
+    await world.publish([silent])
+    fleet = world.runtime.model.fleet
+    await world.until(
+        "the source to be unreachable", lambda: not fleet.clusters["lost-src"].reachable
+    )
+    declare = ["--json", "declare-cluster-lost", "lost-src", "--attestation", "rack burnt, INC-9"]
+    code, text = await cli(world, *declare, role="admin")
+    assert code == 8 and "confirm_lost" in text, text  # not confirmed: nothing sent
+    code, text = await cli(world, *declare, "--confirm-lost", role="admin")
+    assert code == 3, text  # the Deployment is still there
+    assert "still holds 1 Deployment(s)" in json.loads(text)["refusal"]["message"]
+
+    start = ["failover", "start", "--from", "lost-src", "--to", "lost-dst", "--mode", "forced"]
+    code, text = await cli(world, "--json", *start, "--confirm-forced", "--watch")
+    assert code == 0, text
+
+    def mission() -> Any:
+        (found,) = [m for m in fleet.missions.values() if m.deployment_id == "lost-d"]
+        return found
+
+    assert mission().cleanup.value == "PENDING"  # the delete waits for lost-src
+
+    code, text = await cli(world, *declare, "--confirm-lost", role="operator")
+    assert code == 4, text  # admins only
+    code, text = await cli(world, *declare, "--confirm-lost", role="admin")
+    assert code == 0 and json.loads(text)["answered"], text
+    await world.until("the clean-up to be given up", lambda: mission().cleanup.value == "FAILED")
+    assert mission().reason_code == "CLUSTER_LOST" and "rack burnt, INC-9" in mission().reason
+    code, text = await cli(world, "--json", "clusters", "lost-src", role="viewer")
+    view = json.loads(text)
+    assert (view["registration"], view["declared_lost_by"], view["lost_attestation"]) == (
+        "DEREGISTERED",
+        "admin@example.com",
+        "rack burnt, INC-9",
+    )

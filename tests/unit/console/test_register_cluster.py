@@ -73,3 +73,52 @@ async def test_a_deregistration_is_answered_once_the_ledger_shows_it() -> None:
         world.feed([ev.ClusterDeregistered(cluster_id="west", deregistered_at=world.now)])
         r = await admin.delete("/api/v1/clusters/west")
         assert r.status_code == 202 and r.json()["answered"] is True
+
+
+LOST = {"attestation": "region eu-1 destroyed in INC-4521", "confirm_lost": True}
+
+
+async def test_a_declaration_must_say_why_and_be_confirmed_and_nothing_is_sent_otherwise() -> None:
+    world = make_world()
+    async with world.client("admin") as admin:
+        url = "/api/v1/clusters/gray/declare-lost"
+        r = await admin.post(url, json=LOST | {"confirm_lost": False})
+        assert r.status_code == 422, r.text
+        assert r.json()["problems"][0]["field"] == "confirm_lost"
+        assert "set confirm_lost to true" in r.text
+        r = await admin.post(url, json=LOST | {"attestation": "gone"})
+        assert r.status_code == 422 and r.json()["problems"][0]["field"] == "attestation"
+        assert "10-2000 characters saying why" in r.text
+        r = await admin.post(url, json={"attestation": LOST["attestation"]})
+        assert r.status_code == 422 and "confirm_lost" in r.text  # it must be said
+        r = await admin.post("/api/v1/clusters/nowhere/declare-lost", json=LOST)
+        assert r.status_code == 404
+    assert world.sender.sent == []
+
+
+async def test_a_declaration_is_sent_with_its_attestation_and_answered_from_the_ledger() -> None:
+    world = make_world()
+    async with world.client("admin") as admin:
+        r = await admin.post("/api/v1/clusters/gray/declare-lost", json=LOST)
+        assert r.status_code == 202 and r.json()["answered"] is False  # no answer in time
+        (sent,) = world.sender.sent
+        assert (sent.event_type, sent.payload, sent.envelope.actor) == (
+            "DeclareClusterLost",
+            {"cluster_id": "gray", "attestation": LOST["attestation"]},
+            "admin@example.com",
+        )
+        declared = ev.ClusterDeclaredLost(
+            cluster_id="gray",
+            declared_by="admin@example.com",
+            attestation=LOST["attestation"],
+            declared_at=world.now,
+        )
+        world.feed([declared, ev.ClusterDeregistered(cluster_id="gray", deregistered_at=world.now)])
+        r = await admin.post("/api/v1/clusters/gray/declare-lost", json=LOST)  # a repeat
+        assert r.status_code == 202 and r.json()["answered"] is True
+        view = (await admin.get("/api/v1/clusters/gray")).json()
+    assert (view["registration"], view["declared_lost_by"], view["lost_attestation"]) == (
+        "DEREGISTERED",
+        "admin@example.com",
+        LOST["attestation"],
+    )

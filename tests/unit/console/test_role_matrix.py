@@ -75,6 +75,15 @@ MATRIX = [
         202,
         sends="EnableFailover",
     ),
+    Row(
+        "POST",
+        "/api/v1/clusters/{cluster_id}/declare-lost",
+        "/api/v1/clusters/newbie/declare-lost",
+        "admin",
+        202,
+        {"attestation": "datacentre flooded, INC-1", "confirm_lost": True},
+        sends="DeclareClusterLost",
+    ),
     Row("POST", "/api/v1/failovers/plan", "/api/v1/failovers/plan", "viewer", 200, START),
     Row(
         "POST",

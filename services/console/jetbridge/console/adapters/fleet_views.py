@@ -104,6 +104,9 @@ def cluster_view(
         failover_enabled=c.failover_enabled,
         failover_enabled_at=c.failover_enabled_at,
         registered_at=c.registered_at,
+        declared_lost_at=c.declared_lost_at,
+        declared_lost_by=c.declared_lost_by,
+        lost_attestation=c.lost_attestation,
         facts=ClusterFacts(
             observed_at=c.facts_observed_at,
             jetbridge_version=c.jetbridge_version,

@@ -35,6 +35,7 @@ class Action(StrEnum):
     ENABLE_FAILOVER = "enable_failover"  # switches a cluster under failover management
     REGISTER_CLUSTER = "register_cluster"  # where the control plane reaches a data plane,
     # and taking one off it
+    DECLARE_CLUSTER_LOST = "declare_cluster_lost"  # attest a silent data plane is gone
 
 
 REQUIRED: dict[Action, Role] = {
@@ -44,6 +45,7 @@ REQUIRED: dict[Action, Role] = {
     Action.CANCEL_FAILOVER: Role.OPERATOR,
     Action.ENABLE_FAILOVER: Role.ADMIN,
     Action.REGISTER_CLUSTER: Role.ADMIN,
+    Action.DECLARE_CLUSTER_LOST: Role.ADMIN,
 }
 
 

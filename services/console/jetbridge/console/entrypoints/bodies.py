@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jetbridge.console.domain.intents import MAX_DRAIN_TIMEOUT_S, REQUEST_ID, Mode, StartIntent
 from jetbridge.navigator.domain import registering
+from jetbridge.navigator.domain.lost_cluster import ATTESTATION_MAX, attestation_problem
 from jetbridge.navigator.domain.registering import problems
 
 CLUSTER_ID = registering.CLUSTER_ID.pattern  # the Navigator's rule, checked here first
@@ -49,6 +50,38 @@ class ClusterBody(BaseModel):
         if found := problems(self.cluster_id, self.name, self.endpoint, self.certificate_identity):
             raise ValueError("; ".join(found))
         return self
+
+
+class LostBody(BaseModel):
+    """An admin's word that a silent data plane is gone for good (see the route)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    attestation: str = Field(
+        max_length=ATTESTATION_MAX,
+        examples=["region eu-1 destroyed in INC-4521; nodes terminated by the provider"],
+        description="Why you are sure it will not come back: kept in the audit log.",
+    )
+    confirm_lost: bool = Field(
+        description="Must be true: copies left there stop holding its database side."
+    )
+
+    @field_validator("attestation")
+    @classmethod
+    def _says_why(cls, attestation: str) -> str:
+        if problem := attestation_problem(attestation):
+            raise ValueError(problem)
+        return attestation
+
+    @field_validator("confirm_lost")
+    @classmethod
+    def _confirmed(cls, confirm_lost: bool) -> bool:
+        if not confirm_lost:
+            raise ValueError(
+                "declaring a cluster lost lets its database side be fenced in elsewhere; if"
+                " it comes back, its old copies could write: set confirm_lost to true"
+            )
+        return confirm_lost
 
 
 class FailoverBody(BaseModel):

@@ -6,8 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from jetbridge.console.entrypoints.auth import Enabler, Read, Reader, Registrar, Service
-from jetbridge.console.entrypoints.bodies import CLUSTER_ID, ClusterBody
+from jetbridge.console.entrypoints.auth import (
+    Enabler,
+    Read,
+    Reader,
+    Registrar,
+    Service,
+    Undertaker,
+)
+from jetbridge.console.entrypoints.bodies import CLUSTER_ID, ClusterBody, LostBody
 from jetbridge.console.entrypoints.errors import ERRORS
 from jetbridge.console.service_layer.console import NotFound
 from jetbridge.console.service_layer.views import (
@@ -77,3 +84,14 @@ async def deregister_cluster(
 async def enable_failover(cluster_id: ClusterId, who: Enabler, service: Service) -> CommandAccepted:
     """Admin: put a cluster under failover management (refused if it has Deployments)."""
     return await service.enable_failover(who, cluster_id)
+
+
+@router.post("/{cluster_id}/declare-lost", status_code=202)
+async def declare_lost(
+    cluster_id: ClusterId, body: LostBody, who: Undertaker, service: Service
+) -> CommandAccepted:
+    """Admin: attest that an unreachable data plane is gone for good (destroyed, or cut
+    off and wiped). Its open flights are ended, its source clean-ups given up, copies
+    left there stop holding its database side, and it is deregistered. Refused while it
+    answers heartbeats, holds Deployments not failed over, or a failover names it."""
+    return await service.declare_lost(who, cluster_id, body.attestation)

@@ -161,6 +161,20 @@ class ConsoleService:
             command, principal, lambda c: c is not None and c.registration == "DEREGISTERED"
         )
 
+    async def declare_lost(
+        self, principal: Principal, cluster_id: str, attestation: str
+    ) -> CommandAccepted:
+        """Send DeclareClusterLost; answered as a registration is (refused while the
+        cluster answers heartbeats, holds Deployments, or a failover names it)."""
+        self.authorise(principal, Action.DECLARE_CLUSTER_LOST)
+        if await self.read.cluster(cluster_id) is None:
+            raise NotFound(f"no cluster {cluster_id!r}")
+        payload = {"cluster_id": cluster_id, "attestation": attestation}
+        command = self._command("DeclareClusterLost", cluster_id, payload, principal)
+        return await self._send_and_see(
+            command, principal, lambda c: c is not None and c.declared_lost_at is not None
+        )
+
     async def _send_and_see(
         self,
         command: EventRecord,

@@ -43,6 +43,11 @@ class ClusterView(BaseModel):
     failover_enabled: bool
     failover_enabled_at: int | None
     registered_at: int | None
+    declared_lost_at: int | None = Field(
+        None, description="When an admin declared it lost for good (then deregistered)."
+    )
+    declared_lost_by: str = ""
+    lost_attestation: str = Field("", description="Their stated reason, as recorded.")
     facts: ClusterFacts
     deployment_count: int
     ineligible_deployment_count: int

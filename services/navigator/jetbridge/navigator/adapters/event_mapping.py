@@ -16,6 +16,7 @@ from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
+    DeclareClusterLost,
     DeregisterCluster,
     EnableFailover,
     RegisterCluster,
@@ -26,7 +27,14 @@ from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, Retry
 from jetbridge.navigator.domain.vocabulary import FailoverMode
 
 COMMAND_TYPES = frozenset(
-    {"RequestFailover", "CancelFailover", "EnableFailover", "RegisterCluster", "DeregisterCluster"}
+    {
+        "RequestFailover",
+        "CancelFailover",
+        "EnableFailover",
+        "RegisterCluster",
+        "DeregisterCluster",
+        "DeclareClusterLost",
+    }
 )
 _FIELDS: dict[str, frozenset[str]] = {
     name: frozenset(f.name for f in dataclasses.fields(cls)) for name, cls in BY_NAME.items()
@@ -82,6 +90,10 @@ class EventMapper:
             return EnableFailover(cluster_id=p["cluster_id"], requested_by=actor)
         if record.event_type == "DeregisterCluster":
             return DeregisterCluster(cluster_id=p["cluster_id"], requested_by=actor)
+        if record.event_type == "DeclareClusterLost":
+            return DeclareClusterLost(
+                cluster_id=p["cluster_id"], attestation=p["attestation"], requested_by=actor
+            )
         if record.event_type == "RegisterCluster":
             return RegisterCluster(
                 cluster_id=p["cluster_id"],

@@ -77,6 +77,12 @@ class Cluster(Aggregate):
         self.database_side: str | None = None
         # host:port of the database server its Pilot fences on ("": not reported).
         self.database_endpoint = ""
+        # An admin attested it is gone for good (who, why, when): copies left on it no
+        # longer hold its database side.
+        self.lost = False
+        self.lost_attestation = ""
+        self.declared_lost_by = ""
+        self.declared_lost_at: int | None = None
 
     @property
     def cluster_id(self) -> str:
@@ -125,6 +131,14 @@ class Cluster(Aggregate):
                     self.failover = FailoverSwitch.ENABLED
                     self.failover_enabled_at = event.registered_at
                     self.awaiting_first_inventory = True
+            case ev.ClusterDeclaredLost():
+                self._require_registered(event)
+                if self.lost:
+                    raise self._illegal(event)
+                self.lost = True
+                self.lost_attestation = event.attestation
+                self.declared_lost_by = event.declared_by
+                self.declared_lost_at = event.declared_at
             case ev.ClusterDeregistered():
                 REGISTRATION.check(
                     self.id, self.registration, Registration.DEREGISTERED, event.event_type()

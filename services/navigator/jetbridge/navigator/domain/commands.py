@@ -48,4 +48,18 @@ class DeregisterCluster:
     requested_by: str
 
 
-Command = RequestFailover | CancelFailover | EnableFailover | RegisterCluster | DeregisterCluster
+@dataclass(frozen=True)
+class DeclareClusterLost:
+    cluster_id: str
+    attestation: str
+    requested_by: str
+
+
+Command = (
+    RequestFailover
+    | CancelFailover
+    | EnableFailover
+    | RegisterCluster
+    | DeregisterCluster
+    | DeclareClusterLost
+)

@@ -125,6 +125,7 @@ def cleanups_pending_on_side(
         if m.cleanup is CleanupStatus.PENDING
         and m.source_cluster_id != destination_id
         and (c := clusters.get(m.source_cluster_id)) is not None
+        and not c.lost
         and c.database_side == side
     }
 
@@ -148,8 +149,9 @@ def stale_copies_on_side(
     Moving the Deployment on to another cluster of that side would fence the side in
     again, and the copy could write beside the new one. A later mission of the
     Deployment that succeeded to or from that cluster settles it: the copy became the
-    Deployment, or went with it. (A clean-up still pending is
-    :func:`cleanups_pending_on_side`'s.)"""
+    Deployment, or went with it. A cluster declared lost settles it too: an admin
+    attested that no copy there will run again (``lost_cluster``). (A clean-up still
+    pending is :func:`cleanups_pending_on_side`'s.)"""
     if side is None:
         return {}
     latest: dict[tuple[str, str], tuple[tuple[int, str], Code | None, str]] = {}
@@ -175,6 +177,7 @@ def stale_copies_on_side(
             stale is not None
             and cluster_id != destination_id
             and cluster is not None
+            and not cluster.lost
             and cluster.database_side == side
         ):
             out.setdefault(deployment_id, []).append((stale, mission_id, cluster_id))

@@ -21,6 +21,7 @@ from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import (
     CancelFailover,
     Command,
+    DeclareClusterLost,
     DeregisterCluster,
     EnableFailover,
     RegisterCluster,
@@ -31,6 +32,7 @@ from jetbridge.navigator.domain.errors import UnknownAggregate, UnknownEvent
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.late_deployments import extend_request
+from jetbridge.navigator.domain.lost_cluster import decide_declare_lost
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.mission_saga import MissionContext, advance_mission
 from jetbridge.navigator.domain.registering import (
@@ -147,6 +149,15 @@ class Fleet:
                     )
                 )
                 return decide_deregister(command, cluster, in_use, now)
+            case DeclareClusterLost():
+                return decide_declare_lost(
+                    command,
+                    self.clusters.get(command.cluster_id),
+                    now,
+                    deployments=self.deployments,
+                    requests=self.requests,
+                    flights=self.flights,
+                )
 
     def react(self, now: int) -> list[ev.DomainEvent]:
         """Everything that follows from the current state at ``now``, until it settles."""
@@ -209,6 +220,7 @@ class Fleet:
             retry=request.policy.retry,
             source_reachable=source is not None and source.reachable,
             destination_reachable=destination is not None and destination.reachable,
+            source_lost=source is not None and source.lost,
             source_activity=self.activity.get(m.source_cluster_id),
             destination_activity=self.activity.get(m.destination_cluster_id),
         )

@@ -85,6 +85,7 @@ class Flight(Aggregate):
         self.fenced_epoch: int | None = None
         self.tasks_still_running_after_drain: int | None = None
         self.failure: tuple[str, str, str] | None = None  # step, code, reason
+        self.cancel_reason = ""
         self.ignored_outcomes = 0
 
     @property
@@ -156,6 +157,7 @@ class Flight(Aggregate):
                 if any(s.status is T.RUNNING for s in self.steps):
                     raise self._illegal(event)
                 self._move(F.CANCELLED, event)
+                self.cancel_reason = event.reason
             case _:
                 raise self._illegal(event)
 

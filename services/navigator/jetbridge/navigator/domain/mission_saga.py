@@ -18,6 +18,7 @@ from jetbridge.navigator.domain.activity import DataPlaneActivity
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.flight import Flight, Step
+from jetbridge.navigator.domain.lost_cluster import CLUSTER_LOST
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.policy import MS, RetryPolicy
 from jetbridge.navigator.domain.vocabulary import (
@@ -46,6 +47,7 @@ class MissionContext:
     retry: RetryPolicy
     source_reachable: bool
     destination_reachable: bool = True
+    source_lost: bool = False  # declared lost by an admin (lost_cluster)
     source_activity: DataPlaneActivity | None = None
     destination_activity: DataPlaneActivity | None = None
 
@@ -316,7 +318,10 @@ def _after_success(w: MissionContext, now: int) -> ev.DomainEvent | None:
         if src.status is FlightStatus.SUCCEEDED:
             return ev.SourceCleanupCompleted(mission_id=m.id, completed_at=now)
         if src.status in (FlightStatus.FAILED, FlightStatus.CANCELLED):
-            _, code, reason = src.failure or ("", "CLEANUP_CANCELLED", "cleanup cancelled")
+            cancelled = ("", "CLEANUP_CANCELLED", src.cancel_reason or "cleanup cancelled")
+            if w.source_lost:
+                cancelled = ("", CLUSTER_LOST, src.cancel_reason)
+            _, code, reason = src.failure or cancelled
             return ev.SourceCleanupFailed(
                 mission_id=m.id, reason_code=code, reason=reason, failed_at=now
             )

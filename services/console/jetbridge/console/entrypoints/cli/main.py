@@ -221,6 +221,12 @@ async def deregister_cluster(c: ConsoleClient, args: argparse.Namespace) -> Exit
     return _cluster_answer(args, answer, "deregistering", "deregistered")
 
 
+async def declare_cluster_lost(c: ConsoleClient, args: argparse.Namespace) -> Exit:
+    body = {"attestation": args.attestation, "confirm_lost": args.confirm_lost}
+    answer = await c.call("POST", f"/clusters/{args.cluster}/declare-lost", json=body)
+    return _cluster_answer(args, answer, "declaring", "declared lost and deregistered")
+
+
 def _cluster_answer(args: argparse.Namespace, answer: Any, doing: str, done: str) -> Exit:
     """The Navigator's answer to a cluster command: refused (exit 3), done, or not yet."""
 
@@ -341,6 +347,20 @@ def _cluster_admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("cluster")
     p.set_defaults(run=deregister_cluster)
+    p = sub.add_parser(
+        "declare-cluster-lost",
+        parents=[common],
+        help="admin: attest an unreachable data plane is gone for good (gives up what waits"
+        " for it, then deregisters it)",
+    )
+    p.add_argument("cluster")
+    p.add_argument("--attestation", required=True, help="why you are sure (kept in the audit)")
+    p.add_argument(
+        "--confirm-lost",
+        action="store_true",
+        help="required: copies left there stop holding its database side",
+    )
+    p.set_defaults(run=declare_cluster_lost)
     p = sub.add_parser(
         "enable-failover", parents=[common], help="admin: put a cluster under failover management"
     )

@@ -13,6 +13,7 @@ from jetbridge.navigator.domain.events.base import (
     RequestEvent,
 )
 from jetbridge.navigator.domain.events.cluster import (
+    ClusterDeclaredLost,
     ClusterDeregistered,
     ClusterFactsChanged,
     ClusterHealthChanged,
@@ -67,6 +68,7 @@ __all__ = [
     "CLUSTER_TOPIC",
     "FAILOVER_TOPIC",
     "FLIGHT_TOPIC",
+    "ClusterDeclaredLost",
     "ClusterDeregistered",
     "ClusterEvent",
     "ClusterFactsChanged",

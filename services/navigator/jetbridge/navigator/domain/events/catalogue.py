@@ -20,6 +20,7 @@ from jetbridge.navigator.domain import vocabulary as voc
 EVENT_TYPES: tuple[type[ev.DomainEvent], ...] = (
     ev.ClusterRegistered,
     ev.ClusterDeregistered,
+    ev.ClusterDeclaredLost,
     ev.ClusterFactsChanged,
     ev.ClusterHealthChanged,
     ev.FailoverEnabled,

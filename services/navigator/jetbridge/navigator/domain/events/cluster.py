@@ -30,6 +30,16 @@ class ClusterDeregistered(ClusterEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClusterDeclaredLost(ClusterEvent):
+    """An admin attested that the data plane is gone for good: copies left on it no
+    longer hold its database side. A ClusterDeregistered follows."""
+
+    declared_by: str
+    attestation: str
+    declared_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClusterFactsChanged(ClusterEvent):
     """DP-Link's latest full snapshot of what the cluster reports about itself."""
 
