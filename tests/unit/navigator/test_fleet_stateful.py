@@ -1,6 +1,7 @@
 """Hypothesis stateful test of the whole Navigator domain with a random data plane.
 
-Operators request and cancel failovers, clusters change health, time passes, and the
+Operators request and cancel failovers and declare silent clusters lost, clusters
+change health, time passes, and the
 data plane answers cleared steps at random (success, transient or permanent failure,
 dispatch failure, silence, late duplicates). Properties, after every step: every
 decided event applies cleanly (no illegal transition is ever decided); the log replays
@@ -12,12 +13,16 @@ nothing comes up on the destination before the fence).
 
 from __future__ import annotations
 
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from jetbridge.navigator.domain import events as ev
-from jetbridge.navigator.domain.commands import CancelFailover, RequestFailover
+from jetbridge.navigator.domain.commands import (
+    CancelFailover,
+    DeclareClusterLost,
+    RequestFailover,
+)
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.fleet import Fleet
@@ -94,9 +99,26 @@ class FleetMachine(RuleBasedStateMachine):
         except CommandRefused:
             assert self.fleet.requests[rid].terminal
 
+    @rule(cluster=st.sampled_from(CLUSTERS))
+    def declare_lost(self, cluster: str) -> None:
+        """An admin attests a cluster is gone: refused unless it is silent, holds no
+        Deployment and no active request names it; from then on nothing is heard of it."""
+        try:
+            self.record(
+                self.fleet.decide(DeclareClusterLost(cluster, "INC-1 destroyed", "op"), self.now)
+            )
+        except CommandRefused as refused:
+            c = self.fleet.clusters[cluster]
+            assert c.reachable or c.lost or refused.code == "CLUSTER_IN_USE", refused
+        else:
+            assert self.fleet.clusters[cluster].lost
+            event("a cluster declared lost")  # --hypothesis-show-statistics: how often
+
     @rule(cluster=st.sampled_from(CLUSTERS), mechanism=st.sampled_from(["IMAGE", "GIT_SYNC"]))
     def deployment_appears(self, cluster: str, mechanism: str) -> None:
         """Provisioning creates a Deployment at any time, during a failover too."""
+        if self.fleet.clusters[cluster].lost:
+            return
         self.seq += 1
         did = f"new{self.seq}"
         self.record([deployment(did, cluster, created_at=self.now, mechanism=mechanism)])
@@ -115,6 +137,8 @@ class FleetMachine(RuleBasedStateMachine):
         to=st.sampled_from([Health.HEALTHY, Health.HEALTHY, Health.DEGRADED, Health.UNREACHABLE]),
     )
     def health_changes(self, cluster: str, to: Health) -> None:
+        if self.fleet.clusters[cluster].lost:
+            return  # deregistered: DP-Link links to it no more
         current = self.fleet.clusters[cluster].health
         if current is not to:
             self.record([health(cluster, current, to)])
@@ -238,7 +262,8 @@ class FleetMachine(RuleBasedStateMachine):
     def one_copy_can_write(self) -> None:
         """Of the clusters where a copy of a Deployment may run (created there, or its
         upsert began there, and not deleted since), at most one fences with the side
-        its database lets connect: two would both write."""
+        its database lets connect: two would both write. A cluster declared lost has
+        none: that is what the admin attested."""
         copies: dict[str, set[str]] = {}
         for e in self.log:
             if isinstance(e, ev.DeploymentCreated):
@@ -255,7 +280,9 @@ class FleetMachine(RuleBasedStateMachine):
         for did, where in copies.items():
             writer = clusters[self.fleet.deployments[did].writer_cluster_id].database_side
             if writer is not None:
-                writable = sorted(c for c in where if clusters[c].database_side == writer)
+                writable = sorted(
+                    c for c in where if clusters[c].database_side == writer and not clusters[c].lost
+                )
                 assert len(writable) <= 1, f"{did}: copies on {writable} share side {writer}"
 
     @invariant()
