@@ -1,14 +1,14 @@
 """Hypothesis stateful test of the whole Navigator domain with a random data plane.
 
 Operators request and cancel failovers and declare silent clusters lost, clusters
-change health, time passes, and the
-data plane answers cleared steps at random (success, transient or permanent failure,
-dispatch failure, silence, late duplicates). Properties, after every step: every
-decided event applies cleanly (no illegal transition is ever decided); the log replays
-to the live state; deciding again at the same time adds nothing; terminal requests stay
-terminal; no two active requests share a cluster; epochs never decrease; and the saga
-order holds (Controlled: no fence before the drain, no delete before Ready; both modes:
-nothing comes up on the destination before the fence).
+change health, time passes, and the data plane answers cleared steps at random
+(success, transient or permanent failure, dispatch failure, silence, late duplicates).
+Properties, after every step: every decided event applies cleanly (no illegal
+transition is ever decided); the log replays to the live state; deciding again at the
+same time adds nothing; terminal requests stay terminal; no two active requests share
+a cluster; epochs never decrease; and the saga order holds (Controlled: no fence before
+the drain, no delete before Ready; both modes: nothing comes up on the destination
+before the fence).
 """
 
 from __future__ import annotations
