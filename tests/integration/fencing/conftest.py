@@ -28,10 +28,12 @@ VARIANTS = [
     Variant("pg18-apc", "postgres18_dsn", "postgres", OwnershipModel.APC_MANAGED),
     Variant("pg18-customer", "postgres18_dsn", "postgres", OwnershipModel.CUSTOMER_MANAGED),
     Variant("mariadb-apc", "mysql_dsn", "mysql", OwnershipModel.APC_MANAGED),
+    Variant("mariadb-customer", "mysql_dsn", "mysql", OwnershipModel.CUSTOMER_MANAGED),
 ]
 
 
 POSTGRES_VARIANTS = [v for v in VARIANTS if v.kind == "postgres"]
+CUSTOMER_VARIANTS = [v for v in VARIANTS if v.ownership is OwnershipModel.CUSTOMER_MANAGED]
 
 
 @asynccontextmanager
@@ -49,6 +51,13 @@ async def engine_of(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
 
 @pytest.fixture(scope="session", params=VARIANTS, ids=[v.id for v in VARIANTS])
 async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    async with engine_of(request) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="session", params=CUSTOMER_VARIANTS, ids=[v.id for v in CUSTOMER_VARIANTS])
+async def customer_engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    """The engines where the customer makes the login roles (what Jetbridge may not)."""
     async with engine_of(request) as eng:
         yield eng
 

@@ -20,14 +20,20 @@ import asyncmy
 import asyncpg
 
 from jetbridge.fencing.domain import DeploymentDatabases, OwnershipModel, Side
-from jetbridge.fencing.mysql import REQUIRED_GLOBAL, MySQLFencer
+from jetbridge.fencing.mysql import REQUIRED_GLOBAL, REQUIRED_GLOBAL_CUSTOMER, MySQLFencer
 from jetbridge.fencing.postgres import PostgresFencer
-from jetbridge.fencing.quoting import my_account, my_grant_database, my_ident, pg_ident, pg_literal
-
-CUSTOMER_SQL = (
-    Path(__file__).resolve().parents[3]
-    / "libs/fencing/jetbridge/fencing/sql/customer_setup_postgresql.sql"
+from jetbridge.fencing.quoting import (
+    my_account,
+    my_grant_database,
+    my_ident,
+    my_literal,
+    pg_ident,
+    pg_literal,
 )
+
+SQL_DIR = Path(__file__).resolve().parents[3] / "libs/fencing/jetbridge/fencing/sql"
+CUSTOMER_SQL = SQL_DIR / "customer_setup_postgresql.sql"
+CUSTOMER_SQL_MYSQL = SQL_DIR / "customer_setup_mysql.sql"
 WEIRD = " \"q\" 'x' ü€日"  # quotes, spaces, unicode (BMP: MariaDB identifiers)
 
 
@@ -142,7 +148,9 @@ class Engine:
             finally:
                 await su.close()
         else:
-            grants = list(REQUIRED_GLOBAL)  # what the fencer checks it has
+            customer = self.ownership is OwnershipModel.CUSTOMER_MANAGED
+            # what the fencer checks it has: no CREATE USER when the customer makes them
+            grants = list(REQUIRED_GLOBAL_CUSTOMER if customer else REQUIRED_GLOBAL)
             async with _my(self.superuser_dsn) as su:
                 acct = my_account(name, "%")
                 await _q(su, f"CREATE USER {acct} IDENTIFIED BY '{self.admin_password}'")
@@ -192,7 +200,36 @@ class Engine:
     # ----------------------------------------------------- customer-managed
 
     def run_customer_sql(self, dep: DeploymentDatabases, admin: str) -> None:
-        """Exactly what the docs tell the customer to run: psql -f customer SQL."""
+        """Exactly what the docs tell the customer to run: psql -f customer SQL, or the
+        mysql client with the four values in --init-command."""
+        if self.kind == "mysql":
+            values = {
+                "login_a": dep.role_a,
+                "password_a": self.passwords[Side.A],
+                "login_b": dep.role_b,
+                "password_b": self.passwords[Side.B],
+            }
+            init = "SET " + ", ".join(f"@{k} = {my_literal(v)}" for k, v in values.items())
+            parts = urlsplit(self.superuser_dsn)
+            mysql = shutil.which("mariadb") or shutil.which("mysql") or "mysql"
+            args = [
+                mysql,
+                f"--host={parts.hostname or '127.0.0.1'}",
+                f"--port={parts.port or 3306}",
+                f"--user={unquote(parts.username or '')}",
+                f"--password={unquote(parts.password or '')}",
+                "--protocol=TCP",
+                "--default-character-set=utf8mb4",
+                f"--init-command={init}",
+            ]
+            subprocess.run(
+                args,
+                stdin=CUSTOMER_SQL_MYSQL.open("rb"),
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            return
         psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
         variables = {
             "owner_role": dep.owner_role,
@@ -243,6 +280,18 @@ class Engine:
         )
         async with _my(self.superuser_dsn) as su:
             await _q(su, verb.format(my_account(self.admin, "%")))
+
+    async def drop_login(self, dep: DeploymentDatabases, side: Side) -> None:
+        """Play a customer's DBA who dropped one login role (or never made it)."""
+        if self.kind == "postgres":
+            su = await asyncpg.connect(self.superuser_dsn)
+            try:
+                await su.execute(f"DROP ROLE {pg_ident(dep.role(side))}")
+            finally:
+                await su.close()
+            return
+        async with _my(self.superuser_dsn) as su:
+            await _q(su, f"DROP USER {my_account(dep.role(side), '%')}")
 
     async def superuser_drop(self, dep: DeploymentDatabases) -> None:
         """Cleanup that works whatever state a test left (even a failed provision)."""

@@ -9,6 +9,7 @@ import pytest
 from jetbridge.fencing.domain import (
     FencingPhase,
     MissingPrivilege,
+    NotProvisioned,
     OwnershipModel,
     Side,
     StaleFencingEpoch,
@@ -206,3 +207,21 @@ async def test_drop_removes_databases(engine: Engine) -> None:
     async with deployed(engine) as dep:
         await fencer.drop(dep)
         assert not await can_login_and_write(engine, dep, Side.A)
+
+
+async def test_a_customers_missing_login_is_named_before_anything_is_revoked(
+    customer_engine: Engine,
+) -> None:
+    """Customer-managed: Jetbridge cannot make a login the customer dropped (or never
+    made). The fence names it, NotProvisioned, before it revokes anything: side A
+    keeps writing and the epoch stays, instead of one side shut out and no other
+    opened."""
+    engine = customer_engine
+    async with deployed(engine) as dep:
+        await engine.drop_login(dep, Side.B)
+        with pytest.raises(NotProvisioned) as missing:
+            await engine.fencer(engine.admin).fence(dep, Side.B, 1)
+        assert dep.role_b in str(missing.value), missing.value
+        assert await can_login_and_write(engine, dep, Side.A)
+        state = await engine.fencer(engine.admin).state(dep)
+        assert (state.epoch, state.active_side) == (0, Side.A)

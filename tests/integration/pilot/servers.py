@@ -1,14 +1,15 @@
 """The database server a Pilot test runs against: PostgreSQL 15 or MariaDB, and on
-PostgreSQL either ownership model of the login roles.
+either one either ownership model of the login roles.
 
 One server holds everything a Pilot touches there: both Flightdecks, the fencing admin
 (a non-superuser with the minimum docs/database-fencing.md gives), each Deployment's
 metadata database with its ``task_instance`` table (what the drain counts), and the
 fence's state. ``Server`` hands out each of those for its kind, so one failover test
 runs on all. With customer-managed users (``users="customer"``) the admin has no
-CREATEROLE, and before provisioning the test plays the customer: the documented SQL
-per Deployment (psql, as docs/database-fencing.md says) and the two passwords in the
-external secrets store, where the home cluster's Pilot pulls them from.
+CREATEROLE (no CREATE USER on MariaDB), and before provisioning the test plays the
+customer: the documented SQL per Deployment (psql or the mysql client, as
+docs/database-fencing.md says) and the two passwords in the external secrets store,
+where the home cluster's Pilot pulls them from.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import asyncmy
 import boto3
 
 from jetbridge.fencing.domain import DeploymentDatabases, FencingState, OwnershipModel, Side
-from jetbridge.fencing.mysql import REQUIRED_GLOBAL, MySQLFencer
+from jetbridge.fencing.mysql import REQUIRED_GLOBAL, REQUIRED_GLOBAL_CUSTOMER, MySQLFencer
 from jetbridge.fencing.quoting import my_account, my_ident
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
 from jetbridge.pilot.domain import secrets as sec
@@ -57,7 +58,7 @@ class Server:
     def fencing_admin(self) -> contextlib.AbstractAsyncContextManager[str]:
         if self.kind == POSTGRESQL:
             return fencing_admin(self.superuser_dsn, createrole=self.users == APC)
-        return mysql_fencing_admin(self.superuser_dsn)
+        return mysql_fencing_admin(self.superuser_dsn, customer=self.users == CUSTOMER)
 
     async def as_the_customer(
         self, admin_dsn: str, deployment_ids: list[str], secrets_endpoint: str
@@ -67,9 +68,8 @@ class Server:
         if self.users != CUSTOMER:
             return {}
         admin = urlsplit(admin_dsn).username or ""
-        dba = Engine(
-            name="customer", kind="postgres", superuser_dsn=self.superuser_dsn, ownership=CUST
-        )
+        kind = "postgres" if self.kind == POSTGRESQL else "mysql"
+        dba = Engine(name="customer", kind=kind, superuser_dsn=self.superuser_dsn, ownership=CUST)
         store = boto3.session.Session().client(
             "secretsmanager",
             endpoint_url=secrets_endpoint,
@@ -90,9 +90,20 @@ class Server:
         return dict(dba.passwords)
 
     async def can_login(self, deployment_id: str, admin_dsn: str) -> dict[Side, bool]:
-        """PostgreSQL: each side's login role still has LOGIN (the customer's model
-        fences by CONNECT alone and never alters the customer's roles)."""
+        """Each side's login can still log in (the customer's model fences by CONNECT,
+        or on MariaDB the database grants, alone and never alters the customer's
+        roles): PostgreSQL's LOGIN, MariaDB's account not locked."""
         roles = DeploymentDatabases.named(deployment_id, prefix=db_prefix(admin_dsn))
+        if self.kind == MARIADB:
+            locked = await mysql_fetch(
+                self.superuser_dsn,
+                "SELECT User AS name, JSON_VALUE(Priv, '$.account_locked') AS locked "
+                "FROM mysql.global_priv WHERE Host = '%%' AND User IN (%s, %s)",
+                roles.role_a,
+                roles.role_b,
+            )
+            unlocked = {r["name"]: r["locked"] in (None, "false") for r in locked}
+            return {Side.A: unlocked[roles.role_a], Side.B: unlocked[roles.role_b]}
         rows = await pg_fetch(
             self.superuser_dsn,
             "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])",
@@ -132,16 +143,18 @@ CUST = OwnershipModel.CUSTOMER_MANAGED
 
 
 @contextlib.asynccontextmanager
-async def mysql_fencing_admin(superuser_dsn: str) -> AsyncIterator[str]:
-    """A MariaDB account with the documented grants (no SUPER), its DSN, and cleanup of
-    every database and account its Deployments created (named with its prefix)."""
+async def mysql_fencing_admin(superuser_dsn: str, *, customer: bool = False) -> AsyncIterator[str]:
+    """A MariaDB account with the documented grants (no SUPER; no CREATE USER when the
+    customer makes the accounts), its DSN, and cleanup of every database and account
+    its Deployments created (named with its prefix)."""
     name = f"pilot_{tag()}"
     prefix = name.removeprefix("pilot_")
     password = secrets.token_urlsafe(16)
     account = my_account(name, "%")
     async with _root(superuser_dsn) as root:
         await _run(root, f"CREATE USER {account} IDENTIFIED BY '{password}'")
-        await _run(root, f"GRANT {', '.join(REQUIRED_GLOBAL)} ON *.* TO {account}")
+        needed = REQUIRED_GLOBAL_CUSTOMER if customer else REQUIRED_GLOBAL
+        await _run(root, f"GRANT {', '.join(needed)} ON *.* TO {account}")
         # Its Deployments' databases and its own fence state database ("<prefix>-fencing").
         pattern = my_ident(prefix + "%")
         await _run(root, f"GRANT ALL PRIVILEGES ON {pattern}.* TO {account} WITH GRANT OPTION")

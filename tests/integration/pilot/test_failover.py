@@ -147,7 +147,8 @@ async def published(w: World) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    ("kind", "users"), [(POSTGRESQL, APC), (POSTGRESQL, CUSTOMER), (MARIADB, APC)]
+    ("kind", "users"),
+    [(POSTGRESQL, APC), (POSTGRESQL, CUSTOMER), (MARIADB, APC), (MARIADB, CUSTOMER)],
 )
 async def test_provision_then_controlled_failover_moves_every_deployment(
     kube_stack: Any,
@@ -223,7 +224,7 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
                 assert unquote(urlsplit(conn).password or "") == chosen[DbSide.B]
             state = await server.fence_state(w.admin_dsn, d)
             assert (state.epoch, state.active_side) == (1, DbSide.B)
-            if users == CUSTOMER:  # fenced by CONNECT alone: both roles as the customer made
+            if users == CUSTOMER:  # fenced by grants alone: both logins as the customer made
                 assert await server.can_login(d, w.admin_dsn) == {DbSide.A: True, DbSide.B: True}
 
     by_flight: dict[str, list[tuple[str, dict[str, Any]]]] = {}

@@ -55,8 +55,8 @@ def test_a_bad_pilot_setting_does_not_show_the_dsns(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_SIDE", "A")
     monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTDECK_DSN", f"postgresql://fd:{SECRET}@db/fd")
     monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ADMIN_DSN", f"mysql://root:{SECRET}@db/")
-    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_USERS", "customer")  # refused on MySQL
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ENDPOINT", "other:3306")  # not the DSN's
     with pytest.raises(ValidationError) as refused:
         PilotSettings()
-    assert "customer needs PostgreSQL" in str(refused.value)
+    assert "JETBRIDGE_PILOT_DATABASE_ENDPOINT is 'other:3306'" in str(refused.value)
     assert SECRET not in str(refused.value)

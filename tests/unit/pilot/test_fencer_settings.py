@@ -53,16 +53,16 @@ def test_a_pool_of_no_connections_is_refused(monkeypatch: pytest.MonkeyPatch) ->
         settings(monkeypatch, JETBRIDGE_PILOT_FENCING_POOL_SIZE="0")
 
 
-async def test_customer_managed_users_are_postgresql_only(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_customer_managed_users_on_either_server(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings(monkeypatch).database_users == "apc"
     customer = settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_USERS="customer")
     assert customer.database_users == "customer"
-    with pytest.raises(ValueError, match="customer needs PostgreSQL"):
-        settings(
-            monkeypatch,
-            JETBRIDGE_PILOT_DATABASE_USERS="customer",
-            JETBRIDGE_PILOT_DATABASE_ADMIN_DSN="mysql://jb@db.example/",
-        )
+    on_mysql = settings(
+        monkeypatch,
+        JETBRIDGE_PILOT_DATABASE_USERS="customer",
+        JETBRIDGE_PILOT_DATABASE_ADMIN_DSN="mysql://jb@db.example/",
+    )  # refused before 2026-12-07: the fencer now fences MySQL grants alone
+    assert on_mysql.database_users == "customer"
     with pytest.raises(ValueError, match="database_users"):
         settings(monkeypatch, JETBRIDGE_PILOT_DATABASE_USERS="nobody")
 

@@ -11,8 +11,12 @@ Same contract as the PostgreSQL fencer, different mechanics:
 - MySQL cannot hide one table of a database from a database-wide grant, so the epochs
   live in their own database on the same server (``jetbridge_fencing``), never
   granted to login users.
-Only APC_MANAGED accounts: ACCOUNT LOCK needs CREATE USER, which MySQL cannot scope to
-one Deployment (see docs/database-fencing.md).
+Both ownership models. APC_MANAGED: Jetbridge creates both accounts, and the inactive
+one is also locked (ACCOUNT LOCK, which needs the global CREATE USER). CUSTOMER_MANAGED:
+the customer creates both accounts (``sql/customer_setup_mysql.sql``) and Jetbridge,
+without CREATE USER, fences with the database grants alone: the inactive account may
+log in to the server but reaches none of the Deployment's databases. REVOKE is then
+the barrier the session sweep relies on (see ``_sweep``).
 """
 
 from __future__ import annotations
@@ -49,11 +53,14 @@ from jetbridge.fencing.quoting import render as _render
 from jetbridge.fencing.sqlfiles import queries
 
 Q = queries("mysql")
-REQUIRED_GLOBAL = ("CREATE USER", "PROCESS", "CONNECTION ADMIN")
+REQUIRED_GLOBAL = ("CREATE USER", "PROCESS", "CONNECTION ADMIN")  # APC_MANAGED
+# CUSTOMER_MANAGED: no account is created or locked, so no CREATE USER.
+REQUIRED_GLOBAL_CUSTOMER = ("PROCESS", "CONNECTION ADMIN")
 _DENIED = {1044, 1095, 1142, 1227, 1410}  # access denied / kill denied / need privilege
 # The notes CREATE USER IF NOT EXISTS leaves for an existing account: MariaDB, MySQL 8.
 _ACCOUNT_EXISTS = frozenset({1973, 3163})
 _NO_SUCH_GRANT = 1141
+_NO_SUCH_ACCOUNT = frozenset({1133, 1410})  # no row in the user table / may not create one
 _NEED = re.compile(r"need \(at least one of\) the (.+?) privilege", re.IGNORECASE)
 
 
@@ -136,14 +143,36 @@ class MySQLFencer:
 
     # --------------------------------------------------------------- preflight
 
-    async def _require_global(self, conn: asyncmy.Connection) -> None:
+    async def _require_global(self, conn: asyncmy.Connection, ownership: OwnershipModel) -> None:
         ((current_user, _),) = await self._fetch(conn, Q["whoami"])
         user, _, host = str(current_user).rpartition("@")
         grantee = f"'{user}'@'{host}'"
         have = {row[0] for row in await self._fetch(conn, Q["global_privileges"], [grantee])}
-        for privilege in REQUIRED_GLOBAL:
+        customer = ownership is OwnershipModel.CUSTOMER_MANAGED
+        for privilege in REQUIRED_GLOBAL_CUSTOMER if customer else REQUIRED_GLOBAL:
             if privilege not in have:
                 raise MissingPrivilege(privilege, f"*.* for {grantee}")
+
+    async def _require_accounts(self, conn: asyncmy.Connection, dep: DeploymentDatabases) -> None:
+        """Customer-managed: both accounts exist, checked before anything is revoked,
+        so a fence never shuts one side out and then finds no other side to open."""
+        for side in Side:
+            try:
+                await self._exec(
+                    conn,
+                    "account_exists",
+                    database=my_grant_database(dep.databases[0]),
+                    account=self.account(dep.role(side)),
+                )
+            except MySQLError as exc:
+                if exc.args and exc.args[0] in _NO_SUCH_ACCOUNT:
+                    raise NotProvisioned(
+                        dep.deployment_id,
+                        f"account {dep.role(side)!r}@{self._host!r} (side {side}) does not"
+                        " exist: with customer-managed users the customer creates both"
+                        " (customer_setup_mysql.sql)",
+                    ) from exc
+                raise
 
     # --------------------------------------------------------------- provision
 
@@ -151,13 +180,11 @@ class MySQLFencer:
         self, deployment: DeploymentDatabases, passwords: Mapping[Side, str] | None = None
     ) -> ProvisionResult:
         dep = deployment
-        if dep.ownership is not OwnershipModel.APC_MANAGED:
-            raise NotImplementedError("MySQL/MariaDB fencing supports APC_MANAGED accounts only")
         conn = await self._connect()
         created: list[str] = []
         made: list[str] = []  # databases
         try:
-            await self._require_global(conn)
+            await self._require_global(conn, dep.ownership)
             async with _privilege("ALL PRIVILEGES", f"database {self._state}"):
                 await self._exec(conn, "state_database")
                 await self._exec(conn, "state_table")
@@ -168,7 +195,9 @@ class MySQLFencer:
                     async with _privilege("CREATE", f"database {db}"):
                         await self._exec(conn, "create_database", database=my_ident(db))
                     made.append(db)
-            for side in Side:
+            if dep.ownership is OwnershipModel.CUSTOMER_MANAGED:
+                await self._require_accounts(conn, dep)
+            for side in Side if dep.ownership is OwnershipModel.APC_MANAGED else ():
                 if not passwords or side not in passwords:
                     raise ValueError(f"APC_MANAGED provisioning needs a password for side {side}")
                 async with _privilege("CREATE USER", f"account {dep.role(side)}"):
@@ -185,7 +214,9 @@ class MySQLFencer:
             conn.close()
         state = await self.state(dep)
         if state.epoch == 0:
-            await self.fence(dep, dep.initial_active, 0)  # accounts start locked
+            # APC_MANAGED accounts start locked; customer-made ones may have been used:
+            # either way, shut the inactive side out, end its sessions, open the active.
+            await self.fence(dep, dep.initial_active, 0)
         active = state.target_side
         return ProvisionResult(
             deployment_id=dep.deployment_id,
@@ -219,9 +250,12 @@ class MySQLFencer:
         dep, started = deployment, time.monotonic()
         old, new = dep.role(activate.other()), dep.role(activate)
         lock = "jetbridge-fencing:" + hashlib.sha256(dep.deployment_id.encode()).hexdigest()[:40]
+        apc = dep.ownership is OwnershipModel.APC_MANAGED
         conn = await self._connect()
         try:
-            await self._require_global(conn)
+            await self._require_global(conn, dep.ownership)
+            if not apc:
+                await self._require_accounts(conn, dep)
             ((got,),) = await self._fetch(conn, Q["get_lock"], [lock, self._lock_timeout_s])
             if got != 1:
                 raise FencingBusy(dep.deployment_id, float(self._lock_timeout_s))
@@ -239,15 +273,17 @@ class MySQLFencer:
                 except BaseException:
                     await conn.rollback()
                     raise
-                async with _privilege("CREATE USER", f"account {old}"):
-                    await self._exec(conn, "lock_account", account=self.account(old))
+                if apc:
+                    async with _privilege("CREATE USER", f"account {old}"):
+                        await self._exec(conn, "lock_account", account=self.account(old))
                 for db in dep.databases:
                     await self._revoke(conn, db, old)
                 revoked_ms = _ms(started)
                 terminated = await self._sweep(conn, dep, old)
                 gone_ms = _ms(started)
-                async with _privilege("CREATE USER", f"account {new}"):
-                    await self._exec(conn, "unlock_account", account=self.account(new))
+                if apc:
+                    async with _privilege("CREATE USER", f"account {new}"):
+                        await self._exec(conn, "unlock_account", account=self.account(new))
                 for db in dep.databases:
                     async with _privilege("ALL PRIVILEGES WITH GRANT OPTION", f"database {db}"):
                         await self._exec(
@@ -289,11 +325,13 @@ class MySQLFencer:
                 raise
 
     async def _sweep(self, conn: asyncmy.Connection, dep: DeploymentDatabases, user: str) -> int:
-        """KILL the locked account's sessions and wait until none is listed.
+        """KILL the fenced account's sessions and wait until none is listed.
 
-        Called after ACCOUNT LOCK returned. The user name is set from the handshake,
-        before the lock check, so any thread that got past the lock is listed with an
-        id at or below the watermark we read now; later threads are refused logins.
+        Called after ACCOUNT LOCK (APC_MANAGED) and the REVOKEs returned. The user name
+        is set from the handshake, before the checks, so any thread that got past them
+        is listed with an id at or below the watermark we read now. Later threads are
+        refused: the login (APC_MANAGED), or any use of the Deployment's databases
+        (CUSTOMER_MANAGED: the grants they would be checked against are gone).
         """
         deadline = time.monotonic() + self._sweep_timeout_s
         killed: set[int] = set()
@@ -319,11 +357,16 @@ class MySQLFencer:
     # -------------------------------------------------------------------- drop
 
     async def drop(self, deployment: DeploymentDatabases) -> None:
+        """Drop the databases; the accounts too if Jetbridge made them (a customer's
+        lose their grants on the databases and are left to the customer)."""
         conn = await self._connect()
         try:
             for db in deployment.databases:
+                if deployment.ownership is OwnershipModel.CUSTOMER_MANAGED:
+                    for side in Side:
+                        await self._revoke(conn, db, deployment.role(side))
                 await self._exec(conn, "drop_database", database=my_ident(db))
-            for side in Side:
+            for side in Side if deployment.ownership is OwnershipModel.APC_MANAGED else ():
                 await self._exec(conn, "drop_user", account=self.account(deployment.role(side)))
             try:
                 await self._exec(conn, "delete_state", [deployment.deployment_id])

@@ -95,3 +95,10 @@ DROP DATABASE IF EXISTS {database};
 
 -- name: drop_user
 DROP USER IF EXISTS {account};
+
+-- Customer-managed accounts: Jetbridge may not create accounts, so GRANT USAGE (no
+-- privilege at all) on a database it holds GRANT OPTION on tells whether one exists:
+-- a no-op for an existing account; refused for a missing one (MariaDB 1133, or 1410
+-- when the GRANT would have to create it).
+-- name: account_exists
+GRANT USAGE ON {database}.* TO {account};

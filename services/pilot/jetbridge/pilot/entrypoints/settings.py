@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from jetbridge.common.settings import service_config
-from jetbridge.common.sql.dsn import is_mysql_dsn, server_endpoint
+from jetbridge.common.sql.dsn import server_endpoint
 
 
 def _owner() -> str:
@@ -46,8 +46,9 @@ class PilotSettings(BaseSettings):
     database_users: Literal["apc", "customer"] = Field(
         default="apc",
         description="who creates each Deployment's two login roles: apc (the Pilot, "
-        "needs CREATEROLE) or customer (the customer, with customer_setup_postgresql.sql, "
-        "writing each role's password to the store; PostgreSQL only)",
+        "needs CREATEROLE, or CREATE USER on MySQL) or customer (the customer, with "
+        "customer_setup_postgresql.sql or customer_setup_mysql.sql, writing each login's "
+        "password to the store)",
     )
     fencing_state_database: str = Field(
         default="jetbridge_fencing",
@@ -104,11 +105,6 @@ class PilotSettings(BaseSettings):
     def _adapter_needs(self) -> PilotSettings:
         if self.cluster_adapter == "kubernetes" and self.kubeconfig is None:
             raise ValueError("JETBRIDGE_PILOT_KUBECONFIG is required with the kubernetes adapter")
-        if self.database_users == "customer" and is_mysql_dsn(self.database_admin_dsn):
-            raise ValueError(
-                "JETBRIDGE_PILOT_DATABASE_USERS=customer needs PostgreSQL: MySQL cannot "
-                "delegate one Deployment's accounts (docs/database-fencing.md)"
-            )
         named = server_endpoint(self.database_admin_dsn) if self.database_endpoint else ""
         if self.database_endpoint and self.database_endpoint.lower() != named:
             raise ValueError(
