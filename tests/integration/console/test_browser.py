@@ -14,6 +14,7 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 from playwright.async_api import Page, async_playwright, expect
 
 from jetbridge.common.settings import REPO_ROOT
@@ -57,8 +58,18 @@ async def test_operator_triggers_and_watches_a_failover_in_the_browser(
             others={
                 "legacy": {"failover_enabled": False, "external_secrets": False},
                 "eu-south": {"health": Health.DEGRADED},
+                "eu-gone": {"health": Health.UNREACHABLE},
             },
         )
+        # An admin attests eu-gone is destroyed; the markup in it must stay text.
+        attestation = "region flooded <b>INC-7</b>; nodes terminated"
+        async with httpx.AsyncClient(base_url=world.url) as api:
+            declared = await api.post(
+                "/api/v1/clusters/eu-gone/declare-lost",
+                json={"attestation": attestation, "confirm_lost": True},
+                headers={"Authorization": f"Bearer {TOKENS['admin']}"},
+            )
+        assert declared.status_code == 202 and declared.json()["answered"], declared.text
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
             try:
@@ -87,6 +98,12 @@ async def test_operator_triggers_and_watches_a_failover_in_the_browser(
                 )
                 await expect(blockers).to_contain_text("External secrets are not enabled")
                 await expect(page.locator("#trigger-eu-east")).to_be_enabled()
+                gone = page.locator(".cluster", has=page.locator("#c-eu-gone"))
+                await expect(gone.locator(".badge.LOST")).to_have_text("LOST")
+                await expect(page.locator("#lost-eu-gone")).to_contain_text(
+                    "Declared lost by admin@example.com at"
+                )
+                await expect(page.locator("#lost-eu-gone q")).to_have_text(attestation)
                 await shot(page, "1-board")
 
                 # The trigger dialog, opened from the keyboard.

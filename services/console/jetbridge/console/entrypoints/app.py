@@ -7,8 +7,9 @@ variables, falling back to the local stack's ``.state/stack.env``. Tokens:
 The HTTP port opens at once and Kafka is reached in the background, waited out while
 it is away as every service does at start (``jetbridge.common.reachable``): before,
 a broker away at start ended the Console, and Kubernetes' crash-loop back-off could
-keep it down minutes after the broker was back. Meanwhile reads answer from an empty
-model, commands get 503, and ``/readyz`` says what the Console waits for.
+keep it down minutes after the broker was back. Meanwhile every API route but the
+health check answers 503 (nothing read, nothing sent), and ``/readyz`` says what the
+Console waits for.
 """
 
 from __future__ import annotations

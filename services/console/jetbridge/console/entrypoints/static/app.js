@@ -194,7 +194,12 @@ function clusterCard(c) {
       reasonList(d.reasons)))));
   });
   return h("article", { class: "card cluster", "aria-labelledby": `c-${c.cluster_id}` },
-    h("header", {}, h("h2", { id: `c-${c.cluster_id}` }, c.name), badge(c.health)),
+    h("header", {}, h("h2", { id: `c-${c.cluster_id}` }, c.name), badge(c.health),
+      c.registration === "REGISTERED" ? null : badge(c.declared_lost_at ? "LOST" : c.registration)),
+    // An admin's attestation, shown as they wrote it (text nodes: never markup).
+    c.declared_lost_at ? h("p", { class: "lost", id: `lost-${c.cluster_id}` },
+      `Declared lost by ${c.declared_lost_by} at ${fmtTime(c.declared_lost_at)}: `,
+      h("q", {}, c.lost_attestation)) : null,
     h("dl", { class: "facts" },
       h("dt", {}, "Failover"), h("dd", {}, c.failover_enabled ? "enabled" : "not enabled"),
       h("dt", {}, "Version"), h("dd", {}, f.jetbridge_version || "–"),
