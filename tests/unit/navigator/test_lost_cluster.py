@@ -24,7 +24,7 @@ from jetbridge.navigator.domain.vocabulary import (
     StepName,
     StepStatus,
 )
-from tests.unit.navigator.builders import health
+from tests.unit.navigator.builders import deployment, health
 from tests.unit.navigator.sim import Simulation
 from tests.unit.navigator.test_blast_radius import accepted, refusal, sided
 
@@ -129,7 +129,9 @@ def test_a_cluster_that_answers_heartbeats_is_not_lost() -> None:
 def test_nothing_is_stranded_by_a_declaration() -> None:
     sim = Simulation(sided({"a": "A", "b": "B"}, "d0", "d1"))
     sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
-    with pytest.raises(CommandRefused, match=r"still holds 2 Deployment\(s\), e.g. 'd0'"):
+    with pytest.raises(
+        CommandRefused, match=r"holds 2 Deployment\(s\) that can fail over, e.g. 'd0'"
+    ):
         sim.fleet.decide(lost(), sim.now)
     sim.command(RequestFailover("out", "a", "b", FailoverMode.FORCED, "op"))
     sim.record([health("b", Health.HEALTHY, Health.UNREACHABLE)])  # b goes silent too
@@ -155,3 +157,26 @@ def test_unknown_and_plainly_deregistered_clusters_are_refused() -> None:
     sim.command(DeregisterCluster("a", "root"))
     with pytest.raises(CommandRefused, match="CLUSTER_DEREGISTERED"):
         sim.fleet.decide(lost(), sim.now)
+
+
+def test_deployments_that_could_never_fail_over_are_lost_with_the_cluster() -> None:
+    """A git-sync Deployment cannot fail over (the spec's limitation), so it could never
+    leave: refusing would keep the cluster registered for good. The declaration records
+    it deleted, lost with the cluster; an image-based one is still refused."""
+    sim = Simulation(sided({"a": "A", "b": "B"}))
+    sim.record([deployment("git", "a", mechanism="GIT_SYNC"), deployment("img", "a")])
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    with pytest.raises(
+        CommandRefused, match=r"holds 1 Deployment\(s\) that can fail over, e.g. 'img'"
+    ):
+        sim.fleet.decide(lost(), sim.now)
+    sim.command(
+        RequestFailover("out", "a", "b", FailoverMode.FORCED, "op", exclude_ineligible=True)
+    )
+    sim.run()
+    assert sim.fleet.deployments["img"].cluster_id == "b"
+    assert sim.fleet.deployments["git"].active  # still recorded on a
+    decided = sim.command(lost())
+    assert ev.DeploymentDeleted(deployment_id="git", deleted_at=sim.now) in decided
+    assert not sim.fleet.deployments["git"].active and sim.fleet.deployments["img"].active
+    assert Fleet.replay(sim.log) == sim.fleet

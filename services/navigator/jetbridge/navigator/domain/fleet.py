@@ -154,9 +154,11 @@ class Fleet:
                     command,
                     self.clusters.get(command.cluster_id),
                     now,
+                    clusters=self.clusters,
                     deployments=self.deployments,
                     requests=self.requests,
                     flights=self.flights,
+                    registry=self.registry,
                 )
 
     def react(self, now: int) -> list[ev.DomainEvent]:

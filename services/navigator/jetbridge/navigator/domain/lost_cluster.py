@@ -12,10 +12,13 @@ and failing back is then refused.
 
 Only a person can know that a silent cluster is destroyed and not merely cut off, so
 the way out is their word, recorded: ``DeclareClusterLost`` (admin) with an
-attestation, refused while the cluster answers heartbeats, holds Deployments the
-Navigator has not moved, or is named by an active failover. The decision fails or
-cancels its open flights (``CLUSTER_LOST``), so the saga ends their clean-ups as
-failed, and deregisters it. From then on copies left on it no longer hold its side
+attestation, refused while the cluster answers heartbeats, holds a Deployment that
+could still be failed over (a Forced failover moves it off an unreachable cluster), or
+is named by an active failover. The decision records the Deployments that could not
+fail over (git-sync, created before failover was enabled...) as deleted, lost with the
+cluster (refusing instead would have kept it registered for good), fails or cancels
+its open flights (``CLUSTER_LOST``), so the saga ends their clean-ups as failed, and
+deregisters it. From then on copies left on it no longer hold its side
 (``deployment_eligibility``). If the attestation is wrong and the cluster comes back,
 its old copies could write again once their side is fenced in elsewhere: operations.md
 says to rotate that side's credentials when in doubt.
@@ -29,6 +32,7 @@ from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import DeclareClusterLost
 from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.deployment_eligibility import judge, tainted_clusters
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
@@ -56,12 +60,14 @@ def decide_declare_lost(
     cluster: Cluster | None,
     now: int,
     *,
+    clusters: Mapping[str, Cluster],
     deployments: Mapping[str, Deployment],
     requests: Mapping[str, FailoverRequest],
     flights: Mapping[str, Flight],
+    registry: str = "",
 ) -> list[ev.DomainEvent]:
-    """ClusterDeclaredLost, each open flight there failed or cancelled, then
-    ClusterDeregistered; nothing for a repeat."""
+    """ClusterDeclaredLost, the Deployments that could not fail over deleted, each open
+    flight there failed or cancelled, then ClusterDeregistered; nothing for a repeat."""
     if problem := attestation_problem(cmd.attestation):
         raise CommandRefused("INVALID_DECLARATION", problem)
     if cluster is None or cluster.registration is Registration.UNREGISTERED:
@@ -81,7 +87,13 @@ def decide_declare_lost(
             f"cluster {cluster.id!r} is {cluster.health.value}: it answers heartbeats, so it"
             " is not lost; fail its Deployments over and deregister it",
         )
-    if in_use := _in_use(cluster, deployments, requests):
+    held = sorted(
+        (d for d in deployments.values() if d.active and d.cluster_id == cluster.id),
+        key=lambda d: d.deployment_id,
+    )
+    tainted = tainted_clusters(clusters, deployments)
+    stranded = [d for d in held if judge(d, clusters, tainted, registry)]
+    if in_use := _in_use(cluster, [d for d in held if d not in stranded], requests):
         raise CommandRefused("CLUSTER_IN_USE", f"cluster {cluster.id!r} {in_use}")
     why = f"cluster {cluster.id} declared lost by {cmd.requested_by}: {cmd.attestation.strip()}"
     out: list[ev.DomainEvent] = [
@@ -92,6 +104,7 @@ def decide_declare_lost(
             declared_at=now,
         )
     ]
+    out += [ev.DeploymentDeleted(deployment_id=d.deployment_id, deleted_at=now) for d in stranded]
     for f in sorted(flights.values(), key=lambda f: f.id):
         if f.cluster_id != cluster.id or f.terminal:
             continue
@@ -113,19 +126,15 @@ def decide_declare_lost(
 
 
 def _in_use(
-    cluster: Cluster,
-    deployments: Mapping[str, Deployment],
-    requests: Mapping[str, FailoverRequest],
+    cluster: Cluster, movable: list[Deployment], requests: Mapping[str, FailoverRequest]
 ) -> str | None:
-    """What the declaration would strand. Its last inventory is not asked: what it
-    reported and the Navigator never knew is gone with it."""
-    held = sorted(
-        d.deployment_id for d in deployments.values() if d.active and d.cluster_id == cluster.id
-    )
-    if held:
+    """What the declaration would strand that need not be. Its last inventory is not
+    asked: what it reported and the Navigator never knew is gone with it."""
+    if movable:
         return (
-            f"still holds {len(held)} Deployment(s), e.g. {held[0]!r}: fail them over first"
-            " (a Forced failover moves them off an unreachable cluster)"
+            f"still holds {len(movable)} Deployment(s) that can fail over, e.g."
+            f" {movable[0].deployment_id!r}: fail them over first (a Forced failover moves"
+            " them off an unreachable cluster)"
         )
     for r in sorted(requests.values(), key=lambda r: r.id):
         if r.active and cluster.id in (r.source_cluster_id, r.destination_cluster_id):
