@@ -5,7 +5,9 @@ or sent; the health check answers 200 with ``ready`` false."""
 from __future__ import annotations
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 
+from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
 from tests.unit.console.world import make_world
 
 WHY = "The Console has not reached Kafka yet; nothing was read or sent."
@@ -56,3 +58,27 @@ async def test_once_available_the_same_routes_answer() -> None:
         reasons.clear()
         answer = await api.get("/api/v1/clusters")
     assert answer.status_code == 200 and {c["cluster_id"] for c in answer.json()} >= {"east"}
+
+
+class UnacknowledgedPublisher:
+    """A publisher whose broker went away after the Console started."""
+
+    async def publish(self, command: object) -> None:
+        raise KafkaTimeoutError()
+
+
+async def test_a_command_kafka_does_not_acknowledge_is_503_and_says_it_may_be_written() -> None:
+    """Before, the timeout escaped as a 500. Unacknowledged is not unwritten: the
+    answer says so, and that a repeat is safe."""
+    world = make_world()
+    sender = KafkaCommandSender("127.0.0.1:1")
+    sender._publisher = UnacknowledgedPublisher()  # type: ignore[assignment]
+    world.app.state.service.sender = sender
+    async with world.client("operator") as api:
+        start = {"source_cluster_id": "east", "destination_cluster_id": "west"}
+        answer = await api.post("/api/v1/failovers", json=start | {"mode": "CONTROLLED"})
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["error"] == "UNAVAILABLE"
+    assert "did not acknowledge the command (KafkaTimeoutError)" in body["message"]
+    assert "may have been written" in body["message"] and "same request_id" in body["message"]

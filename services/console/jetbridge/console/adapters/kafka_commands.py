@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+from aiokafka.errors import KafkaError
+
 from jetbridge.common.events import EventRecord
 from jetbridge.common.kafka import EventPublisher
 from jetbridge.console.service_layer.ports import CommandsUnavailable
@@ -35,4 +37,12 @@ class KafkaCommandSender:
         """Returns once the broker acknowledged it (acks=all): the command is durable."""
         if self._publisher is None:
             raise CommandsUnavailable("the Console has not reached Kafka yet; nothing was sent")
-        await self._publisher.publish(command)
+        try:
+            await self._publisher.publish(command)
+        except KafkaError as error:
+            # Unacknowledged is not unwritten: say so, and how to retry safely.
+            raise CommandsUnavailable(
+                f"Kafka did not acknowledge the command ({type(error).__name__}); it may "
+                "have been written all the same. Sending it again is safe: the Navigator "
+                "decides a repeat once (a failover start: with the same request_id)"
+            ) from error

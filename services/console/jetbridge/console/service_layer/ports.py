@@ -57,12 +57,13 @@ class ReadModel(Protocol):
 
 
 class CommandsUnavailable(Exception):
-    """The broker cannot take commands now (away, or not reached yet): nothing was sent."""
+    """The broker did not take the command (away, or not reached yet); the message says
+    whether it may have been written all the same."""
 
 
 class CommandSender(Protocol):
     """Puts a command on ``jetbridge.commands``: the Console's only way to change things.
-    Raises :class:`CommandsUnavailable` when it cannot, having sent nothing."""
+    Raises :class:`CommandsUnavailable` when the broker does not acknowledge it."""
 
     async def send(self, command: EventRecord) -> None: ...
 
