@@ -62,8 +62,8 @@ class MemoryLog:
         self._positions.update(positions or {})
         return Appended(stored=len(events), published=len(publish))
 
-    async def read_all(self) -> AsyncIterator[EventRecord]:
-        for event in self.events:
+    async def read_all(self, after: int = 0) -> AsyncIterator[EventRecord]:
+        for event in self.events[after:]:  # position n is the n-th event
             yield event
 
     async def positions(self, consumer: str) -> dict[Position, int]:

@@ -12,7 +12,9 @@ fresh database on the stack's PostgreSQL (hash chain on, as in production). Then
 ``NavigatorService`` on the real ``PostgresEventStore`` recovers from it, as a started
 Navigator does: measured are its wall time, this process's CPU and the CPU of the
 PostgreSQL backends serving the database (from /proc: the server must run on this
-machine). The recovered fleet must equal the one that decided.
+machine). The recovered fleet must equal the one that decided. Then it takes a
+snapshot (``service_layer/snapshots.py``) and times a third Navigator starting from it,
+which must hold the same fleet.
 
     PYTHONPATH=. .venv/bin/python bench/navigator/bench_recovery.py --rounds 1 3 --out F.json
 """
@@ -75,6 +77,19 @@ async def one(admin_dsn: str, deployments: int, rounds: int) -> dict[str, Any]:
         reference = NavigatorService(decided, mapper, lambda: 0)
         await reference.recover()
         assert service.fleet == reference.fleet, "the recovered fleet differs"
+        # The same start from a snapshot taken at the end (service_layer/snapshots.py).
+        taking = time.perf_counter()
+        position = await service.take_snapshot()
+        snapshot_s = time.perf_counter() - taking
+        async with pool.acquire() as conn:
+            snapshot_bytes = await conn.fetchval(
+                'SELECT length("state") FROM "jetbridge_snapshots" WHERE "position" = $1', position
+            )
+        resumed = NavigatorService(store, mapper, lambda: 0)
+        cpu_snap, started = time.process_time(), time.perf_counter()
+        await resumed.recover()
+        resumed_s, cpu_snap = time.perf_counter() - started, time.process_time() - cpu_snap
+        assert resumed.recovered_from == position and resumed.fleet == reference.fleet
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -90,6 +105,10 @@ async def one(admin_dsn: str, deployments: int, rounds: int) -> dict[str, Any]:
         "recover_cpu_s": round(cpu, 2),
         "postgres_cpu_s": round(pg, 2),
         "events_per_s": round(len(events) / wall),
+        "snapshot_mib": round(snapshot_bytes / 2**20, 1),
+        "snapshot_take_s": round(snapshot_s, 2),
+        "recover_from_snapshot_s": round(resumed_s, 2),
+        "recover_from_snapshot_cpu_s": round(cpu_snap, 2),
     }
 
 

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import os
 import random
 import subprocess
 import sys
@@ -63,6 +64,8 @@ OUT = Console(highlight=False)
 # one registry (the Navigator's and Console's JETBRIDGE_REGISTRY) serves it.
 IMAGE = "apache/airflow:3.0.2"
 REGISTRY = "registry.jetbridge.local"
+# Navigator settings a run may take from its own environment (chaos: frequent snapshots).
+NAVIGATOR_TUNING = ("JETBRIDGE_NAVIGATOR_SNAPSHOT_EVERY",)
 # Mission states of a read model that has not caught up with the request's end yet.
 LIVE = frozenset({"CREATED", "RUNNING"})
 SOURCE, DEST = CLUSTERS
@@ -217,10 +220,13 @@ class Demo:
             "JETBRIDGE_NAVIGATOR_DSN": self.dbs.navigator,
             "JETBRIDGE_REGISTRY": REGISTRY,
         }
+        # Tuning a run may set in its own environment (service environments are built
+        # here, not inherited): the chaos runs take snapshots often this way.
+        tuning = {k: os.environ[k] for k in NAVIGATOR_TUNING if k in os.environ}
         self.procs.start(
             "navigator",
             "jetbridge.navigator",
-            common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]},
+            common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]} | tuning,
         )
         self.procs.start("projections", "jetbridge.navigator.projections", common)
         self.procs.start(

@@ -232,3 +232,37 @@ async def test_chain_links_skip_repeats_and_a_failed_append_moves_no_head(
         assert r["chain_link"] == link, f"event {r['chain_seq']} is not linked to its predecessor"
         prev = link
     assert await store.chain_heads() == {"c1": (4, prev)}
+
+
+async def test_snapshots_are_signed_pruned_and_read_from_their_position(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool, writer="navigator", holder="t", chain_key=KEY)
+    await store.take_writer_epoch()
+    await store.append([_event(i) for i in range(5)])
+    assert await store.last_position() == 5
+    assert await store.latest_snapshot("fleet/v1") is None
+    await store.save_snapshot("fleet/v0", 2, b"older code")  # another kind: pruned next
+    for position, state in ((3, b"three"), (4, b"four"), (5, b"five")):
+        await store.save_snapshot("fleet/v1", position, state)
+    await store.save_snapshot("fleet/v1", 5, b"five again")  # the same position: replaced
+    assert await store.latest_snapshot("fleet/v1") == (5, b"five again")
+    async with pool.acquire() as conn:
+        kept = await conn.fetch(
+            'SELECT "kind", "position" FROM "jetbridge_snapshots" ORDER BY "position"'
+        )
+    assert [(r["kind"], r["position"]) for r in kept] == [("fleet/v1", 4), ("fleet/v1", 5)]
+    # Folding goes on after the snapshot's position.
+    assert [e.payload["cluster_id"] async for e in store.read_all(after=3)] == ["c3", "c4"]
+
+    async with pool.acquire() as conn:  # someone with write access to the database
+        await conn.execute(
+            """UPDATE "jetbridge_snapshots" SET "state" = 'evil' WHERE "position" = 5"""
+        )
+    assert await store.latest_snapshot("fleet/v1") is None  # not loaded: it does not verify
+    other_key = PostgresEventStore(pool, writer="navigator", holder="t", chain_key=b"x" * 32)
+    assert await other_key.latest_snapshot("fleet/v1") is None
+    unkeyed = PostgresEventStore(pool, writer="navigator", holder="t")
+    assert await unkeyed.latest_snapshot("fleet/v1") is None  # nothing can be verified
+    with pytest.raises(RuntimeError, match="ledger key"):
+        await unkeyed.save_snapshot("fleet/v1", 5, b"unsigned")

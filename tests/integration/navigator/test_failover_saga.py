@@ -28,6 +28,7 @@ from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain.vocabulary import MissionStatus, RequestStatus
 from jetbridge.navigator.entrypoints import app as navigator_app
 from jetbridge.navigator.entrypoints.app import NavigatorApp, NavigatorSettings
+from jetbridge.navigator.service_layer import snapshots
 from jetbridge.navigator.service_layer.navigator import NavigatorService
 from tests.integration.kafka_tools import create_sandbox
 from tests.integration.navigator.read_model import LiveReadModel
@@ -121,7 +122,9 @@ class World:
 
 
 @pytest.fixture
-async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
+async def world(
+    pg_database: str, kafka_bootstrap: str, request: pytest.FixtureRequest
+) -> AsyncIterator[World]:
     prefix = await create_sandbox(kafka_bootstrap, CLUSTERS)
     settings = NavigatorSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -129,6 +132,7 @@ async def world(pg_database: str, kafka_bootstrap: str) -> AsyncIterator[World]:
         navigator_tick_ms=100,
         topic_prefix=prefix,
         ledger_key=LEDGER_KEY,
+        **getattr(request, "param", {}),  # type: ignore[arg-type]
     )
     app = NavigatorApp(settings)
     mapper = EventMapper(REGISTRY, producer="test")
@@ -209,6 +213,55 @@ async def test_controlled_then_forced_failback_of_50_deployments(world: World) -
         assert row["status"] == "SUCCEEDED" and row["requested_by"] == "alice@example.com"
         assert row["missions_succeeded"] == row["missions_total"] == DEPLOYMENTS
         assert row["ended_at"] >= row["started_at"] >= row["requested_at"]
+
+
+@pytest.mark.parametrize("world", [{"navigator_snapshot_every": 300}], indirect=True)
+async def test_a_restarted_navigator_starts_from_its_snapshot_and_goes_on(world: World) -> None:
+    """A snapshot is taken once 300 events were stored and no input waits; the next
+    Navigator on the same database folds only what came after it, holds the same fleet
+    as a full fold of the store, and carries the failback through."""
+    ids = [f"dep-{i:03d}" for i in range(20)]
+    await world.facts(["east", "west"], ids)
+    there = await world.request("east", "west", "CONTROLLED")
+    assert await world.finished(there) is RequestStatus.SUCCEEDED
+    dsn = world.app.settings.navigator_dsn
+    # Some 500 events stored: below 300 since the last snapshot means one was taken.
+    await world.until("a snapshot", lambda: world.service.stored_since_snapshot < 300)
+    await world.app.stop()
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    conn = await asyncpg.connect(dsn)
+    try:
+        taken = await conn.fetchrow(
+            'SELECT "position", "kind" FROM "jetbridge_snapshots" ORDER BY "position" DESC'
+        )
+        stored = await conn.fetchval('SELECT count(*) FROM "jetbridge_event_store"')
+    finally:
+        await conn.close()
+    assert taken is not None and taken["kind"] == snapshots.KIND
+    assert stored >= taken["position"] >= 300
+    again = NavigatorApp(world.app.settings)
+    task = asyncio.create_task(again.run(), name="navigator (restarted)")
+    world.app, world.tasks = again, (task, *world.tasks[1:])
+    await world.until("the restarted Navigator to decide", lambda: again.deciding)
+    assert world.service.recovered_from == taken["position"]
+
+    back = await world.request("west", "east", "FORCED")
+    assert await world.finished(back) is RequestStatus.SUCCEEDED
+    fleet = world.service.fleet
+    assert {fleet.deployments[d].cluster_id for d in ids} == {"east"}
+    await world.app.stop()
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:  # no ledger key: no snapshot is read, the whole store is folded
+        full = NavigatorService(
+            PostgresEventStore(pool, writer="navigator", holder="test"),
+            world.mapper,
+            world.service.clock_ms,
+        )
+        await full.recover()
+    finally:
+        await pool.close()
+    assert full.recovered_from == 0 and full.fleet == fleet
 
 
 async def test_a_deployment_created_on_the_source_mid_failover_moves_too(world: World) -> None:

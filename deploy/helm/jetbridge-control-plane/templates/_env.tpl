@@ -29,6 +29,8 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
 {{ include "cp.registryEnv" . }}
 {{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_NAVIGATOR_DSN" "ref" .Values.navigatorDatabase) }}
 {{ include "jetbridge.secretEnv" (dict "name" "JETBRIDGE_LEDGER_KEY" "ref" .Values.ledgerKey) }}
+- name: JETBRIDGE_NAVIGATOR_SNAPSHOT_EVERY
+  value: {{ .Values.navigator.snapshotEvery | quote }}
 {{- end -}}
 
 {{- define "cp.projections.env" -}}

@@ -12,7 +12,10 @@ This is what makes an event-sourced service safe to SIGKILL at any instant:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,7 @@ from jetbridge.common.events.envelope import EventRecord
 from jetbridge.common.kafka.headers import event_headers
 from jetbridge.common.sql import PgConnection, load_migrations, load_queries, migrate_postgresql
 
+log = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
 MIGRATIONS = load_migrations(_HERE / "migrations" / "postgresql")
 _Q = load_queries(_HERE / "queries.sql")
@@ -217,9 +221,8 @@ class PostgresEventStore:
             rows = await conn.fetch(_Q["positions"], consumer)
         return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
-    async def read_all(self, batch: int = 5000) -> AsyncIterator[EventRecord]:
-        """Every stored event in the order it was folded."""
-        after = 0
+    async def read_all(self, after: int = 0, batch: int = 5000) -> AsyncIterator[EventRecord]:
+        """Every stored event after position ``after``, in the order it was folded."""
         while True:
             async with self._pool.acquire() as conn:
                 rows = await conn.fetch(_Q["read_from"], after, batch)
@@ -228,6 +231,49 @@ class PostgresEventStore:
             if len(rows) < batch:
                 return
             after = rows[-1]["position"]
+
+    # -- snapshots: a writer's state as of a position (0004_snapshots.sql) ------------
+    async def last_position(self) -> int:
+        """The position of the newest stored event (0: none). With one writer, right
+        after its append this is the last event its state has folded."""
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(_Q["last_position"]))
+
+    async def save_snapshot(self, kind: str, position: int, state: bytes) -> None:
+        """Keep ``state`` as of ``position``, signed with the ledger key (none: refused,
+        as a state nothing can verify must not be loaded later)."""
+        key = self._snapshot_key()
+        async with self._pool.acquire() as conn, conn.transaction():
+            mac = _snapshot_mac(key, kind, position, state)
+            await conn.execute(_Q["save_snapshot"], self._writer, kind, position, state, mac)
+            await conn.execute(_Q["prune_snapshots"], self._writer, kind)
+
+    async def latest_snapshot(self, kind: str) -> tuple[int, bytes] | None:
+        """The newest state of ``kind`` and its position, if its signature verifies (a
+        state that does not is reported and skipped: the caller folds everything).
+        Without the ledger key nothing can be verified, so nothing is read."""
+        if self._chain_key is None:
+            return None
+        key = self._chain_key
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_Q["latest_snapshot"], self._writer, kind)
+        if row is None:
+            return None
+        position, state = int(row["position"]), bytes(row["state"])
+        if not hmac.compare_digest(_snapshot_mac(key, kind, position, state), bytes(row["mac"])):
+            log.error("snapshot at %d of %s does not verify: ignored", position, kind)
+            return None
+        return position, state
+
+    def _snapshot_key(self) -> bytes:
+        if self._chain_key is None:
+            raise RuntimeError("snapshots need the ledger key (chain_key) to be signed")
+        return self._chain_key
+
+
+def _snapshot_mac(key: bytes, kind: str, position: int, state: bytes) -> bytes:
+    message = f"{kind}\n{position}\n".encode() + state
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def _headers_json(event: EventRecord) -> str:

@@ -76,3 +76,26 @@ SELECT count(*) FROM "jetbridge_event_store"
 WHERE "topics" IS NOT NULL
   AND "position" > COALESCE(
       (SELECT "position" FROM "jetbridge_relay_positions" WHERE "relay" = $1), 0);
+
+-- name: last_position
+SELECT COALESCE(max("position"), 0) FROM "jetbridge_event_store";
+
+-- name: save_snapshot
+INSERT INTO "jetbridge_snapshots" ("writer", "kind", "position", "state", "mac")
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT ("writer", "kind", "position") DO UPDATE
+SET "state" = EXCLUDED."state", "mac" = EXCLUDED."mac", "taken_at" = now();
+
+-- name: prune_snapshots
+-- The newest two of the writer are kept (one may be read while the next is written);
+-- every kind but the one just written goes (older code's states are never read again).
+DELETE FROM "jetbridge_snapshots"
+WHERE "writer" = $1
+  AND ("kind" <> $2
+       OR "position" < (SELECT min(p) FROM (
+            SELECT "position" AS p FROM "jetbridge_snapshots"
+            WHERE "writer" = $1 AND "kind" = $2 ORDER BY "position" DESC LIMIT 2) AS newest));
+
+-- name: latest_snapshot
+SELECT "position", "state", "mac" FROM "jetbridge_snapshots"
+WHERE "writer" = $1 AND "kind" = $2 ORDER BY "position" DESC LIMIT 1;

@@ -36,3 +36,20 @@ class InMemoryDedupe:
         self._ids.move_to_end(event_id)
         while len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
+
+    def recent(self, n: int) -> list[str]:
+        """The ``n`` ids seen last, oldest first (what a snapshot keeps)."""
+        out: list[str] = []
+        for event_id in reversed(self._ids):
+            if len(out) >= n:
+                break
+            out.append(event_id)
+        return out[::-1]
+
+    def remember_all(self, event_ids: list[str]) -> None:
+        """Remember ``event_ids`` in order, as many ``remember`` calls would."""
+        for event_id in event_ids:
+            self._ids[event_id] = None
+            self._ids.move_to_end(event_id)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)

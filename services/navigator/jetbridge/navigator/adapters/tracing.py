@@ -14,11 +14,11 @@ or another Mission's: it is a span *link*, never the parent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TracerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TracerProvider
 
 from jetbridge.common.events import EventRecord
 from jetbridge.common.telemetry import TRACER, context_of, link_to
@@ -44,6 +44,21 @@ class MissionTracer:
 
     def forget(self, mission_id: str) -> None:
         self._roots.pop(mission_id, None)
+
+    def roots(self, mission_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        """The root spans of ``mission_ids`` (those known), as plain numbers (a
+        snapshot keeps them: trace id, span id, flags)."""
+        out = {}
+        for mission_id in mission_ids:
+            if (root := self._roots.get(mission_id)) is not None:
+                out[mission_id] = (root.trace_id, root.span_id, int(root.trace_flags))
+        return out
+
+    def restore_roots(self, roots: Mapping[str, tuple[int, int, int]]) -> None:
+        for mission_id, (trace_id, span_id, flags) in roots.items():
+            self._roots[mission_id] = SpanContext(
+                trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags)
+            )
 
     def stamp(
         self, record: EventRecord, mission_id: str | None, cause: EventRecord | None

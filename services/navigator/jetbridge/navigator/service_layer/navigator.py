@@ -18,9 +18,9 @@ republishing, a redelivery) are dropped by event id before they are folded.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from jetbridge.common.events import EventRecord, new_event
 from jetbridge.common.eventstore import Appended
@@ -30,7 +30,10 @@ from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.errors import CommandRefused, DomainError, IllegalEvent
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.origin import Told, report_refusal
+from jetbridge.navigator.domain.vocabulary import CleanupStatus
+from jetbridge.navigator.service_layer import snapshots
 from jetbridge.navigator.service_layer.reactor import Reactor
+from jetbridge.navigator.service_layer.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class EventLog(Protocol):
         encoded: Mapping[str, bytes] | None = None,
     ) -> Appended: ...
 
-    def read_all(self) -> AsyncIterator[EventRecord]: ...
+    def read_all(self, after: int = 0) -> AsyncIterator[EventRecord]: ...
 
     async def positions(self, consumer: str) -> dict[Position, int]: ...
 
@@ -64,9 +67,19 @@ class DecisionTracer(Protocol):
         self, record: EventRecord, mission_id: str | None, cause: EventRecord | None
     ) -> EventRecord: ...
 
+    def roots(self, mission_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]: ...
+
+    def restore_roots(self, roots: Mapping[str, tuple[int, int, int]]) -> None: ...
+
 
 class _Untraced:
     def remember(self, record: EventRecord) -> None:
+        return None
+
+    def roots(self, mission_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        return {}
+
+    def restore_roots(self, roots: Mapping[str, tuple[int, int, int]]) -> None:
         return None
 
     def stamp(
@@ -124,17 +137,68 @@ class NavigatorService:
         self.full_react = full_react
         self._folded = InMemoryDedupe(capacity=5_000_000)
         self.misattributed = 0  # since the start: records a data plane may not send
+        self.recovered_from = 0  # the store position recovery began after (a snapshot's)
+        self.stored_since_snapshot = 0  # events stored (or folded in recovery) since one
 
     async def recover(self) -> int:
-        """Rebuild the fleet from the store, in the order it was folded."""
-        count = 0
-        async for record in self.store.read_all():
+        """Rebuild the fleet from the store, in the order it was folded: from its newest
+        snapshot this code can read on, if the store keeps them (``snapshots``).
+        Returns how many stored domain events were folded."""
+        count = after = 0
+        if isinstance(self.store, SnapshotStore):
+            found = await self.store.latest_snapshot(snapshots.KIND)
+            if found is not None:
+                try:
+                    state = snapshots.load(found[1])
+                except Exception:  # whatever it is, the events are all still there
+                    log.exception("snapshot at %d not loaded: folding the whole store", found[0])
+                else:
+                    self._restore(state)
+                    after = found[0]
+        self.recovered_from = after
+        async for record in self.store.read_all(after=after):
             await self._folded.remember(record.event_id)
             self.tracer.remember(record)
             if self.mapper.is_domain_event(record):
                 self._apply(self.mapper.to_domain(record))
                 count += 1
+        self.stored_since_snapshot = count
         return count
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        fleet: Fleet = state["fleet"]
+        fleet.registry = self.fleet.registry  # configuration, not state
+        self.fleet = fleet
+        self.reactor = Reactor(fleet)  # asks everything first, as after a full recovery
+        self._folded.remember_all(state["recent_ids"])
+        self.tracer.restore_roots(state["roots"])
+
+    async def take_snapshot(self) -> int | None:
+        """Keep the state as of the newest stored event; its position, or None when the
+        store keeps no snapshots. Only between batches: the fleet must hold exactly
+        what is stored (``handle`` folds, then appends, or the process ends)."""
+        store = self.store
+        if not isinstance(store, SnapshotStore):
+            return None
+        position = await store.last_position()
+        running = [m.id for m in self.fleet.missions.values() if not self._settled(m.id)]
+        blob = snapshots.dump(
+            self.fleet, self._folded.recent(snapshots.RECENT_IDS), self.tracer.roots(running)
+        )
+        await store.save_snapshot(snapshots.KIND, position, blob)
+        self.stored_since_snapshot = 0
+        return position
+
+    def _settled(self, mission_id: str) -> bool:
+        """Nothing more will be decided for it (so its root span is not kept)."""
+        m = self.fleet.missions[mission_id]
+        flights = self.fleet.flights
+        pair = (flights.get(m.source_flight_id), flights.get(m.destination_flight_id))
+        return (
+            m.terminal
+            and m.cleanup is not CleanupStatus.PENDING
+            and all(f is None or f.terminal for f in pair)
+        )
 
     async def handle(self, inputs: Sequence[Input]) -> BatchResult:
         """Fold a batch of inputs, react, and save it all atomically."""
@@ -172,7 +236,7 @@ class NavigatorService:
         stored += reactions
         result.decided += reactions
         if stored or positions:
-            await self.store.append(
+            appended = await self.store.append(
                 stored,
                 publish=result.decided,
                 positions=positions,
@@ -180,6 +244,7 @@ class NavigatorService:
                 ledger_topic=self.ledger_topic,
                 encoded=encoded,
             )
+            self.stored_since_snapshot += appended.stored
         for record in result.decided:
             await self._folded.remember(record.event_id)
         return result
