@@ -36,10 +36,15 @@ _PROTOCOL = 5
 
 
 def _code_fingerprint() -> str:
-    """What the pickled classes are: every source file of the domain package."""
+    """What the pickled classes are: every source file of the domain package (its
+    compiled files in an install that ships no sources; neither is an error, as the
+    fingerprint would then tell no code from any other)."""
     digest = hashlib.sha256()
     root = Path(domain.__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
+    files = sorted(root.rglob("*.py")) or sorted(root.rglob("*.pyc"))
+    if not files:
+        raise RuntimeError(f"no domain code found under {root} to fingerprint snapshots")
+    for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
