@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +86,40 @@ def _event(i: int) -> Any:
     )
 
 
-async def one_run(admin_dsn: str, events: int, per_append: int) -> dict[str, Any]:
-    name = f"bench_store_{uuid.uuid4().hex[:8]}"
+@dataclass(frozen=True)
+class Scratch:
+    """A database made for one run (``scratch_database``)."""
+
+    name: str
+    dsn: str
+    pool: asyncpg.Pool
+    admin: asyncpg.Connection  # on the server's admin database: sizes, sessions
+
+    async def backend_pids(self) -> list[int]:
+        """The server processes serving this database now (for ``backend_cpu_s``)."""
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = $1"
+        return [r["pid"] for r in await self.admin.fetch(query, self.name)]
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(admin_dsn: str, prefix: str, pool_size: int) -> AsyncIterator[Scratch]:
+    """A fresh database beside ``admin_dsn``'s and a pool on it; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    pool = await asyncpg.create_pool(dsn, min_size=4, max_size=4)
+    pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
     try:
+        yield Scratch(name, dsn, pool, admin)
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def one_run(admin_dsn: str, events: int, per_append: int) -> dict[str, Any]:
+    async with scratch_database(admin_dsn, "bench_store", pool_size=4) as db:
+        pool = db.pool
         async with pool.acquire() as conn:
             if VERSION == "outbox table":
                 await migrate_outbox(conn)
@@ -99,17 +128,14 @@ async def one_run(admin_dsn: str, events: int, per_append: int) -> dict[str, Any
         await store.take_writer_epoch()
         sender = NullSender()
         options = {"ledger_topic": LEDGER} if VERSION == "event store as outbox" else {}
-        relay = EventStoreRelay(dsn, sender, poll_interval_s=0.5, **options)
+        relay = EventStoreRelay(db.dsn, sender, poll_interval_s=0.5, **options)
         relaying = asyncio.create_task(relay.run())
         batches = [
             [_event(i) for i in range(start, min(events, start + per_append))]
             for start in range(0, events, per_append)
         ]
         await asyncio.sleep(0.5)  # the relay's session is open: its backend is counted
-        pids = [
-            r["pid"]
-            for r in await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
-        ]
+        pids = await db.backend_pids()
         cpu_before, pg_before = time.process_time(), backend_cpu_s(pids)
         started = time.perf_counter()
         for n, batch in enumerate(batches):
@@ -141,10 +167,6 @@ async def one_run(admin_dsn: str, events: int, per_append: int) -> dict[str, Any
             "postgres_cpu_s": round(pg, 3),
             "postgres_us_per_event": round(1e6 * pg / events, 1),
         }
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:

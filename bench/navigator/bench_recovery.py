@@ -27,14 +27,11 @@ import json
 import os
 import platform
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from bench.navigator.bench_event_store import backend_cpu_s
+from bench.navigator.bench_event_store import backend_cpu_s, scratch_database
 from bench.navigator.bench_navigator import run as decide
 from jetbridge.common.events import default_registry
 from jetbridge.common.eventstore import PostgresEventStore, migrate_event_store
@@ -48,12 +45,8 @@ async def one(admin_dsn: str, deployments: int, rounds: int) -> dict[str, Any]:
     made = await decide(deployments, False, True, rounds)
     events = made["log"].events
     decided = made["log"]
-    name = f"bench_recovery_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
-    try:
+    async with scratch_database(admin_dsn, "bench_recovery", pool_size=2) as db:
+        pool = db.pool
         async with pool.acquire() as conn:
             await migrate_event_store(conn)
         store = PostgresEventStore(pool, writer="bench", holder="bench", chain_key=b"k" * 32)
@@ -62,11 +55,8 @@ async def one(admin_dsn: str, deployments: int, rounds: int) -> dict[str, Any]:
         for start in range(0, len(events), APPEND_BATCH):
             await store.append(events[start : start + APPEND_BATCH])
         load_s = time.perf_counter() - loading
-        size = await admin.fetchval("SELECT pg_database_size($1)", name)
-        pids = [
-            r["pid"]
-            for r in await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
-        ]
+        size = await db.admin.fetchval("SELECT pg_database_size($1)", db.name)
+        pids = await db.backend_pids()
         mapper = EventMapper(default_registry(), producer="bench")
         service = NavigatorService(store, mapper, lambda: 0)
         cpu, pg = time.process_time(), backend_cpu_s(pids)
@@ -90,10 +80,6 @@ async def one(admin_dsn: str, deployments: int, rounds: int) -> dict[str, Any]:
         await resumed.recover()
         resumed_s, cpu_snap = time.perf_counter() - started, time.process_time() - cpu_snap
         assert resumed.recovered_from == position and resumed.fleet == reference.fleet
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     return {
         "deployments": deployments,
         "failovers": 2 * rounds,
