@@ -48,8 +48,9 @@ class EventCodec:
             raise MalformedRecord("not Avro single-object encoding (missing C3 01 header)")
         writer = self.registry.by_fingerprint(data[2:HEADER_LENGTH])
         reader = self.registry.latest(writer.event_type)
-        # Written with the newest version (nearly always): nothing to resolve, and
-        # fastavro reads about 15% faster without a reader schema to resolve against.
+        # Written with the newest version (nearly always): nothing to resolve, so no
+        # reader schema to resolve against (a Navigator's recovery was 5-11% faster:
+        # docs/benchmarks.md, "A Navigator's start").
         resolve_to = None if reader is writer else reader.parsed
         try:
             datum = schemaless_reader(io.BytesIO(data[HEADER_LENGTH:]), writer.parsed, resolve_to)
