@@ -103,11 +103,13 @@ async def main() -> None:
     parser.add_argument("--deployments", type=int, default=1000)
     parser.add_argument("--rounds", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--label", default="", help="what ran (an A/B's code, say)")
     args = parser.parse_args()
     admin_dsn = os.environ["JETBRIDGE_POSTGRES_DSN"]
     runs = [await one(admin_dsn, args.deployments, rounds) for rounds in args.rounds]
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "label": args.label,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
         "load_average": os.getloadavg(),

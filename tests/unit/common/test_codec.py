@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from jetbridge.common.events import (
     UnknownSchemaFingerprint,
     new_event,
 )
-from jetbridge.common.events.codec import MAGIC
-from jetbridge.common.events.registry import default_schemas_dir
+from jetbridge.common.events.codec import HEADER_LENGTH, MAGIC
+from jetbridge.common.events.envelope import Envelope
+from jetbridge.common.events.registry import SchemaVersion, default_schemas_dir
 
 REGISTRY = SchemaRegistry()
 CODEC = EventCodec(REGISTRY)
@@ -82,6 +84,44 @@ def test_every_schema_version_round_trips_generated_data(event_type: str) -> Non
             for field, value in expected.items():
                 if field != "envelope":
                     assert decoded.payload[field] == value
+
+
+def _fastavro_decoded(schema: SchemaVersion, body: bytes) -> EventRecord:
+    """What the codec made of a newest-version body before its compiled readers."""
+    datum = schemaless_reader(io.BytesIO(body), schema.parsed, None)
+    assert isinstance(datum, dict)
+    return EventRecord(envelope=Envelope.from_avro(datum.pop("envelope")), payload=datum)
+
+
+@pytest.mark.parametrize("event_type", REGISTRY.event_types())
+def test_the_compiled_path_decodes_exactly_what_fastavro_decodes(event_type: str) -> None:
+    """The whole record, envelope included (its time a UTC datetime, its id a string)."""
+    schema = REGISTRY.latest(event_type)
+    for datum in generate_many(schema.parsed, 20):
+        body = io.BytesIO()
+        schemaless_writer(body, schema.parsed, datum)
+        decoded = CODEC.decode(MAGIC + schema.fingerprint + body.getvalue())
+        assert decoded == _fastavro_decoded(schema, body.getvalue())
+        assert decoded.envelope.occurred_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize(("event_id", "time_ms"), [("not-a-uuid", 0), (str(uuid.uuid4()), 2**62)])
+def test_an_envelope_fastavro_refused_is_still_refused(event_id: str, time_ms: int) -> None:
+    event = _event(_with_defaults(_failover_requested()))
+    schema = REGISTRY.latest("FailoverRequested")
+    datum = {"envelope": event.envelope.as_avro(), **event.payload}
+    datum["envelope"].update(event_id=event_id, occurred_at=time_ms)
+    body = io.BytesIO()
+    schemaless_writer(body, schema.parsed, datum)
+    with pytest.raises(MalformedRecord, match=r"FailoverRequested\.v1 body does not decode"):
+        CODEC.decode(MAGIC + schema.fingerprint + body.getvalue())
+
+
+def test_every_cut_of_a_record_is_malformed_and_named() -> None:
+    data = CODEC.encode(_event(_with_defaults(_failover_requested())))
+    for end in range(HEADER_LENGTH, len(data)):
+        with pytest.raises(MalformedRecord, match=r"FailoverRequested\.v1 body does not decode"):
+            CODEC.decode(data[:end])
 
 
 def test_old_version_is_read_as_the_newest_with_defaults(tmp_path: Path) -> None:

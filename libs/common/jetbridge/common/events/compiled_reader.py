@@ -1,12 +1,13 @@
-"""Avro binary readers compiled to Python code, one per writer schema, for replay speed.
+"""Avro binary readers compiled to Python code, one per writer schema, for speed.
 
 fastavro's ``schemaless_reader`` interprets the schema for every datum; an audit
-replay decodes hundreds of thousands of records of a few dozen schemas, so it pays to
-turn each schema into straight-line code once: a varint of one byte (every length
-under 64, every small int) takes one index and one test, and a field the caller does
-not need (the envelope's producer, trace context, ...) is skipped without building a
-value. ``bench/audit``'s decode-only figure went from ~51,000 to 87,000-100,000
-records per CPU-second with it (docs/benchmarks.md).
+replay, a Navigator's recovery and every consumer decode hundreds of thousands of
+records of a few dozen schemas, so it pays to turn each schema into straight-line code
+once: a varint of one byte (every length under 64, every small int) takes one index and
+one test, and a field the caller does not need (the envelope's producer, trace
+context, ...) is skipped without building a value. ``bench/audit``'s decode-only
+figure went from ~51,000 to 87,000-100,000 records per CPU-second with it, and
+``EventCodec.decode`` (every service) from 23 to 9 us a record (docs/benchmarks.md).
 
 Scope: the writer schema only (no schema resolution: callers fall back to fastavro
 when the reader's version differs), logical types ignored (uuid stays a string,
@@ -62,8 +63,8 @@ def _negative(what: str, n: int) -> ValueError:
     return ValueError(f"negative {what} {n}")
 
 
-class _Compiler:
-    """Emits the body of ``read(b, p)``; ``b`` the bytes, ``p`` the position."""
+class CodeEmitter:
+    """Lines of a generated function, fresh local names, and the constants it uses."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -75,8 +76,17 @@ class _Compiler:
         self._n += 1
         return f"{stem}{self._n}"
 
+    def constant(self, stem: str, value: Any) -> str:
+        name = self.fresh(stem)
+        self.constants[name] = value
+        return name
+
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
+
+
+class _Compiler(CodeEmitter):
+    """Emits the body of ``read(b, p)``; ``b`` the bytes, ``p`` the position."""
 
     def long(self, indent: int, target: str) -> None:
         x = self.fresh("x")
