@@ -264,6 +264,67 @@ async def test_a_restarted_navigator_starts_from_its_snapshot_and_goes_on(world:
     assert full.recovered_from == 0 and full.fleet == fleet
 
 
+async def test_postgresql_cutting_the_navigators_sessions_ends_a_life_not_the_navigator(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mid-failover, PostgreSQL ends every session of the Navigator's database (what a
+    restart or an administrator does) while an append holds one: the append fails as
+    it would then, the life ends, and the next one recovers from the store and carries
+    the failover through. Nothing is stored twice, and the fleet is the store's."""
+    ids = [f"dep-{i:03d}" for i in range(20)]
+    await world.facts(["east", "west"], ids)
+    dsn = world.app.settings.navigator_dsn
+    real_append = PostgresEventStore.append
+    armed, cut = asyncio.Event(), asyncio.Event()
+
+    async def append(self: PostgresEventStore, *args: object, **kwargs: object) -> object:
+        if armed.is_set() and not cut.is_set():
+            cut.set()
+            async with self._pool.acquire() as conn:
+                admin = await asyncpg.connect(dsn)
+                try:
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                finally:
+                    await admin.close()
+                await conn.fetchval("SELECT 1")  # the server ended this session: raises
+            raise AssertionError("the terminated session still answered")
+        return await real_append(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PostgresEventStore, "append", append)
+    there = await world.request("east", "west", "CONTROLLED")
+    await world.until(
+        "missions to run",
+        lambda: any(
+            m.status is MissionStatus.RUNNING for m in world.service.fleet.missions.values()
+        ),
+    )
+    armed.set()
+    await world.until(
+        "a second life to decide", lambda: world.app.lives == 2 and world.app.deciding
+    )
+    assert cut.is_set()
+    assert await world.finished(there) is RequestStatus.SUCCEEDED
+    assert world.app.lives == 2
+    fleet = world.service.fleet
+    assert {fleet.deployments[d].cluster_id for d in ids} == {"west"}
+    await world.app.stop()
+    await asyncio.wait_for(world.tasks[0], timeout=15)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        full = NavigatorService(
+            PostgresEventStore(pool, writer="navigator", holder="test"),
+            world.mapper,
+            world.service.clock_ms,
+        )
+        await full.recover()
+    finally:
+        await pool.close()
+    assert full.fleet == fleet
+
+
 async def test_a_deployment_created_on_the_source_mid_failover_moves_too(world: World) -> None:
     ids = [f"dep-{i:03d}" for i in range(5)]
     await world.facts(["east", "west"], ids)

@@ -10,6 +10,7 @@ Deployment with ``replicas: 1`` and ``strategy: Recreate``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from jetbridge.common import runtime, topics
+from jetbridge.common.backoff import Backoff
 from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.events import EventCodec, EventCodecError, default_registry
 from jetbridge.common.eventstore import EventStoreRelay, PostgresEventStore, migrate_event_store
@@ -33,6 +35,7 @@ from jetbridge.common.logs import configure_logging
 from jetbridge.common.metrics import sample_lag, start_metrics_server
 from jetbridge.common.reachable import wait_for_kafka, wait_for_postgres
 from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
+from jetbridge.common.sql.availability import postgres_unavailable
 from jetbridge.common.sql.pools import keep_session
 from jetbridge.common.telemetry import setup_tracing
 from jetbridge.navigator.adapters.event_mapping import EventMapper
@@ -43,6 +46,7 @@ from jetbridge.navigator.service_layer.navigator import CONSUMER, Input, Navigat
 
 log = logging.getLogger(__name__)
 FOLLOW_NEW_REPORTS_EVERY_S = 5.0  # again for a registered cluster whose topic was missing
+NEW_LIFE_BACKOFF = Backoff(0.2, 10.0)  # before a new life, PostgreSQL having gone away
 
 
 class NavigatorSettings(BaseSettings):
@@ -77,13 +81,47 @@ class NavigatorApp:
         self._stopping = asyncio.Event()
         self.service: NavigatorService | None = None
         self.deciding = False  # recovered, inputs assigned: the decision loop runs
+        self.lives = 0  # 1 + each time PostgreSQL went away under one and it started again
         health.require("decisions", lambda: None if self.deciding else "recovering its store")
 
     async def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Lives until stopped. PostgreSQL going away under a life (a restart, a
+        fail-over of the server: errors ``postgres_unavailable`` names) ends that life,
+        not the process: the next waits for the server, takes the writer epoch again and
+        recovers from the store, exactly as a restarted process would, so nothing
+        decided is lost or decided twice. Before, the process exited and relied on its
+        supervisor (chaos seeds 730 and 740), whose crash-loop back-off grows to five
+        minutes under Kubernetes when a server flaps. Anything else still ends it."""
+        failures = 0
+        while True:
+            try:
+                await self._life()
+                return
+            except Exception as error:
+                if self._stopping.is_set():
+                    return
+                if not postgres_unavailable(error):
+                    raise
+                failures = 1 if self.deciding else failures + 1  # a life that got going
+                self.deciding = False
+                delay = NEW_LIFE_BACKOFF.delay(min(failures - 1, 10))
+                log.warning(
+                    "PostgreSQL went away under this life (%s: %s); a new one in %.2fs",
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._stopping.is_set():
+                    return
+
+    async def _life(self) -> None:
         s = self.settings
+        self.lives += 1
         # Not ready meanwhile (``deciding`` is False): no exit, no crash-loop back-off.
         await wait_for_postgres(s.navigator_dsn)
         await wait_for_kafka(s.kafka_bootstrap_servers)
