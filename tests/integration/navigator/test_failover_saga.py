@@ -90,6 +90,23 @@ class World:
             ),
         )
 
+    async def stop_and_fold_the_store(self) -> NavigatorService:
+        """Stop the Navigator, then fold its whole store in a new one (no ledger key:
+        no snapshot is read)."""
+        await self.app.stop()
+        await asyncio.wait_for(self.tasks[0], timeout=15)
+        pool = await asyncpg.create_pool(self.app.settings.navigator_dsn, min_size=1, max_size=2)
+        try:
+            full = NavigatorService(
+                PostgresEventStore(pool, writer="navigator", holder="test"),
+                self.mapper,
+                self.service.clock_ms,
+            )
+            await full.recover()
+        finally:
+            await pool.close()
+        return full
+
     async def request(self, source: str, destination: str, mode: str) -> str:
         request_id = f"req-{uuid.uuid4().hex[:8]}"
         command = new_event(
@@ -249,18 +266,7 @@ async def test_a_restarted_navigator_starts_from_its_snapshot_and_goes_on(world:
     assert await world.finished(back) is RequestStatus.SUCCEEDED
     fleet = world.service.fleet
     assert {fleet.deployments[d].cluster_id for d in ids} == {"east"}
-    await world.app.stop()
-    await asyncio.wait_for(world.tasks[0], timeout=15)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:  # no ledger key: no snapshot is read, the whole store is folded
-        full = NavigatorService(
-            PostgresEventStore(pool, writer="navigator", holder="test"),
-            world.mapper,
-            world.service.clock_ms,
-        )
-        await full.recover()
-    finally:
-        await pool.close()
+    full = await world.stop_and_fold_the_store()
     assert full.recovered_from == 0 and full.fleet == fleet
 
 
@@ -310,19 +316,7 @@ async def test_postgresql_cutting_the_navigators_sessions_ends_a_life_not_the_na
     assert world.app.lives == 2
     fleet = world.service.fleet
     assert {fleet.deployments[d].cluster_id for d in ids} == {"west"}
-    await world.app.stop()
-    await asyncio.wait_for(world.tasks[0], timeout=15)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    try:
-        full = NavigatorService(
-            PostgresEventStore(pool, writer="navigator", holder="test"),
-            world.mapper,
-            world.service.clock_ms,
-        )
-        await full.recover()
-    finally:
-        await pool.close()
-    assert full.fleet == fleet
+    assert (await world.stop_and_fold_the_store()).fleet == fleet
 
 
 async def test_a_deployment_created_on_the_source_mid_failover_moves_too(world: World) -> None:
