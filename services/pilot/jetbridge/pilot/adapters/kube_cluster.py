@@ -1,7 +1,8 @@
 """The Kubernetes ``ClusterPort``: the official client (dynamic API) against one cluster.
 
 Objects go through server-side apply with the Pilot as field manager (re-applying the
-same manifest is a no-op, taking over fields a human changed is deliberate). The client
+same manifest is a no-op, taking over fields a human changed is deliberate). Responses
+are read as plain JSON (``serialize=False``), never as the client's object wrappers. The client
 is synchronous, so calls run on a small thread pool of this adapter's own. API errors
 become typed step failures: timeouts, 5xx, 409 and "namespace is terminating" are
 transient; other refusals (invalid object, forbidden) are permanent.
@@ -117,6 +118,7 @@ class KubernetesCluster:
                 namespace=meta.get("namespace"),
                 field_manager=FIELD_MANAGER,
                 force_conflicts=True,
+                serialize=False,
                 _request_timeout=self._timeout,
             )
 
@@ -135,6 +137,7 @@ class KubernetesCluster:
                     body=manifest,
                     namespace=meta.get("namespace"),
                     field_manager=FIELD_MANAGER,
+                    serialize=False,
                     _request_timeout=self._timeout,
                 )
             except ApiException as error:
@@ -152,14 +155,14 @@ class KubernetesCluster:
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         def run() -> Manifest | None:
             try:
-                obj = self._resource(kind).get(
-                    name=name, namespace=namespace, _request_timeout=self._timeout
+                response = self._resource(kind).get(
+                    name=name, namespace=namespace, serialize=False, _request_timeout=self._timeout
                 )
             except ApiException as error:
                 if error.status == 404:
                     return None
                 raise
-            return dict(obj.to_dict())
+            return dict(_parsed(response))
 
         return await self._call(f"get {kind} {namespace or ''}/{name}", run)
 
@@ -170,9 +173,12 @@ class KubernetesCluster:
 
         def run() -> builtins.list[Manifest]:
             found = self._resource(kind).get(
-                namespace=namespace, label_selector=selector, _request_timeout=self._timeout
+                namespace=namespace,
+                label_selector=selector,
+                serialize=False,
+                _request_timeout=self._timeout,
             )
-            return [dict(item) for item in found.to_dict().get("items") or []]
+            return [dict(item) for item in _parsed(found).get("items") or []]
 
         return await self._call(f"list {kind} {namespace}", run)
 
@@ -186,7 +192,11 @@ class KubernetesCluster:
         def run() -> bool:
             try:
                 self._resource(kind).delete(
-                    name=name, namespace=namespace, body=body, _request_timeout=self._timeout
+                    name=name,
+                    namespace=namespace,
+                    body=body,
+                    serialize=False,
+                    _request_timeout=self._timeout,
                 )
             except ApiException as error:
                 if error.status == 404:
@@ -206,6 +216,7 @@ class KubernetesCluster:
                     namespace=namespace,
                     body={"spec": {"replicas": replicas}},
                     content_type="application/merge-patch+json",
+                    serialize=False,
                     _request_timeout=self._timeout,
                 )
             except ApiException as error:
@@ -230,9 +241,10 @@ class KubernetesCluster:
             }
             answer = review.create(
                 body={"spec": {"resourceAttributes": attributes}},
+                serialize=False,
                 _request_timeout=self._timeout,
             )
-            return bool(answer.status.allowed)
+            return bool(_parsed(answer).get("status", {}).get("allowed"))
 
         return await self._call(f"may {verb} {kind} in {namespace}", run)
 
@@ -242,6 +254,20 @@ class KubernetesCluster:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._api is not None:
             self._api.close()  # type: ignore[no-untyped-call]
+
+
+def _parsed(response: Any) -> dict[str, Any]:
+    """The JSON body of a response asked for with ``serialize=False``.
+
+    By default the dynamic client wraps every response in ``ResourceInstance`` (a
+    recursive copy into attribute objects), and ``to_dict()`` copies it back: on the
+    real local clusters that was a quarter of the destination Pilot's CPU in a
+    py-spy profile of a 100-Deployment failover (docs/benchmarks.md). Every call
+    here asks for the raw response instead; the dict is the same JSON either way."""
+    parsed = json.loads(response.data)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"the API server answered {type(parsed).__name__}, not an object")
+    return parsed
 
 
 class WatchedChanges:
