@@ -111,7 +111,7 @@ class KubernetesCluster:
         kind, meta = manifest["kind"], manifest["metadata"]
 
         def run() -> None:
-            self._client().server_side_apply(  # type: ignore[no-untyped-call]
+            response = self._client().server_side_apply(  # type: ignore[no-untyped-call]
                 self._resource(kind),
                 body=manifest,
                 name=meta["name"],
@@ -121,6 +121,7 @@ class KubernetesCluster:
                 serialize=False,
                 _request_timeout=self._timeout,
             )
+            _body(response)
 
         await self._call(
             f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}",
@@ -133,12 +134,14 @@ class KubernetesCluster:
 
         def run() -> bool:
             try:
-                self._resource(kind).create(
-                    body=manifest,
-                    namespace=meta.get("namespace"),
-                    field_manager=FIELD_MANAGER,
-                    serialize=False,
-                    _request_timeout=self._timeout,
+                _body(
+                    self._resource(kind).create(
+                        body=manifest,
+                        namespace=meta.get("namespace"),
+                        field_manager=FIELD_MANAGER,
+                        serialize=False,
+                        _request_timeout=self._timeout,
+                    )
                 )
             except ApiException as error:
                 if error.status == 409 and "AlreadyExists" in str(error.body or ""):
@@ -191,12 +194,14 @@ class KubernetesCluster:
 
         def run() -> bool:
             try:
-                self._resource(kind).delete(
-                    name=name,
-                    namespace=namespace,
-                    body=body,
-                    serialize=False,
-                    _request_timeout=self._timeout,
+                _body(
+                    self._resource(kind).delete(
+                        name=name,
+                        namespace=namespace,
+                        body=body,
+                        serialize=False,
+                        _request_timeout=self._timeout,
+                    )
                 )
             except ApiException as error:
                 if error.status == 404:
@@ -211,13 +216,15 @@ class KubernetesCluster:
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
         def run() -> bool:
             try:
-                self._resource("Deployment").patch(
-                    name=name,
-                    namespace=namespace,
-                    body={"spec": {"replicas": replicas}},
-                    content_type="application/merge-patch+json",
-                    serialize=False,
-                    _request_timeout=self._timeout,
+                _body(
+                    self._resource("Deployment").patch(
+                        name=name,
+                        namespace=namespace,
+                        body={"spec": {"replicas": replicas}},
+                        content_type="application/merge-patch+json",
+                        serialize=False,
+                        _request_timeout=self._timeout,
+                    )
                 )
             except ApiException as error:
                 if error.status == 404:
@@ -256,15 +263,27 @@ class KubernetesCluster:
             self._api.close()  # type: ignore[no-untyped-call]
 
 
+def _body(response: Any) -> bytes:
+    """The whole body of a response asked for with ``serialize=False``, its connection
+    handed back to the pool: unread, the connection would stay with the response and
+    the next call would open a new TLS connection to the API server."""
+    try:
+        return bytes(response.data)
+    finally:
+        response.release_conn()
+
+
 def _parsed(response: Any) -> dict[str, Any]:
     """The JSON body of a response asked for with ``serialize=False``.
 
     By default the dynamic client wraps every response in ``ResourceInstance`` (a
     recursive copy into attribute objects), and ``to_dict()`` copies it back: on the
-    real local clusters that was a quarter of the destination Pilot's CPU in a
-    py-spy profile of a 100-Deployment failover (docs/benchmarks.md). Every call
-    here asks for the raw response instead; the dict is the same JSON either way."""
-    parsed = json.loads(response.data)
+    real local clusters that was a quarter of the destination Pilot's samples in a
+    py-spy profile of a 100-Deployment failover, and a list of 20 Deployments cost the
+    client 10.6-11.5 ms of CPU against 2.1 ms read this way
+    (``bench/kube/bench_client_reads.py``, docs/benchmarks.md). Every
+    call here asks for the raw response instead; the dict is the same JSON either way."""
+    parsed = json.loads(_body(response))
     if not isinstance(parsed, dict):
         raise ValueError(f"the API server answered {type(parsed).__name__}, not an object")
     return parsed
