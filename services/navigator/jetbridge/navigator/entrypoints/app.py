@@ -101,10 +101,10 @@ class NavigatorApp:
                 await self._life()
                 return
             except Exception as error:
-                if self._stopping.is_set():
-                    return
                 if not postgres_unavailable(error):
                     raise
+                if self._stopping.is_set():
+                    return  # asked to stop: no new life
                 failures = 1 if self.deciding else failures + 1  # a life that got going
                 self.deciding = False
                 delay = NEW_LIFE_BACKOFF.delay(min(failures - 1, 10))
