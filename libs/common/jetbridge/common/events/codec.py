@@ -47,12 +47,13 @@ class EventCodec:
     def encode(self, event: EventRecord) -> bytes:
         schema = self.schema_for(event)
         datum: dict[str, Any] = {"envelope": event.envelope.as_avro(), **event.payload}
-        write = self._writers.get(schema.fingerprint, _UNCOMPILED)
-        if write is _UNCOMPILED:
+        try:
+            write = self._writers[schema.fingerprint]
+        except KeyError:
             write = self._writers[schema.fingerprint] = _writer_of(schema)
         if write is not None:
             try:
-                return MAGIC + schema.fingerprint + bytes(write(datum))
+                return MAGIC + schema.fingerprint + write(datum)
             except Unfit:
                 pass  # fastavro names the field (below), or writes what it accepts
         if not validate(datum, schema.parsed, raise_errors=False):
@@ -109,7 +110,6 @@ class EventCodec:
 
 
 log = logging.getLogger(__name__)
-_UNCOMPILED: Any = object()
 
 
 def _writer_of(schema: SchemaVersion) -> Writer | None:
