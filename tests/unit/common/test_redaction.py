@@ -119,7 +119,13 @@ def test_the_gate_lets_through_every_text_a_pattern_changes(text: str) -> None:
 def test_the_gate_passes_every_known_leak_and_keeps_harmless_lines() -> None:
     # the patterns match case-insensitively as Unicode does: a long s is an "s" to them
     unicode_cases = ("\u017fecret=abc", "pa\u017f\u017fword=abc", "fernet_\u212aey=abc")
-    for text in (*LEAKS.values(), *unicode_cases):
+    # one per word of the gate, holding no other
+    each_word = (
+        *("u://a:b@h", "passwd: b", "pwd=b", "IDENTIFIED BY 'b'", "SCRAM-SHA-256$b"),
+        *("Bearer abcdefghijklmnopq", "Authorization: Basic b", "secret=b", '"token": "b"'),
+        *("api_key=b", "credentials = b"),
+    )
+    for text in (*LEAKS.values(), *unicode_cases, *each_word):
         assert redact(text) == redact_ungated(text) != text
     line = "flight f-1 steps ['FENCE_DATABASE', 'APPLY_EXTERNAL_SECRETS'] cleared"
     assert redact(line) == line == redact_ungated(line)
