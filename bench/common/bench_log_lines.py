@@ -61,7 +61,7 @@ def record(msg: str, args: tuple[Any, ...], extra: dict[str, str]) -> logging.Lo
     return made
 
 
-# The gate before 2026-12-07 11:00 (911e321): any of these words ran every pattern.
+# The gate up to 911e321: any of these words ran every pattern.
 _OLD_TRIGGER = re.compile(
     r"://|passw|pwd|identified|scram-sha|secret|token|key|credential|bearer|basic",
     re.IGNORECASE,
