@@ -66,6 +66,8 @@ IMAGE = "apache/airflow:3.0.2"
 REGISTRY = "registry.jetbridge.local"
 # Navigator settings a run may take from its own environment (chaos: frequent snapshots).
 NAVIGATOR_TUNING = ("JETBRIDGE_NAVIGATOR_SNAPSHOT_EVERY",)
+# ... and projection settings (benchmarks: the read model's linger, docs/benchmarks.md).
+PROJECTIONS_TUNING = ("JETBRIDGE_PROJECTIONS_LINGER_MS",)
 # Mission states of a read model that has not caught up with the request's end yet.
 LIVE = frozenset({"CREATED", "RUNNING"})
 SOURCE, DEST = CLUSTERS
@@ -228,7 +230,11 @@ class Demo:
             "jetbridge.navigator",
             common | {"JETBRIDGE_LEDGER_KEY": self.env["JETBRIDGE_LEDGER_KEY"]} | tuning,
         )
-        self.procs.start("projections", "jetbridge.navigator.projections", common)
+        self.procs.start(
+            "projections",
+            "jetbridge.navigator.projections",
+            common | {k: os.environ[k] for k in PROJECTIONS_TUNING if k in os.environ},
+        )
         self.procs.start(
             "dplink",
             "jetbridge.dplink",

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -249,6 +250,60 @@ async def test_a_live_projector_rides_out_its_sessions_being_cut(
             await asyncio.wait_for(task, timeout=15)
         await live.close()
         await publisher.stop()
+
+
+async def test_a_lingering_projector_writes_a_burst_together_and_still_equals_a_rebuild(
+    pg_database: str, kafka_bootstrap: str
+) -> None:
+    """The ledger arrives in eight parts 0.1 s apart, as a failover's events do. A
+    projector lingering 1.5 s after a fetch writes them in one or two transactions; one
+    that does not linger writes more, each aggregate's row again. Both read models
+    equal a rebuild, and the lingering fold equals the domain's."""
+    records, expected = ledger()
+    size = -(-len(records) // 8)
+    parts = [records[i : i + size] for i in range(0, len(records), size)]
+    writes: dict[int, list[int]] = {}
+    for linger_ms in (1500, 0):
+        topic = (await create_sandbox(kafka_bootstrap)) + topics.FAILOVER_EVENTS
+        publisher = EventPublisher(kafka_bootstrap, client_id="test", codec=EventCodec())
+        await publisher.start()
+        live = await ReadModelStore.open(pg_database, f"linger_{linger_ms}")
+        writes[linger_ms] = counted = []
+        real_write = live.write
+
+        async def counting_write(
+            tables: Any, positions: Any, real_write: Any = real_write, counted: list[int] = counted
+        ) -> int:
+            counted.append(sum(len(rows) for rows in tables.values()))
+            return int(await real_write(tables, positions))
+
+        live.write = counting_write  # type: ignore[method-assign]
+        projector = Projector(live, kafka_bootstrap, topic, poll_ms=50, linger_ms=linger_ms)
+        stop = asyncio.Event()
+        task = asyncio.create_task(projector.run(stop))
+        try:
+            await _until(projector.ready.is_set, task)
+            for part in parts:
+                await publisher.publish_many_to(topic, part)
+                await asyncio.sleep(0.1)
+            await _until(lambda p=projector: sum(p.positions.values()) >= len(records), task)
+            if linger_ms:
+                assert projector.fold.fleet == expected
+            rebuilt = await ReadModelStore.open(pg_database, f"rebuilt_{linger_ms}")
+            try:
+                report = await Projector(rebuilt, kafka_bootstrap, topic).rebuild()
+            finally:
+                await rebuilt.close()
+            assert report.checksums == await live.checksums()
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=15)
+            await live.close()
+            await publisher.stop()
+    assert 1 <= len(writes[1500]) <= 2, writes
+    assert len(writes[0]) > len(writes[1500]), writes
+    assert sum(writes[0]) > sum(writes[1500]), writes  # rows written again and again
 
 
 async def _until(done: Callable[[], bool], task: asyncio.Task[None], timeout_s: float = 60) -> None:

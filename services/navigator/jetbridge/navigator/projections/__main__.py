@@ -42,6 +42,11 @@ class ProjectionSettings(BaseSettings):
     navigator_dsn: str = ""
     projections_schema: str = "navigator_read"
     projections_batch: int = 5000
+    projections_linger_ms: int = Field(
+        default=250,
+        ge=0,
+        description="after a fetch, gather records this long before writing them together",
+    )
     topic_prefix: str = ""
 
     @property
@@ -72,6 +77,7 @@ async def run(settings: ProjectionSettings) -> None:
             settings.kafka_bootstrap_servers,
             settings.ledger_topic,
             batch=settings.projections_batch,
+            linger_ms=settings.projections_linger_ms,
             dead_letters=DeadLetterPublisher(
                 publisher,
                 consumer_group="projections",

@@ -62,6 +62,7 @@ class Projector:
         registry: SchemaRegistry | None = None,
         batch: int = 5000,
         poll_ms: int = 200,
+        linger_ms: int = 0,
         dead_letters: DeadLetterPublisher | None = None,
         backoff: Backoff = RELOCK_BACKOFF,
     ) -> None:
@@ -78,6 +79,11 @@ class Projector:
         self.fold = LedgerFold()
         self.batch = batch
         self.poll_ms = poll_ms
+        # Live: after a fetch that returned records, keep fetching for up to this long
+        # (or ``batch`` records) before writing. An aggregate changed several times in
+        # that window is written once, and one transaction carries the lot; the read
+        # model lags by at most this much more.
+        self.linger_s = linger_ms / 1000
         self.report = Report()
         self.positions: dict[tuple[str, int], int] = {}  # as committed
         self.ready = asyncio.Event()  # warmed up, applying live
@@ -168,8 +174,7 @@ class Projector:
             self.ready.set()
             lag = asyncio.create_task(sample_lag(consumer, "projections"), name="projections-lag")
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch)
-                records = [r for rs in batches.values() for r in rs]
+                records = await self._gather(consumer, stop)
                 if records:
                     positions = self._fold(records)
                     await self._dead_letter()  # before the positions move past them
@@ -180,6 +185,28 @@ class Projector:
                 lag.cancel()
             await consumer.stop()
             await self.store.release_lock()
+
+    async def _gather(
+        self, consumer: AIOKafkaConsumer, stop: asyncio.Event
+    ) -> list[ConsumerRecord]:
+        """One fetch's records, then more until ``linger_s`` after it or ``batch`` in all.
+
+        Records of one partition stay in offset order: each fetch returns the ones
+        after the last."""
+        batches = await consumer.getmany(timeout_ms=self.poll_ms, max_records=self.batch)
+        records = [r for rs in batches.values() for r in rs]
+        if not records or self.linger_s <= 0:
+            return records
+        until = time.monotonic() + self.linger_s
+        while len(records) < self.batch and not stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            batches = await consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=self.batch - len(records)
+            )
+            records += [r for rs in batches.values() for r in rs]
+        return records
 
     async def _dead_letter(self) -> None:
         undecodable, self._undecodable = self._undecodable, []
