@@ -94,11 +94,29 @@ def bring_up_stack() -> dict[str, str]:
     return read_env_file(Layout.from_env().env_file)
 
 
+# Every Deployment's configuration (replicas, cpu, memory per component), set when it is
+# created and announced with it; the verification reads it back from the destination. It
+# differs from the Pilot's defaults (1, 100m, 256Mi) in resources, not in pod count, so
+# the benchmarks' clusters run as many pods as before.
+CONFIGURATION = {"scheduler": (1, "250m", "512Mi"), "worker": (1, "500m", "1Gi")}
+
+
+def configuration_entries() -> list[dict[str, Any]]:
+    return [
+        {"name": name, "replicas": replicas, "cpu": cpu, "memory": memory}
+        for name, (replicas, cpu, memory) in CONFIGURATION.items()
+    ]
+
+
 def provisioning(deployment_id: str, step_deadline_s: int = 120) -> NewFlight:
     """Creating a failover-enabled Deployment on its home cluster is an ungated flight."""
     params = {
         # The demo creates Deployments as the control plane would: image qualified.
-        "deployment_spec": {"deployment_id": deployment_id, "image": qualified(IMAGE, REGISTRY)},
+        "deployment_spec": {
+            "deployment_id": deployment_id,
+            "image": qualified(IMAGE, REGISTRY),
+            "components": configuration_entries(),
+        },
         "provision": True,
     }
     return NewFlight(
@@ -469,11 +487,15 @@ class Demo:
                         "image": IMAGE,
                         "priority": len(live) - i,
                         "created_at": now,
+                        "component_names": list(CONFIGURATION),
+                        "component_replicas": [r for r, _, _ in CONFIGURATION.values()],
+                        "component_cpu": [c for _, c, _ in CONFIGURATION.values()],
+                        "component_memory": [m for _, _, m in CONFIGURATION.values()],
                     },
                     aggregate_type="Deployment",
                     aggregate_id=d,
                     producer=self.producer,
-                    schema_version=1,
+                    schema_version=2,
                 )
                 for i, d in enumerate(live)
             ]
@@ -665,7 +687,7 @@ class Demo:
         phase("verification (read from the clusters and the database server)")
         checks: list[tuple[str, bool, str]] = []
         checks.append(("failover SUCCEEDED", detail["status"] == "SUCCEEDED", detail["status"]))
-        not_ready, left, fenced_bad, open_bad = [], [], [], []
+        not_ready, unconfigured, left, fenced_bad, open_bad = [], [], [], [], []
         for d in self.deployments:
             spec = DeploymentSpec(d, "")
             if await self.kube[SOURCE].get("Namespace", None, spec.namespace) is not None:
@@ -676,6 +698,8 @@ class Demo:
                 )
                 if live is None or not deployment_ready(live):
                     not_ready.append(f"{d}/{c.name}")
+                elif c.name in CONFIGURATION and not configured_as_created(live, c.name):
+                    unconfigured.append(f"{d}/{c.name}")
             # side A's credentials as dp-east mounted them before the failover
             if await can_connect(self.source_dsns.get(d, "")):
                 fenced_bad.append(d)
@@ -685,6 +709,13 @@ class Demo:
         n = len(self.deployments)
         checks.append(
             (f"{n}/{n} Deployments Ready on {DEST}", not not_ready, ", ".join(not_ready[:5]))
+        )
+        checks.append(
+            (
+                f"{n}/{n} with their configuration on {DEST} (replicas, cpu, memory)",
+                not unconfigured,
+                ", ".join(unconfigured[:5]),
+            )
         )
         checks.append((f"{n}/{n} Deployments gone from {SOURCE}", not left, ", ".join(left[:5])))
         checks.append(
@@ -750,6 +781,19 @@ class Demo:
         for k in self.kube.values():
             with contextlib.suppress(Exception):
                 await k.close()
+
+
+def configured_as_created(live: dict[str, Any], component: str) -> bool:
+    """The component runs with the replicas and resources it was created with."""
+    replicas, cpu, memory = CONFIGURATION[component]
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    amounts = {"cpu": cpu, "memory": memory}
+    resources = container.get("resources") or {}
+    return (
+        live["spec"].get("replicas") == replicas
+        and resources.get("requests") == amounts
+        and resources.get("limits") == amounts
+    )
 
 
 async def can_connect(dsn: str) -> bool:

@@ -11,6 +11,9 @@ from tests.e2e.scenarios import run_script
 VERIFIED = (
     "VERIFY PASS failover SUCCEEDED",
     "VERIFY PASS 3/3 Deployments Ready on dp-west",
+    # replicas, cpu and memory as created on dp-east (spec: "applies each Deployment's
+    # configuration"), read from dp-west's API server
+    "VERIFY PASS 3/3 with their configuration on dp-west (replicas, cpu, memory)",
     "VERIFY PASS 3/3 Deployments gone from dp-east",
     "VERIFY PASS source role (dp-east, side A) cannot connect",
     "VERIFY PASS destination role (dp-west, side B) can connect",

@@ -7,6 +7,7 @@ from typing import Any
 
 from jetbridge.agent.domain.flights import (
     ClearSteps,
+    ComponentSpec,
     DeploymentSpecRef,
     InvalidFlight,
     PlanStep,
@@ -48,6 +49,9 @@ def start_flight_from_proto(request: Any) -> StartFlight:
             image=spec.image,
             uri=spec.uri,
             revision=spec.revision,
+            components=tuple(
+                ComponentSpec(c.name, c.replicas, c.cpu, c.memory) for c in spec.components
+            ),
         ),
         drain_timeout_seconds=request.drain_timeout_seconds,
         cluster_id=request.cluster_id,

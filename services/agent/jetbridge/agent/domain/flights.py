@@ -39,11 +39,23 @@ class PlanStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentSpec:
+    """One component's configuration, as the control plane planned it (the Pilot
+    checks it against its manifests when it applies it)."""
+
+    name: str
+    replicas: int
+    cpu: str
+    memory: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentSpecRef:
     deployment_id: str
     image: str = ""
     uri: str = ""
     revision: str = ""
+    components: tuple[ComponentSpec, ...] = ()  # the Deployment's configuration
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +136,10 @@ def plan_of(command: StartFlight) -> list[dict[str, Any]]:
             "image": spec.image,
             "uri": spec.uri,
             "revision": spec.revision,
+            "components": [
+                {"name": c.name, "replicas": c.replicas, "cpu": c.cpu, "memory": c.memory}
+                for c in spec.components
+            ],
         },
         "drain_timeout_seconds": command.drain_timeout_seconds,
     }

@@ -59,7 +59,12 @@ def start_request(flight: PlannedFlight, clearance: Clearance | None = None) -> 
             for i, name in enumerate(flight.steps)
         ],
         deployment_spec=pb2.DeploymentSpecRef(
-            deployment_id=flight.deployment_id, image=flight.image
+            deployment_id=flight.deployment_id,
+            image=flight.image,
+            components=[
+                pb2.ComponentSpec(name=name, replicas=replicas, cpu=cpu, memory=memory)
+                for name, replicas, cpu, memory in flight.components
+            ],
         ),
         drain_timeout_seconds=flight.drain_timeout_seconds,
         cluster_id=flight.cluster_id,

@@ -40,6 +40,9 @@ class PlannedFlight:
     image: str
     steps: tuple[str, ...]
     step_deadline_seconds: tuple[int, ...]
+    # The Deployment's configuration for the destination to apply (FlightPlanned v2):
+    # (component, replicas, cpu, memory), checked by the Navigator; () for defaults.
+    components: tuple[tuple[str, int, str, str], ...] = ()
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> PlannedFlight:
@@ -56,6 +59,16 @@ class PlannedFlight:
             image=str(payload.get("image") or ""),
             steps=tuple(str(s) for s in payload.get("steps") or ()),
             step_deadline_seconds=tuple(int(s) for s in payload.get("step_deadline_seconds") or ()),
+            components=tuple(
+                (str(name), int(replicas), str(cpu), str(memory))
+                for name, replicas, cpu, memory in zip(
+                    payload.get("component_names") or (),
+                    payload.get("component_replicas") or (),
+                    payload.get("component_cpu") or (),
+                    payload.get("component_memory") or (),
+                    strict=True,
+                )
+            ),
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.aggregate import Aggregate
+from jetbridge.navigator.domain.configuration import ComponentConfig, configuration_of
 from jetbridge.navigator.domain.statemachine import TransitionTable
 from jetbridge.navigator.domain.vocabulary import DeployMechanism, DeploymentStatus
 
@@ -34,6 +35,9 @@ class Deployment(Aggregate):
         self.origin_cluster_id = ""
         self.deploy_mechanism = DeployMechanism.IMAGE
         self.image = ""
+        # replicas and resources per component, applied on a failover's destination
+        # (domain/configuration.py); empty: the data plane's defaults
+        self.configuration: tuple[ComponentConfig, ...] = ()
         self.priority = 0
         self.created_at = 0
         self.fencing_epoch = 0
@@ -58,19 +62,23 @@ class Deployment(Aggregate):
         match event:
             case ev.DeploymentCreated():
                 mechanism = DeployMechanism(event.deploy_mechanism)
+                configuration = configuration_of(event)  # checked before anything changes
                 self.name = event.name
                 self.cluster_id = event.cluster_id
                 self.origin_cluster_id = event.cluster_id
                 self.writer_cluster_id = event.cluster_id
                 self.deploy_mechanism = mechanism
                 self.image = event.image
+                self.configuration = configuration
                 self.priority = event.priority
                 self.created_at = event.created_at
             case ev.DeploymentUpdated():
                 self._require_active(event)
                 mechanism = DeployMechanism(event.deploy_mechanism)
+                configuration = configuration_of(event)
                 self.deploy_mechanism = mechanism
                 self.image = event.image
+                self.configuration = configuration
                 self.priority = event.priority
             case ev.DeploymentDeleted():
                 DEPLOYMENT.check(self.id, self.status, DeploymentStatus.DELETED, event.event_type())

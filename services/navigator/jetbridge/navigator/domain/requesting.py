@@ -237,6 +237,8 @@ def _plan_flight(
     cluster = (
         request.source_cluster_id if kind is FlightKind.SOURCE else request.destination_cluster_id
     )
+    # what the destination applies; the source's flight needs none of it
+    config = d.configuration if kind is FlightKind.DESTINATION else ()
     return ev.FlightPlanned(
         flight_id=plans.flight_id(mid, kind),
         mission_id=mid,
@@ -251,4 +253,8 @@ def _plan_flight(
         planned_at=now,
         steps=[s.name.value for s in steps],
         step_deadline_seconds=[plans.deadline_seconds(s.name, drain) for s in steps],
+        component_names=[c.name for c in config],
+        component_replicas=[c.replicas for c in config],
+        component_cpu=[c.cpu for c in config],
+        component_memory=[c.memory for c in config],
     )

@@ -9,8 +9,9 @@ manifests is a no-op, which is what makes the steps idempotent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jetbridge.common.images import registry_of
@@ -21,7 +22,7 @@ from jetbridge.common.namespace_marks import (
     EPOCH_ANNOTATION,
 )
 from jetbridge.common.naming import release_name
-from jetbridge.pilot.domain.steps import ErrorCode, permanent
+from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent
 
 Manifest = dict[str, Any]
 MANAGED_BY = "jetbridge-pilot"
@@ -34,6 +35,9 @@ class Component:
     args: tuple[str, ...]
     cpu: str = "100m"
     memory: str = "256Mi"
+    # Set by the Deployment's configuration: its cpu and memory are the container's
+    # limits too (a default component is limited by the namespace's LimitRange).
+    configured: bool = False
 
 
 DEFAULT_COMPONENTS = (
@@ -47,6 +51,45 @@ DEFAULT_COMPONENTS = (
 # tasks on SIGTERM), then the rest.
 SCHEDULER = "scheduler"
 WORKER = "worker"
+
+
+# A Kubernetes quantity (250m, 1, 0.5, 512Mi, 2G), as a container's resources take it.
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+MAX_REPLICAS = 50  # the namespace quota's pods
+
+
+def configured_components(configuration: object) -> tuple[Component, ...]:
+    """``DEFAULT_COMPONENTS`` with the configuration's entries applied (a list of
+    ``{name, replicas, cpu, memory}``); raises a permanent ``INVALID_CONFIGURATION``."""
+    if not isinstance(configuration, (list, tuple)):
+        raise _invalid(f"components must be a list, not {type(configuration).__name__}")
+    by_name = {c.name: c for c in DEFAULT_COMPONENTS}
+    seen: set[str] = set()
+    for entry in configuration:
+        if not isinstance(entry, Mapping):
+            raise _invalid(f"a component entry must be an object, not {entry!r}")
+        name = str(entry.get("name") or "")
+        if name not in by_name:
+            raise _invalid(f"component {name!r} is not one of {', '.join(by_name)}")
+        if name in seen:
+            raise _invalid(f"component {name!r} is configured twice")
+        seen.add(name)
+        replicas, cpu, memory = entry.get("replicas"), entry.get("cpu"), entry.get("memory")
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise _invalid(f"component {name!r}: replicas {replicas!r} is not a number")
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise _invalid(f"component {name!r}: replicas {replicas} not in 0..{MAX_REPLICAS}")
+        for what, quantity in (("cpu", cpu), ("memory", memory)):
+            if not isinstance(quantity, str) or not _QUANTITY.match(quantity):
+                raise _invalid(f"component {name!r}: {what} {quantity!r} is not a quantity")
+        by_name[name] = replace(
+            by_name[name], replicas=replicas, cpu=str(cpu), memory=str(memory), configured=True
+        )
+    return tuple(by_name.values())
+
+
+def _invalid(message: str) -> StepFailure:
+    return permanent(ErrorCode.INVALID_CONFIGURATION, f"the Deployment's configuration: {message}")
 
 
 # A DNS-1123 label fragment, one per id: see ``jetbridge.common.naming`` for why folded
@@ -63,14 +106,18 @@ class DeploymentSpec:
 
     @classmethod
     def from_params(cls, deployment_id: str, params: Mapping[str, Any]) -> DeploymentSpec:
+        """The spec a step's params name. The Deployment's configuration
+        (``deployment_spec.components``, planned by the control plane) sets its
+        components' replicas and resources; ``replicas`` (provisioning) only replicas.
+        A configuration that does not fit the manifests is a permanent failure that
+        names the problem."""
         spec = params.get("deployment_spec")
         spec = spec if isinstance(spec, Mapping) else {}
-        comps: tuple[Component, ...] = DEFAULT_COMPONENTS
+        comps = configured_components(spec.get("components") or ())
         overrides = params.get("replicas")
         if isinstance(overrides, Mapping):
             comps = tuple(
-                Component(c.name, int(overrides.get(c.name, c.replicas)), c.args, c.cpu, c.memory)
-                for c in DEFAULT_COMPONENTS
+                replace(c, replicas=int(overrides.get(c.name, c.replicas))) for c in comps
             )
         env = params.get("env")
         return cls(
@@ -242,15 +289,20 @@ def component_manifest(
                             "args": list(component.args),
                             "env": env,
                             "envFrom": [{"secretRef": {"name": spec.secret_name("env")}}],
-                            "resources": {
-                                "requests": {"cpu": component.cpu, "memory": component.memory}
-                            },
+                            "resources": _resources(component),
                         }
                     ],
                 },
             },
         },
     }
+
+
+def _resources(component: Component) -> dict[str, Any]:
+    amounts = {"cpu": component.cpu, "memory": component.memory}
+    if component.configured:
+        return {"requests": amounts, "limits": dict(amounts)}
+    return {"requests": amounts}
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:

@@ -92,6 +92,12 @@ class DeploymentCreated(DeploymentEvent):
     image: str
     priority: int
     created_at: int
+    # v2: the Deployment's configuration (``domain.configuration``); empty lists: the
+    # data plane's defaults for every component.
+    component_names: list[str] = field(default_factory=list)
+    component_replicas: list[int] = field(default_factory=list)
+    component_cpu: list[str] = field(default_factory=list)
+    component_memory: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +106,11 @@ class DeploymentUpdated(DeploymentEvent):
     image: str
     priority: int
     updated_at: int
+    # v2: the configuration as it is now (replaces the one before; see DeploymentCreated)
+    component_names: list[str] = field(default_factory=list)
+    component_replicas: list[int] = field(default_factory=list)
+    component_cpu: list[str] = field(default_factory=list)
+    component_memory: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,6 +26,12 @@ class FlightPlanned(FlightEvent):
     planned_at: int
     steps: list[str] = field(default_factory=list)
     step_deadline_seconds: list[int] = field(default_factory=list)
+    # v2: the Deployment's configuration when the flight was planned, for the
+    # destination to apply (``domain.configuration``); empty: the data plane's defaults.
+    component_names: list[str] = field(default_factory=list)
+    component_replicas: list[int] = field(default_factory=list)
+    component_cpu: list[str] = field(default_factory=list)
+    component_memory: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
