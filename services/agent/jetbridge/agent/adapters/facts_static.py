@@ -51,7 +51,8 @@ def facts_from_mapping(raw: dict[str, Any]) -> ClusterFacts:
     store = raw.get("cluster_secret_store") or {}
     return ClusterFacts(
         jetbridge_version=str(raw.get("jetbridge_version", "")),
-        plane_mode=str(raw.get("plane_mode", "DATA")),
+        # global.plane.mode as written in Helm values ("data") or as the API names it
+        plane_mode=str(raw.get("plane_mode") or "").strip().upper(),
         external_secrets_enabled=bool(raw.get("external_secrets_enabled", False)),
         external_secret_manager_name=str(raw.get("external_secret_manager_name", "")),
         cluster_secret_store=SecretStoreStatus(

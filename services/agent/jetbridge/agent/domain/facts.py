@@ -30,7 +30,10 @@ class DeploymentFact:
 @dataclass(frozen=True, slots=True)
 class ClusterFacts:
     jetbridge_version: str = ""
-    plane_mode: str = "DATA"  # CONTROL, DATA, UNIFIED
+    # CONTROL, DATA, UNIFIED; "" when not reported: the control plane then reads
+    # UNKNOWN and refuses failover (the spec: "not supported in unified mode", so the
+    # mode must be stated, not assumed)
+    plane_mode: str = ""
     external_secrets_enabled: bool = False
     external_secret_manager_name: str = ""
     cluster_secret_store: SecretStoreStatus = field(default_factory=SecretStoreStatus)

@@ -79,7 +79,8 @@ MESSAGES: dict[Code, str] = {
     Code.UNIFIED_PLANE_MODE: "Cluster {s} runs in unified plane mode; failover needs "
     "separate control and data planes.",
     Code.PLANE_MODE_NOT_DATA: "Cluster {s} does not report global.plane.mode: data "
-    "(reported: {detail}).",
+    "(reported: {detail}; its agent reports the plane_mode of its facts, agent.facts in "
+    "the data-plane chart).",
     Code.DESTINATION_NOT_REGISTERED: "Destination cluster {s} is not registered.",
     Code.DESTINATION_NOT_HEALTHY: "Destination cluster {s} is not healthy (health: {detail}).",
     Code.DESTINATION_HAS_PENDING_FAILOVER: "Destination cluster {s} is already the "
