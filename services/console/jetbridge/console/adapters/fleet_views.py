@@ -37,10 +37,11 @@ from jetbridge.navigator.domain import plans
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.deployment import Deployment
-from jetbridge.navigator.domain.deployment_eligibility import judge, tainted_clusters
+from jetbridge.navigator.domain.deployment_eligibility import judge, tainted_clusters, tainting
 from jetbridge.navigator.domain.eligibility import (
     destination_options,
     source_blockers,
+    trigger_blockers,
     valid_destinations,
     winding_down,
 )
@@ -86,13 +87,23 @@ def cluster_view(
     winding_down); ``busy`` None: computed here."""
     requests = list(fleet.requests.values())
     busy = winding_down(fleet.missions, fleet.flights) if busy is None else busy
-    blockers = source_blockers(c.id, fleet.clusters, requests, busy)
+    source = source_blockers(c.id, fleet.clusters, requests, busy)
     on_it = [d for d in fleet.deployments.values() if d.active and d.cluster_id == c.id]
     ineligible = sum(1 for d in on_it if judge(d, fleet.clusters, tainted, fleet.registry))
     destinations = (
         []
-        if blockers
+        if source
         else valid_destinations(c.id, fleet.clusters, requests, tainted=tainted, busy=busy)
+    )
+    # The spec's rules hold on both sides: no valid destination, no Trigger; and every
+    # inactive Trigger says why.
+    blockers = trigger_blockers(
+        c.id,
+        fleet.clusters,
+        requests,
+        destinations=destinations,
+        held_before=tainting(c, fleet.deployments) if c.id in tainted else (),
+        busy=busy,
     )
     return ClusterView(
         cluster_id=c.id,
@@ -121,8 +132,7 @@ def cluster_view(
         ),
         deployment_count=len(on_it),
         ineligible_deployment_count=ineligible,
-        # The spec's rules hold on both sides: no valid destination, no Trigger.
-        can_trigger_failover=not blockers and bool(destinations),
+        can_trigger_failover=not blockers,
         trigger_blockers=[reason(f) for f in blockers],
         valid_destinations=destinations,
         active_request_id=_active_request(fleet, c.id),

@@ -94,6 +94,20 @@ def tainted_clusters(
     return out
 
 
+def tainting(cluster: Cluster, deployments: Mapping[str, Deployment]) -> list[str]:
+    """The Deployments that make ``cluster`` tainted (:func:`tainted_clusters`), by id:
+    held when failover was switched on, or created on it before the switch."""
+    before = [
+        d.deployment_id
+        for d in deployments.values()
+        if d.active
+        and d.origin_cluster_id == cluster.id
+        and cluster.failover_enabled
+        and _created_before(d, cluster)
+    ]
+    return sorted({*held_before_failover(cluster, deployments), *before})
+
+
 def cleanups_pending_on(cluster_id: str, missions: Mapping[str, Mission]) -> dict[str, str]:
     """Deployment id -> the mission whose source clean-up on ``cluster_id`` has not ended."""
     return {

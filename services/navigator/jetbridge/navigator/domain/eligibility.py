@@ -109,6 +109,28 @@ def source_blockers(
     return out
 
 
+def trigger_blockers(
+    source_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+    *,
+    destinations: Collection[str],
+    held_before: Collection[str] = (),
+    busy: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """Why the Trigger Failover button is inactive (empty: active), each with its
+    reason: the source's blockers; a source that held Deployments when failover was
+    switched on (``held_before``, deployment_eligibility.held_before_failover: a
+    request would exclude every Deployment); no valid destination (``destinations``)."""
+    out = source_blockers(source_id, clusters, requests, busy)
+    if held_before:
+        shown = ", ".join(sorted(held_before)[:3]) + (", ..." if len(held_before) > 3 else "")
+        out.append(finding(Code.SOURCE_HAD_DEPLOYMENTS_BEFORE_FAILOVER, source_id, shown))
+    if not out and not destinations:
+        out.append(finding(Code.NO_VALID_DESTINATION, source_id))
+    return out
+
+
 def destination_blockers(
     source_id: str,
     destination_id: str,

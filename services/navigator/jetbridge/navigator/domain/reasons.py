@@ -32,6 +32,9 @@ class Code(StrEnum):
     DATABASE_ENDPOINTS_DIFFER = "DATABASE_ENDPOINTS_DIFFER"
     DESTINATION_FAILOVER_DISABLED = "DESTINATION_FAILOVER_DISABLED"
     DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
+    # The Trigger button only (a request is judged per Deployment and per destination)
+    SOURCE_HAD_DEPLOYMENTS_BEFORE_FAILOVER = "SOURCE_HAD_DEPLOYMENTS_BEFORE_FAILOVER"
+    NO_VALID_DESTINATION = "NO_VALID_DESTINATION"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
     EVERY_DEPLOYMENT_EXCLUDED = "EVERY_DEPLOYMENT_EXCLUDED"
     # One Deployment.
@@ -157,6 +160,11 @@ MESSAGES: dict[Code, str] = {
     "cluster that holds Deployments).",
     Code.DESTINATION_HAD_DEPLOYMENTS_BEFORE_FAILOVER: "Destination {s} held Deployments "
     "when failover was enabled on it: a Deployment moved there could never move again.",
+    Code.SOURCE_HAD_DEPLOYMENTS_BEFORE_FAILOVER: "Cluster {s} held Airflow Deployments when "
+    "failover was enabled on it ({detail}): failover cannot be enabled on a cluster that "
+    "already has Deployments, so none of its Deployments can fail over.",
+    Code.NO_VALID_DESTINATION: "No other cluster is a valid destination for {s} now: "
+    "each cluster's reasons are in the destination list.",
     Code.CLUSTER_INVENTORY_UNKNOWN: "Failover cannot be enabled on cluster {s} yet: it has "
     "not reported which Deployments it holds (no heartbeat with facts so far).",
     Code.CLUSTER_INVENTORY_STALE: "Failover cannot be enabled on cluster {s} while it is "
