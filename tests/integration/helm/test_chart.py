@@ -517,8 +517,9 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
     wide_env = env_of(by_kind(wide, "Deployment")[f"{RELEASE}-pilot"])
     assert "JETBRIDGE_PILOT_SECRETS_ROLE" not in wide_env
     # the agent: a GET of the one store it observes (agent.observeSecretStore) and a
-    # LIST of namespaces, its inventory (agent.observeInventory)
-    store_rule, inventory_rule = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
+    # LIST of namespaces and of Deployments (Airflow's schedulers), its inventory
+    # (agent.observeInventory)
+    store_rule, inventory_rule, schedulers_rule = roles[f"jetbridge-{RELEASE}-agent"]["rules"]
     assert store_rule == {
         "apiGroups": ["external-secrets.io"],
         "resources": ["clustersecretstores"],
@@ -526,9 +527,15 @@ def test_pilot_rbac_is_exactly_what_the_kube_adapter_calls(helm: Path) -> None:
         "verbs": ["get"],
     }
     assert inventory_rule == {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}
+    assert schedulers_rule == {
+        "apiGroups": ["apps"],
+        "resources": ["deployments"],
+        "verbs": ["list"],
+    }
     no_store = render(helm, DATA, "--set", "agent.observeSecretStore=false")
     assert by_kind(no_store, "ClusterRole")[f"jetbridge-{RELEASE}-agent"]["rules"] == [
-        inventory_rule
+        inventory_rule,
+        schedulers_rule,
     ]
     assert not by_kind(objs, "Role")
     bindings = by_kind(objs, "ClusterRoleBinding")
@@ -913,8 +920,9 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
     helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
 ) -> None:
     """The agent's ServiceAccount may GET the one ClusterSecretStore the chart names
-    (pilot.secretStore, the local clusters' real one) and LIST namespaces (its
-    inventory), and nothing else."""
+    (pilot.secretStore, the local clusters' real one) and LIST namespaces and
+    Deployments (its inventory: the Pilot's namespaces, Airflow's schedulers), and
+    nothing else."""
     from jetbridge.agent.adapters.inventory_kube import KubeInventoryReader  # noqa: PLC0415
     from jetbridge.agent.adapters.secret_store_kube import (  # noqa: PLC0415
         KubeSecretStoreReader,
@@ -939,6 +947,8 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
         # Its inventory: a LIST of the labelled namespaces is allowed, reading one is not.
         listed = await KubeInventoryReader(kc).namespaces()
         assert all(DEPLOYMENT_LABEL in n["metadata"]["labels"] for n in listed)
+        schedulers = await KubeInventoryReader(kc).schedulers()
+        assert all(d["metadata"]["labels"]["component"] == "scheduler" for d in schedulers)
         with pytest.raises(client.ApiException) as one:
             await asyncio.to_thread(
                 client.CoreV1Api(kube_api_as(kc)).read_namespace, throwaway_namespace

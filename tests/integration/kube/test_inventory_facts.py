@@ -1,9 +1,11 @@
-"""The agent's inventory off a real API server: the namespaces the Pilot made.
+"""The agent's inventory off a real API server: the namespaces the Pilot made, and
+Airflow installed without it.
 
 The Pilot's own CREATE_NAMESPACE manifests on the local dp-east cluster, plus a
-labelled namespace without the annotations (as an older Pilot made it) and an
-unlabelled one. The listing is paged one namespace at a time, so the continue tokens
-of a large cluster are exercised too.
+labelled namespace without the annotations (as an older Pilot made it), an unlabelled
+one running an Airflow scheduler as Airflow's chart labels it (installed without the
+Pilot: it counts), and one running something else. The listings are paged one object
+at a time, so the continue tokens of a large cluster are exercised too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,23 @@ def bare_namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
+def a_deployment(namespace: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A one-replica Deployment carrying ``labels`` (kwok runs its pod)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": "r/a:1"}]},
+            },
+        },
+    }
+
+
 async def test_the_inventory_lists_every_namespace_the_pilot_labels(
     kube_stack: kubestack.KubeStack, cluster: KubernetesCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,7 +75,16 @@ async def test_the_inventory_lists_every_namespace_the_pilot_labels(
     manifests = [namespace_manifests(spec, epoch=1)[0] for spec in made]
     manifests += [bare_namespace(older, {DEPLOYMENT_LABEL: f"older-{tag}"})]
     manifests += [bare_namespace(unrelated, {"team": "data"})]
-    for manifest in manifests:
+    by_hand, other = f"by-hand-{tag}", f"other-{tag}"
+    manifests += [bare_namespace(by_hand, {"team": "data"}), bare_namespace(other, {})]
+    airflow = {"tier": "airflow", "component": "scheduler", "release": f"legacy-{tag}"}
+    workloads = [
+        a_deployment(by_hand, "legacy-scheduler", airflow),  # Airflow's chart, no Pilot
+        a_deployment(other, "scheduler", {"tier": "batch", "component": "scheduler"}),
+        # the Pilot's own scheduler in a labelled namespace: counted once, by its label
+        a_deployment(made[1].namespace, "own-scheduler", airflow | {"release": made[1].release}),
+    ]
+    for manifest in manifests + workloads:
         await cluster.apply(manifest)
     monkeypatch.setattr(inventory_kube, "PAGE", 1)
     observed = ObservedInventory(
@@ -69,9 +97,12 @@ async def test_the_inventory_lists_every_namespace_the_pilot_labels(
             for d in (await observed.facts()).deployments
             if tag in d.deployment_id
         }
-        assert sorted(mine) == sorted([f"Inventory_{tag}_One", f"inv-{tag}", f"older-{tag}"])
+        assert sorted(mine) == sorted(
+            [f"Inventory_{tag}_One", f"inv-{tag}", f"older-{tag}", f"{by_hand}/legacy-{tag}"]
+        )
         assert mine[f"inv-{tag}"].deploy_mechanism == "IMAGE"
         assert mine[f"older-{tag}"].deploy_mechanism == ""  # labelled, no annotations
+        assert mine[f"{by_hand}/legacy-{tag}"].deploy_mechanism == ""  # found by its scheduler
         assert all(d.created_at_ms > 1_700_000_000_000 for d in mine.values())
         assert await observed.checks() == []
     finally:

@@ -10,7 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from jetbridge.agent.adapters.facts_static import StaticFactsSource
 from jetbridge.agent.domain.facts import ClusterFacts, DeploymentFact
-from jetbridge.agent.domain.inventory import deployments_in
+from jetbridge.agent.domain.inventory import deployments_in, inventory
 from jetbridge.agent.service_layer.observed_inventory import ObservedInventory, outline
 from jetbridge.common.namespace_marks import (
     DEPLOY_MECHANISM_ANNOTATION,
@@ -44,6 +44,29 @@ def test_each_labelled_namespace_is_a_deployment_under_its_exact_id() -> None:
     assert deployments_in([]) == ()
 
 
+def scheduler(namespace_name: str, release: str) -> dict[str, Any]:
+    labels = {"tier": "airflow", "component": "scheduler", "release": release}
+    meta = {"name": f"{release}-scheduler", "namespace": namespace_name, "labels": labels}
+    return {"metadata": {**meta, "creationTimestamp": "2026-12-06T09:00:00Z"}}
+
+
+def test_a_namespace_running_an_airflow_scheduler_counts_even_without_the_label() -> None:
+    """Installed without the Pilot (Airflow's chart, before failover was enabled), it
+    is an Airflow Deployment on the cluster all the same: the spec's "a cluster that
+    already has Airflow Deployments" must see it. A labelled namespace's own scheduler
+    is not counted twice."""
+    found = inventory(
+        [UNRELATED, PILOTS, OLDER],
+        [scheduler("team-a", "legacy"), scheduler("airflow-sales-etl", "sales-etl")],
+    )
+    assert found == (
+        DeploymentFact("Sales_ETL", "IMAGE", AT_9),
+        DeploymentFact("legacy", "", AT_9),
+        DeploymentFact("team-a/legacy", "", AT_9),
+    )
+    assert inventory([], []) == ()
+
+
 class Reader:
     def __init__(self, *answers: list[Mapping[str, Any]] | Exception) -> None:
         self.answers = list(answers)
@@ -53,6 +76,9 @@ class Reader:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def schedulers(self) -> list[Mapping[str, Any]]:
+        return []
 
 
 class Clock:

@@ -6,7 +6,9 @@ what an install file says. Every namespace the Pilot makes carries
 ``jetbridge.io/deployment`` (namespace_marks.py); the exact id and the deploy
 mechanism are annotations. A labelled namespace without them (made by an older Pilot,
 or by hand) still counts, under its label, with an unknown mechanism: it is a
-Deployment on the cluster all the same.
+Deployment on the cluster all the same. So is a namespace with no label that runs an
+Airflow scheduler (``SCHEDULER_SELECTOR``): installed without the Pilot, it still makes
+the cluster one that "already has Airflow Deployments" (the spec's rule).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from jetbridge.common.namespace_marks import (
 
 # The LIST's label selector: namespaces that carry the label, whatever its value.
 SELECTOR = DEPLOYMENT_LABEL
+# Airflow's official chart (and Astronomer's) labels its scheduler's Deployment so: an
+# Airflow Deployment installed without the Pilot (before it, or by hand) is found by it.
+SCHEDULER_SELECTOR = "tier=airflow,component=scheduler"
 
 
 def deployments_in(namespaces: Iterable[Mapping[str, Any]]) -> tuple[DeploymentFact, ...]:
@@ -52,3 +57,28 @@ def _epoch_ms(stamp: object) -> int:
     if not isinstance(stamp, str) or not stamp:
         return 0
     return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def inventory(
+    namespaces: Iterable[Mapping[str, Any]], schedulers: Iterable[Mapping[str, Any]] = ()
+) -> tuple[DeploymentFact, ...]:
+    """:func:`deployments_in`, plus one fact per other namespace that runs an Airflow
+    scheduler (apps/v1 Deployments matching ``SCHEDULER_SELECTOR``), named
+    ``<namespace>/<release>`` with an unknown mechanism. Fails closed for the taint
+    rule: what looks like Airflow counts."""
+    facts = {f.deployment_id: f for f in deployments_in(namespaces)}
+    labelled = {
+        (ns.get("metadata") or {}).get("name")
+        for ns in namespaces
+        if DEPLOYMENT_LABEL in ((ns.get("metadata") or {}).get("labels") or {})
+    }
+    for deployment in schedulers:
+        meta = deployment.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        if not namespace or namespace in labelled:
+            continue
+        release = str((meta.get("labels") or {}).get("release") or meta.get("name") or "")
+        fact_id = f"{namespace}/{release}"
+        created = _epoch_ms(meta.get("creationTimestamp"))
+        facts.setdefault(fact_id, DeploymentFact(fact_id, "", created))
+    return tuple(facts[k] for k in sorted(facts))

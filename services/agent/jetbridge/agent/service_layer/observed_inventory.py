@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from jetbridge.agent.domain.facts import CheckResult, ClusterFacts, DeploymentFact
-from jetbridge.agent.domain.inventory import deployments_in
+from jetbridge.agent.domain.inventory import inventory
 from jetbridge.agent.service_layer.ports import FactsSource, InventoryReader
 from jetbridge.common.cancellation import stop_tasks
 from jetbridge.common.redaction import redact
@@ -88,11 +88,12 @@ class ObservedInventory:
         """List the namespaces once; True when the inventory is now this listing."""
         try:
             listed = await asyncio.wait_for(self._reader.namespaces(), self._read_timeout_s)
+            schedulers = await asyncio.wait_for(self._reader.schedulers(), self._read_timeout_s)
         except Exception as error:  # the API server is away or refused: keep the last
             self._last_error = outline(error)
             log.warning("cluster inventory not read: %s", self._last_error)
             return False
-        self._deployments = deployments_in(listed)
+        self._deployments = inventory(listed, schedulers)
         self._observed_at = self._clock()
         self._last_error = ""
         return True

@@ -31,9 +31,15 @@ class SecretStoreReader(Protocol):
 
 
 class InventoryReader(Protocol):
-    """Lists the cluster's Airflow namespaces (those the Pilot labels)."""
+    """Lists the cluster's Airflow namespaces (those the Pilot labels) and the Airflow
+    schedulers of any namespace (domain.inventory.SCHEDULER_SELECTOR)."""
 
     async def namespaces(self) -> list[Mapping[str, Any]]:
         """Every labelled namespace as the API server returns it; raises when it cannot
         answer."""
+        ...
+
+    async def schedulers(self) -> list[Mapping[str, Any]]:
+        """Every Deployment labelled as an Airflow scheduler, in any namespace; raises
+        when the API server cannot answer."""
         ...
