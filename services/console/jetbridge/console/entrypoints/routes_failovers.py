@@ -61,5 +61,10 @@ async def failover(request_id: str, _: Reader, read: Read) -> RequestDetail:
 
 @router.post("/{request_id}/cancel", status_code=202)
 async def cancel(request_id: str, who: Canceller, service: Service) -> CommandAccepted:
-    """Operator: no new mission starts, running ones end, then the request is CANCELLED."""
+    """Operator: missions not started yet are cancelled, running ones run to their end
+    (a mission mid-fence is not stopped half-way). The request ends CANCELLED when the
+    cancel cancelled a mission; one that came after every mission had started cancels
+    nothing, and the request ends as its missions do (SUCCEEDED or FAILED). By default
+    every mission starts at once (max_concurrent_missions 0), so cancel early, or set
+    max_concurrent_missions, to hold missions back."""
     return await service.cancel(who, request_id)
