@@ -19,7 +19,7 @@ from .test_domain import flight
 ACTION = RunStep(index=0, name="APPLY_EXTERNAL_SECRETS", attempt=1, deadline_seconds=1)
 
 
-async def attempt(step: Any) -> StepOutcome | StepFailure:
+async def attempt(step: Any, action: RunStep = ACTION) -> StepOutcome | StepFailure:
     ports = Ports(None, None, None, SystemClock())  # type: ignore[arg-type]
     config = PilotConfig(poll_interval_s=0.05)
     backoff = Backoff(0.01, 0.01)  # a retry would fit before the hard deadline
@@ -31,7 +31,7 @@ async def attempt(step: Any) -> StepOutcome | StepFailure:
         lease_seconds=30,
         backoff=backoff,
     )
-    return await runner._attempt(flight(), ACTION, step)
+    return await runner._attempt(flight(), action, step)
 
 
 async def test_a_wait_that_fails_at_its_end_is_not_tried_again() -> None:
@@ -49,6 +49,23 @@ async def test_a_wait_that_fails_at_its_end_is_not_tried_again() -> None:
     assert isinstance(result, StepFailure) and result.code is ErrorCode.SECRETS_NOT_READY
     assert result.message == "secrets: store down"
     assert tries == 1
+
+
+async def test_a_configuration_the_manifests_cannot_take_fails_the_step_unrun() -> None:
+    """Before the step runs (the Forced destination's first is the fence): a permanent
+    INVALID_CONFIGURATION outcome, not an exception out of the runner."""
+    ran = False
+
+    async def step(ctx: StepContext) -> StepOutcome:
+        nonlocal ran
+        ran = True
+        return Succeeded({})
+
+    bad = {"deployment_spec": {"components": [{"name": "flower", "replicas": 1}]}}
+    result = await attempt(step, RunStep(0, "FENCE_DATABASE", 1, 1, params=bad))
+    assert isinstance(result, StepFailure) and result.code is ErrorCode.INVALID_CONFIGURATION
+    assert not result.transient and "'flower'" in result.message
+    assert not ran
 
 
 async def test_a_wait_whose_last_check_overruns_reports_what_it_last_found() -> None:

@@ -268,13 +268,17 @@ class FlightRunner:
         clock = self._ports.clock
         budget = float(action.deadline_seconds or self._config.default_deadline_s)
         deadline = clock.monotonic() + max(1.0, budget - min(REPORT_MARGIN_S, budget / 10))
+        try:  # a configuration the manifests cannot take fails any step, the first too
+            spec = DeploymentSpec.from_params(flight.deployment_id, action.params)
+        except StepFailure as refused:
+            return refused
         ctx = StepContext(
             first_started_ms=first_started_ms,
             flight=flight,
             step=action.name,
             attempt=action.attempt,
             params=action.params,
-            spec=DeploymentSpec.from_params(flight.deployment_id, action.params),
+            spec=spec,
             config=self._config,
             ports=self._ports,
             # Waits end a little before the hard deadline, so the failure they raise
