@@ -326,14 +326,22 @@ def test_the_spec_s_two_secret_providers_do_not_warn_and_a_source_s_other_one_do
     assert "uses vault" in requested.warning_messages[0]
 
 
-def test_controlled_with_an_unreachable_source_warns() -> None:
+def test_controlled_with_an_unreachable_source_is_refused_and_forced_is_not() -> None:
+    """Before 2026-12-07 a warning: the Controlled request went ahead, could neither drain
+    nor delete on the source, and held it from a Forced one until every mission had
+    failed (the drain timeout plus every retry)."""
     f = Fleet.replay(cluster_events("src") + cluster_events("dst"))
     f.apply_all([deployment("d", "src"), health("src", Health.HEALTHY, Health.UNREACHABLE)])
     out = f.decide(RequestFailover("r1", "src", "dst", FailoverMode.CONTROLLED, "op"), T0)
-    assert isinstance(out[0], ev.FailoverRequested) and len(out) == 1
-    assert out[0].warning_codes == [C.SOURCE_UNREACHABLE_FOR_CONTROLLED.value]
+    assert [type(e) for e in out] == [ev.FailoverRequested, ev.FailoverRejected]
+    assert rejection_findings(out) == {(C.SOURCE_UNREACHABLE_FOR_CONTROLLED.value, "src")}
+    assert "Use Forced" in out[-1].reason_messages[0]  # type: ignore[attr-defined]
     forced = f.decide(RequestFailover("r2", "src", "dst", FailoverMode.FORCED, "op"), T0)
-    assert isinstance(forced[0], ev.FailoverRequested) and forced[0].warning_codes == []
+    assert [type(e) for e in forced] == [ev.FailoverRequested]
+    assert forced[0].warning_codes == []  # type: ignore[attr-defined]
+    f.apply(health("src", Health.UNREACHABLE, Health.DEGRADED))  # answers again
+    again = f.decide(RequestFailover("r3", "src", "dst", FailoverMode.CONTROLLED, "op"), T0)
+    assert [type(e) for e in again] == [ev.FailoverRequested]
 
 
 def test_an_empty_source_warns_and_succeeds_with_nothing_to_move() -> None:

@@ -250,6 +250,14 @@ def warnings(source: Cluster, destination: Cluster, mode: FailoverMode) -> list[
         provider = cluster.cluster_secret_store_provider
         if provider and provider not in SUPPORTED_SECRET_PROVIDERS:
             out.append(finding(Code.SECRET_PROVIDER_UNSUPPORTED, cluster.cluster_id, provider))
-    if mode is FailoverMode.CONTROLLED and not source.reachable:
-        out.append(finding(Code.SOURCE_UNREACHABLE_FOR_CONTROLLED, source.cluster_id))
     return out
+
+
+def mode_blockers(source: Cluster, mode: FailoverMode) -> list[Finding]:
+    """Why ``mode`` cannot serve this source now. A Controlled failover of an UNREACHABLE
+    source could neither drain nor delete there: its missions would fail only after
+    the drain timeout and every retry, holding the source (SOURCE_FAILOVER_IN_PROGRESS)
+    from the Forced failover the spec names for that case all the while."""
+    if mode is FailoverMode.CONTROLLED and not source.reachable:
+        return [finding(Code.SOURCE_UNREACHABLE_FOR_CONTROLLED, source.cluster_id)]
+    return []

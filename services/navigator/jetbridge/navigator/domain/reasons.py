@@ -27,6 +27,7 @@ class Code(StrEnum):
     DESTINATION_FAILOVER_IN_PROGRESS = "DESTINATION_FAILOVER_IN_PROGRESS"
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
+    SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
     FLIGHTS_WINDING_DOWN = "FLIGHTS_WINDING_DOWN"
     DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
     DATABASE_ENDPOINTS_DIFFER = "DATABASE_ENDPOINTS_DIFFER"
@@ -63,7 +64,6 @@ class Code(StrEnum):
     SOURCE_LOG_SINK_MISSING = "SOURCE_LOG_SINK_MISSING"
     SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
     SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
-    SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
     NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
 
 
@@ -172,7 +172,8 @@ MESSAGES: dict[Code, str] = {
     Code.CLUSTER_UNIFIED_PLANE_MODE: "Failover cannot be enabled on cluster {s}: it runs in "
     "unified plane mode, which failover does not support.",
     Code.SOURCE_UNREACHABLE_FOR_CONTROLLED: "Source {s} is unreachable: a Controlled "
-    "failover cannot drain it; consider Forced.",
+    "failover could neither drain nor delete there, and would hold the cluster until its "
+    "missions failed. Use Forced, or wait until the source is reachable.",
     Code.NO_DEPLOYMENTS_TO_MOVE: "No Deployment on {s} will move.",
 }
 

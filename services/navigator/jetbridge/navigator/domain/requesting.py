@@ -19,7 +19,12 @@ from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import CancelFailover, EnableFailover, RequestFailover
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.deployment_eligibility import deployment_scope, tainted_clusters
-from jetbridge.navigator.domain.eligibility import request_blockers, warnings, winding_down
+from jetbridge.navigator.domain.eligibility import (
+    mode_blockers,
+    request_blockers,
+    warnings,
+    winding_down,
+)
 from jetbridge.navigator.domain.errors import CommandRefused
 from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
@@ -57,6 +62,8 @@ def decide_request(
     warned: list[rs.Finding] = []
     if src in clusters and dst in clusters and src != dst:
         warned = warnings(clusters[src], clusters[dst], cmd.mode)
+    if src in clusters:
+        blockers += mode_blockers(clusters[src], cmd.mode)
     if not scope.eligible:
         warned.append(finding(Code.NO_DEPLOYMENTS_TO_MOVE, src))
     ineligible = list(scope.ineligible)
