@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common.results import header, publish
 from bench.navigator.bench_navigator import run as decide
 from jetbridge.common.events import EventCodec, EventRecord
 
@@ -69,10 +66,7 @@ def main() -> None:
         ):
             raise SystemExit(f"{event.event_type} did not decode back to what was encoded")
     result: dict[str, Any] = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "label": args.label,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "loadavg": os.getloadavg(),
+        **header(args.label),
         "records": len(events),
         "mean_bytes": round(sum(map(len, encoded)) / len(encoded)),
         "passes": args.passes,
@@ -85,10 +79,7 @@ def main() -> None:
             "median": round(statistics.median(decodes), 2),
         },
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        runs = json.loads(args.out.read_text()) if args.out.exists() else []
-        args.out.write_text(json.dumps([*runs, result], indent=1) + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":

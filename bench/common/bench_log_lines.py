@@ -12,24 +12,21 @@ the best and median of
 ``--passes`` passes of ``--lines`` lines, in microseconds per line, on this process's
 CPU clock.
 
-    PYTHONPATH=libs/common .venv/bin/python bench/common/bench_log_lines.py --out F.json
+    PYTHONPATH=. .venv/bin/python bench/common/bench_log_lines.py --out F.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import platform
 import re
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common.results import header, publish
 from jetbridge.common import logs
 from jetbridge.common.redaction import redact, redact_ungated
 
@@ -111,18 +108,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "label": args.label,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "loadavg": os.getloadavg(),
+        **header(args.label),
         "lines": args.lines,
         "passes": args.passes,
         "format_us": measure(args.lines, args.passes),
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        runs = json.loads(args.out.read_text()) if args.out.exists() else []
-        args.out.write_text(json.dumps([*runs, result], indent=1) + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
@@ -47,6 +46,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.common.results import publish
 from bench.e2e.stack_cpu import StackCpuMeter, cpu_model
 from bench.navigator.bench_navigator import run as run_navigator
 from jetbridge.common.events import EventCodec, EventRecord
@@ -229,10 +229,7 @@ async def main() -> None:
         },
         "cpu_ms_per_deployment": round(1000 * (client + broker) / n, 2),
     }
-    print(json.dumps(result, indent=1))
-    if args.out:
-        runs = json.loads(args.out.read_text()) if args.out.exists() else []
-        args.out.write_text(json.dumps([*runs, result], indent=1) + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":
