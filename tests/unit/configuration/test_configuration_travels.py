@@ -18,6 +18,7 @@ import pytest
 
 from jetbridge.agent.adapters.convert import start_flight_from_proto
 from jetbridge.agent.domain.flights import plan_of
+from jetbridge.common.components import COMPONENTS
 from jetbridge.common.events import EventCodec, SchemaRegistry
 from jetbridge.dispatcher.adapters.grpc_client import start_request
 from jetbridge.dispatcher.domain.model import PlannedFlight
@@ -27,7 +28,7 @@ from jetbridge.navigator.domain.commands import RequestFailover
 from jetbridge.navigator.domain.configuration import ComponentConfig, InvalidConfiguration
 from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
-from jetbridge.pilot.domain.airflow import DeploymentSpec, component_manifest
+from jetbridge.pilot.domain.airflow import DEFAULT_COMPONENTS, DeploymentSpec, component_manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure
 from tests.unit.navigator.builders import cluster_events, deployment
 from tests.unit.navigator.sim import Simulation
@@ -159,6 +160,10 @@ def test_the_pilot_refuses_a_configuration_its_manifests_cannot_take(
         DeploymentSpec.from_params("d1", {"deployment_spec": {"components": components}})
     assert refused.value.code is ErrorCode.INVALID_CONFIGURATION
     assert refused.value.transient is False
+
+
+def test_the_pilot_makes_exactly_the_components_a_configuration_may_name() -> None:
+    assert tuple(c.name for c in DEFAULT_COMPONENTS) == COMPONENTS
 
 
 def test_a_v1_record_without_a_configuration_plans_the_defaults() -> None:

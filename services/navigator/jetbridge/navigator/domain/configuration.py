@@ -16,20 +16,12 @@ Events carry it as four arrays in the same order (``component_names``, ``_replic
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from jetbridge.common.components import component_problem
 from jetbridge.navigator.domain.errors import DomainError
-
-# A Kubernetes quantity as the Pilot writes it into a container's resources: a decimal
-# number with an optional SI or binary suffix (250m, 0.5, 512Mi, 2G).
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-MAX_REPLICAS = 50  # the Pilot's namespace quota holds 50 pods
-# The components an Airflow Deployment has on a data plane (the Pilot's manifests):
-# a name outside them would fail the destination's UPSERT_DEPLOYMENT after the fence.
-COMPONENTS = ("scheduler", "api-server", "triggerer", "dag-processor", "worker")
 
 
 class InvalidConfiguration(DomainError, ValueError):
@@ -77,17 +69,7 @@ def components(
         raise InvalidConfiguration(f"a component is named twice in {list(names)}")
     out = []
     for name, count, c, m in zip(names, replicas, cpu, memory, strict=True):
-        if name not in COMPONENTS:
-            raise InvalidConfiguration(f"component {name!r} is not one of {', '.join(COMPONENTS)}")
-        if not 0 <= count <= MAX_REPLICAS:
-            raise InvalidConfiguration(
-                f"component {name!r}: replicas {count} is not between 0 and {MAX_REPLICAS}"
-            )
-        for what, quantity in (("cpu", c), ("memory", m)):
-            if not _QUANTITY.match(quantity):
-                raise InvalidConfiguration(
-                    f"component {name!r}: {what} {quantity!r} is not a Kubernetes quantity"
-                    " (such as 250m, 1, 512Mi)"
-                )
+        if (problem := component_problem(name, count, c, m)) is not None:
+            raise InvalidConfiguration(problem)
         out.append(ComponentConfig(name, count, c, m))
     return tuple(out)

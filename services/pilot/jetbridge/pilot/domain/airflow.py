@@ -9,11 +9,11 @@ manifests is a no-op, which is what makes the steps idempotent.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
+from jetbridge.common.components import component_problem
 from jetbridge.common.images import registry_of
 from jetbridge.common.namespace_marks import (
     DEPLOY_MECHANISM_ANNOTATION,
@@ -53,11 +53,6 @@ SCHEDULER = "scheduler"
 WORKER = "worker"
 
 
-# A Kubernetes quantity (250m, 1, 0.5, 512Mi, 2G), as a container's resources take it.
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-MAX_REPLICAS = 50  # the namespace quota's pods
-
-
 def configured_components(configuration: object) -> tuple[Component, ...]:
     """``DEFAULT_COMPONENTS`` with the configuration's entries applied (a list of
     ``{name, replicas, cpu, memory}``); raises a permanent ``INVALID_CONFIGURATION``."""
@@ -69,21 +64,18 @@ def configured_components(configuration: object) -> tuple[Component, ...]:
         if not isinstance(entry, Mapping):
             raise _invalid(f"a component entry must be an object, not {entry!r}")
         name = str(entry.get("name") or "")
-        if name not in by_name:
-            raise _invalid(f"component {name!r} is not one of {', '.join(by_name)}")
         if name in seen:
             raise _invalid(f"component {name!r} is configured twice")
         seen.add(name)
         replicas, cpu, memory = entry.get("replicas"), entry.get("cpu"), entry.get("memory")
-        if not isinstance(replicas, int) or isinstance(replicas, bool):
-            raise _invalid(f"component {name!r}: replicas {replicas!r} is not a number")
-        if not 0 <= replicas <= MAX_REPLICAS:
-            raise _invalid(f"component {name!r}: replicas {replicas} not in 0..{MAX_REPLICAS}")
-        for what, quantity in (("cpu", cpu), ("memory", memory)):
-            if not isinstance(quantity, str) or not _QUANTITY.match(quantity):
-                raise _invalid(f"component {name!r}: {what} {quantity!r} is not a quantity")
+        if (problem := component_problem(name, replicas, cpu, memory)) is not None:
+            raise _invalid(problem)
         by_name[name] = replace(
-            by_name[name], replicas=replicas, cpu=str(cpu), memory=str(memory), configured=True
+            by_name[name],
+            replicas=cast(int, replicas),  # component_problem checked it
+            cpu=str(cpu),
+            memory=str(memory),
+            configured=True,
         )
     return tuple(by_name.values())
 
