@@ -238,12 +238,9 @@ async def test_a_live_projector_rides_out_its_sessions_being_cut(
         await _until(lambda: sum(projector.positions.values()) >= len(records), task)
         assert projector.lives == 2
         assert projector.fold.fleet == expected
-        rebuilt = await ReadModelStore.open(pg_database, "rebuilt")
-        try:
-            report = await Projector(rebuilt, kafka_bootstrap, topic).rebuild()
-        finally:
-            await rebuilt.close()
-        assert report.checksums == await live.checksums()
+        assert await rebuilt_checksums(pg_database, "rebuilt", kafka_bootstrap, topic) == (
+            await live.checksums()
+        )
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
@@ -289,12 +286,10 @@ async def test_a_lingering_projector_writes_a_burst_together_and_still_equals_a_
             await _until(lambda p=projector: sum(p.positions.values()) >= len(records), task)
             if linger_ms:
                 assert projector.fold.fleet == expected
-            rebuilt = await ReadModelStore.open(pg_database, f"rebuilt_{linger_ms}")
-            try:
-                report = await Projector(rebuilt, kafka_bootstrap, topic).rebuild()
-            finally:
-                await rebuilt.close()
-            assert report.checksums == await live.checksums()
+            rebuilt = await rebuilt_checksums(
+                pg_database, f"rebuilt_{linger_ms}", kafka_bootstrap, topic
+            )
+            assert rebuilt == await live.checksums()
         finally:
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,6 +299,17 @@ async def test_a_lingering_projector_writes_a_burst_together_and_still_equals_a_
     assert 1 <= len(writes[1500]) <= 2, writes
     assert len(writes[0]) > len(writes[1500]), writes
     assert sum(writes[0]) > sum(writes[1500]), writes  # rows written again and again
+
+
+async def rebuilt_checksums(
+    pg_database: str, schema: str, kafka_bootstrap: str, topic: str
+) -> dict[str, tuple[int, str]]:
+    """The checksums of the ledger rebuilt into a new schema: what a live one must equal."""
+    rebuilt = await ReadModelStore.open(pg_database, schema)
+    try:
+        return (await Projector(rebuilt, kafka_bootstrap, topic).rebuild()).checksums
+    finally:
+        await rebuilt.close()
 
 
 async def _until(done: Callable[[], bool], task: asyncio.Task[None], timeout_s: float = 60) -> None:
