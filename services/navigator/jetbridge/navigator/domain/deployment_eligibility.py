@@ -86,10 +86,8 @@ def tainted_clusters(
     """
     out = {cid for cid, c in clusters.items() if held_before_failover(c, deployments)}
     for d in deployments.values():
-        if not d.active:
-            continue
         origin = clusters.get(d.origin_cluster_id)
-        if origin is not None and origin.failover_enabled and _created_before(d, origin):
+        if origin is not None and _born_before_switch(d, origin):
             out.add(d.origin_cluster_id)
     return out
 
@@ -100,12 +98,14 @@ def tainting(cluster: Cluster, deployments: Mapping[str, Deployment]) -> list[st
     before = [
         d.deployment_id
         for d in deployments.values()
-        if d.active
-        and d.origin_cluster_id == cluster.id
-        and cluster.failover_enabled
-        and _created_before(d, cluster)
+        if d.origin_cluster_id == cluster.id and _born_before_switch(d, cluster)
     ]
     return sorted({*held_before_failover(cluster, deployments), *before})
+
+
+def _born_before_switch(d: Deployment, origin: Cluster) -> bool:
+    """Still there, and created on its failover-enabled origin before the switch."""
+    return d.active and origin.failover_enabled and _created_before(d, origin)
 
 
 def cleanups_pending_on(cluster_id: str, missions: Mapping[str, Mission]) -> dict[str, str]:
