@@ -27,6 +27,8 @@ class PacedPlanes:
     mapper: EventMapper
     step_s: float = 0.3
     fail_permanently: set[tuple[str, str, str]] = field(default_factory=set)
+    # (Deployment, flight kind, step) that starts and never ends: its cluster went silent.
+    hang: set[tuple[str, str, str]] = field(default_factory=set)
     flights: dict[str, ev.FlightPlanned] = field(default_factory=dict)
     _work: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -92,6 +94,8 @@ class PacedPlanes:
                 )
             )
             await asyncio.sleep(self.step_s)
+            if (plan.deployment_id, plan.kind, step) in self.hang:
+                return
             if (plan.deployment_id, plan.kind, step) in self.fail_permanently:
                 await say(
                     ev.FlightStepFailed(

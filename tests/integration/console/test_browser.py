@@ -18,8 +18,9 @@ import httpx
 from playwright.async_api import Page, async_playwright, expect
 
 from jetbridge.common.settings import REPO_ROOT
-from jetbridge.navigator.domain.vocabulary import Health
+from jetbridge.navigator.domain.vocabulary import FlightKind, Health, StepStatus
 from tests.integration.console.world import TOKENS, console_world
+from tests.unit.navigator.builders import health
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -204,3 +205,92 @@ async def test_operator_triggers_and_watches_a_failover_in_the_browser(
                 await shot(page, "6-narrow-board")
             finally:
                 await browser.close()
+
+
+async def test_a_controlled_failover_whose_source_dies_is_forced_from_its_page(
+    postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    """The source goes silent mid-drain: the failover's page offers the Forced takeover
+    (superseding), which moves what was left and ends the Controlled request CANCELLED."""
+    moving = ["ledger-1", "ledger-2", "ledger-3"]
+    async with console_world(postgres_dsn, kafka_bootstrap, step_s=0.2) as world:
+        await world.seed("ap-east", "ap-west", moving)
+        for d in moving[1:]:  # their drains start and never end: the source dies there
+            world.planes.hang.add((d, "SOURCE", "DRAIN_TASKS"))
+        async with world.client("operator") as api:
+            started = await api.post(
+                "/api/v1/failovers",
+                json={
+                    "source_cluster_id": "ap-east",
+                    "destination_cluster_id": "ap-west",
+                    "mode": "CONTROLLED",
+                    "drain_timeout_seconds": 600,
+                },
+            )
+        assert started.status_code == 202, started.text
+        controlled = started.json()["subject_id"]
+        navigator = world.navigator.service
+        assert navigator is not None
+        fleet = navigator.fleet
+
+        def mission_status(request_id: str, deployment_id: str) -> str:
+            found = [
+                m.status.value
+                for m in fleet.missions.values()
+                if m.request_id == request_id and m.deployment_id == deployment_id
+            ]
+            return found[0] if found else "NONE"
+
+        await world.until(
+            "ledger-1 to move and the others to drain",
+            lambda: (
+                mission_status(controlled, "ledger-1") == "SUCCEEDED"
+                and all(
+                    f.step("DRAIN_TASKS").status is StepStatus.RUNNING
+                    for f in fleet.flights.values()
+                    if f.request_id == controlled
+                    and f.deployment_id != "ledger-1"
+                    and f.kind is FlightKind.SOURCE
+                )
+            ),
+        )
+        await world.publish([health("ap-east", Health.HEALTHY, Health.UNREACHABLE)])
+        await world.until(
+            "the console to see ap-east unreachable",
+            lambda: world.runtime.model.fleet.clusters["ap-east"].health is Health.UNREACHABLE,
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                page.on("dialog", lambda d: d.accept())  # the takeover's confirmation
+                await page.goto(f"{world.url}/#/failovers/{controlled}")
+                await page.fill("#token", TOKENS["operator"])
+                await page.press("#token", "Enter")
+                force = page.locator("#force-takeover")
+                await expect(force).to_have_text("Force failover to ap-west")
+                await expect(page.locator("#view")).to_contain_text("ap-east is unreachable")
+                await shot(page, "7-controlled-source-unreachable")
+                await force.click()
+                await expect(page).not_to_have_url(re.compile(re.escape(controlled)))
+                forced = page.url.rsplit("/", 1)[1]
+                await expect(page.locator("h1 .badge")).to_have_text("SUCCEEDED", timeout=60_000)
+                await expect(page.locator(".summary")).to_contain_text("2 succeeded")
+                await expect(page.locator(".reasons.warn")).to_contain_text(
+                    f"takes over Controlled failover {controlled}"
+                )
+                await shot(page, "8-forced-takeover-succeeded")
+
+                await page.goto(f"{world.url}/#/failovers/{controlled}")
+                await expect(page.locator("h1 .badge")).to_have_text("CANCELLED")
+                await expect(page.locator("#superseded-by")).to_contain_text(forced)
+                await expect(page.locator(".summary")).to_contain_text("1 succeeded")
+                await expect(page.locator(".summary")).to_contain_text("2 cancelled")
+                await expect(page.locator("#force-takeover")).to_have_count(0)
+                await shot(page, "9-controlled-taken-over")
+            finally:
+                await browser.close()
+        assert {d: fleet.deployments[d].cluster_id for d in moving} == dict.fromkeys(
+            moving, "ap-west"
+        )
+        assert fleet.requests[controlled].superseded_by == forced

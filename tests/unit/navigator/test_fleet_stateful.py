@@ -87,7 +87,10 @@ class FleetMachine(RuleBasedStateMachine):
             blast_radius=BlastRadius(max_concurrent_missions=limit, halt_failure_ratio=ratio),
         )
         cmd = RequestFailover(f"r{self.seq}", src, dst, mode, "op", policy=policy)
-        self.record(self.fleet.decide(cmd, self.now))
+        decided = self.fleet.decide(cmd, self.now)
+        if any(isinstance(e, ev.FailoverSuperseded) for e in decided):
+            event("a Controlled request superseded")
+        self.record(decided)
 
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:

@@ -203,3 +203,17 @@ def test_same_decisions_when_deployments_appear_on_the_source_mid_failover() -> 
     assert sim.fleet.deployments["late"].cluster_id == "b"
     assert sim.fleet.missions["r1/gs"].status.value == "CANCELLED"
     assert sim.twin == sim.fleet
+
+
+def test_same_decisions_when_a_forced_request_supersedes_a_controlled_one() -> None:
+    sim = world(10)
+    for i in (1, 4, 7):  # their drains never end: running when the source dies
+        sim.fail(f"d{i:02d}", "SOURCE", StepName.DRAIN_TASKS, "hang")
+    sim.command(RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(4)))
+    sim.run(max_rounds=12, settle=False)
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+    sim.command(RequestFailover("r2", "a", "b", FailoverMode.FORCED, "op", policy=policy(3)))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.CANCELLED
+    assert sim.fleet.requests["r2"].status is RequestStatus.SUCCEEDED
+    assert all(d.cluster_id == "b" for d in sim.fleet.deployments.values())

@@ -52,6 +52,7 @@ from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
 from jetbridge.navigator.domain.reasons import Finding
 from jetbridge.navigator.domain.requesting import start_request
+from jetbridge.navigator.domain.superseding import supersedable
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind, StepName, StepStatus
 
 
@@ -216,6 +217,7 @@ def request_summary(
         ended_at=r.ended_at,
         duration_ms=duration_ms(r.requested_at, r.ended_at, now),
         cancel_requested_by=r.cancel_requested_by,
+        superseded_by=r.superseded_by,
         progress=ProgressView(**vars(p)),
         seq=seq,
     )
@@ -274,6 +276,7 @@ def request_detail(
         halt_failure_ratio=p.blast_radius.halt_failure_ratio,
         max_attempts=p.retry.max_attempts,
         halted=r.halted,
+        can_force=supersedable(r.source_cluster_id, fleet.clusters, [r]) is r,
         warnings=zipped(extras.requested, "warning_codes", "warning_subjects", "warning_messages"),
         ineligible=zipped(
             extras.requested,

@@ -155,6 +155,9 @@ class RequestSummary(BaseModel):
     ended_at: int | None
     duration_ms: int | None
     cancel_requested_by: str | None
+    superseded_by: str | None = Field(
+        default=None, description="The Forced request that took this Controlled one over."
+    )
     progress: ProgressView
     seq: int
 
@@ -166,6 +169,11 @@ class RequestDetail(RequestSummary):
     halt_failure_ratio: float
     max_attempts: int
     halted: bool
+    can_force: bool = Field(
+        default=False,
+        description="A Controlled request whose source is unreachable: a Forced request "
+        "from the same source to the same destination would take it over now.",
+    )
     warnings: list[Reason]
     ineligible: list[Reason]
     rejection_reasons: list[Reason]

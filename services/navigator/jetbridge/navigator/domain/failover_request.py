@@ -3,7 +3,10 @@
 PENDING -> IN_PROGRESS -> SUCCEEDED | FAILED, plus REJECTED (ineligible, from
 PENDING) and CANCELLED (operator, before the end). A cancel while missions run is
 first recorded (FailoverCancelRequested) and becomes CANCELLED once none is running:
-a mission that already fenced its database must not be abandoned half way.
+a mission that already fenced its database must not be abandoned half way. The one
+exception: a Controlled request whose source became unreachable may be superseded by a
+Forced one (:mod:`superseding`), which takes its Deployments over, fenced or not
+(FailoverSuperseded, then CANCELLED).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class FailoverRequest(Aggregate):
         self.mission_ids: tuple[str, ...] = ()
         self.halted = False
         self.cancel_requested_by: str | None = None
+        self.superseded_by: str | None = None
         self.ended_at: int | None = None
         self.failed_mission_ids: tuple[str, ...] = ()
         self.failed_reasons: tuple[str, ...] = ()
@@ -60,8 +64,9 @@ class FailoverRequest(Aggregate):
 
     @property
     def active(self) -> bool:
-        """Holds its clusters: no other request may use them as source or destination."""
-        return self.exists and self.status in ACTIVE
+        """Holds its clusters: no other request may use them as source or destination.
+        A superseded request holds none: the Forced request that took it over does."""
+        return self.exists and self.status in ACTIVE and self.superseded_by is None
 
     @property
     def terminal(self) -> bool:
@@ -105,6 +110,13 @@ class FailoverRequest(Aggregate):
                 if self.status is not S.IN_PROGRESS or self.cancel_requested:
                     raise self._illegal(event)
                 self.cancel_requested_by = event.requested_by
+            case ev.FailoverSuperseded():
+                if self.status is not S.IN_PROGRESS or self.superseded_by is not None:
+                    raise self._illegal(event)
+                self.superseded_by = event.superseded_by_request_id
+                # A cancel that takes running missions too: the saga cancels them all.
+                if self.cancel_requested_by is None:
+                    self.cancel_requested_by = event.requested_by
             case ev.FailoverCancelled():
                 self._move(S.CANCELLED, event)
                 self.cancel_requested_by = event.cancelled_by

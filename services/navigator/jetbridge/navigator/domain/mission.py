@@ -3,6 +3,8 @@
 CREATED -> RUNNING -> SUCCEEDED | FAILED, and CREATED -> CANCELLED for a mission that
 never started (operator cancel or blast-radius halt). A started mission is never
 abandoned: once it may have fenced the database it must end one way or the other.
+Its one way out to CANCELLED is ``SUPERSEDED``: a Forced request took its request
+over and plans a mission of its own for the Deployment (:mod:`superseding`).
 The source cleanup of a Forced mission is a separate small machine
 (NOT_NEEDED -> PENDING -> COMPLETED | FAILED) so it cannot hold the outcome back.
 """
@@ -15,11 +17,13 @@ from jetbridge.navigator.domain.statemachine import TransitionTable
 from jetbridge.navigator.domain.vocabulary import CleanupStatus, FailoverMode, MissionStatus
 
 M, C = MissionStatus, CleanupStatus
+# The only reason a started mission may be cancelled for: see the module docstring.
+SUPERSEDED = "SUPERSEDED"
 MISSION = TransitionTable[MissionStatus](
     "Mission",
     {
         M.CREATED: frozenset({M.RUNNING, M.CANCELLED}),
-        M.RUNNING: frozenset({M.SUCCEEDED, M.FAILED}),
+        M.RUNNING: frozenset({M.SUCCEEDED, M.FAILED, M.CANCELLED}),
         M.SUCCEEDED: frozenset(),
         M.FAILED: frozenset(),
         M.CANCELLED: frozenset(),
@@ -109,6 +113,8 @@ class Mission(Aggregate):
                 self.reason_code, self.reason = event.reason_code, event.reason
                 self.fenced_when_failed = event.fenced
             case ev.MissionCancelled():
+                if self.status is M.RUNNING and event.reason_code != SUPERSEDED:
+                    raise self._illegal(event)
                 self._move(M.CANCELLED, event)
                 self.ended_at = event.cancelled_at
                 self.reason_code, self.reason = event.reason_code, event.reason

@@ -28,6 +28,7 @@ class Code(StrEnum):
     SAME_SOURCE_AND_DESTINATION = "SAME_SOURCE_AND_DESTINATION"
     SOURCE_FAILOVER_IN_PROGRESS = "SOURCE_FAILOVER_IN_PROGRESS"
     SOURCE_UNREACHABLE_FOR_CONTROLLED = "SOURCE_UNREACHABLE_FOR_CONTROLLED"
+    SUPERSEDING_NEEDS_SAME_DESTINATION = "SUPERSEDING_NEEDS_SAME_DESTINATION"
     FLIGHTS_WINDING_DOWN = "FLIGHTS_WINDING_DOWN"
     DATABASE_SIDE_SHARED = "DATABASE_SIDE_SHARED"
     DATABASE_ENDPOINTS_DIFFER = "DATABASE_ENDPOINTS_DIFFER"
@@ -65,6 +66,7 @@ class Code(StrEnum):
     SECRET_MANAGER_NAMES_DIFFER = "SECRET_MANAGER_NAMES_DIFFER"
     SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
     NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
+    SUPERSEDES_CONTROLLED_FAILOVER = "SUPERSEDES_CONTROLLED_FAILOVER"
 
 
 MESSAGES: dict[Code, str] = {
@@ -175,6 +177,13 @@ MESSAGES: dict[Code, str] = {
     "failover could neither drain nor delete there, and would hold the cluster until its "
     "missions failed. Use Forced, or wait until the source is reachable.",
     Code.NO_DEPLOYMENTS_TO_MOVE: "No Deployment on {s} will move.",
+    Code.SUPERSEDING_NEEDS_SAME_DESTINATION: "Source {s} is unreachable during Controlled "
+    "failover {detail}: a Forced failover may take it over, but only to its destination, "
+    "where its missions may already have created namespaces and fenced databases.",
+    Code.SUPERSEDES_CONTROLLED_FAILOVER: "Source {s} is unreachable: this Forced failover "
+    "takes over Controlled failover {detail}. Its unfinished missions are cancelled and "
+    "their Deployments move without a drain; tasks still running on {s} are lost, and "
+    "the old copies there are deleted when it is reachable again.",
 }
 
 

@@ -7,6 +7,8 @@ started ones finish. The request ends when every mission is terminal: SUCCEEDED 
 succeeded, otherwise FAILED naming each failed mission and its reason (or CANCELLED
 when the operator's cancel did cancel a mission; one that came too late to cancel any
 leaves the request to end as its missions did). A pending source cleanup does not hold it back.
+A superseded request (:mod:`superseding`) cancels every mission not ended, started
+ones too, and ends CANCELLED.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.failover_request import FailoverRequest
-from jetbridge.navigator.domain.mission import Mission
+from jetbridge.navigator.domain.mission import SUPERSEDED, Mission
 from jetbridge.navigator.domain.vocabulary import CleanupStatus, MissionStatus, RequestStatus
 
 HALTED = "HALTED"
@@ -55,6 +57,14 @@ def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> list[ev.Domai
     if r.status is not RequestStatus.IN_PROGRESS:
         return []
     ordered = [ms[mid] for mid in r.mission_ids if mid in ms]
+    if r.superseded_by is not None and (live := [m for m in ordered if not m.terminal]):
+        why = f"superseded by Forced failover {r.superseded_by}, which moves the Deployment"
+        return [
+            ev.MissionCancelled(
+                mission_id=m.id, reason_code=SUPERSEDED, reason=why, cancelled_at=now
+            )
+            for m in live
+        ]
     waiting = [m for m in ordered if m.status is MissionStatus.CREATED]
     failed = [m for m in ordered if m.status is MissionStatus.FAILED]
     radius = r.policy.blast_radius

@@ -3,8 +3,9 @@
 One writer decides: :func:`decide_request` is given every request known so far and
 refuses (with a recorded rejection) a second request using a cluster that an active
 request already holds, so two concurrent requests for the same source or destination
-can never both be accepted. Re-deciding a command whose request already exists yields
-no events, so a restarted Navigator never decides twice.
+can never both be accepted (but a Forced request may supersede a Controlled one whose
+source became unreachable: :mod:`superseding`). Re-deciding a command whose request
+already exists yields no events, so a restarted Navigator never decides twice.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, finding
-from jetbridge.navigator.domain.vocabulary import FlightKind, Health, PlaneMode, RequestStatus
+from jetbridge.navigator.domain.superseding import supersedable
+from jetbridge.navigator.domain.vocabulary import (
+    FailoverMode,
+    FlightKind,
+    Health,
+    PlaneMode,
+    RequestStatus,
+)
 
 
 def decide_request(
@@ -55,7 +63,17 @@ def decide_request(
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
     tainted = tainted_clusters(clusters, deployments)
     busy = winding_down(missions, flights or {})
-    blockers = request_blockers(src, dst, clusters, requests.values(), tainted=tainted, busy=busy)
+    holding = list(requests.values())
+    taken_over = None
+    if cmd.mode is FailoverMode.FORCED:
+        taken_over = supersedable(src, clusters, holding)
+    if taken_over is not None and dst == taken_over.destination_cluster_id:
+        holding.remove(taken_over)  # judged as if it did not hold the clusters
+    blockers = request_blockers(src, dst, clusters, holding, tainted=tainted, busy=busy)
+    if taken_over is not None and dst != taken_over.destination_cluster_id:
+        detail = f"{taken_over.id} (destination {taken_over.destination_cluster_id})"
+        blockers.append(finding(Code.SUPERSEDING_NEEDS_SAME_DESTINATION, src, detail))
+        taken_over = None
     scope = deployment_scope(
         src, clusters, deployments, registry, destination_id=dst, missions=missions, tainted=tainted
     )
@@ -66,6 +84,8 @@ def decide_request(
         blockers += mode_blockers(clusters[src], cmd.mode)
     if not scope.eligible:
         warned.append(finding(Code.NO_DEPLOYMENTS_TO_MOVE, src))
+    if taken_over is not None:
+        warned.append(finding(Code.SUPERSEDES_CONTROLLED_FAILOVER, src, taken_over.id))
     ineligible = list(scope.ineligible)
     p = cmd.policy
     requested = ev.FailoverRequested(
@@ -99,6 +119,14 @@ def decide_request(
         # from a cluster that holds Deployments would read as the cluster evacuated.
         reasons.append(finding(Code.EVERY_DEPLOYMENT_EXCLUDED, src, len(scope.ineligible_ids)))
         reasons += ineligible
+    if not reasons and taken_over is not None:
+        superseded = ev.FailoverSuperseded(
+            request_id=taken_over.id,
+            superseded_by_request_id=cmd.request_id,
+            requested_by=cmd.requested_by,
+            superseded_at=now,
+        )
+        return [requested, superseded]
     if not reasons:
         return [requested]
     rejected = ev.FailoverRejected(

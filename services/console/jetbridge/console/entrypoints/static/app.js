@@ -392,14 +392,22 @@ async function failoverView(id) {
       h("div", { class: "toolbar" }, h("h1", {}, `Failover ${r.request_id} `, badge(r.status)),
         h("span", {}, h("a", { href: `#/events?request_id=${encodeURIComponent(r.request_id)}` }, "Audit trail"), " ",
           active && may("cancel_failover") && !r.cancel_requested_by
-            ? h("button", { type: "button", class: "danger", onclick: () => cancelFailover(r.request_id) }, "Cancel failover") : null)),
+            ? h("button", { type: "button", class: "danger", onclick: () => cancelFailover(r.request_id) }, "Cancel failover") : null, " ",
+          r.can_force && may("start_failover")
+            ? h("button", { type: "button", class: "danger", id: "force-takeover", onclick: () => forceTakeover(r) },
+              `Force failover to ${r.destination_cluster_id}`) : null)),
       h("p", {}, `${r.source_cluster_id} → ${r.destination_cluster_id} · ${r.mode} · requested by ${r.requested_by} at ${fmtTime(r.requested_at)}`),
       progressBar(p, r.status),
       h("p", { class: "summary", role: "status" },
         h("span", {}, `${p.percent}% done`), h("span", {}, `${p.succeeded} succeeded`), h("span", {}, `${p.failed} failed`),
         h("span", {}, `${p.running} running`), h("span", {}, `${p.waiting} waiting`), h("span", {}, `${p.cancelled} cancelled`),
         h("span", {}, `elapsed ${fmtDuration(r.duration_ms)}`)),
-      r.cancel_requested_by ? h("p", { class: "hint" }, `Cancel requested by ${r.cancel_requested_by}.`) : null,
+      r.superseded_by ? h("p", { class: "hint", id: "superseded-by" }, "Taken over by Forced failover ",
+        h("a", { href: `#/failovers/${encodeURIComponent(r.superseded_by)}` }, r.superseded_by),
+        `, requested by ${r.cancel_requested_by}: its unfinished missions were cancelled.`)
+        : r.cancel_requested_by ? h("p", { class: "hint" }, `Cancel requested by ${r.cancel_requested_by}.`) : null,
+      r.can_force ? h("p", { class: "hint" }, `Source ${r.source_cluster_id} is unreachable: this Controlled failover `
+        + "cannot drain or delete there. A Forced failover to the same destination can take it over.") : null,
       reasonList(r.rejection_reasons), reasonList(r.failure_reasons), reasonList(r.warnings, "reasons warn"),
       r.ineligible.length ? h("details", {}, h("summary", {}, `${r.ineligible.length} finding(s) on Deployments that cannot fail over`), reasonList(r.ineligible)) : null,
       h("h2", {}, `Missions (${r.missions.length})`),
@@ -407,6 +415,23 @@ async function failoverView(id) {
     );
   };
   await current.refresh();
+}
+
+async function forceTakeover(r) {
+  const lost = `Tasks still running on ${r.source_cluster_id} are lost; the old copies there are deleted when it is reachable again.`;
+  if (!confirm(`Force the Deployments of ${r.source_cluster_id} to ${r.destination_cluster_id}? `
+    + `Failover ${r.request_id}'s unfinished missions are cancelled and a Forced failover moves them without a drain. ${lost}`)) return;
+  const body = {
+    source_cluster_id: r.source_cluster_id, destination_cluster_id: r.destination_cluster_id,
+    mode: "FORCED", confirm_forced: true, exclude_ineligible: r.exclude_ineligible,
+  };
+  try {
+    const answer = await api("/failovers", { method: "POST", body: JSON.stringify(body) });
+    location.hash = `#/failovers/${encodeURIComponent(answer.subject_id)}`;
+  } catch (err) {
+    const reasons = (err.body && err.body.reasons) || [];
+    alert(reasons.length ? reasons.map((x) => x.message).join("\n") : err.message);
+  }
 }
 
 async function cancelFailover(id) {

@@ -61,6 +61,7 @@ from jetbridge.navigator.domain.events.request import (
     FailoverScopeExtended,
     FailoverStarted,
     FailoverSucceeded,
+    FailoverSuperseded,
     MissionsHalted,
 )
 
@@ -93,6 +94,7 @@ __all__ = [
     "FailoverScopeExtended",
     "FailoverStarted",
     "FailoverSucceeded",
+    "FailoverSuperseded",
     "FencingCompleted",
     "FlightCancelled",
     "FlightDispatchFailed",

@@ -36,6 +36,7 @@ EVENT_TYPES: tuple[type[ev.DomainEvent], ...] = (
     ev.FailoverScopeExtended,
     ev.MissionsHalted,
     ev.FailoverCancelRequested,
+    ev.FailoverSuperseded,
     ev.FailoverCancelled,
     ev.FailoverSucceeded,
     ev.FailoverFailed,

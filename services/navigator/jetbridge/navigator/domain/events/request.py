@@ -90,6 +90,18 @@ class FailoverCancelRequested(RequestEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FailoverSuperseded(RequestEvent):
+    """A Forced request (``superseded_by_request_id``) takes over this Controlled one
+    whose source became unreachable: every mission of this one not ended is cancelled
+    (``SUPERSEDED``, started ones too) and the Forced request moves their Deployments.
+    The request then ends CANCELLED, as after an operator's cancel."""
+
+    superseded_by_request_id: str
+    requested_by: str
+    superseded_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class FailoverCancelled(RequestEvent):
     cancelled_by: str
     cancelled_at: int

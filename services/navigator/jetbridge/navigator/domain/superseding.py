@@ -1,0 +1,56 @@
+"""A Forced request that takes over a Controlled one whose source became unreachable.
+
+Why: a Controlled failover drains on the source and deletes there (not a clean-up in
+that mode). If the source dies mid-way (a regional outage), none of its missions can
+finish: each ends FAILED only after the drain timeout and every retry, and all that
+time the request holds the source (SOURCE_FAILOVER_IN_PROGRESS) from the Forced
+failover the spec names for an unreachable source.
+
+The rule: a Forced request from source S is judged as if a Controlled request R in
+progress from S did not hold the clusters when S is not reachable now (UNREACHABLE, or
+declared lost) and the Forced request names R's destination. R's missions may have
+made namespaces and secrets there and fenced databases to it; another destination
+would leave those half-made. Accepted, R is superseded (``FailoverSuperseded``): every
+mission of R not ended is cancelled, started ones too (``SUPERSEDED``), and R ends
+CANCELLED. The Forced request's scope is every Deployment still recorded on S, so the
+Deployments of R's unfinished missions are planned again, in Forced mode:
+
+- a fence R's mission completed was recorded (``DeploymentFenced``): the Forced
+  mission fences with the next epoch;
+- a fence R's mission had not completed took no effect on the control plane's record:
+  the Forced mission fences with the same epoch, which the fence treats as a repeat
+  (database-fencing.md), whether or not R's attempt still lands;
+- the destination's other steps converge (namespace, secrets, upsert, wait);
+- a step of R's already running is left to end (the mission's wind-down), and decides
+  nothing more.
+
+A mission of R that already ended keeps its outcome: a SUCCEEDED one moved its
+Deployment off S, so the Forced request does not see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from jetbridge.navigator.domain.cluster import Cluster
+from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.vocabulary import FailoverMode, RequestStatus
+
+
+def supersedable(
+    source_id: str, clusters: Mapping[str, Cluster], requests: Iterable[FailoverRequest]
+) -> FailoverRequest | None:
+    """The Controlled request a Forced request from ``source_id`` would take over now
+    (None: there is none, or the source is reachable and it can still finish)."""
+    source = clusters.get(source_id)
+    if source is None or source.reachable:
+        return None
+    for r in requests:
+        if (
+            r.status is RequestStatus.IN_PROGRESS
+            and r.mode is FailoverMode.CONTROLLED
+            and r.source_cluster_id == source_id
+            and r.superseded_by is None
+        ):
+            return r
+    return None
