@@ -16,8 +16,16 @@ cluster and nothing runs there. Two scenarios, each with its own world:
   and the namespaces still on the source; side A is refused and side B connects; then
   the source comes back (agent and pilot started again) and every cleanup COMPLETES,
   the namespaces gone from the source.
+- ``takeover``: as ``controlled`` (every drain waiting, a long drain timeout), then
+  once the Console shows the source UNREACHABLE a Forced failover to the same
+  destination supersedes it (docs/operations.md, "When the source dies during a
+  Controlled failover"). Checked: the Controlled request ends CANCELLED with every
+  mission cancelled as SUPERSEDED, long before its drain timeout; the Forced one
+  SUCCEEDS with every cleanup PENDING; side A is refused and side B connects; every
+  Deployment runs on the destination; then the source comes back and every cleanup
+  COMPLETES, the namespaces gone from the source.
 
-    .venv/bin/python bench/chaos/cutoff.py controlled|forced [--deployments 3]
+    .venv/bin/python bench/chaos/cutoff.py controlled|forced|takeover [--deployments 3]
 
 Prints one JSON document (the checks, the times) and exits 1 if a check failed.
 """
@@ -166,11 +174,7 @@ async def forced(demo: CutoffDemo) -> dict[str, Any]:
     phase(f"cut off {SOURCE}; wait until the Console shows it UNREACHABLE")
     cut_at = time.monotonic()
     kept = demo.cut_off_source()
-    deadline = time.monotonic() + 60
-    while await demo.health(SOURCE) != "UNREACHABLE":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{SOURCE} not UNREACHABLE after 60 s")
-        await asyncio.sleep(0.5)
+    await wait_unreachable(demo)
     unreachable_after = time.monotonic() - cut_at
     await demo.start("FORCED")
     detail = await demo.wait_detail(
@@ -220,6 +224,83 @@ async def forced(demo: CutoffDemo) -> dict[str, Any]:
     }
 
 
+async def wait_unreachable(demo: CutoffDemo) -> None:
+    deadline = time.monotonic() + 60
+    while await demo.health(SOURCE) != "UNREACHABLE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{SOURCE} not UNREACHABLE after 60 s")
+        await asyncio.sleep(0.5)
+
+
+async def takeover(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
+    await demo.running_tasks_everywhere()
+    controlled_id = await demo.start("CONTROLLED", drain_timeout_seconds=drain_timeout)
+    n = len(demo.deployments)
+    await demo.wait_detail(
+        "every drain waiting",
+        lambda d: sum(s["status"] == "RUNNING" for s in step(d, "SOURCE", "DRAIN_TASKS")) == n,
+        120,
+    )
+    phase(f"cut off {SOURCE} while every drain waits (drain timeout {drain_timeout} s)")
+    cut_at = time.monotonic()
+    kept = demo.cut_off_source()
+    await wait_unreachable(demo)
+    phase(f"a Forced failover {SOURCE} -> {DEST} takes over {controlled_id}")
+    forced_id = await demo.start("FORCED")
+    detail = await demo.wait_detail(
+        "the Forced request ends", lambda d: d["status"] not in ("IN_PROGRESS", "REQUESTED"), 300
+    )
+    succeeded_after = time.monotonic() - cut_at
+    taken_over = await demo.api("GET", f"/api/v1/failovers/{controlled_id}")
+    left_on_source = await demo.namespaces_on(SOURCE)
+    on_destination = await demo.namespaces_on(DEST)
+    side_a_open = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
+    side_b_open = [
+        d for d in demo.deployments if await can_connect(await demo.role_dsn(DEST, d, "b"))
+    ]
+    phase(f"{SOURCE} comes back (agent and pilot started again)")
+    demo.bring_back(kept)
+    settled = await demo.wait_detail(
+        "every cleanup ends",
+        lambda d: all(m["cleanup"] in ("COMPLETED", "FAILED") for m in d["missions"]),
+        300,
+    )
+    checks = {
+        "controlled_status": taken_over["status"],
+        "controlled_superseded_by": taken_over.get("superseded_by"),
+        "controlled_missions": sorted({m["status"] for m in taken_over["missions"]}),
+        "controlled_reasons": sorted({m["reason_code"] for m in taken_over["missions"]}),
+        "forced_status": detail["status"],
+        "forced_warnings": sorted({w["code"] for w in detail["warnings"]}),
+        "cleanup_while_cut_off": sorted({m["cleanup"] for m in detail["missions"]}),
+        "namespaces_on_source_while_cut_off": len(left_on_source),
+        "namespaces_on_destination": len(on_destination),
+        "side_a_can_connect": len(side_a_open),
+        "side_b_can_connect": len(side_b_open),
+        "cleanup_after_return": sorted({m["cleanup"] for m in settled["missions"]}),
+        "namespaces_on_source_after_return": len(await demo.namespaces_on(SOURCE)),
+    }
+    ok = (
+        checks["controlled_status"] == "CANCELLED"
+        and checks["controlled_superseded_by"] == forced_id
+        and checks["controlled_missions"] == ["CANCELLED"]
+        and checks["controlled_reasons"] == ["SUPERSEDED"]
+        and checks["forced_status"] == "SUCCEEDED"
+        and checks["cleanup_while_cut_off"] == ["PENDING"]
+        and len(on_destination) == n
+        and not side_a_open
+        and len(side_b_open) == n
+        and checks["cleanup_after_return"] == ["COMPLETED"]
+        and checks["namespaces_on_source_after_return"] == 0
+    )
+    return {
+        "ok": ok,
+        "drain_timeout_s": drain_timeout,
+        "succeeded_s_after_cut": round(succeeded_after, 1),
+        "checks": checks,
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     env = bring_up_stack()
     world = argparse.Namespace(
@@ -232,6 +313,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await demo.create_task_tables()
         if args.scenario == "controlled":
             result |= await controlled(demo, args.drain_timeout)
+        elif args.scenario == "takeover":
+            result |= await takeover(demo, args.drain_timeout)
         else:
             result |= await forced(demo)
     finally:
@@ -242,7 +325,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["controlled", "forced"])
+    parser.add_argument("scenario", choices=["controlled", "forced", "takeover"])
     parser.add_argument("--deployments", type=int, default=3)
     parser.add_argument("--drain-timeout", type=int, default=10)
     args = parser.parse_args()
