@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from jetbridge.navigator.domain import events as ev
+from jetbridge.navigator.domain.vocabulary import FlightKind, Health, StepStatus
 from tests.integration.console.world import TOKENS, ConsoleWorld
+from tests.unit.navigator.builders import health
 
 JETBRIDGE = str(Path(sys.executable).with_name("jetbridge"))
 
@@ -87,6 +89,68 @@ async def test_cli_starts_and_watches_a_failover_to_success(world: ConsoleWorld)
     code, text = await cli(world, "failover", "watch", request_id, role="viewer")
     assert code == 0, text
     assert "SUCCEEDED" in text
+
+
+async def test_cli_forces_a_controlled_failover_whose_source_died(world: ConsoleWorld) -> None:
+    """`failover show` says how to take a stuck Controlled failover over; the Forced
+    start does it (superseding) and `show` then names the request that took over."""
+    await world.seed("cut-east", "cut-west", ["cut-a", "cut-b"])
+    for d in ("cut-a", "cut-b"):  # their drains start and never end: the source dies
+        world.planes.hang.add((d, "SOURCE", "DRAIN_TASKS"))
+    code, text = await cli(
+        world, "--json", "failover", "start", "--from", "cut-east", "--to", "cut-west"
+    )
+    assert code == 0, text
+    controlled = json.loads(text)["subject_id"]
+    navigator = world.navigator.service
+    assert navigator is not None
+    fleet = navigator.fleet
+    await world.until(
+        "both drains running",
+        lambda: (
+            sum(
+                1
+                for f in fleet.flights.values()
+                if f.request_id == controlled
+                and f.kind is FlightKind.SOURCE
+                and f.step("DRAIN_TASKS").status is StepStatus.RUNNING
+            )
+            == 2
+        ),
+    )
+    await world.publish([health("cut-east", Health.HEALTHY, Health.UNREACHABLE)])
+    seen = world.runtime.model.fleet
+    await world.until(
+        "the console to see cut-east unreachable",
+        lambda: seen.clusters["cut-east"].health is Health.UNREACHABLE,
+    )
+    code, text = await cli(world, "failover", "show", controlled, role="viewer")
+    assert code == 0, text
+    said = " ".join(text.split())
+    assert "cut-east is unreachable" in said, said
+    assert "--mode forced --confirm-forced` takes this Controlled failover over" in said, said
+
+    code, text = await cli(
+        world,
+        "--json",
+        "failover",
+        "start",
+        "--from",
+        "cut-east",
+        "--to",
+        "cut-west",
+        "--mode",
+        "forced",
+        "--confirm-forced",
+        "--watch",
+    )
+    assert code == 0, text
+    forced = json.loads(text.strip().splitlines()[-1])
+    assert forced["status"] == "SUCCEEDED", forced
+    code, text = await cli(world, "failover", "show", controlled, role="viewer")
+    said = " ".join(text.split())
+    assert f"taken over by Forced failover {forced['request_id']}" in said, said
+    assert f"{controlled} CANCELLED" in said, said
 
 
 async def test_cli_watch_of_a_failed_failover_exits_1(world: ConsoleWorld) -> None:

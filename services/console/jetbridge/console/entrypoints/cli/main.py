@@ -186,6 +186,14 @@ async def show(c: ConsoleClient, args: argparse.Namespace) -> Exit:
             f"{d['destination_cluster_id']} {d['mode']} by {d['requested_by']} ({p['percent']}%)"
         )
         reasons(d["rejection_reasons"] + d["failure_reasons"])
+        if d.get("superseded_by"):
+            out.print(f"taken over by Forced failover {d['superseded_by']}")
+        if d.get("can_force"):
+            out.print(
+                f"{d['source_cluster_id']} is unreachable: `failover start --from "
+                f"{d['source_cluster_id']} --to {d['destination_cluster_id']} --mode forced "
+                "--confirm-forced` takes this Controlled failover over"
+            )
         table = Table("deployment", "status", "current step", "duration", "reason")
         for m in d["missions"]:
             duration = f"{m['duration_ms'] / 1000:.1f}s" if m["duration_ms"] is not None else ""
