@@ -15,10 +15,13 @@ from jetbridge.navigator.domain.vocabulary import (
     DatabaseEndpointStatus,
     FailoverMode,
     Health,
+    MissionStatus,
     PlaneMode,
     RequestStatus,
 )
 from tests.unit.navigator.builders import T0, cluster_events, deployment, facts, health
+from tests.unit.navigator.sim import Simulation
+from tests.unit.navigator.test_blast_radius import sided
 
 C = Code
 ENABLED_AT = T0 + 50_000
@@ -352,3 +355,26 @@ def test_an_empty_source_warns_and_succeeds_with_nothing_to_move() -> None:
     f.apply_all(out)
     f.apply_all(f.react(T0))
     assert f.requests["r1"].status is RequestStatus.SUCCEEDED
+
+
+def test_a_request_that_excluded_deployments_moves_the_others_and_ends_failed() -> None:
+    """The spec's failover moves every Deployment on the cluster: one left behind needs an
+    operator, so the request that excluded it cannot end SUCCEEDED (read as the cluster
+    evacuated), even when every mission succeeded. Without an excluded one it succeeds."""
+    sim = Simulation(sided({"a": "A", "b": "B"}, "img"))
+    sim.record([deployment("git", "a", mechanism="GIT_SYNC")])
+    sim.command(
+        RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", exclude_ineligible=True)
+    )
+    sim.run()
+    r = sim.fleet.requests["r1"]
+    assert r.status is RequestStatus.FAILED
+    assert {m.status for m in sim.fleet.missions.values()} == {MissionStatus.SUCCEEDED}
+    assert sim.fleet.deployments["img"].cluster_id == "b"
+    (failed,) = sim.of_type(ev.FailoverFailed)
+    assert isinstance(failed, ev.FailoverFailed)
+    assert failed.excluded_deployment_ids == ["git"] and failed.failed_mission_ids == []
+
+    sim.command(RequestFailover("back", "b", "a", FailoverMode.CONTROLLED, "op"))
+    sim.run()
+    assert sim.fleet.requests["back"].status is RequestStatus.SUCCEEDED  # nothing excluded

@@ -50,7 +50,7 @@ from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.policy import BlastRadius, FailoverPolicy, RetryPolicy
-from jetbridge.navigator.domain.reasons import Finding
+from jetbridge.navigator.domain.reasons import Code, Finding, finding
 from jetbridge.navigator.domain.requesting import start_request
 from jetbridge.navigator.domain.superseding import supersedable
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind, StepName, StepStatus
@@ -267,6 +267,11 @@ def request_detail(
             strict=False,
         )
     ]
+    if excluded := failed.get("excluded_deployment_ids"):
+        shown = ", ".join(excluded[:5]) + (
+            f" and {len(excluded) - 5} more" if len(excluded) > 5 else ""
+        )
+        failures.append(reason(finding(Code.EXCLUDED_DEPLOYMENTS_LEFT, r.source_cluster_id, shown)))
     missions = [fleet.missions[m] for m in r.mission_ids if m in fleet.missions]
     return RequestDetail(
         **summary.model_dump(),

@@ -103,7 +103,9 @@ class FailoverBody(BaseModel):
         600, ge=0, le=MAX_DRAIN_TIMEOUT_S, description="Controlled: longest wait for tasks."
     )
     exclude_ineligible: bool = Field(
-        False, description="Leave Deployments that cannot fail over behind instead of refusing."
+        False,
+        description="Leave Deployments that cannot fail over behind instead of refusing; "
+        "the request moves the others and ends FAILED, naming those left.",
     )
     confirm_forced: bool = Field(
         False, description="Required (true) to start a FORCED failover: running tasks are lost."

@@ -39,6 +39,8 @@ class Code(StrEnum):
     NO_VALID_DESTINATION = "NO_VALID_DESTINATION"
     INELIGIBLE_DEPLOYMENTS = "INELIGIBLE_DEPLOYMENTS"
     EVERY_DEPLOYMENT_EXCLUDED = "EVERY_DEPLOYMENT_EXCLUDED"
+    # Why a request that excluded ineligible Deployments ended FAILED.
+    EXCLUDED_DEPLOYMENTS_LEFT = "EXCLUDED_DEPLOYMENTS_LEFT"
     # One Deployment.
     DEPLOYMENT_UNKNOWN = "DEPLOYMENT_UNKNOWN"
     GIT_SYNC_NOT_SUPPORTED = "GIT_SYNC_NOT_SUPPORTED"
@@ -104,7 +106,11 @@ MESSAGES: dict[Code, str] = {
     "role side as the source ({detail}): fencing could not cut the source off. Give each "
     "cluster its own side (pilot.database.side A or B).",
     Code.INELIGIBLE_DEPLOYMENTS: "{detail} Deployment(s) on {s} cannot fail over; "
-    "exclude them explicitly to proceed without them.",
+    "exclude them explicitly to proceed without them (the request then moves the others "
+    "and ends FAILED, naming those left on {s}).",
+    Code.EXCLUDED_DEPLOYMENTS_LEFT: "Excluded as ineligible, {detail} stayed on {s}: "
+    "failover moves every Deployment on a cluster, and these need an operator (the "
+    "request's findings say why each cannot fail over).",
     Code.EVERY_DEPLOYMENT_EXCLUDED: "Every Deployment on {s} ({detail}) is ineligible: "
     "excluding them all would move none, and the request would end SUCCEEDED with each "
     "of them still on {s}.",

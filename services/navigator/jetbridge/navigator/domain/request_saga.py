@@ -4,7 +4,8 @@ Missions start in the request's order (highest Deployment priority first) while 
 than ``max_concurrent_missions`` run. Once the failed share of all missions reaches
 ``halt_failure_ratio`` the request halts: missions not yet started are cancelled,
 started ones finish. The request ends when every mission is terminal: SUCCEEDED if all
-succeeded, otherwise FAILED naming each failed mission and its reason (or CANCELLED
+succeeded and none was excluded as ineligible, otherwise FAILED naming each failed
+mission and its reason and each excluded Deployment (or CANCELLED
 when the operator's cancel did cancel a mission; one that came too late to cancel any
 leaves the request to end as its missions did). A pending source cleanup does not hold it back.
 A superseded request (:mod:`superseding`) cancels every mission not ended, started
@@ -114,7 +115,11 @@ def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent
             failed_mission_ids=ids(MissionStatus.FAILED),
             cancelled_mission_ids=ids(MissionStatus.CANCELLED),
         )
-    if len(succeeded) == len(ordered):
+    # Excluded as ineligible (the operator's exclude_ineligible), a Deployment stayed on
+    # the source: the spec's failover is a full-cluster operation, so SUCCEEDED would
+    # read as the cluster evacuated while it still holds Deployments.
+    excluded = list(r.ineligible_deployment_ids)
+    if len(succeeded) == len(ordered) and not excluded:
         return ev.FailoverSucceeded(
             request_id=r.id,
             succeeded_at=now,
@@ -132,4 +137,5 @@ def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent
         failed_reason_codes=[m.reason_code for m in failed],
         failed_reasons=[m.reason for m in failed],
         cancelled_mission_ids=ids(MissionStatus.CANCELLED),
+        excluded_deployment_ids=excluded,
     )

@@ -327,7 +327,7 @@ def _failover_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--exclude-ineligible",
         action="store_true",
-        help="leave Deployments that cannot fail over behind",
+        help="leave Deployments that cannot fail over behind (the request then ends FAILED)",
     )
 
 

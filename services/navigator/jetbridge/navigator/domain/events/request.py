@@ -119,7 +119,13 @@ class FailoverSucceeded(RequestEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FailoverFailed(RequestEvent):
-    """Partial success stays visible: every mission is listed with its outcome."""
+    """Partial success stays visible: every mission is listed with its outcome, and every
+    Deployment the request excluded as ineligible (left on the source) is named.
+
+    The spec's outcome: a request succeeds when every Deployment on the source runs on
+    the destination. One the operator excluded (``exclude_ineligible``) did not move and
+    needs their attention, so a request that excluded any ends here even when every
+    mission succeeded (``excluded_deployment_ids``, v2)."""
 
     failed_at: int
     succeeded_mission_ids: list[str] = field(default_factory=list)
@@ -127,3 +133,4 @@ class FailoverFailed(RequestEvent):
     failed_reason_codes: list[str] = field(default_factory=list)
     failed_reasons: list[str] = field(default_factory=list)
     cancelled_mission_ids: list[str] = field(default_factory=list)
+    excluded_deployment_ids: list[str] = field(default_factory=list)
