@@ -31,9 +31,8 @@ from jetbridge.navigator.domain.failover_request import FailoverRequest
 from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import Mission
 from jetbridge.navigator.domain.reasons import Code, finding
-from jetbridge.navigator.domain.superseding import supersedable
+from jetbridge.navigator.domain.superseding import takeover
 from jetbridge.navigator.domain.vocabulary import (
-    FailoverMode,
     FlightKind,
     Health,
     PlaneMode,
@@ -63,17 +62,10 @@ def decide_request(
     src, dst = cmd.source_cluster_id, cmd.destination_cluster_id
     tainted = tainted_clusters(clusters, deployments)
     busy = winding_down(missions, flights or {})
-    holding = list(requests.values())
-    taken_over = None
-    if cmd.mode is FailoverMode.FORCED:
-        taken_over = supersedable(src, clusters, holding)
-    if taken_over is not None and dst == taken_over.destination_cluster_id:
-        holding.remove(taken_over)  # judged as if it did not hold the clusters
-    blockers = request_blockers(src, dst, clusters, holding, tainted=tainted, busy=busy)
-    if taken_over is not None and dst != taken_over.destination_cluster_id:
-        detail = f"{taken_over.id} (destination {taken_over.destination_cluster_id})"
-        blockers.append(finding(Code.SUPERSEDING_NEEDS_SAME_DESTINATION, src, detail))
-        taken_over = None
+    take = takeover(cmd.mode, src, dst, clusters, requests.values())
+    taken_over = take.superseded  # judged as if it did not hold the clusters
+    blockers = request_blockers(src, dst, clusters, take.holding, tainted=tainted, busy=busy)
+    blockers += take.blockers
     scope = deployment_scope(
         src, clusters, deployments, registry, destination_id=dst, missions=missions, tainted=tainted
     )

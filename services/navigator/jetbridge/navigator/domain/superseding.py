@@ -31,9 +31,11 @@ Deployment off S, so the Forced request does not see it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.reasons import Code, Finding, finding
 from jetbridge.navigator.domain.vocabulary import FailoverMode, RequestStatus
 
 
@@ -54,3 +56,32 @@ def supersedable(
         ):
             return r
     return None
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """How a new request is judged against the running ones."""
+
+    holding: list[FailoverRequest]  # the requests that hold clusters for this judgement
+    superseded: FailoverRequest | None  # the Controlled request it takes over, if any
+    blockers: list[Finding]  # why it may not take one over that it otherwise would
+
+
+def takeover(
+    mode: FailoverMode,
+    source_id: str,
+    destination_id: str,
+    clusters: Mapping[str, Cluster],
+    requests: Iterable[FailoverRequest],
+) -> Takeover:
+    """A Forced request may take over a Controlled one from an unreachable source, to
+    the same destination only (module docstring)."""
+    holding = list(requests)
+    candidate = supersedable(source_id, clusters, holding) if mode is FailoverMode.FORCED else None
+    if candidate is None:
+        return Takeover(holding, None, [])
+    if destination_id != candidate.destination_cluster_id:
+        detail = f"{candidate.id} (destination {candidate.destination_cluster_id})"
+        why = finding(Code.SUPERSEDING_NEEDS_SAME_DESTINATION, source_id, detail)
+        return Takeover(holding, None, [why])
+    return Takeover([r for r in holding if r is not candidate], candidate, [])
