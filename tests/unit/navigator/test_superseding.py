@@ -106,6 +106,14 @@ def test_a_forced_request_takes_over_and_moves_what_the_controlled_one_left() ->
         by_deployment["force", "d0"].fencing_epoch,
         sim.fleet.deployments["d0"].fencing_epoch,
     ) == (1, 1)
+    # Cancelled after its fence, d1's old mission says the fence may have run; d0's
+    # never got that far.
+    cancelled = {
+        sim.fleet.missions[e.mission_id].deployment_id: e.fence_may_have_run
+        for e in sim.of_type(ev.MissionCancelled)
+        if isinstance(e, ev.MissionCancelled)
+    }
+    assert cancelled == {"d0": False, "d1": True}
     # The steps that ran on a when it died were left to end: their deadlines passed.
     for d in ("d0", "d1"):
         old_source = sim.fleet.flights[by_deployment["ctl", d].source_flight_id]
@@ -174,3 +182,29 @@ def test_a_request_is_superseded_once() -> None:
     )
     with pytest.raises(IllegalEvent):
         sim.fleet.requests["ctl"].clone().apply(again)
+
+
+def test_a_copy_left_by_a_superseded_mission_stays_guarded_if_the_takeover_fails() -> None:
+    """d1 was fenced to b and runs there when a died; the Forced mission that took it
+    over fails at its own fence (Forced fences first). Moving d1 on to c, of b's
+    database side, would fence that side in again beside the copy on b: refused, naming
+    the old mission, as after a mission that failed after its fence
+    (FAILED_COPY_ON_SAME_SIDE)."""
+    sim = source_dies_mid_controlled()
+    sim.fail("d1", "DESTINATION", StepName.FENCE_DATABASE, "permanent")
+    sim.command(RequestFailover("force", "a", "b", FORCED, "oncall"))
+    sim.run()
+    by_deployment = {(m.request_id, m.deployment_id): m for m in sim.fleet.missions.values()}
+    assert by_deployment["force", "d1"].status is MissionStatus.FAILED
+    assert by_deployment["force", "d1"].fenced_when_failed is False
+    assert sim.fleet.deployments["d1"].cluster_id == "a"  # still recorded on the source
+    decided = sim.command(RequestFailover("onward", "a", "c", FORCED, "oncall"))
+    message = refusal(decided, Code.FAILED_COPY_ON_SAME_SIDE, "d1")
+    assert by_deployment["ctl", "d1"].id in message and "superseded" in message
+
+    # Retried onto b, the copy is taken over; from there it may move on.
+    sim.unhang("d1", "DESTINATION", StepName.FENCE_DATABASE)
+    accepted(sim.command(RequestFailover("retry", "a", "b", FORCED, "oncall")))
+    sim.run()
+    assert sim.fleet.requests["retry"].status is RequestStatus.SUCCEEDED
+    assert sim.fleet.deployments["d1"].cluster_id == "b"

@@ -128,8 +128,8 @@ STATE_EVENTS = frozenset(
 @dataclass
 class DispatchState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
-    # Missions cancelled before they started (MissionCancelled, and those a
-    # FailoverCancelled names). Not whole requests: a cancelled request's started
+    # Cancelled missions (MissionCancelled: before they started, or SUPERSEDED after;
+    # and those a FailoverCancelled names). Not whole requests: a cancelled request's started
     # missions finish, and a Forced mission's source clean-up is cleared after the
     # request ended (when the source comes back); gating on the request skipped those
     # clearances, leaving the old copy on the source for good.

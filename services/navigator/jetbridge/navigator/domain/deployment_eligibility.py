@@ -144,6 +144,9 @@ def cleanups_pending_on_side(
     }
 
 
+_UNSUCCESSFUL = frozenset({MissionStatus.FAILED, MissionStatus.CANCELLED})
+
+
 def stale_copies_on_side(
     side: str | None,
     destination_id: str,
@@ -156,7 +159,10 @@ def stale_copies_on_side(
 
     - ``FAILED_COPY_ON_SAME_SIDE``: a mission failed after its fence succeeded
       (``fenced_when_failed``); it had let its destination's side connect, and may have
-      started the Deployment there (the upsert comes after the fence in both plans);
+      started the Deployment there (the upsert comes after the fence in both plans).
+      Likewise a mission cancelled as SUPERSEDED whose fence may have run: the Forced
+      mission that took it over settles it once it succeeds, but may itself end before
+      its fence;
     - ``CLEANUP_FAILED_ON_SAME_SIDE``: a Forced mission's source clean-up failed for
       good; the old copy on its source was never stopped.
 
@@ -176,7 +182,7 @@ def stale_copies_on_side(
             latest[key] = (when, stale, m.id)
 
     for m in missions.values():
-        if m.status is MissionStatus.FAILED and m.fenced_when_failed:
+        if m.status in _UNSUCCESSFUL and m.fenced_when_failed:
             note(m, m.destination_cluster_id, Code.FAILED_COPY_ON_SAME_SIDE)
         elif m.status is MissionStatus.SUCCEEDED:
             note(m, m.destination_cluster_id, None)

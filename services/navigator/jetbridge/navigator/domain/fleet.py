@@ -181,7 +181,7 @@ class Fleet:
                 events = self.extend(request, now)
                 self.apply_all(events)
                 out += events
-                events = advance_request(request, self.missions, now)
+                events = advance_request(request, self.missions, now, self.flights)
             self.apply_all(events)
             out += events
         for mission in list(self.missions.values()):

@@ -62,6 +62,8 @@ class Mission(Aggregate):
         self.ended_at: int | None = None
         self.reason_code = ""
         self.reason = ""
+        # Ended without success: FAILED, whether its fence took effect; CANCELLED (only
+        # SUPERSEDED can be, after it started), True when its fence may have run.
         self.fenced_when_failed: bool | None = None
         self.tasks_still_running_after_drain: int | None = None
 
@@ -118,6 +120,8 @@ class Mission(Aggregate):
                 self._move(M.CANCELLED, event)
                 self.ended_at = event.cancelled_at
                 self.reason_code, self.reason = event.reason_code, event.reason
+                if event.fence_may_have_run:  # else unknown, as for any cancel before v2
+                    self.fenced_when_failed = True
             case ev.SourceCleanupPending():
                 self._cleanup(C.PENDING, event)
             case ev.SourceCleanupCompleted():

@@ -138,7 +138,8 @@ MESSAGES: dict[Code, str] = {
     "fence would let connect again (two writers). Wait for the clean-up to end (that "
     "cluster must be reachable), or choose a destination of the other side.",
     Code.FAILED_COPY_ON_SAME_SIDE: "Deployment {s} cannot move to this destination: "
-    "mission {detail} failed after its fence, so a copy it started there may run with "
+    "mission {detail} failed (or was superseded) after its fence, so a copy it started "
+    "there may run with "
     "the credentials of the destination's database side, which the fence would let "
     "connect again (two writers). Fail it over to that cluster again: the retry takes "
     "the copy over, and from there the Deployment can move on or back.",

@@ -18,26 +18,36 @@ from collections.abc import Mapping
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.failover_request import FailoverRequest
+from jetbridge.navigator.domain.flight import Flight
 from jetbridge.navigator.domain.mission import SUPERSEDED, Mission
-from jetbridge.navigator.domain.vocabulary import CleanupStatus, MissionStatus, RequestStatus
+from jetbridge.navigator.domain.vocabulary import (
+    CleanupStatus,
+    MissionStatus,
+    RequestStatus,
+    StepName,
+)
 
 HALTED = "HALTED"
 CANCELLED_BY_OPERATOR = "CANCELLED_BY_OPERATOR"
 
 
 def advance_request(
-    request: FailoverRequest, missions: Mapping[str, Mission], now: int
+    request: FailoverRequest,
+    missions: Mapping[str, Mission],
+    now: int,
+    flights: Mapping[str, Flight] | None = None,
 ) -> list[ev.DomainEvent]:
     """Every request-level event that follows now (works on copies).
 
     A mission is copied only when a decision changes it (copy on write): a request of
-    1,000 missions asked after one of them moved copies none, not 1,000.
+    1,000 missions asked after one of them moved copies none, not 1,000. ``flights``
+    say whether a superseded mission's fence may have run (read only then).
     """
     r = request.clone()
     ms = {mid: missions[mid] for mid in r.mission_ids if mid in missions}
     copied: set[str] = set()
     out: list[ev.DomainEvent] = []
-    while events := _next(r, ms, now):
+    while events := _next(r, ms, now, flights or {}):
         for event in events:
             if isinstance(event, ev.RequestEvent):
                 r.apply(event)
@@ -51,7 +61,9 @@ def advance_request(
     return out
 
 
-def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> list[ev.DomainEvent]:
+def _next(
+    r: FailoverRequest, ms: dict[str, Mission], now: int, flights: Mapping[str, Flight]
+) -> list[ev.DomainEvent]:
     """The next decisions, in order: one, or a run of the same kind (starting or
     cancelling every waiting mission that may go), which one at a time would rescan
     all missions per decision."""
@@ -62,7 +74,11 @@ def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> list[ev.Domai
         why = f"superseded by Forced failover {r.superseded_by}, which moves the Deployment"
         return [
             ev.MissionCancelled(
-                mission_id=m.id, reason_code=SUPERSEDED, reason=why, cancelled_at=now
+                mission_id=m.id,
+                reason_code=SUPERSEDED,
+                reason=why,
+                cancelled_at=now,
+                fence_may_have_run=_fence_cleared(m, flights),
             )
             for m in live
         ]
@@ -97,6 +113,16 @@ def _next(r: FailoverRequest, ms: dict[str, Mission], now: int) -> list[ev.Domai
     if any(not m.terminal for m in ordered) or len(ordered) < len(r.mission_ids):
         return []
     return [_end(r, ordered, now)]
+
+
+def _fence_cleared(m: Mission, flights: Mapping[str, Flight]) -> bool:
+    """The mission's fence was cleared at least once: it may have run, even if no
+    outcome says so yet (one may be in the same batch as the superseding command), so
+    its destination's side may connect and a copy may run there."""
+    f = flights.get(m.destination_flight_id)
+    return f is not None and any(
+        s.name is StepName.FENCE_DATABASE and s.attempts > 0 for s in f.steps
+    )
 
 
 def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent:

@@ -15,11 +15,16 @@ mission of R not ended is cancelled, started ones too (``SUPERSEDED``), and R en
 CANCELLED. The Forced request's scope is every Deployment still recorded on S, so the
 Deployments of R's unfinished missions are planned again, in Forced mode:
 
-- a fence R's mission completed was recorded (``DeploymentFenced``): the Forced
+- a fence of R's mission that was recorded (``DeploymentFenced``): the Forced
   mission fences with the next epoch;
-- a fence R's mission had not completed took no effect on the control plane's record:
-  the Forced mission fences with the same epoch, which the fence treats as a repeat
-  (database-fencing.md), whether or not R's attempt still lands;
+- one that was not recorded (not run, still running, or its outcome folded in the
+  same batch as the takeover, so the mission was cancelled before recording it): the
+  Forced mission fences with the same epoch for the same side, which the fence treats
+  as a repeat (database-fencing.md), whether or not R's attempt still lands;
+- a mission of R cancelled after its fence was cleared says so
+  (``fence_may_have_run``): a copy may run on the destination, and it is guarded as
+  after a failed fenced mission (``deployment_eligibility.stale_copies_on_side``) until
+  a mission of the Deployment succeeds there;
 - the destination's other steps converge (namespace, secrets, upsert, wait);
 - a step of R's already running is left to end (the mission's wind-down), and decides
   nothing more.

@@ -157,7 +157,7 @@ class Reactor:
                 if request_id in self._scope_dirty:
                     self._scope_dirty.discard(request_id)
                     out += self._fold(fleet.extend(request, now), request=request_id)
-                events = advance_request(request, fleet.missions, now)
+                events = advance_request(request, fleet.missions, now, fleet.flights)
             out += self._fold(events, request=request_id)
         self._queue = [(self._mission_seq[m], m) for m in self._dirty_missions]
         self._queued = set(self._dirty_missions)

@@ -48,9 +48,16 @@ class MissionFailed(MissionEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class MissionCancelled(MissionEvent):
+    """A mission was cancelled: none of its flights may be dispatched any more.
+
+    ``fence_may_have_run`` (v2): its fence had been cleared at least once, so the
+    destination's side may connect and a copy may run there. Only a started mission can
+    say so, and only a SUPERSEDED one is cancelled after it started."""
+
     reason_code: str
     reason: str
     cancelled_at: int
+    fence_may_have_run: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
