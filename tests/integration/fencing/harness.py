@@ -380,21 +380,39 @@ class Engine:
                 assert isinstance(session, MySession)
                 await _q(session.conn, sql)
 
-    async def superuser_probe(self, dep: DeploymentDatabases) -> Session:
-        """The observer's own session on the probe tables (writes the fence markers)."""
+    async def superuser_execute(self, sql: str) -> None:
+        """One statement as the server's superuser (server settings a test flips)."""
         if self.kind == "postgres":
-            return PgSession(await asyncpg.connect(self.superuser_dsn, database=dep.epoch_database))
+            conn = await asyncpg.connect(self.superuser_dsn)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+            return
+        my = await self._superuser_mysql()
+        try:
+            async with my.cursor() as cur:
+                await cur.execute(sql)
+        finally:
+            my.close()
+
+    async def _superuser_mysql(self, database: str | None = None) -> asyncmy.Connection:
         parts = urlsplit(self.superuser_dsn)
-        conn = await asyncmy.connect(
+        return await asyncmy.connect(
             host=parts.hostname,
             port=parts.port or 3306,
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
-            database=dep.epoch_database,
+            database=database,
             autocommit=True,
             charset="utf8mb4",
         )
-        return MySession(conn)
+
+    async def superuser_probe(self, dep: DeploymentDatabases) -> Session:
+        """The observer's own session on the probe tables (writes the fence markers)."""
+        if self.kind == "postgres":
+            return PgSession(await asyncpg.connect(self.superuser_dsn, database=dep.epoch_database))
+        return MySession(await self._superuser_mysql(dep.epoch_database))
 
     async def probe_log(self, dep: DeploymentDatabases) -> list[tuple[int, str]]:
         session = await self.superuser_probe(dep)

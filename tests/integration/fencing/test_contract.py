@@ -225,3 +225,25 @@ async def test_a_customers_missing_login_is_named_before_anything_is_revoked(
         assert await can_login_and_write(engine, dep, Side.A)
         state = await engine.fencer(engine.admin).state(dep)
         assert (state.epoch, state.active_side) == (0, Side.A)
+
+
+async def test_a_read_only_server_says_why_and_a_writable_one_nothing(engine: Engine) -> None:
+    """The spec's failover order promotes the replica before the failover: the Pilot
+    asks before a Controlled source stops. PostgreSQL: a role whose sessions default to
+    read-only (a standby answers pg_is_in_recovery, not made here); MariaDB: the server
+    switched to read_only, as a replica is (reset at once: it is shared)."""
+    fencer = engine.fencer(engine.admin)
+    assert await fencer.read_only() is None
+    if engine.kind == "postgres":
+        on = f'ALTER ROLE "{engine.admin}" SET default_transaction_read_only = on'
+        off = f'ALTER ROLE "{engine.admin}" RESET default_transaction_read_only'
+        expected = "transaction_read_only"
+    else:
+        on, off, expected = "SET GLOBAL read_only = 1", "SET GLOBAL read_only = 0", "read_only"
+    await engine.superuser_execute(on)
+    try:
+        problem = await fencer.read_only()
+    finally:
+        await engine.superuser_execute(off)
+    assert problem is not None and expected in problem, problem
+    assert await fencer.read_only() is None

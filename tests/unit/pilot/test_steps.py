@@ -32,6 +32,11 @@ class FakeFencer:
 
     def __init__(self) -> None:
         self.fenced: list[int] = []
+        self.read_only: str | None = None  # why the server cannot be written now
+
+    async def check_writable(self) -> None:
+        if self.read_only is not None:
+            raise transient(ErrorCode.DATABASE_READ_ONLY, self.read_only)
 
     async def provision(self, deployment_id: str, passwords: Mapping[str, str]) -> Fenced:
         return Fenced(0, "a", "b", 0)
@@ -131,6 +136,30 @@ class NotYetGranted(InMemoryCluster):
             self.refusals -= 1
             return False
         return bound and await super().may(verb, kind, namespace)
+
+
+async def test_the_destination_refuses_to_prepare_while_the_database_is_read_only() -> None:
+    """The spec's order: promote the replica, move the endpoint, then fail over. A
+    Controlled source stops only after the destination's secrets step, so a database
+    still read-only is found there, before anything stopped, and not at the fence after
+    the drain (which would leave the Deployment down on both clusters)."""
+    store = MemorySecretStore()
+    home, other = InMemoryCluster("east", store), InMemoryCluster("west", store)
+    await run(home, "CREATE_NAMESPACE", side=Side.SOURCE)
+    await run(home, "APPLY_EXTERNAL_SECRETS", side=Side.SOURCE)
+    await run(other, "CREATE_NAMESPACE")
+    step = ctx(other, "APPLY_EXTERNAL_SECRETS")
+    fencer = step.ports.fencer
+    assert isinstance(fencer, FakeFencer)
+    fencer.read_only = "the database server is a standby (pg_is_in_recovery)"
+    with pytest.raises(StepFailure) as refused:
+        await STEPS["APPLY_EXTERNAL_SECRETS"](step)
+    assert refused.value.code is ErrorCode.DATABASE_READ_ONLY and refused.value.transient
+    assert "standby" in refused.value.message
+    assert not [k for k in other.objects() if k.startswith("ExternalSecret/")]
+    fencer.read_only = None  # promoted: the retry goes through
+    await STEPS["APPLY_EXTERNAL_SECRETS"](step)
+    assert [k for k in other.objects() if k.startswith("ExternalSecret/")]
 
 
 async def test_create_namespace_binds_the_secrets_role_there_and_waits_until_it_holds() -> None:

@@ -334,6 +334,12 @@ class Fencer(Protocol):
 
     async def state(self, deployment: DeploymentDatabases) -> FencingState: ...
 
+    async def read_only(self) -> str | None:
+        """Why the server cannot be written now (a replica not yet promoted, say), in
+        words for the operator; None when it can. The spec's failover order promotes
+        the replica and moves the endpoint *before* the failover starts."""
+        ...
+
     async def drop(self, deployment: DeploymentDatabases) -> None:
         """Remove the databases (and the roles Jetbridge created)."""
         ...

@@ -231,6 +231,16 @@ class MySQLFencer:
 
     # ------------------------------------------------------------------- state
 
+    async def read_only(self) -> str | None:
+        conn = await self._connect()
+        try:
+            rows = await self._exec(conn, "read_only")
+        finally:
+            conn.close()
+        if int(rows[0][0]):
+            return "the database server is read-only (@@GLOBAL.read_only): not yet promoted"
+        return None
+
     async def state(self, deployment: DeploymentDatabases) -> FencingState:
         conn = await self._connect()
         try:

@@ -476,6 +476,19 @@ class PostgresFencer:
 
     # ------------------------------------------------------------------- state
 
+    async def read_only(self) -> str | None:
+        conn = await self._connect()
+        try:
+            row = await conn.fetchrow(Q["read_only"])
+        finally:
+            await conn.close()
+        assert row is not None  # a SELECT without FROM returns one row
+        if row["in_recovery"]:
+            return "the database server is a standby (pg_is_in_recovery): not yet promoted"
+        if row["read_only"]:
+            return "transactions on the database server are read-only (transaction_read_only)"
+        return None
+
     async def state(self, deployment: DeploymentDatabases) -> FencingState:
         async with self._central(deployment) as central:
             if central is not None:

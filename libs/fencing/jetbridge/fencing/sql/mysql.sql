@@ -5,6 +5,11 @@
 -- name: whoami
 SELECT CURRENT_USER(), @@SESSION.sql_mode;
 
+-- name: read_only
+-- A replica left read-only (read_only also covers MySQL's super_read_only, which
+-- sets it): no fence could write its epoch, no Airflow could run.
+SELECT @@GLOBAL.read_only;
+
 -- name: global_privileges
 SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s;
 

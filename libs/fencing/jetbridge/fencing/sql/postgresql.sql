@@ -9,6 +9,12 @@ SELECT current_user AS name, rolsuper, rolcreaterole, rolcreatedb,
        current_setting('server_version_num')::int AS server_version
 FROM pg_roles WHERE rolname = current_user;
 
+-- name: read_only
+-- A standby (a replica not yet promoted) or a server or role that defaults to
+-- read-only transactions: no fence could write its epoch, no Airflow could run.
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('transaction_read_only') = 'on' AS read_only;
+
 -- name: roles
 SELECT rolname, oid, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = ANY($1::text[]);
 

@@ -96,6 +96,18 @@ class LibFencer:
             already_applied=not (result.roles_created or result.databases_created),
         )
 
+    async def check_writable(self) -> None:
+        try:
+            problem = await self._fencer.read_only()
+        except (OSError, asyncpg.PostgresError) as error:
+            raise transient(ErrorCode.DATABASE_UNAVAILABLE, f"database server: {error}") from error
+        if problem is not None:
+            raise transient(
+                ErrorCode.DATABASE_READ_ONLY,
+                f"{problem}. Promote the replica and point the database endpoint at it "
+                "before failing over (the spec's failover order)",
+            )
+
     async def fence(self, deployment_id: str, epoch: int) -> Fenced:
         dep = self.databases(deployment_id)
         try:

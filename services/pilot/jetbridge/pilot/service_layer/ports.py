@@ -113,6 +113,11 @@ class DatabaseFencer(Protocol):
         """The Airflow metadata database URL for one side's login role."""
         ...
 
+    async def check_writable(self) -> None:
+        """Raise a transient ``DATABASE_READ_ONLY`` failure, naming why, when the server
+        cannot be written (a replica not yet promoted)."""
+        ...
+
 
 class TaskInstances(Protocol):
     async def active(self, deployment_id: str) -> dict[str, int]:

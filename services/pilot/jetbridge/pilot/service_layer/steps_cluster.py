@@ -80,6 +80,10 @@ async def apply_external_secrets(ctx: StepContext) -> Succeeded:
         await _ensure_source_secrets(ctx)
         objects = [sec.push_secret_manifest(spec, k, store) for k in sec.pushed_kinds()]
     else:
+        # Controlled: the source stops only after this step. A database still read-only
+        # (the replica not promoted yet) would fail the fence after the drain and leave
+        # the Deployment down on both clusters; found here, the source runs on.
+        await ctx.ports.fencer.check_writable()
         kinds = sec.pulled_kinds(ctx.db_side)
         objects = [sec.external_secret_manifest(spec, k, store) for k in kinds]
     await _apply_and_wait(ctx, objects, f"secrets through ClusterSecretStore {store}")
