@@ -11,6 +11,7 @@ import pytest
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.commands import RequestFailover
+from jetbridge.navigator.domain.eligibility import winding_down
 from jetbridge.navigator.domain.errors import IllegalEvent
 from jetbridge.navigator.domain.mission import SUPERSEDED
 from jetbridge.navigator.domain.reasons import Code
@@ -114,10 +115,35 @@ def test_a_forced_request_takes_over_and_moves_what_the_controlled_one_left() ->
         if isinstance(e, ev.MissionCancelled)
     }
     assert cancelled == {"d0": False, "d1": True}
-    # The steps that ran on a when it died were left to end: their deadlines passed.
-    for d in ("d0", "d1"):
+    # The steps left running on a when it died were abandoned at once, not waited for
+    # until their deadlines: a is not busy for new requests.
+    for d, running in (("d0", StepName.DRAIN_TASKS), ("d1", StepName.DELETE_DEPLOYMENT)):
         old_source = sim.fleet.flights[by_deployment["ctl", d].source_flight_id]
         assert old_source.status is FlightStatus.CANCELLED
+        assert old_source.step(running).error_code == "ABANDONED"
+    assert not sim.of_type(ev.FlightStepDeadlineExceeded)
+
+
+def test_the_dead_source_is_not_held_busy_by_the_steps_it_was_running() -> None:
+    sim = source_dies_mid_controlled()
+    sim.command(RequestFailover("force", "a", "b", FORCED, "oncall"))
+    sim.record(sim.fleet.react(sim.now))  # one round, no clock moves: no deadline passed
+    abandoned = [e for e in sim.of_type(ev.FlightCancelled) if isinstance(e, ev.FlightCancelled)]
+    assert sorted(e.abandoned_step for e in abandoned if e.abandoned_step) == [
+        StepName.DELETE_DEPLOYMENT.value,
+        StepName.DRAIN_TASKS.value,
+    ]
+    assert "a" not in winding_down(sim.fleet.missions, sim.fleet.flights)
+    # The abandoned drain's late outcome, once a answers again, changes nothing.
+    flight = next(
+        f
+        for f in sim.fleet.flights.values()
+        if f.request_id == "ctl" and f.deployment_id == "d0" and f.kind.value == "SOURCE"
+    )
+    before = flight.clone()
+    attempt = flight.step(StepName.DRAIN_TASKS).attempts
+    sim.record([ev.DrainCompleted(flight_id=flight.id, attempt=attempt, drained_at=sim.now)])
+    assert flight.status is before.status and flight.ignored_outcomes == before.ignored_outcomes + 1
 
 
 def test_the_old_copies_are_deleted_once_the_source_is_back() -> None:

@@ -46,6 +46,7 @@ STEP = TransitionTable[StepStatus](
         T.SUCCEEDED: frozenset(),
     },
 )
+ABANDONED = "ABANDONED"  # left running on a cluster out of reach (FlightCancelled v2)
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
 
 
@@ -154,8 +155,12 @@ class Flight(Aggregate):
                 self._move(F.FAILED, event)
                 self.failure = (event.step, event.reason_code, event.reason)
             case ev.FlightCancelled():
-                if any(s.status is T.RUNNING for s in self.steps):
-                    raise self._illegal(event)
+                for s in self.steps:
+                    if s.status is not T.RUNNING:
+                        continue
+                    if s.name != event.abandoned_step:
+                        raise self._illegal(event)
+                    self._fail(s, ABANDONED, f"abandoned: {event.reason}", False)
                 self._move(F.CANCELLED, event)
                 self.cancel_reason = event.reason
             case _:

@@ -19,7 +19,7 @@ from jetbridge.navigator.domain.deployment import Deployment
 from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.flight import Flight, Step
 from jetbridge.navigator.domain.lost_cluster import CLUSTER_LOST
-from jetbridge.navigator.domain.mission import Mission
+from jetbridge.navigator.domain.mission import SUPERSEDED, Mission
 from jetbridge.navigator.domain.policy import MS, RetryPolicy
 from jetbridge.navigator.domain.vocabulary import (
     CleanupStatus,
@@ -329,11 +329,25 @@ def _after_success(w: MissionContext, now: int) -> ev.DomainEvent | None:
 
 
 def _wind_down(w: MissionContext, now: int) -> ev.DomainEvent | None:
-    """A failed or cancelled mission: let running steps end, cancel everything else."""
+    """A failed or cancelled mission: let running steps end, cancel everything else.
+
+    Except a step of a SUPERSEDED mission on a cluster out of reach: its end would only
+    come at its deadline (a drain's: the drain timeout plus 120 s), keeping the cluster
+    busy (``eligibility.winding_down``) for that long. Nothing waits on it: the Forced
+    mission's fence refuses what it would write, and its clean-up deletes what it
+    leaves, so the flight is cancelled at once, naming the step (``abandoned_step``)."""
     for f in (w.destination, w.source):
         if f.terminal:
             continue
         cur = f.current()
+        if _abandoned(w, f):
+            return ev.FlightCancelled(
+                flight_id=f.id,
+                reason=f"mission {w.mission.status.value} ({w.mission.reason_code}); "
+                f"{f.cluster_id} is out of reach",
+                cancelled_at=now,
+                abandoned_step=cur.name.value if cur is not None else "",
+            )
         if cur is not None and cur.status is StepStatus.RUNNING:
             event = _deadline(w, f, now)
             if event is not None:
@@ -343,3 +357,14 @@ def _wind_down(w: MissionContext, now: int) -> ev.DomainEvent | None:
             flight_id=f.id, reason=f"mission {w.mission.status.value}", cancelled_at=now
         )
     return None
+
+
+def _abandoned(w: MissionContext, f: Flight) -> bool:
+    """A running step of a SUPERSEDED mission's flight whose cluster is out of reach."""
+    cur = f.current()
+    return (
+        w.mission.reason_code == SUPERSEDED
+        and cur is not None
+        and cur.status is StepStatus.RUNNING
+        and not w.reachable(f)
+    )

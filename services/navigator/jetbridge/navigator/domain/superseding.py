@@ -26,8 +26,9 @@ Deployments of R's unfinished missions are planned again, in Forced mode:
   after a failed fenced mission (``deployment_eligibility.stale_copies_on_side``) until
   a mission of the Deployment succeeds there;
 - the destination's other steps converge (namespace, secrets, upsert, wait);
-- a step of R's already running is left to end (the mission's wind-down), and decides
-  nothing more.
+- a step of R's running on a reachable cluster is left to end (the mission's
+  wind-down) and decides nothing more; one running on the dead source is abandoned at
+  once (``FlightCancelled.abandoned_step``), so the source is not held busy for it.
 
 A mission of R that already ended keeps its outcome: a SUCCEEDED one moved its
 Deployment off S, so the Forced request does not see it.

@@ -71,8 +71,13 @@ class FlightFailed(FlightEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FlightCancelled(FlightEvent):
+    """No step of the flight runs again. ``abandoned_step`` (v2): the step it left
+    running on a cluster out of reach, of a SUPERSEDED mission (mission_saga's
+    wind-down): recorded as failed, its late outcome ignored."""
+
     reason: str
     cancelled_at: int
+    abandoned_step: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
