@@ -25,9 +25,10 @@ def cluster_events(
     deployment_ids: list[str] | None = None,
     database_side: str | None = None,
     provider: str = "",
-    database_endpoint: str = "",
+    database_endpoint: str = "db.example:5432",
 ) -> list[ev.DomainEvent]:
-    """A registered cluster with a full facts snapshot and a health transition."""
+    """A registered cluster with a full facts snapshot and a health transition (every
+    one on the same database server unless ``database_endpoint`` says otherwise)."""
     out: list[ev.DomainEvent] = [
         ev.ClusterRegistered(
             cluster_id=cluster_id,

@@ -25,6 +25,7 @@ from jetbridge.navigator.domain.eligibility import (
     request_blockers,
     source_blockers,
     valid_destinations,
+    warnings,
     winding_down,
 )
 from jetbridge.navigator.domain.fleet import Fleet
@@ -439,8 +440,24 @@ def test_a_destination_sharing_the_sources_database_side_is_greyed_out() -> None
 
 
 def test_a_cluster_that_does_not_report_its_database_server_is_not_compared() -> None:
-    fleet = build(Scenario(dst=Side(database_endpoint="")))  # an older agent
+    """Not blocked (an older agent, or pilot.database.endpoint unset), but the request
+    warns that the spec's one stable endpoint could not be checked."""
+    fleet = build(Scenario(dst=Side(database_endpoint="")))
     assert request_blockers("src", "dst", fleet.clusters, fleet.requests.values()) == []
+    src, dst = fleet.clusters["src"], fleet.clusters["dst"]
+    unreported = [
+        w
+        for w in warnings(src, dst, FailoverMode.FORCED)
+        if w.code is C.DATABASE_ENDPOINT_UNREPORTED
+    ]
+    assert [w.subject_id for w in unreported] == ["dst"]
+    assert "pilot.database.endpoint" in unreported[0].message
+    both = build(Scenario())
+    assert not [
+        w
+        for w in warnings(both.clusters["src"], both.clusters["dst"], FailoverMode.FORCED)
+        if w.code is C.DATABASE_ENDPOINT_UNREPORTED
+    ]
 
 
 def test_a_cluster_still_running_a_failed_missions_step_is_busy_for_both_roles(

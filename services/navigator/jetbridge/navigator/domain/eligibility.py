@@ -243,6 +243,9 @@ def warnings(source: Cluster, destination: Cluster, mode: FailoverMode) -> list[
         out.append(finding(Code.DESTINATION_LOG_SINK_MISSING, dst))
     if not source.log_sink_configured:  # the spec: a sink reachable from every data plane
         out.append(finding(Code.SOURCE_LOG_SINK_MISSING, source.cluster_id))
+    for cluster in (source, destination):  # DATABASE_ENDPOINTS_DIFFER compares only these
+        if not cluster.database_endpoint:
+            out.append(finding(Code.DATABASE_ENDPOINT_UNREPORTED, cluster.cluster_id))
     sn, dn = source.external_secret_manager_name, destination.external_secret_manager_name
     if sn and dn and sn != dn:
         out.append(finding(Code.SECRET_MANAGER_NAMES_DIFFER, dst, f"{sn} vs {dn}"))

@@ -69,6 +69,7 @@ class Code(StrEnum):
     SECRET_PROVIDER_UNSUPPORTED = "SECRET_PROVIDER_UNSUPPORTED"
     NO_DEPLOYMENTS_TO_MOVE = "NO_DEPLOYMENTS_TO_MOVE"
     SUPERSEDES_CONTROLLED_FAILOVER = "SUPERSEDES_CONTROLLED_FAILOVER"
+    DATABASE_ENDPOINT_UNREPORTED = "DATABASE_ENDPOINT_UNREPORTED"
 
 
 MESSAGES: dict[Code, str] = {
@@ -184,6 +185,9 @@ MESSAGES: dict[Code, str] = {
     "failover could neither drain nor delete there, and would hold the cluster until its "
     "missions failed. Use Forced, or wait until the source is reachable.",
     Code.NO_DEPLOYMENTS_TO_MOVE: "No Deployment on {s} will move.",
+    Code.DATABASE_ENDPOINT_UNREPORTED: "Cluster {s} does not report its database endpoint "
+    "(pilot.database.endpoint), so the spec's one stable endpoint for both clusters "
+    "cannot be checked: a fence on one server cuts nobody off on another.",
     Code.SUPERSEDING_NEEDS_SAME_DESTINATION: "Source {s} is unreachable during Controlled "
     "failover {detail}: a Forced failover may take it over, but only to its destination, "
     "where its missions may already have created namespaces and fenced databases.",
