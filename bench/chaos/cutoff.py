@@ -37,8 +37,9 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 
@@ -53,6 +54,8 @@ from jetbridge.fencing.domain import DeploymentDatabases  # noqa: E402
 from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
 
 CUT = (f"agent-{SOURCE}", f"pilot-{SOURCE}")
+# What a scenario does in its world: the checks and figures it adds to the verdict.
+Scenario = Callable[["CutoffDemo"], Awaitable[dict[str, Any]]]
 
 
 class CutoffDemo(ChaosDemo):
@@ -135,15 +138,56 @@ def step(detail: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
     ]
 
 
-async def controlled(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
+async def controlled_until_every_drain_waits(
+    demo: CutoffDemo, drain_timeout: int, **policy: Any
+) -> str:
+    """A Controlled failover whose every Deployment has running tasks, once every drain
+    waits for them; its request id."""
     await demo.running_tasks_everywhere()
-    await demo.start("CONTROLLED", drain_timeout_seconds=drain_timeout, max_attempts=1)
+    request_id = await demo.start("CONTROLLED", drain_timeout_seconds=drain_timeout, **policy)
     n = len(demo.deployments)
     await demo.wait_detail(
         "every drain waiting",
         lambda d: sum(s["status"] == "RUNNING" for s in step(d, "SOURCE", "DRAIN_TASKS")) == n,
         120,
     )
+    return request_id
+
+
+async def sides_connecting(demo: CutoffDemo) -> tuple[list[str], list[str]]:
+    """The Deployments whose side A (the source's login) and side B (the
+    destination's) can connect now."""
+    side_a = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
+    side_b = [d for d in demo.deployments if await can_connect(await demo.role_dsn(DEST, d, "b"))]
+    return side_a, side_b
+
+
+async def in_world(scenario: str, deployments: int, body: Scenario) -> dict[str, Any]:
+    """A fresh demo world (stack up, every service, ``deployments`` provisioned, empty
+    task tables), ``body`` run in it, everything stopped and dropped after."""
+    env = bring_up_stack()
+    world = argparse.Namespace(deployments=deployments, exit_when_done=True, port=0, keep=False)
+    demo = CutoffDemo(world, env)
+    result: dict[str, Any] = {"scenario": scenario, "deployments": deployments}
+    try:
+        await demo.build()
+        await demo.create_task_tables()
+        result |= await body(demo)
+    finally:
+        demo.procs.stop_all()
+        await demo.cleanup()
+    return result
+
+
+def report(result: dict[str, Any]) -> NoReturn:
+    """Print the verdict as one JSON line and exit 1 if a check failed."""
+    OUT.print(json.dumps(result), soft_wrap=True)
+    sys.exit(0 if result["ok"] else 1)
+
+
+async def controlled(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
+    await controlled_until_every_drain_waits(demo, drain_timeout, max_attempts=1)
+    n = len(demo.deployments)
     phase(f"cut off {SOURCE} while every drain waits (drain timeout {drain_timeout} s)")
     cut_at = time.monotonic()
     demo.cut_off_source()
@@ -151,7 +195,7 @@ async def controlled(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
         "the request ends", lambda d: d["status"] not in ("IN_PROGRESS", "REQUESTED"), 600
     )
     ended_after = time.monotonic() - cut_at
-    side_a_open = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
+    side_a_open, _ = await sides_connecting(demo)
     fenced = [s for s in step(detail, "DESTINATION", "FENCE_DATABASE") if s["started_at"]]
     checks = {
         "request_failed": detail["status"] == "FAILED",
@@ -183,10 +227,7 @@ async def forced(demo: CutoffDemo) -> dict[str, Any]:
     succeeded_after = time.monotonic() - cut_at
     cleanup_while_cut = sorted({m["cleanup"] for m in detail["missions"]})
     left_on_source = await demo.namespaces_on(SOURCE)
-    side_a_open = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
-    side_b_open = [
-        d for d in demo.deployments if await can_connect(await demo.role_dsn(DEST, d, "b"))
-    ]
+    side_a_open, side_b_open = await sides_connecting(demo)
     phase(f"{SOURCE} comes back (agent and pilot started again)")
     back_at = time.monotonic()
     demo.bring_back(kept)
@@ -233,14 +274,8 @@ async def wait_unreachable(demo: CutoffDemo) -> None:
 
 
 async def takeover(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
-    await demo.running_tasks_everywhere()
-    controlled_id = await demo.start("CONTROLLED", drain_timeout_seconds=drain_timeout)
+    controlled_id = await controlled_until_every_drain_waits(demo, drain_timeout)
     n = len(demo.deployments)
-    await demo.wait_detail(
-        "every drain waiting",
-        lambda d: sum(s["status"] == "RUNNING" for s in step(d, "SOURCE", "DRAIN_TASKS")) == n,
-        120,
-    )
     phase(f"cut off {SOURCE} while every drain waits (drain timeout {drain_timeout} s)")
     cut_at = time.monotonic()
     kept = demo.cut_off_source()
@@ -254,10 +289,7 @@ async def takeover(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
     taken_over = await demo.api("GET", f"/api/v1/failovers/{controlled_id}")
     left_on_source = await demo.namespaces_on(SOURCE)
     on_destination = await demo.namespaces_on(DEST)
-    side_a_open = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
-    side_b_open = [
-        d for d in demo.deployments if await can_connect(await demo.role_dsn(DEST, d, "b"))
-    ]
+    side_a_open, side_b_open = await sides_connecting(demo)
     phase(f"{SOURCE} comes back (agent and pilot started again)")
     demo.bring_back(kept)
     settled = await demo.wait_detail(
@@ -302,25 +334,12 @@ async def takeover(demo: CutoffDemo, drain_timeout: int) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    env = bring_up_stack()
-    world = argparse.Namespace(
-        deployments=args.deployments, exit_when_done=True, port=0, keep=False
-    )
-    demo = CutoffDemo(world, env)
-    result: dict[str, Any] = {"scenario": args.scenario, "deployments": args.deployments}
-    try:
-        await demo.build()
-        await demo.create_task_tables()
-        if args.scenario == "controlled":
-            result |= await controlled(demo, args.drain_timeout)
-        elif args.scenario == "takeover":
-            result |= await takeover(demo, args.drain_timeout)
-        else:
-            result |= await forced(demo)
-    finally:
-        demo.procs.stop_all()
-        await demo.cleanup()
-    return result
+    scenarios: dict[str, Scenario] = {
+        "controlled": lambda demo: controlled(demo, args.drain_timeout),
+        "takeover": lambda demo: takeover(demo, args.drain_timeout),
+        "forced": forced,
+    }
+    return await in_world(args.scenario, args.deployments, scenarios[args.scenario])
 
 
 def main() -> None:
@@ -329,9 +348,7 @@ def main() -> None:
     parser.add_argument("--deployments", type=int, default=3)
     parser.add_argument("--drain-timeout", type=int, default=10)
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    OUT.print(json.dumps(result), soft_wrap=True)
-    sys.exit(0 if result["ok"] else 1)
+    report(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

@@ -33,9 +33,15 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "deploy" / "local")]
 
-from demo import DEST, OUT, SOURCE, bring_up_stack, can_connect, phase  # noqa: E402
+from demo import DEST, SOURCE, phase  # noqa: E402
 
-from bench.chaos.cutoff import CutoffDemo, step  # noqa: E402
+from bench.chaos.cutoff import (  # noqa: E402
+    CutoffDemo,
+    in_world,
+    report,
+    sides_connecting,
+    step,
+)
 from jetbridge.fencing.quoting import pg_ident  # noqa: E402
 from jetbridge.pilot.domain.airflow import DeploymentSpec  # noqa: E402
 
@@ -92,9 +98,7 @@ async def early(demo: CutoffDemo) -> dict[str, Any]:
         detail = await demo.detail()
         stop_started = [s for s in step(detail, "SOURCE", "STOP_SCHEDULING") if s["attempts"]]
         replicas_while_refused = await scheduler_replicas(demo, SOURCE)
-        side_a_while_refused = [
-            d for d in demo.deployments if await can_connect(demo.source_dsns[d])
-        ]
+        side_a_while_refused, _ = await sides_connecting(demo)
         still_preparing = len(preparing(detail))
         said = refusals(demo)
         message = said[-1] if said else ""
@@ -105,10 +109,7 @@ async def early(demo: CutoffDemo) -> dict[str, Any]:
     done = await demo.wait_detail(
         "the request ends", lambda d: d["status"] not in ("IN_PROGRESS", "REQUESTED"), 300
     )
-    side_a_after = [d for d in demo.deployments if await can_connect(demo.source_dsns[d])]
-    side_b_after = [
-        d for d in demo.deployments if await can_connect(await demo.role_dsn(DEST, d, "b"))
-    ]
+    side_a_after, side_b_after = await sides_connecting(demo)
     checks = {
         "destination_still_preparing": still_preparing,
         "pilot_retries_logged": len(said),
@@ -138,30 +139,11 @@ async def early(demo: CutoffDemo) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    env = bring_up_stack()
-    world = argparse.Namespace(
-        deployments=args.deployments, exit_when_done=True, port=0, keep=False
-    )
-    demo = CutoffDemo(world, env)
-    result: dict[str, Any] = {"scenario": "early", "deployments": args.deployments}
-    try:
-        await demo.build()
-        await demo.create_task_tables()
-        result |= await early(demo)
-    finally:
-        demo.procs.stop_all()
-        await demo.cleanup()
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deployments", type=int, default=2)
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    OUT.print(json.dumps(result), soft_wrap=True)
-    sys.exit(0 if result["ok"] else 1)
+    report(asyncio.run(in_world("early", args.deployments, early)))
 
 
 if __name__ == "__main__":
