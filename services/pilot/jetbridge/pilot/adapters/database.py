@@ -9,7 +9,8 @@ counts of unfinished task instances are in ``task_instances``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 import asyncpg
@@ -32,6 +33,11 @@ from jetbridge.pilot.domain.steps import (
     transient,
 )
 
+# A server found writable is not asked again for this long: the check is server-wide,
+# and a failover of 1,000 Deployments would otherwise open 1,000 connections for it. A
+# server that turns read-only meanwhile fails the fence itself (transiently).
+WRITABLE_FOR_S = 5.0
+
 
 def _fenced(outcome: FencingOutcome, epoch: int) -> Fenced:
     return Fenced(
@@ -52,8 +58,11 @@ class LibFencer:
         server_url: str,
         prefix: str = "airflow_",
         ownership: OwnershipModel = OwnershipModel.APC_MANAGED,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.side = side.upper()
+        self._monotonic = monotonic
+        self._writable_until = float("-inf")
         self._fencer = fencer
         self._server = urlsplit(server_url)
         self._prefix = prefix
@@ -97,6 +106,8 @@ class LibFencer:
         )
 
     async def check_writable(self) -> None:
+        if self._monotonic() < self._writable_until:
+            return
         try:
             problem = await self._fencer.read_only()
         except (OSError, asyncpg.PostgresError) as error:
@@ -107,6 +118,7 @@ class LibFencer:
                 f"{problem}. Promote the replica and point the database endpoint at it "
                 "before failing over (the spec's failover order)",
             )
+        self._writable_until = self._monotonic() + WRITABLE_FOR_S
 
     async def fence(self, deployment_id: str, epoch: int) -> Fenced:
         dep = self.databases(deployment_id)
