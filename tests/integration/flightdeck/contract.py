@@ -324,26 +324,37 @@ class FlightdeckContract:
         batches = [[flight(f"{b}-{i}") for i in range(8)] for b in range(100)]
         victims = [batch[b % 8].flight_id for b, batch in enumerate(batches)]
 
-        async def admit(batch: list[NewFlight], delay: float) -> list[Any]:
-            await asyncio.sleep(delay)
-            return await store.admit(batch)
+        async def admit_then_cancel(batch: list[NewFlight], victim: str) -> tuple[Any, Any]:
+            admitted = await store.admit(batch)
+            return admitted, await other.request_cancel(victim)
 
-        async def cancel(flight_id: str, delay: float) -> Any:
-            await asyncio.sleep(delay)
-            return await other.request_cancel(flight_id)
+        async def cancel_then_admit(batch: list[NewFlight], victim: str) -> tuple[Any, Any]:
+            cancelled = await other.request_cancel(victim)
+            return await store.admit(batch), cancelled
 
-        pairs = []
-        for b, (batch, victim) in enumerate(zip(batches, victims, strict=True)):
-            # The admit surely first, the cancel surely first, then twice both at once:
-            # the race itself (on PostgreSQL a cancel then meets an admit committed after
-            # its snapshot a few times in a hundred, and must ask again).
-            admit_at, cancel_at = ((0.0, 0.05), (0.05, 0.0), (0.0, 0.0), (0.0, 0.0))[b % 4]
-            pairs.append(asyncio.gather(admit(batch, admit_at), cancel(victim, cancel_at)))
+        async def both_at_once(batch: list[NewFlight], victim: str) -> tuple[Any, Any]:
+            admitted, cancelled = await asyncio.gather(
+                store.admit(batch), other.request_cancel(victim)
+            )
+            return admitted, cancelled
+
+        # The admit surely first, the cancel surely first (each awaited before the
+        # other starts, so a loaded machine cannot reorder them), then twice both at
+        # once: the race itself (on PostgreSQL a cancel then meets an admit committed
+        # after its snapshot a few times in a hundred, and must ask again). The pairs
+        # all run together, so the pools are contended as in the agent.
+        orders_of_pair = (admit_then_cancel, cancel_then_admit, both_at_once, both_at_once)
+        pairs = [
+            orders_of_pair[b % 4](batch, victim)
+            for b, (batch, victim) in enumerate(zip(batches, victims, strict=True))
+        ]
         outcomes = await asyncio.gather(*pairs)
 
         orders = set()
-        for (admitted, cancelled), victim in zip(outcomes, victims, strict=True):
+        for b, ((admitted, cancelled), victim) in enumerate(zip(outcomes, victims, strict=True)):
             (answer,) = [a for a in admitted if a.flight.flight_id == victim]
+            if b % 4 < 2:  # the ordered pairs: the order they were run in
+                assert answer.created is (b % 4 == 0), (b, answer)
             stored = await store.get(victim)
             assert stored is not None
             assert (stored.state, stored.cancel_requested) == (FlightState.CANCELLED, True)
@@ -360,7 +371,7 @@ class FlightdeckContract:
         claimed = await store.claim("pilot-1", 1000, 30)
         assert len(claimed) == 100 * 7
         assert not {c.flight_id for c in claimed} & set(victims)
-        assert orders == {"admit first", "cancel first"}, orders  # both orders were met
+        assert orders == {"admit first", "cancel first"}, orders
 
     async def test_a_cancel_that_waited_on_an_uncommitted_admit_cancels_the_flight(
         self, store: Flightdeck, db_dsn: str
