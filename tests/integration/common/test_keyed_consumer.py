@@ -62,6 +62,17 @@ async def _committed(bootstrap: str, group: str, partition: TopicPartition) -> i
         await probe.stop()
 
 
+async def _until_committed(
+    bootstrap: str, group: str, partition: TopicPartition, offset: int, timeout_s: float = 30.0
+) -> None:
+    """Poll the group's committed offset until it is ``offset`` (a loaded broker can take
+    longer than a fixed sleep to see the consumer's commit)."""
+    deadline = time.monotonic() + timeout_s
+    while (committed := await _committed(bootstrap, group, partition)) != offset:
+        assert time.monotonic() < deadline, f"committed {committed}, waited for {offset}"
+        await asyncio.sleep(0.2)
+
+
 async def _until(condition: object, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
@@ -86,7 +97,8 @@ async def test_keys_run_side_by_side_and_each_key_keeps_its_order(kafka_bootstra
         await consumer.start()
         task = asyncio.create_task(consumer.run())
         await _until(lambda: sum(map(len, seen.values())) >= 240)
-        await asyncio.sleep(0.5)  # the repeats, if they were handled, would land by now
+        await _until(lambda: consumer.stats.duplicates >= 5)  # the repeats were read
+        await asyncio.sleep(0.5)  # and had they been handled, they would land by now
         await consumer.stop()
         await task
 
@@ -122,8 +134,11 @@ async def test_a_slow_key_holds_the_commit_but_not_the_other_keys(kafka_bootstra
         task = asyncio.create_task(consumer.run())
         try:
             await _until(lambda: len(handled) == 8 and consumer.stats.dead_lettered == 1)
-            await asyncio.sleep(0.5)  # several fetch loops: each commits what it can
             partition = TopicPartition(topic, 0)
+            # The fetch loops commit what they can: up to the unhandled offset 2, then
+            # (several loops later) still there.
+            await _until_committed(kafka_bootstrap, group, partition, 2)
+            await asyncio.sleep(0.5)
             held = await _committed(kafka_bootstrap, group, partition)
             assert "slow" not in handled
             assert held == 2, f"committed past the unhandled offset 2: {held}"
@@ -163,6 +178,8 @@ async def test_a_restarted_member_starts_at_the_first_unhandled_record(
         await consumer.start()
         task = asyncio.create_task(consumer.run())
         await _until(lambda: stuck.is_set() and len(first) == 3)
+        # a fetch loop commits a (offset 0) and no further, then the crash comes
+        await _until_committed(kafka_bootstrap, group, TopicPartition(topic, 0), 1)
         await asyncio.sleep(0.5)
         task.cancel()  # a crash: no drain, no final commit
         await asyncio.gather(task, return_exceptions=True)

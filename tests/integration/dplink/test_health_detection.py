@@ -57,10 +57,17 @@ async def test_stop_and_restart_an_agent(
 
             stopped_at = time.time()
             await agent.stop()
-            degraded_at = await wait_until(lambda: health() is Health.DEGRADED, 5, "DEGRADED")
-            unreachable_at = await wait_until(
-                lambda: health() is Health.UNREACHABLE, 5, "UNREACHABLE"
-            )
+            silences: dict[Health, float] = {}
+
+            def reached(wanted: Health) -> bool:
+                """True once ``wanted`` is seen, noting the silence it was seen after."""
+                if health() is not wanted:
+                    return False
+                silences[wanted] = monitor.heartbeat_ages()[cluster]
+                return True
+
+            degraded_at = await wait_until(lambda: reached(Health.DEGRADED), 5, "DEGRADED")
+            unreachable_at = await wait_until(lambda: reached(Health.UNREACHABLE), 5, "UNREACHABLE")
 
             restarted_at = time.time()
             await agent.start()  # same port
@@ -69,12 +76,15 @@ async def test_stop_and_restart_an_agent(
         finally:
             await app.stop()
 
-    # The last heartbeat came at most one interval before the stop: the crossings are
-    # seen within one heartbeat of the thresholds.
-    assert DEGRADED - HEARTBEAT <= degraded_at - stopped_at <= DEGRADED + HEARTBEAT
-    assert UNREACHABLE - HEARTBEAT <= unreachable_at - stopped_at <= UNREACHABLE + HEARTBEAT
-    # Three heartbeats after the reconnect (backoff capped at 0.2 s, first beat at once).
-    assert 2 * HEARTBEAT <= healthy_at - restarted_at <= 3 * HEARTBEAT + 0.2 + 0.3
+    # Each crossing comes after its threshold's silence, never before, and is seen soon
+    # after it: the ticker's and this poll's lateness (exactly one heartbeat's worth on
+    # an idle machine; the domain's unit tests pin the thresholds on a simulated clock,
+    # and bench/dplink measures the detection times). The bounds leave room for a
+    # loaded CI machine.
+    assert DEGRADED <= silences[Health.DEGRADED] <= DEGRADED + 1.0, silences
+    assert UNREACHABLE <= silences[Health.UNREACHABLE] <= UNREACHABLE + 1.0, silences
+    # Three heartbeats after the reconnect (the first at once): two intervals at least.
+    assert 2 * HEARTBEAT <= healthy_at - restarted_at <= 3.0
 
     health_events = await events_of(kafka_bootstrap, topic, "ClusterHealthChanged", cluster, 4)
     steps = [(e.payload["previous"], e.payload["current"]) for e in health_events]
@@ -85,8 +95,9 @@ async def test_stop_and_restart_an_agent(
         ("UNREACHABLE", "HEALTHY"),
     ]
     occurred = {e.payload["current"]: e.envelope.occurred_at.timestamp() for e in health_events}
-    assert abs(occurred["DEGRADED"] - degraded_at) < 0.05
-    assert abs(occurred["UNREACHABLE"] - unreachable_at) < 0.05
+    # Each event says when its crossing happened: after the stop, before it was seen.
+    assert stopped_at <= occurred["DEGRADED"] <= degraded_at
+    assert occurred["DEGRADED"] <= occurred["UNREACHABLE"] <= unreachable_at
 
     facts_events = await events_of(kafka_bootstrap, topic, "ClusterFactsChanged", cluster, 2)
     assert [e.payload["failover_enabled"] for e in facts_events] == [True, False]

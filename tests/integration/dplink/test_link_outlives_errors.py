@@ -29,7 +29,10 @@ async def test_a_link_whose_tls_files_are_gone_keeps_trying(tmp_path: Path) -> N
     link = LinkClient(registration, missing, HealthMonitor(_Sink()), backoff=Backoff(0.01, 0.02))
     task = asyncio.create_task(link.run())
     try:
-        await asyncio.sleep(0.5)
+        deadline = asyncio.get_running_loop().time() + 30
+        while link.stats.failures < 3 and asyncio.get_running_loop().time() < deadline:
+            assert not task.done(), task.exception() if task.done() else None
+            await asyncio.sleep(0.05)
         assert not task.done(), task.exception() if task.done() else None
         assert link.stats.failures >= 3
         assert "No such file" in link.stats.last_error

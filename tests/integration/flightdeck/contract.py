@@ -29,7 +29,7 @@ from jetbridge.flightdeck import (
     StepRecord,
 )
 
-SHORT_LEASE = 0.3  # seconds; long enough for a claim round trip, short to wait out
+SHORT_LEASE = 1.0  # seconds; outlasts a few round trips on a loaded server, short to wait out
 UNCOMMITTED_PLAN = '[{"step": 0, "kind": "noop"}]'  # the flight ``uncommitted_flight`` adds
 
 

@@ -87,10 +87,10 @@ class ClearanceContract:
         )
         assert failed.step_results[1] == {"error": "boom"}
         assert await store.claim("pilot-1", 10, 30) == []
-        retry_at = datetime.now(UTC) + timedelta(seconds=0.6)
+        retry_at = datetime.now(UTC) + timedelta(seconds=3)
         await store.clear_steps("flt-1", "c2", 1, 2, not_before=retry_at)
         assert await store.claim("pilot-1", 10, 30) == []  # backoff not over yet
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(max(0.0, (retry_at - datetime.now(UTC)).total_seconds()) + 0.2)
         (retry,) = await store.claim("pilot-1", 10, 30)
         assert retry.flight.step_attempts == {0: 1, 1: 2, 2: 2}
         assert retry.flight.attempt_of(1) == 2

@@ -102,7 +102,7 @@ async def test_eight_claimers_complete_5000_flights_exactly_once(target: Target)
 
 
 async def test_sigkilled_claimer_loses_lease_and_another_finishes(target: Target) -> None:
-    lease = 1.0
+    lease = 5.0  # long enough for the child to claim, record and report on a loaded machine
     store = await open_flightdeck(target.dsn)
     try:
         await store.enqueue(flight("k", steps=3))

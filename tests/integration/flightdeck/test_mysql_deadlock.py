@@ -54,7 +54,9 @@ async def test_a_deadlocked_completion_is_run_again_and_lands_once(
                     ]
                 )
             )
-            await asyncio.sleep(0.5)  # the completion now holds flt-a and waits for flt-b
+            # Wait until the completion holds flt-a and waits for flt-b: only then does
+            # asking for flt-a make the deadlock (a fixed sleep could ask too early).
+            await _until_a_lock_wait(dsn)
             assert not completing.done()
 
             async with heavy.cursor() as cur:
@@ -79,3 +81,17 @@ async def test_a_deadlocked_completion_is_run_again_and_lands_once(
         }
         outbox = await mysql_fetch(dsn, "SELECT flight_id FROM dp_flight_outbox ORDER BY flight_id")
         assert [r["flight_id"] for r in outbox] == ["flt-a", "flt-b"]
+
+
+async def _until_a_lock_wait(dsn: str, timeout_s: float = 30.0) -> None:
+    """Poll InnoDB until one transaction waits for a row lock another holds."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        waits = await mysql_fetch(
+            dsn, "SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS"
+        )
+        if waits[0]["n"]:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no lock wait within {timeout_s} s")
+        await asyncio.sleep(0.05)

@@ -16,7 +16,7 @@ from jetbridge.pilot.service_layer.context import StepContext
 
 from .harness import bare_runner, ungated
 
-LEASE_S = 0.6
+LEASE_S = 2.0  # outlasts the start report's write on a loaded machine
 
 
 async def test_a_cancelled_run_stops_its_step_and_renewals_and_the_lease_lapses(
@@ -79,7 +79,7 @@ async def test_a_step_killed_mid_way_is_re_run_on_its_first_start(pg_database: s
         runner = bare_runner(deck, {"DRAIN_TASKS": drain}, LEASE_S, start_report_after_s=0.05)
         run = asyncio.create_task(runner.run(claim))
         await asyncio.wait_for(running.wait(), 10)
-        await asyncio.sleep(0.3)  # past the start report: the note is in Flightdeck
+        await _until_noted_running(deck, flight_id)  # past the start report
         run.cancel()  # the process dies: nothing more is written
         await asyncio.wait({run}, timeout=5)
         await asyncio.sleep(LEASE_S + 0.4)
@@ -89,3 +89,15 @@ async def test_a_step_killed_mid_way_is_re_run_on_its_first_start(pg_database: s
         assert len(starts) == 2 and starts[1] == starts[0] > 0
     finally:
         await deck.close()
+
+
+async def _until_noted_running(deck: PostgresFlightdeck, flight_id: str) -> None:
+    """Poll until Flightdeck holds the first step's running note (its first start)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        stored = await deck.get(flight_id)
+        note = stored.step_results.get(0) if stored else None
+        if isinstance(note, dict) and note.get("running"):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"no running note: {note}"
+        await asyncio.sleep(0.05)

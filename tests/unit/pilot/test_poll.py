@@ -90,7 +90,8 @@ async def test_a_watched_wait_checks_again_on_a_change_but_not_sooner_than_the_p
     )
     assert cluster.opened == [[("Deployment", "ns")]] and changes.closed
     gaps = [b - a for a, b in zip(check.at, check.at[1:], strict=False)]
-    assert len(gaps) == 3 and all(POLL_S * 0.9 <= g < POLL_S * 4 for g in gaps), gaps
+    # not sooner than the poll; the upper bound only leaves room for a loaded machine
+    assert len(gaps) == 3 and all(POLL_S * 0.9 <= g < POLL_S * 20 for g in gaps), gaps
     assert changes.waits and all(w <= FALLBACK_S for w in changes.waits)
     assert causes == ["change"] * 3
 
@@ -105,7 +106,7 @@ async def test_a_watched_wait_without_changes_checks_at_the_fallback_pace() -> N
     assert causes == ["fallback", "fallback"]
     # two waits of the whole fallback, not ten polls of 0.05 s
     assert changes.waits == [FALLBACK_S, FALLBACK_S]
-    assert 2 * FALLBACK_S <= time.monotonic() - started < 2 * FALLBACK_S + 0.3
+    assert 2 * FALLBACK_S <= time.monotonic() - started < 2 * FALLBACK_S + 2.0
 
 
 async def test_while_the_watch_is_not_live_the_wait_polls() -> None:
@@ -117,7 +118,7 @@ async def test_while_the_watch_is_not_live_the_wait_polls() -> None:
     )
     assert causes == ["poll", "poll"]
     assert changes.waits == [] and changes.closed
-    assert time.monotonic() - started < FALLBACK_S
+    assert time.monotonic() - started < 2 * FALLBACK_S  # polls, not two fallback waits
 
 
 async def test_at_the_deadline_the_failure_says_what_was_still_wrong_and_the_watch_closes() -> None:
