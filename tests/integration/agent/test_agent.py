@@ -115,7 +115,7 @@ async def test_plaintext_and_other_cluster_clients_are_refused(
 
         async with grpc.aio.insecure_channel(agent.endpoint) as plaintext:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
-                await pb2_grpc.DataPlaneStub(plaintext).GetFlight(request, timeout=3)
+                await pb2_grpc.DataPlaneStub(plaintext).GetFlight(request, timeout=30)
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
         # A TLS client with no certificate of its own fails the handshake too.
@@ -127,7 +127,7 @@ async def test_plaintext_and_other_cluster_clients_are_refused(
         )
         async with anonymous:
             with pytest.raises(grpc.aio.AioRpcError) as no_cert:
-                await pb2_grpc.DataPlaneStub(anonymous).GetFlight(request, timeout=3)
+                await pb2_grpc.DataPlaneStub(anonymous).GetFlight(request, timeout=30)
             assert no_cert.value.code() == grpc.StatusCode.UNAVAILABLE
 
         # Another cluster's certificate: signed by the same CA, but not the control plane.
@@ -138,7 +138,7 @@ async def test_plaintext_and_other_cluster_clients_are_refused(
         )
         async with impostor:
             with pytest.raises(grpc.aio.AioRpcError) as denied:
-                await pb2_grpc.DataPlaneStub(impostor).GetFlight(request, timeout=3)
+                await pb2_grpc.DataPlaneStub(impostor).GetFlight(request, timeout=30)
             assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert cluster_identity(other) in (denied.value.details() or "")
             link = pb2_grpc.DataPlaneStub(impostor).Link(iter(()))
@@ -152,7 +152,7 @@ async def test_plaintext_and_other_cluster_clients_are_refused(
             agent.endpoint, tls.control_plane(), cluster_identity(cluster)
         ) as good:
             with pytest.raises(grpc.aio.AioRpcError) as not_found:
-                await pb2_grpc.DataPlaneStub(good).GetFlight(request, timeout=3)
+                await pb2_grpc.DataPlaneStub(good).GetFlight(request, timeout=30)
             assert not_found.value.code() == grpc.StatusCode.NOT_FOUND
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jetbridge.common import topics
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
@@ -127,21 +127,27 @@ class ConsoleWorld:
         )
 
     async def commands(self, settle_s: float = 1.0) -> list[EventRecord]:
-        """Every command on the sandbox's commands topic (after waiting ``settle_s``)."""
+        """Every command on the sandbox's commands topic (after waiting ``settle_s``):
+        read up to each partition's end offset, however slowly the broker answers."""
         await asyncio.sleep(settle_s)
         codec = EventCodec(REGISTRY)
+        topic = self.prefix + topics.COMMANDS
         consumer = AIOKafkaConsumer(
-            self.prefix + topics.COMMANDS,
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
+            topic, bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest"
         )
         await consumer.start()
         out: list[EventRecord] = []
         try:
-            for _ in range(5):
+            if topic not in await consumer.topics():  # no command was ever sent
+                return out
+            deadline = time.monotonic() + 30
+            ends: dict[TopicPartition, int] = {}
+            while not ends or any([await consumer.position(tp) < ends[tp] for tp in ends]):
+                assert time.monotonic() < deadline, "the commands topic was not read to its end"
                 for records in (await consumer.getmany(timeout_ms=300)).values():
                     out += [codec.decode(r.value or b"") for r in records]
+                if not ends and consumer.assignment():
+                    ends = await consumer.end_offsets(list(consumer.assignment()))
         finally:
             await consumer.stop()
         return out

@@ -160,7 +160,7 @@ async def test_prober_no_split_brain_across_100_fencings(engine: Engine) -> None
                     )
                 granted_ms.append(outcome.took_ms)
                 terminated += outcome.sessions_terminated
-                deadline = t0 + 5
+                deadline = t0 + 20  # seconds on a loaded machine; milliseconds idle
                 while not any(t > t0 for t, _ in probes[new].writes[-3:]):
                     assert time.monotonic() < deadline, (
                         f"side {new} never wrote after fence {epoch}"

@@ -35,7 +35,7 @@ def test_a_silent_store_costs_one_timeout_per_validation(silent_endpoint: str) -
     assert isinstance(err, BotoCoreError) and first >= 1.5  # the 2-s read timeout
     then, err = _timed(lambda: store.fetch("jetbridge/b", None))
     assert isinstance(err, ProviderError) and "store unreachable" in str(err)
-    assert then < 0.2
+    assert then < 1.0  # no network wait (a timeout costs 2 s); room for a loaded machine
     _, err = _timed(lambda: store.push("jetbridge/c", "v", None, False))
     assert isinstance(err, ProviderError)
     again, err = _timed(store.validate)  # the next tick tries the store for real again

@@ -52,7 +52,7 @@ def _lib_fencer(engine: Engine, side: str, ownership: OwnershipModel) -> LibFenc
 
 async def _can_connect(engine: Engine, dep: DeploymentDatabases, side: Side) -> bool:
     try:
-        session = await engine.login(dep, side, connect_timeout=3)
+        session = await engine.login(dep, side, connect_timeout=30)  # a refusal is at once
     except (asyncpg.PostgresError, OSError):
         return False
     await session.close()

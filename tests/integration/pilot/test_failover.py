@@ -177,7 +177,10 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
             await stuck.execute("INSERT INTO task_instance VALUES ('b', 'deferred')")
             clearers = []
             for d in deployments:
-                src, dst = failover_pair(f"req-{run}", d, FailoverMode.CONTROLLED, 1, 4)
+                # The finishing one's drain must outlast the finish, even on a loaded
+                # machine; the others (the stuck one) time out after 4 s.
+                timeout = 60 if d == deployments[0] else 4
+                src, dst = failover_pair(f"req-{run}", d, FailoverMode.CONTROLLED, 1, timeout)
                 await w.east.deck.enqueue(src)
                 await w.west.deck.enqueue(dst)
                 clearers.append(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench" / "e2e"))
@@ -13,10 +12,11 @@ from stack_cpu import StackCpuMeter
 
 
 def _burner(seconds: float) -> subprocess.Popen[str]:
-    """A real process that, once told on stdin, uses ``seconds`` of CPU, says so, and
-    sleeps until killed."""
+    """A real process that says it is ready (its start-up over), then, once told on
+    stdin, uses ``seconds`` of CPU, says so, and sleeps until killed."""
     code = (
         "import sys, time\n"
+        "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"
         "t = time.process_time()\n"
         f"while time.process_time() - t < {seconds}: pass\n"
@@ -41,7 +41,9 @@ def test_each_daemon_is_summed_over_the_clusters_and_kube_is_their_total(tmp_pat
         _pid_file(tmp_path, "dp-west", "etcd", west_etcd.pid)
         _pid_file(tmp_path, "dp-east", "kwok", east_kwok.pid)
         meter = StackCpuMeter(tmp_path)
-        time.sleep(0.3)  # the interpreters' start-up, before the first sample
+        for proc in burners:  # the interpreters' start-up over, before the first sample
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
         before = meter.sample()
         for proc in burners:
             assert proc.stdin is not None
