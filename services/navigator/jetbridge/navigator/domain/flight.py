@@ -114,6 +114,12 @@ class Flight(Aggregate):
     def has_step(self, name: StepName) -> bool:
         return any(s.name is name for s in self.steps)
 
+    def fence_attempts(self) -> int:
+        """How often this flight's fence was cleared to run (0: it has none, or it never
+        ran). A fence that ran, even one that failed or whose outcome is not in yet,
+        may have revoked the old side's credentials (database-fencing.md)."""
+        return sum(s.attempts for s in self.steps if s.name is StepName.FENCE_DATABASE)
+
     def succeeded(self, name: StepName) -> bool:
         return self.has_step(name) and self.step(name).status is StepStatus.SUCCEEDED
 

@@ -266,11 +266,11 @@ def _outcome(w: MissionContext, now: int) -> ev.DomainEvent | None:
 def _fence_ran(w: MissionContext) -> str:
     """What ``fenced=False`` does not say: a fence that ran and failed may have revoked
     the old side before it could grant the new one (database-fencing.md, step 1 of 3)."""
-    fence = w.destination.step(StepName.FENCE_DATABASE)
-    if fence.attempts == 0:
+    attempts = w.destination.fence_attempts()
+    if attempts == 0:
         return ""
     return (
-        f" The fence for epoch {w.mission.fencing_epoch} ran ({fence.attempts} attempt(s))"
+        f" The fence for epoch {w.mission.fencing_epoch} ran ({attempts} attempt(s))"
         " and may have revoked the source's database credentials before it failed, so"
         " neither side may be able to connect: a new failover of it fences again with the"
         " same epoch (it never took effect) and finishes what this one began."

@@ -24,7 +24,6 @@ from jetbridge.navigator.domain.vocabulary import (
     CleanupStatus,
     MissionStatus,
     RequestStatus,
-    StepName,
 )
 
 HALTED = "HALTED"
@@ -120,9 +119,7 @@ def _fence_cleared(m: Mission, flights: Mapping[str, Flight]) -> bool:
     outcome says so yet (one may be in the same batch as the superseding command), so
     its destination's side may connect and a copy may run there."""
     f = flights.get(m.destination_flight_id)
-    return f is not None and any(
-        s.name is StepName.FENCE_DATABASE and s.attempts > 0 for s in f.steps
-    )
+    return f is not None and f.fence_attempts() > 0
 
 
 def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent:
