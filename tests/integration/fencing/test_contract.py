@@ -230,8 +230,9 @@ async def test_a_customers_missing_login_is_named_before_anything_is_revoked(
 async def test_a_read_only_server_says_why_and_a_writable_one_nothing(engine: Engine) -> None:
     """The spec's failover order promotes the replica before the failover: the Pilot
     asks before a Controlled source stops. PostgreSQL: a role whose sessions default to
-    read-only (a standby answers pg_is_in_recovery, not made here); MariaDB: the server
-    switched to read_only, as a replica is (reset at once: it is shared)."""
+    read-only (a real standby, which answers pg_is_in_recovery: test_standby.py);
+    MariaDB: the server switched to read_only, as a replica is (reset at once: it is
+    shared)."""
     fencer = engine.fencer(engine.admin)
     assert await fencer.read_only() is None
     if engine.kind == "postgres":
