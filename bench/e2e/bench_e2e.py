@@ -280,6 +280,7 @@ class E2EBench(Demo):
             await asyncio.sleep(1.0)  # py-spy attaches before the clock starts
         served0 = {name: api_server_served(path) for name, path in self.api_servers.items()}
         metrics0 = families(self.procs.metrics_ports)
+        sessions0 = await server_sessions(self.dbs.superuser_dsn)
         cpu0, stack0 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         t0 = time.monotonic()
         accepted = await self.api("POST", "/api/v1/failovers", json=body)
@@ -333,6 +334,9 @@ class E2EBench(Demo):
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
         detail["_batches"] = batches
         detail["_wait_rechecks"] = rechecks
+        # Backends report their session counts at most once a second: wait that out.
+        await asyncio.sleep(1.1)
+        detail["_sessions"] = await server_sessions(self.dbs.superuser_dsn) - sessions0 - 1
         if self.profiler:
             detail["_profile"] = self.profiler.stop()
         return detail
@@ -457,6 +461,17 @@ async def server_databases(superuser_dsn: str) -> int:
         await conn.close()
 
 
+async def server_sessions(superuser_dsn: str) -> int:
+    """Sessions ever opened on the PostgreSQL server (``pg_stat_database.sessions``,
+    this one's included): a new connection costs the server some 6-7 ms of CPU here
+    (docs/benchmarks.md), so the runs count the ones they open."""
+    conn = await asyncpg.connect(superuser_dsn)
+    try:
+        return int(await conn.fetchval("SELECT COALESCE(sum(sessions), 0) FROM pg_stat_database"))
+    finally:
+        await conn.close()
+
+
 async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config) -> dict[str, Any]:
     bench = E2EBench(args, env, config)
     result: dict[str, Any] = {"config": config.name, **config.__dict__}
@@ -517,6 +532,7 @@ async def one_run(args: argparse.Namespace, env: dict[str, str], config: Config)
             # "cluster step cause": the Pilots' waits re-checked on a watch's event
             # (change), with none for 5 s (fallback), or polling (poll): docs/pilot.md
             "wait_rechecks": detail["_wait_rechecks"],
+            "pg_sessions_during": detail["_sessions"],
         }
         if "_profile" in detail:
             result["profile_top_leaves"] = detail["_profile"]
