@@ -312,6 +312,11 @@ class E2EBench(Demo):
         wall = time.monotonic() - t0
         cpu1, stack1 = self.cpu.sample(self.procs), self.stack_cpu.sample()
         loads.append(os.getloadavg()[0])
+        profile = self.profiler.stop() if self.profiler else None
+        # Backends report their session counts when idle, at most once a second (later
+        # under contention): wait that out, then count (this probe's own taken off).
+        await asyncio.sleep(1.1)
+        sessions = await server_sessions(self.dbs.superuser_dsn) - sessions0 - 1
         metrics1 = families(self.procs.metrics_ports)
         batches = batch_delta(batch_totals(metrics0), batch_totals(metrics1))
         rechecks = recheck_delta(recheck_totals(metrics0), recheck_totals(metrics1))
@@ -334,11 +339,9 @@ class E2EBench(Demo):
         detail["_load"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
         detail["_batches"] = batches
         detail["_wait_rechecks"] = rechecks
-        # Backends report their session counts at most once a second: wait that out.
-        await asyncio.sleep(1.1)
-        detail["_sessions"] = await server_sessions(self.dbs.superuser_dsn) - sessions0 - 1
-        if self.profiler:
-            detail["_profile"] = self.profiler.stop()
+        detail["_sessions"] = sessions
+        if profile is not None:
+            detail["_profile"] = profile
         return detail
 
     async def cleanup(self) -> None:

@@ -197,9 +197,10 @@ async def test_link_streams_heartbeats_with_facts(postgres_dsn: str, tmp_path: P
     assert facts.database_side == "A"
     # Paced by the 50 ms interval: a late beat shortens only the gap after it (the
     # schedule stays put) and never bursts, so three gaps span two intervals at least;
-    # the upper bound only says the beats keep coming (a loaded machine stalls them).
+    # the upper bound leaves ten times the schedule for a loaded machine's stalls, and
+    # still fails beats at the default 1 s interval (the setting ignored).
     gaps = [(b.sent_at - a.sent_at) for a, b in itertools.pairwise(beats[1:])]
-    assert sum(gaps) >= 2 * 50 - 1 and all(0 < gap <= 2_000 for gap in gaps), gaps
+    assert 2 * 50 - 1 <= sum(gaps) <= 1_500 and all(gap > 0 for gap in gaps), gaps
 
 
 async def _no_control() -> AsyncIterator[pb2.ControlMessage]:

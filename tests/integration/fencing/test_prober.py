@@ -44,6 +44,7 @@ class Probe:
     """What one side's prober saw, on the client's monotonic clock."""
 
     writes: list[tuple[float, int]] = field(default_factory=list)  # (ack time, n)
+    held_writes: list[float] = field(default_factory=list)  # the long-lived session's acks
     connect_ok: int = 0
     connect_refused: int = 0
     write_failed: int = 0
@@ -59,6 +60,7 @@ async def _holder(
                 session = await engine.login(dep, side, connect_timeout=2)
             n = await session.write(side.value)
             probe.writes.append((time.monotonic(), n))
+            probe.held_writes.append(probe.writes[-1][0])
         except Exception:
             probe.write_failed += 1
             if session is not None:
@@ -161,9 +163,11 @@ async def test_prober_no_split_brain_across_100_fencings(engine: Engine) -> None
                 granted_ms.append(outcome.took_ms)
                 terminated += outcome.sessions_terminated
                 deadline = t0 + 20  # seconds on a loaded machine; milliseconds idle
-                while not any(t > t0 for t, _ in probes[new].writes[-3:]):
+                # The long-lived session of the new side is back (the next fence must
+                # find it to end it), not only the short-lived connector.
+                while not (probes[new].held_writes and probes[new].held_writes[-1] > t0):
                     assert time.monotonic() < deadline, (
-                        f"side {new} never wrote after fence {epoch}"
+                        f"side {new}'s held session never wrote after fence {epoch}"
                     )
                     await asyncio.sleep(0.001)
                 first_write_ms.append((min(t for t, _ in probes[new].writes if t > t0) - t0) * 1000)

@@ -56,7 +56,11 @@ async def test_a_deadlocked_completion_is_run_again_and_lands_once(
             )
             # Wait until the completion holds flt-a and waits for flt-b: only then does
             # asking for flt-a make the deadlock (a fixed sleep could ask too early).
-            await _until_a_lock_wait(dsn)
+            try:
+                await _until_a_lock_wait(dsn)
+            except BaseException:
+                completing.cancel()  # not left pending on the closed store
+                raise
             assert not completing.done()
 
             async with heavy.cursor() as cur:
@@ -83,13 +87,19 @@ async def test_a_deadlocked_completion_is_run_again_and_lands_once(
         assert [r["flight_id"] for r in outbox] == ["flt-a", "flt-b"]
 
 
+_WAITS_HERE = (
+    "SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS AS w"
+    " JOIN information_schema.INNODB_LOCKS AS l ON l.lock_id = w.requested_lock_id"
+    " WHERE l.lock_table = CONCAT('`', DATABASE(), '`.`dp_flights`')"
+)
+
+
 async def _until_a_lock_wait(dsn: str, timeout_s: float = 30.0) -> None:
-    """Poll InnoDB until one transaction waits for a row lock another holds."""
+    """Poll InnoDB until a transaction waits for a row lock of this database's
+    ``dp_flights`` (the server is shared: another test's waits do not count)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        waits = await mysql_fetch(
-            dsn, "SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS"
-        )
+        waits = await mysql_fetch(dsn, _WAITS_HERE)
         if waits[0]["n"]:
             return
         if asyncio.get_running_loop().time() > deadline:

@@ -101,15 +101,18 @@ async def test_a_position_call_slower_than_its_timeout_is_skipped_not_awaited() 
     task = asyncio.create_task(
         sample_lag(consumer, "unit-slow", interval_s=0.01, position_timeout_s=0.05)
     )
-    deadline = asyncio.get_running_loop().time() + 30
-    while consumer.calls < 4 and asyncio.get_running_loop().time() < deadline:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while consumer.calls < 4 and loop.time() < started + 30:
         await asyncio.sleep(0.05)
+    took = loop.time() - started
     calls = consumer.calls
     task.cancel()
     await asyncio.wait({task}, timeout=2.0)
     consumer.stopped = True
     assert task.cancelled()
     assert calls >= 4  # rounds went on: each stuck call was left behind after 0.05 s
+    assert took < 3.0, took  # about 0.25 s: not a wait of the default 1 s timeout each
 
 
 def test_state_counts_name_every_state() -> None:
