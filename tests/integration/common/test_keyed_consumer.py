@@ -14,6 +14,7 @@ from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new
 from jetbridge.common.kafka import ConsumedRecord, EventPublisher
 from jetbridge.common.kafka.keyed import KeyedEventConsumer, _DrainOnRevoke
 from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
+from tests.polling import eventually
 
 CODEC = EventCodec(SchemaRegistry())
 
@@ -67,10 +68,11 @@ async def _until_committed(
 ) -> None:
     """Poll the group's committed offset until it is ``offset`` (a loaded broker can take
     longer than a fixed sleep to see the consumer's commit)."""
-    deadline = time.monotonic() + timeout_s
-    while (committed := await _committed(bootstrap, group, partition)) != offset:
-        assert time.monotonic() < deadline, f"committed {committed}, waited for {offset}"
-        await asyncio.sleep(0.2)
+
+    async def there() -> bool:
+        return await _committed(bootstrap, group, partition) == offset
+
+    await eventually(there, f"offset {offset} committed", timeout=timeout_s)
 
 
 async def _until(condition: object, timeout_s: float = 30.0) -> None:

@@ -11,7 +11,6 @@ next fence goes on there.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -28,6 +27,8 @@ from jetbridge.fencing.domain import DeploymentDatabases, Side, StaleFencingEpoc
 from jetbridge.fencing.postgres import PostgresFencer
 from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure
+from tests.integration.flightdeck.dbs import pg_fetch
+from tests.polling import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local"))
 from ports import free_port
@@ -43,6 +44,7 @@ fsync = off
 max_connections = 50
 shared_buffers = 16MB
 """
+LOGINS = "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])"
 # A throwaway pair on loopback, torn down with the test: trust is enough here.
 HBA = """
 local all all trust
@@ -198,24 +200,19 @@ async def _until_replayed(primary: Server, standby: Server, timeout_s: float = 6
         await source.close()
     replica = await asyncpg.connect(standby.dsn)
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
         query = "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn"
-        while not await replica.fetchval(query, target_lsn):
-            assert asyncio.get_running_loop().time() < deadline, "the standby fell behind"
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: replica.fetchval(query, target_lsn),
+            f"the standby to replay up to {target_lsn}",
+            timeout=timeout_s,
+            every=0.05,
+        )
     finally:
         await replica.close()
 
 
 async def _can_login(server: Server, dep: DeploymentDatabases) -> dict[str, bool]:
-    conn = await asyncpg.connect(server.dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])",
-            [dep.role_a, dep.role_b],
-        )
-    finally:
-        await conn.close()
+    rows = await pg_fetch(server.dsn, LOGINS, [dep.role_a, dep.role_b])
     return {r["rolname"]: r["rolcanlogin"] for r in rows}
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from jetbridge.flightdeck import Completion, OutboxEvent, Outcome, open_flightdeck
 from jetbridge.flightdeck.mysql import mysql_connect_kwargs
+from tests.polling import eventually
 
 from .contract import flight
 from .dbs import mysql_database, mysql_fetch
@@ -97,11 +98,8 @@ _WAITS_HERE = (
 async def _until_a_lock_wait(dsn: str, timeout_s: float = 30.0) -> None:
     """Poll InnoDB until a transaction waits for a row lock of this database's
     ``dp_flights`` (the server is shared: another test's waits do not count)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        waits = await mysql_fetch(dsn, _WAITS_HERE)
-        if waits[0]["n"]:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no lock wait within {timeout_s} s")
-        await asyncio.sleep(0.05)
+
+    async def waits() -> int:
+        return int((await mysql_fetch(dsn, _WAITS_HERE))[0]["n"])
+
+    await eventually(waits, "a lock wait on dp_flights", timeout=timeout_s, every=0.05)

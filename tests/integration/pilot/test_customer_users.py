@@ -19,6 +19,7 @@ from jetbridge.fencing.domain import DeploymentDatabases, OwnershipModel, Side
 from jetbridge.pilot.adapters.database import LibFencer
 from jetbridge.pilot.domain.steps import StepFailure
 from tests.integration.fencing.harness import Engine
+from tests.integration.flightdeck.dbs import pg_fetch
 
 pytestmark = pytest.mark.integration
 CUSTOMER = OwnershipModel.CUSTOMER_MANAGED
@@ -81,14 +82,11 @@ async def test_customer_roles_are_provisioned_and_fenced_without_being_altered(
         assert await _can_connect(engine, dep, Side.B)
         assert not await _can_connect(engine, dep, Side.A)
 
-        su = await asyncpg.connect(engine.superuser_dsn)
-        try:
-            logins = await su.fetch(
-                "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])",
-                [dep.role_a, dep.role_b],
-            )
-        finally:
-            await su.close()
+        logins = await pg_fetch(
+            engine.superuser_dsn,
+            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1::text[])",
+            [dep.role_a, dep.role_b],
+        )
         # fenced by CONNECT alone: both roles still LOGIN, as the customer made them
         assert {r["rolname"]: r["rolcanlogin"] for r in logins} == {
             dep.role_a: True,

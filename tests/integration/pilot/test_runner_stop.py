@@ -9,10 +9,12 @@ lease will expire and a claim resumes the flight").
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from jetbridge.flightdeck.postgresql import PostgresFlightdeck
 from jetbridge.pilot.domain.steps import StepOutcome, Succeeded
 from jetbridge.pilot.service_layer.context import StepContext
+from tests.polling import eventually
 
 from .harness import bare_runner, ungated
 
@@ -93,11 +95,10 @@ async def test_a_step_killed_mid_way_is_re_run_on_its_first_start(pg_database: s
 
 async def _until_noted_running(deck: PostgresFlightdeck, flight_id: str) -> None:
     """Poll until Flightdeck holds the first step's running note (its first start)."""
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
+
+    async def note() -> Any:
         stored = await deck.get(flight_id)
-        note = stored.step_results.get(0) if stored else None
-        if isinstance(note, dict) and note.get("running"):
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"no running note: {note}"
-        await asyncio.sleep(0.05)
+        noted = stored.step_results.get(0) if stored else None
+        return isinstance(noted, dict) and noted.get("running")
+
+    await eventually(note, "the first step's running note", timeout=10, every=0.05)

@@ -8,11 +8,8 @@ Waits poll: real controllers (kwok, the ESO stand-in) take a few ticks.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
@@ -25,24 +22,9 @@ from jetbridge.pilot.domain.airflow import (
 from jetbridge.pilot.domain.steps import StepFailure
 from jetbridge.pilot.service_layer.ports import ClusterPort, ObjectChanged
 from jetbridge.pilot.service_layer.steps_cluster import deployment_ready
+from tests.polling import eventually
 
 WAIT_S = 60.0
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[Any]],
-    what: str,
-    timeout: float = WAIT_S,  # noqa: ASYNC109
-) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    last: Any = None
-    while loop.time() < end:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 def new_spec() -> DeploymentSpec:
