@@ -296,12 +296,14 @@ def test_a_failed_fence_says_it_may_have_shut_both_sides_out() -> None:
     m = sim.fleet.missions["r1/d0"]
     assert m.status is MissionStatus.FAILED and m.fenced_when_failed is False
     assert "fence for epoch 1 ran (1 attempt(s)) and may have revoked" in m.reason
-    assert "fences again with the same epoch" in m.reason
-    # ... as a new request does: its mission fences with epoch 1 again, and succeeds.
+    assert "fences again, with the next epoch (2: this one may have been used)" in m.reason
+    # ... as a new request does: its mission fences with epoch 2 (the failed attempt's
+    # epoch 1 may have been presented to the database), and succeeds.
     sim.command(RequestFailover("r2", "a", "b", FORCED, "op"))
     sim.run()
     again = sim.fleet.missions["r2/d0"]
-    assert again.fencing_epoch == 1 and again.status is MissionStatus.SUCCEEDED
+    assert again.fencing_epoch == 2 and again.status is MissionStatus.SUCCEEDED
+    assert sim.fleet.deployments["d0"].fencing_epoch == 2
     # A mission that failed before any fence ran says nothing of the kind.
     sim = world(1)
     sim.fail("d0", "DESTINATION", StepName.APPLY_EXTERNAL_SECRETS, "permanent")

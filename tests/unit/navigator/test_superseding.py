@@ -97,8 +97,8 @@ def test_a_forced_request_takes_over_and_moves_what_the_controlled_one_left() ->
         assert new.cleanup is CleanupStatus.PENDING  # the delete on a waits for it
         assert sim.fleet.deployments[d].cluster_id == "b"
         assert sim.fleet.deployments[d].writer_cluster_id == "b"
-    # d1's fence had been recorded: fenced again one epoch on. d0's never took effect:
-    # the same epoch, which the fence treats as a repeat.
+    # d1's fence had been recorded: fenced again one epoch on. d0's was never cleared
+    # (its drain still ran): the same epoch, which was never presented.
     assert (
         by_deployment["force", "d1"].fencing_epoch,
         sim.fleet.deployments["d1"].fencing_epoch,
@@ -122,6 +122,30 @@ def test_a_forced_request_takes_over_and_moves_what_the_controlled_one_left() ->
         assert old_source.status is FlightStatus.CANCELLED
         assert old_source.step(running).error_code == "ABANDONED"
     assert not sim.of_type(ev.FlightStepDeadlineExceeded)
+
+
+def test_a_fence_cleared_but_never_recorded_spends_its_epoch() -> None:
+    """d0's fence on b was cleared and is still running (its outcome not in) when a
+    dies. It may yet land: the Forced mission must not present the same epoch, or a
+    late write of the old mission (its fence, its upsert on b) would rank equal with the
+    new one's. It fences with the epoch after it; the Deployment records that one."""
+    sim = Simulation(sided({"a": "A", "b": "B"}, "d0"))
+    sim.fail("d0", "DESTINATION", StepName.FENCE_DATABASE, "hang")
+    accepted(sim.command(RequestFailover("ctl", "a", "b", CONTROLLED, "op")))
+    advance(sim)
+    assert step(sim, "d0", "DESTINATION", StepName.FENCE_DATABASE) is StepStatus.RUNNING
+    assert sim.fleet.deployments["d0"].fencing_epoch == 0  # nothing recorded
+    assert sim.fleet.spent_epochs == {"d0": 1}
+    sim.record([health("a", Health.HEALTHY, Health.UNREACHABLE)])
+
+    sim.unhang("d0", "DESTINATION", StepName.FENCE_DATABASE)  # the new mission's fence runs
+    accepted(sim.command(RequestFailover("force", "a", "b", FORCED, "oncall")))
+    sim.run()
+    force = next(m for m in sim.fleet.missions.values() if m.request_id == "force")
+    assert force.status is MissionStatus.SUCCEEDED
+    assert force.fencing_epoch == 2
+    assert sim.fleet.deployments["d0"].fencing_epoch == 2
+    assert sim.fleet.deployments["d0"].writer_cluster_id == "b"
 
 
 def test_the_dead_source_is_not_held_busy_by_the_steps_it_was_running() -> None:

@@ -385,7 +385,9 @@ def plan_view(fleet: Fleet, intent: StartIntent, now: int) -> PlanView:
     requested = next(e for e in decided if isinstance(e, ev.FailoverRequested))
     rejected = next((e for e in decided if isinstance(e, ev.FailoverRejected)), None)
     request = FailoverRequest.fold(command.request_id, [requested])
-    started = start_request(request, fleet.deployments, now, fleet.registry)
+    started = start_request(
+        request, fleet.deployments, now, fleet.registry, spent_epochs=fleet.spent_epochs
+    )
     payload = requested.to_payload()
     return PlanView(
         source_cluster_id=intent.source_cluster_id,

@@ -2,11 +2,14 @@
 
 ``origin_cluster_id`` never changes: eligibility asks whether the Deployment was born
 under failover management on the cluster that created it, so a relocated Deployment
-stays eligible for failback. ``fencing_epoch`` is the last epoch applied to its
-databases; the next mission fences with ``fencing_epoch + 1``.
+stays eligible for failback. ``fencing_epoch`` is the last epoch recorded as applied
+to its databases; the next mission fences with one above it and above every epoch
+whose fence was ever cleared to run (:func:`next_fencing_epoch`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from jetbridge.navigator.domain import events as ev
 from jetbridge.navigator.domain.aggregate import Aggregate
@@ -50,10 +53,6 @@ class Deployment(Aggregate):
     @property
     def active(self) -> bool:
         return self.exists and self.status is DeploymentStatus.ACTIVE
-
-    @property
-    def next_fencing_epoch(self) -> int:
-        return self.fencing_epoch + 1
 
     def state_name(self) -> str:
         return self.status.value
@@ -100,3 +99,16 @@ class Deployment(Aggregate):
     def _require_active(self, event: ev.DomainEvent) -> None:
         if self.status is not DeploymentStatus.ACTIVE:
             raise self._illegal(event)
+
+
+def next_fencing_epoch(d: Deployment, spent_epochs: Mapping[str, int]) -> int:
+    """The epoch the next mission of ``d`` fences with.
+
+    ``spent_epochs`` (``Fleet.spent_epochs``): per Deployment, the highest epoch whose
+    fence was ever cleared to run. A fence cleared may have run without its outcome
+    being recorded (its mission cancelled by a takeover, or failed, before it came
+    back): that epoch is a fencing token already presented. Above both, a late write of
+    any earlier mission (its fence; its Kubernetes objects, where the Pilot compares the
+    namespace's epoch) is always older than the next mission's, never equal to it.
+    """
+    return max(d.fencing_epoch, spent_epochs.get(d.deployment_id, 0)) + 1

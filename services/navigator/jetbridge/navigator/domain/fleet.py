@@ -73,6 +73,11 @@ class Fleet:
         self.flights: dict[str, Flight] = {}
         # Derived from the flights' outcomes, per cluster: what queued flights wait on.
         self.activity: dict[str, DataPlaneActivity] = {}
+        # Derived from the flights' clearances, per Deployment: the highest epoch whose
+        # fence was cleared to run (``deployment.next_fencing_epoch``). Kept here, not on
+        # the Deployment: a projection folds each aggregate in its own order, and a
+        # flight's clearance may come before its Deployment's creation.
+        self.spent_epochs: dict[str, int] = {}
 
     @classmethod
     def replay(cls, events: Iterable[ev.DomainEvent], registry: str = "") -> Fleet:
@@ -102,6 +107,11 @@ class Fleet:
         if isinstance(event, ev.FlightOutcome):
             flight = self.flights[aggregate_id]
             self.activity.setdefault(flight.cluster_id, DataPlaneActivity()).note(event, flight)
+        elif isinstance(event, ev.FlightStepsCleared):
+            flight = self.flights[aggregate_id]
+            if flight.fence_attempts():
+                spent = self.spent_epochs.get(flight.deployment_id, 0)
+                self.spent_epochs[flight.deployment_id] = max(spent, flight.fencing_epoch)
 
     def apply_all(self, events: Iterable[ev.DomainEvent]) -> None:
         for event in events:
@@ -176,7 +186,9 @@ class Fleet:
         out: list[ev.DomainEvent] = []
         for request in sorted(self.requests.values(), key=lambda r: r.requested_at):
             if request.status is RequestStatus.PENDING:
-                events = start_request(request, self.deployments, now, self.registry)
+                events = start_request(
+                    request, self.deployments, now, self.registry, spent_epochs=self.spent_epochs
+                )
             else:
                 events = self.extend(request, now)
                 self.apply_all(events)
@@ -196,7 +208,13 @@ class Fleet:
         """The missions of Deployments that appeared on the request's source (see
         :mod:`late_deployments`)."""
         return extend_request(
-            request, self.clusters, self.deployments, self.missions, now, registry=self.registry
+            request,
+            self.clusters,
+            self.deployments,
+            self.missions,
+            now,
+            registry=self.registry,
+            spent_epochs=self.spent_epochs,
         )
 
     def _settled(self, m: Mission) -> bool:

@@ -56,6 +56,7 @@ def extend_request(
     now: int,
     *,
     registry: str = "",
+    spent_epochs: Mapping[str, int],
 ) -> list[ev.DomainEvent]:
     """FailoverScopeExtended and the missions of the late Deployments (none: [])."""
     late = late_deployments(request, deployments)
@@ -83,7 +84,7 @@ def extend_request(
         )
     ]
     for d in late:
-        out += mission_events(request, d, now, registry)
+        out += mission_events(request, d, now, registry, spent_epochs=spent_epochs)
         if d.id in reasons:
             out.append(
                 ev.MissionCancelled(

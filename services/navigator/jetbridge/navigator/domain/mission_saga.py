@@ -272,8 +272,9 @@ def _fence_ran(w: MissionContext) -> str:
     return (
         f" The fence for epoch {w.mission.fencing_epoch} ran ({attempts} attempt(s))"
         " and may have revoked the source's database credentials before it failed, so"
-        " neither side may be able to connect: a new failover of it fences again with the"
-        " same epoch (it never took effect) and finishes what this one began."
+        " neither side may be able to connect: a new failover of it fences again, with the"
+        f" next epoch ({w.mission.fencing_epoch + 1}: this one may have been used), and"
+        " finishes what this one began."
     )
 
 

@@ -18,7 +18,7 @@ from jetbridge.navigator.domain import plans
 from jetbridge.navigator.domain import reasons as rs
 from jetbridge.navigator.domain.cluster import Cluster
 from jetbridge.navigator.domain.commands import CancelFailover, EnableFailover, RequestFailover
-from jetbridge.navigator.domain.deployment import Deployment
+from jetbridge.navigator.domain.deployment import Deployment, next_fencing_epoch
 from jetbridge.navigator.domain.deployment_eligibility import deployment_scope, tainted_clusters
 from jetbridge.navigator.domain.eligibility import (
     mode_blockers,
@@ -211,7 +211,12 @@ def decide_enable_failover(
 
 
 def start_request(
-    request: FailoverRequest, deployments: Mapping[str, Deployment], now: int, registry: str = ""
+    request: FailoverRequest,
+    deployments: Mapping[str, Deployment],
+    now: int,
+    registry: str = "",
+    *,
+    spent_epochs: Mapping[str, int],
 ) -> list[ev.DomainEvent]:
     """PENDING -> IN_PROGRESS: one Mission per Deployment in scope, two Flights each.
 
@@ -226,16 +231,22 @@ def start_request(
         if d is None or not d.active or d.cluster_id != request.source_cluster_id:
             continue  # gone or moved since the request was judged
         mission_ids.append(plans.mission_id(request.id, dep_id))
-        out += mission_events(request, d, now, registry)
+        out += mission_events(request, d, now, registry, spent_epochs=spent_epochs)
     started = ev.FailoverStarted(request_id=request.id, started_at=now, mission_ids=mission_ids)
     return [started, *out]
 
 
 def mission_events(
-    request: FailoverRequest, d: Deployment, now: int, registry: str
+    request: FailoverRequest,
+    d: Deployment,
+    now: int,
+    registry: str,
+    *,
+    spent_epochs: Mapping[str, int],
 ) -> list[ev.DomainEvent]:
     """MissionCreated for ``d`` in ``request``, then its two FlightPlanned."""
     mid = plans.mission_id(request.id, d.deployment_id)
+    epoch = next_fencing_epoch(d, spent_epochs)
     created = ev.MissionCreated(
         mission_id=mid,
         request_id=request.id,
@@ -244,20 +255,27 @@ def mission_events(
         destination_cluster_id=request.destination_cluster_id,
         mode=request.mode.value,
         priority=d.priority,
-        fencing_epoch=d.next_fencing_epoch,
+        fencing_epoch=epoch,
         source_flight_id=plans.flight_id(mid, FlightKind.SOURCE),
         destination_flight_id=plans.flight_id(mid, FlightKind.DESTINATION),
         created_at=now,
     )
     flights = [
-        _plan_flight(request, d, mid, kind, now, registry=registry)
+        _plan_flight(request, d, mid, kind, now, epoch=epoch, registry=registry)
         for kind in (FlightKind.SOURCE, FlightKind.DESTINATION)
     ]
     return [created, *flights]
 
 
 def _plan_flight(
-    request: FailoverRequest, d: Deployment, mid: str, kind: FlightKind, now: int, *, registry: str
+    request: FailoverRequest,
+    d: Deployment,
+    mid: str,
+    kind: FlightKind,
+    now: int,
+    *,
+    epoch: int,
+    registry: str,
 ) -> ev.FlightPlanned:
     steps = plans.plan(request.mode, kind)
     drain = request.policy.drain_timeout_seconds
@@ -274,7 +292,7 @@ def _plan_flight(
         kind=kind.value,
         cluster_id=cluster,
         mode=request.mode.value,
-        fencing_epoch=d.next_fencing_epoch,
+        fencing_epoch=epoch,
         drain_timeout_seconds=drain,
         image=qualified(d.image, registry),
         planned_at=now,

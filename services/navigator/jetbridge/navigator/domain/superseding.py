@@ -15,12 +15,12 @@ mission of R not ended is cancelled, started ones too (``SUPERSEDED``), and R en
 CANCELLED. The Forced request's scope is every Deployment still recorded on S, so the
 Deployments of R's unfinished missions are planned again, in Forced mode:
 
-- a fence of R's mission that was recorded (``DeploymentFenced``): the Forced
-  mission fences with the next epoch;
-- one that was not recorded (not run, still running, or its outcome folded in the
-  same batch as the takeover, so the mission was cancelled before recording it): the
-  Forced mission fences with the same epoch for the same side, which the fence treats
-  as a repeat (database-fencing.md), whether or not R's attempt still lands;
+- a fence of R's mission that was cleared to run, recorded (``DeploymentFenced``) or
+  not (still running, or its outcome folded in the same batch as the takeover): the
+  Forced mission fences with the next epoch (``deployment.next_fencing_epoch``), so a
+  late fence of R's is refused as stale and a late Kubernetes write of R's (an upsert
+  still running on the destination) ranks below the Forced mission's;
+- one never cleared (R's drain still ran): the same epoch, never presented;
 - a mission of R cancelled after its fence was cleared says so
   (``fence_may_have_run``): a copy may run on the destination, and it is guarded as
   after a failed fenced mission (``deployment_eligibility.stale_copies_on_side``) until

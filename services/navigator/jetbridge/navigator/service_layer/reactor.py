@@ -151,7 +151,13 @@ class Reactor:
             request = fleet.requests[request_id]
             self.asked += 1
             if request.status is RequestStatus.PENDING:
-                events = start_request(request, fleet.deployments, now, fleet.registry)
+                events = start_request(
+                    request,
+                    fleet.deployments,
+                    now,
+                    fleet.registry,
+                    spent_epochs=fleet.spent_epochs,
+                )
                 self._dirty_requests.add(request_id)  # asked once more when started
             else:
                 if request_id in self._scope_dirty:
