@@ -54,9 +54,9 @@ class RecordingCluster(InMemoryCluster):
                 self._need(kind, "list", "watch")
         return super().changes(watched)
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
         self._need(manifest["kind"], "create", "patch")  # server-side apply
-        await super().apply(manifest)
+        await super().apply(manifest, if_version=if_version)
 
     async def create(self, manifest: Manifest) -> bool:
         self._need(manifest["kind"], "create")  # a POST

@@ -8,6 +8,7 @@ Waits poll: real controllers (kwok, the ESO stand-in) take a few ticks.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 
@@ -83,6 +84,62 @@ class ClusterContract:
             assert await cluster.delete(
                 "Namespace", None, spec.namespace, if_version=after["metadata"]["resourceVersion"]
             )
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
+
+    async def test_a_conditional_apply_refuses_an_object_written_since_it_was_read(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        """What keeps a late writer (an older mission's flight) from overwriting what a
+        newer one wrote after the late one read the object (``steps_cluster``)."""
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            component = spec.components[0]
+            await cluster.apply(component_manifest(spec, component, "reg.test/airflow:1", "A"))
+            name = spec.deployment_name(component.name)
+            read = await cluster.get("Deployment", spec.namespace, name)
+            assert read is not None
+            version = read["metadata"]["resourceVersion"]
+            newer = component_manifest(spec, component, "reg.test/airflow:2", "A")
+            await cluster.apply(newer)  # another writer, after the read
+            older = component_manifest(spec, component, "reg.test/airflow:1", "A")
+            with pytest.raises(ObjectChanged):
+                await cluster.apply(older, if_version=version)
+            live = await cluster.get("Deployment", spec.namespace, name)
+            assert live is not None
+            image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+            assert image == "reg.test/airflow:2"  # the refused apply changed nothing
+            # Naming the version now read, the same apply goes through: read and try
+            # again, since a controller's status write also moves the version (on a
+            # real cluster, the Deployment controller's right after a spec change).
+            for _ in range(20):
+                current = await cluster.get("Deployment", spec.namespace, name)
+                assert current is not None
+                try:
+                    await cluster.apply(older, if_version=current["metadata"]["resourceVersion"])
+                    break
+                except ObjectChanged:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("every conditional apply conflicted, 20 reads in a row")
+            again = await cluster.get("Deployment", spec.namespace, name)
+            assert again is not None
+            assert (
+                again["spec"]["template"]["spec"]["containers"][0]["image"] == "reg.test/airflow:1"
+            )
+            # An object deleted since it was read is made again: server-side apply does
+            # not hold a creation to the version (found on kube-apiserver v1.36). The
+            # steps guard creations with create(), which refuses an existing object.
+            assert await cluster.delete("Deployment", spec.namespace, name)
+
+            async def deployment_gone() -> bool:
+                return await cluster.get("Deployment", spec.namespace, name) is None
+
+            await eventually(deployment_gone, "the Deployment to disappear", WAIT_S)
+            await cluster.apply(older, if_version=again["metadata"]["resourceVersion"])
+            assert await cluster.get("Deployment", spec.namespace, name) is not None
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
 

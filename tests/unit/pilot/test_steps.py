@@ -15,7 +15,7 @@ import pytest
 from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.adapters.clock import SystemClock
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
-from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest
+from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest, namespace_manifests
 from jetbridge.pilot.domain.reports import first_start, running_note, step_result
 from jetbridge.pilot.domain.steps import Drained, ErrorCode, Fenced, StepFailure, transient
 from jetbridge.pilot.service_layer.context import PilotConfig, Ports, StepContext
@@ -254,10 +254,12 @@ async def test_a_namespace_that_keeps_changing_fails_the_attempt_and_deletes_not
     a.takeovers = 0
     await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=1)
 
-    epochs = iter(range(10))
+    writes = iter(range(10))
 
-    async def rewrite_first(*args: Any, **kw: Any) -> bool:  # older epochs: nothing to keep
-        await run(a, "CREATE_NAMESPACE", side=Side.SOURCE, epoch=next(epochs) % 2)
+    async def rewrite_first(*args: Any, **kw: Any) -> bool:  # an older epoch: nothing to keep
+        namespace = namespace_manifests(DeploymentSpec("dep-1", "registry.test/a:1"), epoch=1)[0]
+        namespace["metadata"]["labels"]["touched"] = str(next(writes))
+        await InMemoryCluster.apply(a, namespace)
         return await InMemoryCluster.delete(a, *args, **kw)
 
     a.delete = rewrite_first  # type: ignore[method-assign]

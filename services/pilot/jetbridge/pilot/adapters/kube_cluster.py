@@ -107,20 +107,29 @@ class KubernetesCluster:
                     self._watches[kind].start()
             return WatchedChanges([(self._watches[kind], ns) for kind, ns in pairs])
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]
+        body = manifest
+        if if_version is not None:  # an apply naming a version is conditional on it
+            body = {**manifest, "metadata": {**meta, "resourceVersion": if_version}}
 
         def run() -> None:
-            response = self._client().server_side_apply(  # type: ignore[no-untyped-call]
-                self._resource(kind),
-                body=manifest,
-                name=meta["name"],
-                namespace=meta.get("namespace"),
-                field_manager=FIELD_MANAGER,
-                force_conflicts=True,
-                serialize=False,
-                _request_timeout=self._timeout,
-            )
+            try:
+                response = self._client().server_side_apply(  # type: ignore[no-untyped-call]
+                    self._resource(kind),
+                    body=body,
+                    name=meta["name"],
+                    namespace=meta.get("namespace"),
+                    field_manager=FIELD_MANAGER,
+                    force_conflicts=True,
+                    serialize=False,
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as error:
+                if if_version is not None and error.status == 409:
+                    where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
+                    raise ObjectChanged(where) from error
+                raise
             _body(response)
 
         await self._call(

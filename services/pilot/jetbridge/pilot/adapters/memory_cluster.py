@@ -125,10 +125,14 @@ class InMemoryCluster:
         """The twin's objects change only when read or written: its waits poll."""
         return Unwatched()
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]
         namespace = meta.get("namespace")
         with self._state():
+            if if_version is not None:  # the object as read, or (like an apiserver) none
+                stored = self._objects.get(_key(kind, namespace, meta["name"]))
+                if stored is not None and stored["metadata"]["resourceVersion"] != if_version:
+                    raise ObjectChanged(f"{kind} {namespace or ''}/{meta['name']}")
             if kind not in CLUSTER_SCOPED:
                 ns = self._objects.get(_key("Namespace", None, namespace))
                 if ns is None:

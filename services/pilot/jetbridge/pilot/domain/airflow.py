@@ -163,13 +163,14 @@ def image_to_pull(image: str) -> str:
     return image
 
 
-def newer_copy_epoch(namespace: Manifest | None, flight_epoch: int) -> int | None:
-    """The epoch of a newer mission that took this namespace over, else None.
+def newer_copy_epoch(live: Manifest | None, flight_epoch: int) -> int | None:
+    """The epoch of a newer mission that wrote this object (its namespace, one of its
+    components) since, else None.
 
-    A namespace without the annotation (made before it existed) or with an unreadable
-    one tells nothing, and is treated as this flight's to delete.
+    An object without the annotation (made before it existed) or with an unreadable one
+    tells nothing, and is treated as this flight's to write or delete.
     """
-    annotations = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
+    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
     try:
         epoch = int(annotations.get(EPOCH_ANNOTATION, ""))
     except ValueError:
@@ -251,7 +252,12 @@ def component_manifest(
     image: str,
     db_side: str,
     replicas: int | None = None,
+    *,
+    epoch: int = 0,
 ) -> Manifest:
+    """One component as a Kubernetes Deployment, annotated with the fencing ``epoch`` of
+    the flight that writes it: a flight of an older mission leaves it alone
+    (``steps_cluster``, :func:`newer_copy_epoch`)."""
     name = spec.deployment_name(component.name)
     labels = spec.labels(component.name)
     selector = {"release": spec.release, "component": component.name}
@@ -266,7 +272,10 @@ def component_manifest(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(spec, name, component.name),
+        "metadata": {
+            **_meta(spec, name, component.name),
+            "annotations": {EPOCH_ANNOTATION: str(epoch)},
+        },
         "spec": {
             "replicas": component.replicas if replicas is None else replicas,
             "selector": {"matchLabels": selector},

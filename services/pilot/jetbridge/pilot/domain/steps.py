@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     CLUSTER_REFUSED = "CLUSTER_REFUSED"
     NOT_READY = "NOT_READY"
     FENCING_REFUSED = "FENCING_REFUSED"
+    # A newer mission's flight wrote the object since (its epoch annotation is higher):
+    # this flight is an older mission's, late, and must not overwrite it.
+    TAKEN_OVER = "TAKEN_OVER"
     FENCING_FAILED = "FENCING_FAILED"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     DATABASE_READ_ONLY = "DATABASE_READ_ONLY"

@@ -61,8 +61,12 @@ class ClusterPort(Protocol):
         what it waits for after waking."""
         ...
 
-    async def apply(self, manifest: Manifest) -> None:
-        """Create the object or bring the existing one to this spec (idempotent)."""
+    async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
+        """Create the object or bring the existing one to this spec (idempotent). With
+        ``if_version`` (a ``metadata.resourceVersion`` read before), write only the
+        object as read: raise ``ObjectChanged`` if it was written since. One deleted
+        since is made again, as an apiserver's server-side apply does (the contract
+        test found it so): guard a creation with :meth:`create`."""
         ...
 
     async def create(self, manifest: Manifest) -> bool:

@@ -40,20 +40,28 @@ log = logging.getLogger(__name__)
 PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 PULL_CHECK_EVERY_S = 5.0
 DELETE_READS = 5  # reads of a namespace that keeps changing before the attempt fails
+# Reads of an object whose version keeps moving before a guarded write gives up (the
+# attempt fails, transient): client-go's RetryOnConflict tries 5 times; status updates
+# of a rolling Deployment move it too.
+GUARDED_WRITE_TRIES = 10
 
 
 async def create_namespace(ctx: StepContext) -> Succeeded:
     spec = ctx.spec
+    live: Manifest | None = None
 
     async def active() -> tuple[bool, str]:
-        ns = await ctx.cluster.get("Namespace", None, spec.namespace)
-        phase = ((ns or {}).get("status") or {}).get("phase")
+        nonlocal live
+        live = await ctx.cluster.get("Namespace", None, spec.namespace)
+        phase = ((live or {}).get("status") or {}).get("phase")
         return phase != "Terminating", f"namespace {spec.namespace} is still terminating"
 
     # A namespace left Terminating by an earlier deletion refuses new objects: wait.
     await ctx.poll(active, ErrorCode.NOT_READY, "namespace", watch=[("Namespace", spec.namespace)])
     config, epoch = ctx.config, ctx.flight.fencing_epoch
-    for manifest in namespace_manifests(spec, config.quota_cpu, config.quota_memory, epoch):
+    namespace, *rest = namespace_manifests(spec, config.quota_cpu, config.quota_memory, epoch)
+    await _write_unless_taken_over(ctx, namespace, live)  # never lowers its epoch
+    for manifest in rest:
         await ctx.cluster.apply(manifest)
     if config.secrets_role:  # the next steps read and write this namespace's Secrets
         access = secrets_access_manifest(spec, config.secrets_role, config.service_account)
@@ -174,12 +182,58 @@ async def read_passwords(ctx: StepContext) -> dict[str, str]:
 
 
 async def upsert_deployment(ctx: StepContext) -> Succeeded:
-    spec = ctx.spec
+    spec, epoch = ctx.spec, ctx.flight.fencing_epoch
     image = image_to_pull(spec.image)
+    found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
+    live = {(d.get("metadata") or {}).get("name"): d for d in found}
     for component in spec.components:
-        await ctx.cluster.apply(component_manifest(spec, component, image, ctx.db_side))
+        manifest = component_manifest(spec, component, image, ctx.db_side, epoch=epoch)
+        await _write_unless_taken_over(ctx, manifest, live.get(manifest["metadata"]["name"]))
     await _wait_components_ready(ctx, image)
     return Succeeded({"image": image, "components": [c.name for c in spec.components]})
+
+
+async def _write_unless_taken_over(
+    ctx: StepContext, manifest: Manifest, live: Manifest | None
+) -> None:
+    """Write ``manifest`` (stamped with this flight's epoch) unless a newer mission's
+    flight wrote the object since: the Kubernetes side of the fencing epoch.
+
+    Why: a flight of a cancelled mission (a Controlled one taken over by a Forced
+    failover) may still run a step on the destination, late; its upsert would put back
+    the image and configuration planned for it over the newer mission's. The Navigator
+    gives the newer mission a higher epoch (``deployment.next_fencing_epoch``), and the
+    write is conditional on the version read (``live``), so a newer write between the
+    read and this one is seen on the next read, never overwritten. A missing object is
+    made with ``create``, which refuses one made meanwhile. A conflict (the version moved:
+    another writer, or a controller's status update) reads the object again.
+    """
+    kind, meta = manifest["kind"], manifest["metadata"]
+    where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}".replace(" /", " ")
+    epoch = ctx.flight.fencing_epoch
+    for attempt in range(GUARDED_WRITE_TRIES):
+        if attempt:
+            live = await ctx.cluster.get(kind, meta.get("namespace"), meta["name"])
+        if (newer := newer_copy_epoch(live, epoch)) is not None:
+            raise permanent(
+                ErrorCode.TAKEN_OVER,
+                f"{where} was written by a newer mission (epoch {newer}; this flight's is "
+                f"{epoch}): left as it is",
+            )
+        try:
+            if live is None:
+                if await ctx.cluster.create(manifest):
+                    return
+            else:
+                version = (live.get("metadata") or {}).get("resourceVersion")
+                await ctx.cluster.apply(manifest, if_version=version)
+                return
+        except ObjectChanged:
+            continue
+    raise transient(
+        ErrorCode.NOT_READY,
+        f"{where} changed between every read and write ({GUARDED_WRITE_TRIES} tries)",
+    )
 
 
 async def wait_ready(ctx: StepContext) -> Succeeded:
