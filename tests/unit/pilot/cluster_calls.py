@@ -58,9 +58,11 @@ class RecordingCluster(InMemoryCluster):
         self._need(manifest["kind"], "create", "patch")  # server-side apply
         await super().apply(manifest, if_version=if_version)
 
-    async def create(self, manifest: Manifest) -> bool:
+    async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
         self._need(manifest["kind"], "create")  # a POST
-        return await super().create(manifest)
+        if for_apply:  # and a JSON patch handing its fields to the apply
+            self._need(manifest["kind"], "patch")
+        return await super().create(manifest, for_apply=for_apply)
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         self._need(kind, "get")
@@ -95,6 +97,9 @@ async def rules_the_steps_need() -> Rules:
         await run(home, step, side=Side.SOURCE, secrets_role=SECRETS_ROLE)
     for step in ("CREATE_NAMESPACE", "APPLY_EXTERNAL_SECRETS", "UPSERT_DEPLOYMENT", "WAIT_READY"):
         await run(other, step, secrets_role=SECRETS_ROLE)
+    # re-run after a crash: the namespace exists, written with a conditional apply (a
+    # missing one is created: a POST, which the first run asked)
+    await run(other, "CREATE_NAMESPACE", secrets_role=SECRETS_ROLE)
     with pytest.raises(StepFailure):  # the pods are listed for the pull error
         await run(other, "UPSERT_DEPLOYMENT", image=bad_image, seconds=0.3)
     await run(home, "STOP_SCHEDULING", side=Side.SOURCE)

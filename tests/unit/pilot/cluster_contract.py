@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -140,6 +141,32 @@ class ClusterContract:
             await eventually(deployment_gone, "the Deployment to disappear", WAIT_S)
             await cluster.apply(older, if_version=again["metadata"]["resourceVersion"])
             assert await cluster.get("Deployment", spec.namespace, name) is not None
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
+
+    async def test_an_object_made_by_create_is_owned_as_if_applied(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        """A later apply that leaves a field out removes it: on an API server a create's
+        fields belong to an ``Update`` entry an apply does not clear (a component's
+        limits outlived its configuration before ``field_ownership``)."""
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
+            name = spec.deployment_name(limited.name)
+            made_by_create = component_manifest(spec, limited, "reg.test/a:1", "A")
+            assert await cluster.create(made_by_create, for_apply=True)
+            made = await cluster.get("Deployment", spec.namespace, name)
+            assert made is not None
+            assert made["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+            plain = replace(limited, configured=False)
+            await cluster.apply(component_manifest(spec, plain, "reg.test/a:1", "A"))
+            live = await cluster.get("Deployment", spec.namespace, name)
+            assert live is not None
+            resources = live["spec"]["template"]["spec"]["containers"][0]["resources"]
+            assert "limits" not in resources, resources
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from jetbridge.pilot.adapters.memory_cluster import InMemoryCluster, MemorySecretStore
-from jetbridge.pilot.domain.airflow import Manifest
+from jetbridge.pilot.domain.airflow import DeploymentSpec, Manifest, component_manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure
 from tests.unit.pilot.test_steps import REGISTRY, run
 
@@ -88,17 +88,26 @@ async def test_a_newer_write_between_the_read_and_the_write_is_never_overwritten
     assert {epoch_of(west, key) for key in west.objects() if key.startswith("Deployment/")} == {"3"}
 
 
+async def test_a_late_upsert_makes_nothing_in_a_namespace_a_newer_mission_stamped() -> None:
+    """The newer mission has stamped the namespace and not written its components yet:
+    the late upsert must not make them (with the old image) in the meantime."""
+    west = InMemoryCluster("west", MemorySecretStore())
+    await run(west, "CREATE_NAMESPACE", epoch=3)
+    with pytest.raises(StepFailure) as late:
+        await run(west, "UPSERT_DEPLOYMENT", epoch=2, image=OLD)
+    assert late.value.code is ErrorCode.TAKEN_OVER
+    assert "Namespace airflow-dep-1 was written by a newer mission" in late.value.message
+    assert images(west) == set()
+
+
 async def test_components_made_before_the_annotation_existed_are_written_as_before() -> None:
     """An older Pilot's components carry no epoch: they tell nothing, and are updated."""
     west = InMemoryCluster("west", MemorySecretStore())
-    await run(west, "CREATE_NAMESPACE", epoch=2)
-    await run(west, "UPSERT_DEPLOYMENT", epoch=2, image=OLD)
-    for key, obj in west.objects().items():
-        if key.startswith("Deployment/"):
-            stripped = {k: v for k, v in obj.items() if k != "status"}
-            stripped["metadata"] = {
-                k: v for k, v in obj["metadata"].items() if k not in ("annotations", "generation")
-            }
-            await InMemoryCluster.apply(west, stripped)
+    await run(west, "CREATE_NAMESPACE", epoch=1)
+    spec = DeploymentSpec("dep-1", OLD)
+    for component in spec.components:
+        manifest = component_manifest(spec, component, OLD, "B")
+        del manifest["metadata"]["annotations"]
+        await west.apply(manifest)
     await run(west, "UPSERT_DEPLOYMENT", epoch=1, image=NEW)
     assert images(west) == {NEW}

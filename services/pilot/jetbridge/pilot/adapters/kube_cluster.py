@@ -24,12 +24,14 @@ import urllib3
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
+from jetbridge.pilot.adapters.field_ownership import created_entry, hand_over
 from jetbridge.pilot.adapters.kube_watch import PATHS, KindWatch, Waiter
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent, transient
 from jetbridge.pilot.service_layer.ports import Changes, ObjectChanged, Unwatched
 
 FIELD_MANAGER = "jetbridge-pilot"
+HAND_OVER_TRIES = 5  # reads of an object's managedFields that moved before giving up
 API_VERSIONS = {
     "Namespace": "v1",
     "ResourceQuota": "v1",
@@ -138,12 +140,12 @@ class KubernetesCluster:
             sensitive=kind == "Secret",
         )
 
-    async def create(self, manifest: Manifest) -> bool:
+    async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
         kind, meta = manifest["kind"], manifest["metadata"]
 
         def run() -> bool:
             try:
-                _body(
+                created = _parsed(
                     self._resource(kind).create(
                         body=manifest,
                         namespace=meta.get("namespace"),
@@ -156,12 +158,48 @@ class KubernetesCluster:
                 if error.status == 409 and "AlreadyExists" in str(error.body or ""):
                     return False
                 raise
+            if for_apply:
+                self._hand_over_fields(kind, meta, created)
             return True
 
         return await self._call(
             f"create {kind} {meta.get('namespace') or ''}/{meta['name']}",
             run,
             sensitive=kind == "Secret",
+        )
+
+    def _hand_over_fields(self, kind: str, meta: Manifest, obj: Manifest) -> None:
+        """What the create wrote becomes the Pilot's apply's (``field_ownership``); the
+        entries read again if they moved meanwhile (a controller's first status write)."""
+        for _ in range(HAND_OVER_TRIES):
+            index = created_entry(obj, FIELD_MANAGER)
+            if index is None:
+                return
+            try:
+                _body(
+                    self._resource(kind).patch(
+                        name=meta["name"],
+                        namespace=meta.get("namespace"),
+                        body=hand_over(index, FIELD_MANAGER),
+                        content_type="application/json-patch+json",
+                        serialize=False,
+                        _request_timeout=self._timeout,
+                    )
+                )
+                return
+            except ApiException as error:
+                if error.status not in (409, 422):
+                    raise
+            obj = _parsed(
+                self._resource(kind).get(
+                    name=meta["name"],
+                    namespace=meta.get("namespace"),
+                    serialize=False,
+                    _request_timeout=self._timeout,
+                )
+            )
+        raise ApiException(
+            status=409, reason=f"managedFields kept moving ({HAND_OVER_TRIES} reads)"
         )
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:

@@ -165,7 +165,8 @@ class InMemoryCluster:
                     return
             self._put(key, new)
 
-    async def create(self, manifest: Manifest) -> bool:
+    async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
+        """The twin keeps no field ownership: an apply replaces the whole object."""
         meta = manifest["metadata"]
         if _key(manifest["kind"], meta.get("namespace"), meta["name"]) in self._objects:
             with self._state():

@@ -69,10 +69,12 @@ class ClusterPort(Protocol):
         test found it so): guard a creation with :meth:`create`."""
         ...
 
-    async def create(self, manifest: Manifest) -> bool:
+    async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
         """Create the object only if none of that name exists: False when one did (it
         is left as it is). For values made once, such as a generated key: two Pilots
-        that both found it missing must not each write their own."""
+        that both found it missing must not each write their own. ``for_apply``: the
+        object is written with :meth:`apply` from then on, so what the create wrote is
+        owned as an apply's (a later apply that leaves a field out removes it)."""
         ...
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None: ...

@@ -184,6 +184,10 @@ async def read_passwords(ctx: StepContext) -> dict[str, str]:
 async def upsert_deployment(ctx: StepContext) -> Succeeded:
     spec, epoch = ctx.spec, ctx.flight.fencing_epoch
     image = image_to_pull(spec.image)
+    # A newer mission stamps the namespace first (CREATE_NAMESPACE): refused here, a late
+    # upsert makes no component in it, not even one the newer mission has yet to write.
+    namespace = await ctx.cluster.get("Namespace", None, spec.namespace)
+    _refuse_if_newer(ctx, namespace, f"Namespace {spec.namespace}")
     found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
     live = {(d.get("metadata") or {}).get("name"): d for d in found}
     for component in spec.components:
@@ -209,20 +213,13 @@ async def _write_unless_taken_over(
     another writer, or a controller's status update) reads the object again.
     """
     kind, meta = manifest["kind"], manifest["metadata"]
-    where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}".replace(" /", " ")
-    epoch = ctx.flight.fencing_epoch
     for attempt in range(GUARDED_WRITE_TRIES):
         if attempt:
             live = await ctx.cluster.get(kind, meta.get("namespace"), meta["name"])
-        if (newer := newer_copy_epoch(live, epoch)) is not None:
-            raise permanent(
-                ErrorCode.TAKEN_OVER,
-                f"{where} was written by a newer mission (epoch {newer}; this flight's is "
-                f"{epoch}): left as it is",
-            )
+        _refuse_if_newer(ctx, live, _where(manifest))
         try:
             if live is None:
-                if await ctx.cluster.create(manifest):
+                if await ctx.cluster.create(manifest, for_apply=True):
                     return
             else:
                 version = (live.get("metadata") or {}).get("resourceVersion")
@@ -232,8 +229,25 @@ async def _write_unless_taken_over(
             continue
     raise transient(
         ErrorCode.NOT_READY,
-        f"{where} changed between every read and write ({GUARDED_WRITE_TRIES} tries)",
+        f"{_where(manifest)} changed between every read and write ({GUARDED_WRITE_TRIES} tries)",
     )
+
+
+def _refuse_if_newer(ctx: StepContext, live: Manifest | None, what: str) -> None:
+    """``TAKEN_OVER`` (permanent) if a newer mission's epoch is on ``live``."""
+    epoch = ctx.flight.fencing_epoch
+    if (newer := newer_copy_epoch(live, epoch)) is not None:
+        raise permanent(
+            ErrorCode.TAKEN_OVER,
+            f"{what} was written by a newer mission (epoch {newer}; this flight's is "
+            f"{epoch}): left as it is",
+        )
+
+
+def _where(manifest: Manifest) -> str:
+    meta = manifest["metadata"]
+    namespace = meta.get("namespace")
+    return f"{manifest['kind']} {namespace + '/' if namespace else ''}{meta['name']}"
 
 
 async def wait_ready(ctx: StepContext) -> Succeeded:
