@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Dialog, Page, async_playwright, expect
 
 from jetbridge.common.settings import REPO_ROOT
 from jetbridge.navigator.domain.vocabulary import FlightKind, Health, StepStatus
@@ -263,7 +263,13 @@ async def test_a_controlled_failover_whose_source_dies_is_forced_from_its_page(
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
-                page.on("dialog", lambda d: d.accept())  # the takeover's confirmation
+                dialogs: list[str] = []
+
+                async def answer(dialog: Dialog) -> None:  # the refusal, the confirmation
+                    dialogs.append(dialog.message)
+                    await dialog.accept()
+
+                page.on("dialog", answer)
                 await page.goto(f"{world.url}/#/failovers/{controlled}")
                 await page.fill("#token", TOKENS["operator"])
                 await page.press("#token", "Enter")
@@ -271,7 +277,32 @@ async def test_a_controlled_failover_whose_source_dies_is_forced_from_its_page(
                 await expect(force).to_have_text("Force failover to ap-west")
                 await expect(page.locator("#view")).to_contain_text("ap-east is unreachable")
                 await shot(page, "7-controlled-source-unreachable")
+
+                # The destination unreachable too: the dry run says why before anything
+                # is asked, and no request is made.
+                await world.publish([health("ap-west", Health.HEALTHY, Health.UNREACHABLE)])
+                await world.until(
+                    "the console to see ap-west unreachable",
+                    lambda: (
+                        world.runtime.model.fleet.clusters["ap-west"].health is Health.UNREACHABLE
+                    ),
+                )
+                requests_before = set(fleet.requests)
                 await force.click()
+                await world.until("the refusal to be shown", lambda: len(dialogs) >= 1)
+                assert dialogs[0].startswith("The Navigator would refuse this Forced failover")
+                assert "ap-west" in dialogs[0]
+                assert set(fleet.requests) == requests_before
+                await expect(page).to_have_url(re.compile(re.escape(controlled)))
+
+                await world.publish([health("ap-west", Health.UNREACHABLE, Health.HEALTHY)])
+                await world.until(
+                    "the console to see ap-west healthy",
+                    lambda: world.runtime.model.fleet.clusters["ap-west"].health is Health.HEALTHY,
+                )
+                await force.click()
+                await world.until("the confirmation to be asked", lambda: len(dialogs) >= 2)
+                assert dialogs[1].startswith("Force the 2 Deployment(s) of ap-east to ap-west?")
                 await expect(page).not_to_have_url(re.compile(re.escape(controlled)))
                 forced = page.url.rsplit("/", 1)[1]
                 await expect(page.locator("h1 .badge")).to_have_text("SUCCEEDED", timeout=60_000)

@@ -418,13 +418,24 @@ async function failoverView(id) {
 }
 
 async function forceTakeover(r) {
-  const lost = `Tasks still running on ${r.source_cluster_id} are lost; the old copies there are deleted when it is reachable again.`;
-  if (!confirm(`Force the Deployments of ${r.source_cluster_id} to ${r.destination_cluster_id}? `
-    + `Failover ${r.request_id}'s unfinished missions are cancelled and a Forced failover moves them without a drain. ${lost}`)) return;
   const body = {
     source_cluster_id: r.source_cluster_id, destination_cluster_id: r.destination_cluster_id,
     mode: "FORCED", confirm_forced: true, exclude_ineligible: r.exclude_ineligible,
   };
+  // The same dry run as the trigger dialog's preview: a takeover the Navigator would
+  // refuse (the destination unhealthy too, say) is explained before anything is asked.
+  let plan;
+  try { plan = await api("/failovers/plan", { method: "POST", body: JSON.stringify(body) }); } catch (err) {
+    alert(err.message);
+    return;
+  }
+  if (!plan.would_be_accepted) {
+    alert(`The Navigator would refuse this Forced failover:\n${plan.blocking_reasons.map((x) => x.message).join("\n")}`);
+    return;
+  }
+  const lost = `Tasks still running on ${r.source_cluster_id} are lost; the old copies there are deleted when it is reachable again.`;
+  if (!confirm(`Force the ${plan.missions.length} Deployment(s) of ${r.source_cluster_id} to ${r.destination_cluster_id}? `
+    + `Failover ${r.request_id}'s unfinished missions are cancelled and a Forced failover moves them without a drain. ${lost}`)) return;
   try {
     const answer = await api("/failovers", { method: "POST", body: JSON.stringify(body) });
     location.hash = `#/failovers/${encodeURIComponent(answer.subject_id)}`;
