@@ -190,31 +190,30 @@ class KubernetesCluster:
             except ApiException as error:
                 if error.status not in (409, 422):
                     raise
-            obj = _parsed(
-                self._resource(kind).get(
-                    name=meta["name"],
-                    namespace=meta.get("namespace"),
-                    serialize=False,
-                    _request_timeout=self._timeout,
-                )
-            )
+            read = self._read(kind, meta.get("namespace"), meta["name"])
+            if read is None:
+                raise ApiException(status=404, reason="deleted while its fields were handed over")
+            obj = read
         raise ApiException(
             status=409, reason=f"managedFields kept moving ({HAND_OVER_TRIES} reads)"
         )
 
-    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
-        def run() -> Manifest | None:
-            try:
-                response = self._resource(kind).get(
-                    name=name, namespace=namespace, serialize=False, _request_timeout=self._timeout
-                )
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-            return dict(_parsed(response))
+    def _read(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        """One GET, on the calling (pool) thread; None: there is no such object."""
+        try:
+            response = self._resource(kind).get(
+                name=name, namespace=namespace, serialize=False, _request_timeout=self._timeout
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(_parsed(response))
 
-        return await self._call(f"get {kind} {namespace or ''}/{name}", run)
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
+        return await self._call(
+            f"get {kind} {namespace or ''}/{name}", lambda: self._read(kind, namespace, name)
+        )
 
     async def list(
         self, kind: str, namespace: str, labels: Mapping[str, str]

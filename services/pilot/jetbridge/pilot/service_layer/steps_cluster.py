@@ -188,8 +188,7 @@ async def upsert_deployment(ctx: StepContext) -> Succeeded:
     # upsert makes no component in it, not even one the newer mission has yet to write.
     namespace = await ctx.cluster.get("Namespace", None, spec.namespace)
     _refuse_if_newer(ctx, namespace, f"Namespace {spec.namespace}")
-    found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
-    live = {(d.get("metadata") or {}).get("name"): d for d in found}
+    live = await _release_deployments(ctx)
     for component in spec.components:
         manifest = component_manifest(spec, component, image, ctx.db_side, epoch=epoch)
         await _write_unless_taken_over(ctx, manifest, live.get(manifest["metadata"]["name"]))
@@ -266,8 +265,7 @@ async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
         # One LIST of the release's Deployments per round, not a GET per component: a
         # wait polls twice a second, and on a real cluster each request costs the Pilot
         # and the API server alike.
-        found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
-        by_name = {(d.get("metadata") or {}).get("name"): d for d in found}
+        by_name = await _release_deployments(ctx)
         for c in spec.components:
             live = by_name.get(spec.deployment_name(c.name))
             if live is None:
@@ -299,6 +297,13 @@ async def _wait_components_ready(ctx: StepContext, image: str | None) -> None:
         if image is not None:
             raise transient(ErrorCode.NOT_READY, f"{failure.message} (image {image})") from failure
         raise
+
+
+async def _release_deployments(ctx: StepContext) -> dict[str, Manifest]:
+    """The release's Kubernetes Deployments by name, from one LIST."""
+    spec = ctx.spec
+    found = await ctx.cluster.list("Deployment", spec.namespace, {"release": spec.release})
+    return {(d.get("metadata") or {}).get("name", ""): d for d in found}
 
 
 async def _pull_errors(ctx: StepContext) -> str:
