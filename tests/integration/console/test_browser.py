@@ -325,3 +325,37 @@ async def test_a_controlled_failover_whose_source_dies_is_forced_from_its_page(
             moving, "ap-west"
         )
         assert fleet.requests[controlled].superseded_by == forced
+
+
+async def test_the_audit_trail_says_where_the_consoles_window_of_events_begins(
+    postgres_dsn: str, kafka_bootstrap: str
+) -> None:
+    """A Console keeps the newest events only: its audit page says that the older ones
+    are gone from it, and where to read them, above the ones it still holds."""
+    async with console_world(postgres_dsn, kafka_bootstrap, events_kept=5) as world:
+        await world.seed("eu-east", "eu-west", DEPLOYMENTS[:2])
+        model = world.runtime.model
+        assert model.first_seq() > 1, "seeding a world is more than five events"
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await page.goto(world.url)
+                await page.fill("#token", TOKENS["viewer"])
+                await page.press("#token", "Enter")
+                await expect(page.locator("#who")).to_have_text("viewer@example.com · viewer")
+                await page.goto(f"{world.url}/#/events")
+                rows = page.locator("table tbody tr")
+                dropped = rows.first
+                await expect(dropped).to_have_class("dropped")
+                await expect(dropped).to_contain_text("jetbridge audit timeline")
+                said = re.search(
+                    r"Events before #(\d+) are no longer held", await dropped.inner_text()
+                )
+                assert said, await dropped.inner_text()
+                # (Not model.first_seq(): an event that came meanwhile moved the window.)
+                await expect(rows.nth(1).locator("td").first).to_have_text(said.group(1))
+                assert int(said.group(1)) > 1
+                await shot(page, "7-audit-window", full_page=False)
+            finally:
+                await browser.close()

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from jetbridge.common import topics
 from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry
 from jetbridge.common.kafka import EventPublisher
+from jetbridge.console.adapters.ledger import DEFAULT_EVENTS_KEPT
 from jetbridge.console.entrypoints.app import ConsoleRuntime, ConsoleSettings
 from jetbridge.navigator.adapters.event_mapping import EventMapper
 from jetbridge.navigator.domain import events as ev
@@ -153,7 +154,11 @@ class ConsoleWorld:
 
 @contextlib.asynccontextmanager
 async def console_world(
-    postgres_dsn: str, kafka_bootstrap: str, *, step_s: float = 0.05
+    postgres_dsn: str,
+    kafka_bootstrap: str,
+    *,
+    step_s: float = 0.05,
+    events_kept: int = DEFAULT_EVENTS_KEPT,
 ) -> AsyncIterator[ConsoleWorld]:
     prefix = await create_sandbox(kafka_bootstrap)
     name = f"test_console_{uuid.uuid4().hex[:10]}"
@@ -178,6 +183,7 @@ async def console_world(
             topic_prefix=prefix,
             console_tokens=TOKEN_TEXT,
             console_answer_timeout_s=10.0,
+            console_events_kept=events_kept,
         )
     )
     port = free_port()

@@ -60,3 +60,13 @@ def test_a_bad_pilot_setting_does_not_show_the_dsns(monkeypatch: pytest.MonkeyPa
         PilotSettings()
     assert "JETBRIDGE_PILOT_DATABASE_ENDPOINT is 'other:3306'" in str(refused.value)
     assert SECRET not in str(refused.value)
+
+
+def test_a_console_asked_to_keep_no_audit_entry_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JETBRIDGE_CONSOLE_EVENTS_KEPT", "0")
+    with pytest.raises(ValidationError) as refused:
+        ConsoleSettings()
+    assert "console_events_kept" in str(refused.value)
+    assert "greater than or equal to 1" in str(refused.value)

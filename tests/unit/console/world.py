@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from jetbridge.common.events import EventRecord, default_registry
-from jetbridge.console.adapters.ledger import LedgerReadModel
+from jetbridge.console.adapters.ledger import DEFAULT_EVENTS_KEPT, LedgerReadModel
 from jetbridge.console.adapters.tokens import StaticTokens
 from jetbridge.console.entrypoints.api import create_app
 from jetbridge.console.service_layer.console import ConsoleService
@@ -83,10 +83,10 @@ class World:
         self.feed(fleet.react(self.now))
 
 
-def make_world() -> World:
+def make_world(events_kept: int = DEFAULT_EVENTS_KEPT) -> World:
     mapper = EventMapper(default_registry(), producer="navigator/test")
     holder: dict[str, int] = {}
-    model = LedgerReadModel(mapper, clock=lambda: holder["now"])
+    model = LedgerReadModel(mapper, clock=lambda: holder["now"], events_kept=events_kept)
     sender = RecordingSender()
     service = ConsoleService(model, sender, clock=lambda: holder["now"], answer_timeout_s=0.0)
     app = create_app(service, StaticTokens.from_text(TOKEN_TEXT))

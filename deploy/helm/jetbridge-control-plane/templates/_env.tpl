@@ -95,6 +95,8 @@ dispatcher take each topic name instead (set below when a prefix is used) */}}
   value: {{ .Values.console.port | quote }}
 - name: JETBRIDGE_CONSOLE_TOKENS_FILE
   value: /etc/jetbridge/console/tokens
+- name: JETBRIDGE_CONSOLE_EVENTS_KEPT
+  value: {{ .Values.console.eventsKept | quote }}
 {{- end -}}
 
 {{- define "cp.tlsVolume" -}}

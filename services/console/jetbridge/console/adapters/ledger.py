@@ -28,7 +28,7 @@ from jetbridge.common.events import EventRecord
 from jetbridge.common.kafka.deadletter import ConsumedRecord
 from jetbridge.common.kafka.replay import PartitionReplay
 from jetbridge.console.adapters import fleet_views as fv
-from jetbridge.console.domain.audit import AuditEntry, EventFilter, clusters_named
+from jetbridge.console.domain.audit import AuditEntry, EventFilter, RecentEntries, clusters_named
 from jetbridge.console.domain.intents import StartIntent
 from jetbridge.console.domain.progress import MissionProgress
 from jetbridge.console.service_layer.views import (
@@ -48,16 +48,27 @@ from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.fleet import Fleet
 
 log = logging.getLogger(__name__)
+# About 110 MiB of entries (some 3 failovers of 1,000 Deployments): the chart's 768 MiB
+# limit leaves room for the fleet, which still grows with the history.
+DEFAULT_EVENTS_KEPT = 100_000
 
 
 class LedgerReadModel:
-    def __init__(self, mapper: EventMapper, clock: Callable[[], int], registry: str = "") -> None:
+    def __init__(
+        self,
+        mapper: EventMapper,
+        clock: Callable[[], int],
+        registry: str = "",
+        events_kept: int = DEFAULT_EVENTS_KEPT,
+    ) -> None:
         self.mapper = mapper
         self.clock = clock
         # ``registry``: the installation's, as the Navigator has it, so previews judge
         # Deployment images the way the Navigator will.
         self.fleet = Fleet(registry)
-        self.entries: list[AuditEntry] = []
+        # The audit trail's newest entries only: the fleet is folded from every event,
+        # but holding every entry would grow without bound (``RecentEntries``).
+        self.entries = RecentEntries(events_kept)
         self._extras: dict[str, fv.RequestExtras] = {}
         self._refusals: dict[str, Reason] = {}
         self._seq_of: dict[tuple[str, str], int] = {}
@@ -148,7 +159,7 @@ class LedgerReadModel:
         if request_id is None and record.event_type == "CommandRefused":
             request_id = p.get("subject_id") or None
         return AuditEntry(
-            seq=len(self.entries) + 1,
+            seq=self.entries.next_seq,
             event_id=env.event_id,
             event_type=record.event_type,
             aggregate_type=env.aggregate_type,
@@ -175,7 +186,10 @@ class LedgerReadModel:
         return self._fold_errors
 
     def last_seq(self) -> int:
-        return len(self.entries)
+        return self.entries.last_seq
+
+    def first_seq(self) -> int:
+        return self.entries.first_seq
 
     async def wait_beyond(self, seq: int, timeout_s: float) -> int:
         """Return once an event after ``seq`` was applied (or the timeout passed)."""
@@ -254,9 +268,7 @@ class LedgerReadModel:
         self, where: EventFilter, limit: int, *, newest_first: bool = False
     ) -> list[AuditEntry]:
         out: list[AuditEntry] = []
-        start = max(where.after_seq, 0)  # seq n lives at index n-1
-        end = len(self.entries) if where.before_seq is None else max(where.before_seq - 1, 0)
-        window = self.entries[start:end]
+        window = self.entries.between(where.after_seq, where.before_seq)
         for entry in reversed(window) if newest_first else window:
             if where.matches(entry):
                 out.append(entry)

@@ -72,3 +72,57 @@ def clusters_named(payload: Mapping[str, Any]) -> list[str]:
         if isinstance(value, str) and value and value not in found:
             found.append(value)
     return found
+
+
+class RecentEntries:
+    """The newest ``kept`` audit entries, numbered from 1 in the order they came.
+
+    Why a window: the ledger keeps every event for ever, and one entry held in memory
+    costs about 1.1 KiB (a 1,000-Deployment failover is some 30,000 entries), so a
+    Console that held them all would outgrow any memory limit as failovers accumulate
+    and then fail again on every restart. The whole log stays on Kafka for
+    ``jetbridge audit``; the Console serves the recent part. The oldest entries are
+    dropped in chunks of a tenth of ``kept``, so it holds up to 10% more between trims
+    and a trim moves the list once per chunk, not once per entry.
+    """
+
+    def __init__(self, kept: int) -> None:
+        if kept < 1:
+            raise ValueError(f"the Console must keep at least one audit entry, not {kept}")
+        self.kept = kept
+        self._chunk = max(kept // 10, 1)
+        self._entries: list[AuditEntry] = []
+        self._dropped = 0  # entries 1.._dropped are gone
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def next_seq(self) -> int:
+        return self._dropped + len(self._entries) + 1
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq still held (``next_seq`` when none is)."""
+        return self._dropped + 1
+
+    @property
+    def last_seq(self) -> int:
+        return self._dropped + len(self._entries)
+
+    def append(self, entry: AuditEntry) -> None:
+        if entry.seq != self.next_seq:
+            raise ValueError(f"audit entry {entry.seq} out of order: expected {self.next_seq}")
+        self._entries.append(entry)
+        excess = len(self._entries) - self.kept
+        if excess >= self._chunk:
+            del self._entries[:excess]
+            self._dropped += excess
+
+    def between(self, after_seq: int, before_seq: int | None) -> list[AuditEntry]:
+        """The entries held with ``after_seq < seq < before_seq``, oldest first."""
+        start = max(after_seq - self._dropped, 0)
+        end = len(self._entries)
+        if before_seq is not None:
+            end = min(max(before_seq - 1 - self._dropped, 0), end)
+        return self._entries[start:end]

@@ -34,7 +34,12 @@ from jetbridge.common.metrics import start_metrics_server
 from jetbridge.common.reachable import kafka_away, until_reachable
 from jetbridge.common.settings import DEFAULT_REGISTRY, RegistryHost, env_file_path, service_config
 from jetbridge.console.adapters.kafka_commands import KafkaCommandSender
-from jetbridge.console.adapters.ledger import LedgerFollower, LedgerReadModel, terminate_self
+from jetbridge.console.adapters.ledger import (
+    DEFAULT_EVENTS_KEPT,
+    LedgerFollower,
+    LedgerReadModel,
+    terminate_self,
+)
 from jetbridge.console.adapters.tokens import StaticTokens
 from jetbridge.console.entrypoints.api import create_app
 from jetbridge.console.service_layer.console import ConsoleService, clock_ms
@@ -56,6 +61,11 @@ class ConsoleSettings(BaseSettings):
         default=5.0, description="How long a start/cancel waits for the Navigator's answer."
     )
     console_ready_timeout_s: float = 120.0
+    console_events_kept: int = Field(
+        default=DEFAULT_EVENTS_KEPT,
+        ge=1,
+        description="Audit entries held for the event log and the live stream (newest).",
+    )
     registry: RegistryHost = DEFAULT_REGISTRY
 
 
@@ -75,7 +85,12 @@ class ConsoleRuntime:
     def __init__(self, settings: ConsoleSettings, health: Health = HEALTH) -> None:
         self.settings = settings
         mapper = EventMapper(default_registry(), producer="console")
-        self.model = LedgerReadModel(mapper, clock_ms, registry=self.settings.registry)
+        self.model = LedgerReadModel(
+            mapper,
+            clock_ms,
+            registry=self.settings.registry,
+            events_kept=self.settings.console_events_kept,
+        )
         self.sender = KafkaCommandSender(
             settings.kafka_bootstrap_servers, topic_prefix=settings.topic_prefix
         )

@@ -67,7 +67,12 @@ async def events(q: Annotated[EventQuery, Query()], _: Reader, read: Read) -> Ev
     page = found[: q.limit]
     empty_cursor = q.after if q.order == "asc" else (q.before or 0)
     last = page[-1].seq if page else empty_cursor
-    return EventPage(events=[event_view(e) for e in page], last_seq=last, more=len(found) > q.limit)
+    return EventPage(
+        events=[event_view(e) for e in page],
+        last_seq=last,
+        more=len(found) > q.limit,
+        first_seq=read.first_seq(),
+    )
 
 
 @router.get(

@@ -3,7 +3,10 @@
 A change names what moved (event type, aggregate, request, Deployment, clusters) so a
 client refetches only the views concerned. The stream is the audit log's tail, so a
 client that reconnects with ``Last-Event-ID`` misses nothing and nobody can be too
-slow: there is no per-client queue to overflow.
+slow: there is no per-client queue to overflow. The one exception: the Console holds
+the newest entries only (``RecentEntries``), so a client resuming from a seq already
+dropped gets a ``gap`` naming the oldest seq held, then the changes from there; it
+should refetch what it shows.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ async def change_stream(
     hello = json.dumps({"seq": position, "ready": read.ready})
     yield f"retry: 2000\nevent: hello\ndata: {hello}\n\n"
     while not await disconnected():
+        if position < (oldest := read.first_seq()) - 1:
+            missed = json.dumps({"after": position, "first_seq": oldest})
+            yield f"event: gap\ndata: {missed}\n\n"
+            position = oldest - 1
         upto = read.last_seq()
         if upto > position:
             window = replace(where, after_seq=position, before_seq=upto + 1)

@@ -238,6 +238,10 @@ class EventPage(BaseModel):
     events: list[EventView]
     last_seq: int = Field(description="Pass as ``after`` to continue.")
     more: bool
+    first_seq: int = Field(
+        description="The oldest seq this Console still holds: it keeps the newest "
+        "JETBRIDGE_CONSOLE_EVENTS_KEPT events; `jetbridge audit` reads the whole log."
+    )
 
 
 class CommandAccepted(BaseModel):

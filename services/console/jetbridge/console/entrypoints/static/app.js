@@ -120,6 +120,7 @@ async function connectLive() {
         const event = /^event: (.*)$/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
         if (event === "change" && data) onChange(JSON.parse(data));
+        if (event === "gap" && data) onGap(JSON.parse(data));
         if (event === "hello" && data && !state.lastSeq) state.lastSeq = JSON.parse(data).seq;
       }
     }
@@ -136,6 +137,13 @@ function onChange(change) {
   if (current.wants && !current.wants(change)) return;
   clearTimeout(live.timer);
   live.timer = setTimeout(() => current.refresh?.(change), 150);
+}
+
+// The Console dropped events this page had not seen (it keeps the newest): refetch.
+function onGap(gap) {
+  state.lastSeq = Math.max(state.lastSeq, gap.first_seq - 1);
+  clearTimeout(live.timer);
+  live.timer = setTimeout(() => current.refresh?.(), 150);
 }
 
 // --- routing ------------------------------------------------------------------------
@@ -482,10 +490,17 @@ async function eventsView(_, params) {
   current.refresh = async () => {
     const page = await api(`/events?${filter}&after=${after}&limit=1000`);
     if (current.name !== "events") return;
+    if (page.first_seq > after + 1) tbody.append(droppedRow(page.first_seq));
     tbody.append(...page.events.map(row));
     after = page.last_seq;
   };
   await current.refresh();
+}
+
+function droppedRow(firstSeq) {
+  return h("tr", { class: "dropped" }, h("td", { colspan: 8 },
+    `Events before #${firstSeq} are no longer held by this Console (it keeps the newest); `,
+    h("code", {}, "jetbridge audit timeline"), " reads the whole ledger."));
 }
 
 // --- start --------------------------------------------------------------------------
