@@ -17,6 +17,7 @@ import pytest
 
 from jetbridge.pilot.domain import secrets as sec
 from jetbridge.pilot.domain.airflow import (
+    Component,
     DeploymentSpec,
     component_manifest,
     namespace_manifests,
@@ -155,18 +156,53 @@ class ClusterContract:
         await self._namespace(cluster, spec)
         try:
             limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
-            name = spec.deployment_name(limited.name)
             made_by_create = component_manifest(spec, limited, "reg.test/a:1", "A")
             assert await cluster.create(made_by_create, for_apply=True)
-            made = await cluster.get("Deployment", spec.namespace, name)
+            made = await cluster.get(
+                "Deployment", spec.namespace, spec.deployment_name(limited.name)
+            )
             assert made is not None
             assert made["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-            plain = replace(limited, configured=False)
-            await cluster.apply(component_manifest(spec, plain, "reg.test/a:1", "A"))
-            live = await cluster.get("Deployment", spec.namespace, name)
-            assert live is not None
-            resources = live["spec"]["template"]["spec"]["containers"][0]["resources"]
-            assert "limits" not in resources, resources
+            await self._limits_gone_once_dropped(cluster, spec, limited)
+        finally:
+            await cluster.delete("Namespace", None, spec.namespace)
+
+    @staticmethod
+    async def _limits_gone_once_dropped(
+        cluster: ClusterPort, spec: DeploymentSpec, limited: Component
+    ) -> None:
+        """Apply ``limited`` without its configuration: its limits must go."""
+        plain = replace(limited, configured=False)
+        await cluster.apply(component_manifest(spec, plain, "reg.test/a:1", "A"))
+        live = await cluster.get("Deployment", spec.namespace, spec.deployment_name(limited.name))
+        assert live is not None
+        resources = live["spec"]["template"]["spec"]["containers"][0]["resources"]
+        assert "limits" not in resources, resources
+
+    async def test_a_create_never_handed_over_is_merged_by_the_next_guarded_apply(
+        self, pair: tuple[ClusterPort, ClusterPort]
+    ) -> None:
+        """A create whose hand-over failed (its step re-runs): the guarded apply over it
+        leaves one owner, so a later manifest without the limits removes them."""
+        cluster, _ = pair
+        spec = new_spec()
+        await self._namespace(cluster, spec)
+        try:
+            limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
+            manifest = component_manifest(spec, limited, "reg.test/a:1", "A")
+            assert await cluster.create(manifest)  # as if the hand-over had failed
+            name = spec.deployment_name(limited.name)
+            for _ in range(5):  # as the step does: a controller's status write moves it
+                made = await cluster.get("Deployment", spec.namespace, name)
+                assert made is not None
+                try:
+                    await cluster.apply(manifest, if_version=made["metadata"]["resourceVersion"])
+                    break
+                except ObjectChanged:
+                    continue
+            else:
+                pytest.fail(f"{name} changed between every read and apply")
+            await self._limits_gone_once_dropped(cluster, spec, limited)
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
 

@@ -9,6 +9,11 @@ say, once its configuration no longer names them) would stay for good. Found on
 kube-apiserver v1.36 (tests/unit/pilot/cluster_contract.py). Turning the create's
 entry into the manager's ``Apply`` entry, right after the create, makes the next apply
 remove such a field, as if the object had been applied from the start.
+
+If that hand-over never happened (the create's step failed between the two calls, and
+its re-run applied over the object), the manager has both entries; ``ownership_patch``
+then merges the create's fields into the ``Apply`` entry and removes the other, which
+is what the hand-over would have left.
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 Manifest = dict[str, Any]
+
+
+def ownership_patch(obj: Manifest, manager: str) -> list[Manifest] | None:
+    """The JSON patch that leaves ``manager`` one ``Apply`` entry owning what its create
+    wrote (a hand-over, or a merge of the two entries); None: nothing to do."""
+    if (index := created_entry(obj, manager)) is not None:
+        return hand_over(index, manager)
+    if (pair := leftover_create(obj, manager)) is not None:
+        return merge_into_apply(obj, *pair, manager)
+    return None
 
 
 def created_entry(obj: Manifest, manager: str) -> int | None:
@@ -42,3 +57,52 @@ def hand_over(index: int, manager: str) -> list[Manifest]:
         {"op": "test", "path": f"{path}/operation", "value": "Update"},
         {"op": "replace", "path": f"{path}/operation", "value": "Apply"},
     ]
+
+
+def leftover_create(obj: Manifest, manager: str) -> tuple[int, int] | None:
+    """(Apply index, Update index) when ``manager`` has both entries on the object
+    itself: a create's entry never handed over, then an apply. None otherwise."""
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    mine = {
+        e.get("operation"): i
+        for i, e in enumerate(entries)
+        if e.get("manager") == manager and not e.get("subresource")
+    }
+    if "Apply" in mine and "Update" in mine:
+        return mine["Apply"], mine["Update"]
+    return None
+
+
+def merge_into_apply(
+    obj: Manifest, apply_index: int, update_index: int, manager: str
+) -> list[Manifest]:
+    """A JSON patch giving the Apply entry the union of both entries' fields and
+    removing the Update entry; refused (422) if the entries moved since ``obj`` was read."""
+    entries = obj["metadata"]["managedFields"]
+    fields = union(
+        entries[apply_index].get("fieldsV1") or {}, entries[update_index].get("fieldsV1") or {}
+    )
+    applied, updated = (
+        f"/metadata/managedFields/{apply_index}",
+        f"/metadata/managedFields/{update_index}",
+    )
+    return [
+        {"op": "test", "path": f"{applied}/manager", "value": manager},
+        {"op": "test", "path": f"{applied}/operation", "value": "Apply"},
+        {"op": "test", "path": f"{updated}/manager", "value": manager},
+        {"op": "test", "path": f"{updated}/operation", "value": "Update"},
+        {"op": "replace", "path": f"{applied}/fieldsV1", "value": fields},
+        {"op": "remove", "path": updated},
+    ]
+
+
+def union(a: Manifest, b: Manifest) -> Manifest:
+    """Two ``FieldsV1`` sets as one: nested maps of ``f:``/``k:``/``v:``/``i:`` keys whose
+    leaves are ``{}`` (the field itself, ``"."``, when it has members too)."""
+    merged = dict(a)
+    for key, value in b.items():
+        mine = merged.get(key)
+        merged[key] = (
+            union(mine, value) if isinstance(mine, dict) and isinstance(value, dict) else value
+        )
+    return merged

@@ -24,7 +24,7 @@ import urllib3
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from jetbridge.pilot.adapters.field_ownership import created_entry, hand_over
+from jetbridge.pilot.adapters.field_ownership import ownership_patch
 from jetbridge.pilot.adapters.kube_watch import PATHS, KindWatch, Waiter
 from jetbridge.pilot.domain.airflow import Manifest
 from jetbridge.pilot.domain.steps import ErrorCode, StepFailure, permanent, transient
@@ -132,7 +132,10 @@ class KubernetesCluster:
                     where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
                     raise ObjectChanged(where) from error
                 raise
-            _body(response)
+            if if_version is None:
+                _body(response)
+            else:  # the guarded writes' objects may be a create's whose hand-over failed
+                self._own_created_fields(kind, meta, _parsed(response))
 
         await self._call(
             f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}",
@@ -159,7 +162,7 @@ class KubernetesCluster:
                     return False
                 raise
             if for_apply:
-                self._hand_over_fields(kind, meta, created)
+                self._own_created_fields(kind, meta, created)
             return True
 
         return await self._call(
@@ -168,19 +171,20 @@ class KubernetesCluster:
             sensitive=kind == "Secret",
         )
 
-    def _hand_over_fields(self, kind: str, meta: Manifest, obj: Manifest) -> None:
-        """What the create wrote becomes the Pilot's apply's (``field_ownership``); the
-        entries read again if they moved meanwhile (a controller's first status write)."""
+    def _own_created_fields(self, kind: str, meta: Manifest, obj: Manifest) -> None:
+        """What a create wrote becomes the Pilot's apply's (``field_ownership``): handed
+        over after the create, or merged after an apply if that never happened. The
+        entries are read again if they moved meanwhile (a controller's status write)."""
         for _ in range(HAND_OVER_TRIES):
-            index = created_entry(obj, FIELD_MANAGER)
-            if index is None:
+            patch = ownership_patch(obj, FIELD_MANAGER)
+            if patch is None:
                 return
             try:
                 _body(
                     self._resource(kind).patch(
                         name=meta["name"],
                         namespace=meta.get("namespace"),
-                        body=hand_over(index, FIELD_MANAGER),
+                        body=patch,
                         content_type="application/json-patch+json",
                         serialize=False,
                         _request_timeout=self._timeout,
