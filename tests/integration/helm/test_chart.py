@@ -13,6 +13,7 @@ it would on install, and nothing is persisted.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import subprocess
 import sys
@@ -958,6 +959,70 @@ async def test_the_agent_reads_its_store_with_exactly_the_chart_rbac(
 
 def kube_api_as(kubeconfig: Path) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+
+
+async def test_the_pilot_reads_its_registry_credentials_and_no_other_secret_of_its_namespace(
+    helm: Path, kube_api: client.ApiClient, throwaway_namespace: str, tmp_path: Path
+) -> None:
+    """pilot.imagePullSecret: the Pilot's env names the Secret, and a Role lets it GET
+    that one Secret of the release's namespace (to copy into the namespaces it makes),
+    checked as the Pilot's ServiceAccount on the real API server."""
+    from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster  # noqa: PLC0415
+    from jetbridge.pilot.domain.steps import StepFailure  # noqa: PLC0415
+
+    ns = throwaway_namespace
+    objs = render(helm, DATA, "--set", "pilot.imagePullSecret=registry-pull", namespace=ns)
+    env = env_of(by_kind(objs, "Deployment")[f"{RELEASE}-pilot"])
+    assert env["JETBRIDGE_PILOT_IMAGE_PULL_SECRET"]["value"] == f"{ns}/registry-pull"
+    name = f"{RELEASE}-pilot-registry"
+    role, binding = by_kind(objs, "Role")[name], by_kind(objs, "RoleBinding")[name]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["registry-pull"],
+            "verbs": ["get"],
+        }
+    ]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-pilot", "namespace": ns}
+    ]
+    assert "JETBRIDGE_PILOT_IMAGE_PULL_SECRET" not in env_of(
+        by_kind(render(helm, DATA), "Deployment")[f"{RELEASE}-pilot"]
+    )
+    assert not by_kind(render(helm, DATA), "Role")
+    core = client.CoreV1Api(kube_api)
+    for secret in ("registry-pull", "other"):
+        core.create_namespaced_secret(
+            ns,
+            {
+                "metadata": {"name": secret},
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {".dockerconfigjson": base64.b64encode(b'{"auths":{}}').decode()},
+            },
+        )
+    dyn = dynamic.DynamicClient(kube_api)
+    for obj in (role, binding):  # namespaced: they go with the throwaway namespace
+        dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).create(
+            body=obj, namespace=ns
+        )
+    with chart_rbac(helm, kube_api, ns, "pilot", tmp_path / "kc") as kubeconfig:
+        cluster = KubernetesCluster("dp-east", kubeconfig)
+        try:
+            deadline = time.monotonic() + 15
+            while True:  # the bindings reach the authorizer within a moment
+                try:
+                    found = await cluster.get("Secret", ns, "registry-pull")
+                    break
+                except StepFailure:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+            assert found is not None and found["type"] == "kubernetes.io/dockerconfigjson"
+            with pytest.raises(StepFailure, match="403"):
+                await cluster.get("Secret", ns, "other")
+        finally:
+            await cluster.close()
 
 
 async def test_the_pilot_adapter_works_with_exactly_the_chart_rbac(

@@ -26,7 +26,7 @@ from jetbridge.fencing.domain import Side as DbSide
 from jetbridge.flightdeck import Flightdeck, FlightState, open_flightdeck
 from jetbridge.navigator.domain.vocabulary import FailoverMode, FlightKind
 from jetbridge.pilot.adapters.kube_cluster import KubernetesCluster
-from jetbridge.pilot.domain.airflow import DeploymentSpec
+from jetbridge.pilot.domain.airflow import DOCKER_CONFIG, REGISTRY_SECRET, DeploymentSpec
 from jetbridge.pilot.domain.reports import start_of
 from jetbridge.pilot.entrypoints.app import PilotApp
 from jetbridge.pilot.entrypoints.settings import PilotSettings
@@ -128,6 +128,30 @@ async def pilots(w: World, **changes: Any) -> AsyncIterator[tuple[PilotApp, Pilo
         await west.stop()
 
 
+PULL_CONFIG = base64.b64encode(b'{"auths":{"registry.test":{"auth":"dTpw"}}}').decode()
+
+
+@contextlib.asynccontextmanager
+async def registry_credentials(w: World, name: str) -> AsyncIterator[None]:
+    """The Secret ``namespace/name`` on both clusters, as an operator makes it for
+    pilot.imagePullSecret (the Pilots copy it into each namespace they make)."""
+    namespace, _, secret = name.partition("/")
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret, "namespace": namespace},
+        "type": DOCKER_CONFIG,
+        "data": {".dockerconfigjson": PULL_CONFIG},
+    }
+    for plane in (w.east, w.west):
+        assert await plane.cluster.create(manifest)
+    try:
+        yield
+    finally:
+        for plane in (w.east, w.west):
+            await plane.cluster.delete("Secret", namespace, secret)
+
+
 async def provision(w: World, deployments: list[str]) -> None:
     await w.east.deck.enqueue_many([provisioning(d) for d in deployments])
     done = await wait_final(w.east.deck, [f"provision/{d}" for d in deployments], 180)
@@ -163,7 +187,12 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
     # JETBRIDGE_PILOT_E2E_DEPLOYMENTS=20 runs the issue's 20-Deployment failover.
     count = max(3, int(os.environ.get("JETBRIDGE_PILOT_E2E_DEPLOYMENTS", "3")))
     deployments = [f"{run}-d{i}" for i in range(count)]
-    async with world(kube_stack, server, kafka_bootstrap) as w, pilots(w):
+    pull = f"default/registry-pull-{run}"  # each cluster's credentials for the registry
+    async with (
+        world(kube_stack, server, kafka_bootstrap) as w,
+        registry_credentials(w, pull),
+        pilots(w, image_pull_secret=pull),
+    ):
         chosen = await server.as_the_customer(w.admin_dsn, deployments, kube_stack.secrets_endpoint)
         await provision(w, deployments)
         prefix = db_prefix(w.admin_dsn)
@@ -217,6 +246,10 @@ async def test_provision_then_controlled_failover_moves_every_deployment(
                 assert live is not None and deployment_ready(live), c.name
                 image = live["spec"]["template"]["spec"]["containers"][0]["image"]
                 assert image == f"{REGISTRY}/apache/airflow:3.0.2"
+                pod = live["spec"]["template"]["spec"]
+                assert pod["imagePullSecrets"] == [{"name": REGISTRY_SECRET}]
+            copy = await w.west.cluster.get("Secret", spec.namespace, REGISTRY_SECRET)
+            assert copy is not None and copy["data"] == {".dockerconfigjson": PULL_CONFIG}
             secret = await w.west.cluster.get(
                 "Secret", spec.namespace, spec.secret_name("metadata-b")
             )

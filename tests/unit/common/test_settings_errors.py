@@ -70,3 +70,21 @@ def test_a_console_asked_to_keep_no_audit_entry_is_refused_by_name(
         ConsoleSettings()
     assert "console_events_kept" in str(refused.value)
     assert "greater than or equal to 1" in str(refused.value)
+
+
+def test_registry_credentials_not_named_as_namespace_and_name_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_NAME", "dp-east")
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "memory")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_SIDE", "A")
+    monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTDECK_DSN", "postgresql://fd@db/fd")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ADMIN_DSN", "postgresql://admin@db/")
+    monkeypatch.setenv("JETBRIDGE_PILOT_IMAGE_PULL_SECRET", "registry-pull")
+    with pytest.raises(ValidationError) as refused:
+        PilotSettings()
+    assert "JETBRIDGE_PILOT_IMAGE_PULL_SECRET names a Secret as namespace/name" in str(
+        refused.value
+    )
+    monkeypatch.setenv("JETBRIDGE_PILOT_IMAGE_PULL_SECRET", "jetbridge/registry-pull")
+    assert PilotSettings().image_pull_secret == "jetbridge/registry-pull"

@@ -72,6 +72,7 @@ def ctx(
     customer: bool = False,
     epoch: int = 2,
     secrets_role: str = "",
+    image_pull_secret: str = "",
     **params: object,
 ) -> StepContext:
     spec = {"deployment_spec": {"deployment_id": "dep-1", "image": image}, **params}
@@ -87,6 +88,7 @@ def ctx(
             customer_users=customer,
             secrets_role=secrets_role,
             service_account="jetbridge/pilot" if secrets_role else "",
+            image_pull_secret=image_pull_secret,
         ),
         ports=Ports(cluster, FakeFencer(), tasks or FakeTasks({}), SystemClock()),
         deadline=time.monotonic() + seconds,

@@ -65,6 +65,10 @@
   value: {{ $p.database.fencingPoolSize | quote }}
 - name: JETBRIDGE_PILOT_SECRET_STORE
   value: {{ $p.secretStore | quote }}
+{{- if $p.imagePullSecret }}
+- name: JETBRIDGE_PILOT_IMAGE_PULL_SECRET
+  value: {{ printf "%s/%s" .Release.Namespace $p.imagePullSecret | quote }}
+{{- end }}
 {{- if and $p.rbac.create $p.rbac.secretsPerNamespace }}
 - name: JETBRIDGE_PILOT_SECRETS_ROLE
   value: {{ include "dp.pilot.secretsRole" . | quote }}

@@ -203,6 +203,36 @@ def secrets_access_manifest(spec: DeploymentSpec, role: str, service_account: st
     }
 
 
+REGISTRY_SECRET = "jetbridge-registry"
+DOCKER_CONFIG = "kubernetes.io/dockerconfigjson"
+PULL_SECRET_SETTING = "JETBRIDGE_PILOT_IMAGE_PULL_SECRET"
+
+
+def registry_secret_copy(spec: DeploymentSpec, source: Manifest, source_name: str) -> Manifest:
+    """The namespace's copy of the cluster's registry credentials (``source``, read from
+    ``source_name``): the same type and data, nothing of the source's metadata.
+
+    A Secret of another type, or without its ``.dockerconfigjson``, is refused
+    (permanent: the kubelet would not use it, and every pull would fail after the
+    fence in Controlled mode); the message names it, never its values."""
+    kind = source.get("type")
+    data = source.get("data") or {}
+    if kind != DOCKER_CONFIG or ".dockerconfigjson" not in data:
+        raise permanent(
+            ErrorCode.INVALID_CONFIGURATION,
+            f"this cluster's registry credentials {source_name} ({PULL_SECRET_SETTING}) must "
+            f"be a Secret of type {DOCKER_CONFIG} with a .dockerconfigjson key (found type "
+            f"{kind!r}, keys {sorted(data)})",
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(spec, REGISTRY_SECRET),
+        "type": DOCKER_CONFIG,
+        "data": {".dockerconfigjson": data[".dockerconfigjson"]},
+    }
+
+
 def namespace_manifests(
     spec: DeploymentSpec, cpu: str = "8", memory: str = "16Gi", epoch: int = 0
 ) -> list[Manifest]:
@@ -254,10 +284,12 @@ def component_manifest(
     replicas: int | None = None,
     *,
     epoch: int = 0,
+    pull_secret: bool = False,
 ) -> Manifest:
     """One component as a Kubernetes Deployment, annotated with the fencing ``epoch`` of
     the flight that writes it: a flight of an older mission leaves it alone
-    (``steps_cluster``, :func:`newer_copy_epoch`)."""
+    (``steps_cluster``, :func:`newer_copy_epoch`). ``pull_secret``: its pods pull with
+    the namespace's copy of the cluster's registry credentials (:data:`REGISTRY_SECRET`)."""
     name = spec.deployment_name(component.name)
     labels = spec.labels(component.name)
     selector = {"release": spec.release, "component": component.name}
@@ -282,6 +314,7 @@ def component_manifest(
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
+                    **({"imagePullSecrets": [{"name": REGISTRY_SECRET}]} if pull_secret else {}),
                     "terminationGracePeriodSeconds": 600 if component.name == WORKER else 60,
                     "containers": [
                         {

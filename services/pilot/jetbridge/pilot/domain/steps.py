@@ -41,6 +41,9 @@ class ErrorCode(StrEnum):
     # A newer mission's flight wrote the object since (its epoch annotation is higher):
     # this flight is an older mission's, late, and must not overwrite it.
     TAKEN_OVER = "TAKEN_OVER"
+    # The cluster's registry credentials (JETBRIDGE_PILOT_IMAGE_PULL_SECRET) are not
+    # there to copy: an operator's to create; the step's retries find it once made.
+    REGISTRY_CREDENTIALS_MISSING = "REGISTRY_CREDENTIALS_MISSING"
     FENCING_FAILED = "FENCING_FAILED"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     DATABASE_READ_ONLY = "DATABASE_READ_ONLY"

@@ -110,6 +110,7 @@ class PilotApp:
             customer_users=customer,
             secrets_role=s.secrets_role,
             service_account=s.service_account,
+            image_pull_secret=s.image_pull_secret,
         )
         runner = FlightRunner(
             deck,

@@ -84,6 +84,12 @@ class PilotSettings(BaseSettings):
     service_account: str = Field(
         default="", description="this Pilot's ServiceAccount as namespace/name"
     )
+    image_pull_secret: str = Field(
+        default="",
+        description="this cluster's registry credentials as namespace/name (a "
+        "kubernetes.io/dockerconfigjson Secret), copied into each namespace the Pilot makes "
+        "and named by its pods; empty: the nodes pull on their own",
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="None: no relay in this process (another one publishes)"
     )
@@ -112,9 +118,19 @@ class PilotSettings(BaseSettings):
                 f"admin DSN names {named or 'no host'!r}: the agent would report a server "
                 "this Pilot does not fence on"
             )
-        if self.secrets_role and len([p for p in self.service_account.split("/") if p]) != 2:
+        if self.image_pull_secret and not _namespaced(self.image_pull_secret):
+            raise ValueError(
+                "JETBRIDGE_PILOT_IMAGE_PULL_SECRET names a Secret as namespace/name, got "
+                f"{self.image_pull_secret!r}"
+            )
+        if self.secrets_role and not _namespaced(self.service_account):
             raise ValueError(
                 "JETBRIDGE_PILOT_SECRETS_ROLE needs JETBRIDGE_PILOT_SERVICE_ACCOUNT as "
                 f"namespace/name (the account the RoleBindings name), got {self.service_account!r}"
             )
         return self
+
+
+def _namespaced(name: str) -> bool:
+    """``namespace/name``: two non-empty parts."""
+    return len([p for p in name.split("/") if p]) == 2 and name.count("/") == 1

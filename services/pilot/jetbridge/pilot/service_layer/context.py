@@ -39,6 +39,10 @@ class PilotConfig:
     # Empty: the Pilot may already touch Secrets everywhere (the local stack's admin).
     secrets_role: str = ""
     service_account: str = ""
+    # This cluster's credentials for the installation's registry, a
+    # kubernetes.io/dockerconfigjson Secret ("ns/name"): copied into each namespace the
+    # Pilot makes and named by its pods. Empty: the nodes pull on their own.
+    image_pull_secret: str = ""
 
 
 @dataclass(frozen=True)

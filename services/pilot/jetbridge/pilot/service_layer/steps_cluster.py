@@ -16,6 +16,7 @@ from typing import Any
 from jetbridge.flightdeck.models import Side
 from jetbridge.pilot.domain import secrets as sec
 from jetbridge.pilot.domain.airflow import (
+    PULL_SECRET_SETTING,
     SCHEDULER,
     SECRETS_BINDING,
     Manifest,
@@ -23,6 +24,7 @@ from jetbridge.pilot.domain.airflow import (
     image_to_pull,
     namespace_manifests,
     newer_copy_epoch,
+    registry_secret_copy,
     secrets_access_manifest,
 )
 from jetbridge.pilot.domain.steps import (
@@ -72,7 +74,28 @@ async def create_namespace(ctx: StepContext) -> Succeeded:
             return ok, f"RoleBinding {SECRETS_BINDING} not yet in force in {spec.namespace}"
 
         await ctx.poll(granted, ErrorCode.NOT_READY, "access to the namespace's Secrets")
+    if config.image_pull_secret:
+        await _copy_registry_credentials(ctx)
     return Succeeded({"namespace": spec.namespace})
+
+
+async def _copy_registry_credentials(ctx: StepContext) -> None:
+    """The cluster's registry credentials, copied into the namespace for its pods.
+
+    Why a copy: a pod can only name a pull Secret of its own namespace. Made once (a
+    create: the Pilot may not overwrite Secrets), so a copy keeps the credentials of the
+    day its namespace was made; docs/operations.md says how to rotate them."""
+    source_name = ctx.config.image_pull_secret
+    namespace, _, name = source_name.partition("/")
+    source = await ctx.cluster.get("Secret", namespace, name)
+    if source is None:
+        raise transient(
+            ErrorCode.REGISTRY_CREDENTIALS_MISSING,
+            f"no Secret {source_name} ({PULL_SECRET_SETTING}) to copy into "
+            f"{ctx.spec.namespace}: create it with this cluster's credentials for the "
+            "installation's registry (kubernetes.io/dockerconfigjson)",
+        )
+    await ctx.cluster.create(registry_secret_copy(ctx.spec, source, source_name))
 
 
 async def apply_external_secrets(ctx: StepContext) -> Succeeded:
@@ -189,8 +212,11 @@ async def upsert_deployment(ctx: StepContext) -> Succeeded:
     namespace = await ctx.cluster.get("Namespace", None, spec.namespace)
     _refuse_if_newer(ctx, namespace, f"Namespace {spec.namespace}")
     live = await _release_deployments(ctx)
+    pulls_with_secret = bool(ctx.config.image_pull_secret)
     for component in spec.components:
-        manifest = component_manifest(spec, component, image, ctx.db_side, epoch=epoch)
+        manifest = component_manifest(
+            spec, component, image, ctx.db_side, epoch=epoch, pull_secret=pulls_with_secret
+        )
         await _write_unless_taken_over(ctx, manifest, live.get(manifest["metadata"]["name"]))
     await _wait_components_ready(ctx, image)
     return Succeeded({"image": image, "components": [c.name for c in spec.components]})
