@@ -28,3 +28,18 @@ async def eventually(
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+async def until(
+    condition: Callable[[], object],
+    what: str,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for the polling, not one call
+    every: float = 0.05,
+) -> None:
+    """:func:`eventually` for a plain (not awaitable) condition on the test's own
+    state, such as what a handler recorded: checked every ``every`` seconds."""
+
+    async def probe() -> object:
+        return condition()
+
+    await eventually(probe, what, timeout, every)

@@ -14,6 +14,7 @@ from jetbridge.common.dataplane_api import pb2, pb2_grpc
 from jetbridge.common.grpc_mtls import secure_channel
 from jetbridge.common.tls import cluster_identity
 from tests.integration.planes import flightdeck_on, make_tls, running_agent, unique_cluster
+from tests.polling import until
 
 from .test_agent import _start_request
 
@@ -47,7 +48,7 @@ async def test_malformed_requests_get_errors_and_the_link_lives_on(
                     beats.append(message.heartbeat.seq)
 
         following = asyncio.create_task(follow())
-        await _until(lambda: len(beats) >= 2)
+        await until(lambda: len(beats) >= 2, "two heartbeats", timeout=10)
 
         # 1. bytes that do not parse as the request message
         methods = ("StartFlight", "ClearSteps", "CancelFlight", "GetFlight")
@@ -79,7 +80,7 @@ async def test_malformed_requests_get_errors_and_the_link_lives_on(
 
         # 3. the Link stream went on all along, and the agent still takes good work
         seen = len(beats)
-        await _until(lambda: len(beats) >= seen + 3)
+        await until(lambda: len(beats) >= seen + 3, "three more heartbeats", timeout=10)
         assert not following.done()
         started = await stub.StartFlight(_start_request("f-ok"), timeout=5)
         assert started.created
@@ -97,11 +98,3 @@ async def _forever() -> object:
     while True:  # DP-Link's side: says nothing, keeps the stream open
         await asyncio.sleep(3600)
         yield pb2.ControlMessage()
-
-
-async def _until(ok: object, timeout_s: float = 10) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not ok():  # type: ignore[operator]
-        assert loop.time() < end, "timed out"
-        await asyncio.sleep(0.02)

@@ -14,7 +14,7 @@ from jetbridge.common.events import EventCodec, EventRecord, SchemaRegistry, new
 from jetbridge.common.kafka import ConsumedRecord, EventPublisher
 from jetbridge.common.kafka.keyed import KeyedEventConsumer, _DrainOnRevoke
 from tests.integration.kafka_tools import create_topic, read_all, wired_consumer
-from tests.polling import eventually
+from tests.polling import eventually, until
 
 CODEC = EventCodec(SchemaRegistry())
 
@@ -75,13 +75,6 @@ async def _until_committed(
     await eventually(there, f"offset {offset} committed", timeout=timeout_s)
 
 
-async def _until(condition: object, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
-        await asyncio.sleep(0.05)
-    assert condition(), "timed out"  # type: ignore[operator]
-
-
 async def test_keys_run_side_by_side_and_each_key_keeps_its_order(kafka_bootstrap: str) -> None:
     topic = await create_topic(kafka_bootstrap, "keyed", partitions=3)
     dlq = await create_topic(kafka_bootstrap, "keyed-dlq", partitions=1)
@@ -98,8 +91,10 @@ async def test_keys_run_side_by_side_and_each_key_keeps_its_order(kafka_bootstra
         consumer = _consumer(kafka_bootstrap, publisher, topic, dlq, handler, concurrency=16)
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _until(lambda: sum(map(len, seen.values())) >= 240)
-        await _until(lambda: consumer.stats.duplicates >= 5)  # the repeats were read
+        await until(lambda: sum(map(len, seen.values())) >= 240, "240 records handled")
+        await until(
+            lambda: consumer.stats.duplicates >= 5, "the five repeats read"
+        )  # the repeats were read
         await asyncio.sleep(0.5)  # and had they been handled, they would land by now
         await consumer.stop()
         await task
@@ -135,7 +130,10 @@ async def test_a_slow_key_holds_the_commit_but_not_the_other_keys(kafka_bootstra
         await consumer.start()
         task = asyncio.create_task(consumer.run())
         try:
-            await _until(lambda: len(handled) == 8 and consumer.stats.dead_lettered == 1)
+            await until(
+                lambda: len(handled) == 8 and consumer.stats.dead_lettered == 1,
+                "eight handled and one dead-lettered",
+            )
             partition = TopicPartition(topic, 0)
             # The fetch loops commit what they can: up to the unhandled offset 2, then
             # (several loops later) still there.
@@ -145,7 +143,7 @@ async def test_a_slow_key_holds_the_commit_but_not_the_other_keys(kafka_bootstra
             assert "slow" not in handled
             assert held == 2, f"committed past the unhandled offset 2: {held}"
             release.set()
-            await _until(lambda: "slow" in handled)
+            await until(lambda: "slow" in handled, "the slow key handled")
         finally:
             release.set()
             await consumer.stop()
@@ -179,7 +177,7 @@ async def test_a_restarted_member_starts_at_the_first_unhandled_record(
         group = consumer._consumer._group_id
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _until(lambda: stuck.is_set() and len(first) == 3)
+        await until(lambda: stuck.is_set() and len(first) == 3, "the first consumer stuck after 3")
         # a fetch loop commits a (offset 0) and no further, then the crash comes
         await _until_committed(kafka_bootstrap, group, TopicPartition(topic, 0), 1)
         await asyncio.sleep(0.5)
@@ -194,7 +192,7 @@ async def test_a_restarted_member_starts_at_the_first_unhandled_record(
         again = _consumer(kafka_bootstrap, publisher, topic, dlq, records, group=group)
         await again.start()
         task = asyncio.create_task(again.run())
-        await _until(lambda: len(second) >= 3)
+        await until(lambda: len(second) >= 3, "the second consumer to handle 3")
         await asyncio.sleep(0.5)
         await again.stop()
         await task
@@ -245,7 +243,7 @@ async def test_unwanted_types_are_committed_undecoded_and_garbage_still_dead_let
         group = consumer._consumer._group_id
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _until(lambda: handled and consumer.stats.dead_lettered == 1)
+        await until(lambda: handled and consumer.stats.dead_lettered == 1, "one dead-lettered")
         await consumer.stop()
         await task
         assert await _committed(kafka_bootstrap, group, TopicPartition(topic, 0)) == 6
@@ -282,7 +280,10 @@ async def test_a_revoked_partition_is_given_up_within_the_grace(kafka_bootstrap:
         group = consumer._consumer._group_id
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _until(lambda: stuck.is_set() and sorted(first) == ["a0", "c0"])
+        await until(
+            lambda: stuck.is_set() and sorted(first) == ["a0", "c0"],
+            "the first consumer stuck on a0, c0",
+        )
         partition = TopicPartition(topic, 0)
         started = time.monotonic()
         await _DrainOnRevoke(consumer).on_partitions_revoked([partition])  # a rebalance
@@ -301,7 +302,7 @@ async def test_a_revoked_partition_is_given_up_within_the_grace(kafka_bootstrap:
         again = _consumer(kafka_bootstrap, publisher, topic, dlq, records, group=group)
         await again.start()
         task = asyncio.create_task(again.run())
-        await _until(lambda: len(second) >= 3)
+        await until(lambda: len(second) >= 3, "the second consumer to handle 3")
         await again.stop()
         await task
     # The next owner starts at b0: the cancelled record, the one queued behind it (in

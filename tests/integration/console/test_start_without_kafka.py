@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -20,14 +18,7 @@ from jetbridge.console.entrypoints.app import ConsoleRuntime, ConsoleSettings
 from tests.integration.console.world import TOKEN_TEXT, TOKENS
 from tests.integration.forwarder import forward, refused_address
 from tests.integration.kafka_tools import create_sandbox
-
-
-async def _until(what: str, check: Callable[[], object], timeout_s: float = 30) -> None:
-    end = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > end:
-            raise TimeoutError(f"waited {timeout_s}s for {what}")
-        await asyncio.sleep(0.05)
+from tests.polling import until
 
 
 async def test_the_console_waits_for_kafka_and_answers_503_meanwhile(kafka_bootstrap: str) -> None:
@@ -54,7 +45,7 @@ async def test_the_console_waits_for_kafka_and_answers_503_meanwhile(kafka_boots
     auth = {"Authorization": f"Bearer {TOKENS['operator']}"}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as api:
-            await _until("the Console's port", lambda: server.started)
+            await until(lambda: server.started, "the Console's port")
             assert (await api.get("/api/v1/health")).json()["ready"] is False
             ready, body = health.readiness()
             assert not ready and body["waiting"] == {"ledger": "reaching Kafka"}
@@ -71,7 +62,7 @@ async def test_the_console_waits_for_kafka_and_answers_503_meanwhile(kafka_boots
             await asyncio.sleep(2.0)
             assert not serving.done() and not exits  # still up, still waiting
             forwarder = await forward(kafka_port, kafka_bootstrap)
-            await _until("the Console to be ready", lambda: health.readiness()[0])
+            await until(lambda: health.readiness()[0], "the Console to be ready")
             assert (await api.get("/api/v1/health")).json()["ready"] is True
             listing = await api.get("/api/v1/clusters", headers=auth)
             assert listing.status_code == 200, listing.text

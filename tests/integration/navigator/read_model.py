@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -25,6 +23,7 @@ from jetbridge.common.eventstore import count_unpublished
 from jetbridge.navigator.domain.fleet import Fleet
 from jetbridge.navigator.projections.projector import Projector
 from jetbridge.navigator.projections.store import ReadModelStore
+from tests.polling import eventually
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[tuple[str, int], int]:
@@ -40,15 +39,6 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[tuple[str, int], int]:
     finally:
         await consumer.stop()
     return {(tp.topic, tp.partition): o for tp, o in ends.items() if o > 0}
-
-
-async def eventually(
-    what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -101,12 +91,12 @@ class LiveReadModel:
         async def same() -> bool:
             return await self.all_published() and await self.caught_up() and projected == live
 
-        await eventually("the projector to fold the Navigator's fleet", same)
+        await eventually(same, "the projector to fold the Navigator's fleet", every=0.1)
 
     async def rebuild_equals_live(self) -> dict[str, tuple[int, str]]:
         """Rebuild the (now still) ledger into a fresh schema; every table's checksum matches."""
         assert self.store is not None
-        await eventually("the projector to catch up", self.caught_up)
+        await eventually(self.caught_up, "the projector to catch up", every=0.1)
         schema = f"rebuilt_{uuid.uuid4().hex[:8]}"
         rebuilt = await ReadModelStore.open(self.dsn, schema)
         try:
