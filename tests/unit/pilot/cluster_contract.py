@@ -182,27 +182,35 @@ class ClusterContract:
     async def test_a_create_never_handed_over_is_merged_by_the_next_guarded_apply(
         self, pair: tuple[ClusterPort, ClusterPort]
     ) -> None:
-        """A create whose hand-over failed (its step re-runs): the guarded apply over it
-        leaves one owner, so a later manifest without the limits removes them."""
+        """A create whose hand-over failed (its step re-runs, perhaps with a newer
+        manifest): the guarded apply over it leaves one owner, and a field its manifest
+        drops is gone at once, as if the hand-over had happened."""
         cluster, _ = pair
         spec = new_spec()
         await self._namespace(cluster, spec)
         try:
             limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
-            manifest = component_manifest(spec, limited, "reg.test/a:1", "A")
-            assert await cluster.create(manifest)  # as if the hand-over had failed
+            created = component_manifest(spec, limited, "reg.test/a:1", "A")
+            assert await cluster.create(created)  # as if the hand-over had failed
             name = spec.deployment_name(limited.name)
+            plain = component_manifest(
+                spec, replace(limited, configured=False), "reg.test/a:1", "A"
+            )
             for _ in range(5):  # as the step does: a controller's status write moves it
                 made = await cluster.get("Deployment", spec.namespace, name)
                 assert made is not None
                 try:
-                    await cluster.apply(manifest, if_version=made["metadata"]["resourceVersion"])
+                    await cluster.apply(plain, if_version=made["metadata"]["resourceVersion"])
                     break
                 except ObjectChanged:
                     continue
             else:
                 pytest.fail(f"{name} changed between every read and apply")
-            await self._limits_gone_once_dropped(cluster, spec, limited)
+            live = await cluster.get("Deployment", spec.namespace, name)
+            assert live is not None
+            resources = live["spec"]["template"]["spec"]["containers"][0]["resources"]
+            assert "limits" not in resources, resources
+            await self._limits_gone_once_dropped(cluster, spec, limited)  # and stay so
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
 

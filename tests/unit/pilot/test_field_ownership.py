@@ -60,13 +60,24 @@ def test_a_create_never_handed_over_is_merged_into_the_apply_entry() -> None:
     assert created_entry(found, ME) is None
     patch = ownership_patch(found, ME)
     assert patch == merge_into_apply(found, 1, 2, ME)
-    assert [op["op"] for op in patch] == ["test"] * 4 + ["replace", "remove"]
-    assert patch[4] == {
+    assert [op["op"] for op in patch] == ["test"] * 6 + ["replace", "remove"]
+    # both field sets as read: a newer apply between the read and the patch refuses it
+    assert {
+        "op": "test",
+        "path": "/metadata/managedFields/1/fieldsV1",
+        "value": applied["fieldsV1"],
+    } in patch
+    assert {
+        "op": "test",
+        "path": "/metadata/managedFields/2/fieldsV1",
+        "value": created["fieldsV1"],
+    } in patch
+    assert patch[6] == {
         "op": "replace",
         "path": "/metadata/managedFields/1/fieldsV1",
         "value": {"f:spec": {"f:replicas": {}, ".": {}, "f:template": {"f:limits": {}}}},
     }
-    assert patch[5] == {"op": "remove", "path": "/metadata/managedFields/2"}
+    assert patch[7] == {"op": "remove", "path": "/metadata/managedFields/2"}
 
 
 def test_ownership_needs_no_patch_with_one_entry_and_hands_over_a_create() -> None:

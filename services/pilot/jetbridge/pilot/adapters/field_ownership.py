@@ -12,8 +12,9 @@ remove such a field, as if the object had been applied from the start.
 
 If that hand-over never happened (the create's step failed between the two calls, and
 its re-run applied over the object), the manager has both entries; ``ownership_patch``
-then merges the create's fields into the ``Apply`` entry and removes the other, which
-is what the hand-over would have left.
+then merges the create's fields into the ``Apply`` entry and removes the other. The
+kube adapter then applies once more: during the apply that found both entries, a field
+only the create's entry owned was not the apply's to remove.
 """
 
 from __future__ import annotations
@@ -77,22 +78,31 @@ def merge_into_apply(
     obj: Manifest, apply_index: int, update_index: int, manager: str
 ) -> list[Manifest]:
     """A JSON patch giving the Apply entry the union of both entries' fields and
-    removing the Update entry; refused (422) if the entries moved since ``obj`` was read."""
+    removing the Update entry; refused (422) if the entries moved since ``obj`` was read.
+
+    The field sets are tested too: every mission's Pilot applies as the same manager, so
+    a newer mission's apply between the read and this patch changes only the Apply
+    entry's fields, and must not be overwritten with a union of older ones."""
     entries = obj["metadata"]["managedFields"]
-    fields = union(
-        entries[apply_index].get("fieldsV1") or {}, entries[update_index].get("fieldsV1") or {}
-    )
-    applied, updated = (
-        f"/metadata/managedFields/{apply_index}",
-        f"/metadata/managedFields/{update_index}",
-    )
+    patch: list[Manifest] = []
+    fields: Manifest = {}
+    for index, operation in ((apply_index, "Apply"), (update_index, "Update")):
+        path, entry = f"/metadata/managedFields/{index}", entries[index]
+        patch += [
+            {"op": "test", "path": f"{path}/manager", "value": manager},
+            {"op": "test", "path": f"{path}/operation", "value": operation},
+        ]
+        if "fieldsV1" in entry:
+            patch.append({"op": "test", "path": f"{path}/fieldsV1", "value": entry["fieldsV1"]})
+        fields = union(fields, entry.get("fieldsV1") or {})
     return [
-        {"op": "test", "path": f"{applied}/manager", "value": manager},
-        {"op": "test", "path": f"{applied}/operation", "value": "Apply"},
-        {"op": "test", "path": f"{updated}/manager", "value": manager},
-        {"op": "test", "path": f"{updated}/operation", "value": "Update"},
-        {"op": "replace", "path": f"{applied}/fieldsV1", "value": fields},
-        {"op": "remove", "path": updated},
+        *patch,
+        {
+            "op": "replace",
+            "path": f"/metadata/managedFields/{apply_index}/fieldsV1",
+            "value": fields,
+        },
+        {"op": "remove", "path": f"/metadata/managedFields/{update_index}"},
     ]
 
 

@@ -111,13 +111,14 @@ class KubernetesCluster:
 
     async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]
-        body = manifest
-        if if_version is not None:  # an apply naming a version is conditional on it
-            body = {**manifest, "metadata": {**meta, "resourceVersion": if_version}}
+        where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
 
-        def run() -> None:
+        def apply_at(version: str | None) -> Any:
+            body = manifest  # an apply naming a version is conditional on it
+            if version is not None:
+                body = {**manifest, "metadata": {**meta, "resourceVersion": version}}
             try:
-                response = self._client().server_side_apply(  # type: ignore[no-untyped-call]
+                return self._client().server_side_apply(  # type: ignore[no-untyped-call]
                     self._resource(kind),
                     body=body,
                     name=meta["name"],
@@ -128,20 +129,23 @@ class KubernetesCluster:
                     _request_timeout=self._timeout,
                 )
             except ApiException as error:
-                if if_version is not None and error.status == 409:
-                    where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
+                if version is not None and error.status == 409:
                     raise ObjectChanged(where) from error
                 raise
+
+        def run() -> None:
+            response = apply_at(if_version)
             if if_version is None:
                 _body(response)
-            else:  # the guarded writes' objects may be a create's whose hand-over failed
-                self._own_created_fields(kind, meta, _parsed(response))
+                return
+            # The guarded writes' objects may be a create's whose hand-over failed: merged
+            # now, the create's fields were not yet this apply's, so a field the manifest
+            # drops is still there. Applied once more, conditionally, it goes now.
+            merged = self._own_created_fields(kind, meta, _parsed(response), where)
+            if merged is not None:
+                _body(apply_at(merged["metadata"]["resourceVersion"]))
 
-        await self._call(
-            f"apply {kind} {meta.get('namespace') or ''}/{meta['name']}",
-            run,
-            sensitive=kind == "Secret",
-        )
+        await self._call(f"apply {where}", run, sensitive=kind == "Secret")
 
     async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
         kind, meta = manifest["kind"], manifest["metadata"]
@@ -162,7 +166,8 @@ class KubernetesCluster:
                     return False
                 raise
             if for_apply:
-                self._own_created_fields(kind, meta, created)
+                where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
+                self._own_created_fields(kind, meta, created, where)
             return True
 
         return await self._call(
@@ -171,16 +176,21 @@ class KubernetesCluster:
             sensitive=kind == "Secret",
         )
 
-    def _own_created_fields(self, kind: str, meta: Manifest, obj: Manifest) -> None:
+    def _own_created_fields(
+        self, kind: str, meta: Manifest, obj: Manifest, where: str
+    ) -> Manifest | None:
         """What a create wrote becomes the Pilot's apply's (``field_ownership``): handed
         over after the create, or merged after an apply if that never happened. The
-        entries are read again if they moved meanwhile (a controller's status write)."""
+        entries are read again if they moved meanwhile (a controller's status write).
+        Returns the object as patched, None if there was nothing to do; raises
+        ObjectChanged if it was deleted meanwhile or its entries kept moving (the guarded
+        write reads it again)."""
         for _ in range(HAND_OVER_TRIES):
             patch = ownership_patch(obj, FIELD_MANAGER)
             if patch is None:
-                return
+                return None
             try:
-                _body(
+                return _parsed(
                     self._resource(kind).patch(
                         name=meta["name"],
                         namespace=meta.get("namespace"),
@@ -190,17 +200,14 @@ class KubernetesCluster:
                         _request_timeout=self._timeout,
                     )
                 )
-                return
             except ApiException as error:
                 if error.status not in (409, 422):
                     raise
             read = self._read(kind, meta.get("namespace"), meta["name"])
             if read is None:
-                raise ApiException(status=404, reason="deleted while its fields were handed over")
+                raise ObjectChanged(f"{where} (deleted while its fields were handed over)")
             obj = read
-        raise ApiException(
-            status=409, reason=f"managedFields kept moving ({HAND_OVER_TRIES} reads)"
-        )
+        raise ObjectChanged(f"{where} (managedFields kept moving: {HAND_OVER_TRIES} reads)")
 
     def _read(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         """One GET, on the calling (pool) thread; None: there is no such object."""

@@ -19,8 +19,9 @@ from jetbridge.pilot.domain.steps import Fenced
 
 
 class ObjectChanged(Exception):
-    """A conditional delete refused: the object changed since the version it was given
-    (Kubernetes answers 409 to a failed precondition). The caller reads it again."""
+    """A conditional write or delete refused: the object changed since the version it
+    was given (Kubernetes answers 409 to a failed precondition), or was deleted or kept
+    changing while its fields were handed over. The caller reads it again."""
 
 
 class Changes(Protocol):
