@@ -356,6 +356,16 @@ async def test_the_audit_trail_says_where_the_consoles_window_of_events_begins(
                 # (Not model.first_seq(): an event that came meanwhile moved the window.)
                 await expect(rows.nth(1).locator("td").first).to_have_text(said.group(1))
                 assert int(said.group(1)) > 1
+                # A filter nothing matches: the note once, however many events come.
+                await page.goto(f"{world.url}/#/events?request_id=no-such-request")
+                await expect(page.locator("tr.dropped")).to_have_count(1)
+                before = model.last_seq()
+                await world.publish([health("eu-east", Health.HEALTHY, Health.DEGRADED)])
+                await world.publish([health("eu-east", Health.DEGRADED, Health.HEALTHY)])
+                await world.until("two more events", lambda: model.last_seq() >= before + 2)
+                await page.wait_for_timeout(600)  # the view refreshes 150 ms after a change
+                await expect(page.locator("tr.dropped")).to_have_count(1)
+                await expect(page.locator("table tbody tr")).to_have_count(1)
                 await shot(page, "7-audit-window", full_page=False)
             finally:
                 await browser.close()

@@ -48,7 +48,7 @@ from jetbridge.navigator.domain.errors import DomainError
 from jetbridge.navigator.domain.fleet import Fleet
 
 log = logging.getLogger(__name__)
-# About 110 MiB of entries (some 3 failovers of 1,000 Deployments): the chart's 768 MiB
+# 112-123 MiB of entries (some 3 failovers of 1,000 Deployments): the chart's 768 MiB
 # limit leaves room for the fleet, which still grows with the history.
 DEFAULT_EVENTS_KEPT = 100_000
 

@@ -50,7 +50,8 @@ async def change_stream(
     while not await disconnected():
         if position < (oldest := read.first_seq()) - 1:
             missed = json.dumps({"after": position, "first_seq": oldest})
-            yield f"event: gap\ndata: {missed}\n\n"
+            # with its id: a client reconnecting before its next change resumes past it
+            yield f"id: {oldest - 1}\nevent: gap\ndata: {missed}\n\n"
             position = oldest - 1
         upto = read.last_seq()
         if upto > position:

@@ -46,7 +46,8 @@ class ConsoleClient:
         return await self.call("POST", path, json=body)
 
     async def changes(self, **params: Any) -> AsyncIterator[dict[str, Any]]:
-        """The live stream: one dict per ``change`` event, until the server closes it."""
+        """The live stream: one dict per ``change`` or ``gap`` event (a gap: the Console no
+        longer holds what came since ``after``), until the server closes it."""
         clean = {k: v for k, v in params.items() if v is not None}
         timeout = httpx.Timeout(30.0, read=None)
         try:
@@ -60,7 +61,7 @@ class ConsoleClient:
                 async for line in response.aiter_lines():
                     if line.startswith("event: "):
                         event = line[7:]
-                    elif line.startswith("data: ") and event == "change":
+                    elif line.startswith("data: ") and event in ("change", "gap"):
                         yield json.loads(line[6:])
         except httpx.HTTPError as error:
             raise CliError(Exit.UNAVAILABLE, f"live stream lost: {error!r}") from error

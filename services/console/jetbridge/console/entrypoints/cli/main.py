@@ -299,9 +299,14 @@ async def tail(c: ConsoleClient, args: argparse.Namespace) -> Exit:
         _print_event_line(args, e)
     async for _ in c.changes(request_id=args.request, cluster_id=args.cluster, after=after):
         page = await c.get("/events", **query, after=after, limit=1000)
+        if page["first_seq"] > after + 1:
+            sys.stderr.write(
+                f"events {after + 1}..{page['first_seq'] - 1} are no longer held by the "
+                "Console (it keeps the newest); `jetbridge audit timeline` reads the ledger\n"
+            )
         for e in page["events"]:
             _print_event_line(args, e)
-        after = page["last_seq"]
+        after = max(page["last_seq"], page["first_seq"] - 1)
     return Exit.OK
 
 

@@ -490,9 +490,10 @@ async function eventsView(_, params) {
   current.refresh = async () => {
     const page = await api(`/events?${filter}&after=${after}&limit=1000`);
     if (current.name !== "events") return;
-    if (page.first_seq > after + 1) tbody.append(droppedRow(page.first_seq));
+    if (after === 0 && page.first_seq > 1) tbody.append(droppedRow(page.first_seq));
     tbody.append(...page.events.map(row));
-    after = page.last_seq;
+    // (an empty filtered page answers the cursor it was given: past the dropped part now)
+    after = Math.max(page.last_seq, page.first_seq - 1);
   };
   await current.refresh();
 }
