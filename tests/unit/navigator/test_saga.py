@@ -20,6 +20,7 @@ from jetbridge.navigator.domain.vocabulary import (
     MissionStatus,
     RequestStatus,
     StepName,
+    StepStatus,
 )
 from tests.unit.navigator.builders import cluster_events, deployment, health
 from tests.unit.navigator.sim import Simulation
@@ -373,3 +374,24 @@ def test_epochs_are_monotonic_per_deployment(mode: FailoverMode) -> None:
     assert [e.fencing_epoch for e in created] == [1, 2]
     fenced = [e.epoch for e in sim.log if isinstance(e, ev.DeploymentFenced)]
     assert fenced == [1, 2]
+
+
+@pytest.mark.parametrize("mode", [FORCED, CONTROLLED])
+def test_retries_of_a_step_spend_none_of_the_budget_of_the_steps_cleared_with_it(
+    mode: FailoverMode,
+) -> None:
+    """The fence is cleared together with the steps after it (one run), and each of its
+    retries clears them again. UPSERT_DEPLOYMENT, which never ran meanwhile, still has
+    its own three tries: its first failure is retried, not the end of the flight (the
+    Deployment would be left fenced to a destination that never came up)."""
+    sim = world(1)
+    sim.fail("d0", "DESTINATION", StepName.FENCE_DATABASE, "transient", "transient")
+    sim.fail("d0", "DESTINATION", StepName.UPSERT_DEPLOYMENT, "transient", "transient")
+    request(sim, mode, FailoverPolicy(retry=RetryPolicy(max_attempts=3)))
+    sim.run()
+    assert sim.fleet.requests["r1"].status is RequestStatus.SUCCEEDED
+    upsert = sim.fleet.flights["r1/d0/destination"].step(StepName.UPSERT_DEPLOYMENT)
+    assert upsert.failures == 2 and upsert.status is StepStatus.SUCCEEDED
+    fence = sim.fleet.flights["r1/d0/destination"].step(StepName.FENCE_DATABASE)
+    assert fence.failures == 2
+    assert upsert.attempts > 3  # cleared with each of the fence's retries too

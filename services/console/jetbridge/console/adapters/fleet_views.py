@@ -348,6 +348,7 @@ def flight_view(f: Flight, now: int) -> FlightView:
                 name=s.name.value,
                 status=s.status.value,
                 attempts=s.attempts,
+                failures=s.failures,
                 deadline_seconds=s.deadline_seconds,
                 started_at=s.started_at,
                 ended_at=s.ended_at,

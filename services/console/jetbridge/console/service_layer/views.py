@@ -93,7 +93,11 @@ class DeploymentView(BaseModel):
 class StepView(BaseModel):
     name: str
     status: str
-    attempts: int
+    attempts: int = Field(
+        description="The attempt number outcomes name: it also counts the clearances of "
+        "an earlier step's retries, with which this one was cleared again"
+    )
+    failures: int = Field(description="Attempts of this step that failed (the retry budget)")
     deadline_seconds: int
     started_at: int | None
     ended_at: int | None

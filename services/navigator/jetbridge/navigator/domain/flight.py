@@ -56,6 +56,10 @@ class Step:
     deadline_seconds: int
     status: StepStatus = StepStatus.PLANNED
     attempts: int = 0  # clearances so far; outcomes name the attempt they belong to
+    # Attempts of this step that failed: what the retry budget counts. Not ``attempts``:
+    # the steps cleared together with an earlier one are cleared again with each of its
+    # retries, so a step that never ran could have spent the whole budget.
+    failures: int = 0
     not_before: int = 0
     started_at: int | None = None
     ended_at: int | None = None
@@ -220,6 +224,7 @@ class Flight(Aggregate):
 
     def _fail(self, step: Step, code: str, error: str, transient: bool) -> None:
         step.status = T.FAILED
+        step.failures += 1
         step.error_code, step.error, step.transient = code, error, transient
         for later in self.steps[self.steps.index(step) + 1 :]:
             if later.status is T.CLEARED:  # the data plane stops at the first failure

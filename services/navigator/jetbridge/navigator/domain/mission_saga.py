@@ -155,9 +155,9 @@ def _failed_step(w: MissionContext, f: Flight, now: int) -> ev.DomainEvent | Non
     cur = f.current()
     if f.status is not FlightStatus.ACTIVE or cur is None or cur.status is not StepStatus.FAILED:
         return None
-    if cur.transient and w.retry.may_retry(cur.attempts):
-        return _clear(w, f, now, not_before=now + w.retry.delay_ms(cur.attempts))
-    why = "a permanent error" if not cur.transient else f"{cur.attempts} attempt(s)"
+    if cur.transient and w.retry.may_retry(cur.failures):
+        return _clear(w, f, now, not_before=now + w.retry.delay_ms(cur.failures))
+    why = "a permanent error" if not cur.transient else f"{cur.failures} attempt(s)"
     return ev.FlightFailed(
         flight_id=f.id,
         step=cur.name.value,

@@ -366,7 +366,7 @@ function flightBlock(f) {
     h("ol", { class: "steps" }, f.steps.map((s) => h("li", { class: s.status },
       h("span", { "aria-hidden": "true" }, STEP_ICON[s.status] || "○"),
       h("span", {}, s.name.replaceAll("_", " ").toLowerCase(), " ", h("span", { class: "visually-hidden" }, `(${s.status})`),
-        s.attempts > 1 ? ` · attempt ${s.attempts}` : ""),
+        s.failures > 0 ? ` · ${s.failures} failed ${s.failures > 1 ? "tries" : "try"}` : ""),
       h("span", { class: "dur" }, fmtDuration(s.duration_ms)),
       s.error ? h("span", { class: "err" }, `${s.error_code}: ${s.error}`) : null))),
     f.tasks_still_running_after_drain ? h("p", { class: "hint" }, `${f.tasks_still_running_after_drain} task(s) still ran when the drain timed out.`) : null);
