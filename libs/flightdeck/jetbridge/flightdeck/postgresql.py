@@ -174,7 +174,8 @@ class PostgresFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMan
     async def record_many(self, records: Sequence[StepRecord]) -> list[Claim | None]:
         answers: list[Claim | None] = [None] * len(records)
         for positions in one_per_flight([r.claim.flight_id for r in records]):
-            # Rows locked in flight-id order, as complete_many and clear_many lock them.
+            # Rows locked in flight-id order (code points: COLLATE "C" in the SQL), as
+            # complete_many and clear_many lock them.
             batch = sorted((records[p] for p in positions), key=lambda r: r.claim.flight_id)
             events = [(r.claim.flight_id, e) for r in batch for e in r.outbox_events]
             ids, flight_ids, topics, keys, payloads, headers = codec.event_columns(events)

@@ -22,8 +22,10 @@ WITH "new" AS (
          AS i("flight_id", "mission_id", "request_id", "deployment_id", "side",
               "mode", "plan", "fencing_epoch", "cleared_through", "traceparent", "n")
     -- One lock order, so overlapping batches cannot deadlock; an id given twice is
-    -- inserted as first given.
-    ORDER BY i."flight_id", i."n"
+    -- inserted as first given. COLLATE "C" (byte order, which is Python's code-point
+    -- order of the ids the adapter sorts): a database's own collation may order
+    -- "r/Zeta" and "r/alpha" the other way, and two orders of one set of rows deadlock.
+    ORDER BY i."flight_id" COLLATE "C", i."n"
     ON CONFLICT ("flight_id") DO NOTHING
     RETURNING *
 )
@@ -242,7 +244,7 @@ WITH "req" AS (
 ), "target" AS (
     SELECT f."flight_id", f."state" FROM "dp_flights" AS f
     WHERE f."flight_id" = ANY($1::text[])
-    ORDER BY f."flight_id"
+    ORDER BY f."flight_id" COLLATE "C"  -- the order record_many and complete_many lock in
     FOR UPDATE
 ), "new" AS (
     INSERT INTO "dp_flight_clearances"
@@ -250,7 +252,7 @@ WITH "req" AS (
     SELECT r."flight_id", r."clearance_id", r."first_step", r."last_step", r."not_before"
     FROM "target" AS t JOIN "req" AS r USING ("flight_id")
     WHERE t."state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
-    ORDER BY r."flight_id"
+    ORDER BY r."flight_id" COLLATE "C"
     ON CONFLICT DO NOTHING
     RETURNING "flight_id"
 ), "upd" AS (
