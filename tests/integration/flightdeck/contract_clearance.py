@@ -244,6 +244,24 @@ class ClearanceContract:
         (claim,) = await store.claim("pilot-1", 10, 30)
         assert (claim.flight_id, claim.flight.attempt_of(0)) == ("flt-1", 2)
 
+    async def test_a_finished_flight_cancelled_since_is_not_reopened_by_a_late_clearance(
+        self, store: Flightdeck
+    ) -> None:
+        """The Navigator cleared a retry of a step the data plane had meanwhile finished,
+        then cancelled the mission (a no-op on the finished flight); a stalled Dispatcher
+        delivers the retry late. It must not run a step of a cancelled mission."""
+        await store.enqueue(gated(1, steps=1))
+        await store.clear_steps("flt-1", "c1", 0, 0)
+        (claim,) = await store.claim("pilot-1", 10, 30)
+        claim = await store.record_step_result(claim, 0, {"ok": True}, attempt=1)
+        await store.complete(claim, Outcome.SUCCEEDED)
+        cancelled = await store.request_cancel("flt-1")
+        assert cancelled is not None and cancelled.state is FlightState.SUCCEEDED
+        late = await store.clear_steps("flt-1", "c2", 0, 0)
+        assert late is not None and not late.applied
+        assert late.flight.state is FlightState.SUCCEEDED
+        assert await store.claim("pilot-1", 10, 30) == []
+
     async def test_parked_flight_is_cancelled_at_once(self, store: Flightdeck) -> None:
         await store.enqueue(gated(1))
         await store.clear_steps("flt-1", "c1", 0, 0)

@@ -454,7 +454,10 @@ class MySQLFlightdeck(CompleteOneFromMany, ClearOneFromMany, RecordOneFromMany):
         return answers
 
     async def _clear_locked(self, cur: Any, row: dict[str, Any], c: StepClearance) -> Cleared:
-        if row["state"] not in _CLEARABLE:
+        if row["state"] not in _CLEARABLE or (
+            row["state"] == "SUCCEEDED" and row["cancel_requested"]
+        ):
+            # (finished, then cancelled: a late clearance does not reopen it)
             return Cleared(codec.flight_from_row(row), applied=False)
         naive = c.not_before.astimezone(UTC).replace(tzinfo=None) if c.not_before else None
         inserted = await cur.execute(

@@ -163,7 +163,8 @@ class Flightdeck(Protocol):
         ...
 
     async def request_cancel(self, flight_id: str) -> Flight:
-        """Cancel a QUEUED flight at once; flag a RUNNING one for its claimer. Returns
+        """Cancel a QUEUED flight at once; flag a RUNNING one for its claimer, and a
+        SUCCEEDED one, which a late clearance then does not reopen. Returns
         the flight afterwards. An unknown flight is stored CANCELLED with no plan (a
         tombstone, ``Flight.never_started``): a StartFlight that arrives after its
         cancellation, from a Dispatcher replica that stalled past its turn, then finds it

@@ -116,13 +116,15 @@ VALUES (%s, '', '', '', 'SOURCE', '', '[]', 0, -1, 'CANCELLED', TRUE, '{}', UTC_
 ON DUPLICATE KEY UPDATE `flight_id` = `flight_id`;
 
 -- name: request_cancel
--- MySQL applies SET left to right: `finished_at` sees the new `state`.
+-- QUEUED: cancelled at once; RUNNING and SUCCEEDED: flagged (see the PostgreSQL query).
+-- `finished_at` first, testing the state as it was: right whether SET applies left to
+-- right (MySQL) or all at once (MariaDB's SIMULTANEOUS_ASSIGNMENT).
 UPDATE `dp_flights`
-SET `state` = CASE WHEN `state` = 'QUEUED' THEN 'CANCELLED' ELSE `state` END,
-    `finished_at` = CASE WHEN `state` = 'CANCELLED' THEN UTC_TIMESTAMP(6) ELSE `finished_at` END,
+SET `finished_at` = CASE WHEN `state` = 'QUEUED' THEN UTC_TIMESTAMP(6) ELSE `finished_at` END,
+    `state` = CASE WHEN `state` = 'QUEUED' THEN 'CANCELLED' ELSE `state` END,
     `cancel_requested` = TRUE,
     `updated_at` = UTC_TIMESTAMP(6)
-WHERE `flight_id` = %s AND `state` IN ('QUEUED', 'RUNNING');
+WHERE `flight_id` = %s AND `state` IN ('QUEUED', 'RUNNING', 'SUCCEEDED');
 
 -- name: get
 SELECT * FROM `dp_flights` WHERE `flight_id` = %s;

@@ -242,7 +242,7 @@ WITH "req" AS (
         AS r("flight_id", "clearance_id", "first_step", "last_step", "not_before",
              "attempts")
 ), "target" AS (
-    SELECT f."flight_id", f."state" FROM "dp_flights" AS f
+    SELECT f."flight_id", f."state", f."cancel_requested" FROM "dp_flights" AS f
     WHERE f."flight_id" = ANY($1::text[])
     ORDER BY f."flight_id" COLLATE "C"  -- the order record_many and complete_many lock in
     FOR UPDATE
@@ -252,6 +252,9 @@ WITH "req" AS (
     SELECT r."flight_id", r."clearance_id", r."first_step", r."last_step", r."not_before"
     FROM "target" AS t JOIN "req" AS r USING ("flight_id")
     WHERE t."state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
+      -- a finished flight whose mission was cancelled since is not reopened by a late
+      -- clearance (a stalled Dispatcher's retry of a step it had meanwhile finished)
+      AND NOT (t."state" = 'SUCCEEDED' AND t."cancel_requested")
     ORDER BY r."flight_id" COLLATE "C"
     ON CONFLICT DO NOTHING
     RETURNING "flight_id"
@@ -280,6 +283,7 @@ WHERE f."flight_id" = ANY($1::text[])
 
 -- name: request_cancel
 -- QUEUED: cancelled at once. RUNNING: flagged; the claimer sees it on its next write.
+-- SUCCEEDED: flagged too, so a late clearance does not reopen it (clear_many).
 -- Unknown: stored cancelled with no plan (a tombstone), so a StartFlight that arrives
 -- after the cancellation finds the flight ended instead of creating it. A flight a
 -- concurrent transaction inserted after this statement's snapshot is in no part of
@@ -290,7 +294,7 @@ WITH "upd" AS (
         "finished_at" = CASE WHEN "state" = 'QUEUED' THEN now() ELSE "finished_at" END,
         "cancel_requested" = true,
         "updated_at" = now()
-    WHERE "flight_id" = $1 AND "state" IN ('QUEUED', 'RUNNING')
+    WHERE "flight_id" = $1 AND "state" IN ('QUEUED', 'RUNNING', 'SUCCEEDED')
     RETURNING *
 ), "tombstone" AS (
     INSERT INTO "dp_flights"
