@@ -315,3 +315,32 @@ def sided(sides: dict[str, str], *deployments: str) -> list[ev.DomainEvent]:
     events = [e for c, side in sides.items() for e in cluster_events(c, database_side=side)]
     first = next(iter(sides))
     return events + [deployment(d, first, priority=i) for i, d in enumerate(deployments)]
+
+
+def test_a_cancel_after_a_halt_cancelled_nothing_and_the_request_fails_with_its_reasons() -> None:
+    """A failure halted the request (its waiting missions cancelled as HALTED), then the
+    operator cancelled, which found nothing waiting. The request ends FAILED, naming the
+    failure, as it would have without the cancel; not CANCELLED."""
+    sim = world()
+    sim.fail("d1", "DESTINATION", StepName.CREATE_NAMESPACE, "permanent")
+    sim.command(
+        RequestFailover("r1", "a", "b", FailoverMode.CONTROLLED, "op", policy=policy(2, 0.1))
+    )
+    for _ in range(10):
+        sim.record(sim.fleet.react(sim.now))
+        if sim.fleet.requests["r1"].halted:
+            break
+        sim.data_plane()
+    assert sim.fleet.requests["r1"].halted
+    running = [m for m in sim.fleet.missions.values() if m.status is MissionStatus.RUNNING]
+    assert [m.id for m in running] == ["r1/d3"]  # it finishes after the cancel
+    sim.command(CancelFailover("r1", "bob"))
+    sim.run()
+    req = sim.fleet.requests["r1"]
+    assert req.status is RequestStatus.FAILED
+    assert not sim.of_type(ev.FailoverCancelled)
+    (failed,) = sim.of_type(ev.FailoverFailed)
+    assert isinstance(failed, ev.FailoverFailed)
+    assert failed.failed_mission_ids == ["r1/d1"]
+    assert failed.succeeded_mission_ids == ["r1/d3"]
+    assert len(failed.cancelled_mission_ids) == 4

@@ -128,8 +128,14 @@ def _end(r: FailoverRequest, ordered: list[Mission], now: int) -> ev.DomainEvent
 
     succeeded = ids(MissionStatus.SUCCEEDED)
     # A cancel that came when every mission had started cancelled nothing: the request
-    # ends as its missions did (the ask stays on the log, FailoverCancelRequested).
-    if r.cancel_requested and any(m.status is MissionStatus.CANCELLED for m in ordered):
+    # ends as its missions did (the ask stays on the log, FailoverCancelRequested). Only
+    # missions the cancel (or a superseding request) cancelled count: ones halted after
+    # failures, or a late Deployment's cancelled as ineligible, end the request FAILED
+    # with its reasons, as they would have without the cancel.
+    if r.cancel_requested and any(
+        m.status is MissionStatus.CANCELLED and m.reason_code in (CANCELLED_BY_OPERATOR, SUPERSEDED)
+        for m in ordered
+    ):
         return ev.FailoverCancelled(
             request_id=r.id,
             cancelled_by=r.cancel_requested_by or "",
