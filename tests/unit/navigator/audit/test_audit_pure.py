@@ -88,6 +88,9 @@ def test_timeline_tells_the_request_in_order_with_steps_and_errors() -> None:
     d2 = next(m for m in doc["missions"] if m["deployment_id"] == "d2")
     steps = [s for f in d2["flights"] for s in f["steps"]]
     assert any(s["attempts"] > 1 for s in steps)  # the transient failure was retried
+    (retried,) = [s for s in steps if s["failures"]]  # the one step that failed, once
+    assert retried["failures"] == 1 and retried["status"] == "SUCCEEDED"
+    assert "1 failed" in timeline.render(doc)
     assert any(e["event_type"] == "FlightStepFailed" for e in doc["events"])
     assert doc["errors"] and all(e["aggregate_id"] for e in doc["errors"])
     times = [e["occurred_at"] for e in doc["events"]]

@@ -136,7 +136,7 @@ def render(doc: dict[str, Any]) -> str:
             for s in f["steps"]:
                 error = f"  {s['error_code']}: {s['error']}" if s["error_code"] else ""
                 out.append(
-                    f"      {s['step']:<24} {s['status']:<10} x{s['attempts']}"
+                    f"      {s['step']:<24} {s['status']:<10} {s['failures']} failed"
                     f"  {s['started_at'] or '-'} .. {s['ended_at'] or '-'}"
                     f"  {_ms(s['duration_ms'])}{error}"
                 )

@@ -169,21 +169,22 @@ ON CONFLICT ("flight_id") DO UPDATE SET
 
 -- name: upsert_flight_steps
 INSERT INTO "flight_steps" ("flight_id", "position", "step", "status", "attempts",
-    "deadline_seconds", "not_before", "started_at", "ended_at", "error_code", "error",
-    "transient", "last_topic", "last_partition", "last_offset")
-SELECT r.flight_id, r.position, r.step, r.status, r.attempts, r.deadline_seconds,
+    "failures", "deadline_seconds", "not_before", "started_at", "ended_at", "error_code",
+    "error", "transient", "last_topic", "last_partition", "last_offset")
+SELECT r.flight_id, r.position, r.step, r.status, r.attempts, r.failures, r.deadline_seconds,
     to_timestamp(r.not_before / 1000.0), to_timestamp(r.started_at / 1000.0),
     to_timestamp(r.ended_at / 1000.0), r.error_code, r.error, r.transient, r.last_topic,
     r.last_partition, r.last_offset
 FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::integer[], $6::integer[],
-    $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::boolean[],
-    $13::text[], $14::integer[], $15::bigint[])
-    AS r(flight_id, position, step, status, attempts, deadline_seconds, not_before, started_at,
-    ended_at, error_code, error, transient, last_topic, last_partition, last_offset)
+    $7::integer[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[],
+    $13::boolean[], $14::text[], $15::integer[], $16::bigint[])
+    AS r(flight_id, position, step, status, attempts, failures, deadline_seconds, not_before,
+    started_at, ended_at, error_code, error, transient, last_topic, last_partition, last_offset)
 ON CONFLICT ("flight_id", "position") DO UPDATE SET
     "step" = EXCLUDED."step",
     "status" = EXCLUDED."status",
     "attempts" = EXCLUDED."attempts",
+    "failures" = EXCLUDED."failures",
     "deadline_seconds" = EXCLUDED."deadline_seconds",
     "not_before" = EXCLUDED."not_before",
     "started_at" = EXCLUDED."started_at",

@@ -169,6 +169,7 @@ def step_rows(f: Flight, at: Position) -> list[Row]:
             s.name.value,
             s.status.value,
             s.attempts,
+            s.failures,
             s.deadline_seconds,
             s.not_before or None,
             s.started_at,
