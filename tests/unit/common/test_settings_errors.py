@@ -75,11 +75,7 @@ def test_a_console_asked_to_keep_no_audit_entry_is_refused_by_name(
 def test_registry_credentials_not_named_as_namespace_and_name_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_NAME", "dp-east")
-    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "memory")
-    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_SIDE", "A")
-    monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTDECK_DSN", "postgresql://fd@db/fd")
-    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ADMIN_DSN", "postgresql://admin@db/")
+    _a_pilot(monkeypatch)
     monkeypatch.setenv("JETBRIDGE_PILOT_IMAGE_PULL_SECRET", "registry-pull")
     with pytest.raises(ValidationError) as refused:
         PilotSettings()
@@ -88,3 +84,23 @@ def test_registry_credentials_not_named_as_namespace_and_name_are_refused(
     )
     monkeypatch.setenv("JETBRIDGE_PILOT_IMAGE_PULL_SECRET", "jetbridge/registry-pull")
     assert PilotSettings().image_pull_secret == "jetbridge/registry-pull"
+
+
+def test_a_flight_retention_below_an_hour_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished flight's row is what makes a late StartFlight a no-op: kept a moment,
+    a redelivery would run the flight again."""
+    _a_pilot(monkeypatch)
+    monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTS_KEEP_S", "0")
+    with pytest.raises(ValidationError) as refused:
+        PilotSettings()
+    assert "flights_keep_s" in str(refused.value)
+    assert "greater than or equal to 3600" in str(refused.value)
+
+
+def _a_pilot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings a Pilot cannot start without (an in-memory cluster)."""
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_NAME", "dp-east")
+    monkeypatch.setenv("JETBRIDGE_PILOT_CLUSTER_ADAPTER", "memory")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_SIDE", "A")
+    monkeypatch.setenv("JETBRIDGE_PILOT_FLIGHTDECK_DSN", "postgresql://fd@db/fd")
+    monkeypatch.setenv("JETBRIDGE_PILOT_DATABASE_ADMIN_DSN", "postgresql://admin@db/")

@@ -18,6 +18,12 @@ def _owner() -> str:
     return f"pilot-{socket.gethostname()}-{os.getpid()}"
 
 
+# Below this, a StartFlight retried or delivered late by a stalled Dispatcher replica
+# could find its flight's row (or its cancellation's tombstone) already deleted and run
+# the flight again: a retention of 0 would allow exactly that.
+FLIGHTS_KEEP_FLOOR_S = 3_600.0
+
+
 class PilotSettings(BaseSettings):
     model_config = service_config("JETBRIDGE_PILOT_", frozen=True)
 
@@ -63,10 +69,11 @@ class PilotSettings(BaseSettings):
     )
     flights_keep_s: float = Field(
         default=7 * 86_400.0,
-        ge=0,
+        ge=FLIGHTS_KEEP_FLOOR_S,
         description="seconds a finished flight is kept in dp_flights: its row is what makes "
-        "a repeated StartFlight a no-op, so keep it longer than any redelivery of a "
-        "finished Mission's decisions could take",
+        "a repeated StartFlight a no-op (and a cancelled flight's tombstone refuses a late "
+        "one), so keep it longer than any redelivery of a finished Mission's decisions "
+        "could take; at least an hour",
     )
     fencing_pool_size: int = Field(
         default=8,
