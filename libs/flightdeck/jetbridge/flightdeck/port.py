@@ -134,8 +134,9 @@ class Flightdeck(Protocol):
         failed) must not shift the count. Without them each step gets one more attempt
         than Flightdeck recorded (clearances of older Navigators).
 
-        Rewinds ``current_step`` to ``first_step`` if needed, reopens a SUCCEEDED flight;
-        a FAILED or CANCELLED one is left alone (``applied`` False). None: unknown id."""
+        Rewinds ``current_step`` to ``first_step`` if needed, reopens a SUCCEEDED flight
+        unless a cancellation flagged it since; a FAILED or CANCELLED one is left alone
+        (``applied`` False). None: unknown id."""
         ...
 
     async def clear_many(self, clearances: Sequence[StepClearance]) -> list[Cleared | None]:

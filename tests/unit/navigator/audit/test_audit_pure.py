@@ -79,7 +79,7 @@ def test_replay_stops_a_partition_at_its_first_later_record() -> None:
 
 
 def test_timeline_tells_the_request_in_order_with_steps_and_errors() -> None:
-    raws, _ = world()
+    raws, sim = world()
     events = [e for e in decode_all(raws) if isinstance(e, AuditEvent)]
     doc = timeline.build(events, replay_records(raws, T0 + 10**9, "ledger"), "r1")
     assert doc is not None
@@ -90,6 +90,11 @@ def test_timeline_tells_the_request_in_order_with_steps_and_errors() -> None:
     assert any(s["attempts"] > 1 for s in steps)  # the transient failure was retried
     (retried,) = [s for s in steps if s["failures"]]  # the one step that failed, once
     assert retried["failures"] == 1 and retried["status"] == "SUCCEEDED"
+    # durations are each step's run, ended - started (not its wait since not_before)
+    flight = next(f for f in d2["flights"] if retried in f["steps"])
+    folded = sim.fleet.flights[flight["flight_id"]].step(retried["step"])
+    assert folded.started_at is not None and folded.ended_at is not None
+    assert retried["duration_ms"] == folded.ended_at - folded.started_at
     assert "1 failed" in timeline.render(doc)
     assert any(e["event_type"] == "FlightStepFailed" for e in doc["events"])
     assert doc["errors"] and all(e["aggregate_id"] for e in doc["errors"])

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jetbridge.navigator.audit.records import AuditEvent
-from jetbridge.navigator.audit.replay import Replay, _named
+from jetbridge.navigator.audit.replay import Replay, _named, columns
 
 _IDS = ("request_id", "mission_id", "flight_id")
 
@@ -70,9 +70,11 @@ def build(events: Sequence[AuditEvent], state: Replay, request_id: str) -> dict[
         if request is not None and isinstance(request.get(name), str):
             request[name] = json.loads(request[name])
     steps: dict[str, list[dict[str, Any]]] = {}
+    named = columns("flight_steps")  # by name: a column added moves the others
+    started_at, ended_at = named.index("started_at"), named.index("ended_at")
     for row in state.tables["flight_steps"]:
         step = _named("flight_steps", row)
-        started, ended = row[7], row[8]
+        started, ended = row[started_at], row[ended_at]
         step["duration_ms"] = None if started is None or ended is None else ended - started
         steps.setdefault(row[0], []).append(step)
     flights: dict[str, list[dict[str, Any]]] = {}
