@@ -155,7 +155,7 @@ class ClusterContract:
         spec = new_spec()
         await self._namespace(cluster, spec)
         try:
-            limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
+            limited = self._limited(spec)
             made_by_create = component_manifest(spec, limited, "reg.test/a:1", "A")
             assert await cluster.create(made_by_create, for_apply=True)
             made = await cluster.get(
@@ -166,6 +166,11 @@ class ClusterContract:
             await self._limits_gone_once_dropped(cluster, spec, limited)
         finally:
             await cluster.delete("Namespace", None, spec.namespace)
+
+    @staticmethod
+    def _limited(spec: DeploymentSpec) -> Component:
+        """The spec's first component, configured: its manifest sets limits."""
+        return replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
 
     @staticmethod
     async def _limits_gone_once_dropped(
@@ -189,7 +194,7 @@ class ClusterContract:
         spec = new_spec()
         await self._namespace(cluster, spec)
         try:
-            limited = replace(spec.components[0], cpu="200m", memory="300Mi", configured=True)
+            limited = self._limited(spec)
             created = component_manifest(spec, limited, "reg.test/a:1", "A")
             assert await cluster.create(created)  # as if the hand-over had failed
             name = spec.deployment_name(limited.name)

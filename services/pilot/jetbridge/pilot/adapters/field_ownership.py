@@ -38,15 +38,19 @@ def created_entry(obj: Manifest, manager: str) -> int | None:
     """Index of ``manager``'s ``Update`` entry on the object itself (no subresource)
     when it has no ``Apply`` entry of its own: a create's, to hand over. None: nothing
     to do (already applied, or fields another way owns: left as they are)."""
+    mine = _own_entries(obj, manager)
+    return None if "Apply" in mine else mine.get("Update")
+
+
+def _own_entries(obj: Manifest, manager: str) -> dict[str, int]:
+    """Index of ``manager``'s entry on the object itself (no subresource), by operation
+    (the API server keeps one entry per manager, operation and subresource)."""
     entries = (obj.get("metadata") or {}).get("managedFields") or []
-    mine = [
-        (i, e)
-        for i, e in enumerate(entries)
-        if e.get("manager") == manager and not e.get("subresource")
-    ]
-    if any(e.get("operation") == "Apply" for _, e in mine):
-        return None
-    return next((i for i, e in mine if e.get("operation") == "Update"), None)
+    found: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if e.get("manager") == manager and not e.get("subresource"):
+            found.setdefault(str(e.get("operation")), i)
+    return found
 
 
 def hand_over(index: int, manager: str) -> list[Manifest]:
@@ -63,12 +67,7 @@ def hand_over(index: int, manager: str) -> list[Manifest]:
 def leftover_create(obj: Manifest, manager: str) -> tuple[int, int] | None:
     """(Apply index, Update index) when ``manager`` has both entries on the object
     itself: a create's entry never handed over, then an apply. None otherwise."""
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    mine = {
-        e.get("operation"): i
-        for i, e in enumerate(entries)
-        if e.get("manager") == manager and not e.get("subresource")
-    }
+    mine = _own_entries(obj, manager)
     if "Apply" in mine and "Update" in mine:
         return mine["Apply"], mine["Update"]
     return None

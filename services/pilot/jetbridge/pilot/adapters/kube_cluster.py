@@ -111,7 +111,7 @@ class KubernetesCluster:
 
     async def apply(self, manifest: Manifest, *, if_version: str | None = None) -> None:
         kind, meta = manifest["kind"], manifest["metadata"]
-        where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
+        where = _where(kind, meta.get("namespace"), meta["name"])
 
         def apply_at(version: str | None) -> Any:
             body = manifest  # an apply naming a version is conditional on it
@@ -149,6 +149,7 @@ class KubernetesCluster:
 
     async def create(self, manifest: Manifest, *, for_apply: bool = False) -> bool:
         kind, meta = manifest["kind"], manifest["metadata"]
+        where = _where(kind, meta.get("namespace"), meta["name"])
 
         def run() -> bool:
             try:
@@ -166,12 +167,11 @@ class KubernetesCluster:
                     return False
                 raise
             if for_apply:
-                where = f"{kind} {meta.get('namespace') or ''}/{meta['name']}"
                 self._own_created_fields(kind, meta, created, where)
             return True
 
         return await self._call(
-            f"create {kind} {meta.get('namespace') or ''}/{meta['name']}",
+            f"create {where}",
             run,
             sensitive=kind == "Secret",
         )
@@ -223,7 +223,7 @@ class KubernetesCluster:
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         return await self._call(
-            f"get {kind} {namespace or ''}/{name}", lambda: self._read(kind, namespace, name)
+            f"get {_where(kind, namespace, name)}", lambda: self._read(kind, namespace, name)
         )
 
     async def list(
@@ -264,11 +264,11 @@ class KubernetesCluster:
                 if error.status == 404:
                     return False
                 if error.status == 409 and if_version is not None:
-                    raise ObjectChanged(f"{kind} {namespace or ''}/{name}") from error
+                    raise ObjectChanged(_where(kind, namespace, name)) from error
                 raise
             return True
 
-        return await self._call(f"delete {kind} {namespace or ''}/{name}", run)
+        return await self._call(f"delete {_where(kind, namespace, name)}", run)
 
     async def scale(self, namespace: str, name: str, replicas: int) -> bool:
         def run() -> bool:
@@ -318,6 +318,11 @@ class KubernetesCluster:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._api is not None:
             self._api.close()  # type: ignore[no-untyped-call]
+
+
+def _where(kind: str, namespace: str | None, name: str) -> str:
+    """An object as errors and logs name it: ``Kind namespace/name``."""
+    return f"{kind} {namespace or ''}/{name}"
 
 
 def _body(response: Any) -> bytes:
